@@ -1,0 +1,187 @@
+"""The deployment plan: what a stack will declare, as frozen data.
+
+`strategies.<name>.plan(...)` builds these; `infra/` renders them with pulumi_aws; the CLI prints and
+draws them. Nothing here imports pulumi or boto3. Percentages and weights are integers; `weight()`
+is the one function that turns a plan weight into a SageMaker variant weight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from strategies.rollout import RolloutSpec
+
+StrategyName = Literal["recreate", "shadow", "canary", "ab", "blue_green", "rolling"]
+TreatMissingData = Literal["breaching", "notBreaching", "ignore", "missing"]
+Comparison = Literal[
+    "GreaterThanOrEqualToThreshold",
+    "GreaterThanThreshold",
+    "LessThanThreshold",
+    "LessThanOrEqualToThreshold",
+]
+CapacityType = Literal["INSTANCE_COUNT", "CAPACITY_PERCENT"]
+RoutingType = Literal["ALL_AT_ONCE", "CANARY", "LINEAR"]
+RollbackSpeed = Literal["instant", "fast", "slow", "redeploy"]
+
+
+def weight(value: int) -> float:
+    """A plan weight (integer, 0 legal) as a SageMaker `initial_variant_weight`. Never `or`-defaulted."""
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class VpcPlan:
+    security_group_ids: tuple[str, ...]
+    subnets: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPlan:
+    """One SageMaker model. `execution_role_arn` None means the stack creates a scoped role."""
+
+    key: str
+    image: str
+    model_data_url: str | None
+    environment: tuple[tuple[str, str], ...]
+    execution_role_arn: str | None
+    vpc: VpcPlan | None
+    network_isolation: bool
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class VariantPlan:
+    """A production or shadow variant. `weight` 0 is a dark variant and is kept as 0."""
+
+    name: str
+    model: str
+    instance_type: str
+    instance_count: int
+    weight: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmPlan:
+    """A CloudWatch alarm. Per-variant alarms carry EndpointName and VariantName dimensions.
+
+    `gate` alarms stop a rollout: canary hook gates, blue/green and rolling auto-rollback alarms.
+    Exactly one of `statistic` and `extended_statistic` is set.
+    """
+
+    key: str
+    name: str
+    namespace: str
+    metric: str
+    statistic: str | None
+    extended_statistic: str | None
+    threshold: float
+    comparison: Comparison
+    period_seconds: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    treat_missing_data: TreatMissingData
+    dimensions: tuple[tuple[str, str], ...]
+    variant: str | None
+    gate: bool
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class DataCapturePlan:
+    """Request/response capture into the stack's capture bucket (or a given S3 URI)."""
+
+    sampling_percent: int
+    destination_prefix: str
+    destination_s3_uri: str | None
+    kms: bool
+    capture_input: bool = True
+    capture_output: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CapacitySize:
+    type: CapacityType
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlueGreenPlan:
+    """SageMaker-native blue/green: `deployment_config.blue_green_update_policy`."""
+
+    routing: RoutingType
+    wait_seconds: int
+    canary_size: CapacitySize | None
+    linear_step: CapacitySize | None
+    termination_wait_seconds: int
+    max_execution_timeout_seconds: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RollingPlan:
+    """SageMaker-native rolling update: `deployment_config.rolling_update_policy`."""
+
+    maximum_batch_size: CapacitySize
+    wait_seconds: int
+    rollback_maximum_batch_size: CapacitySize | None
+    max_execution_timeout_seconds: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """How a strategy behaves for this stack: the comparison a team uses to choose one."""
+
+    downtime: bool
+    rollback_speed: RollbackSpeed
+    rollback_note: str
+    live_traffic_test: bool
+    extra_instances: int
+    time_to_full_seconds: int | None  # None: never shifts all traffic by itself (shadow, A/B)
+    extra_instance_hours: float
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointPlan:
+    key: str
+    endpoint_name: str
+    strategy: StrategyName
+    models: tuple[ModelPlan, ...]
+    production_variants: tuple[VariantPlan, ...]
+    shadow_variants: tuple[VariantPlan, ...]
+    deployment: BlueGreenPlan | RollingPlan | None
+    replace_on_change: bool  # recreate: delete the endpoint before its replacement is created
+    alarms: tuple[AlarmPlan, ...]
+    data_capture: DataCapturePlan | None
+    endpoint_kms: bool  # encrypt the endpoint's ML storage volume with the stack key
+    canary: RolloutSpec | None
+    profile: Profile
+    tags: tuple[tuple[str, str], ...]
+    timeline: tuple[tuple[int, int], ...] = field(default=())  # (seconds, candidate %) points
+
+    def model(self, key: str) -> ModelPlan:
+        for m in self.models:
+            if m.key == key:
+                return m
+        raise KeyError(key)
+
+    @property
+    def gate_alarms(self) -> tuple[AlarmPlan, ...]:
+        return tuple(a for a in self.alarms if a.gate)
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentPlan:
+    project: str
+    stack: str
+    region: str
+    endpoints: tuple[EndpointPlan, ...]
+    tags: tuple[tuple[str, str], ...]
+    needs_capture_bucket: bool
+    needs_kms_key: bool
+    state_table_name: str | None  # set when any endpoint runs a canary
+
+    def endpoint(self, key: str) -> EndpointPlan:
+        for e in self.endpoints:
+            if e.key == key:
+                return e
+        raise KeyError(key)

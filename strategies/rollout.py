@@ -1,0 +1,108 @@
+"""The canary rollout spec: what the hook Lambda is told about one rollout.
+
+Standard library only: this module ships inside the hook's zip beside the controller.
+The spec travels from the Pulumi program to the Lambda as JSON (`to_json` / `from_json`), so the
+same frozen object drives the controller in the Lambda, in the CLI and in the tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+SPEC_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One canary step: the candidate's share of requests and how long it bakes there.
+
+    Invariant: 0 <= candidate_percent <= 100, bake_seconds >= 0.
+    """
+
+    candidate_percent: int
+    bake_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutSpec:
+    """Everything the controller needs to know about one canary rollout.
+
+    `rollout_id` names the rollout in the state table; it is derived from the endpoint, the
+    candidate's model fingerprint and the attempt number, so it is known before `pulumi up`
+    declares anything (deploy-time awareness reads it) and a new attempt is a new rollout.
+    `steps` always ends at 100: the plan appends the final full shift when the config stops short.
+    """
+
+    rollout_id: str
+    endpoint_name: str
+    stable_variant: str
+    candidate_variant: str
+    steps: tuple[Step, ...]
+    gate_alarms: tuple[str, ...]
+    min_invocations: int
+    insufficient_data_limit_seconds: int
+    metric_namespace: str = "SageMakerRollouts"
+
+    def to_json(self) -> str:
+        """Serialise for the Lambda's environment; `from_json(to_json(s)) == s`."""
+        return json.dumps(
+            {
+                "version": SPEC_VERSION,
+                "rollout_id": self.rollout_id,
+                "endpoint_name": self.endpoint_name,
+                "stable_variant": self.stable_variant,
+                "candidate_variant": self.candidate_variant,
+                "steps": [[s.candidate_percent, s.bake_seconds] for s in self.steps],
+                "gate_alarms": list(self.gate_alarms),
+                "min_invocations": self.min_invocations,
+                "insufficient_data_limit_seconds": self.insufficient_data_limit_seconds,
+                "metric_namespace": self.metric_namespace,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> RolloutSpec:
+        data: Mapping[str, Any] = json.loads(text)
+        if data.get("version") != SPEC_VERSION:
+            raise ValueError(f"rollout spec version {data.get('version')!r} is not {SPEC_VERSION}")
+        return cls(
+            rollout_id=str(data["rollout_id"]),
+            endpoint_name=str(data["endpoint_name"]),
+            stable_variant=str(data["stable_variant"]),
+            candidate_variant=str(data["candidate_variant"]),
+            steps=tuple(Step(int(p), int(b)) for p, b in data["steps"]),
+            gate_alarms=tuple(str(a) for a in data["gate_alarms"]),
+            min_invocations=int(data["min_invocations"]),
+            insufficient_data_limit_seconds=int(data["insufficient_data_limit_seconds"]),
+            metric_namespace=str(data["metric_namespace"]),
+        )
+
+
+def fingerprint(*parts: object) -> str:
+    """A short stable hash of JSON-able parts (a model's image, data URL, environment ...)."""
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def rollout_id(endpoint_name: str, candidate_fingerprint: str, attempt: int) -> str:
+    """The state table key of one rollout: endpoint, candidate and attempt."""
+    return f"{endpoint_name}/{candidate_fingerprint}/{attempt}"
+
+
+def sagemaker_weights(spec: RolloutSpec, candidate_percent: int) -> dict[str, float]:
+    """The one place a candidate percentage becomes SageMaker variant weights.
+
+    Invariant: both weights are >= 0 and they sum to 100, so some variant always serves.
+    """
+    if not 0 <= candidate_percent <= 100:
+        raise ValueError(f"candidate_percent must be 0..100, got {candidate_percent}")
+    return {
+        spec.stable_variant: float(100 - candidate_percent),
+        spec.candidate_variant: float(candidate_percent),
+    }
