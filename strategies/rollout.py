@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 SPEC_VERSION = 1
 
@@ -45,6 +45,7 @@ class RolloutSpec:
     gate_alarms: tuple[str, ...]
     min_invocations: int
     insufficient_data_limit_seconds: int
+    sample_alarm: str | None = None  # in ALARM while the candidate sees too few requests: hold
     metric_namespace: str = "SageMakerRollouts"
 
     def to_json(self) -> str:
@@ -61,6 +62,7 @@ class RolloutSpec:
                 "min_invocations": self.min_invocations,
                 "insufficient_data_limit_seconds": self.insufficient_data_limit_seconds,
                 "metric_namespace": self.metric_namespace,
+                "sample_alarm": self.sample_alarm,
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -81,7 +83,25 @@ class RolloutSpec:
             min_invocations=int(data["min_invocations"]),
             insufficient_data_limit_seconds=int(data["insufficient_data_limit_seconds"]),
             metric_namespace=str(data["metric_namespace"]),
+            sample_alarm=None if data.get("sample_alarm") is None else str(data["sample_alarm"]),
         )
+
+
+RolloutStatus = Literal["in_progress", "paused", "completed", "rolled_back", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutOutcome:
+    """What `pulumi up` needs to know about a rollout it is about to (re)deploy.
+
+    `alarm` and `at` (epoch seconds) say what rolled it back and when; None otherwise.
+    """
+
+    rollout_id: str
+    status: RolloutStatus
+    alarm: str | None
+    at: float | None
+    reason: str
 
 
 def fingerprint(*parts: object) -> str:
