@@ -137,7 +137,7 @@ class Profile:
     live_traffic_test: bool
     extra_instances: int
     time_to_full_seconds: int | None  # None: never shifts all traffic by itself (shadow, A/B)
-    extra_instance_hours: float
+    extra_instance_hours: float | None  # None: for as long as the setup runs (shadow, A/B)
 
 
 @dataclass(frozen=True, slots=True)

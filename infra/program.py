@@ -1,0 +1,32 @@
+"""The Pulumi program: stack config -> validated config -> plan -> resources.
+
+`__main__.py` calls `main()`; the mock tests and `rollout plan` run this same function in-process.
+Validation and planning happen before the first resource is declared, so a bad config declares
+nothing and every problem is reported at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from infra.awareness import OutcomeReader, dynamodb_outcomes
+from infra.render import render
+from strategies.config import PROJECT, load_config
+from strategies.planner import build_plan
+
+
+def main(outcomes: OutcomeReader | None = None) -> None:
+    """Declare the stack. `outcomes` reads canary rollout results (deploy-time awareness)."""
+    cfg = pulumi.Config(PROJECT)
+    raw: dict[str, Any] = {"endpoints": cfg.require_object("endpoints")}
+    tags = cfg.get_object("tags")
+    if tags is not None:
+        raw["tags"] = tags
+    region = pulumi.Config("aws").get("region") or "us-east-1"
+    config = load_config(raw, region=region)
+    plan = build_plan(config, project=pulumi.get_project(), stack=pulumi.get_stack())
+    if outcomes is None:
+        outcomes = dynamodb_outcomes(plan)
+    render(plan, outcomes=outcomes)

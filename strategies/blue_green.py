@@ -1,0 +1,84 @@
+"""blue/green: SageMaker's own guardrails. A green fleet comes up beside blue, traffic shifts all
+at once, as a canary or linearly, and SageMaker rolls back by itself if an alarm fires during a bake.
+Nothing of ours moves traffic: we only configure `deployment_config` and the alarms it watches.
+"""
+
+from __future__ import annotations
+
+from strategies import common
+from strategies.common import Context
+from strategies.config import Size
+from strategies.plan import BlueGreenPlan, CapacitySize, EndpointPlan, Profile
+
+
+def capacity(size: Size) -> CapacitySize:
+    return CapacitySize(
+        "CAPACITY_PERCENT" if size.type == "capacity_percent" else "INSTANCE_COUNT", size.value
+    )
+
+
+def percent_of(size: Size, count: int) -> int:
+    """A capacity size as a share of the fleet, rounded up to what whole instances give."""
+    n = common.ceil_div(size.value * count, 100) if size.type == "capacity_percent" else size.value
+    return min(100, round(100 * n / count))
+
+
+def plan(ctx: Context) -> EndpointPlan:
+    bg = ctx.ep.strategy.blue_green
+    assert bg is not None
+    v = ctx.ep.variants[0]
+    r = bg.traffic_routing
+    timeline: list[tuple[int, int]] = [(0, 0)]
+    match r.type:
+        case "all_at_once":
+            timeline.append((0, 100))
+        case "canary":
+            assert r.canary_size is not None
+            timeline += [(0, percent_of(r.canary_size, v.instance_count)), (r.wait_seconds, 100)]
+        case "linear":
+            assert r.linear_step is not None
+            step = percent_of(r.linear_step, v.instance_count)
+            t, pct = 0, 0
+            while pct < 100:
+                pct = min(100, pct + step)
+                timeline.append((t, pct))
+                t += r.wait_seconds
+    to_full = timeline[-1][0]
+    alarms = common.variant_alarms(ctx, v.name, gate=True) + common.custom_alarms(
+        ctx, gates_allowed=True
+    )
+    # Blue stays up through the last bake and the termination wait: that is the extra cost.
+    extra_seconds = to_full + r.wait_seconds + bg.termination_wait_seconds
+    return EndpointPlan(
+        key=ctx.key,
+        endpoint_name=ctx.endpoint_name,
+        strategy="blue_green",
+        models=common.models(ctx, [v]),
+        production_variants=(common.variant(v, 100),),
+        shadow_variants=(),
+        deployment=BlueGreenPlan(
+            routing={"all_at_once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}[r.type],
+            wait_seconds=r.wait_seconds,
+            canary_size=None if r.canary_size is None else capacity(r.canary_size),
+            linear_step=None if r.linear_step is None else capacity(r.linear_step),
+            termination_wait_seconds=bg.termination_wait_seconds,
+            max_execution_timeout_seconds=bg.max_execution_timeout_seconds,
+        ),
+        replace_on_change=False,
+        alarms=tuple(alarms),
+        data_capture=common.data_capture(ctx, default_on=False),
+        endpoint_kms=common.endpoint_kms(ctx, [v]),
+        canary=None,
+        profile=Profile(
+            downtime=False,
+            rollback_speed="fast",
+            rollback_note="SageMaker shifts traffic back to the blue fleet, kept until the "
+            "termination wait ends",
+            live_traffic_test=r.type != "all_at_once",
+            extra_instances=v.instance_count,
+            time_to_full_seconds=to_full,
+            extra_instance_hours=common.hours(v.instance_count, extra_seconds),
+        ),
+        tags=common.tags(ctx, "blue_green"),
+        timeline=tuple(timeline),
+    )

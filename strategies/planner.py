@@ -1,0 +1,68 @@
+"""From a validated stack config to a DeploymentPlan: one pure function per strategy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from strategies import ab, blue_green, canary, recreate, rolling, shadow
+from strategies.common import Context
+from strategies.config import ConfigError, StackConfig
+from strategies.plan import DeploymentPlan, EndpointPlan
+
+PLANNERS: dict[str, Callable[[Context], EndpointPlan]] = {
+    "recreate": recreate.plan,
+    "shadow": shadow.plan,
+    "canary": canary.plan,
+    "ab": ab.plan,
+    "blue_green": blue_green.plan,
+    "rolling": rolling.plan,
+}
+
+MAX_ROLLBACK_ALARMS = 10  # SageMaker's AutoRollbackConfig.Alarms: 1..10 (botocore AlarmList)
+MAX_DESCRIBE_ALARMS = 100  # one batched DescribeAlarms call takes at most 100 names
+
+
+def build_plan(
+    config: StackConfig, *, project: str, stack: str, region: str | None = None
+) -> DeploymentPlan:
+    """The whole stack's plan. Raises ConfigError for rules that need the planned alarms.
+
+    `region` defaults to the one the config was validated for (`aws:region`).
+    """
+    endpoints: list[EndpointPlan] = []
+    errs: list[str] = []
+    for key, ep in config.endpoints.items():
+        ctx = Context(key=key, ep=ep, stack=config, project=project, stack_name=stack)
+        plan = PLANNERS[ep.strategy.name](ctx)
+        gates = plan.gate_alarms
+        where = f"{ctx.path}.alarms"
+        if plan.deployment is not None and not 1 <= len(gates) <= MAX_ROLLBACK_ALARMS:
+            errs.append(
+                f"{where}: {ep.strategy.name} needs 1..{MAX_ROLLBACK_ALARMS} auto-rollback alarms "
+                f"(enabled standard alarms plus custom alarms with gate: true), got {len(gates)}"
+            )
+        if plan.canary is not None and not 1 <= len(gates) < MAX_DESCRIBE_ALARMS:
+            errs.append(
+                f"{where}: a canary needs at least one gate alarm on the candidate "
+                f"(and fewer than {MAX_DESCRIBE_ALARMS}), got {len(gates)}"
+            )
+        endpoints.append(plan)
+    if errs:
+        raise ConfigError(errs)
+    capture = any(
+        e.data_capture is not None and e.data_capture.destination_s3_uri is None for e in endpoints
+    )
+    kms = any(
+        e.endpoint_kms or (e.data_capture is not None and e.data_capture.kms) for e in endpoints
+    )
+    canaries = any(e.canary is not None for e in endpoints)
+    return DeploymentPlan(
+        project=project,
+        stack=stack,
+        region=config.region if region is None else region,
+        endpoints=tuple(endpoints),
+        tags=tuple(sorted({**config.tags, "managed-by": project, "rollouts:stack": stack}.items())),
+        needs_capture_bucket=capture,
+        needs_kms_key=kms or canaries or capture,
+        state_table_name=f"{project}-{stack}-rollouts" if canaries else None,
+    )

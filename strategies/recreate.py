@@ -1,0 +1,40 @@
+"""recreate: the old endpoint goes down, the new one comes up. Downtime accepted, no extra cost."""
+
+from __future__ import annotations
+
+from strategies import common
+from strategies.common import Context
+from strategies.plan import EndpointPlan, Profile
+
+
+def plan(ctx: Context) -> EndpointPlan:
+    """One variant at weight 100; the endpoint is deleted before its replacement is created."""
+    v = ctx.ep.variants[0]
+    alarms = common.variant_alarms(ctx, v.name, gate=False) + common.custom_alarms(
+        ctx, gates_allowed=False
+    )
+    return EndpointPlan(
+        key=ctx.key,
+        endpoint_name=ctx.endpoint_name,
+        strategy="recreate",
+        models=common.models(ctx, [v]),
+        production_variants=(common.variant(v, 100),),
+        shadow_variants=(),
+        deployment=None,
+        replace_on_change=True,
+        alarms=tuple(alarms),
+        data_capture=common.data_capture(ctx, default_on=False),
+        endpoint_kms=common.endpoint_kms(ctx, [v]),
+        canary=None,
+        profile=Profile(
+            downtime=True,
+            rollback_speed="redeploy",
+            rollback_note="redeploy the previous model: the endpoint is recreated (downtime again)",
+            live_traffic_test=False,
+            extra_instances=0,
+            time_to_full_seconds=0,
+            extra_instance_hours=0.0,
+        ),
+        tags=common.tags(ctx, "recreate"),
+        timeline=((0, 0), (0, 100)),
+    )
