@@ -8,7 +8,13 @@ from __future__ import annotations
 from strategies import common
 from strategies.common import Context
 from strategies.config import Size
-from strategies.plan import BlueGreenPlan, CapacitySize, EndpointPlan, Profile
+from strategies.plan import BlueGreenPlan, CapacitySize, EndpointPlan, Profile, RoutingType
+
+_ROUTING: dict[str, RoutingType] = {
+    "all_at_once": "ALL_AT_ONCE",
+    "canary": "CANARY",
+    "linear": "LINEAR",
+}
 
 
 def capacity(size: Size) -> CapacitySize:
@@ -57,7 +63,7 @@ def plan(ctx: Context) -> EndpointPlan:
         production_variants=(common.variant(v, 100),),
         shadow_variants=(),
         deployment=BlueGreenPlan(
-            routing={"all_at_once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}[r.type],
+            routing=_ROUTING[r.type],
             wait_seconds=r.wait_seconds,
             canary_size=None if r.canary_size is None else capacity(r.canary_size),
             linear_step=None if r.linear_step is None else capacity(r.linear_step),

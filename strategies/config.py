@@ -17,7 +17,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -43,7 +43,8 @@ class ConfigError(ValueError):
 def _sagemaker_model() -> Any:
     import botocore.session  # botocore ships SageMaker's service model; no network, ~0.1 s
 
-    return botocore.session.get_session().get_service_model("sagemaker")
+    session: Any = botocore.session.get_session()
+    return session.get_service_model("sagemaker")
 
 
 def _shape_meta(shape: str) -> dict[str, Any]:
@@ -62,7 +63,22 @@ def _range(shape: str) -> tuple[int, int]:
 
 # Families with local NVMe instance storage: SageMaker rejects an endpoint-config KMS key on them.
 _NVME_FAMILIES = frozenset(
-    ["g5", "g6", "g6e", "g7", "g7e", "p5", "p5e", "p5en", "p6-b200", "p6-b300", "p6e-gb200", "trn1", "trn1n", "trn2"]
+    [
+        "g5",
+        "g6",
+        "g6e",
+        "g7",
+        "g7e",
+        "p5",
+        "p5e",
+        "p5en",
+        "p6-b200",
+        "p6-b300",
+        "p6e-gb200",
+        "trn1",
+        "trn1n",
+        "trn2",
+    ]
 )
 
 
@@ -251,7 +267,7 @@ class AlarmsConfig(_Model):
     errors_5xx: StandardAlarm = Field(default_factory=_errors5xx)
     latency_p99: StandardAlarm = Field(default_factory=_latency)
     errors_4xx: StandardAlarm = Field(default_factory=_errors4xx)
-    custom: list[CustomAlarm] = Field(default_factory=list)
+    custom: list[CustomAlarm] = Field(default_factory=list[CustomAlarm])
 
 
 class DataCaptureConfig(_Model):
@@ -598,12 +614,13 @@ def resolve_framework_image(
 ) -> str:
     """An inference image URI from the sagemaker SDK's offline tables (imported only when needed)."""
     try:
-        from sagemaker.core import image_uris  # heavy (~2 s): only for stacks that name a framework
+        from sagemaker.core import image_uris  # type: ignore[import-untyped]  # heavy (~2 s): only for stacks that name a framework
     except ImportError as exc:  # pragma: no cover - sagemaker-core is a dependency
         raise ValueError("needs sagemaker-core installed to resolve framework images") from exc
     try:
+        retrieve: Any = image_uris.retrieve  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
         return str(
-            image_uris.retrieve(
+            retrieve(
                 framework=framework,
                 region=region,
                 version=version,
@@ -666,12 +683,13 @@ class _Top(_Model):
 
 def project_config(stack_yaml: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     """Split a parsed `Pulumi.<stack>.yaml` into this project's keys and the AWS region."""
-    config = stack_yaml.get("config") or {}
+    config: Any = stack_yaml.get("config") or {}
     if not isinstance(config, Mapping):
         raise ConfigError(["config: must be a mapping of keys to values"])
     ours: dict[str, Any] = {}
     errs: list[str] = []
-    for k, v in config.items():
+    items: dict[str, Any] = {str(k): v for k, v in cast(Mapping[Any, Any], config).items()}
+    for k, v in items.items():
         ns, _, key = str(k).partition(":")
         if ns == PROJECT:
             if key not in ("endpoints", "tags"):
@@ -679,8 +697,7 @@ def project_config(stack_yaml: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
             ours[key] = v
     if errs:
         raise ConfigError(errs)
-    region = config.get("aws:region", "us-east-1")
-    return ours, str(region)
+    return ours, str(items.get("aws:region", "us-east-1"))
 
 
 def load_stack_file(path: Path) -> tuple[StackConfig, dict[str, Any]]:
@@ -690,10 +707,11 @@ def load_stack_file(path: Path) -> tuple[StackConfig, dict[str, Any]]:
     if not path.is_file():
         raise ConfigError([f"{path}: stack file not found"])
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc: Any = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
     if not isinstance(doc, Mapping):
         raise ConfigError([f"{path}: must be a YAML mapping with a config: key"])
+    doc = cast(Mapping[str, Any], doc)
     ours, region = project_config(doc)
     return load_config(ours, region=region), dict(doc.get("config") or {})

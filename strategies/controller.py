@@ -357,7 +357,9 @@ def decide(
             "last step baked" if promote is None else f"promoted by {promote.who}",
             intent_id=None if promote is None else promote.id,
         )
-    target = last if promote is not None and promote.kind == "promote_full" else state.step_index + 1
+    target = (
+        last if promote is not None and promote.kind == "promote_full" else state.step_index + 1
+    )
     why = (
         f"step {state.step_index} baked"
         if promote is None
@@ -459,7 +461,9 @@ def _consumed(decision: Decision) -> str | None:
     match decision:
         case Reconcile():
             return None
-        case Advance(intent_id=i) | Hold(intent_id=i) | Rollback(intent_id=i) | Complete(intent_id=i):
+        case (
+            Advance(intent_id=i) | Hold(intent_id=i) | Rollback(intent_id=i) | Complete(intent_id=i)
+        ):
             return i
         case _:
             assert_never(decision)
