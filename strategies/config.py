@@ -617,6 +617,11 @@ def resolve_framework_image(
         from sagemaker.core import image_uris  # type: ignore[import-untyped]  # heavy (~2 s): only for stacks that name a framework
     except ImportError as exc:  # pragma: no cover - sagemaker-core is a dependency
         raise ValueError("needs sagemaker-core installed to resolve framework images") from exc
+    tables = Path(str(image_uris.__file__)).parent / "image_uri_config"
+    known = sorted(p.stem for p in tables.glob("*.json"))
+    if known and framework not in known:
+        shown = ", ".join(k for k in known if "-" not in k)[:400]
+        raise ValueError(f"unknown framework {framework!r}; known frameworks include: {shown}")
     try:
         retrieve: Any = image_uris.retrieve  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
         return str(
