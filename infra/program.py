@@ -10,11 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+from pulumi.runtime import config as pulumi_config
 
 from infra.awareness import OutcomeReader, dynamodb_outcomes
 from infra.render import render
 from strategies.config import PROJECT, load_config
 from strategies.planner import build_plan
+
+
+def project_keys() -> list[str]:
+    """Every `sagemaker-rollouts:*` key in the stack config, as the language host passed them."""
+    keys = set(pulumi_config.CONFIG.get()) | set(pulumi_config.get_config_env())
+    prefix = f"{PROJECT}:"
+    return sorted(k.removeprefix(prefix) for k in keys if k.startswith(prefix))
 
 
 def main(outcomes: OutcomeReader | None = None) -> None:
@@ -24,6 +32,9 @@ def main(outcomes: OutcomeReader | None = None) -> None:
     tags = cfg.get_object("tags")
     if tags is not None:
         raw["tags"] = tags
+    # A misspelt top-level key (`sagemaker-rollouts:endpoint`) would otherwise be ignored silently.
+    for key in project_keys():
+        raw.setdefault(key, None)
     region = pulumi.Config("aws").get("region") or "us-east-1"
     config = load_config(raw, region=region)
     plan = build_plan(config, project=pulumi.get_project(), stack=pulumi.get_stack())

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from infra.mockrun import run_offline
 from strategies.config import ConfigError, load_config
 from strategies.planner import build_plan
 from tests.stackdata import DELETE, canary, single, two, with_key
@@ -388,8 +389,15 @@ def errors_of(raw: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize(
     ("raw", "path", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
-def test_malformed_config_names_its_key_path(raw: dict[str, Any], path: str, fragment: str) -> None:
-    errors = errors_of(raw)
+def test_malformed_config_names_its_key_path_and_declares_nothing(
+    raw: dict[str, Any], path: str, fragment: str
+) -> None:
+    """The real program under Pulumi's mocks: the error names the key and no resource exists."""
+    run = run_offline(config={f"sagemaker-rollouts:{k}": v for k, v in raw.items()}, stack="bad")
+    assert isinstance(run.error, ConfigError), run.error
+    assert run.resources == [], [r.name for r in run.resources]
+    errors = run.error.errors
+    assert errors == errors_of(raw)  # the program reports exactly what the validator finds
     matching = [e for e in errors if e.startswith(f"{path}: ")]
     assert matching, f"no error for {path!r} in {errors}"
     assert any(fragment in e for e in matching), f"{fragment!r} not in {matching}"
