@@ -423,3 +423,16 @@ def test_every_sample_stack_plans(stack_file: pathlib.Path) -> None:
     for e in plan.endpoints:
         assert all(v.weight >= 0 for v in e.production_variants)
         assert sum(v.weight for v in e.production_variants) > 0
+
+
+def test_sagemaker_sdk_is_imported_only_for_stacks_that_name_a_framework() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from strategies.config import load_config; from strategies.planner import build_plan;"
+        "from tests.stackdata import canary; build_plan(load_config(canary()), project='p', stack='s');"
+        "print('sagemaker' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "False"
