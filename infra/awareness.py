@@ -1,0 +1,163 @@
+"""Deploy-time awareness: what `pulumi up` knows about the canary rollouts it is about to deploy.
+
+Before anything is declared, `render` asks an `OutcomeReader` for the recorded outcome of each
+canary endpoint's candidate rollout (its id is `RolloutSpec.rollout_id`, known from config alone):
+
+- `rolled_back`: stop with `RolledBackCandidateError` naming the endpoint, the alarm, the time and
+  the config key that starts a new attempt. A rolled-back candidate is never redeployed by accident.
+- `completed`: render the candidate as the only production variant (see `infra.render`).
+- anything else, or no record: render the plan as it is.
+
+The reader for real runs queries the stack's state table through `lambdas.store.read_outcome`.
+Offline runs (`infra.mockrun`) install an override for the duration of one run, so `rollout plan`
+and the tests never call AWS.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pulumi
+
+from strategies.plan import DeploymentPlan, EndpointPlan
+from strategies.rollout import RolloutOutcome
+
+OutcomeReader = Callable[[str], RolloutOutcome | None]
+"""rollout id -> its recorded outcome, or None when nothing is recorded (or no table yet)."""
+
+_OVERRIDE: contextvars.ContextVar[OutcomeReader | None] = contextvars.ContextVar(
+    "sagemaker_rollouts_outcome_reader", default=None
+)
+
+
+def no_outcomes(rollout_id: str) -> RolloutOutcome | None:
+    """The reader for a stack that has never run a rollout."""
+    del rollout_id
+    return None
+
+
+def set_reader_override(reader: OutcomeReader | None) -> None:
+    """Make `default_reader` return `reader` in the current context (offline runs only)."""
+    _OVERRIDE.set(reader)
+
+
+def dynamodb_reader(table_name: str, region: str | None) -> OutcomeReader:
+    """Read outcomes from the stack's state table with the deployer's own AWS credentials.
+
+    The client is created on first use, so stacks without canaries never touch AWS here.
+    `read_outcome` returns None when the table does not exist yet (first `up`). Any other error
+    (no credentials, access denied) propagates: deploying blind could redeploy a rolled-back
+    candidate, which is exactly what this check exists to prevent.
+    """
+    client: list[Any] = []
+
+    def read(rollout_id: str) -> RolloutOutcome | None:
+        if not client:
+            import boto3
+
+            client.append(boto3.client("dynamodb", region_name=region or None))
+        from lambdas.store import read_outcome
+
+        return read_outcome(client[0], table_name, rollout_id)
+
+    return read
+
+
+def default_reader(plan: DeploymentPlan) -> OutcomeReader:
+    """The reader `render` uses when none is given: the offline override, or the state table."""
+    override = _OVERRIDE.get()
+    if override is not None:
+        return override
+    if plan.state_table_name is None:
+        return no_outcomes
+    return dynamodb_reader(plan.state_table_name, plan.region)
+
+
+def dynamodb_outcomes(plan: DeploymentPlan) -> OutcomeReader:
+    """The program's reader for real runs (`infra.program.main`): see `default_reader`."""
+    return default_reader(plan)
+
+
+@dataclass(frozen=True, slots=True)
+class RolledBack:
+    """A canary endpoint whose candidate was rolled back, and what the operator can do."""
+
+    endpoint: EndpointPlan
+    outcome: RolloutOutcome
+
+    @property
+    def retry_key(self) -> str:
+        return f"endpoints.{self.endpoint.key}.strategy.canary.attempt"
+
+    @property
+    def next_attempt(self) -> int | None:
+        tail = self.outcome.rollout_id.rsplit("/", 1)[-1]
+        return int(tail) + 1 if tail.isdigit() else None
+
+    def message(self) -> str:
+        when = "at an unknown time"
+        if self.outcome.at is not None:
+            stamp = datetime.fromtimestamp(self.outcome.at, tz=UTC)
+            when = "at " + stamp.isoformat(timespec="seconds").replace("+00:00", "Z")
+        cause = (
+            f"alarm {self.outcome.alarm!r}"
+            if self.outcome.alarm is not None
+            else "an operator or controller decision (no alarm)"
+        )
+        nxt = "N+1" if self.next_attempt is None else str(self.next_attempt)
+        reason = f" ({self.outcome.reason})" if self.outcome.reason else ""
+        return (
+            f"endpoint {self.endpoint.endpoint_name!r} (config key endpoints.{self.endpoint.key}): "
+            f"candidate rollout {self.outcome.rollout_id!r} was rolled back {when} by {cause}"
+            f"{reason}. Not redeploying it. Ship a different model, or retry this candidate by "
+            f"raising `{self.retry_key}` (a new attempt is a new rollout): "
+            f"pulumi config set --path 'sagemaker-rollouts:{self.retry_key}' {nxt}"
+        )
+
+
+class RolledBackCandidateError(pulumi.RunError):
+    """`pulumi up` refused to redeploy one or more rolled-back canary candidates.
+
+    A `RunError`, so the Pulumi CLI shows the message without a Python traceback.
+    """
+
+    def __init__(self, rolled_back: Sequence[RolledBack]) -> None:
+        self.rolled_back = tuple(rolled_back)
+        lines = [r.message() for r in self.rolled_back]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True, slots=True)
+class Awareness:
+    """The outcome of every canary endpoint's candidate, read once before anything is declared."""
+
+    outcomes: dict[str, RolloutOutcome]  # endpoint key -> outcome (only endpoints with a record)
+
+    def completed(self, endpoint: EndpointPlan) -> bool:
+        found = self.outcomes.get(endpoint.key)
+        return found is not None and found.status == "completed"
+
+
+def check(plan: DeploymentPlan, reader: OutcomeReader) -> Awareness:
+    """Read every canary candidate's outcome; raise if any was rolled back.
+
+    Invariant: raises before any resource is declared, listing every rolled-back endpoint.
+    """
+    outcomes: dict[str, RolloutOutcome] = {}
+    rolled_back: list[RolledBack] = []
+    for endpoint in plan.endpoints:
+        if endpoint.canary is None:
+            continue
+        outcome = reader(endpoint.canary.rollout_id)
+        if outcome is None:
+            continue
+        outcomes[endpoint.key] = outcome
+        if outcome.status == "rolled_back":
+            rolled_back.append(RolledBack(endpoint, outcome))
+    if rolled_back:
+        raise RolledBackCandidateError(rolled_back)
+    return Awareness(outcomes)

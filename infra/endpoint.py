@@ -1,0 +1,383 @@
+"""One SageMaker endpoint as its plan describes it: roles, models, config, endpoint, alarms, hook."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import assert_never
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import iam
+from infra.hook import CanaryHook
+from infra.shared import Account, StackResources
+from strategies.plan import (
+    AlarmPlan,
+    BlueGreenPlan,
+    DataCapturePlan,
+    EndpointPlan,
+    ModelPlan,
+    RollingPlan,
+    VariantPlan,
+    weight,
+)
+from strategies.rollout import RolloutSpec
+
+TOKEN = "sagemaker-rollouts:index:SageMakerEndpoint"
+
+sm = aws.sagemaker
+
+
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    """What this `up` declares for an endpoint: the plan, or the plan after a finished canary."""
+
+    production_variants: tuple[VariantPlan, ...]
+    shadow_variants: tuple[VariantPlan, ...]
+    alarms: tuple[AlarmPlan, ...]
+    canary: RolloutSpec | None  # the hook to install, if any
+
+
+def rendering(endpoint: EndpointPlan, *, completed: bool) -> Rendering:
+    """The endpoint as planned; after a completed canary, the candidate alone at weight 100.
+
+    A completed candidate keeps its variant name and instance type and gets at least the stable
+    fleet's instance count (it now carries all of the traffic). Alarms on variants that are gone
+    are dropped (they could only sit in INSUFFICIENT_DATA), and no hook is installed: there is
+    nothing left to step, and a schedule pointing at a missing stable variant would only notify.
+    """
+    spec = endpoint.canary
+    if not completed or spec is None:
+        return Rendering(
+            endpoint.production_variants, endpoint.shadow_variants, endpoint.alarms, spec
+        )
+    by_name = {v.name: v for v in endpoint.production_variants}
+    candidate = by_name[spec.candidate_variant]
+    stable = by_name.get(spec.stable_variant)
+    count = candidate.instance_count
+    if stable is not None and stable.instance_count > count:
+        count = stable.instance_count
+    only = replace(candidate, weight=100, instance_count=count)
+    kept = tuple(a for a in endpoint.alarms if a.variant is None or a.variant == only.name)
+    return Rendering((only,), endpoint.shadow_variants, kept, None)
+
+
+def deployment_config(
+    endpoint: EndpointPlan, alarm_names: list[str]
+) -> sm.EndpointDeploymentConfigArgs | None:
+    """SageMaker-native blue/green or rolling, rolled back by SageMaker on any gate alarm."""
+    rollback = (
+        sm.EndpointDeploymentConfigAutoRollbackConfigurationArgs(
+            alarms=[
+                sm.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(alarm_name=a)
+                for a in alarm_names
+            ]
+        )
+        if alarm_names
+        else None
+    )
+    match endpoint.deployment:
+        case None:
+            return None
+        case BlueGreenPlan() as bg:
+            routing = sm.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
+                type=bg.routing,
+                wait_interval_in_seconds=bg.wait_seconds,
+                canary_size=None
+                if bg.canary_size is None
+                else sm.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySizeArgs(
+                    type=bg.canary_size.type, value=bg.canary_size.value
+                ),
+                linear_step_size=None
+                if bg.linear_step is None
+                else sm.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSizeArgs(
+                    type=bg.linear_step.type, value=bg.linear_step.value
+                ),
+            )
+            return sm.EndpointDeploymentConfigArgs(
+                blue_green_update_policy=sm.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
+                    traffic_routing_configuration=routing,
+                    termination_wait_in_seconds=bg.termination_wait_seconds,
+                    maximum_execution_timeout_in_seconds=bg.max_execution_timeout_seconds,
+                ),
+                auto_rollback_configuration=rollback,
+            )
+        case RollingPlan() as rp:
+            back = rp.rollback_maximum_batch_size
+            return sm.EndpointDeploymentConfigArgs(
+                rolling_update_policy=sm.EndpointDeploymentConfigRollingUpdatePolicyArgs(
+                    maximum_batch_size=sm.EndpointDeploymentConfigRollingUpdatePolicyMaximumBatchSizeArgs(
+                        type=rp.maximum_batch_size.type, value=rp.maximum_batch_size.value
+                    ),
+                    wait_interval_in_seconds=rp.wait_seconds,
+                    maximum_execution_timeout_in_seconds=rp.max_execution_timeout_seconds,
+                    rollback_maximum_batch_size=None
+                    if back is None
+                    else sm.EndpointDeploymentConfigRollingUpdatePolicyRollbackMaximumBatchSizeArgs(
+                        type=back.type, value=back.value
+                    ),
+                ),
+                auto_rollback_configuration=rollback,
+            )
+        case _:
+            assert_never(endpoint.deployment)
+
+
+def capture_uri(capture: DataCapturePlan, bucket: aws.s3.Bucket | None) -> pulumi.Output[str]:
+    """Where captured requests land: an explicit S3 URI, or the stack bucket + prefix."""
+    if capture.destination_s3_uri is not None:
+        return pulumi.Output.from_input(capture.destination_s3_uri)
+    if bucket is None:
+        raise ValueError("data capture without a destination needs the stack's capture bucket")
+    prefix = capture.destination_prefix.strip("/")
+    return bucket.bucket.apply(lambda b: f"s3://{b}/{prefix}")
+
+
+class SageMakerEndpoint(pulumi.ComponentResource):
+    """A SageMaker real-time endpoint rendered from its `EndpointPlan`.
+
+    Models are immutable in SageMaker, and so are endpoint configs: both are autonamed so a
+    change creates the new one before the old one is deleted, and the endpoint (explicit name)
+    moves to the new config with UpdateEndpoint, except for recreate (see `_endpoint_options`).
+    """
+
+    endpoint: sm.Endpoint
+    alarm_names: list[str]
+    variant_names: list[str]
+    shadow_variant_names: list[str]
+    capture_uri: pulumi.Output[str] | None
+    hook: CanaryHook | None
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        plan: EndpointPlan,
+        stack: StackResources,
+        account: Account,
+        tags: dict[str, str],
+        completed: bool = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(TOKEN, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        view = rendering(plan, completed=completed)
+        tags = {**tags, **dict(plan.tags)}
+        key_arn = None if stack.key is None else stack.key.arn
+
+        self.capture_uri = None
+        if plan.data_capture is not None:
+            self.capture_uri = capture_uri(plan.data_capture, stack.bucket)
+
+        used = {v.model for v in (*view.production_variants, *view.shadow_variants)}
+        models: dict[str, sm.Model] = {}
+        for model in plan.models:
+            if model.key in used:
+                models[model.key] = self._model(name, plan, model, key_arn, account, tags)
+
+        config = sm.EndpointConfiguration(
+            f"{name}-config",
+            production_variants=[
+                sm.EndpointConfigurationProductionVariantArgs(
+                    variant_name=v.name,
+                    model_name=models[v.model].name,
+                    instance_type=v.instance_type,
+                    initial_instance_count=v.instance_count,
+                    initial_variant_weight=weight(v.weight),
+                )
+                for v in view.production_variants
+            ],
+            shadow_production_variants=[
+                sm.EndpointConfigurationShadowProductionVariantArgs(
+                    variant_name=v.name,
+                    model_name=models[v.model].name,
+                    instance_type=v.instance_type,
+                    initial_instance_count=v.instance_count,
+                    initial_variant_weight=weight(v.weight),
+                )
+                for v in view.shadow_variants
+            ]
+            or None,
+            data_capture_config=self._data_capture(plan.data_capture, key_arn),
+            # Only where allowed: instance types with local NVMe storage reject a volume key.
+            kms_key_arn=key_arn if plan.endpoint_kms else None,
+            tags=tags,
+            opts=child,
+        )
+
+        alarms = [self._alarm(name, plan, a, tags) for a in view.alarms]
+        self.alarm_names = [a.name for a in view.alarms]
+        gate_names = [a.name for a in view.alarms if a.gate]
+        self.endpoint = sm.Endpoint(
+            f"{name}-endpoint",
+            name=plan.endpoint_name,
+            endpoint_config_name=config.name,
+            deployment_config=deployment_config(plan, gate_names),
+            tags=tags,
+            # Alarms first: auto-rollback and the hook read them by name from the start.
+            opts=self._endpoint_options(plan, alarms),
+        )
+        self.variant_names = [v.name for v in view.production_variants]
+        self.shadow_variant_names = [v.name for v in view.shadow_variants]
+
+        self.hook = None
+        if view.canary is not None:
+            if stack.table is None or stack.topic is None:
+                raise ValueError(
+                    f"endpoint {plan.endpoint_name}: a canary needs the stack's state table"
+                )
+            self.hook = CanaryHook(
+                f"{name}-hook",
+                spec=view.canary,
+                endpoint_arn=self.endpoint.arn,
+                table_name=stack.table.name,
+                table_arn=stack.table.arn,
+                topic_arn=stack.topic.arn,
+                key_arn=key_arn,
+                account=account,
+                tags=tags,
+                depends_on=[self.endpoint],
+                opts=child,
+            )
+
+        self.register_outputs(
+            {
+                "endpoint_name": self.endpoint.name,
+                "variant_names": self.variant_names,
+                "alarm_names": self.alarm_names,
+            }
+        )
+
+    def _endpoint_options(
+        self, plan: EndpointPlan, alarms: list[aws.cloudwatch.MetricAlarm]
+    ) -> pulumi.ResourceOptions:
+        if not plan.replace_on_change:
+            return pulumi.ResourceOptions(parent=self, depends_on=alarms)
+        # Recreate. pulumi_aws updates an endpoint in place when `endpointConfigName` changes
+        # (UpdateEndpoint: SageMaker brings up the new fleet, shifts traffic, then drops the
+        # old one). Recreate means the opposite: replace the endpoint when its config changes.
+        # Its name is explicit, so the old endpoint must be deleted before the new one is
+        # created (two endpoints cannot share a name): that is the recreate downtime.
+        return pulumi.ResourceOptions(
+            parent=self,
+            depends_on=alarms,
+            replace_on_changes=["endpointConfigName"],
+            delete_before_replace=True,
+        )
+
+    def _model(
+        self,
+        name: str,
+        plan: EndpointPlan,
+        model: ModelPlan,
+        key_arn: pulumi.Output[str] | None,
+        account: Account,
+        tags: dict[str, str],
+    ) -> sm.Model:
+        depends: list[pulumi.Resource] = []
+        role_arn: pulumi.Input[str]
+        if model.execution_role_arn is not None:
+            role_arn = model.execution_role_arn
+        else:
+            role = aws.iam.Role(
+                f"{name}-role-{model.key}",
+                assume_role_policy=json.dumps(iam.assume_role("sagemaker.amazonaws.com")),
+                description=f"execution role of model {model.key} on {plan.endpoint_name}",
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            capture_arn: pulumi.Input[str | None] = None
+            if self.capture_uri is not None:
+                capture_arn = self.capture_uri.apply(iam.s3_prefix_arn)
+            use_key = key_arn if (plan.endpoint_kms or _captures_with_key(plan)) else None
+            policy = pulumi.Output.all(
+                account.account_id, account.partition, use_key, capture_arn
+            ).apply(
+                lambda a: json.dumps(
+                    iam.execution_role_policy(
+                        model=model,
+                        endpoint_name=plan.endpoint_name,
+                        account=a[0],
+                        region=account.region,
+                        partition=a[1],
+                        key_arn=a[2],
+                        capture_prefix_arn=a[3],
+                    )
+                )
+            )
+            # CreateModel checks that the role can pull the image: the policy must exist first.
+            depends.append(
+                aws.iam.RolePolicy(
+                    f"{name}-role-{model.key}-policy",
+                    role=role.id,
+                    policy=policy,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
+            role_arn = role.arn
+        return sm.Model(
+            f"{name}-model-{model.key}",
+            execution_role_arn=role_arn,
+            primary_container=sm.ModelPrimaryContainerArgs(
+                image=model.image,
+                model_data_url=model.model_data_url,
+                environment=dict(model.environment) or None,
+            ),
+            vpc_config=None
+            if model.vpc is None
+            else sm.ModelVpcConfigArgs(
+                security_group_ids=list(model.vpc.security_group_ids),
+                subnets=list(model.vpc.subnets),
+            ),
+            enable_network_isolation=model.network_isolation,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+        )
+
+    def _data_capture(
+        self, capture: DataCapturePlan | None, key_arn: pulumi.Output[str] | None
+    ) -> sm.EndpointConfigurationDataCaptureConfigArgs | None:
+        if capture is None or self.capture_uri is None:
+            return None
+        modes = [
+            m
+            for m, on in (("Input", capture.capture_input), ("Output", capture.capture_output))
+            if on
+        ]
+        return sm.EndpointConfigurationDataCaptureConfigArgs(
+            enable_capture=True,
+            initial_sampling_percentage=capture.sampling_percent,
+            destination_s3_uri=self.capture_uri,
+            capture_options=[
+                sm.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(capture_mode=m)
+                for m in modes
+            ],
+            kms_key_id=key_arn if capture.kms else None,
+        )
+
+    def _alarm(
+        self, name: str, plan: EndpointPlan, alarm: AlarmPlan, tags: dict[str, str]
+    ) -> aws.cloudwatch.MetricAlarm:
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-alarm-{alarm.key}",
+            name=alarm.name,
+            alarm_description=alarm.description,
+            namespace=alarm.namespace,
+            metric_name=alarm.metric,
+            statistic=alarm.statistic,
+            extended_statistic=alarm.extended_statistic,
+            threshold=alarm.threshold,
+            comparison_operator=alarm.comparison,
+            period=alarm.period_seconds,
+            evaluation_periods=alarm.evaluation_periods,
+            datapoints_to_alarm=alarm.datapoints_to_alarm,
+            treat_missing_data=alarm.treat_missing_data,
+            dimensions=dict(alarm.dimensions) or None,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+def _captures_with_key(plan: EndpointPlan) -> bool:
+    return plan.data_capture is not None and plan.data_capture.kms

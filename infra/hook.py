@@ -1,0 +1,184 @@
+"""The canary hook of one endpoint: the Lambda that steps traffic, and what triggers it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import iam
+from infra.shared import Account
+from strategies.rollout import RolloutSpec
+
+TOKEN = "sagemaker-rollouts:index:CanaryHook"
+HANDLER = "lambdas.canary_hook.handler"
+RUNTIME = "python3.12"
+LOG_RETENTION_DAYS = 30
+_SUFFIX = "-canary-hook"
+
+
+def hook_function_name(endpoint_name: str) -> str:
+    """The hook's Lambda name: explicit (its log group name must be known before it exists) and
+    at most 64 characters; a long endpoint name is shortened with a hash to stay unique."""
+    if len(endpoint_name) + len(_SUFFIX) <= 64:
+        return f"{endpoint_name}{_SUFFIX}"
+    digest = hashlib.sha256(endpoint_name.encode()).hexdigest()[:8]
+    return f"{endpoint_name[: 64 - len(_SUFFIX) - 9]}-{digest}{_SUFFIX}"
+
+
+def watched_alarms(spec: RolloutSpec) -> tuple[str, ...]:
+    """Every alarm the hook reads: the gates, then the low-traffic sample alarm if any."""
+    extra = () if spec.sample_alarm is None else (spec.sample_alarm,)
+    return tuple(dict.fromkeys((*spec.gate_alarms, *extra)))
+
+
+def alarm_event_pattern(spec: RolloutSpec) -> str:
+    """EventBridge pattern for state changes of this endpoint's alarms only."""
+    return json.dumps(
+        {
+            "source": ["aws.cloudwatch"],
+            "detail-type": ["CloudWatch Alarm State Change"],
+            "detail": {"alarmName": list(watched_alarms(spec))},
+        },
+        sort_keys=True,
+    )
+
+
+def hook_code() -> pulumi.AssetArchive:
+    """The hook's zip, built from our own source files (stdlib + boto3 at runtime)."""
+    from lambdas.packaging import hook_archive_files
+
+    assets: dict[str, Any] = {
+        path: pulumi.FileAsset(str(src)) for path, src in sorted(hook_archive_files().items())
+    }
+    return pulumi.AssetArchive(assets)
+
+
+class CanaryHook(pulumi.ComponentResource):
+    """Lambda + log group + role + the every-minute schedule + the alarm-state rule.
+
+    Invariants: reserved concurrency 1 (one decision at a time per stack rollout); the
+    environment carries the spec and resource names only, never secrets; IAM names ARNs.
+    """
+
+    function: aws.lambda_.Function
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        spec: RolloutSpec,
+        endpoint_arn: pulumi.Input[str],
+        table_name: pulumi.Input[str],
+        table_arn: pulumi.Input[str],
+        topic_arn: pulumi.Input[str],
+        key_arn: pulumi.Input[str] | None,
+        account: Account,
+        tags: dict[str, str],
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(TOKEN, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        fn_name = hook_function_name(spec.endpoint_name)
+        region = account.region
+
+        # Created before the function, so Lambda never creates it without retention or KMS.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{fn_name}",
+            retention_in_days=LOG_RETENTION_DAYS,
+            kms_key_id=key_arn,
+            tags=tags,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=json.dumps(iam.assume_role("lambda.amazonaws.com")),
+            description=f"canary hook of SageMaker endpoint {spec.endpoint_name}",
+            tags=tags,
+            opts=child,
+        )
+        alarms = watched_alarms(spec)
+        policy = pulumi.Output.all(
+            endpoint_arn,
+            table_arn,
+            topic_arn,
+            log_group.arn,
+            key_arn,
+            account.account_id,
+            account.partition,
+        ).apply(
+            lambda a: json.dumps(
+                iam.hook_policy(
+                    endpoint_arn=a[0],
+                    alarm_arns=[
+                        f"arn:{a[6]}:cloudwatch:{region}:{a[5]}:alarm:{alarm}" for alarm in alarms
+                    ],
+                    table_arn=a[1],
+                    topic_arn=a[2],
+                    metric_namespace=spec.metric_namespace,
+                    log_group_arn=a[3],
+                    key_arn=a[4],
+                )
+            )
+        )
+        role_policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            name=fn_name,
+            description=f"canary controller for {spec.endpoint_name} ({spec.rollout_id})",
+            runtime=RUNTIME,
+            handler=HANDLER,
+            code=hook_code(),
+            role=role.arn,
+            timeout=60,
+            memory_size=256,
+            reserved_concurrent_executions=1,
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={
+                    "ROLLOUT_SPEC": spec.to_json(),
+                    "STATE_TABLE": table_name,
+                    "TOPIC_ARN": topic_arn,
+                }
+            ),
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[log_group, role_policy, *depends_on]
+            ),
+        )
+
+        # Every minute: steps forward after the bake and repairs anything a missed event left.
+        schedule = aws.cloudwatch.EventRule(
+            f"{name}-schedule",
+            description=f"tick the canary of {spec.endpoint_name}",
+            schedule_expression="rate(1 minute)",
+            tags=tags,
+            opts=child,
+        )
+        # A firing alarm rolls back within one invocation instead of at the next tick.
+        alarm_rule = aws.cloudwatch.EventRule(
+            f"{name}-alarm-state",
+            description=f"alarm state changes of the canary of {spec.endpoint_name}",
+            event_pattern=alarm_event_pattern(spec),
+            tags=tags,
+            opts=child,
+        )
+        for role_name, rule in (("schedule", schedule), ("alarm-state", alarm_rule)):
+            aws.cloudwatch.EventTarget(
+                f"{name}-{role_name}-target", rule=rule.name, arn=self.function.arn, opts=child
+            )
+            aws.lambda_.Permission(
+                f"{name}-{role_name}-invoke",
+                action="lambda:InvokeFunction",
+                function=self.function.name,
+                principal="events.amazonaws.com",
+                source_arn=rule.arn,
+                opts=child,
+            )
+
+        self.register_outputs({"function_name": self.function.name})

@@ -1,0 +1,447 @@
+"""Run the real Pulumi program in-process under mocks: no Pulumi CLI, no AWS account.
+
+`run_offline` is what `rollout plan` and the infra tests use. It executes `infra.program.main`,
+the same function `__main__.py` runs under `pulumi up`, against a recording `pulumi.runtime.Mocks`
+and returns every resource the program declared, with its inputs as the engine would receive them
+(camelCase keys, e.g. `productionVariants`) and the resource options the engine would apply
+(parent, dependencies, delete-before-replace, replace-on-changes).
+
+How a program can run many times in one process: the Pulumi runtime keeps its settings, config
+and root stack in context variables. Each run happens on a worker thread inside a *copy* of the
+caller's context, with its own event loop; the run resets the options, installs a fresh mock
+monitor and config, and runs the program through `run_in_stack` exactly as the language host does.
+Nothing it sets leaks back into the caller or into the next run.
+
+Secrets: values Pulumi marks secret (secret config, `pulumi.Output.secret`) are kept as `Secret`
+wrappers inside `inputs` and `outputs`; their repr is `[secret]`, and `redacted()` gives JSON-able
+data with `"[secret]"` in their place. Encrypted stack-file values (`secure: v1:...`) cannot be
+decrypted offline: they become the placeholder `"[secret]"` and their key is marked secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_in_stack
+
+from infra import awareness
+
+ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+SECRET_PLACEHOLDER = "[secret]"
+_STACK_TYPE = "pulumi:pulumi:Stack"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A value Pulumi marked secret. Prints as `[secret]`; `.value` holds the plain value."""
+
+    value: Any
+
+    def __repr__(self) -> str:
+        return SECRET_PLACEHOLDER
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedResource:
+    """One resource the program registered, as the engine would have seen it."""
+
+    type: str  # token, e.g. "aws:sagemaker/endpoint:Endpoint"
+    name: str  # logical name
+    urn: str
+    custom: bool  # False for ComponentResources
+    inputs: dict[str, Any]  # camelCase keys; secrets as `Secret`
+    id: str | None
+    parent: str | None  # parent URN
+    depends_on: tuple[str, ...]  # URNs of explicit and implicit dependencies
+    delete_before_replace: bool
+    replace_on_changes: tuple[str, ...]
+    ignore_changes: tuple[str, ...]
+    protect: bool
+
+    def redacted(self) -> dict[str, Any]:
+        """JSON-able inputs with every secret replaced by `"[secret]"` (what the CLI prints)."""
+        return redact(self.inputs)
+
+
+@dataclass(slots=True)
+class OfflineRun:
+    """The result of one offline run. `error` is the exception the program raised, if any."""
+
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]
+    error: BaseException | None
+    stack: str
+    project: str
+    config: dict[str, str] = field(default_factory=dict)
+
+    def of_type(self, token: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == token]
+
+    def named(self, name: str) -> RecordedResource:
+        for r in self.resources:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def children_of(self, parent: RecordedResource) -> list[RecordedResource]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+def redact(value: Any) -> Any:
+    """A JSON-able copy of recorded inputs/outputs with secrets shown as `"[secret]"`."""
+    match value:
+        case Secret():
+            return SECRET_PLACEHOLDER
+        case Mapping():
+            return {str(k): redact(v) for k, v in value.items()}  # type: ignore[reportUnknownVariableType]
+        case list() | tuple():
+            return [redact(v) for v in value]  # type: ignore[reportUnknownVariableType]
+        case pulumi.AssetArchive():
+            return {"archive": sorted(value.assets)}
+        case pulumi.Asset() | pulumi.Archive():
+            return repr(value)
+        case _:
+            return value
+
+
+def _unwrap(value: Any) -> Any:
+    """Deserialized mock values with Pulumi's secret envelopes turned into `Secret`."""
+    if rpc.is_rpc_secret(value):
+        return Secret(_unwrap(rpc.unwrap_rpc_secret(value)))
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}  # type: ignore[reportUnknownVariableType]
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]  # type: ignore[reportUnknownVariableType]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# The recording mocks
+
+
+def _arn(service: str, region: str, resource: str, *, account: str = ACCOUNT_ID) -> str:
+    return f"arn:aws:{service}:{region}:{account}:{resource}"
+
+
+def _physical_name(args: pulumi_mocks.MockResourceArgs, key: str = "name") -> str:
+    """The explicit name input, or a plausible autoname (logical name + stable suffix)."""
+    given = args.inputs.get(key)
+    if isinstance(given, str) and given:
+        return given
+    suffix = hashlib.sha256(f"{args.typ}/{args.name}".encode()).hexdigest()[:7]
+    return f"{args.name}-{suffix}"
+
+
+class RecordingMocks(pulumi_mocks.Mocks):
+    """Echoes inputs back as outputs and adds the ids, ARNs and names AWS would assign."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def new_resource(
+        self, args: pulumi_mocks.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
+        if not args.custom:
+            return None, {}
+        state: dict[str, Any] = dict(args.inputs)
+        r = self.region
+        typ = args.typ
+        name = _physical_name(args)
+        rid = name
+        match typ:
+            case "aws:kms/key:Key":
+                rid = hashlib.sha256(args.name.encode()).hexdigest()[:32]
+                rid = f"{rid[:8]}-{rid[8:12]}-{rid[12:16]}-{rid[16:20]}-{rid[20:32]}"
+                state.update(keyId=rid, arn=_arn("kms", r, f"key/{rid}"))
+            case "aws:kms/alias:Alias":
+                state.update(arn=_arn("kms", r, name))
+            case "aws:s3/bucket:Bucket":
+                bucket = _physical_name(args, "bucket")
+                rid = bucket
+                state.update(
+                    bucket=bucket,
+                    arn=f"arn:aws:s3:::{bucket}",
+                    bucketDomainName=f"{bucket}.s3.amazonaws.com",
+                    region=r,
+                )
+            case "aws:dynamodb/table:Table":
+                state.update(name=name, arn=_arn("dynamodb", r, f"table/{name}"))
+            case "aws:sns/topic:Topic":
+                rid = _arn("sns", r, name)
+                state.update(name=name, arn=rid)
+            case "aws:iam/role:Role":
+                state.update(name=name, arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}")
+            case "aws:iam/rolePolicy:RolePolicy":
+                rid = f"{args.inputs.get('role', 'role')}:{name}"
+                state.update(name=name)
+            case "aws:lambda/function:Function":
+                arn = _arn("lambda", r, f"function:{name}")
+                state.update(name=name, arn=arn, invokeArn=arn, qualifiedArn=f"{arn}:$LATEST")
+            case "aws:cloudwatch/logGroup:LogGroup":
+                state.update(name=name, arn=_arn("logs", r, f"log-group:{name}"))
+            case "aws:cloudwatch/eventRule:EventRule":
+                state.update(name=name, arn=_arn("events", r, f"rule/{name}"))
+            case "aws:cloudwatch/metricAlarm:MetricAlarm":
+                state.update(name=name, arn=_arn("cloudwatch", r, f"alarm:{name}"))
+            case "aws:sagemaker/model:Model":
+                state.update(name=name, arn=_arn("sagemaker", r, f"model/{name.lower()}"))
+            case "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
+                arn = _arn("sagemaker", r, f"endpoint-config/{name.lower()}")
+                state.update(name=name, arn=arn)
+            case "aws:sagemaker/endpoint:Endpoint":
+                state.update(name=name, arn=_arn("sagemaker", r, f"endpoint/{name.lower()}"))
+            case _:
+                service = typ.split(":")[1].split("/")[0]
+                state.setdefault("arn", _arn(service, r, name))
+        return f"{rid}", state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        # The SDK's mock monitor iterates the failures list: return [] rather than None.
+        match args.token:
+            case "aws:index/getCallerIdentity:getCallerIdentity":
+                arn = f"arn:aws:iam::{ACCOUNT_ID}:user/offline"
+                return {"accountId": ACCOUNT_ID, "arn": arn, "id": ACCOUNT_ID, "userId": "AIDA"}, []
+            case "aws:index/getPartition:getPartition":
+                out = {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+                return out | {"reverseDnsPrefix": "com.amazonaws"}, []
+            case "aws:index/getRegion:getRegion":
+                return {"name": self.region, "region": self.region, "id": self.region}, []
+            case _:
+                return {}, []
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping the registration options and the stack's outputs."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[RecordedResource] = []
+        self.stack_outputs: dict[str, Any] = {}
+        self._stack_urn: str | None = None
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type == _STACK_TYPE:
+            self._stack_urn = response.urn
+            return response
+        inputs = _unwrap(rpc.deserialize_properties(request.object))
+        self.recorded.append(
+            RecordedResource(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                custom=bool(request.custom),
+                inputs=inputs,
+                id=response.id or None,
+                parent=request.parent or None,
+                depends_on=tuple(request.dependencies),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                replace_on_changes=tuple(request.replaceOnChanges),
+                ignore_changes=tuple(request.ignoreChanges),
+                protect=bool(request.protect),
+            )
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        if request.urn == self._stack_urn:
+            self.stack_outputs = _unwrap(rpc.deserialize_properties(request.outputs))
+        return super().RegisterResourceOutputs(request)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stack files and config
+
+
+def stack_name_of(stack_file: Path) -> str:
+    """`Pulumi.canary.yaml` -> `canary`."""
+    name = stack_file.name
+    if name.startswith("Pulumi.") and name.endswith((".yaml", ".yml")):
+        return name.removeprefix("Pulumi.").rsplit(".", 1)[0]
+    return stack_file.stem
+
+
+def _strip_secure(value: Any) -> tuple[Any, bool]:
+    """Replace `{secure: ...}` values (undecryptable offline) with the placeholder."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:  # type: ignore[reportUnknownArgumentType]
+            return SECRET_PLACEHOLDER, True
+        out: dict[str, Any] = {}
+        any_secret = False
+        for k, v in value.items():  # type: ignore[reportUnknownVariableType]
+            out[str(k)], s = _strip_secure(v)  # type: ignore[reportUnknownArgumentType]
+            any_secret = any_secret or s
+        return out, any_secret
+    if isinstance(value, list):
+        items = [_strip_secure(v) for v in value]  # type: ignore[reportUnknownVariableType]
+        return [v for v, _ in items], any(s for _, s in items)
+    return value, False
+
+
+def pulumi_config(raw: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """A stack file's `config:` map as Pulumi's runtime holds it: every value a string
+    (structured values JSON-encoded), plus the keys that are secret."""
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in raw.items():
+        plain, secret = _strip_secure(value)
+        config[key] = plain if isinstance(plain, str) else json.dumps(plain)
+        if secret:
+            secret_keys.append(key)
+    return config, secret_keys
+
+
+def read_stack_config(stack_file: Path) -> dict[str, Any]:
+    """The `config:` map of a `Pulumi.<stack>.yaml` file (empty when it has none)."""
+    data = yaml.safe_load(stack_file.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{stack_file}: expected a mapping at the top level")
+    config = data.get("config") or {}  # type: ignore[reportUnknownMemberType]
+    if not isinstance(config, dict):
+        raise ValueError(f"{stack_file}: `config` must be a mapping")
+    return {str(k): v for k, v in config.items()}  # type: ignore[reportUnknownVariableType]
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+@contextmanager
+def _fresh_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+            with suppress(BaseException):
+                loop.run_until_complete(task)
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def _run_in_context(
+    fn: Callable[[], Any],
+    *,
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    secret_keys: list[str],
+    outcomes: awareness.OutcomeReader,
+) -> OfflineRun:
+    region = config.get("aws:region") or DEFAULT_REGION
+    monitor = RecordingMonitor(RecordingMocks(region))
+    settings.reset_options(project=project, stack=stack, preview=False, organization="offline")
+    settings.configure(
+        pulumi_mocks.MockSettings(
+            monitor=monitor,
+            monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+            engine=pulumi_mocks.MockEngine(logging.getLogger("pulumi.offline")),
+            project=project,
+            stack=stack,
+            dry_run=False,
+            organization="offline",
+            callbacks=None,
+        )
+    )
+    set_all_config(config, secret_keys)
+    awareness.set_reader_override(outcomes)
+    error: BaseException | None = None
+    with _fresh_loop() as loop:
+        try:
+            loop.run_until_complete(run_in_stack(fn))
+        except Exception as exc:  # the program's own error is the result, not a crash
+            error = exc
+    # Registration order depends on asyncio scheduling; names start with their component's name,
+    # so sorting by name keeps each endpoint's resources together and the order stable.
+    return OfflineRun(
+        resources=sorted(monitor.recorded, key=lambda r: (r.name, r.type)),
+        outputs=dict(monitor.stack_outputs),
+        error=error,
+        stack=stack,
+        project=project,
+        config=config,
+    )
+
+
+def run_function_offline(
+    fn: Callable[[], Any],
+    *,
+    config: Mapping[str, Any] | None = None,
+    outcomes: awareness.OutcomeReader | None = None,
+    project: str = "sagemaker-rollouts",
+    stack: str = "offline",
+) -> OfflineRun:
+    """Run any Pulumi function (e.g. `lambda: render(plan)`) under recording mocks.
+
+    `config` is a stack file's `config:` map (structured values allowed). `outcomes` answers
+    deploy-time awareness; by default no rollout has any recorded outcome (never calls AWS).
+    """
+    flat, secret_keys = pulumi_config(config or {})
+    reader: awareness.OutcomeReader = outcomes if outcomes is not None else awareness.no_outcomes
+    ctx = contextvars.copy_context()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(
+            ctx.run,
+            _run_in_context,
+            fn,
+            project=project,
+            stack=stack,
+            config=flat,
+            secret_keys=secret_keys,
+            outcomes=reader,
+        )
+        return future.result()
+
+
+def run_offline(
+    stack_file: Path | None = None,
+    *,
+    config: Mapping[str, Any] | None = None,
+    outcomes: awareness.OutcomeReader | None = None,
+    project: str = "sagemaker-rollouts",
+    stack: str | None = None,
+) -> OfflineRun:
+    """Run the real program (`infra.program.main`) under mocks with a stack's config.
+
+    `config` entries are merged over the stack file's `config:` map. The stack name defaults to
+    the file's (`Pulumi.<stack>.yaml`). Invalid config surfaces as `error` with no resources.
+    """
+    raw: dict[str, Any] = {} if stack_file is None else read_stack_config(stack_file)
+    raw.update(config or {})
+    if stack is None:
+        stack = "offline" if stack_file is None else stack_name_of(stack_file)
+
+    reader: awareness.OutcomeReader = outcomes if outcomes is not None else awareness.no_outcomes
+
+    def program() -> None:
+        from infra.program import main  # imported here: the mocks are in place by now
+
+        main(outcomes=reader)
+
+    return run_function_offline(program, config=raw, outcomes=reader, project=project, stack=stack)

@@ -1,0 +1,178 @@
+"""Stack-level resources every endpoint of a stack shares: key, capture bucket, state table, topic."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import iam
+from strategies.plan import DeploymentPlan
+
+TOKEN = "sagemaker-rollouts:index:StackResources"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Where the stack deploys: resolved once per program from the provider's identity."""
+
+    account_id: pulumi.Output[str]
+    partition: pulumi.Output[str]
+    region: str
+
+
+def bucket_prefix(project: str, stack: str) -> str:
+    """A valid S3 bucket name prefix (lowercase, at most 37 characters) for the capture bucket."""
+    raw = f"{project}-{stack}".lower()
+    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in raw).strip("-")
+    return f"{cleaned[:28].rstrip('-')}-capture-"
+
+
+class StackResources(pulumi.ComponentResource):
+    """The stack's KMS key, data capture bucket, canary state table and notification topic.
+
+    Each is declared only when the plan needs it; the attributes are None otherwise.
+    """
+
+    key: aws.kms.Key | None
+    bucket: aws.s3.Bucket | None
+    table: aws.dynamodb.Table | None
+    topic: aws.sns.Topic | None
+
+    def __init__(
+        self,
+        name: str,
+        plan: DeploymentPlan,
+        account: Account,
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(TOKEN, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.key = None
+        self.bucket = None
+        self.table = None
+        self.topic = None
+
+        if plan.needs_kms_key:
+            policy = pulumi.Output.all(account.account_id, account.partition).apply(
+                lambda a: json.dumps(
+                    iam.key_policy(account=a[0], region=account.region, partition=a[1])
+                )
+            )
+            self.key = aws.kms.Key(
+                f"{name}-key",
+                description=f"sagemaker-rollouts {plan.project}/{plan.stack}: capture, state, logs",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                policy=policy,
+                tags=tags,
+                opts=child,
+            )
+            aws.kms.Alias(
+                f"{name}-key-alias",
+                name=f"alias/{plan.project}-{plan.stack}",
+                target_key_id=self.key.key_id,
+                opts=child,
+            )
+        key_arn = None if self.key is None else self.key.arn
+
+        if plan.needs_capture_bucket:
+            self.bucket = self._capture_bucket(name, plan, key_arn, tags, child)
+
+        if plan.state_table_name is not None:
+            self.table = aws.dynamodb.Table(
+                f"{name}-state",
+                name=plan.state_table_name,
+                billing_mode="PAY_PER_REQUEST",
+                hash_key="pk",
+                range_key="sk",
+                attributes=[
+                    aws.dynamodb.TableAttributeArgs(name="pk", type="S"),
+                    aws.dynamodb.TableAttributeArgs(name="sk", type="S"),
+                ],
+                server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+                    enabled=True, kms_key_arn=key_arn
+                ),
+                point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+                tags=tags,
+                opts=child,
+            )
+            # Without a stack key, SNS's AWS-managed key still encrypts at rest.
+            self.topic = aws.sns.Topic(
+                f"{name}-notify",
+                kms_master_key_id=key_arn if key_arn is not None else "alias/aws/sns",
+                tags=tags,
+                opts=child,
+            )
+
+        self.register_outputs(
+            {
+                "key_arn": key_arn,
+                "capture_bucket": None if self.bucket is None else self.bucket.bucket,
+                "state_table": None if self.table is None else self.table.name,
+                "topic_arn": None if self.topic is None else self.topic.arn,
+            }
+        )
+
+    def _capture_bucket(
+        self,
+        name: str,
+        plan: DeploymentPlan,
+        key_arn: pulumi.Output[str] | None,
+        tags: dict[str, str],
+        child: pulumi.ResourceOptions,
+    ) -> aws.s3.Bucket:
+        """Private, versioned, KMS-encrypted, TLS-only: captured requests are customer data."""
+        bucket = aws.s3.Bucket(
+            f"{name}-capture",
+            bucket_prefix=bucket_prefix(plan.project, plan.stack),
+            tags=tags,
+            opts=child,
+        )
+        block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-capture-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-capture-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-capture-encryption",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms", kms_master_key_id=key_arn
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child,
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-capture-versioning",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                status="Enabled"
+            ),
+            opts=child,
+        )
+        # After the public access block: S3 rejects policy writes racing the block's creation.
+        aws.s3.BucketPolicy(
+            f"{name}-capture-tls-only",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(lambda arn: json.dumps(iam.tls_only_bucket_policy(arn))),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
+        )
+        return bucket

@@ -1,0 +1,137 @@
+"""Deploy-time awareness under mocks: a fake outcome reader stands in for the state table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.awareness import RolledBackCandidateError
+from infra.mockrun import OfflineRun, run_function_offline
+from infra.render import render
+from strategies.plan import DeploymentPlan
+from strategies.rollout import RolloutOutcome
+from tests import plan_fixtures as fx
+
+AT = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+def reader(outcomes: dict[str, RolloutOutcome]):
+    asked: list[str] = []
+
+    def read(rollout_id: str) -> RolloutOutcome | None:
+        asked.append(rollout_id)
+        return outcomes.get(rollout_id)
+
+    read.asked = asked  # type: ignore[attr-defined]
+    return read
+
+
+def outcome(plan: DeploymentPlan, status: str, **kw: object) -> dict[str, RolloutOutcome]:
+    spec = next(e.canary for e in plan.endpoints if e.canary is not None)
+    assert spec is not None
+    base = {"alarm": None, "at": None, "reason": ""} | kw
+    return {spec.rollout_id: RolloutOutcome(spec.rollout_id, status, **base)}  # type: ignore[arg-type]
+
+
+def run(plan: DeploymentPlan, outcomes: dict[str, RolloutOutcome]) -> OfflineRun:
+    return run_function_offline(lambda: render(plan), outcomes=reader(outcomes))
+
+
+def test_rolled_back_candidate_stops_before_anything_is_declared() -> None:
+    plan = fx.deployment(fx.recreate(), fx.canary(attempt=1))
+    alarm = "fraud-detector-candidate-5xx"
+    result = run(plan, outcome(plan, "rolled_back", alarm=alarm, at=AT, reason="5xx over 5"))
+    assert isinstance(result.error, RolledBackCandidateError)
+    assert result.resources == []  # not even the other endpoint or the stack key
+    message = str(result.error)
+    assert "fraud-detector" in message
+    assert alarm in message
+    assert "2026-01-01T00:00:00Z" in message
+    assert "endpoints.fraud.strategy.canary.attempt" in message
+    assert "canary.attempt' 2" in message  # the next attempt number
+
+
+def test_rolled_back_by_operator_abort_names_no_alarm() -> None:
+    plan = fx.deployment(fx.canary(attempt=3))
+    result = run(plan, outcome(plan, "rolled_back", at=AT, reason="operator abort"))
+    assert isinstance(result.error, RolledBackCandidateError)
+    assert "operator abort" in str(result.error)
+    assert "canary.attempt' 4" in str(result.error)
+
+
+def test_a_new_attempt_is_a_new_rollout_and_deploys() -> None:
+    rolled = fx.deployment(fx.canary(attempt=1))
+    retry = fx.deployment(fx.canary(attempt=2))
+    result = run(retry, outcome(rolled, "rolled_back", alarm="x", at=AT))
+    assert result.error is None
+    assert result.of_type("aws:lambda/function:Function")
+
+
+def test_completed_rollout_renders_the_candidate_alone() -> None:
+    plan = fx.deployment(fx.canary())
+    result = run(plan, outcome(plan, "completed", at=AT))
+    assert result.error is None
+    (config,) = result.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    variants = config.inputs["productionVariants"]
+    assert [(v["variantName"], v["initialVariantWeight"]) for v in variants] == [
+        ("candidate", 100.0)
+    ]
+    # It now carries all traffic: at least the stable fleet's size.
+    assert variants[0]["initialInstanceCount"] == 3
+    models = result.of_type("aws:sagemaker/model:Model")
+    assert [m.name for m in models] == ["fraud-model-v2"]
+    # No hook: nothing left to step, so no schedule, no alarm rule, no function.
+    for token in (
+        "aws:lambda/function:Function",
+        "aws:cloudwatch/eventRule:EventRule",
+        "sagemaker-rollouts:index:CanaryHook",
+    ):
+        assert result.of_type(token) == [], token
+    alarms = [
+        a.inputs["dimensions"]["VariantName"]
+        for a in result.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    ]
+    assert alarms and set(alarms) == {"candidate"}
+    # The state table stays: it holds the rollout's history.
+    assert result.of_type("aws:dynamodb/table:Table")
+    assert result.outputs["completed_canaries"] == ["fraud"]
+
+
+@pytest.mark.parametrize("status", ["in_progress", "paused", "failed"])
+def test_other_outcomes_render_the_plan(status: str) -> None:
+    plan = fx.deployment(fx.canary())
+    result = run(plan, outcome(plan, status))
+    assert result.error is None
+    (config,) = result.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    weights = {
+        v["variantName"]: v["initialVariantWeight"] for v in config.inputs["productionVariants"]
+    }
+    assert weights == {"stable": 95.0, "candidate": 5.0}
+    (fn,) = result.of_type("aws:lambda/function:Function")
+    assert json.loads(fn.inputs["environment"]["variables"]["ROLLOUT_SPEC"])["rollout_id"]
+
+
+def test_only_canary_candidates_are_looked_up() -> None:
+    plan = fx.deployment(fx.recreate(), fx.canary(), fx.shadow())
+    read = reader({})
+    result = run_function_offline(lambda: render(plan), outcomes=read)
+    assert result.error is None
+    assert read.asked == [fx.canary().canary.rollout_id]  # type: ignore[attr-defined,union-attr]
+
+
+def test_the_real_reader_finds_nothing_before_the_first_up() -> None:
+    """Stands in for the first `pulumi up` in an account: the state table does not exist yet,
+    so DynamoDB answers ResourceNotFoundException and the reader reports no outcome."""
+    from infra.awareness import dynamodb_reader
+    from rollout_cli.moto_server import moto_server
+
+    with moto_server():
+        read = dynamodb_reader("sagemaker-rollouts-test-rollouts", "us-east-1")
+        assert read("fraud-detector/fp-v2/1") is None
+
+
+def test_the_default_reader_needs_no_aws_without_canaries() -> None:
+    from infra.awareness import default_reader, no_outcomes
+
+    assert default_reader(fx.deployment(fx.recreate())) is no_outcomes
