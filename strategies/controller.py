@@ -7,8 +7,8 @@ A canary rollout is an ordered list of steps (candidate %, bake seconds). Its du
 change bumps, and what a rollback (if any) was about. The endpoint's live weights are the truth for
 traffic; the state says what they *should* be (`sagemaker_weights(spec, steps[step_index])`).
 
-Each tick (the one-minute schedule, an alarm-state event, or an operator command) the shell reads the
-world into plain values (`AlarmView`, `EndpointView`, the pending `Intent`) and asks `decide()` for
+Each tick (the one-minute schedule, an alarm-state event, or an operator command) the shell reads
+the world into plain values (`AlarmView`, `EndpointView`, the pending `Intent`) and asks `decide()` for
 exactly one `Decision`. The shell acts on it (weights call, notification) and stores
 `apply(state, decision, now)` with a write conditional on the version it read, so two ticks racing
 on the same state cannot both step.
@@ -18,13 +18,15 @@ Priority, from DESIGN.md §4: rollback beats hold beats advance. In order:
 1. A finished rollout (completed, failed, rolled back and applied) never moves again.
 2. Rollback: a pending rollback, an operator abort, any gate alarm in ALARM, or INSUFFICIENT_DATA
    past the limit. If the endpoint is mid-update the rollback is recorded as pending (`deferred`)
-   and retried first thing on every later tick; it cannot be applied on a Failed or missing endpoint.
+   and retried first thing on every later tick; it cannot be applied to a Failed or missing
+   endpoint.
 3. Pause / resume intents (a resume restarts the step's bake: watch a full bake before stepping).
 4. Holds that need a human (notify once per distinct reason): endpoint Failed, UpdateRollbackFailed,
    Deleting or missing, a variant missing, alarms unreadable, a gate or sample alarm missing.
 5. Holds that wait: gate alarm INSUFFICIENT_DATA (timed against the limit), low traffic (sample
    alarm not OK), endpoint in progress (back off, re-read next tick).
 6. Reconcile: live weights differ from the step's weights -> re-apply them; the bake restarts.
+   (A promote below the last step goes ahead instead: its weights replace the drifted ones.)
 7. Paused -> hold. Bake not over -> hold (a step is never left at the instant it was entered, so a
    duplicate event cannot step twice). Last step baked -> complete. Otherwise, or on promote,
    advance one step (promote_full: straight to the last step, 100%).
@@ -143,7 +145,7 @@ class AlarmView:
 
 @dataclass(frozen=True, slots=True)
 class EndpointView:
-    """DescribeEndpoint as the controller needs it: status and each variant's live (current) weight."""
+    """DescribeEndpoint as the controller needs it: status and each variant's live weight."""
 
     status: EndpointStatus
     weights: tuple[tuple[str, float], ...] = ()
@@ -209,13 +211,15 @@ class Reconcile:
 
     reason: str
     weights: tuple[tuple[str, float], ...]
+    status: RolloutStatus | None = None  # a pause/resume recorded with it
+    intent_id: str | None = None
 
 
 Decision = Advance | Hold | Rollback | Complete | Reconcile
 
 
 def initial_state(spec: RolloutSpec, now: float) -> RolloutState:
-    """The state of a rollout nobody has stored yet: step 0 (what the endpoint was deployed with)."""
+    """A rollout nobody has stored yet: step 0, the weights the endpoint was deployed with."""
     del spec  # every rollout starts at step 0; kept for symmetry with decide()
     return RolloutState(status="in_progress", step_index=0, step_started_at=now, version=0)
 
@@ -270,6 +274,9 @@ def decide(
             notify=state.stuck_reason != reason,
         )
 
+    def progress(st: RolloutState, intent: Intent | None) -> Decision:
+        return _progress(spec, st, alarms, endpoint, intent, now, ins_since, variants_missing)
+
     # 1. Rollback, unless the endpoint cannot take a weights call at all.
     wanted = _rollback_wanted(spec, state, alarms, fresh, now)
     if wanted is not None:
@@ -286,21 +293,55 @@ def decide(
             intent_id=fresh.id if fresh is not None and fresh.kind == "abort" else None,
         )
 
-    # 2. Pause and resume are always recorded, whatever else holds.
-    if fresh is not None and fresh.kind == "pause":
-        return Hold(
-            f"paused by {fresh.who}: {fresh.reason}",
-            insufficient_since=ins_since,
-            status="paused",
-            intent_id=fresh.id,
+    # 2. Pause and resume are recorded whatever else holds, folded into that hold (or reconcile)
+    #    so one decision does all this input asks for and replaying it changes nothing more.
+    if fresh is not None and (fresh.kind == "pause" or fresh.kind == "resume"):
+        resume = fresh.kind == "resume"
+        status: RolloutStatus = "in_progress" if resume else "paused"
+        then = progress(
+            replace(state, status=status, step_started_at=now if resume else state.step_started_at),
+            None,
         )
-    if fresh is not None and fresh.kind == "resume":
+        what = f"{'resumed' if resume else 'paused'} by {fresh.who}: {fresh.reason}"
+        match then:
+            case Hold():
+                return replace(
+                    then,
+                    reason=then.reason if then.stuck else f"{what}; {then.reason}",
+                    status=status,
+                    restart_bake=resume,
+                    intent_id=fresh.id,
+                )
+            case Reconcile():
+                return replace(
+                    then, reason=f"{what}; {then.reason}", status=status, intent_id=fresh.id
+                )
+            case Advance() | Complete() | Rollback():
+                # Unreachable: a paused rollout or a just-restarted bake cannot move.
+                raise AssertionError(f"{fresh.kind} cannot {kind(then)}")
+            case _:
+                assert_never(then)
+    return progress(state, fresh)
+
+
+def _progress(
+    spec: RolloutSpec,
+    state: RolloutState,
+    alarms: AlarmView,
+    endpoint: EndpointView,
+    fresh: Intent | None,
+    now: float,
+    ins_since: float | None,
+    variants_missing: list[str],
+) -> Decision:
+    """Rows 3-7 of the theory of operation: holds, reconcile, complete, advance."""
+
+    def stuck(reason: str) -> Hold:
         return Hold(
-            f"resumed by {fresh.who}: {fresh.reason}; bake restarts",
+            reason,
             insufficient_since=ins_since,
-            status="in_progress",
-            restart_bake=True,
-            intent_id=fresh.id,
+            stuck=True,
+            notify=state.stuck_reason != reason,
         )
 
     # 3. Holds that need a human.
@@ -329,21 +370,22 @@ def decide(
     if endpoint.status in IN_PROGRESS:
         return Hold(f"endpoint is {endpoint.status}: back off", insufficient_since=ins_since)
 
-    # 5. Reconcile drift.
-    expected = step_weights(spec, state.step_index)
-    if _drifted(spec, endpoint, state.step_index):
+    # 5. Reconcile drift. A promote below the last step sets the next step's weights anyway, so it
+    #    goes ahead; at the last step it is consumed by the reconcile (completion follows the bake).
+    promote = fresh if fresh is not None and fresh.kind in ("promote", "promote_full") else None
+    last = len(spec.steps) - 1
+    if _drifted(spec, endpoint, state.step_index) and (promote is None or state.step_index >= last):
         live = candidate_share(spec, endpoint)
         return Reconcile(
             f"live candidate share {_pct(live)} differs from step {state.step_index} "
             f"({spec.steps[state.step_index].candidate_percent}%)",
-            expected,
+            step_weights(spec, state.step_index),
+            intent_id=None if promote is None else promote.id,
         )
 
     # 6. Progress.
-    promote = fresh if fresh is not None and fresh.kind in ("promote", "promote_full") else None
     if state.status == "paused" and promote is None:
         return Hold("paused", insufficient_since=ins_since)
-    last = len(spec.steps) - 1
     bake = spec.steps[state.step_index].bake_seconds
     baked = now >= state.step_started_at + bake and now > state.step_started_at
     if promote is None and not baked:
@@ -424,6 +466,8 @@ def apply(state: RolloutState, decision: Decision, now: float) -> RolloutState:
         case Reconcile():
             new = replace(
                 state,
+                status=state.status if decision.status is None else decision.status,
+                last_intent_id=last_intent_id,
                 step_started_at=now,
                 insufficient_since=None,
                 stuck_reason=None,
@@ -459,10 +503,12 @@ def _sample(spec: RolloutSpec) -> tuple[str, ...]:
 
 def _consumed(decision: Decision) -> str | None:
     match decision:
-        case Reconcile():
-            return None
         case (
-            Advance(intent_id=i) | Hold(intent_id=i) | Rollback(intent_id=i) | Complete(intent_id=i)
+            Advance(intent_id=i)
+            | Hold(intent_id=i)
+            | Rollback(intent_id=i)
+            | Complete(intent_id=i)
+            | Reconcile(intent_id=i)
         ):
             return i
         case _:

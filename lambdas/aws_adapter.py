@@ -1,0 +1,171 @@
+"""The canary hook's AWS edge: boto3 clients in, controller views out, one call per action.
+
+Every function takes its client as an argument (the Lambda, the CLI and the tests each build their
+own); nothing here reads the environment or the clock. Clients use botocore's `standard` retry mode.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from strategies.controller import (
+    ALARM_STATES,
+    ENDPOINT_STATUSES,
+    AlarmStateValue,
+    AlarmView,
+    EndpointView,
+)
+
+IN_PROGRESS_MESSAGE = "Cannot update in-progress endpoint"
+SERVICES = ("sagemaker", "cloudwatch", "dynamodb", "sns")
+
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    """The four low-level boto3 clients the hook uses."""
+
+    sagemaker: Any
+    cloudwatch: Any
+    dynamodb: Any
+    sns: Any
+
+
+def make_clients(region: str | None = None, session: Any = None) -> Clients:
+    """Build the hook's clients with `standard` retries (boto3 is imported here, not at import)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard"})
+    sess: Any = boto3.session.Session() if session is None else session
+    made = [sess.client(name, region_name=region, config=config) for name in SERVICES]
+    return Clients(*made)
+
+
+def _error_code(err: Exception) -> str:
+    response: Mapping[str, Any] = getattr(err, "response", {})
+    return str(response.get("Error", {}).get("Code", type(err).__name__))
+
+
+def _error_message(err: Exception) -> str:
+    response: Mapping[str, Any] = getattr(err, "response", {})
+    return str(response.get("Error", {}).get("Message", str(err)))
+
+
+def read_endpoint(sagemaker: Any, endpoint_name: str) -> EndpointView:
+    """DescribeEndpoint as an EndpointView: status and each production variant's CurrentWeight.
+
+    A missing endpoint (ValidationException "Could not find endpoint") is status "Missing"; any
+    other error propagates (the next tick retries).
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        resp = sagemaker.describe_endpoint(EndpointName=endpoint_name)
+    except ClientError as err:
+        if _error_code(err) == "ValidationException" and "not find" in _error_message(err):
+            return EndpointView("Missing")
+        raise
+    status = str(resp.get("EndpointStatus"))
+    if status not in ENDPOINT_STATUSES:
+        raise ValueError(f"unknown EndpointStatus {status!r} for {endpoint_name}")
+    weights: dict[str, float] = {}
+    variants: list[Mapping[str, Any]] = resp.get("ProductionVariants") or []
+    for variant in variants:
+        current: Any = variant.get("CurrentWeight")
+        live: Any = variant.get("DesiredWeight", 0.0) if current is None else current
+        weights[str(variant["VariantName"])] = float(live)
+    return EndpointView.of(status, weights)
+
+
+def read_alarms(cloudwatch: Any, names: Sequence[str]) -> AlarmView:
+    """ONE DescribeAlarms call for every gate and sample alarm (at most 100 names).
+
+    A failing call (AccessDenied, throttling past the retries, a network error) becomes
+    `unreadable`, so the controller holds and notifies instead of guessing.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if len(names) > 100:
+        raise ValueError(f"DescribeAlarms takes at most 100 names, got {len(names)}")
+    if not names:
+        return AlarmView()
+    try:
+        resp = cloudwatch.describe_alarms(
+            AlarmNames=list(names), AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+        )
+    except ClientError as err:
+        return AlarmView(unreadable=f"DescribeAlarms {_error_code(err)}: {_error_message(err)}")
+    except BotoCoreError as err:
+        return AlarmView(unreadable=f"DescribeAlarms {type(err).__name__}: {err}")
+    states: dict[str, AlarmStateValue] = {}
+    for alarm in [*resp.get("MetricAlarms", []), *resp.get("CompositeAlarms", [])]:
+        value = str(alarm.get("StateValue"))
+        if value in ALARM_STATES:
+            states[str(alarm["AlarmName"])] = value
+    return AlarmView.of(states)
+
+
+def set_weights(sagemaker: Any, endpoint_name: str, weights: Sequence[tuple[str, float]]) -> bool:
+    """UpdateEndpointWeightsAndCapacities. False when SageMaker says the endpoint is mid-update
+    (ValidationException "Cannot update in-progress endpoint"); other errors propagate."""
+    from botocore.exceptions import ClientError
+
+    try:
+        sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName=endpoint_name,
+            DesiredWeightsAndCapacities=[
+                {"VariantName": name, "DesiredWeight": weight} for name, weight in weights
+            ],
+        )
+    except ClientError as err:
+        if _error_code(err) == "ValidationException" and IN_PROGRESS_MESSAGE.lower() in (
+            _error_message(err).lower()
+        ):
+            return False
+        raise
+    return True
+
+
+def notify(sns: Any, topic_arn: str | None, subject: str, message: Mapping[str, Any]) -> bool:
+    """Publish one notification (JSON body); False when no topic is configured."""
+    if not topic_arn:
+        return False
+    sns.publish(
+        TopicArn=topic_arn,
+        Subject=subject[:100],
+        Message=json.dumps(message, sort_keys=True, default=str),
+    )
+    return True
+
+
+def emf_line(
+    namespace: str,
+    endpoint_name: str,
+    metrics: Mapping[str, float],
+    properties: Mapping[str, Any],
+    now: float,
+) -> str:
+    """One CloudWatch Embedded Metric Format log line: a structured log record whose metrics
+    CloudWatch Logs extracts by itself, so publishing them costs no API call."""
+    record: dict[str, Any] = {
+        "_aws": {
+            "Timestamp": int(now * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [["EndpointName"]],
+                    "Metrics": [
+                        {"Name": name, "Unit": "Percent" if name == "CandidateWeight" else "Count"}
+                        for name in metrics
+                    ],
+                }
+            ],
+        },
+        "EndpointName": endpoint_name,
+        **properties,
+        **metrics,
+    }
+    return json.dumps(record, sort_keys=True, default=str)

@@ -1,0 +1,172 @@
+"""Property test: random sequences of alarm states, clock jumps, operator intents, endpoint statuses,
+failed weight calls and outside weight changes, driven through decide() + apply() and a small pure
+simulated endpoint. The invariants are DESIGN.md §4's."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from strategies.controller import (
+    ALARM_STATES,
+    ENDPOINT_STATUSES,
+    INTENT_KINDS,
+    Advance,
+    AlarmStateValue,
+    AlarmView,
+    EndpointStatus,
+    EndpointView,
+    Intent,
+    Rollback,
+    apply,
+    changes_weights,
+    decide,
+    initial_state,
+)
+from strategies.rollout import RolloutSpec, Step, sagemaker_weights
+
+# CI runs 1,000 examples; the whole test stays a few seconds (decide() is microseconds).
+settings.register_profile(
+    "controller",
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+PROFILE = settings.get_profile("controller")
+
+
+@st.composite
+def specs(draw: st.DrawFn) -> RolloutSpec:
+    cuts = sorted(draw(st.sets(st.integers(1, 99), max_size=3)))
+    percents = [*cuts, 100]
+    steps = tuple(Step(p, draw(st.sampled_from([0, 60, 300, 600]))) for p in percents)
+    gates = tuple(f"gate{i}" for i in range(draw(st.integers(1, 3))))
+    return RolloutSpec(
+        rollout_id="ep/fp/1",
+        endpoint_name="ep",
+        stable_variant="stable",
+        candidate_variant="candidate",
+        steps=steps,
+        gate_alarms=gates,
+        min_invocations=10,
+        insufficient_data_limit_seconds=draw(st.sampled_from([0, 120, 600])),
+        sample_alarm=draw(st.sampled_from([None, "sample"])),
+    )
+
+
+OK: AlarmStateValue = "OK"
+# OK three times in four; otherwise any state or missing.
+ALARM_CHOICES: list[AlarmStateValue | None] = [*ALARM_STATES, None, *(OK for _ in range(9))]
+ALARM: st.SearchStrategy[AlarmStateValue | None] = st.sampled_from(ALARM_CHOICES)
+STATUS = st.one_of(
+    st.just("InService"),
+    st.just("InService"),
+    st.just("InService"),
+    st.sampled_from(ENDPOINT_STATUSES),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    dt: float
+    alarms: tuple[AlarmStateValue | None, ...]  # gates then sample
+    unreadable: bool
+    status: EndpointStatus
+    intent: int | None  # index into INTENT_KINDS
+    intent_id: int  # small range: replays of an old id happen
+    call_fails: bool  # the weights call gets "Cannot update in-progress endpoint"
+    drift: tuple[float, float] | None  # someone else sets (stable, candidate)
+
+
+ticks = st.builds(
+    Tick,
+    dt=st.sampled_from([0.0, 0.0, 30.0, 60.0, 61.0, 300.0, 301.0, 700.0]),
+    alarms=st.lists(ALARM, min_size=4, max_size=4).map(tuple),
+    unreadable=st.sampled_from([False] * 9 + [True]),
+    status=STATUS,
+    intent=st.one_of(st.none(), st.none(), st.none(), st.integers(0, len(INTENT_KINDS) - 1)),
+    intent_id=st.integers(0, 3),
+    call_fails=st.sampled_from([False] * 9 + [True]),
+    drift=st.one_of(
+        *[st.none()] * 9,
+        st.tuples(st.floats(0, 100), st.floats(0, 100)).filter(lambda w: w[0] + w[1] > 0),
+    ),
+)
+
+
+def _serving(weights: dict[str, float]) -> None:
+    assert all(w >= 0 for w in weights.values()), weights
+    assert math.fsum(weights.values()) > 0, weights
+
+
+@PROFILE
+@given(spec=specs(), seq=st.lists(ticks, min_size=1, max_size=25))
+def test_controller_invariants_hold_over_random_histories(
+    spec: RolloutSpec, seq: list[Tick]
+) -> None:
+    now = 1_000_000.0
+    state = initial_state(spec, now)
+    live = sagemaker_weights(spec, spec.steps[0].candidate_percent)
+    for tick in seq:
+        now += tick.dt
+        if tick.drift is not None:
+            live = {"stable": tick.drift[0], "candidate": tick.drift[1]}
+        names = (*spec.gate_alarms, *(() if spec.sample_alarm is None else (spec.sample_alarm,)))
+        states: dict[str, AlarmStateValue] = {
+            n: s for n, s in zip(names, tick.alarms, strict=False) if s is not None
+        }
+        alarms = AlarmView.of(states, "AccessDenied" if tick.unreadable else None)
+        view = (
+            EndpointView("Missing")
+            if tick.status == "Missing"
+            else EndpointView.of(tick.status, live)
+        )
+        intent = (
+            None
+            if tick.intent is None
+            else Intent(INTENT_KINDS[tick.intent], "ops", now, "why", f"i{tick.intent_id}")
+        )
+
+        decision = decide(spec, state, alarms, view, intent, now)
+
+        # Never advance unless every gate (and the sample alarm) is readable and OK.
+        if isinstance(decision, Advance):
+            assert not tick.unreadable
+            assert all(states.get(n) == "OK" for n in names)
+            assert tick.status == "InService"
+            assert decision.step_index > state.step_index
+        target = changes_weights(decision)
+        if target is not None:
+            _serving(dict(target))
+
+        # The simulated endpoint: SageMaker refuses weight calls unless InService.
+        applied = False
+        if target is not None and tick.status == "InService" and not tick.call_fails:
+            live = dict(target)
+            applied = True
+        if isinstance(decision, Rollback) and target is not None and not applied:
+            decision = replace(decision, deferred=True)
+        new = apply(state, decision, now)
+
+        assert 0 <= new.step_index < len(spec.steps)
+        assert new.version in (state.version, state.version + 1)
+        assert (new.version == state.version) == (new == state)
+        if new.pending_rollback:
+            assert new.status == "rolled_back"
+        if isinstance(decision, Rollback) and applied:
+            assert live[spec.candidate_variant] == 0.0
+            assert new.status == "rolled_back" and not new.pending_rollback
+        if tick.status != "Missing":
+            _serving(live)
+
+        # The same input again (after a fully applied action) changes nothing.
+        if target is None or applied:
+            again_view = view if tick.status == "Missing" else EndpointView.of(tick.status, live)
+            again = decide(spec, new, alarms, again_view, intent, now)
+            assert apply(new, again, now) == new, (decision, again)
+            again_target = changes_weights(again)
+            assert again_target is None or dict(again_target) == live, (decision, again)
+        state = new
