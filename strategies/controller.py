@@ -278,7 +278,7 @@ def decide(
         return _progress(spec, st, alarms, endpoint, intent, now, ins_since, variants_missing)
 
     # 1. Rollback, unless the endpoint cannot take a weights call at all.
-    wanted = _rollback_wanted(spec, state, alarms, fresh, now)
+    wanted = _rollback_wanted(spec, state, alarms, endpoint, fresh, now)
     if wanted is not None:
         reason, alarm = wanted
         if endpoint.status in BROKEN:
@@ -530,14 +530,27 @@ def _rollback_wanted(
     spec: RolloutSpec,
     state: RolloutState,
     alarms: AlarmView,
+    endpoint: EndpointView,
     intent: Intent | None,
     now: float,
 ) -> tuple[str, str | None] | None:
-    """(reason, alarm) when the rollout must go back to candidate 0, else None."""
+    """(reason, alarm) when the rollout must go back to candidate 0, else None.
+
+    A candidate found at 0% while every step is above 0 was put there by a rollback whose record
+    was lost (a crash between the weights call and the state write) or by an operator: either
+    way it is recorded as rolled back, never reconciled back up.
+    """
     if state.pending_rollback:
         return (f"retrying pending rollback: {state.rollback_reason}", state.rollback_alarm)
     if intent is not None and intent.kind == "abort":
         return (f"aborted by {intent.who}: {intent.reason}", None)
+    if (
+        endpoint.status not in BROKEN
+        and endpoint.weight(spec.candidate_variant) == 0.0
+        and candidate_share(spec, endpoint) == 0.0
+        and spec.steps[state.step_index].candidate_percent > 0
+    ):
+        return ("candidate found at 0% outside the controller: kept rolled back", None)
     if alarms.unreadable is None:
         for name in spec.gate_alarms:
             if alarms.get(name) == "ALARM":

@@ -524,6 +524,14 @@ def test_reconcile_restores_the_step_weights_and_restarts_the_bake() -> None:
     assert (new.step_index, new.step_started_at) == (1, BAKED)
 
 
+def test_candidate_found_at_zero_is_recorded_as_rolled_back_not_reconciled_up() -> None:
+    d = decide(SPEC, state(step=1), alarms(), endpoint(candidate=0.0), None, BAKED)
+    assert isinstance(d, Rollback) and d.alarm is None
+    assert dict(d.weights)["candidate"] == 0.0
+    after = apply(state(step=1), d, BAKED)
+    assert after.status == "rolled_back" and not after.pending_rollback
+
+
 def test_decision_types_are_frozen() -> None:
     d: Decision = Hold("x")
     with pytest.raises(AttributeError):

@@ -311,6 +311,23 @@ def test_crash_after_rollback_weights_before_state_write_converges(make_world: M
     assert w.tick(T0 + 150)["decision"] == "hold"
 
 
+def test_crash_after_rollback_then_alarm_clears_stays_rolled_back(make_world: MakeWorld) -> None:
+    """AWS: the rollback's weights call landed, the Lambda died before DynamoDB recorded it, and
+    the alarm went back to OK before the next tick (a short spike). The candidate must stay at 0:
+    a lost record is never a reason to send traffic back to a model that fired an alarm."""
+    w = make_world()
+    w.tick(T0)
+    w.set_alarm(w.spec.gate_alarms[0], "ALARM")
+    crash(w.clients.dynamodb, "TransactWriteItems")
+    with pytest.raises(SystemExit):
+        w.tick(T0 + 30)
+    w.set_alarm(w.spec.gate_alarms[0], "OK")
+    r = w.tick(T0 + 90)
+    assert r["decision"] == "rollback" and r["status"] == "rolled_back"
+    assert w.candidate() == 0.0
+    assert w.tick(T0 + 150)["decision"] == "hold" and w.candidate() == 0.0
+
+
 def test_crash_after_advance_write_before_weights_call_converges(make_world: MakeWorld) -> None:
     """AWS: the Lambda dies between the conditional state write and the weights call of an
     advance; the next tick sees live weights behind the stored step and reconciles."""
