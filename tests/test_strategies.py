@@ -434,5 +434,7 @@ def test_sagemaker_sdk_is_imported_only_for_stacks_that_name_a_framework() -> No
         "from tests.stackdata import canary; build_plan(load_config(canary()), project='p', stack='s');"
         "print('sagemaker' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     assert out.stdout.strip() == "False"
