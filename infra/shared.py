@@ -103,6 +103,8 @@ class StackResources(pulumi.ComponentResource):
             # Without a stack key, SNS's AWS-managed key still encrypts at rest.
             self.topic = aws.sns.Topic(
                 f"{name}-notify",
+                # Explicit, like the table's: the operator CLI finds the topic by this name.
+                name=plan.topic_name,
                 kms_master_key_id=key_arn if key_arn is not None else "alias/aws/sns",
                 tags=tags,
                 opts=child,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -19,19 +20,51 @@ FAKE_ENV = {
 }
 
 
+def _server_class() -> type[Any]:
+    """ThreadedMotoServer whose serve loop polls for shutdown every 20 ms instead of 500 ms, so
+    leaving the context does not stall half a second (rehearsals and tests start many servers)."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class _QuickStopServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever(poll_interval=0.02)
+
+    return _QuickStopServer
+
+
+def _reset(url: str) -> None:
+    """Start empty: moto keeps its backends in process-wide globals, so a second server in the
+    same process (the next test, the next rehearsal) would otherwise see the previous one's state."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
 @contextmanager
 def moto_server(region: str = "us-east-1") -> Iterator[str]:
     """Start moto on 127.0.0.1 on a free port; yield its URL with the process environment pointed
     at it (fake credentials, `AWS_ENDPOINT_URL`); stop it and restore the environment on exit."""
     import logging
 
-    from moto.server import ThreadedMotoServer
-
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = _server_class()(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
+    _reset(url)
     saved = {k: os.environ.get(k) for k in [*FAKE_ENV, "AWS_ENDPOINT_URL", "AWS_PROFILE"]}
     os.environ.update(FAKE_ENV)
     os.environ["AWS_DEFAULT_REGION"] = region

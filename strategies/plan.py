@@ -179,6 +179,7 @@ class DeploymentPlan:
     needs_capture_bucket: bool
     needs_kms_key: bool
     state_table_name: str | None  # set when any endpoint runs a canary
+    topic_name: str | None = None  # rollout notifications; set with the state table
 
     def endpoint(self, key: str) -> EndpointPlan:
         for e in self.endpoints:

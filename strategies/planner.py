@@ -65,4 +65,5 @@ def build_plan(
         needs_capture_bucket=capture,
         needs_kms_key=kms or canaries or capture,
         state_table_name=f"{project}-{stack}-rollouts" if canaries else None,
+        topic_name=f"{project}-{stack}-rollout-events" if canaries else None,
     )

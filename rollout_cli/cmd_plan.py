@@ -1,0 +1,115 @@
+"""`rollout plan`: what a stack would declare and how its strategy behaves, without AWS or Pulumi.
+
+The resource list comes from running the real Pulumi program in-process under mocks
+(`infra.mockrun.run_offline`), so it is exactly what `pulumi up` would register.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from rollout_cli import render
+from rollout_cli.errors import EXIT_FAILED, EXIT_OK
+from rollout_cli.stack import LoadedStack, load_stack
+from rollout_cli.timeline import Series, write_png
+
+
+def run(args: argparse.Namespace) -> int:
+    stack = load_stack(Path(args.dir), args.stack)
+    from infra.mockrun import run_offline  # imports pulumi: only this command pays for it
+
+    offline = run_offline(stack.path, stack=stack.name)
+    if args.png is not None:
+        draw_plan(stack, Path(args.png))
+    if args.json:
+        render.print_json(plan_json(stack, offline))
+    else:
+        print_plan(stack, offline, png=args.png)
+    if offline.error is not None:
+        render.console(stderr=True).print(
+            f"[red]error:[/] the Pulumi program failed under mocks: {escape(str(offline.error))}"
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def draw_plan(stack: LoadedStack, path: Path) -> None:
+    """Planned candidate % over time for every endpoint that shifts traffic."""
+    series: list[Series] = []
+    for ep in stack.plan.endpoints:
+        points = list(ep.timeline)
+        if not points:
+            continue
+        end = ep.profile.time_to_full_seconds
+        last_t = points[-1][0]
+        # hold the last level for a while so the final step is visible
+        tail = max(600, last_t // 10) if end is None or end <= last_t else end - last_t
+        points.append((last_t + tail, points[-1][1]))
+        series.append(
+            Series(f"{ep.key} ({ep.strategy})", [(float(t), float(p)) for t, p in points])
+        )
+    write_png(path, f"planned traffic: stack {stack.name}", series)
+
+
+def print_plan(stack: LoadedStack, offline: Any, *, png: str | None) -> None:
+    out = render.console()
+    plan = stack.plan
+    out.print(f"[bold]stack[/] {plan.stack}  [bold]region[/] {plan.region}  ({stack.path})")
+    t = Table(
+        title=f"{len(offline.resources)} resources `pulumi up` would declare", title_justify="left"
+    )
+    t.add_column("type")
+    t.add_column("name")
+    for r in offline.resources:
+        t.add_row(escape(r.type), escape(r.name))
+    out.print(t)
+    for ep in plan.endpoints:
+        out.print(render.endpoint_table(ep))
+        out.print(render.profile_table(ep))
+    if png is not None:
+        out.print(f"timeline written to {png}")
+
+
+def plan_json(stack: LoadedStack, offline: Any) -> dict[str, Any]:
+    """Machine-readable plan: resources with redacted inputs, endpoints with profile and timeline."""
+    plan = stack.plan
+    return {
+        "stack": plan.stack,
+        "project": plan.project,
+        "region": plan.region,
+        "config": stack.config,
+        "error": None if offline.error is None else str(offline.error),
+        "resources": [
+            {"type": r.type, "name": r.name, "inputs": r.redacted()} for r in offline.resources
+        ],
+        "endpoints": [
+            {
+                "key": ep.key,
+                "endpoint_name": ep.endpoint_name,
+                "strategy": ep.strategy,
+                "production_variants": [
+                    {
+                        "name": v.name,
+                        "model": v.model,
+                        "instance_type": v.instance_type,
+                        "instance_count": v.instance_count,
+                        "weight": v.weight,
+                    }
+                    for v in ep.production_variants
+                ],
+                "shadow_variants": [v.name for v in ep.shadow_variants],
+                "alarms": [{"key": a.key, "name": a.name, "gate": a.gate} for a in ep.alarms],
+                "canary_steps": None
+                if ep.canary is None
+                else [[s.candidate_percent, s.bake_seconds] for s in ep.canary.steps],
+                "profile": render.profile_json(ep.profile),
+                "timeline": [list(p) for p in ep.timeline],
+            }
+            for ep in plan.endpoints
+        ],
+    }

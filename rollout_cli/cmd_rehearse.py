@@ -1,0 +1,512 @@
+"""`rollout rehearse`: the real canary controller, on a simulated clock, against moto.
+
+What runs is what runs in AWS: the plan from the stack file is provisioned into a moto server
+(models, endpoint config, endpoint, alarms, state table, topic), and every tick calls
+`lambdas.canary_hook.run`, the function the hook Lambda's handler calls, with the same clients,
+environment and event shapes. Only the clock and CloudWatch are stood in for:
+
+- time is simulated: the one-minute schedule fires at every multiple of 60 s, and an `alarm` event
+  also invokes the hook at once with a "CloudWatch Alarm State Change" event, as the EventBridge
+  alarm-state rule would;
+- moto never evaluates alarms from metrics, so alarms whose metric the scenario feeds (the
+  low-traffic sample alarm from candidate Invocations) are evaluated here (`alarm_sim`) and pushed
+  with SetAlarmState; other alarms move only on the scenario's explicit `alarm` events;
+- operator commands go through `store.record_intent` plus one `run`, exactly as the live
+  `rollout pause|resume|promote|abort` commands do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from rollout_cli import render
+from rollout_cli.alarm_sim import AlarmState, MetricSeries, evaluate
+from rollout_cli.errors import EXIT_FAILED, EXIT_OK, UsageError
+from rollout_cli.scenario import (
+    AlarmEvent,
+    CommandEvent,
+    LoadedScenario,
+    MetricEvent,
+    load_scenario,
+)
+from rollout_cli.stack import LoadedStack, load_stack, select_endpoint
+from strategies.plan import AlarmPlan, EndpointPlan
+from strategies.rollout import RolloutSpec
+
+FINISHED = frozenset({"completed", "rolled_back", "failed"})
+TICK_SECONDS = 60  # the hook's EventBridge schedule: rate(1 minute)
+ALARM_EVENT = "CloudWatch Alarm State Change"
+INTENT_OF = {
+    "pause": "pause",
+    "resume": "resume",
+    "promote": "promote",
+    "promote-full": "promote_full",
+    "abort": "abort",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One hook invocation in the rehearsal and what it decided."""
+
+    at: int  # simulated seconds since the rehearsal started
+    trigger: str  # schedule | alarm <name> <state> | command <name>
+    decision: str
+    reason: str
+    status: str
+    step_index: int
+    candidate_percent: float | None
+    weights: dict[str, float]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "trigger": self.trigger,
+            "decision": self.decision,
+            "reason": self.reason,
+            "status": self.status,
+            "step_index": self.step_index,
+            "candidate_percent": self.candidate_percent,
+            "weights": self.weights,
+        }
+
+
+@dataclass(slots=True)
+class Rehearsal:
+    endpoint: EndpointPlan
+    spec: RolloutSpec
+    steps: list[Step] = field(default_factory=list)
+    markers: list[tuple[int, str, str]] = field(default_factory=list)  # (t, label, color)
+    final_status: str = "in_progress"
+    final_percent: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    """Scenario events with their alarm names and variant names resolved against the plan."""
+
+    alarm_names: dict[int, str]  # event index -> full alarm name
+    series: dict[tuple[str, str], MetricSeries]  # (variant, metric) -> levels
+    fed_alarms: tuple[AlarmPlan, ...]  # alarms this rehearsal evaluates from fed metrics
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load_scenario(Path(args.scenario))
+    scenario = loaded.scenario
+    stack_name = args.stack if args.stack is not None else scenario.stack
+    if stack_name is None:
+        raise UsageError(
+            f"{loaded.path}: no stack: pass --stack NAME or set `stack:` in the scenario"
+        )
+    stack = load_stack(Path(args.dir), stack_name)
+    wanted = args.endpoint if args.endpoint is not None else scenario.endpoint
+    try:
+        endpoint = select_endpoint(stack.plan, wanted, canary_only=True)
+    except UsageError as e:
+        if args.endpoint is None and scenario.endpoint is not None:
+            raise UsageError(f"{loaded.where('endpoint')}: {e.lines[0]}") from None
+        raise
+    resolved = _resolve(loaded, endpoint)
+    show = not args.json
+    out = render.console()
+    if show:
+        out.print(
+            f"[bold]rehearsal[/] {escape(str(loaded.path))}: stack {stack.name}, endpoint "
+            f"{endpoint.endpoint_name}, {render.duration(scenario.duration)} simulated"
+        )
+    printer = _Printer(out) if show else None
+    result = rehearse(stack, endpoint, loaded, resolved, printer)
+    if args.png is not None:
+        _draw(result, Path(args.png), loaded)
+    verdict, problems = check_expect(loaded, result)
+    if args.json:
+        render.print_json([s.as_json() for s in result.steps])
+    else:
+        _summary(out, result, problems, verdict)
+        if args.png is not None:
+            out.print(f"timeline written to {escape(args.png)}")
+    return EXIT_OK if verdict else EXIT_FAILED
+
+
+def rehearse(
+    stack: LoadedStack,
+    endpoint: EndpointPlan,
+    loaded: LoadedScenario,
+    resolved: _Resolved,
+    printer: _Printer | None = None,
+) -> Rehearsal:
+    """Provision the plan into a fresh moto server and drive the hook through the scenario."""
+    from lambdas import store
+    from lambdas.aws_adapter import Clients
+    from lambdas.canary_hook import run as hook_run
+    from rollout_cli.moto_server import moto_server
+    from rollout_cli.provision import AwsClients, provision
+
+    spec = endpoint.canary
+    assert spec is not None
+    scenario = loaded.scenario
+    result = Rehearsal(endpoint=endpoint, spec=spec)
+    base = float(int(time.time()) // 60 * 60)  # simulated epoch: "now", on a minute boundary
+    who = f"{_user()} (rehearsal)"
+    with moto_server(stack.plan.region):
+        aws = AwsClients.create(stack.plan.region)
+        provisioned = provision(stack.plan, aws)
+        table = provisioned.table_name
+        assert table is not None
+        env = {
+            "ROLLOUT_SPEC": spec.to_json(),
+            "STATE_TABLE": provisioned.table_name,
+            "TOPIC_ARN": provisioned.topic_arn,
+        }
+        hook_clients = Clients(
+            sagemaker=aws.sagemaker, cloudwatch=aws.cloudwatch, dynamodb=aws.dynamodb, sns=aws.sns
+        )
+        alarm_states: dict[str, AlarmState] = {a.name: "OK" for a in endpoint.alarms}
+
+        finished = False  # a finished rollout never moves again (controller rule 1)
+
+        def invoke(t: int, trigger: str, event: dict[str, Any]) -> None:
+            nonlocal finished
+            out = hook_run(event, env, hook_clients, base + t, log=_quiet)
+            # Once the hook holds a finished rollout, the schedule's remaining ticks would only
+            # repeat that hold; they are skipped to keep rehearsals fast. Scenario events still
+            # invoke the hook.
+            finished = out["decision"] == "hold" and out["status"] in FINISHED
+            pct = out.get("candidate_percent")
+            weights = {} if pct is None else _weights(spec, float(pct))
+            step = Step(
+                at=t,
+                trigger=trigger,
+                decision=str(out["decision"]),
+                reason=str(out["reason"]),
+                status=str(out["status"]),
+                step_index=int(out["step_index"]),
+                candidate_percent=None if pct is None else float(pct),
+                weights=weights,
+            )
+            result.steps.append(step)
+            if printer is not None:
+                printer.decision(step)
+
+        def set_alarm(t: int, name: str, state: AlarmState, why: str) -> None:
+            aws.cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=why)
+            alarm_states[name] = state
+
+        ticks = set(range(0, scenario.duration + 1, TICK_SECONDS))
+        events = scenario.ordered_events()
+        times = sorted(ticks | {e.at for e in events})
+        index_of = {id(e): i for i, e in enumerate(scenario.events)}
+        progress = _progress(printer, scenario.duration)
+        task = progress.add_task("simulating", total=scenario.duration) if progress else None
+        try:
+            for t in times:
+                for e in (e for e in events if e.at == t):
+                    i = index_of[id(e)]
+                    match e:
+                        case MetricEvent(metric=m):
+                            variant = _variant(spec, endpoint, m.variant)
+                            aws.cloudwatch.put_metric_data(
+                                Namespace="AWS/SageMaker",
+                                MetricData=[
+                                    {
+                                        "MetricName": m.name,
+                                        "Dimensions": [
+                                            {"Name": "EndpointName", "Value": spec.endpoint_name},
+                                            {"Name": "VariantName", "Value": variant},
+                                        ],
+                                        "Timestamp": base + t,
+                                        "Value": m.value,
+                                    }
+                                ],
+                            )
+                            if printer is not None:
+                                printer.note(t, f"metric {variant} {m.name} = {m.value:g}/min")
+                        case AlarmEvent(state=state):
+                            name = resolved.alarm_names[i]
+                            why = e.reason if e.reason is not None else f"scenario events[{i}]"
+                            set_alarm(t, name, state, why)
+                            result.markers.append((t, f"{name} {state}", _color(state)))
+                            if printer is not None:
+                                printer.note(t, f"alarm {name} -> {state}")
+                            # The EventBridge alarm-state rule invokes the hook at once.
+                            invoke(t, f"alarm {name} {state}", _alarm_event(name, state, base + t))
+                        case CommandEvent(command=command):
+                            reason = e.reason if e.reason is not None else f"scenario events[{i}]"
+                            result.markers.append((t, command, "tab:purple"))
+                            if store.read_state(aws.dynamodb, table, spec.rollout_id) is None:
+                                # An intent needs a state item; the hook's first tick creates it.
+                                invoke(t, "schedule", _tick())
+                            store.record_intent(
+                                aws.dynamodb,
+                                env["STATE_TABLE"],
+                                spec.rollout_id,
+                                INTENT_OF[command],  # type: ignore[arg-type]
+                                who,
+                                reason,
+                                base + t,
+                            )
+                            invoke(t, f"command {command}", _tick())
+                if t in ticks and not finished:
+                    # CloudWatch's part: evaluate the alarms whose metric the scenario feeds.
+                    for alarm in resolved.fed_alarms:
+                        assert alarm.variant is not None
+                        series = resolved.series[(alarm.variant, alarm.metric)]
+                        new = evaluate(alarm, series, t, alarm_states[alarm.name])
+                        if new != alarm_states[alarm.name]:
+                            set_alarm(t, alarm.name, new, "rehearsal: evaluated from metrics")
+                            if printer is not None:
+                                printer.note(t, f"alarm {alarm.name} -> {new} (from metrics)")
+                    invoke(t, "schedule", _tick())
+                if progress is not None and task is not None:
+                    progress.update(task, completed=t)
+        finally:
+            if progress is not None:
+                progress.stop()
+        state = store.read_state(aws.dynamodb, env["STATE_TABLE"], spec.rollout_id)
+        described = aws.sagemaker.describe_endpoint(EndpointName=spec.endpoint_name)
+    result.final_status = "in_progress" if state is None else state.status
+    live = {
+        str(v["VariantName"]): float(v.get("CurrentWeight", v.get("DesiredWeight", 0.0)))
+        for v in described.get("ProductionVariants", [])
+    }
+    total = sum(live.values())
+    cand = live.get(spec.candidate_variant)
+    result.final_percent = None if cand is None or total <= 0 else 100.0 * cand / total
+    return result
+
+
+def check_expect(loaded: LoadedScenario, result: Rehearsal) -> tuple[bool, list[str]]:
+    """Whether the scenario's `expect` holds; the problems (with their lines) when it does not."""
+    expect = loaded.scenario.expect
+    if expect is None:
+        return True, []
+    problems: list[str] = []
+    if expect.outcome is not None and expect.outcome != result.final_status:
+        problems.append(
+            f"{loaded.where('expect.outcome')}: expected {expect.outcome}, "
+            f"got {result.final_status}"
+        )
+    want = expect.candidate_percent
+    got = result.final_percent
+    if want is not None and (got is None or abs(got - want) > 1e-6):
+        problems.append(
+            f"{loaded.where('expect.candidate_percent')}: expected {want}, "
+            f"got {'unknown' if got is None else f'{got:g}'}"
+        )
+    return not problems, problems
+
+
+# --------------------------------------------------------------------------- scenario resolution
+
+
+def _resolve(loaded: LoadedScenario, endpoint: EndpointPlan) -> _Resolved:
+    """Map alarm references (full name, config key, `candidate.`/`stable.` key) and metric
+    variants onto the plan; every unknown reference is a UsageError naming its line."""
+    spec = endpoint.canary
+    assert spec is not None
+    by_ref: dict[str, str] = {}
+    for a in endpoint.alarms:
+        by_ref[a.name] = a.name
+        by_ref[a.key] = a.name
+        for role, vname in (("candidate", spec.candidate_variant), ("stable", spec.stable_variant)):
+            if a.variant == vname and a.key.startswith(f"{vname}."):
+                by_ref[f"{role}.{a.key.removeprefix(vname + '.')}"] = a.name
+    errors: list[str] = []
+    names: dict[int, str] = {}
+    levels: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for i, e in enumerate(loaded.scenario.events):
+        match e:
+            case AlarmEvent(alarm=ref):
+                if ref in by_ref:
+                    names[i] = by_ref[ref]
+                else:
+                    known = ", ".join(sorted({a.key for a in endpoint.alarms}))
+                    errors.append(
+                        f"{loaded.where(f'events[{i}].alarm')}: unknown alarm {ref!r} on endpoint "
+                        f"{endpoint.key}; use an alarm name or one of its config keys: {known}"
+                    )
+            case MetricEvent(metric=m):
+                try:
+                    variant = _variant(spec, endpoint, m.variant)
+                except KeyError:
+                    known = ", ".join(["candidate", "stable", *_variant_names(endpoint)])
+                    errors.append(
+                        f"{loaded.where(f'events[{i}].metric.variant')}: unknown variant "
+                        f"{m.variant!r}; use one of {known}"
+                    )
+                    continue
+                levels.setdefault((variant, m.name), []).append((e.at, m.value))
+            case CommandEvent():
+                pass
+    if errors:
+        raise UsageError(*errors)
+    series = {k: MetricSeries(tuple(sorted(v, key=lambda p: p[0]))) for k, v in levels.items()}
+    fed = tuple(
+        a
+        for a in endpoint.alarms
+        if a.namespace == "AWS/SageMaker"
+        and a.variant is not None
+        and (a.variant, a.metric) in series
+    )
+    return _Resolved(alarm_names=names, series=series, fed_alarms=fed)
+
+
+def _variant_names(endpoint: EndpointPlan) -> list[str]:
+    return [v.name for v in endpoint.production_variants]
+
+
+def _variant(spec: RolloutSpec, endpoint: EndpointPlan, ref: str) -> str:
+    if ref == "candidate":
+        return spec.candidate_variant
+    if ref == "stable":
+        return spec.stable_variant
+    if ref in _variant_names(endpoint):
+        return ref
+    raise KeyError(ref)
+
+
+# --------------------------------------------------------------------------- hook plumbing
+
+
+def _tick() -> dict[str, Any]:
+    """The EventBridge schedule's event (what `rate(1 minute)` sends)."""
+    return {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+
+
+def _alarm_event(name: str, state: str, now: float) -> dict[str, Any]:
+    """An EventBridge "CloudWatch Alarm State Change" event for one alarm."""
+    return {
+        "source": "aws.cloudwatch",
+        "detail-type": ALARM_EVENT,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "detail": {"alarmName": name, "state": {"value": state}},
+    }
+
+
+def _weights(spec: RolloutSpec, candidate_percent: float) -> dict[str, float]:
+    return {
+        spec.stable_variant: round(100.0 - candidate_percent, 6),
+        spec.candidate_variant: round(candidate_percent, 6),
+    }
+
+
+def _quiet(_line: str) -> None:
+    """The hook's structured log lines (EMF) go to CloudWatch Logs in AWS; here, nowhere."""
+
+
+def _user() -> str:
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except Exception:  # getuser raises when no name can be found (some containers)
+        return "operator"
+
+
+def _color(state: str) -> str:
+    return {"ALARM": "tab:red", "OK": "tab:green"}.get(state, "tab:orange")
+
+
+# --------------------------------------------------------------------------- output
+
+
+class _Printer:
+    """Prints each decision that changes something, and a hold only when its reason changes
+    (a bake countdown would otherwise print every minute)."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self._last_hold: str | None = None
+        self.progress: Progress | None = None
+
+    def _print(self, text: str) -> None:
+        out = self.progress.console if self.progress is not None else self.out
+        out.print(text, soft_wrap=True)
+
+    def note(self, t: int, text: str) -> None:
+        self._print(f"[dim]{render.clock(t)}[/]  [cyan]{escape(text)}[/]")
+
+    def decision(self, step: Step) -> None:
+        if step.decision == "hold":
+            shape = re.sub(r"\d+(\.\d+)?", "#", step.reason)
+            if shape == self._last_hold:
+                return
+            self._last_hold = shape
+        else:
+            self._last_hold = None
+        color = {
+            "advance": "green",
+            "complete": "bold green",
+            "rollback": "bold red",
+            "reconcile": "yellow",
+        }.get(step.decision, "white")
+        self._print(
+            f"[dim]{render.clock(step.at)}[/]  [{color}]{step.decision:<9}[/] "
+            f"{escape(render.weights_text(step.weights)):<28} {escape(step.reason)}"
+        )
+
+
+def _progress(printer: _Printer | None, total: int) -> Progress | None:
+    """A transient progress bar for long scenarios on a terminal."""
+    if printer is None or total < 3600 or not printer.out.is_terminal:
+        return None
+    progress = Progress(
+        TextColumn("[dim]simulated[/]"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+        console=printer.out,
+        transient=True,
+    )
+    printer.progress = progress
+    progress.start()
+    return progress
+
+
+def _summary(out: Any, result: Rehearsal, problems: Sequence[str], ok: bool) -> None:
+    t = Table(show_header=False, title="result", title_justify="left")
+    t.add_column("k", style="bold")
+    t.add_column("v")
+    t.add_row("outcome", result.final_status)
+    pct = result.final_percent
+    t.add_row("candidate traffic", "unknown" if pct is None else f"{pct:g}%")
+    t.add_row("decisions", str(len(result.steps)))
+    out.print(t)
+    for p in problems:
+        out.print(f"[red]expectation not met:[/] {escape(p)}")
+    if ok:
+        out.print("[green]expectation met[/]" if not problems else "")
+
+
+def _draw(result: Rehearsal, path: Path, loaded: LoadedScenario) -> None:
+    from rollout_cli.timeline import Marker, Series, write_png
+
+    points: list[tuple[float, float]] = []
+    for s in result.steps:
+        if s.candidate_percent is not None:
+            points.append((float(s.at), s.candidate_percent))
+    if points:
+        points.append((float(loaded.scenario.duration), points[-1][1]))
+    planned = [(float(t), float(p)) for t, p in result.endpoint.timeline]
+    if planned:
+        planned.append((float(loaded.scenario.duration), planned[-1][1]))
+    markers = [Marker(float(t), label, color) for t, label, color in result.markers]
+    rollback = next((s for s in result.steps if s.decision == "rollback"), None)
+    if rollback is not None and all(m.at_seconds != rollback.at for m in markers):
+        markers.append(Marker(float(rollback.at), "rollback", "tab:red"))  # e.g. past a limit
+    write_png(
+        path,
+        f"rehearsal {loaded.path.name}: {result.endpoint.endpoint_name} -> {result.final_status}",
+        [Series("rehearsed", points)],
+        markers,
+        dashed=[Series("planned", planned)] if planned else [],
+    )

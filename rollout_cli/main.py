@@ -1,0 +1,113 @@
+"""The `rollout` console script: plan, rehearse, status, pause, resume, promote, abort.
+
+Exit codes: 0 success (rehearsal expectation met, live rollout completed), 1 failure (expectation
+not met, rollout rolled back or failed), 2 usage (missing stack file, invalid config, unknown
+endpoint, bad scenario), 3 a live rollout still in progress (`status`, at the timeout).
+`plan` and `rehearse` never need AWS credentials: rehearse runs against its own moto server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rollout_cli.errors import EXIT_USAGE, UsageError
+
+OPERATOR_COMMANDS = ("pause", "resume", "promote", "abort")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rollout",
+        description="Plan, rehearse and operate SageMaker model rollouts (sagemaker-rollouts).",
+        epilog="exit codes: 0 ok/completed, 1 expectation not met or rolled back/failed, "
+        "2 usage error, 3 still in progress",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def stack_args(sp: argparse.ArgumentParser, *, required: bool = True) -> None:
+        sp.add_argument("--stack", required=required, help="stack name: reads Pulumi.STACK.yaml")
+        sp.add_argument(
+            "--dir", default=".", help="directory holding the stack files (default: current)"
+        )
+
+    plan = sub.add_parser(
+        "plan", help="resources and strategy profile of a stack, offline (no AWS, no Pulumi CLI)"
+    )
+    stack_args(plan)
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.add_argument("--png", metavar="FILE", help="draw the planned traffic timeline")
+
+    reh = sub.add_parser(
+        "rehearse",
+        help="run the real canary controller on a simulated clock against moto, offline",
+    )
+    stack_args(reh, required=False)
+    reh.add_argument("--scenario", required=True, metavar="FILE", help="scenario YAML")
+    reh.add_argument("--endpoint", help="endpoint key or name (default: the scenario's)")
+    reh.add_argument("--json", action="store_true", help="print the decisions as a JSON list")
+    reh.add_argument("--png", metavar="FILE", help="draw the rehearsed traffic timeline")
+
+    st = sub.add_parser("status", help="the live rollout: step, weights, alarms, last decisions")
+    stack_args(st)
+    st.add_argument("--endpoint", help="endpoint key or name (default: every endpoint)")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.add_argument("--wait", action="store_true", help="poll until the rollout finishes")
+    st.add_argument(
+        "--timeout", type=float, default=3600.0, metavar="S", help="with --wait (default 3600)"
+    )
+    st.add_argument(
+        "--interval", type=float, default=15.0, metavar="S", help="with --wait: poll period"
+    )
+
+    for name, text in (
+        ("pause", "hold the canary at its current step"),
+        ("resume", "continue a paused canary (the step's bake restarts)"),
+        ("promote", "advance the canary one step now (--full: straight to 100%%)"),
+        ("abort", "roll the canary back: candidate weight 0 at once"),
+    ):
+        op = sub.add_parser(name, help=text)
+        stack_args(op)
+        op.add_argument("--endpoint", help="endpoint key or name (default: the canary endpoint)")
+        op.add_argument("--reason", default="", help="why (recorded with who and when)")
+        op.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "promote":
+            op.add_argument("--full", action="store_true", help="go straight to 100%%")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code (the console script exits with it)."""
+    args = _parser().parse_args(argv)
+    try:
+        match args.command:
+            case "plan":
+                from rollout_cli import cmd_plan
+
+                return cmd_plan.run(args)
+            case "rehearse":
+                from rollout_cli import cmd_rehearse
+
+                return cmd_rehearse.run(args)
+            case "status":
+                from rollout_cli import cmd_live
+
+                return cmd_live.status(args)
+            case _:
+                from rollout_cli import cmd_live
+
+                return cmd_live.operate(args)
+    except UsageError as e:
+        from rich.markup import escape
+
+        from rollout_cli.render import console
+
+        err = console(stderr=True)
+        for i, line in enumerate(e.lines):
+            err.print(f"[red]error:[/] {escape(line)}" if i == 0 else escape(line))
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Rehearsal scenarios: a YAML file of timed alarm states, metric values and operator commands.
+
+```yaml
+stack: canary            # optional; --stack overrides
+endpoint: NAME           # optional when the stack has one canary endpoint
+duration: 7200           # simulated seconds
+events:
+  - {at: 600, alarm: NAME_OR_CONFIG_KEY, state: ALARM}    # OK | ALARM | INSUFFICIENT_DATA
+  - {at: 900, metric: {variant: candidate, name: Invocations, value: 500}}
+  - {at: 1200, command: pause}       # pause | resume | promote | promote-full | abort
+expect: {outcome: rolled_back, candidate_percent: 0}     # completed | rolled_back | paused | in_progress
+```
+
+A metric event sets that variant's metric to `value` per minute from `at` on (until the next event
+for the same variant and metric). Every error names its key path and the line it is on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
+
+from rollout_cli.errors import UsageError
+
+AlarmStateValue = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+CommandName = Literal["pause", "resume", "promote", "promote-full", "abort"]
+ExpectedOutcome = Literal["completed", "rolled_back", "paused", "in_progress"]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class AlarmEvent(BaseModel):
+    """Set an alarm's state (its full name or its config key) at `at` seconds."""
+
+    model_config = _STRICT
+    at: int = Field(ge=0)
+    alarm: str = Field(min_length=1)
+    state: AlarmStateValue
+    reason: str | None = None
+
+
+class MetricValue(BaseModel):
+    model_config = _STRICT
+    variant: str = Field(min_length=1)  # "candidate", "stable" or a variant name
+    name: str = Field(min_length=1)  # a CloudWatch metric name such as Invocations
+    value: float = Field(ge=0)
+
+
+class MetricEvent(BaseModel):
+    """From `at` on, the variant's metric is `value` per minute."""
+
+    model_config = _STRICT
+    at: int = Field(ge=0)
+    metric: MetricValue
+
+
+class CommandEvent(BaseModel):
+    """An operator command, run exactly as the live `rollout <command>` runs it."""
+
+    model_config = _STRICT
+    at: int = Field(ge=0)
+    command: CommandName
+    reason: str | None = None
+
+
+_KINDS = ("alarm", "metric", "command")
+
+
+def _event_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        present = [k for k in _KINDS if k in value]
+        if len(present) == 1:
+            return f"{present[0]}-event"
+    if isinstance(value, AlarmEvent | MetricEvent | CommandEvent):
+        return f"{type(value).__name__.removesuffix('Event').lower()}-event"
+    return None
+
+
+Event = Annotated[
+    Annotated[AlarmEvent, Tag("alarm-event")]
+    | Annotated[MetricEvent, Tag("metric-event")]
+    | Annotated[CommandEvent, Tag("command-event")],
+    Discriminator(
+        _event_kind,
+        custom_error_type="event_kind",
+        custom_error_message="an event is a mapping with `at` and exactly one of alarm, metric, command",
+    ),
+]
+
+
+class Expect(BaseModel):
+    model_config = _STRICT
+    outcome: ExpectedOutcome | None = None
+    candidate_percent: int | None = Field(default=None, ge=0, le=100)
+
+
+class Scenario(BaseModel):
+    model_config = _STRICT
+    description: str | None = None
+    stack: str | None = None
+    endpoint: str | None = None
+    duration: int = Field(gt=0, le=7 * 24 * 3600)
+    events: tuple[Event, ...] = ()
+    expect: Expect | None = None
+
+    @model_validator(mode="after")
+    def _events_within_duration(self) -> Scenario:
+        late = [i for i, e in enumerate(self.events) if e.at > self.duration]
+        if late:
+            raise ValueError(
+                "; ".join(
+                    f"events[{i}].at: {self.events[i].at} is after duration {self.duration}"
+                    for i in late
+                )
+            )
+        return self
+
+    def ordered_events(self) -> list[AlarmEvent | MetricEvent | CommandEvent]:
+        """Events by time; events at the same time keep their file order."""
+        return sorted(self.events, key=lambda e: e.at)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedScenario:
+    path: Path
+    scenario: Scenario
+    lines: dict[str, int]  # key path ("events[2].state") -> 1-based line, for later errors
+
+    def where(self, key_path: str) -> str:
+        """`FILE:LINE: key_path` for an error found after loading (an unknown alarm name ...)."""
+        line = _nearest_line(self.lines, key_path)
+        return f"{self.path}:{line}: {key_path}" if line else f"{self.path}: {key_path}"
+
+
+def load_scenario(path: Path) -> LoadedScenario:
+    """Read and validate a scenario; UsageError lists every problem as `FILE:LINE: key: message`."""
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read scenario file: {e.strerror or e}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise UsageError(f"{path}{line}: not valid YAML: {problem}") from None
+    lines: dict[str, int] = {}
+    if node is not None:
+        _index_lines(node, "", lines)
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}:1: a scenario is a mapping with duration, events and expect")
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as e:
+        raise UsageError(*_format_errors(path, e, lines)) from None
+    return LoadedScenario(path=path, scenario=scenario, lines=lines)
+
+
+def _format_errors(path: Path, error: ValidationError, lines: dict[str, int]) -> list[str]:
+    out: list[str] = []
+    for err in error.errors():
+        key = _key_path(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "value_error" and not key and ": " in msg:
+            # model-level checks already name their keys ("events[3].at: ...")
+            for part in msg.split("; "):
+                sub_key, _, sub_msg = part.partition(": ")
+                line = _nearest_line(lines, sub_key)
+                out.append(f"{path}:{line}: {sub_key}: {sub_msg}")
+            continue
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        line = _nearest_line(lines, key)
+        out.append(f"{path}:{line}: {key or '(top level)'}: {msg}")
+    return out
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item.endswith("-event"):
+            continue  # the union tag pydantic adds to the location
+        else:
+            parts.append(f".{item}" if parts else item)
+    return "".join(parts)
+
+
+def _index_lines(node: yaml.Node, prefix: str, out: dict[str, int]) -> None:
+    out.setdefault(prefix, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+            out[key] = key_node.start_mark.line + 1
+            _index_lines(value_node, key, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index_lines(item, f"{prefix}[{i}]", out)
+
+
+def _nearest_line(lines: dict[str, int], key: str) -> int:
+    """The line of `key`, or of its closest parent that exists in the file (a missing key)."""
+    while key:
+        if key in lines:
+            return lines[key]
+        cut = max(key.rfind("."), key.rfind("["))
+        key = key[:cut] if cut > 0 else ""
+    return lines.get("", 1)

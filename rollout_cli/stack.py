@@ -1,0 +1,114 @@
+"""Finding a stack file, validating it and planning it: the first step of every command.
+
+Config errors become a UsageError (exit 2) with every `key.path: message` the config model found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rollout_cli.errors import UsageError
+from strategies.plan import DeploymentPlan, EndpointPlan
+
+PROJECT = "sagemaker-rollouts"
+SECRET = "[secret]"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedStack:
+    name: str
+    path: Path
+    plan: DeploymentPlan
+    config: dict[str, Any]  # the file's `config:` map, encrypted values as `[secret]`
+
+
+def stack_path(directory: Path, stack: str) -> Path:
+    """`Pulumi.<stack>.yaml` in `directory`; UsageError naming the stacks that exist when missing."""
+    path = directory / f"Pulumi.{stack}.yaml"
+    if path.is_file():
+        return path
+    found = sorted(
+        p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        for p in directory.glob("Pulumi.*.yaml")
+    )
+    hint = f"; stacks here: {', '.join(found)}" if found else "; no Pulumi.<stack>.yaml files here"
+    raise UsageError(f"{path}: stack file not found (--stack {stack}){hint}")
+
+
+def load_stack(directory: Path, stack: str) -> LoadedStack:
+    """Validate `Pulumi.<stack>.yaml` and build its DeploymentPlan (pure: no AWS, no Pulumi).
+
+    Encrypted values (`secure: v1:...`) cannot be decrypted offline; like the offline Pulumi run,
+    they stand as the placeholder `[secret]` and are never printed.
+    """
+    from strategies.config import ConfigError, load_config, project_config
+    from strategies.planner import build_plan
+
+    path = stack_path(directory, stack)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{path}{line}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"{path}: a stack file is a mapping with a config: key")
+    doc = redact_secure(doc)
+    try:
+        ours, region = project_config(doc)
+        config = load_config(ours, region=region)
+        plan = build_plan(config, project=PROJECT, stack=stack, region=region)
+    except ConfigError as e:
+        raise UsageError(
+            f"{path}: invalid stack config", *(f"  {line}" for line in e.errors)
+        ) from None
+    raw = doc.get("config")
+    return LoadedStack(
+        name=stack, path=path, plan=plan, config=dict(raw) if isinstance(raw, dict) else {}
+    )
+
+
+def redact_secure(value: Any) -> Any:
+    """A copy with every `{secure: ...}` value replaced by `[secret]`."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECRET
+        return {k: redact_secure(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_secure(v) for v in value]
+    return value
+
+
+def select_endpoint(plan: DeploymentPlan, wanted: str | None, *, canary_only: bool) -> EndpointPlan:
+    """The endpoint a command acts on, by config key or endpoint name.
+
+    Without `wanted` the stack must have exactly one (canary, when `canary_only`) endpoint.
+    """
+    candidates = [e for e in plan.endpoints if not canary_only or e.canary is not None]
+    if wanted is not None:
+        for e in plan.endpoints:
+            if wanted in (e.key, e.endpoint_name):
+                if canary_only and e.canary is None:
+                    raise UsageError(
+                        f"endpoint {wanted!r} uses the {e.strategy} strategy; this command drives "
+                        "canary rollouts only (SageMaker runs blue/green and rolling itself)"
+                    )
+                return e
+        known = ", ".join(e.key for e in plan.endpoints)
+        raise UsageError(f"unknown endpoint {wanted!r} in stack {plan.stack}; endpoints: {known}")
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        kinds = ", ".join(f"{e.key} ({e.strategy})" for e in plan.endpoints)
+        raise UsageError(
+            f"stack {plan.stack} has no canary endpoint ({kinds}); this command drives canary "
+            "rollouts only"
+        )
+    names = ", ".join(e.key for e in candidates)
+    raise UsageError(
+        f"stack {plan.stack} has several endpoints ({names}); pick one with --endpoint"
+    )
