@@ -19,6 +19,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from lambdas import store  # noqa: E402
 from lambdas.aws_adapter import Clients, make_clients  # noqa: E402
 from lambdas.canary_hook import run  # noqa: E402
 from lambdas.packaging import build_hook_zip  # noqa: E402
@@ -64,18 +65,7 @@ def _world(admin: Clients) -> tuple[RolloutSpec, dict[str, str]]:
             Threshold=1.0,
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         )
-    admin.dynamodb.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    store.create_state_table(admin.dynamodb, name)
     topic = admin.sns.create_topic(Name=name)["TopicArn"]
     spec = RolloutSpec(
         rollout_id=f"{name}/fp/1",

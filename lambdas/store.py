@@ -49,6 +49,23 @@ class HistoryRow:
     who: str | None
 
 
+def create_state_table(dynamodb: Any, name: str) -> None:
+    """The state table as the Pulumi program declares it: pk (rollout id) + sk ("STATE" or
+    "HIST#<12-digit version>"), on demand. For rehearsals, tests and benchmarks against moto."""
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def history_sk(version: int) -> str:
     return f"{HIST_PREFIX}{version:012d}"
 

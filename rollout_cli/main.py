@@ -99,14 +99,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 return cmd_live.operate(args)
     except UsageError as e:
-        from rich.markup import escape
-
-        from rollout_cli.render import console
-
-        err = console(stderr=True)
-        for i, line in enumerate(e.lines):
-            err.print(f"[red]error:[/] {escape(line)}" if i == 0 else escape(line))
+        _print_error(e.lines)
         return EXIT_USAGE
+    except Exception as e:
+        # AWS could not be reached or refused us (live commands): say so in one line, no traceback.
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if not isinstance(e, BotoCoreError | ClientError):
+            raise
+        hint = (
+            "AWS credentials or endpoint: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) "
+            "and AWS_REGION, or AWS_ENDPOINT_URL for a local moto server"
+        )
+        _print_error((f"{args.command}: AWS call failed: {e}", hint))
+        return EXIT_USAGE
+
+
+def _print_error(lines: Sequence[str]) -> None:
+    from rich.markup import escape
+
+    from rollout_cli.render import console
+
+    err = console(stderr=True)
+    for i, line in enumerate(lines):
+        err.print(f"[red]error:[/] {escape(line)}" if i == 0 else escape(line))
 
 
 if __name__ == "__main__":

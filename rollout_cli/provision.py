@@ -19,6 +19,7 @@ import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
+from lambdas import store
 from strategies.plan import AlarmPlan, DeploymentPlan, EndpointPlan, VariantPlan, weight
 
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 3})
@@ -136,7 +137,7 @@ def provision(plan: DeploymentPlan, clients: AwsClients) -> ProvisionedStack:
             put_alarm(alarm, clients)
     topic_arn = clients.sns.create_topic(Name=topic_name(plan))["TopicArn"]
     if plan.state_table_name is not None:
-        create_state_table(plan.state_table_name, clients)
+        store.create_state_table(clients.dynamodb, plan.state_table_name)
     return ProvisionedStack(
         topic_arn=topic_arn, table_name=plan.state_table_name, endpoint_configs=tuple(configs)
     )
@@ -203,19 +204,3 @@ def put_alarm(alarm: AlarmPlan, clients: AwsClients) -> None:
         assert alarm.statistic is not None, f"alarm {alarm.name} has no statistic"
         request["Statistic"] = alarm.statistic
     clients.cloudwatch.put_metric_alarm(**request)
-
-
-def create_state_table(name: str, clients: AwsClients) -> None:
-    """The rollout state table: pk (rollout id) + sk ("STATE" | "HIST#<12-digit version>")."""
-    clients.dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )

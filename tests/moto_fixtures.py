@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
+from lambdas import store
 from lambdas.aws_adapter import Clients, make_clients
 from lambdas.canary_hook import run
 from lambdas.store import HistoryRow, read_history, read_state
@@ -295,18 +296,7 @@ def make_world(moto_url: str) -> Callable[..., World]:
             put_alarm(admin, gates[1], endpoint, "candidate", "ModelLatency")
             put_alarm(admin, sample, endpoint, "candidate", "Invocations")
         table = f"state-{suffix}"
-        admin.dynamodb.create_table(
-            TableName=table,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        store.create_state_table(admin.dynamodb, table)
         topic = admin.sns.create_topic(Name=f"rollouts-{suffix}")["TopicArn"]
         clients = make_clients(REGION, _session())
         recorder = Recorder()

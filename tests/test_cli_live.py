@@ -160,3 +160,19 @@ def test_command_refuses_when_the_live_endpoint_is_not_the_planned_rollout(
         "stable": 50.0,
         "candidate": 50.0,
     }
+
+
+def test_unreachable_aws_is_a_clear_error_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """AWS: no route to the API (wrong endpoint, no network). Nothing listens on port 9 here."""
+    for k, v in {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_MAX_ATTEMPTS": "1",
+    }.items():
+        monkeypatch.setenv(k, v)
+    assert main(["status", *STACK]) == 2
+    err = capsys.readouterr().err
+    assert "status: AWS call failed" in err and "AWS_ENDPOINT_URL" in err
