@@ -45,13 +45,16 @@ def set_reader_override(reader: OutcomeReader | None) -> None:
     _OVERRIDE.set(reader)
 
 
-def dynamodb_reader(table_name: str, region: str | None) -> OutcomeReader:
+def dynamodb_reader(
+    table_name: str, region: str | None, profile: str | None = None
+) -> OutcomeReader:
     """Read outcomes from the stack's state table with the deployer's own AWS credentials.
 
     The client is created on first use, so stacks without canaries never touch AWS here.
     `read_outcome` returns None when the table does not exist yet (first `up`). Any other error
     (no credentials, access denied) propagates: deploying blind could redeploy a rolled-back
-    candidate, which is exactly what this check exists to prevent.
+    candidate, which is exactly what this check exists to prevent. `profile` is the stack's
+    `aws:profile`, so the check reads with the same credentials the provider deploys with.
     """
     client: list[Any] = []
 
@@ -59,7 +62,8 @@ def dynamodb_reader(table_name: str, region: str | None) -> OutcomeReader:
         if not client:
             import boto3
 
-            client.append(boto3.client("dynamodb", region_name=region or None))
+            session = boto3.Session(profile_name=profile or None, region_name=region or None)
+            client.append(session.client("dynamodb"))
         from lambdas.store import read_outcome
 
         return read_outcome(client[0], table_name, rollout_id)
@@ -67,19 +71,19 @@ def dynamodb_reader(table_name: str, region: str | None) -> OutcomeReader:
     return read
 
 
-def default_reader(plan: DeploymentPlan) -> OutcomeReader:
+def default_reader(plan: DeploymentPlan, profile: str | None = None) -> OutcomeReader:
     """The reader `render` uses when none is given: the offline override, or the state table."""
     override = _OVERRIDE.get()
     if override is not None:
         return override
     if plan.state_table_name is None:
         return no_outcomes
-    return dynamodb_reader(plan.state_table_name, plan.region)
+    return dynamodb_reader(plan.state_table_name, plan.region, profile)
 
 
-def dynamodb_outcomes(plan: DeploymentPlan) -> OutcomeReader:
+def dynamodb_outcomes(plan: DeploymentPlan, profile: str | None = None) -> OutcomeReader:
     """The program's reader for real runs (`infra.program.main`): see `default_reader`."""
-    return default_reader(plan)
+    return default_reader(plan, profile)
 
 
 @dataclass(frozen=True, slots=True)

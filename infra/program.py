@@ -35,9 +35,10 @@ def main(outcomes: OutcomeReader | None = None) -> None:
     # A misspelt top-level key (`sagemaker-rollouts:endpoint`) would otherwise be ignored silently.
     for key in project_keys():
         raw.setdefault(key, None)
-    region = pulumi.Config("aws").get("region") or "us-east-1"
+    aws_config = pulumi.Config("aws")
+    region = aws_config.get("region") or "us-east-1"
     config = load_config(raw, region=region)
     plan = build_plan(config, project=pulumi.get_project(), stack=pulumi.get_stack())
     if outcomes is None:
-        outcomes = dynamodb_outcomes(plan)
+        outcomes = dynamodb_outcomes(plan, profile=aws_config.get("profile"))
     render(plan, outcomes=outcomes)
