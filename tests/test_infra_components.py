@@ -218,7 +218,7 @@ def test_canary_hook_wiring() -> None:
     assert spec is not None
     result = run(fx.deployment(plan))
     fn = one(result, FUNCTION).inputs
-    assert fn["runtime"] == "python3.12"
+    assert fn["runtime"] == "python3.13"
     assert fn["handler"] == "lambdas.canary_hook.handler"
     assert fn["reservedConcurrentExecutions"] == 1
     env = fn["environment"]["variables"]
