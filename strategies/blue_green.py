@@ -44,11 +44,7 @@ def plan(ctx: Context) -> EndpointPlan:
         case "linear":
             assert r.linear_step is not None
             step = percent_of(r.linear_step, v.instance_count)
-            t, pct = 0, 0
-            while pct < 100:
-                pct = min(100, pct + step)
-                timeline.append((t, pct))
-                t += r.wait_seconds
+            timeline = list(common.stepped_timeline(step, r.wait_seconds))
     to_full = timeline[-1][0]
     alarms = common.variant_alarms(ctx, v.name, gate=True) + common.custom_alarms(
         ctx, gates_allowed=True

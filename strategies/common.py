@@ -200,3 +200,14 @@ def hours(instances: int, seconds: int | None) -> float | None:
 
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
+
+
+def stepped_timeline(step_percent: int, wait_seconds: int) -> tuple[tuple[int, int], ...]:
+    """(seconds, candidate %) for a shift of `step_percent` every `wait_seconds` up to 100%."""
+    points: list[tuple[int, int]] = [(0, 0)]
+    t, pct = 0, 0
+    while pct < 100:
+        pct = min(100, pct + step_percent)
+        points.append((t, pct))
+        t += wait_seconds
+    return tuple(points)

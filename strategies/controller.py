@@ -267,12 +267,7 @@ def decide(
     ]
 
     def stuck(reason: str) -> Hold:
-        return Hold(
-            reason,
-            insufficient_since=ins_since,
-            stuck=True,
-            notify=state.stuck_reason != reason,
-        )
+        return _stuck(state, reason, ins_since)
 
     def progress(st: RolloutState, intent: Intent | None) -> Decision:
         return _progress(spec, st, alarms, endpoint, intent, now, ins_since, variants_missing)
@@ -337,12 +332,7 @@ def _progress(
     """Rows 3-7 of the theory of operation: holds, reconcile, complete, advance."""
 
     def stuck(reason: str) -> Hold:
-        return Hold(
-            reason,
-            insufficient_since=ins_since,
-            stuck=True,
-            notify=state.stuck_reason != reason,
-        )
+        return _stuck(state, reason, ins_since)
 
     # 3. Holds that need a human.
     if endpoint.status in BROKEN:
@@ -513,6 +503,13 @@ def _consumed(decision: Decision) -> str | None:
             return i
         case _:
             assert_never(decision)
+
+
+def _stuck(state: RolloutState, reason: str, ins_since: float | None) -> Hold:
+    """A hold that needs a human: notify once per distinct reason, not on every tick."""
+    return Hold(
+        reason, insufficient_since=ins_since, stuck=True, notify=state.stuck_reason != reason
+    )
 
 
 def _insufficient_since(

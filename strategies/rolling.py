@@ -17,12 +17,7 @@ def plan(ctx: Context) -> EndpointPlan:
     v = ctx.ep.variants[0]
     batch_pct = percent_of(ro.maximum_batch_size, v.instance_count)
     batch_instances = common.ceil_div(batch_pct * v.instance_count, 100)
-    timeline: list[tuple[int, int]] = [(0, 0)]
-    t, pct = 0, 0
-    while pct < 100:
-        pct = min(100, pct + batch_pct)
-        timeline.append((t, pct))
-        t += ro.wait_seconds
+    timeline = common.stepped_timeline(batch_pct, ro.wait_seconds)
     to_full = timeline[-1][0]
     alarms = common.variant_alarms(ctx, v.name, gate=True) + common.custom_alarms(
         ctx, gates_allowed=True
@@ -57,5 +52,5 @@ def plan(ctx: Context) -> EndpointPlan:
             extra_instance_hours=common.hours(batch_instances, to_full + ro.wait_seconds),
         ),
         tags=common.tags(ctx, "rolling"),
-        timeline=tuple(timeline),
+        timeline=timeline,
     )
