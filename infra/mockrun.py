@@ -40,10 +40,10 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 
 from infra import awareness
+from strategies.config import SECRET_PLACEHOLDER, strip_secure
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
-SECRET_PLACEHOLDER = "[secret]"
 _STACK_TYPE = "pulumi:pulumi:Stack"
 
 log = logging.getLogger(__name__)
@@ -285,30 +285,13 @@ def stack_name_of(stack_file: Path) -> str:
     return stack_file.stem
 
 
-def _strip_secure(value: Any) -> tuple[Any, bool]:
-    """Replace `{secure: ...}` values (undecryptable offline) with the placeholder."""
-    if isinstance(value, dict):
-        if set(value) == {"secure"}:  # type: ignore[reportUnknownArgumentType]
-            return SECRET_PLACEHOLDER, True
-        out: dict[str, Any] = {}
-        any_secret = False
-        for k, v in value.items():  # type: ignore[reportUnknownVariableType]
-            out[str(k)], s = _strip_secure(v)  # type: ignore[reportUnknownArgumentType]
-            any_secret = any_secret or s
-        return out, any_secret
-    if isinstance(value, list):
-        items = [_strip_secure(v) for v in value]  # type: ignore[reportUnknownVariableType]
-        return [v for v, _ in items], any(s for _, s in items)
-    return value, False
-
-
 def pulumi_config(raw: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
     """A stack file's `config:` map as Pulumi's runtime holds it: every value a string
     (structured values JSON-encoded), plus the keys that are secret."""
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in raw.items():
-        plain, secret = _strip_secure(value)
+        plain, secret = strip_secure(value)
         config[key] = plain if isinstance(plain, str) else json.dumps(plain)
         if secret:
             secret_keys.append(key)

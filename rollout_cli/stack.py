@@ -12,10 +12,8 @@ from typing import Any
 import yaml
 
 from rollout_cli.errors import UsageError
+from strategies.config import PROJECT, strip_secure
 from strategies.plan import DeploymentPlan, EndpointPlan
-
-PROJECT = "sagemaker-rollouts"
-SECRET = "[secret]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +55,7 @@ def load_stack(directory: Path, stack: str) -> LoadedStack:
         raise UsageError(f"{path}{line}: not valid YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(doc, dict):
         raise UsageError(f"{path}: a stack file is a mapping with a config: key")
-    doc = redact_secure(doc)
+    doc = strip_secure(doc)[0]
     try:
         ours, region = project_config(doc)
         config = load_config(ours, region=region)
@@ -70,17 +68,6 @@ def load_stack(directory: Path, stack: str) -> LoadedStack:
     return LoadedStack(
         name=stack, path=path, plan=plan, config=dict(raw) if isinstance(raw, dict) else {}
     )
-
-
-def redact_secure(value: Any) -> Any:
-    """A copy with every `{secure: ...}` value replaced by `[secret]`."""
-    if isinstance(value, dict):
-        if set(value) == {"secure"}:
-            return SECRET
-        return {k: redact_secure(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact_secure(v) for v in value]
-    return value
 
 
 def select_endpoint(plan: DeploymentPlan, wanted: str | None, *, canary_only: bool) -> EndpointPlan:

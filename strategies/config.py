@@ -705,18 +705,23 @@ def project_config(stack_yaml: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     return ours, str(items.get("aws:region", "us-east-1"))
 
 
-def load_stack_file(path: Path) -> tuple[StackConfig, dict[str, Any]]:
-    """Read and validate `Pulumi.<stack>.yaml`; returns the config and the raw `config:` map."""
-    import yaml
+SECRET_PLACEHOLDER = "[secret]"
 
-    if not path.is_file():
-        raise ConfigError([f"{path}: stack file not found"])
-    try:
-        doc: Any = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
-    if not isinstance(doc, Mapping):
-        raise ConfigError([f"{path}: must be a YAML mapping with a config: key"])
-    doc = cast(Mapping[str, Any], doc)
-    ours, region = project_config(doc)
-    return load_config(ours, region=region), dict(doc.get("config") or {})
+
+def strip_secure(value: Any) -> tuple[Any, bool]:
+    """A copy of stack-file data with every `{secure: ...}` value (encrypted; undecryptable offline)
+    replaced by `[secret]`, and whether any was found."""
+    if isinstance(value, Mapping):
+        items = cast(Mapping[Any, Any], value)
+        if set(items) == {"secure"}:
+            return SECRET_PLACEHOLDER, True
+        out: dict[str, Any] = {}
+        found = False
+        for k, v in items.items():
+            out[str(k)], secret = strip_secure(v)
+            found = found or secret
+        return out, found
+    if isinstance(value, list):
+        pairs = [strip_secure(v) for v in cast(list[Any], value)]
+        return [v for v, _ in pairs], any(secret for _, secret in pairs)
+    return value, False

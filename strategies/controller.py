@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Literal, assert_never
+from typing import Literal, TypeVar, assert_never
 
 from strategies.rollout import RolloutSpec, RolloutStatus, sagemaker_weights
 
@@ -87,6 +87,17 @@ BROKEN: frozenset[EndpointStatus] = frozenset(
 TERMINAL: frozenset[RolloutStatus] = frozenset({"completed", "rolled_back", "failed"})
 
 WEIGHT_TOLERANCE = 1e-6
+
+
+_V = TypeVar("_V")
+
+
+def _lookup(pairs: tuple[tuple[str, _V], ...], key: str) -> _V | None:
+    """The value paired with `key` in a sorted tuple of pairs (the views stay hashable)."""
+    for k, v in pairs:
+        if k == key:
+            return v
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +148,7 @@ class AlarmView:
         return cls(tuple(sorted(states.items())), unreadable)
 
     def get(self, name: str) -> AlarmStateValue | None:
-        for n, s in self.states:
-            if n == name:
-                return s
-        return None
+        return _lookup(self.states, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +163,7 @@ class EndpointView:
         return cls(status, tuple(sorted(weights.items())))
 
     def weight(self, variant: str) -> float | None:
-        for n, w in self.weights:
-            if n == variant:
-                return w
-        return None
+        return _lookup(self.weights, variant)
 
 
 @dataclass(frozen=True, slots=True)

@@ -415,10 +415,9 @@ def test_strategies_import_neither_pulumi_nor_boto3() -> None:
 
 @pytest.mark.parametrize("stack_file", sorted(ROOT.glob("Pulumi.*.yaml")), ids=lambda p: p.name)
 def test_every_sample_stack_plans(stack_file: pathlib.Path) -> None:
-    from strategies.config import load_stack_file
+    from rollout_cli.stack import load_stack
 
-    config, _ = load_stack_file(stack_file)
-    plan = build_plan(config, project="sagemaker-rollouts", stack=stack_file.name.split(".")[1])
+    plan = load_stack(stack_file.parent, stack_file.name.split(".")[1]).plan
     assert plan.endpoints
     for e in plan.endpoints:
         assert all(v.weight >= 0 for v in e.production_variants)
