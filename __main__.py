@@ -1,5 +1,5 @@
 """The Pulumi program `pulumi up` runs: read the stack config, plan, render."""
 
-from infra.program import main
+from sagemaker_rollouts.infra.program import main
 
 main()

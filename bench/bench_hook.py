@@ -19,12 +19,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lambdas import store  # noqa: E402
-from lambdas.aws_adapter import Clients, make_clients  # noqa: E402
-from lambdas.canary_hook import run  # noqa: E402
-from lambdas.packaging import build_hook_zip  # noqa: E402
-from rollout_cli.moto_server import moto_server  # noqa: E402
-from strategies.rollout import RolloutSpec, Step  # noqa: E402
+from sagemaker_rollouts.cli.moto_server import moto_server  # noqa: E402
+from sagemaker_rollouts.lambdas import store  # noqa: E402
+from sagemaker_rollouts.lambdas.aws_adapter import Clients, make_clients  # noqa: E402
+from sagemaker_rollouts.lambdas.canary_hook import run  # noqa: E402
+from sagemaker_rollouts.lambdas.packaging import build_hook_zip  # noqa: E402
+from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step  # noqa: E402
 
 RUNS = 15
 T0 = 1_700_000_000.0
@@ -119,8 +119,8 @@ def import_ratio() -> tuple[float, float, float, float]:
     hook_boto: list[float] = []
     for _ in range(RUNS):
         base.append(_import_seconds("import boto3"))
-        hook.append(_import_seconds("import lambdas.canary_hook"))
-        hook_boto.append(_import_seconds("import lambdas.canary_hook, boto3"))
+        hook.append(_import_seconds("import sagemaker_rollouts.lambdas.canary_hook"))
+        hook_boto.append(_import_seconds("import sagemaker_rollouts.lambdas.canary_hook, boto3"))
     b, h, hb = statistics.median(base), statistics.median(hook), statistics.median(hook_boto)
     return b, h, hb, hb / b
 

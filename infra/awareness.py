@@ -5,11 +5,11 @@ canary endpoint's candidate rollout (its id is `RolloutSpec.rollout_id`, known f
 
 - `rolled_back`: stop with `RolledBackCandidateError` naming the endpoint, the alarm, the time and
   the config key that starts a new attempt. A rolled-back candidate is never redeployed by accident.
-- `completed`: render the candidate as the only production variant (see `infra.render`).
+- `completed`: render the candidate as the only production variant (see `sagemaker_rollouts.infra.render`).
 - anything else, or no record: render the plan as it is.
 
-The reader for real runs queries the stack's state table through `lambdas.store.read_outcome`.
-Offline runs (`infra.mockrun`) install an override for the duration of one run, so `rollout plan`
+The reader for real runs queries the stack's state table through `sagemaker_rollouts.lambdas.store.read_outcome`.
+Offline runs (`sagemaker_rollouts.infra.mockrun`) install an override for the duration of one run, so `rollout plan`
 and the tests never call AWS.
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 
 import pulumi
 
-from strategies.plan import DeploymentPlan, EndpointPlan
-from strategies.rollout import RolloutOutcome
+from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.strategies.rollout import RolloutOutcome
 
 OutcomeReader = Callable[[str], RolloutOutcome | None]
 """rollout id -> its recorded outcome, or None when nothing is recorded (or no table yet)."""
@@ -64,7 +64,7 @@ def dynamodb_reader(
 
             session = boto3.Session(profile_name=profile or None, region_name=region or None)
             client.append(session.client("dynamodb"))
-        from lambdas.store import read_outcome
+        from sagemaker_rollouts.lambdas.store import read_outcome
 
         return read_outcome(client[0], table_name, rollout_id)
 
@@ -82,7 +82,7 @@ def default_reader(plan: DeploymentPlan, profile: str | None = None) -> OutcomeR
 
 
 def dynamodb_outcomes(plan: DeploymentPlan, profile: str | None = None) -> OutcomeReader:
-    """The program's reader for real runs (`infra.program.main`): see `default_reader`."""
+    """The program's reader for real runs (`sagemaker_rollouts.infra.program.main`): see `default_reader`."""
     return default_reader(plan, profile)
 
 

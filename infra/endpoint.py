@@ -9,10 +9,10 @@ from typing import assert_never
 import pulumi
 import pulumi_aws as aws
 
-from infra import iam
-from infra.hook import CanaryHook
-from infra.shared import Account, StackResources
-from strategies.plan import (
+from sagemaker_rollouts.infra import iam
+from sagemaker_rollouts.infra.hook import CanaryHook
+from sagemaker_rollouts.infra.shared import Account, StackResources
+from sagemaker_rollouts.strategies.plan import (
     AlarmPlan,
     BlueGreenPlan,
     DataCapturePlan,
@@ -22,7 +22,7 @@ from strategies.plan import (
     VariantPlan,
     weight,
 )
-from strategies.rollout import RolloutSpec
+from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 TOKEN = "sagemaker-rollouts:index:SageMakerEndpoint"
 

@@ -10,12 +10,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra import iam
-from infra.shared import Account
-from strategies.rollout import RolloutSpec
+from sagemaker_rollouts.infra import iam
+from sagemaker_rollouts.infra.shared import Account
+from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 TOKEN = "sagemaker-rollouts:index:CanaryHook"
-HANDLER = "lambdas.canary_hook.handler"
+HANDLER = "sagemaker_rollouts.lambdas.canary_hook.handler"
 # The newest Lambda Python whose semantics our stdlib-only hook code is tested against (3.11+).
 # CPython 3.13 builds each dataclass's methods in one exec (its changelog: up to 20% faster class
 # creation), which is most of the hook's own cold-import cost; not measurable on this 3.11 machine.
@@ -53,7 +53,7 @@ def alarm_event_pattern(spec: RolloutSpec) -> str:
 
 def hook_code() -> pulumi.AssetArchive:
     """The hook's zip, built from our own source files (stdlib + boto3 at runtime)."""
-    from lambdas.packaging import hook_archive_files
+    from sagemaker_rollouts.lambdas.packaging import hook_archive_files
 
     assets: dict[str, Any] = {
         path: pulumi.FileAsset(str(src)) for path, src in sorted(hook_archive_files().items())

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from strategies.plan import ModelPlan
+from sagemaker_rollouts.strategies.plan import ModelPlan
 
 Doc = dict[str, Any]
 

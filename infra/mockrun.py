@@ -1,6 +1,6 @@
 """Run the real Pulumi program in-process under mocks: no Pulumi CLI, no AWS account.
 
-`run_offline` is what `rollout plan` and the infra tests use. It executes `infra.program.main`,
+`run_offline` is what `rollout plan` and the infra tests use. It executes `sagemaker_rollouts.infra.program.main`,
 the same function `__main__.py` runs under `pulumi up`, against a recording `pulumi.runtime.Mocks`
 and returns every resource the program declared, with its inputs as the engine would receive them
 (camelCase keys, e.g. `productionVariants`) and the resource options the engine would apply
@@ -39,8 +39,8 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 
-from infra import awareness
-from strategies.config import SECRET_PLACEHOLDER, strip_secure
+from sagemaker_rollouts.infra import awareness
+from sagemaker_rollouts.strategies.config import SECRET_PLACEHOLDER, strip_secure
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -410,7 +410,7 @@ def run_offline(
     project: str = "sagemaker-rollouts",
     stack: str | None = None,
 ) -> OfflineRun:
-    """Run the real program (`infra.program.main`) under mocks with a stack's config.
+    """Run the real program (`sagemaker_rollouts.infra.program.main`) under mocks with a stack's config.
 
     `config` entries are merged over the stack file's `config:` map. The stack name defaults to
     the file's (`Pulumi.<stack>.yaml`). Invalid config surfaces as `error` with no resources.
@@ -423,7 +423,9 @@ def run_offline(
     reader: awareness.OutcomeReader = outcomes if outcomes is not None else awareness.no_outcomes
 
     def program() -> None:
-        from infra.program import main  # imported here: the mocks are in place by now
+        from sagemaker_rollouts.infra.program import (
+            main,  # imported here: the mocks are in place by now
+        )
 
         main(outcomes=reader)
 

@@ -12,10 +12,10 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as pulumi_config
 
-from infra.awareness import OutcomeReader, dynamodb_outcomes
-from infra.render import render
-from strategies.config import PROJECT, load_config
-from strategies.planner import build_plan
+from sagemaker_rollouts.infra.awareness import OutcomeReader, dynamodb_outcomes
+from sagemaker_rollouts.infra.render import render
+from sagemaker_rollouts.strategies.config import PROJECT, load_config
+from sagemaker_rollouts.strategies.planner import build_plan
 
 
 def project_keys() -> list[str]:

@@ -1,7 +1,7 @@
 """Render a `DeploymentPlan` with pulumi_aws: the only place the program declares resources.
 
 `render(plan, outcomes=...)` first reads every canary candidate's recorded outcome (deploy-time
-awareness, `infra.awareness`) and raises before declaring anything if one was rolled back. Then
+awareness, `sagemaker_rollouts.infra.awareness`) and raises before declaring anything if one was rolled back. Then
 it declares the stack's shared resources, one `SageMakerEndpoint` per endpoint, and the stack
 outputs: endpoint names, variant names, alarm names, capture URIs, and for canary stacks the
 state table and hook functions.
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra import awareness
-from infra.endpoint import SageMakerEndpoint
-from infra.shared import Account, StackResources
-from strategies.plan import DeploymentPlan
+from sagemaker_rollouts.infra import awareness
+from sagemaker_rollouts.infra.endpoint import SageMakerEndpoint
+from sagemaker_rollouts.infra.shared import Account, StackResources
+from sagemaker_rollouts.strategies.plan import DeploymentPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ def render(plan: DeploymentPlan, outcomes: awareness.OutcomeReader | None = None
     """Declare everything `plan` describes and export the stack outputs.
 
     `outcomes` maps a rollout id to its recorded outcome; None reads the stack's state table
-    (or, inside `infra.mockrun`, the offline run's reader). Invariant: a rolled-back candidate
+    (or, inside `sagemaker_rollouts.infra.mockrun`, the offline run's reader). Invariant: a rolled-back candidate
     raises `RolledBackCandidateError` before any resource is declared.
     """
     reader = outcomes if outcomes is not None else awareness.default_reader(plan)

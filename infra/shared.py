@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra import iam
-from strategies.plan import DeploymentPlan
+from sagemaker_rollouts.infra import iam
+from sagemaker_rollouts.strategies.plan import DeploymentPlan
 
 TOKEN = "sagemaker-rollouts:index:StackResources"
 

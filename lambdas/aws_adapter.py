@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from strategies.controller import (
+from sagemaker_rollouts.strategies.controller import (
     ALARM_STATES,
     ENDPOINT_STATUSES,
     AlarmStateValue,

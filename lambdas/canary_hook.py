@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from lambdas.aws_adapter import (
+from sagemaker_rollouts.lambdas.aws_adapter import (
     Clients,
     emf_line,
     make_clients,
@@ -29,8 +29,8 @@ from lambdas.aws_adapter import (
     read_endpoint,
     set_weights,
 )
-from lambdas.store import HistoryRow, read_state, write_state
-from strategies.controller import (
+from sagemaker_rollouts.lambdas.store import HistoryRow, read_state, write_state
+from sagemaker_rollouts.strategies.controller import (
     Advance,
     AlarmStateValue,
     AlarmView,
@@ -47,7 +47,7 @@ from strategies.controller import (
     initial_state,
     kind,
 )
-from strategies.rollout import RolloutSpec
+from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 ALARM_EVENT = "CloudWatch Alarm State Change"
 

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from strategies.controller import INTENT_KINDS, Intent, IntentKind, RolloutState
-from strategies.rollout import RolloutOutcome, RolloutStatus
+from sagemaker_rollouts.strategies.controller import INTENT_KINDS, Intent, IntentKind, RolloutState
+from sagemaker_rollouts.strategies.rollout import RolloutOutcome, RolloutStatus
 
 STATE_SK = "STATE"
 HIST_PREFIX = "HIST#"

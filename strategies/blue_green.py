@@ -5,10 +5,16 @@ Nothing of ours moves traffic: we only configure `deployment_config` and the ala
 
 from __future__ import annotations
 
-from strategies import common
-from strategies.common import Context
-from strategies.config import Size
-from strategies.plan import BlueGreenPlan, CapacitySize, EndpointPlan, Profile, RoutingType
+from sagemaker_rollouts.strategies import common
+from sagemaker_rollouts.strategies.common import Context
+from sagemaker_rollouts.strategies.config import Size
+from sagemaker_rollouts.strategies.plan import (
+    BlueGreenPlan,
+    CapacitySize,
+    EndpointPlan,
+    Profile,
+    RoutingType,
+)
 
 _ROUTING: dict[str, RoutingType] = {
     "all_at_once": "ALL_AT_ONCE",

@@ -7,11 +7,11 @@ steps, rolling back to candidate 0 the moment a gate alarm fires (see strategies
 
 from __future__ import annotations
 
-from strategies import common
-from strategies.common import Context
-from strategies.config import canary_steps
-from strategies.plan import AlarmPlan, EndpointPlan, Profile
-from strategies.rollout import RolloutSpec, Step, rollout_id
+from sagemaker_rollouts.strategies import common
+from sagemaker_rollouts.strategies.common import Context
+from sagemaker_rollouts.strategies.config import canary_steps
+from sagemaker_rollouts.strategies.plan import AlarmPlan, EndpointPlan, Profile
+from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step, rollout_id
 
 
 def steps(ctx: Context) -> tuple[Step, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from strategies.config import (
+from sagemaker_rollouts.strategies.config import (
     CustomAlarm,
     EndpointConfig,
     StackConfig,
@@ -13,8 +13,14 @@ from strategies.config import (
     VariantConfig,
     has_local_nvme,
 )
-from strategies.plan import AlarmPlan, DataCapturePlan, ModelPlan, VariantPlan, VpcPlan
-from strategies.rollout import fingerprint
+from sagemaker_rollouts.strategies.plan import (
+    AlarmPlan,
+    DataCapturePlan,
+    ModelPlan,
+    VariantPlan,
+    VpcPlan,
+)
+from sagemaker_rollouts.strategies.rollout import fingerprint
 
 SAGEMAKER_NS = "AWS/SageMaker"
 

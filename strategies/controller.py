@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal, TypeVar, assert_never
 
-from strategies.rollout import RolloutSpec, RolloutStatus, sagemaker_weights
+from sagemaker_rollouts.strategies.rollout import RolloutSpec, RolloutStatus, sagemaker_weights
 
 AlarmStateValue = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 EndpointStatus = Literal[

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from strategies.rollout import RolloutSpec
+from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 StrategyName = Literal["recreate", "shadow", "canary", "ab", "blue_green", "rolling"]
 TreatMissingData = Literal["breaching", "notBreaching", "ignore", "missing"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from strategies import ab, blue_green, canary, recreate, rolling, shadow
-from strategies.common import Context
-from strategies.config import ConfigError, StackConfig
-from strategies.plan import DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.strategies import ab, blue_green, canary, recreate, rolling, shadow
+from sagemaker_rollouts.strategies.common import Context
+from sagemaker_rollouts.strategies.config import ConfigError, StackConfig
+from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 
 PLANNERS: dict[str, Callable[[Context], EndpointPlan]] = {
     "recreate": recreate.plan,

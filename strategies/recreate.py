@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from strategies import common
-from strategies.common import Context
-from strategies.plan import EndpointPlan, Profile
+from sagemaker_rollouts.strategies import common
+from sagemaker_rollouts.strategies.common import Context
+from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile
 
 
 def plan(ctx: Context) -> EndpointPlan:

@@ -5,10 +5,10 @@ Only one batch of extra capacity at a time; rollback is batch by batch too, so i
 
 from __future__ import annotations
 
-from strategies import common
-from strategies.blue_green import capacity, percent_of
-from strategies.common import Context
-from strategies.plan import EndpointPlan, Profile, RollingPlan
+from sagemaker_rollouts.strategies import common
+from sagemaker_rollouts.strategies.blue_green import capacity, percent_of
+from sagemaker_rollouts.strategies.common import Context
+from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile, RollingPlan
 
 
 def plan(ctx: Context) -> EndpointPlan:

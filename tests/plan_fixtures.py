@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from strategies.plan import (
+from sagemaker_rollouts.strategies.plan import (
     AlarmPlan,
     BlueGreenPlan,
     CapacitySize,
@@ -22,7 +22,7 @@ from strategies.plan import (
     VariantPlan,
     VpcPlan,
 )
-from strategies.rollout import RolloutSpec, Step, rollout_id
+from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step, rollout_id
 
 REGION = "us-east-1"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"

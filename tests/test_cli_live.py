@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from lambdas import store
-from rollout_cli.main import main
-from rollout_cli.moto_server import moto_server
-from rollout_cli.provision import AwsClients, provision
-from rollout_cli.stack import LoadedStack, load_stack
+from sagemaker_rollouts.cli.main import main
+from sagemaker_rollouts.cli.moto_server import moto_server
+from sagemaker_rollouts.cli.provision import AwsClients, provision
+from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
+from sagemaker_rollouts.lambdas import store
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = ["--stack", "canary", "--dir", str(ROOT)]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rollout_cli.main import main
+from sagemaker_rollouts.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_STACKS = sorted(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rollout_cli.main import main
+from sagemaker_rollouts.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from infra.mockrun import run_offline
-from strategies.config import ConfigError, load_config
-from strategies.planner import build_plan
+from sagemaker_rollouts.infra.mockrun import run_offline
+from sagemaker_rollouts.strategies.config import ConfigError, load_config
+from sagemaker_rollouts.strategies.planner import build_plan
 from tests.stackdata import DELETE, canary, single, two, with_key
 
 EP = "endpoints.fraud"

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from strategies.controller import (
+from sagemaker_rollouts.strategies.controller import (
     Advance,
     AlarmStateValue,
     AlarmView,
@@ -27,7 +27,7 @@ from strategies.controller import (
     initial_state,
     step_weights,
 )
-from strategies.rollout import RolloutSpec, Step
+from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step
 
 SPEC = RolloutSpec(
     rollout_id="ep/fp/1",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strategies.controller import (
+from sagemaker_rollouts.strategies.controller import (
     ALARM_STATES,
     ENDPOINT_STATUSES,
     INTENT_KINDS,
@@ -26,7 +26,7 @@ from strategies.controller import (
     decide,
     initial_state,
 )
-from strategies.rollout import RolloutSpec, Step, sagemaker_weights
+from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step, sagemaker_weights
 
 # CI runs 1,000 examples; the whole test stays a few seconds (decide() is microseconds).
 settings.register_profile(

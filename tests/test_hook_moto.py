@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from lambdas.packaging import build_hook_zip, hook_archive_files
-from lambdas.store import RolloutNotFound, read_outcome, record_intent
+from sagemaker_rollouts.lambdas.packaging import build_hook_zip, hook_archive_files
+from sagemaker_rollouts.lambdas.store import RolloutNotFound, read_outcome, record_intent
 from tests.moto_fixtures import (
     T0,
     World,
@@ -279,7 +279,7 @@ def test_two_concurrent_invocations_take_one_step(make_world: MakeWorld) -> None
 
     def race(**_: Any) -> None:
         if not other_result:  # the other invocation runs to the end between our read and write
-            from lambdas.canary_hook import run
+            from sagemaker_rollouts.lambdas.canary_hook import run
 
             other_result.append(run({}, w.env, other, T0 + BAKE, log=w.logs.append))
 
@@ -433,10 +433,10 @@ BLOCKER = textwrap.dedent(
                 raise ImportError(f"{name} is not allowed in the hook zip")
             return None
     sys.meta_path.insert(0, Block())
-    import lambdas.canary_hook as hook
+    import sagemaker_rollouts.lambdas.canary_hook as hook
     allowed = set(sys.stdlib_module_names) | {
         "boto3", "botocore", "jmespath", "dateutil", "urllib3", "s3transfer", "six",
-        "lambdas", "strategies", "_distutils_hack", "__main__",
+        "sagemaker_rollouts", "_distutils_hack", "__main__",
     }
     loaded = {m.split(".")[0] for m in sys.modules if not m.startswith("__editable__")}
     extra = sorted(loaded - allowed)
@@ -457,7 +457,7 @@ def test_handler_imports_with_pulumi_and_pydantic_blocked() -> None:
 
 
 def test_hook_zip_holds_the_handler_and_imports_from_it(tmp_path: Path) -> None:
-    """AWS: Lambda unpacks the zip into /var/task and imports lambdas.canary_hook.handler."""
+    """AWS: Lambda unpacks the zip into /var/task and imports sagemaker_rollouts.lambdas.canary_hook.handler."""
     archive = build_hook_zip(tmp_path / "hook.zip")
     with zipfile.ZipFile(archive) as zf:
         assert sorted(zf.namelist()) == sorted(hook_archive_files())
@@ -472,4 +472,6 @@ def test_hook_zip_holds_the_handler_and_imports_from_it(tmp_path: Path) -> None:
         text=True,
         check=True,
     )
-    assert out.stdout.strip() == str(tmp_path / "task" / "lambdas" / "canary_hook.py")
+    assert out.stdout.strip() == str(
+        tmp_path / "task" / "sagemaker_rollouts" / "lambdas" / "canary_hook.py"
+    )

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from infra.awareness import RolledBackCandidateError
-from infra.mockrun import OfflineRun, run_function_offline
-from infra.render import render
-from strategies.plan import DeploymentPlan
-from strategies.rollout import RolloutOutcome
+from sagemaker_rollouts.infra.awareness import RolledBackCandidateError
+from sagemaker_rollouts.infra.mockrun import OfflineRun, run_function_offline
+from sagemaker_rollouts.infra.render import render
+from sagemaker_rollouts.strategies.plan import DeploymentPlan
+from sagemaker_rollouts.strategies.rollout import RolloutOutcome
 from tests import plan_fixtures as fx
 
 AT = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -123,8 +123,8 @@ def test_only_canary_candidates_are_looked_up() -> None:
 def test_the_real_reader_finds_nothing_before_the_first_up() -> None:
     """Stands in for the first `pulumi up` in an account: the state table does not exist yet,
     so DynamoDB answers ResourceNotFoundException and the reader reports no outcome."""
-    from infra.awareness import dynamodb_reader
-    from rollout_cli.moto_server import moto_server
+    from sagemaker_rollouts.cli.moto_server import moto_server
+    from sagemaker_rollouts.infra.awareness import dynamodb_reader
 
     with moto_server():
         read = dynamodb_reader("sagemaker-rollouts-test-rollouts", "us-east-1")
@@ -132,6 +132,6 @@ def test_the_real_reader_finds_nothing_before_the_first_up() -> None:
 
 
 def test_the_default_reader_needs_no_aws_without_canaries() -> None:
-    from infra.awareness import default_reader, no_outcomes
+    from sagemaker_rollouts.infra.awareness import default_reader, no_outcomes
 
     assert default_reader(fx.deployment(fx.recreate())) is no_outcomes

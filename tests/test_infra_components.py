@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from infra import policies
-from infra.mockrun import OfflineRun, RecordedResource, run_function_offline
-from infra.render import render
-from strategies.plan import DeploymentPlan
+from sagemaker_rollouts.infra import policies
+from sagemaker_rollouts.infra.mockrun import OfflineRun, RecordedResource, run_function_offline
+from sagemaker_rollouts.infra.render import render
+from sagemaker_rollouts.strategies.plan import DeploymentPlan
 from tests import plan_fixtures as fx
 
 ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
@@ -219,14 +219,14 @@ def test_canary_hook_wiring() -> None:
     result = run(fx.deployment(plan))
     fn = one(result, FUNCTION).inputs
     assert fn["runtime"] == "python3.13"
-    assert fn["handler"] == "lambdas.canary_hook.handler"
+    assert fn["handler"] == "sagemaker_rollouts.lambdas.canary_hook.handler"
     assert fn["reservedConcurrentExecutions"] == 1
     env = fn["environment"]["variables"]
     assert set(env) == {"ROLLOUT_SPEC", "STATE_TABLE", "TOPIC_ARN"}
     assert env["ROLLOUT_SPEC"] == spec.to_json()
     assert env["STATE_TABLE"] == "sagemaker-rollouts-test-rollouts"
     assert env["TOPIC_ARN"].startswith("arn:aws:sns:")
-    assert "lambdas/canary_hook.py" in fn["code"].assets
+    assert "sagemaker_rollouts/lambdas/canary_hook.py" in fn["code"].assets
     assert "strategies/controller.py" in fn["code"].assets
 
     logs = one(result, "aws:cloudwatch/logGroup:LogGroup").inputs

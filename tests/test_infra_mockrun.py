@@ -8,7 +8,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from infra.mockrun import (
+from sagemaker_rollouts.infra.mockrun import (
     SECRET_PLACEHOLDER,
     Secret,
     pulumi_config,
@@ -16,7 +16,7 @@ from infra.mockrun import (
     run_offline,
     stack_name_of,
 )
-from strategies.config import ConfigError
+from sagemaker_rollouts.strategies.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 

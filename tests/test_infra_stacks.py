@@ -1,6 +1,6 @@
-"""Every sample stack through the real program (`infra.program.main`) under mocks.
+"""Every sample stack through the real program (`sagemaker_rollouts.infra.program.main`) under mocks.
 
-The expectations come from each stack's own plan (`strategies.planner.build_plan` on the same
+The expectations come from each stack's own plan (`sagemaker_rollouts.strategies.planner.build_plan` on the same
 config), so a stack file can change without these tests hard-coding its values.
 """
 
@@ -13,11 +13,16 @@ from typing import Any
 
 import pytest
 
-from infra import policies
-from infra.mockrun import OfflineRun, read_stack_config, run_offline, stack_name_of
-from strategies.config import PROJECT, load_config
-from strategies.plan import BlueGreenPlan, DeploymentPlan, RollingPlan
-from strategies.planner import build_plan
+from sagemaker_rollouts.infra import policies
+from sagemaker_rollouts.infra.mockrun import (
+    OfflineRun,
+    read_stack_config,
+    run_offline,
+    stack_name_of,
+)
+from sagemaker_rollouts.strategies.config import PROJECT, load_config
+from sagemaker_rollouts.strategies.plan import BlueGreenPlan, DeploymentPlan, RollingPlan
+from sagemaker_rollouts.strategies.planner import build_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = sorted(ROOT.glob("Pulumi.*.yaml"))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra import iam, policies
+from sagemaker_rollouts.infra import iam, policies
 
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from strategies.config import load_config
-from strategies.plan import BlueGreenPlan, EndpointPlan, RollingPlan
-from strategies.planner import build_plan
-from strategies.rollout import RolloutSpec, sagemaker_weights
+from sagemaker_rollouts.strategies.config import load_config
+from sagemaker_rollouts.strategies.plan import BlueGreenPlan, EndpointPlan, RollingPlan
+from sagemaker_rollouts.strategies.planner import build_plan
+from sagemaker_rollouts.strategies.rollout import RolloutSpec, sagemaker_weights
 from tests.stackdata import canary, single, two, with_key
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -415,7 +415,7 @@ def test_strategies_import_neither_pulumi_nor_boto3() -> None:
 
 @pytest.mark.parametrize("stack_file", sorted(ROOT.glob("Pulumi.*.yaml")), ids=lambda p: p.name)
 def test_every_sample_stack_plans(stack_file: pathlib.Path) -> None:
-    from rollout_cli.stack import load_stack
+    from sagemaker_rollouts.cli.stack import load_stack
 
     plan = load_stack(stack_file.parent, stack_file.name.split(".")[1]).plan
     assert plan.endpoints
@@ -429,7 +429,7 @@ def test_sagemaker_sdk_is_imported_only_for_stacks_that_name_a_framework() -> No
     import sys
 
     code = (
-        "import sys; from strategies.config import load_config; from strategies.planner import build_plan;"
+        "import sys; from sagemaker_rollouts.strategies.config import load_config; from sagemaker_rollouts.strategies.planner import build_plan;"
         "from tests.stackdata import canary; build_plan(load_config(canary()), project='p', stack='s');"
         "print('sagemaker' in sys.modules)"
     )

@@ -5,8 +5,8 @@ spec, state table and endpoint come from the stack's plan, built offline from `P
 exactly as `pulumi up` builds it, so the CLI and the deployed hook agree on the rollout id.
 
 An operator command records the intent on the state item (who, when, why) with
-`lambdas.store.record_intent`, then runs ONE controller decision at once through
-`lambdas.canary_hook.run`, the function the hook Lambda runs, with the real clock.
+`sagemaker_rollouts.lambdas.store.record_intent`, then runs ONE controller decision at once through
+`sagemaker_rollouts.lambdas.canary_hook.run`, the function the hook Lambda runs, with the real clock.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from rollout_cli import render
-from rollout_cli.errors import EXIT_FAILED, EXIT_IN_PROGRESS, EXIT_OK, UsageError
-from rollout_cli.provision import AwsClients, find_topic_arn
-from rollout_cli.stack import load_stack, select_endpoint
-from strategies.plan import DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.cli import render
+from sagemaker_rollouts.cli.errors import EXIT_FAILED, EXIT_IN_PROGRESS, EXIT_OK, UsageError
+from sagemaker_rollouts.cli.provision import AwsClients, find_topic_arn
+from sagemaker_rollouts.cli.stack import load_stack, select_endpoint
+from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 
 DONE_OK = "completed"
 BROKEN_ENDPOINT = frozenset({"Failed", "UpdateRollbackFailed", "Missing"})
@@ -112,8 +112,8 @@ def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> Endp
     newest history rows. Read only."""
     from botocore.exceptions import ClientError
 
-    from lambdas import store
-    from lambdas.aws_adapter import read_endpoint
+    from sagemaker_rollouts.lambdas import store
+    from sagemaker_rollouts.lambdas.aws_adapter import read_endpoint
 
     view = read_endpoint(aws.sagemaker, ep.endpoint_name)
     weights = {name: w for name, w in view.weights}
@@ -224,9 +224,9 @@ def operate(args: argparse.Namespace) -> int:
     """Record an operator intent and run one controller decision now; print what changed."""
     from botocore.exceptions import ClientError
 
-    from lambdas import store
-    from lambdas.aws_adapter import Clients
-    from lambdas.canary_hook import run as hook_run
+    from sagemaker_rollouts.lambdas import store
+    from sagemaker_rollouts.lambdas.aws_adapter import Clients
+    from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
 
     stack = load_stack(Path(args.dir), args.stack)
     plan = stack.plan
@@ -335,7 +335,7 @@ def operate(args: argparse.Namespace) -> int:
 
 
 def _check_first_step(aws: AwsClients, ep: EndpointPlan) -> None:
-    from strategies.controller import step_weights
+    from sagemaker_rollouts.strategies.controller import step_weights
 
     spec = ep.canary
     assert spec is not None
@@ -363,7 +363,7 @@ def _goal_met(kind: str, status: str) -> bool:
 
 
 def _live_weights(aws: AwsClients, ep: EndpointPlan) -> dict[str, float]:
-    from lambdas.aws_adapter import read_endpoint
+    from sagemaker_rollouts.lambdas.aws_adapter import read_endpoint
 
     return {name: w for name, w in read_endpoint(aws.sagemaker, ep.endpoint_name).weights}
 

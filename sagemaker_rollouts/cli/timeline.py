@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rollout_cli.errors import UsageError
+from sagemaker_rollouts.cli.errors import UsageError
 
 Points = Sequence[tuple[float, float]]  # (seconds, candidate %)
 

@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from rollout_cli.errors import UsageError
+from sagemaker_rollouts.cli.errors import UsageError
 
 AlarmStateValue = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 CommandName = Literal["pause", "resume", "promote", "promote-full", "abort"]

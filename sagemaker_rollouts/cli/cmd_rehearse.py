@@ -2,7 +2,7 @@
 
 What runs is what runs in AWS: the plan from the stack file is provisioned into a moto server
 (models, endpoint config, endpoint, alarms, state table, topic), and every tick calls
-`lambdas.canary_hook.run`, the function the hook Lambda's handler calls, with the same clients,
+`sagemaker_rollouts.lambdas.canary_hook.run`, the function the hook Lambda's handler calls, with the same clients,
 environment and event shapes. Only the clock and CloudWatch are stood in for:
 
 - time is simulated: the one-minute schedule fires at every multiple of 60 s, and an `alarm` event
@@ -31,19 +31,19 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from rollout_cli import render
-from rollout_cli.alarm_sim import AlarmState, MetricSeries, evaluate
-from rollout_cli.errors import EXIT_FAILED, EXIT_OK, UsageError
-from rollout_cli.scenario import (
+from sagemaker_rollouts.cli import render
+from sagemaker_rollouts.cli.alarm_sim import AlarmState, MetricSeries, evaluate
+from sagemaker_rollouts.cli.errors import EXIT_FAILED, EXIT_OK, UsageError
+from sagemaker_rollouts.cli.scenario import (
     AlarmEvent,
     CommandEvent,
     LoadedScenario,
     MetricEvent,
     load_scenario,
 )
-from rollout_cli.stack import LoadedStack, load_stack, select_endpoint
-from strategies.plan import AlarmPlan, EndpointPlan
-from strategies.rollout import RolloutSpec
+from sagemaker_rollouts.cli.stack import LoadedStack, load_stack, select_endpoint
+from sagemaker_rollouts.strategies.plan import AlarmPlan, EndpointPlan
+from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 FINISHED = frozenset({"completed", "rolled_back", "failed"})
 TICK_SECONDS = 60  # the hook's EventBridge schedule: rate(1 minute)
@@ -148,11 +148,11 @@ def rehearse(
     printer: _Printer | None = None,
 ) -> Rehearsal:
     """Provision the plan into a fresh moto server and drive the hook through the scenario."""
-    from lambdas import store
-    from lambdas.aws_adapter import Clients
-    from lambdas.canary_hook import run as hook_run
-    from rollout_cli.moto_server import moto_server
-    from rollout_cli.provision import AwsClients, provision
+    from sagemaker_rollouts.cli.moto_server import moto_server
+    from sagemaker_rollouts.cli.provision import AwsClients, provision
+    from sagemaker_rollouts.lambdas import store
+    from sagemaker_rollouts.lambdas.aws_adapter import Clients
+    from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
 
     spec = endpoint.canary
     assert spec is not None
@@ -488,7 +488,7 @@ def _summary(out: Any, result: Rehearsal, problems: Sequence[str], ok: bool) -> 
 
 
 def _draw(result: Rehearsal, path: Path, loaded: LoadedScenario) -> None:
-    from rollout_cli.timeline import Marker, Series, write_png
+    from sagemaker_rollouts.cli.timeline import Marker, Series, write_png
 
     points: list[tuple[float, float]] = []
     for s in result.steps:

@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
-from rollout_cli.errors import UsageError
-from strategies.config import PROJECT, strip_secure
-from strategies.plan import DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.cli.errors import UsageError
+from sagemaker_rollouts.strategies.config import PROJECT, strip_secure
+from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +43,8 @@ def load_stack(directory: Path, stack: str) -> LoadedStack:
     Encrypted values (`secure: v1:...`) cannot be decrypted offline; like the offline Pulumi run,
     they stand as the placeholder `[secret]` and are never printed.
     """
-    from strategies.config import ConfigError, load_config, project_config
-    from strategies.planner import build_plan
+    from sagemaker_rollouts.strategies.config import ConfigError, load_config, project_config
+    from sagemaker_rollouts.strategies.planner import build_plan
 
     path = stack_path(directory, stack)
     try:

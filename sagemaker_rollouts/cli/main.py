@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from rollout_cli.errors import EXIT_USAGE, UsageError
+from sagemaker_rollouts.cli.errors import EXIT_USAGE, UsageError
 
 OPERATOR_COMMANDS = ("pause", "resume", "promote", "abort")
 
@@ -83,19 +83,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         match args.command:
             case "plan":
-                from rollout_cli import cmd_plan
+                from sagemaker_rollouts.cli import cmd_plan
 
                 return cmd_plan.run(args)
             case "rehearse":
-                from rollout_cli import cmd_rehearse
+                from sagemaker_rollouts.cli import cmd_rehearse
 
                 return cmd_rehearse.run(args)
             case "status":
-                from rollout_cli import cmd_live
+                from sagemaker_rollouts.cli import cmd_live
 
                 return cmd_live.status(args)
             case _:
-                from rollout_cli import cmd_live
+                from sagemaker_rollouts.cli import cmd_live
 
                 return cmd_live.operate(args)
     except UsageError as e:
@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _print_error(lines: Sequence[str]) -> None:
     from rich.markup import escape
 
-    from rollout_cli.render import console
+    from sagemaker_rollouts.cli.render import console
 
     err = console(stderr=True)
     for i, line in enumerate(lines):

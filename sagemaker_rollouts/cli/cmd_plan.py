@@ -1,7 +1,7 @@
 """`rollout plan`: what a stack would declare and how its strategy behaves, without AWS or Pulumi.
 
 The resource list comes from running the real Pulumi program in-process under mocks
-(`infra.mockrun.run_offline`), so it is exactly what `pulumi up` would register.
+(`sagemaker_rollouts.infra.mockrun.run_offline`), so it is exactly what `pulumi up` would register.
 """
 
 from __future__ import annotations
@@ -13,15 +13,17 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from rollout_cli import render
-from rollout_cli.errors import EXIT_FAILED, EXIT_OK
-from rollout_cli.stack import LoadedStack, load_stack
-from rollout_cli.timeline import Series, write_png
+from sagemaker_rollouts.cli import render
+from sagemaker_rollouts.cli.errors import EXIT_FAILED, EXIT_OK
+from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
+from sagemaker_rollouts.cli.timeline import Series, write_png
 
 
 def run(args: argparse.Namespace) -> int:
     stack = load_stack(Path(args.dir), args.stack)
-    from infra.mockrun import run_offline  # imports pulumi: only this command pays for it
+    from sagemaker_rollouts.infra.mockrun import (
+        run_offline,  # imports pulumi: only this command pays for it
+    )
 
     offline = run_offline(stack.path, stack=stack.name)
     if args.png is not None:

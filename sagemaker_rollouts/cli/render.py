@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from strategies.plan import EndpointPlan, Profile
+from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile
 
 
 def console(*, stderr: bool = False) -> Console:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from strategies.plan import AlarmPlan
+from sagemaker_rollouts.strategies.plan import AlarmPlan
 
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 

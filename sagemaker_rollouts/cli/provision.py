@@ -19,8 +19,14 @@ import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
-from lambdas import store
-from strategies.plan import AlarmPlan, DeploymentPlan, EndpointPlan, VariantPlan, weight
+from sagemaker_rollouts.lambdas import store
+from sagemaker_rollouts.strategies.plan import (
+    AlarmPlan,
+    DeploymentPlan,
+    EndpointPlan,
+    VariantPlan,
+    weight,
+)
 
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 3})
 ACCOUNT_ID = "123456789012"  # moto's default account
