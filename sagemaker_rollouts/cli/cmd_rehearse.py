@@ -102,23 +102,35 @@ class _Resolved:
     fed_alarms: tuple[AlarmPlan, ...]  # alarms this rehearsal evaluates from fed metrics
 
 
-def run(args: argparse.Namespace) -> int:
-    loaded = load_scenario(Path(args.scenario))
+def prepare(
+    directory: Path, scenario_path: Path, stack: str | None = None, endpoint: str | None = None
+) -> tuple[LoadedStack, EndpointPlan, LoadedScenario, _Resolved]:
+    """Load a scenario and its stack, pick the endpoint and resolve the scenario against it.
+
+    Raises UsageError naming the scenario's line for every problem found."""
+    loaded = load_scenario(scenario_path)
     scenario = loaded.scenario
-    stack_name = args.stack if args.stack is not None else scenario.stack
+    stack_name = stack if stack is not None else scenario.stack
     if stack_name is None:
         raise UsageError(
             f"{loaded.path}: no stack: pass --stack NAME or set `stack:` in the scenario"
         )
-    stack = load_stack(Path(args.dir), stack_name)
-    wanted = args.endpoint if args.endpoint is not None else scenario.endpoint
+    loaded_stack = load_stack(directory, stack_name)
+    wanted = endpoint if endpoint is not None else scenario.endpoint
     try:
-        endpoint = select_endpoint(stack.plan, wanted, canary_only=True)
+        chosen = select_endpoint(loaded_stack.plan, wanted, canary_only=True)
     except UsageError as e:
-        if args.endpoint is None and scenario.endpoint is not None:
+        if endpoint is None and scenario.endpoint is not None:
             raise UsageError(f"{loaded.where('endpoint')}: {e.lines[0]}") from None
         raise
-    resolved = _resolve(loaded, endpoint)
+    return loaded_stack, chosen, loaded, _resolve(loaded, chosen)
+
+
+def run(args: argparse.Namespace) -> int:
+    stack, endpoint, loaded, resolved = prepare(
+        Path(args.dir), Path(args.scenario), args.stack, args.endpoint
+    )
+    scenario = loaded.scenario
     show = not args.json
     out = render.console()
     if show:
@@ -127,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
             f"{endpoint.endpoint_name}, {render.duration(scenario.duration)} simulated"
         )
     printer = _Printer(out) if show else None
-    result = rehearse(stack, endpoint, loaded, resolved, printer)
+    result = rehearse(stack, endpoint, loaded, resolved, printer, skip_quiet=not args.tick_by_tick)
     if args.png is not None:
         _draw(result, Path(args.png), loaded)
     verdict, problems = check_expect(loaded, result)
@@ -146,8 +158,17 @@ def rehearse(
     loaded: LoadedScenario,
     resolved: _Resolved,
     printer: _Printer | None = None,
+    *,
+    skip_quiet: bool = True,
 ) -> Rehearsal:
-    """Provision the plan into a fresh moto server and drive the hook through the scenario."""
+    """Provision the plan into a fresh moto server and drive the hook through the scenario.
+
+    `skip_quiet`: a schedule tick that follows a hold which wrote nothing, with nothing changed in
+    the world since (no scenario event, no fed alarm moved), is computed from the pure controller
+    on the views read once (`_QuietTicks`) instead of three API calls; every other tick runs the
+    real hook. The steps are identical to a tick-by-tick run (`skip_quiet=False`), which
+    tests/test_rehearse_speed.py checks for every shipped scenario.
+    """
     from sagemaker_rollouts.cli.moto_server import moto_server
     from sagemaker_rollouts.cli.provision import AwsClients, provision
     from sagemaker_rollouts.lambdas import store
@@ -176,10 +197,15 @@ def rehearse(
         alarm_states: dict[str, AlarmState] = {a.name: "OK" for a in endpoint.alarms}
 
         finished = False  # a finished rollout never moves again (controller rule 1)
+        quiet = _QuietTicks(spec, hook_clients, table) if skip_quiet else None
 
         def invoke(t: int, trigger: str, event: dict[str, Any]) -> None:
             nonlocal finished
-            out = hook_run(event, env, hook_clients, base + t, log=_quiet)
+            out = None if quiet is None or trigger != "schedule" else quiet.tick(base + t)
+            if out is None:
+                out = hook_run(event, env, hook_clients, base + t, log=_quiet)
+                if quiet is not None:
+                    quiet.after_hook(out)
             # Once the hook holds a finished rollout, the schedule's remaining ticks would only
             # repeat that hold; they are skipped to keep rehearsals fast. Scenario events still
             # invoke the hook.
@@ -203,6 +229,8 @@ def rehearse(
         def set_alarm(t: int, name: str, state: AlarmState, why: str) -> None:
             aws.cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=why)
             alarm_states[name] = state
+            if quiet is not None:
+                quiet.forget()
 
         ticks = set(range(0, scenario.duration + 1, TICK_SECONDS))
         events = scenario.ordered_events()
@@ -214,6 +242,8 @@ def rehearse(
             for t in times:
                 for e in (e for e in events if e.at == t):
                     i = index_of[id(e)]
+                    if quiet is not None:
+                        quiet.forget()  # any scenario event may change what the hook reads
                     match e:
                         case MetricEvent(metric=m):
                             variant = _variant(spec, endpoint, m.variant)
@@ -378,6 +408,91 @@ def _variant(spec: RolloutSpec, endpoint: EndpointPlan, ref: str) -> str:
 
 
 # --------------------------------------------------------------------------- hook plumbing
+
+
+class _QuietTicks:
+    """Schedule ticks where nothing can change, computed without calling AWS.
+
+    The hook's tick is `decide(spec, state, alarms, endpoint, intent, now)` on three reads
+    (DescribeEndpoint, DescribeAlarms, GetItem), then writes only if `apply` bumped the version,
+    sets weights only for Advance/Reconcile/Rollback, and notifies only on a rollback, a completion
+    or a `Hold(notify=True)`. So after a tick that held and wrote nothing, while the rehearsal
+    changes nothing in moto (no scenario event, no fed alarm moved: the caller calls `forget`),
+    the next tick reads the same three views, and if the pure decision on them is again such a
+    hold, its outcome is exactly the hook's. Anything else (an advance, a write, a notification)
+    falls back to the real hook. moto has no timers of its own: an endpoint or alarm only changes
+    when this rehearsal calls it.
+    """
+
+    def __init__(self, spec: RolloutSpec, clients: Any, table: str) -> None:
+        self.spec = spec
+        self.clients = clients
+        self.table = table
+        self._views: tuple[Any, Any, Any] | None = None
+        self._armed = False
+
+    def forget(self) -> None:
+        self._views = None
+        self._armed = False
+
+    def after_hook(self, out: dict[str, Any]) -> None:
+        """Arm after a real hook run that held and changed nothing in the world."""
+        self.forget()
+        self._armed = (
+            out["decision"] == "hold"
+            and not out["weights_applied"]
+            and not out["notified"]
+            and not out["conflict"]
+        )
+
+    def tick(self, now: float) -> dict[str, Any] | None:
+        """The hook's result for a schedule tick at `now`, or None: run the real hook."""
+        from sagemaker_rollouts.lambdas.aws_adapter import read_alarms, read_endpoint
+        from sagemaker_rollouts.lambdas.store import read_state
+        from sagemaker_rollouts.strategies.controller import (
+            Hold,
+            apply,
+            candidate_share,
+            decide,
+            kind,
+        )
+
+        if not self._armed:
+            return None
+        spec = self.spec
+        if self._views is None:
+            names = (
+                *spec.gate_alarms,
+                *(() if spec.sample_alarm is None else (spec.sample_alarm,)),
+            )
+            state = read_state(self.clients.dynamodb, self.table, spec.rollout_id)
+            if state is None:
+                self.forget()
+                return None
+            self._views = (
+                state,
+                read_alarms(self.clients.cloudwatch, names),
+                read_endpoint(self.clients.sagemaker, spec.endpoint_name),
+            )
+        state, alarms, endpoint = self._views
+        decision = decide(spec, state, alarms, endpoint, state.intent, now)
+        if (
+            not isinstance(decision, Hold)
+            or decision.notify
+            or apply(state, decision, now).version != state.version
+        ):
+            self.forget()
+            return None
+        return {
+            "decision": kind(decision),
+            "reason": decision.reason,
+            "status": state.status,
+            "step_index": state.step_index,
+            "candidate_percent": candidate_share(spec, endpoint),
+            "weights_applied": False,
+            "notified": False,
+            "conflict": False,
+        }
 
 
 def _tick() -> dict[str, Any]:

@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     reh.add_argument("--endpoint", help="endpoint key or name (default: the scenario's)")
     reh.add_argument("--json", action="store_true", help="print the decisions as a JSON list")
     reh.add_argument("--png", metavar="FILE", help="draw the rehearsed traffic timeline")
+    reh.add_argument(
+        "--tick-by-tick",
+        action="store_true",
+        help="call the hook on every one-minute tick, even where nothing can change (slower; "
+        "the decisions are the same)",
+    )
 
     st = sub.add_parser("status", help="the live rollout: step, weights, alarms, last decisions")
     stack_args(st)

@@ -1,0 +1,81 @@
+"""Skipping quiet ticks changes nothing: every decision, reason and time of a rehearsal equals a
+tick-by-tick run that calls the hook on every one-minute tick (issue 12, speed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sagemaker_rollouts.cli import cmd_rehearse
+from sagemaker_rollouts.lambdas import canary_hook
+
+ROOT = Path(__file__).resolve().parent.parent
+# The shipped scenario whose outcome depends on time alone (INSUFFICIENT_DATA past its limit);
+# MIXED below covers every other kind of change. Each runs twice, so the list stays short.
+CANARY_SCENARIOS = [ROOT / "scenarios" / "no-data-held.yaml"]
+
+# Every kind of thing that can happen between two ticks: a metric change that moves a fed alarm
+# (low traffic, then enough), a baseline alarm moving, a gate alarm going
+# INSUFFICIENT_DATA and back, a pause and a resume off the minute, a promote, a gate alarm firing,
+# a command after the rollout finished.
+MIXED = """\
+stack: canary
+duration: 5400
+events:
+  - {at: 0, metric: {variant: candidate, name: Invocations, value: 5}}
+  - {at: 1230, metric: {variant: candidate, name: Invocations, value: 40}}
+  - {at: 2000, alarm: stable.errors_5xx, state: ALARM}
+  - {at: 2500, alarm: stable.errors_5xx, state: OK}
+  - {at: 2600, alarm: candidate.latency_p99, state: INSUFFICIENT_DATA}
+  - {at: 2890, alarm: candidate.latency_p99, state: OK}
+  - {at: 3000, command: pause}
+  - {at: 3333, command: resume}
+  - {at: 3500, command: promote}
+  - {at: 3800, alarm: candidate.errors_4xx, state: ALARM}
+  - {at: 4500, command: abort}
+"""
+
+
+def _run(path: Path, monkeypatch: pytest.MonkeyPatch, *, skip: bool) -> tuple[list[Any], int]:
+    calls = 0
+    real = canary_hook.run
+
+    def counted(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(canary_hook, "run", counted)
+    stack, endpoint, loaded, resolved = cmd_rehearse.prepare(ROOT, path)
+    result = cmd_rehearse.rehearse(stack, endpoint, loaded, resolved, skip_quiet=skip)
+    return [s.as_json() for s in result.steps], calls
+
+
+@pytest.mark.parametrize(
+    "scenario", [*CANARY_SCENARIOS, None], ids=[p.stem for p in CANARY_SCENARIOS] + ["mixed"]
+)
+def test_skipping_quiet_ticks_gives_the_tick_by_tick_decisions(
+    scenario: Path | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if scenario is None:
+        scenario = tmp_path / "mixed.yaml"
+        scenario.write_text(MIXED)
+    fast, fast_calls = _run(scenario, monkeypatch, skip=True)
+    slow, slow_calls = _run(scenario, monkeypatch, skip=False)
+    assert fast == slow
+    assert fast_calls < slow_calls  # the quiet ticks really were skipped
+
+
+def test_mixed_scenario_exercises_what_it_claims(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario = tmp_path / "mixed.yaml"
+    scenario.write_text(MIXED)
+    steps, _ = _run(scenario, monkeypatch, skip=True)
+    decisions = {s["decision"] for s in steps}
+    assert {"hold", "advance", "rollback"} <= decisions
+    reasons = " ".join(s["reason"] for s in steps)
+    for needle in ("low traffic", "INSUFFICIENT_DATA", "paused", "promote", "4xx"):
+        assert needle in reasons, needle
