@@ -158,13 +158,16 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         account: Account,
         tags: dict[str, str],
         completed: bool = False,
+        execution_role_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         view = rendering(plan, completed=completed)
         tags = {**tags, **dict(plan.tags)}
-        key_arn = None if stack.key is None else stack.key.arn
+        key_arn = stack.key_arn
+        # A model without its own execution role uses this one instead of a new scoped role.
+        self._default_role_arn = execution_role_arn
 
         self.capture_uri = None
         if plan.data_capture is not None:
@@ -223,7 +226,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
 
         self.hook = None
         if view.canary is not None:
-            if stack.table is None or stack.topic is None:
+            if stack.table_name is None or stack.table_arn is None or stack.topic_arn is None:
                 raise ValueError(
                     f"endpoint {plan.endpoint_name}: a canary needs the stack's state table"
                 )
@@ -231,9 +234,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 f"{name}-hook",
                 spec=view.canary,
                 endpoint_arn=self.endpoint.arn,
-                table_name=stack.table.name,
-                table_arn=stack.table.arn,
-                topic_arn=stack.topic.arn,
+                table_name=stack.table_name,
+                table_arn=stack.table_arn,
+                topic_arn=stack.topic_arn,
                 key_arn=key_arn,
                 account=account,
                 tags=tags,
@@ -279,6 +282,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         role_arn: pulumi.Input[str]
         if model.execution_role_arn is not None:
             role_arn = model.execution_role_arn
+        elif self._default_role_arn is not None:
+            role_arn = self._default_role_arn
         else:
             role = aws.iam.Role(
                 f"{name}-role-{model.key}",

@@ -77,6 +77,7 @@ class RecordedResource:
     replace_on_changes: tuple[str, ...]
     ignore_changes: tuple[str, ...]
     protect: bool
+    provider: str | None = None  # provider reference `urn::id` (explicit or inherited from parent)
 
     def redacted(self) -> dict[str, Any]:
         """JSON-able inputs with every secret replaced by `"[secret]"` (what the CLI prints)."""
@@ -263,6 +264,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 replace_on_changes=tuple(request.replaceOnChanges),
                 ignore_changes=tuple(request.ignoreChanges),
                 protect=bool(request.protect),
+                provider=request.provider or None,
             )
         )
         return response

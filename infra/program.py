@@ -2,7 +2,8 @@
 
 `__main__.py` calls `main()`; the mock tests and `rollout plan` run this same function in-process.
 Validation and planning happen before the first resource is declared, so a bad config declares
-nothing and every problem is reported at once.
+nothing and every problem is reported at once. This program is the only place that exports stack
+outputs: the library's components expose theirs as attributes and component outputs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pulumi
 from pulumi.runtime import config as pulumi_config
 
 from sagemaker_rollouts.infra.awareness import OutcomeReader, dynamodb_outcomes
-from sagemaker_rollouts.infra.render import render
+from sagemaker_rollouts.infra.render import Rendered, render, stack_outputs
 from sagemaker_rollouts.strategies.config import PROJECT, load_config
 from sagemaker_rollouts.strategies.planner import build_plan
 
@@ -41,4 +42,11 @@ def main(outcomes: OutcomeReader | None = None) -> None:
     plan = build_plan(config, project=pulumi.get_project(), stack=pulumi.get_stack())
     if outcomes is None:
         outcomes = dynamodb_outcomes(plan, profile=aws_config.get("profile"))
-    render(plan, outcomes=outcomes)
+    export_outputs(render(plan, outcomes=outcomes))
+
+
+def export_outputs(rendered: Rendered) -> Rendered:
+    """Export the project's stack outputs (`stack_outputs`); returns `rendered` unchanged."""
+    for key, value in stack_outputs(rendered).items():
+        pulumi.export(key, value)
+    return rendered

@@ -1,17 +1,18 @@
 """Render a `DeploymentPlan` with pulumi_aws: the only place the program declares resources.
 
 `render(plan, outcomes=...)` first reads every canary candidate's recorded outcome (deploy-time
-awareness, `sagemaker_rollouts.infra.awareness`) and raises before declaring anything if one was rolled back. Then
-it declares the stack's shared resources, one `SageMakerEndpoint` per endpoint, and the stack
-outputs: endpoint names, variant names, alarm names, capture URIs, and for canary stacks the
-state table and hook functions.
+awareness, `sagemaker_rollouts.infra.awareness`) and raises before declaring anything if one was
+rolled back. Then it declares the stack's shared resources and one `SageMakerEndpoint` per
+endpoint. Library code exports nothing: `stack_outputs(rendered)` gives the values (endpoint
+names, variant names, alarm names, capture URIs, and for canary stacks the state table, topic
+and hook functions) and the program (`sagemaker_rollouts.infra.program`) exports them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-import pulumi
 import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import awareness
@@ -30,7 +31,7 @@ class Rendered:
 
 
 def render(plan: DeploymentPlan, outcomes: awareness.OutcomeReader | None = None) -> Rendered:
-    """Declare everything `plan` describes and export the stack outputs.
+    """Declare everything `plan` describes (no stack exports: see `stack_outputs`).
 
     `outcomes` maps a rollout id to its recorded outcome; None reads the stack's state table
     (or, inside `sagemaker_rollouts.infra.mockrun`, the offline run's reader). Invariant: a rolled-back candidate
@@ -58,25 +59,45 @@ def render(plan: DeploymentPlan, outcomes: awareness.OutcomeReader | None = None
         for e in plan.endpoints
     }
 
-    pulumi.export("endpoint_names", {k: e.endpoint.name for k, e in endpoints.items()})
-    pulumi.export("variant_names", {k: e.variant_names for k, e in endpoints.items()})
+    return Rendered(stack=shared, endpoints=endpoints, awareness=aware)
+
+
+def stack_outputs(rendered: Rendered) -> dict[str, Any]:
+    """The project's stack outputs, by output name (`rollout plan` and the operator CLI read them).
+
+    Keys present on every stack: `endpoint_names`, `variant_names`, `alarm_names` (each keyed by
+    endpoint config key). Only when used: `shadow_variant_names`, `capture_s3_uris`,
+    `capture_bucket`, `state_table`, `notification_topic_arn`, `hook_functions`,
+    `completed_canaries`.
+    """
+    endpoints = rendered.endpoints
+    shared = rendered.stack
+    out: dict[str, Any] = {
+        "endpoint_names": {k: e.endpoint.name for k, e in endpoints.items()},
+        "variant_names": {k: e.variant_names for k, e in endpoints.items()},
+    }
     shadows = {k: e.shadow_variant_names for k, e in endpoints.items() if e.shadow_variant_names}
     if shadows:
-        pulumi.export("shadow_variant_names", shadows)
-    pulumi.export("alarm_names", {k: e.alarm_names for k, e in endpoints.items()})
+        out["shadow_variant_names"] = shadows
+    out["alarm_names"] = {k: e.alarm_names for k, e in endpoints.items()}
     captures = {k: e.capture_uri for k, e in endpoints.items() if e.capture_uri is not None}
     if captures:
-        pulumi.export("capture_s3_uris", captures)
+        out["capture_s3_uris"] = captures
     if shared.bucket is not None:
-        pulumi.export("capture_bucket", shared.bucket.bucket)
-    if shared.table is not None:
-        pulumi.export("state_table", shared.table.name)
-    if shared.topic is not None:
-        pulumi.export("notification_topic_arn", shared.topic.arn)
+        out["capture_bucket"] = shared.bucket.bucket
+    if shared.table_name is not None:
+        out["state_table"] = shared.table_name
+    if shared.topic_arn is not None:
+        out["notification_topic_arn"] = shared.topic_arn
     hooks = {k: e.hook.function.name for k, e in endpoints.items() if e.hook is not None}
     if hooks:
-        pulumi.export("hook_functions", hooks)
-    completed = [k for k in endpoints if aware.completed(plan.endpoint(k))]
+        out["hook_functions"] = hooks
+    completed = [
+        k
+        for k in endpoints
+        if rendered.awareness.outcomes.get(k) is not None
+        and rendered.awareness.outcomes[k].status == "completed"
+    ]
     if completed:
-        pulumi.export("completed_canaries", completed)
-    return Rendered(stack=shared, endpoints=endpoints, awareness=aware)
+        out["completed_canaries"] = completed
+    return out

@@ -15,6 +15,20 @@ TOKEN = "sagemaker-rollouts:index:StackResources"
 
 
 @dataclass(frozen=True, slots=True)
+class BringYourOwn:
+    """Resources a user's program already has, used instead of the ones the stack would declare.
+
+    `kms_key_arn` replaces the stack's KMS key (its key policy must let CloudWatch Logs, SNS,
+    DynamoDB and SageMaker use it); `topic_arn` the notification topic; `table_name` the canary
+    state table (same key schema: `pk` and `sk`, both strings). None: the stack declares its own.
+    """
+
+    kms_key_arn: pulumi.Input[str] | None = None
+    topic_arn: pulumi.Input[str] | None = None
+    table_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     """Where the stack deploys: resolved once per program from the provider's identity."""
 
@@ -33,13 +47,20 @@ def bucket_prefix(project: str, stack: str) -> str:
 class StackResources(pulumi.ComponentResource):
     """The stack's KMS key, data capture bucket, canary state table and notification topic.
 
-    Each is declared only when the plan needs it; the attributes are None otherwise.
+    Each is declared only when the plan needs it and `byo` does not bring it; the resource
+    attributes are None otherwise. `key_arn`, `table_name`, `table_arn` and `topic_arn` are set
+    whenever the plan needs the resource, declared here or brought. `key_alias` defaults to
+    `alias/<project>-<stack>`.
     """
 
     key: aws.kms.Key | None
     bucket: aws.s3.Bucket | None
     table: aws.dynamodb.Table | None
     topic: aws.sns.Topic | None
+    key_arn: pulumi.Output[str] | None
+    table_name: pulumi.Output[str] | None
+    table_arn: pulumi.Output[str] | None
+    topic_arn: pulumi.Output[str] | None
 
     def __init__(
         self,
@@ -48,15 +69,25 @@ class StackResources(pulumi.ComponentResource):
         account: Account,
         tags: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        byo: BringYourOwn | None = None,
+        key_alias: str | None = None,
     ) -> None:
         super().__init__(TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        byo = BringYourOwn() if byo is None else byo
         self.key = None
         self.bucket = None
         self.table = None
         self.topic = None
+        self.key_arn = None
+        self.table_name = None
+        self.table_arn = None
+        self.topic_arn = None
 
-        if plan.needs_kms_key:
+        if plan.needs_kms_key and byo.kms_key_arn is not None:
+            self.key_arn = pulumi.Output.from_input(byo.kms_key_arn)
+        elif plan.needs_kms_key:
             policy = pulumi.Output.all(account.account_id, account.partition).apply(
                 lambda a: json.dumps(
                     iam.key_policy(account=a[0], region=account.region, partition=a[1])
@@ -73,16 +104,23 @@ class StackResources(pulumi.ComponentResource):
             )
             aws.kms.Alias(
                 f"{name}-key-alias",
-                name=f"alias/{plan.project}-{plan.stack}",
+                name=f"alias/{plan.project}-{plan.stack}" if key_alias is None else key_alias,
                 target_key_id=self.key.key_id,
                 opts=child,
             )
-        key_arn = None if self.key is None else self.key.arn
+            self.key_arn = self.key.arn
+        key_arn = self.key_arn
 
         if plan.needs_capture_bucket:
             self.bucket = self._capture_bucket(name, plan, key_arn, tags, child)
 
-        if plan.state_table_name is not None:
+        if plan.state_table_name is not None and byo.table_name is not None:
+            table = byo.table_name
+            self.table_name = pulumi.Output.from_input(table)
+            self.table_arn = pulumi.Output.all(account.partition, account.account_id).apply(
+                lambda a: f"arn:{a[0]}:dynamodb:{account.region}:{a[1]}:table/{table}"
+            )
+        elif plan.state_table_name is not None:
             self.table = aws.dynamodb.Table(
                 f"{name}-state",
                 name=plan.state_table_name,
@@ -100,6 +138,11 @@ class StackResources(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
+            self.table_name = self.table.name
+            self.table_arn = self.table.arn
+        if plan.state_table_name is not None and byo.topic_arn is not None:
+            self.topic_arn = pulumi.Output.from_input(byo.topic_arn)
+        elif plan.state_table_name is not None:
             # Without a stack key, SNS's AWS-managed key still encrypts at rest.
             self.topic = aws.sns.Topic(
                 f"{name}-notify",
@@ -109,13 +152,14 @@ class StackResources(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
+            self.topic_arn = self.topic.arn
 
         self.register_outputs(
             {
                 "key_arn": key_arn,
                 "capture_bucket": None if self.bucket is None else self.bucket.bucket,
-                "state_table": None if self.table is None else self.table.name,
-                "topic_arn": None if self.topic is None else self.topic.arn,
+                "state_table": self.table_name,
+                "topic_arn": self.topic_arn,
             }
         )
 

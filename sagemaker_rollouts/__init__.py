@@ -9,7 +9,14 @@ plans and the canary controller), `sagemaker_rollouts.infra` (Pulumi components)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # typed names for editors and pyright; at runtime `__getattr__` imports them
+    from sagemaker_rollouts.infra.component import (
+        RolloutEndpoint,
+        RolloutEndpointArgs,
+        StackResources,
+    )
 
 __version__ = "0.2.0"
 

@@ -8,6 +8,7 @@ import pytest
 
 from sagemaker_rollouts.infra.awareness import RolledBackCandidateError
 from sagemaker_rollouts.infra.mockrun import OfflineRun, run_function_offline
+from sagemaker_rollouts.infra.program import export_outputs
 from sagemaker_rollouts.infra.render import render
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
 from sagemaker_rollouts.strategies.rollout import RolloutOutcome
@@ -35,7 +36,7 @@ def outcome(plan: DeploymentPlan, status: str, **kw: object) -> dict[str, Rollou
 
 
 def run(plan: DeploymentPlan, outcomes: dict[str, RolloutOutcome]) -> OfflineRun:
-    return run_function_offline(lambda: render(plan), outcomes=reader(outcomes))
+    return run_function_offline(lambda: export_outputs(render(plan)), outcomes=reader(outcomes))
 
 
 def test_rolled_back_candidate_stops_before_anything_is_declared() -> None:
@@ -115,7 +116,7 @@ def test_other_outcomes_render_the_plan(status: str) -> None:
 def test_only_canary_candidates_are_looked_up() -> None:
     plan = fx.deployment(fx.recreate(), fx.canary(), fx.shadow())
     read = reader({})
-    result = run_function_offline(lambda: render(plan), outcomes=read)
+    result = run_function_offline(lambda: export_outputs(render(plan)), outcomes=read)
     assert result.error is None
     assert read.asked == [fx.canary().canary.rollout_id]  # type: ignore[attr-defined,union-attr]
 

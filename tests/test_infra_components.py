@@ -9,6 +9,7 @@ import pytest
 
 from sagemaker_rollouts.infra import policies
 from sagemaker_rollouts.infra.mockrun import OfflineRun, RecordedResource, run_function_offline
+from sagemaker_rollouts.infra.program import export_outputs
 from sagemaker_rollouts.infra.render import render
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
 from tests import plan_fixtures as fx
@@ -24,7 +25,7 @@ FUNCTION = "aws:lambda/function:Function"
 
 
 def run(plan: DeploymentPlan) -> OfflineRun:
-    result = run_function_offline(lambda: render(plan), stack=plan.stack)
+    result = run_function_offline(lambda: export_outputs(render(plan)), stack=plan.stack)
     result.raise_error()
     return result
 

@@ -1,0 +1,330 @@
+"""The public component: `RolloutEndpoint`, one safely rolled-out SageMaker endpoint in your program.
+
+```python
+from sagemaker_rollouts import RolloutEndpoint, RolloutEndpointArgs
+
+fraud = RolloutEndpoint("fraud", RolloutEndpointArgs.parse(yaml_or_dict), opts=...)
+pulumi.export("endpoint", fraud.endpoint_name)
+```
+
+Theory of operation. The args are the stack config's own pydantic model for one endpoint
+(`sagemaker_rollouts.strategies.config.EndpointConfig`: one source of truth) plus the resources a
+platform already has (KMS key, SNS topic, IAM permissions boundary, canary state table, default
+execution role) and the region. On construction, before anything is declared:
+1. the args are validated: shapes, then the same cross-field rules as the stack config; every
+   problem is raised at once in one `ConfigError` whose lines name the args' key paths
+   (`strategy.canary.steps[2]: ...`);
+2. the endpoint is planned by the same pure planner as the project's stacks;
+3. deploy-time awareness reads the candidate's recorded outcome (a rolled-back canary candidate
+   raises `RolledBackCandidateError`, a completed one is rendered alone).
+Then it declares its children under itself (`parent=self`): a `StackResources` (key, capture
+bucket, state table, topic, each only if needed and not brought) and the `SageMakerEndpoint`.
+`opts` (provider, parent, aliases, protect...) apply to the component; Pulumi hands the provider
+and aliases down to every child, and the identity lookups use the same provider. Library code
+never calls `pulumi.export`: read the attributes below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import pulumi
+import pulumi_aws as aws
+import yaml
+from pydantic import ConfigDict, Field, PlainValidator, ValidationError
+
+from sagemaker_rollouts.infra import awareness
+from sagemaker_rollouts.infra.endpoint import SageMakerEndpoint
+from sagemaker_rollouts.infra.shared import Account, BringYourOwn, StackResources
+from sagemaker_rollouts.strategies.config import (
+    ConfigError,
+    EndpointConfig,
+    _pydantic_errors,  # pyright: ignore[reportPrivateUsage]
+    load_config,
+)
+from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.strategies.planner import build_plan
+
+__all__ = ["RolloutEndpoint", "RolloutEndpointArgs", "StackResources"]
+
+TOKEN = "sagemaker-rollouts:index:RolloutEndpoint"
+
+
+def _arn_input(pattern: str, what: str) -> PlainValidator:
+    """A string matching `pattern` (checked now) or a `pulumi.Output` (resolved by the engine)."""
+    rx = re.compile(pattern)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, pulumi.Output):
+            return value  # pyright: ignore[reportUnknownVariableType]
+        if isinstance(value, str) and rx.fullmatch(value):
+            return value
+        raise ValueError(f"must be {what} (a string or a pulumi Output), got {value!r}")
+
+    return PlainValidator(check)
+
+
+# ARN shapes: IAM's and each service's documented ARN formats (`aws[a-z-]*` covers aws-cn and
+# aws-us-gov). Plain strings are checked here; Outputs (e.g. `key.arn`) only by the engine.
+KmsKeyArn = Annotated[
+    str | pulumi.Output[str],
+    _arn_input(
+        r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+",
+        "a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)",
+    ),
+]
+TopicArn = Annotated[
+    str | pulumi.Output[str],
+    _arn_input(
+        r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}",
+        "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+    ),
+]
+PolicyArn = Annotated[
+    str | pulumi.Output[str],
+    _arn_input(
+        r"arn:aws[a-z-]*:iam::(\d{12}|aws):policy/.+",
+        "an IAM managed policy ARN (arn:aws:iam::ACCOUNT:policy/NAME)",
+    ),
+]
+RoleArn = Annotated[
+    str | pulumi.Output[str],
+    _arn_input(
+        r"arn:aws[a-z-]*:iam::\d{12}:role/.+", "an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+    ),
+]
+# botocore dynamodb service model, shape TableName: min 3, max 255, pattern [a-zA-Z0-9_.-]+.
+TableName = Annotated[str, Field(min_length=3, max_length=255, pattern=r"^[a-zA-Z0-9_.-]+$")]
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")]
+
+_OWN_FIELDS = (
+    "region",
+    "kms_key_arn",
+    "notification_topic_arn",
+    "permissions_boundary_arn",
+    "state_table_name",
+    "execution_role_arn",
+)
+
+
+class RolloutEndpointArgs(EndpointConfig):
+    """One endpoint's config (every `EndpointConfig` key: models, variants, strategy, alarms,
+    data_capture, volume_kms, tags, endpoint_name) plus what your platform brings.
+
+    Bring-your-own (all optional; None means the component declares its own):
+    - `kms_key_arn`: key for capture, state table, logs and the endpoint volume. Its key policy
+      must let CloudWatch Logs, SNS, DynamoDB and SageMaker in this account use it.
+    - `notification_topic_arn`: SNS topic the canary hook notifies (rollback, completion, stuck).
+    - `permissions_boundary_arn`: set on every IAM role the component creates.
+    - `state_table_name`: the canary state table (hash key `pk`, range key `sk`, both strings).
+    - `execution_role_arn`: SageMaker execution role for models without their own
+      (`models.<key>.execution_role_arn`); it needs ECR/S3 read, and `cloudwatch:DescribeAlarms`
+      for deployment guardrails.
+    - `region`: where the endpoint is deployed (framework images, ARNs); defaults to the `aws:region`
+      config, else us-east-1. Set it when `opts` carries a provider for another region.
+    ARN inputs take a string (checked now) or a `pulumi.Output[str]` (e.g. `key.arn`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    region: Region | None = None
+    kms_key_arn: KmsKeyArn | None = None
+    notification_topic_arn: TopicArn | None = None
+    permissions_boundary_arn: PolicyArn | None = None
+    state_table_name: TableName | None = None
+    execution_role_arn: RoleArn | None = None
+
+    @classmethod
+    def parse(cls, value: RolloutEndpointArgs | Mapping[str, Any] | str) -> RolloutEndpointArgs:
+        """Args from a model (returned as is), a mapping, or a YAML/JSON snippet.
+
+        Raises `ConfigError` listing every problem as `key.path: message`.
+        """
+        if isinstance(value, RolloutEndpointArgs):
+            return value
+        data: Any = value
+        if isinstance(value, str):
+            try:
+                data = yaml.safe_load(value)
+            except yaml.YAMLError as exc:
+                raise ConfigError([f"args: not valid YAML: {exc}"]) from None
+        if not isinstance(data, Mapping):
+            raise ConfigError([f"args: must be a mapping of keys to values, got {data!r}"])
+        try:
+            return cls.model_validate(dict(data))  # pyright: ignore[reportUnknownArgumentType]
+        except ValidationError as exc:
+            raise ConfigError(_pydantic_errors(exc)) from None
+
+    def endpoint_config(self) -> dict[str, Any]:
+        """The `EndpointConfig` part, as the stack config would hold it."""
+        return self.model_dump(exclude=set(_OWN_FIELDS), exclude_none=False)
+
+
+def _relative(errors: list[str], key: str) -> list[str]:
+    """Stack-config paths (`endpoints.<key>.strategy...`) as args paths (`strategy...`)."""
+    prefix = f"endpoints.{key}"
+    out: list[str] = []
+    for line in errors:
+        if line.startswith(prefix + "."):
+            out.append(line[len(prefix) + 1 :])
+        elif line.startswith(prefix + ":"):
+            out.append("args" + line[len(prefix) :])
+        else:
+            out.append(line)
+    return out
+
+
+def plan_deployment(
+    name: str, args: RolloutEndpointArgs, *, project: str, stack: str, region: str
+) -> DeploymentPlan:
+    """The one-endpoint plan of component `name`, its canary state table and topic named for it.
+
+    Two components in one stack must not share a table or topic: the defaults are
+    `<project>-<stack>-<name>-rollouts` and `...-rollout-events`; `args.state_table_name` wins.
+    Raises `ConfigError` (every problem, as args key paths) before anything is declared.
+    """
+    raw = {"endpoints": {name: args.endpoint_config()}}
+    try:
+        config = load_config(raw, region=region)
+        plan = build_plan(config, project=project, stack=stack, region=region)
+    except ConfigError as exc:
+        raise ConfigError(_relative(exc.errors, name)) from None
+    if plan.state_table_name is None:
+        return plan
+    scope = f"{project}-{stack}-{name}"
+    table = f"{scope}-rollouts" if args.state_table_name is None else args.state_table_name
+    return dataclasses.replace(plan, state_table_name=table, topic_name=f"{scope}-rollout-events")
+
+
+class RolloutEndpoint(pulumi.ComponentResource):
+    """A SageMaker real-time endpoint with its rollout strategy, alarms and (canary) hook.
+
+    Token `sagemaker-rollouts:index:RolloutEndpoint`. `args`: `RolloutEndpointArgs`, or a mapping
+    or YAML snippet of the same keys. Raises `ConfigError` (all problems, args key paths) or
+    `RolledBackCandidateError` before declaring anything.
+
+    Attributes (all also registered as the component's outputs):
+    `endpoint_name`, `endpoint_arn` (Output[str]); `variant_names`, `shadow_variant_names`,
+    `alarm_names` (list[str]); `capture_uri` (Output[str] | None: s3 URI of data capture);
+    `kms_key_arn`, `state_table_name`, `notification_topic_arn`, `hook_function_name`
+    (Output[str] | None when unused); `plan` (the `EndpointPlan`); `completed` (bool: the canary
+    candidate completed and is rendered as the only production variant).
+    """
+
+    endpoint_name: pulumi.Output[str]
+    endpoint_arn: pulumi.Output[str]
+    variant_names: list[str]
+    shadow_variant_names: list[str]
+    alarm_names: list[str]
+    capture_uri: pulumi.Output[str] | None
+    kms_key_arn: pulumi.Output[str] | None
+    state_table_name: pulumi.Output[str] | None
+    notification_topic_arn: pulumi.Output[str] | None
+    hook_function_name: pulumi.Output[str] | None
+    plan: EndpointPlan
+    completed: bool
+    shared: StackResources
+    sagemaker: SageMakerEndpoint
+
+    def __init__(
+        self,
+        name: str,
+        args: RolloutEndpointArgs | Mapping[str, Any] | str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        # Everything that can fail on input runs before the component itself is registered.
+        parsed = RolloutEndpointArgs.parse(args)
+        aws_config = pulumi.Config("aws")
+        region = parsed.region
+        if region is None:
+            region = aws_config.get("region")
+        if region is None:
+            region = "us-east-1"
+        project, stack = pulumi.get_project(), pulumi.get_stack()
+        deployment = plan_deployment(name, parsed, project=project, stack=stack, region=region)
+        plan = deployment.endpoints[0]
+        reader = awareness.default_reader(deployment, aws_config.get("profile"))
+        aware = awareness.check(deployment, reader)
+        self.plan = plan
+        self.completed = aware.completed(plan)
+
+        boundary = parsed.permissions_boundary_arn
+        if boundary is not None:
+            opts = pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(transformations=[_boundary(boundary)])
+            )
+        super().__init__(TOKEN, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account = Account(
+            account_id=aws.get_caller_identity_output(opts=invoke).account_id,
+            partition=aws.get_partition_output(opts=invoke).partition,
+            region=region,
+        )
+        tags = dict(deployment.tags)
+        self.shared = StackResources(
+            f"{name}-shared",
+            deployment,
+            account,
+            tags,
+            opts=child,
+            byo=BringYourOwn(
+                kms_key_arn=parsed.kms_key_arn,
+                topic_arn=parsed.notification_topic_arn,
+                table_name=parsed.state_table_name,
+            ),
+            key_alias=f"alias/{project}-{stack}-{name}",
+        )
+        self.sagemaker = SageMakerEndpoint(
+            f"{name}-endpoint",
+            plan=plan,
+            stack=self.shared,
+            account=account,
+            tags=tags,
+            completed=self.completed,
+            execution_role_arn=parsed.execution_role_arn,
+            opts=child,
+        )
+        ep = self.sagemaker
+        self.endpoint_name = ep.endpoint.name
+        self.endpoint_arn = ep.endpoint.arn
+        self.variant_names = ep.variant_names
+        self.shadow_variant_names = ep.shadow_variant_names
+        self.alarm_names = ep.alarm_names
+        self.capture_uri = ep.capture_uri
+        self.kms_key_arn = self.shared.key_arn
+        self.state_table_name = self.shared.table_name
+        self.notification_topic_arn = self.shared.topic_arn
+        self.hook_function_name = None if ep.hook is None else ep.hook.function.name
+        self.register_outputs(
+            {
+                "endpoint_name": self.endpoint_name,
+                "endpoint_arn": self.endpoint_arn,
+                "variant_names": self.variant_names,
+                "shadow_variant_names": self.shadow_variant_names,
+                "alarm_names": self.alarm_names,
+                "capture_uri": self.capture_uri,
+                "kms_key_arn": self.kms_key_arn,
+                "state_table_name": self.state_table_name,
+                "notification_topic_arn": self.notification_topic_arn,
+                "hook_function_name": self.hook_function_name,
+            }
+        )
+
+
+def _boundary(arn: pulumi.Input[str]) -> pulumi.ResourceTransformation:
+    """Set `permissions_boundary` on every IAM role declared under the component."""
+
+    def apply(
+        args: pulumi.ResourceTransformationArgs,
+    ) -> pulumi.ResourceTransformationResult | None:
+        if args.type_ != "aws:iam/role:Role":
+            return None
+        return pulumi.ResourceTransformationResult(
+            props={**args.props, "permissions_boundary": arn}, opts=args.opts
+        )
+
+    return apply
