@@ -22,6 +22,7 @@ from sagemaker_rollouts.strategies.plan import (
     VariantPlan,
     weight,
 )
+from sagemaker_rollouts.strategies.rollback import RollbackAlarmPlan, rollback_alarm
 from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 TOKEN = "sagemaker-rollouts:index:SageMakerEndpoint"
@@ -66,7 +67,13 @@ def rendering(endpoint: EndpointPlan, *, completed: bool) -> Rendering:
 def deployment_config(
     endpoint: EndpointPlan, alarm_names: list[str]
 ) -> sm.EndpointDeploymentConfigArgs | None:
-    """SageMaker-native blue/green or rolling, rolled back by SageMaker on any gate alarm."""
+    """SageMaker-native blue/green or rolling, rolled back by SageMaker on the listed alarms.
+
+    `alarm_names` is the endpoint's one stable rollback alarm (`strategies.rollback`): the
+    provider marks `auto_rollback_configuration` ForceNew (terraform-provider-aws
+    internal/service/sagemaker/endpoint.go), so anything that varies with the gates here would
+    replace the live endpoint.
+    """
     rollback = (
         sm.EndpointDeploymentConfigAutoRollbackConfigurationArgs(
             alarms=[
@@ -144,6 +151,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
 
     endpoint: sm.Endpoint
     alarm_names: list[str]
+    rollback_alarm_name: str | None
     variant_names: list[str]
     shadow_variant_names: list[str]
     capture_uri: pulumi.Output[str] | None
@@ -211,12 +219,20 @@ class SageMakerEndpoint(pulumi.ComponentResource):
 
         alarms = [self._alarm(name, plan, a, tags) for a in view.alarms]
         self.alarm_names = [a.name for a in view.alarms]
-        gate_names = [a.name for a in view.alarms if a.gate]
+        # Blue/green and rolling: SageMaker watches one rollback alarm whose name never changes;
+        # the gates are its metric-math definition (strategies/rollback.py).
+        rollback = rollback_alarm(plan)
+        rollback_names: list[str] = []
+        if rollback is not None:
+            alarms.append(self._rollback_alarm(name, rollback, tags))
+            self.alarm_names.append(rollback.name)
+            rollback_names.append(rollback.name)
+        self.rollback_alarm_name = None if rollback is None else rollback.name
         self.endpoint = sm.Endpoint(
             f"{name}-endpoint",
             name=plan.endpoint_name,
             endpoint_config_name=config.name,
-            deployment_config=deployment_config(plan, gate_names),
+            deployment_config=deployment_config(plan, rollback_names),
             tags=tags,
             # Alarms first: auto-rollback and the hook read them by name from the start.
             opts=self._endpoint_options(plan, alarms),
@@ -303,6 +319,10 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                     iam.execution_role_policy(
                         model=model,
                         endpoint_name=plan.endpoint_name,
+                        rollback_alarm_arns=[
+                            f"arn:{a[1]}:cloudwatch:{account.region}:{a[0]}:alarm:{n}"
+                            for n in _rollback_names(plan)
+                        ],
                         account=a[0],
                         region=account.region,
                         partition=a[1],
@@ -361,6 +381,48 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             kms_key_id=key_arn if capture.kms else None,
         )
 
+    def _rollback_alarm(
+        self, name: str, rollback: RollbackAlarmPlan, tags: dict[str, str]
+    ) -> aws.cloudwatch.MetricAlarm:
+        """`MAX([gate conditions]) >= 1` as a metric-math alarm with a stable name."""
+        queries = [
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id=m.id,
+                label=m.gate_key,
+                return_data=False,
+                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                    namespace=m.namespace,
+                    metric_name=m.metric,
+                    stat=m.stat,
+                    period=m.period_seconds,
+                    dimensions=dict(m.dimensions) or None,
+                ),
+            )
+            for m in rollback.metrics
+        ]
+        queries.append(
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id="rollback",
+                expression=rollback.expression,
+                label="any gate breaching",
+                return_data=True,
+            )
+        )
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-rollback-alarm",
+            name=rollback.name,
+            alarm_description=rollback.description,
+            metric_queries=queries,
+            threshold=1.0,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            evaluation_periods=rollback.evaluation_periods,
+            datapoints_to_alarm=rollback.datapoints_to_alarm,
+            # Missing data per gate is already folded into the expression with FILL.
+            treat_missing_data="notBreaching",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
     def _alarm(
         self, name: str, plan: EndpointPlan, alarm: AlarmPlan, tags: dict[str, str]
     ) -> aws.cloudwatch.MetricAlarm:
@@ -382,6 +444,11 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+def _rollback_names(plan: EndpointPlan) -> list[str]:
+    found = rollback_alarm(plan)
+    return [] if found is None else [found.name]
 
 
 def _captures_with_key(plan: EndpointPlan) -> bool:

@@ -84,9 +84,23 @@ def execution_role_policy(
     partition: str,
     key_arn: str | None,
     capture_prefix_arn: str | None,
+    rollback_alarm_arns: Sequence[str] = (),
 ) -> Doc:
-    """What a SageMaker model's execution role needs to host it, and nothing else."""
+    """What a SageMaker model's execution role needs to host it, and nothing else.
+
+    `rollback_alarm_arns`: the endpoint's auto-rollback alarms (blue/green, rolling). SageMaker's
+    deployment guardrails read them with the execution role: "Ensure that your IAM execution
+    role has permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback
+    alarms you specify" (SageMaker Developer Guide, deployment-guardrails-configuration).
+    DescribeAlarms accepts alarm ARNs as resources, so the grant names only those alarms.
+    """
     statements: list[Doc] = []
+    if rollback_alarm_arns:
+        statements.append(
+            statement(
+                "ReadRollbackAlarms", ["cloudwatch:DescribeAlarms"], list(rollback_alarm_arns)
+            )
+        )
     if model.model_data_url is not None:
         statements.append(
             statement(

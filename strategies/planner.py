@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sagemaker_rollouts.strategies import ab, blue_green, canary, recreate, rolling, shadow
+from sagemaker_rollouts.strategies import (
+    ab,
+    blue_green,
+    canary,
+    recreate,
+    rollback,
+    rolling,
+    shadow,
+)
 from sagemaker_rollouts.strategies.common import Context
 from sagemaker_rollouts.strategies.config import ConfigError, StackConfig
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
@@ -18,7 +26,10 @@ PLANNERS: dict[str, Callable[[Context], EndpointPlan]] = {
     "rolling": rolling.plan,
 }
 
-MAX_ROLLBACK_ALARMS = 10  # SageMaker's AutoRollbackConfig.Alarms: 1..10 (botocore AlarmList)
+# Gate alarms of a blue/green or rolling endpoint: SageMaker's AutoRollbackConfig.Alarms takes
+# 1..10 (botocore AlarmList), and the gates are combined into one metric-math rollback alarm,
+# which references at most 10 metrics (strategies/rollback.py).
+MAX_ROLLBACK_ALARMS = rollback.MAX_METRICS
 MAX_DESCRIBE_ALARMS = 100  # one batched DescribeAlarms call takes at most 100 names
 
 

@@ -23,6 +23,7 @@ from sagemaker_rollouts.infra.mockrun import (
 from sagemaker_rollouts.strategies.config import PROJECT, load_config
 from sagemaker_rollouts.strategies.plan import BlueGreenPlan, DeploymentPlan, RollingPlan
 from sagemaker_rollouts.strategies.planner import build_plan
+from sagemaker_rollouts.strategies.rollback import rollback_alarm
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = sorted(ROOT.glob("Pulumi.*.yaml"))
@@ -111,7 +112,10 @@ def test_deployment_config_and_replacement(stack_file: Path) -> None:
                 assert deployment is None
         if deployment is not None:
             alarms = [a["alarmName"] for a in deployment["autoRollbackConfiguration"]["alarms"]]
-            assert alarms == [a.name for a in e.gate_alarms]
+            # One stable rollback alarm whose metric-math definition covers every gate.
+            rollback = rollback_alarm(e)
+            assert rollback is not None and alarms == [rollback.name]
+            assert [m.gate_key for m in rollback.metrics] == [a.key for a in e.gate_alarms]
         assert ep.delete_before_replace == e.replace_on_change
         assert (ep.replace_on_changes == ("endpointConfigName",)) == e.replace_on_change
 
@@ -174,7 +178,10 @@ def test_outputs_name_endpoints_variants_and_alarms(stack_file: Path) -> None:
     assert outputs["variant_names"] == {
         e.key: [v.name for v in e.production_variants] for e in plan.endpoints
     }
-    assert outputs["alarm_names"] == {e.key: [a.name for a in e.alarms] for e in plan.endpoints}
+    assert outputs["alarm_names"] == {
+        e.key: [a.name for a in e.alarms] + [r.name for r in [rollback_alarm(e)] if r is not None]
+        for e in plan.endpoints
+    }
     captured = {e.key for e in plan.endpoints if e.data_capture is not None}
     assert set(outputs.get("capture_s3_uris", {})) == captured
     assert all(u.startswith("s3://") for u in outputs.get("capture_s3_uris", {}).values())
