@@ -142,10 +142,38 @@ class RecreateConfig(_Model):
     pass
 
 
+class OutputField(_Model):
+    """One field of the models' answers to compare (shadow report) or watch (drift).
+
+    `json_path` (`$.a.b`) reads a JSON answer, `csv_column` (0-based) a CSV one; neither: the whole
+    answer. `kind: label` compares exactly; `number` agrees within `tolerance` (absolute).
+    """
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+    json_path: Annotated[str, Field(pattern=r"^\$(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*$")] | None = (
+        None
+    )
+    csv_column: Annotated[int, Field(ge=0, le=10000)] | None = None
+    kind: Literal["label", "number"] = "label"
+    tolerance: Annotated[float, Field(ge=0)] | None = None
+
+
+class PromoteWhen(_Model):
+    """Thresholds for the shadow report's recommendation. `min_agreement` is a percent (0-100)."""
+
+    min_pairs: Annotated[int, Field(ge=1)] = 1000
+    min_agreement: Annotated[float, Field(ge=0, le=100)] = 99.0
+    max_p99_latency_ratio: Annotated[float, Field(gt=0)] = 1.2
+
+
 class ShadowConfig(_Model):
     production: str
     shadow: str
     sampling_percent: Annotated[int, Field(ge=1, le=100)] = 100
+    promote_when: PromoteWhen = Field(default_factory=PromoteWhen)
+    outputs: list[OutputField] = Field(default_factory=list[OutputField], max_length=20)
+    pair_window_seconds: Annotated[int, Field(ge=1, le=3600)] = 5
+    athena: bool = False  # declare a Glue table over the capture prefix for `--engine athena`
 
 
 class CanaryStep(_Model):
@@ -454,6 +482,7 @@ def _check_endpoint(key: str, ep: EndpointConfig, region: str, errs: list[str]) 
             errs.append(
                 f"{p}.data_capture.enabled: shadow compares captured responses; it must be on"
             )
+        _check_outputs(f"{sp}.outputs", s.shadow.outputs, errs)
 
     if s.canary is not None:
         c = s.canary
@@ -590,6 +619,19 @@ def _check_endpoint(key: str, ep: EndpointConfig, region: str, errs: list[str]) 
     ):
         errs.append(f"{p}.data_capture: set destination_s3_uri or destination_prefix, not both")
     return images
+
+
+def _check_outputs(path: str, fields: Sequence[OutputField], errs: list[str]) -> None:
+    seen: set[str] = set()
+    for i, f in enumerate(fields):
+        fp = f"{path}[{i}]"
+        if f.name in seen:
+            errs.append(f"{fp}.name: must be unique, {f.name!r} is used twice")
+        seen.add(f.name)
+        if f.json_path is not None and f.csv_column is not None:
+            errs.append(f"{fp}: set json_path (JSON answers) or csv_column (CSV answers), not both")
+        if f.tolerance is not None and f.kind != "number":
+            errs.append(f"{fp}.tolerance: only for kind number, got kind {f.kind}")
 
 
 def _check_timeout(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sagemaker_rollouts.strategies.rollout import RolloutSpec
+from sagemaker_rollouts.strategies.shadow_compare import ShadowReportPlan
 
 StrategyName = Literal["recreate", "shadow", "canary", "ab", "blue_green", "rolling"]
 TreatMissingData = Literal["breaching", "notBreaching", "ignore", "missing"]
@@ -157,6 +158,7 @@ class EndpointPlan:
     profile: Profile
     tags: tuple[tuple[str, str], ...]
     timeline: tuple[tuple[int, int], ...] = field(default=())  # (seconds, candidate %) points
+    shadow_report: ShadowReportPlan | None = None  # shadow strategy: what the report compares
 
     def model(self, key: str) -> ModelPlan:
         for m in self.models:

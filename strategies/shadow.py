@@ -5,6 +5,13 @@ from __future__ import annotations
 from sagemaker_rollouts.strategies import common
 from sagemaker_rollouts.strategies.common import Context
 from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile
+from sagemaker_rollouts.strategies.shadow_compare import (
+    WHOLE_ANSWER,
+    FieldSpec,
+    ShadowReportPlan,
+    Thresholds,
+    glue_names,
+)
 
 
 def plan(ctx: Context) -> EndpointPlan:
@@ -46,4 +53,26 @@ def plan(ctx: Context) -> EndpointPlan:
         ),
         tags=common.tags(ctx, "shadow"),
         timeline=((0, 0),),
+        shadow_report=ShadowReportPlan(
+            production=prod.name,
+            shadow=shadow.name,
+            fields=tuple(
+                FieldSpec(
+                    name=f.name,
+                    kind=f.kind,
+                    json_path=f.json_path,
+                    csv_column=f.csv_column,
+                    tolerance=0.0 if f.tolerance is None else f.tolerance,
+                )
+                for f in s.outputs
+            )
+            or (WHOLE_ANSWER,),
+            thresholds=Thresholds(
+                min_pairs=s.promote_when.min_pairs,
+                min_agreement=s.promote_when.min_agreement,
+                max_p99_latency_ratio=s.promote_when.max_p99_latency_ratio,
+            ),
+            window_seconds=s.pair_window_seconds,
+            glue=glue_names(ctx.project, ctx.stack_name, ctx.endpoint_name) if s.athena else None,
+        ),
     )

@@ -80,6 +80,24 @@ def _parser() -> argparse.ArgumentParser:
         op.add_argument("--json", action="store_true", help="machine-readable output")
         if name == "promote":
             op.add_argument("--full", action="store_true", help="go straight to 100%%")
+    sh = sub.add_parser(
+        "shadow-report",
+        help="compare a shadow variant's captured answers with production's; recommend",
+    )
+    stack_args(sh)
+    sh.add_argument("--endpoint", help="endpoint key or name (default: the shadow endpoint)")
+    sh.add_argument("--since", help="ISO 8601 time or a duration ago (30m, 2h); default until-1h")
+    sh.add_argument("--until", help="ISO 8601 time or a duration ago; default now")
+    sh.add_argument("--engine", choices=("local", "athena"), default="local")
+    sh.add_argument("--capture-uri", metavar="S3URI", help="override the capture destination")
+    sh.add_argument(
+        "--from-dir", metavar="DIR", help="read capture files from DIR (<endpoint>/<variant>/...)"
+    )
+    sh.add_argument(
+        "--no-metrics", action="store_true", help="with --from-dir: skip CloudWatch (offline)"
+    )
+    sh.add_argument("--json", action="store_true", help="machine-readable output")
+    sh.add_argument("--png", metavar="FILE", help="draw the distribution of differences")
     return p
 
 
@@ -96,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from sagemaker_rollouts.cli import cmd_rehearse
 
                 return cmd_rehearse.run(args)
+            case "shadow-report":
+                from sagemaker_rollouts.cli import cmd_shadow
+
+                return cmd_shadow.run(args)
             case "status":
                 from sagemaker_rollouts.cli import cmd_live
 

@@ -80,6 +80,14 @@ class AwsClients:
     def sts(self) -> Any:
         return self._client("sts")
 
+    @property
+    def s3(self) -> Any:
+        return self._client("s3")
+
+    @property
+    def athena(self) -> Any:
+        return self._client("athena")
+
 
 @dataclass(frozen=True, slots=True)
 class ProvisionedStack:

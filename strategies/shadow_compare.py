@@ -1,0 +1,404 @@
+"""Shadow comparison: pair the production and shadow answers SageMaker captured, measure agreement,
+and recommend promote / keep shadowing / reject. Pure: SQL text in, plain rows out, no engine here.
+
+Theory of operation
+-------------------
+SageMaker data capture writes one JSON line per request and variant under
+`<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl` (production and shadow variants alike):
+`captureData.endpointInput` / `endpointOutput` = {observedContentType, mode, data, encoding} with
+encoding CSV | JSON | BASE64 (`data` is then text, JSON text, or base64 of the raw bytes), and
+`eventMetadata` = {eventId, inferenceTime, inferenceId only when the caller sent `InferenceId`}.
+Source: SageMaker developer guide, "Capture data from real-time endpoint" (record format), and
+DESIGN.md §9.
+
+SageMaker documents no id shared by a request and its shadow copy, so the pairing rule is ours:
+1. the key of a record is its `inferenceId` when the caller sent one (callers who want exact
+   pairing send `InferenceId` on InvokeEndpoint), else the SHA-256 of the decoded request body;
+2. records with the same key are numbered in time order on each side, and the n-th production
+   record pairs with the n-th shadow record of that key, only if their `inferenceTime`s are at most
+   `pair_window_seconds` apart (the copy is sent at once; a repeat of the same payload minutes later
+   is another request).
+A production record without a partner is "unpaired" (expected: the shadow sees only its sampling
+share), so is a shadow record. A line that is not JSON, lacks a request, an answer or a parseable
+`inferenceTime`, or whose BASE64 does not decode to UTF-8 text is "unreadable": counted and skipped,
+the rest of the file is still read.
+
+One source of truth for the query: `comparison_sql` writes it once in Athena's dialect (Trino);
+Athena runs it as is over the Glue table the program declares, and the local engine transpiles the
+same text with sqlglot to DuckDB. The table it reads has three columns: `line` (one capture line),
+`variant` and `hour` (`yyyy/MM/dd/HH`), the two partition keys projected from the S3 path.
+
+Agreement per output field: labels agree when equal as text (after trimming); numbers agree when
+`|production - shadow| <= tolerance`, and report the mean and max absolute difference. A paired
+answer that lacks the field on either side counts as a disagreement (never promote on missing data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+ERROR_RATE_MARGIN = 0.001
+Action = Literal["promote", "keep_shadowing", "reject"]
+FieldKind = Literal["label", "number"]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One answer field to compare. `json_path` for JSON answers, `csv_column` (0-based) for CSV;
+    neither: the whole answer text. `tolerance` (absolute, numbers only) defaults to 0."""
+
+    name: str
+    kind: FieldKind = "label"
+    json_path: str | None = None
+    csv_column: int | None = None
+    tolerance: float = 0.0
+
+
+WHOLE_ANSWER = FieldSpec(name="answer")
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """`strategy.shadow.promote_when`: min pairs, min agreement (percent 0-100), max p99 ratio."""
+
+    min_pairs: int
+    min_agreement: float
+    max_p99_latency_ratio: float
+
+
+@dataclass(frozen=True, slots=True)
+class VariantCounts:
+    records: int  # readable records inside the time range
+    unreadable: int  # malformed lines, skipped (any time: an unreadable line has no time)
+    unpaired: int
+
+
+@dataclass(frozen=True, slots=True)
+class FieldAgreement:
+    """Agreement on one field over `paired` pairs. `agreement_percent` is None with no pairs."""
+
+    name: str
+    kind: FieldKind
+    compared: int  # pairs where both answers have the field (numbers: parse as numbers)
+    agreed: int
+    paired: int
+    mean_abs_diff: float | None  # numbers only
+    max_abs_diff: float | None
+
+    @property
+    def agreement_percent(self) -> float | None:
+        return None if self.paired == 0 else 100.0 * self.agreed / self.paired
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    paired: int
+    production: VariantCounts
+    shadow: VariantCounts
+    fields: tuple[FieldAgreement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VariantMetrics:
+    """CloudWatch AWS/SageMaker figures for one variant over the report's range.
+
+    `p99_latency_ms`: ModelLatency p99 (published in microseconds, shown in ms); None: no data.
+    """
+
+    invocations: float
+    errors_5xx: float
+    p99_latency_ms: float | None
+
+    @property
+    def error_rate(self) -> float | None:
+        return None if self.invocations <= 0 else self.errors_5xx / self.invocations
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    action: Action
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class GlueTable:
+    """The Glue database and table over one endpoint's capture prefix (`--engine athena`)."""
+
+    database: str
+    table: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowReportPlan:
+    """What `rollout shadow-report` compares for one shadow endpoint, from `strategy.shadow`."""
+
+    production: str
+    shadow: str
+    fields: tuple[FieldSpec, ...]
+    thresholds: Thresholds
+    window_seconds: int
+    glue: GlueTable | None  # declared only with `strategy.shadow.athena: true`
+
+
+def glue_names(project: str, stack: str, endpoint_name: str) -> GlueTable:
+    """Glue names: lowercase letters, digits and underscores (Athena's rule for table names),
+    database per stack, table per endpoint, each at most 255 characters (Glue's limit)."""
+
+    def clean(text: str) -> str:
+        return "".join(c if c.isalnum() else "_" for c in text.lower())[:200]
+
+    return GlueTable(database=clean(f"{project}_{stack}"), table=clean(f"{endpoint_name}_capture"))
+
+
+# --------------------------------------------------------------------------- the query
+
+
+# Space, tab, newline, carriage return: what `trim` removes around an answer or field.
+_BLANKS = "concat(' ', chr(9), chr(10), chr(13))"
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def hour_partition(t: datetime) -> str:
+    """The `hour` partition value (`yyyy/MM/dd/HH`, UTC) SageMaker's capture path gives `t`."""
+    return t.astimezone(UTC).strftime("%Y/%m/%d/%H")
+
+
+def _decoded(side: str) -> str:
+    base = f"json_extract_scalar(doc, '$.captureData.{side}.data')"
+    enc = f"json_extract_scalar(doc, '$.captureData.{side}.encoding')"
+    return f"CASE {enc} WHEN 'BASE64' THEN try(from_utf8(from_base64({base}))) ELSE {base} END"
+
+
+def _field_value(f: FieldSpec, answer: str) -> str:
+    if f.json_path is not None:
+        raw = f"try(json_extract_scalar({answer}, {_lit(f.json_path)}))"
+    elif f.csv_column is not None:
+        raw = f"split_part({answer}, ',', {f.csv_column + 1})"
+    else:
+        raw = answer
+    text = f"nullif(trim(BOTH {_BLANKS} FROM {raw}), '')"
+    return f"try_cast({text} AS double)" if f.kind == "number" else text
+
+
+def comparison_sql(
+    *,
+    table: str,
+    production: str,
+    shadow: str,
+    fields: Sequence[FieldSpec],
+    since: datetime,
+    until: datetime,
+    window_seconds: int,
+) -> str:
+    """The whole comparison as ONE Athena (Trino) query returning one row; see `parse_row`.
+
+    `since` <= inferenceTime < `until` (timezone-aware); partitions outside the hours are pruned.
+    Raises ValueError for an empty or inverted range or a field list without fields.
+    """
+    if until <= since:
+        raise ValueError(f"until ({_iso(until)}) must be after since ({_iso(since)})")
+    if not fields:
+        raise ValueError("at least one output field to compare")
+    p, s = _lit(production), _lit(shadow)
+    cols: list[str] = []
+    selects: list[str] = []
+    for i, f in enumerate(fields):
+        cols.append(f"{_field_value(f, 'a_prod')} AS p{i}, {_field_value(f, 'a_shadow')} AS s{i}")
+        if f.kind == "number":
+            diff = f"abs(p{i} - s{i})"
+            selects.append(
+                f"count_if(p{i} IS NOT NULL AND s{i} IS NOT NULL) AS f{i}_compared, "
+                f"count_if({diff} <= {float(f.tolerance)!r}) AS f{i}_agreed, "
+                f"avg({diff}) AS f{i}_mean_abs_diff, max({diff}) AS f{i}_max_abs_diff"
+            )
+        else:
+            selects.append(
+                f"count_if(p{i} IS NOT NULL AND s{i} IS NOT NULL) AS f{i}_compared, "
+                f"count_if(p{i} = s{i}) AS f{i}_agreed, "
+                f"CAST(NULL AS double) AS f{i}_mean_abs_diff, "
+                f"CAST(NULL AS double) AS f{i}_max_abs_diff"
+            )
+    key = "coalesce(inference_id, to_hex(sha256(to_utf8(request))))"
+    field_columns = ",\n  ".join(selects)
+    return f"""WITH raw AS (
+  SELECT variant, try(json_parse(line)) AS doc
+  FROM {table}
+  WHERE variant IN ({p}, {s})
+    AND hour BETWEEN {_lit(hour_partition(since))} AND {_lit(hour_partition(until))}
+    AND line IS NOT NULL AND trim(line) <> ''
+),
+decoded AS (
+  SELECT
+    variant,
+    doc,
+    json_extract_scalar(doc, '$.eventMetadata.inferenceId') AS inference_id,
+    json_extract_scalar(doc, '$.eventMetadata.eventId') AS event_id,
+    try(from_iso8601_timestamp(json_extract_scalar(doc, '$.eventMetadata.inferenceTime'))) AS at,
+    {_decoded("endpointInput")} AS request,
+    {_decoded("endpointOutput")} AS answer
+  FROM raw
+),
+readable AS (
+  SELECT variant, inference_id, event_id, at, request, answer
+  FROM decoded
+  WHERE doc IS NOT NULL AND at IS NOT NULL AND request IS NOT NULL AND answer IS NOT NULL
+    AND at >= from_iso8601_timestamp({_lit(_iso(since))})
+    AND at < from_iso8601_timestamp({_lit(_iso(until))})
+),
+keyed AS (
+  SELECT
+    variant, at, answer, {key} AS pair_key,
+    row_number() OVER (PARTITION BY variant, {key} ORDER BY at, event_id) AS rn
+  FROM readable
+),
+pairs AS (
+  SELECT pr.answer AS a_prod, sh.answer AS a_shadow
+  FROM keyed pr
+  JOIN keyed sh ON pr.pair_key = sh.pair_key AND pr.rn = sh.rn
+  WHERE pr.variant = {p} AND sh.variant = {s}
+    AND abs(date_diff('millisecond', pr.at, sh.at)) <= {int(window_seconds) * 1000}
+),
+vals AS (
+  SELECT {", ".join(cols)}
+  FROM pairs
+)
+SELECT
+  (SELECT count(*) FROM readable WHERE variant = {p}) AS production_records,
+  (SELECT count(*) FROM readable WHERE variant = {s}) AS shadow_records,
+  (SELECT count(*) FROM decoded WHERE variant = {p} AND (doc IS NULL OR at IS NULL
+     OR request IS NULL OR answer IS NULL)) AS production_unreadable,
+  (SELECT count(*) FROM decoded WHERE variant = {s} AND (doc IS NULL OR at IS NULL
+     OR request IS NULL OR answer IS NULL)) AS shadow_unreadable,
+  count(*) AS paired,
+  {field_columns}
+FROM vals"""
+
+
+def differences_sql(base_sql: str, fields: Sequence[FieldSpec], limit: int = 20000) -> str:
+    """From `comparison_sql`'s text: up to `limit` rows (field, signed shadow - production
+    difference) for the numeric fields, for the report's distribution plot."""
+    head = base_sql[: base_sql.rindex("\nSELECT\n")]
+    parts = [
+        f"SELECT {_lit(f.name)} AS field, s{i} - p{i} AS diff FROM vals "
+        f"WHERE p{i} IS NOT NULL AND s{i} IS NOT NULL"
+        for i, f in enumerate(fields)
+        if f.kind == "number"
+    ]
+    if not parts:
+        parts = ["SELECT CAST(NULL AS varchar) AS field, CAST(NULL AS double) AS diff WHERE 1 = 0"]
+    return f"{head}\nSELECT field, diff FROM ({' UNION ALL '.join(parts)}) d LIMIT {int(limit)}"
+
+
+def _int(v: Any) -> int:
+    return 0 if v is None else int(v)
+
+
+def _float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def parse_row(row: Mapping[str, Any], fields: Sequence[FieldSpec]) -> Comparison:
+    """`comparison_sql`'s one result row (column name -> value; Athena returns text) as data."""
+    paired = _int(row["paired"])
+    prod_records, shadow_records = _int(row["production_records"]), _int(row["shadow_records"])
+    out: list[FieldAgreement] = []
+    for i, f in enumerate(fields):
+        out.append(
+            FieldAgreement(
+                name=f.name,
+                kind=f.kind,
+                compared=_int(row[f"f{i}_compared"]),
+                agreed=_int(row[f"f{i}_agreed"]),
+                paired=paired,
+                mean_abs_diff=_float(row[f"f{i}_mean_abs_diff"]),
+                max_abs_diff=_float(row[f"f{i}_max_abs_diff"]),
+            )
+        )
+    return Comparison(
+        paired=paired,
+        production=VariantCounts(
+            prod_records, _int(row["production_unreadable"]), prod_records - paired
+        ),
+        shadow=VariantCounts(
+            shadow_records, _int(row["shadow_unreadable"]), shadow_records - paired
+        ),
+        fields=tuple(out),
+    )
+
+
+# --------------------------------------------------------------------------- the recommendation
+
+
+def p99_ratio(production: VariantMetrics, shadow: VariantMetrics) -> float | None:
+    """Shadow p99 / production p99; None when either is missing or production's is 0."""
+    if production.p99_latency_ms is None or shadow.p99_latency_ms is None:
+        return None
+    if production.p99_latency_ms <= 0:
+        return None
+    return shadow.p99_latency_ms / production.p99_latency_ms
+
+
+def recommend(
+    cmp: Comparison,
+    production: VariantMetrics | None,
+    shadow: VariantMetrics | None,
+    t: Thresholds,
+) -> Recommendation:
+    """Reject beats keep-shadowing beats promote; never promote on missing evidence.
+
+    reject: enough pairs and some field's agreement below `min_agreement`; or the shadow's p99
+    latency above `max_p99_latency_ratio` x production's; or the shadow's 5xx rate above
+    production's by more than `ERROR_RATE_MARGIN` (0.1 percentage point: one stray error in a
+    small sample is not a verdict). keep_shadowing: fewer than `min_pairs` pairs, or latency data missing.
+    promote: otherwise.
+    """
+    reasons: list[str] = []
+    if cmp.paired >= t.min_pairs:
+        for f in cmp.fields:
+            pct = f.agreement_percent
+            if pct is not None and pct < t.min_agreement:
+                reasons.append(
+                    f"{f.name}: agreement {pct:.2f}% < min_agreement {t.min_agreement:g}% "
+                    f"over {cmp.paired} pairs"
+                )
+    if production is not None and shadow is not None:
+        ratio = p99_ratio(production, shadow)
+        if ratio is not None and ratio > t.max_p99_latency_ratio:
+            reasons.append(
+                f"p99 latency ratio {ratio:.2f} > max_p99_latency_ratio {t.max_p99_latency_ratio:g}"
+            )
+        pe, se = production.error_rate, shadow.error_rate
+        if pe is not None and se is not None and se > pe + ERROR_RATE_MARGIN:
+            reasons.append(
+                f"shadow 5xx rate {100 * se:.2f}% > production {100 * pe:.2f}% + 0.1 points"
+            )
+    if reasons:
+        return Recommendation("reject", "; ".join(reasons))
+    if cmp.paired < t.min_pairs:
+        return Recommendation(
+            "keep_shadowing", f"{cmp.paired} pairs < min_pairs {t.min_pairs}; keep collecting"
+        )
+    if production is None or shadow is None or p99_ratio(production, shadow) is None:
+        return Recommendation(
+            "keep_shadowing", "no ModelLatency p99 for both variants in CloudWatch yet"
+        )
+    worst = min(
+        (f.agreement_percent for f in cmp.fields if f.agreement_percent is not None),
+        default=100.0,
+    )
+    ratio = p99_ratio(production, shadow)
+    return Recommendation(
+        "promote",
+        f"{cmp.paired} pairs >= {t.min_pairs}; lowest field agreement {worst:.2f}% >= "
+        f"{t.min_agreement:g}%; p99 ratio {ratio:.2f} <= {t.max_p99_latency_ratio:g}",
+    )
