@@ -8,6 +8,7 @@ from __future__ import annotations
 from sagemaker_rollouts.strategies import common
 from sagemaker_rollouts.strategies.common import Context
 from sagemaker_rollouts.strategies.config import Size
+from sagemaker_rollouts.strategies.guardrails import instances_of
 from sagemaker_rollouts.strategies.plan import (
     BlueGreenPlan,
     CapacitySize,
@@ -49,8 +50,8 @@ def plan(ctx: Context) -> EndpointPlan:
             timeline += [(0, percent_of(r.canary_size, v.instance_count)), (r.wait_seconds, 100)]
         case "linear":
             assert r.linear_step is not None
-            step = percent_of(r.linear_step, v.instance_count)
-            timeline = list(common.stepped_timeline(step, r.wait_seconds))
+            step = instances_of(capacity(r.linear_step), v.instance_count)
+            timeline = list(common.stepped_timeline(step, v.instance_count, r.wait_seconds))
     to_full = timeline[-1][0]
     alarms = common.variant_alarms(ctx, v.name, gate=True) + common.custom_alarms(
         ctx, gates_allowed=True

@@ -208,12 +208,20 @@ def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def stepped_timeline(step_percent: int, wait_seconds: int) -> tuple[tuple[int, int], ...]:
-    """(seconds, candidate %) for a shift of `step_percent` every `wait_seconds` up to 100%."""
+def stepped_timeline(
+    step_instances: int, fleet: int, wait_seconds: int
+) -> tuple[tuple[int, int], ...]:
+    """(seconds, candidate %) for `step_instances` more of `fleet` instances every `wait_seconds`.
+
+    SageMaker turns on whole instances per linear step or rolling batch, so the share after k steps
+    is k*step/fleet (rounded), and there are ceil(fleet/step) steps: 1 of 3 instances gives
+    33, 67, 100, never a fourth step for a rounding remainder (strategies/guardrails.py, S7).
+    """
     points: list[tuple[int, int]] = [(0, 0)]
-    t, pct = 0, 0
-    while pct < 100:
-        pct = min(100, pct + step_percent)
-        points.append((t, pct))
+    on = 0
+    t = 0
+    while on < fleet:
+        on = min(fleet, on + step_instances)
+        points.append((t, min(100, round(100 * on / fleet))))
         t += wait_seconds
     return tuple(points)

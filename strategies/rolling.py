@@ -6,8 +6,9 @@ Only one batch of extra capacity at a time; rollback is batch by batch too, so i
 from __future__ import annotations
 
 from sagemaker_rollouts.strategies import common
-from sagemaker_rollouts.strategies.blue_green import capacity, percent_of
+from sagemaker_rollouts.strategies.blue_green import capacity
 from sagemaker_rollouts.strategies.common import Context
+from sagemaker_rollouts.strategies.guardrails import instances_of
 from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile, RollingPlan
 
 
@@ -15,9 +16,8 @@ def plan(ctx: Context) -> EndpointPlan:
     ro = ctx.ep.strategy.rolling
     assert ro is not None
     v = ctx.ep.variants[0]
-    batch_pct = percent_of(ro.maximum_batch_size, v.instance_count)
-    batch_instances = common.ceil_div(batch_pct * v.instance_count, 100)
-    timeline = common.stepped_timeline(batch_pct, ro.wait_seconds)
+    batch_instances = instances_of(capacity(ro.maximum_batch_size), v.instance_count)
+    timeline = common.stepped_timeline(batch_instances, v.instance_count, ro.wait_seconds)
     to_full = timeline[-1][0]
     alarms = common.variant_alarms(ctx, v.name, gate=True) + common.custom_alarms(
         ctx, gates_allowed=True
