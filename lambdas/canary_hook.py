@@ -6,14 +6,32 @@ Environment (read in `handler` only): ROLLOUT_SPEC (RolloutSpec JSON), STATE_TAB
 
 A steady-state tick costs three API calls (DescribeEndpoint, DescribeAlarms, GetItem): holds
 that change nothing write nothing, and metrics go out as an Embedded Metric Format log line.
-Order of effects: a rollback sets the weights first (safety before bookkeeping) and then records;
-an advance or reconcile records first (conditional on the version read) and then sets the
-weights, so a racing or duplicate invocation that loses the write never touches the endpoint,
-and a crash after the write is repaired by the next tick's reconcile.
+
+Order of effects, and what each failure leaves behind:
+- A rollback sets the weights first (safety before bookkeeping) and then records. If the weights
+  call fails for any reason (mid-update, throttled past botocore's retries, 5xx, timeout, denied)
+  the rollback is recorded as *pending* and retried first on every later tick, whatever the alarms
+  do meanwhile. If the state write fails after the weights were set, the next tick finds the
+  candidate at 0% with the alarm still in ALARM and records it with that alarm; the invocation
+  raises so an alarm event is redelivered by Lambda's asynchronous retries.
+- An advance or reconcile records first (conditional on the version read) and then sets the
+  weights, so a racing or duplicate invocation that loses the write never touches the endpoint,
+  and a crash after the write is repaired by the next tick's reconcile.
+- Notifications go through an outbox on the state item: a notice is stored with the decision that
+  causes it, published after the write, and cleared by a following write ("notify" history row). A
+  failed Publish leaves it pending; every later tick retries it (delivery is at least once).
+- A missing, stale or malformed state item is re-derived from the live weights and the history
+  (`recover_state`), recorded as a "recover" history row and notified; a conditional write that
+  fails while the stored version is still the one read (the state is behind its own history) is
+  recovered the same way, so a conflict never repeats silently.
+- DescribeEndpoint or GetItem failing raises out of the invocation: nothing was decided, nothing
+  changes, the next tick (or the redelivered event) decides again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -29,14 +47,24 @@ from sagemaker_rollouts.lambdas.aws_adapter import (
     read_endpoint,
     set_weights,
 )
-from sagemaker_rollouts.lambdas.store import HistoryRow, read_state, write_state
+from sagemaker_rollouts.lambdas.store import (
+    HistoryRow,
+    MalformedState,
+    last_record,
+    read_history,
+    read_state,
+    write_state,
+)
 from sagemaker_rollouts.strategies.controller import (
     Advance,
     AlarmStateValue,
     AlarmView,
     Complete,
     Decision,
+    EndpointView,
     Hold,
+    LastRecord,
+    Notice,
     Reconcile,
     Rollback,
     RolloutState,
@@ -46,10 +74,14 @@ from sagemaker_rollouts.strategies.controller import (
     decide,
     initial_state,
     kind,
+    recover_state,
+    watched_alarms,
 )
 from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 ALARM_EVENT = "CloudWatch Alarm State Change"
+MAX_OUTBOX = 20  # oldest pending notices are dropped beyond this (SNS down for a long time)
+_ATTEMPTS = 3  # decide-and-record attempts per invocation when a write loses a race
 
 _clients: Clients | None = None
 
@@ -62,6 +94,11 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     return run(event, os.environ, _clients, time.time())
 
 
+class RollbackNotRecorded(RuntimeError):
+    """The rollback's weights call succeeded but its state write failed: the invocation fails so
+    an alarm event is redelivered; the next tick records it (the alarm is checked first)."""
+
+
 def run(
     event: Mapping[str, Any],
     env: Mapping[str, str],
@@ -71,51 +108,66 @@ def run(
 ) -> dict[str, Any]:
     """One controller tick at time `now`; returns the decision taken, as data.
 
-    Invariants: at most one step per stored version (writes are conditional); a rollback decided
-    while the endpoint is mid-update is recorded as pending and retried on every later tick.
+    Invariants: at most one step per stored version (writes are conditional); a rollback once
+    decided is either applied or stored as pending, whatever the weights call does; a lost or
+    stale state item is recovered and notified, never spun on. Raises when DescribeEndpoint or
+    GetItem fail (nothing decided), and RollbackNotRecorded (see its docstring).
     """
     spec = RolloutSpec.from_json(env["ROLLOUT_SPEC"])
     table = env["STATE_TABLE"]
-    topic = env.get("TOPIC_ARN")
+    topic = env.get("TOPIC_ARN") or None
 
     endpoint = read_endpoint(clients.sagemaker, spec.endpoint_name)
-    names = (*spec.gate_alarms, *(() if spec.sample_alarm is None else (spec.sample_alarm,)))
-    alarms = _with_event(spec, read_alarms(clients.cloudwatch, names), event)
-    stored = read_state(clients.dynamodb, table, spec.rollout_id)
-    state = initial_state(spec, now) if stored is None else stored
+    alarms = _with_event(spec, read_alarms(clients.cloudwatch, watched_alarms(spec)), event)
+    state, recovered = _load(clients, table, spec, endpoint, topic, now)
 
-    decision = decide(spec, state, alarms, endpoint, state.intent, now)
-    weights = changes_weights(decision)
     applied = False
     conflict = False
-
-    if isinstance(decision, Rollback) and weights is not None:
-        applied = set_weights(clients.sagemaker, spec.endpoint_name, weights)
-        if not applied:
-            decision = replace(
-                decision,
-                deferred=True,
-                reason=f"{decision.reason}; endpoint update in progress, retry next tick",
-            )
-        new = apply(state, decision, now)
-        if new.version != state.version:
+    decision: Decision = Hold("not decided")
+    weights: tuple[tuple[str, float], ...] | None = None
+    new = state
+    for _ in range(_ATTEMPTS):
+        decision = decide(spec, state, alarms, endpoint, state.intent, now)
+        weights = changes_weights(decision)
+        applied = False
+        if isinstance(decision, Rollback) and weights is not None:
+            error = _try_set_weights(clients, spec, weights)
+            applied = error is None
+            if applied:
+                # What the endpoint now serves: a re-decision after a lost race must see it.
+                endpoint = EndpointView.of(endpoint.status, dict(weights))
+            else:
+                decision = replace(decision, deferred=True, reason=f"{decision.reason}; {error}")
+        new = _with_notice(apply(state, decision, now), spec, state, decision, applied, topic, now)
+        if new.version == state.version:
+            conflict = False
+            break
+        try:
             conflict = not _record(clients, table, spec, state, new, decision, now)
-    else:
-        new = apply(state, decision, now)
-        if new.version != state.version:
-            conflict = not _record(clients, table, spec, state, new, decision, now)
-        if weights is not None and not conflict:
-            applied = set_weights(clients.sagemaker, spec.endpoint_name, weights)
-            # Not applied: the endpoint is mid-update; the stored step stands and the next tick
-            # backs off until it is InService, then reconciles to it.
+        except Exception as err:
+            if isinstance(decision, Rollback) and applied:
+                _notify_direct(clients, topic, spec, decision, f"state write failed: {err}", now)
+                raise RollbackNotRecorded(
+                    f"rollback applied to {spec.endpoint_name} but not recorded: {err}"
+                ) from err
+            raise
+        if not conflict:
+            break
+        # Lost the race: re-read. Someone else moved (a duplicate event, an operator): decide
+        # again on their state. The stored version did not move: our state is behind its own
+        # history (restored, edited): recover it.
+        state, again = _after_conflict(clients, table, spec, state, endpoint, topic, now)
+        recovered = recovered or again
+        if not isinstance(decision, Rollback) and not again:
+            break  # an advance/reconcile that lost the race is the winner's to make
 
+    if not conflict and weights is not None and not isinstance(decision, Rollback):
+        applied = _set_after_record(clients, spec, weights)
     result_state = state if conflict else new
+    sent, result_state = _flush_outbox(clients, table, spec, result_state, topic, now)
+
     live = candidate_share(spec, endpoint)
     percent = _weights_percent(spec, weights) if applied and weights is not None else live
-    notified = False
-    if not conflict:
-        notified = _maybe_notify(clients, topic, spec, state, result_state, decision, applied, now)
-
     result: dict[str, Any] = {
         "rollout_id": spec.rollout_id,
         "decision": kind(decision),
@@ -126,7 +178,10 @@ def run(
         "version": result_state.version,
         "weights_applied": applied,
         "conflict": conflict,
-        "notified": notified,
+        "notified": sent > 0,
+        "notices_pending": len(result_state.outbox),
+        "recovered": recovered,
+        "intent_refused": result_state.intent_refused,
         "now": now,
     }
     metrics: dict[str, float] = {"Step": float(result_state.step_index)}
@@ -136,14 +191,134 @@ def run(
     return result
 
 
+def _load(
+    clients: Clients,
+    table: str,
+    spec: RolloutSpec,
+    endpoint: EndpointView,
+    topic: str | None,
+    now: float,
+) -> tuple[RolloutState, bool]:
+    """The state to decide on, and whether it had to be recovered. A missing item with no
+    history is a rollout's first tick; a missing item with history, or a malformed item, is
+    recovered from the history and the live weights."""
+    try:
+        stored = read_state(clients.dynamodb, table, spec.rollout_id)
+        broken: str | None = None
+    except MalformedState as err:
+        stored, broken = None, f"state item malformed ({err})"
+    if stored is not None:
+        return stored, False
+    return _recover(
+        clients,
+        table,
+        spec,
+        endpoint,
+        topic,
+        now,
+        broken or "state item missing",
+        first=broken is None,
+    )
+
+
+def _after_conflict(
+    clients: Clients,
+    table: str,
+    spec: RolloutSpec,
+    old: RolloutState,
+    endpoint: EndpointView,
+    topic: str | None,
+    now: float,
+) -> tuple[RolloutState, bool]:
+    try:
+        stored = read_state(clients.dynamodb, table, spec.rollout_id)
+    except MalformedState as err:
+        return _recover(clients, table, spec, endpoint, topic, now, f"malformed ({err})")
+    if stored is None:
+        return _recover(clients, table, spec, endpoint, topic, now, "state item missing")
+    if stored.version == old.version:
+        return _recover(
+            clients,
+            table,
+            spec,
+            endpoint,
+            topic,
+            now,
+            f"state item at version {old.version} is behind its history (write conflict)",
+        )
+    return stored, False
+
+
+def _recover(
+    clients: Clients,
+    table: str,
+    spec: RolloutSpec,
+    endpoint: EndpointView,
+    topic: str | None,
+    now: float,
+    why: str,
+    *,
+    first: bool = False,
+) -> tuple[RolloutState, bool]:
+    """Re-derive the state from history + live weights and store it with a "recover" row."""
+    rows = read_history(clients.dynamodb, table, spec.rollout_id, limit=20)
+    last = last_record(rows)
+    if last is None:
+        if first:
+            return initial_state(spec, now), False  # the rollout's first tick
+        last = LastRecord(version=0, status="in_progress", step_index=0)
+    derived, reason = recover_state(spec, last, endpoint, now, why)
+    new = replace(derived, version=last.version + 1)
+    if topic is not None:
+        new = replace(new, outbox=(_notice(spec, "state recovered", new, "recover", reason, now),))
+    row = _row(spec, new, "recover", reason, None, None, now)
+    if write_state(
+        clients.dynamodb, table, spec.rollout_id, last.version, new, row, replace_any=True
+    ):
+        return new, True
+    stored = read_state(clients.dynamodb, table, spec.rollout_id)  # someone else recovered first
+    if stored is None:
+        raise RuntimeError(f"state of {spec.rollout_id} vanished during recovery")
+    return stored, True
+
+
+def _try_set_weights(
+    clients: Clients, spec: RolloutSpec, weights: tuple[tuple[str, float], ...]
+) -> str | None:
+    """The rollback's weights call; None when applied, else why not (never raises an AWS or
+    network error: a decided rollback must be stored as pending whatever went wrong)."""
+    try:
+        if set_weights(clients.sagemaker, spec.endpoint_name, weights):
+            return None
+        return "endpoint update in progress, retry next tick"
+    except Exception as err:  # ClientError, BotoCoreError (timeouts, connection), anything else
+        code = getattr(err, "response", {}).get("Error", {}).get("Code", type(err).__name__)
+        return f"weights call failed ({code}), retry next tick"
+
+
+def _set_after_record(
+    clients: Clients, spec: RolloutSpec, weights: tuple[tuple[str, float], ...]
+) -> bool:
+    """An advance/reconcile's weights call after its record. Any failure leaves the stored step
+    standing; the next InService tick reconciles live weights to it."""
+    try:
+        return set_weights(clients.sagemaker, spec.endpoint_name, weights)
+    except Exception:
+        return False
+
+
 def _with_event(spec: RolloutSpec, alarms: AlarmView, event: Mapping[str, Any]) -> AlarmView:
-    """Trust an alarm event's ALARM for our gate alarms even if DescribeAlarms lags or failed."""
+    """Trust an alarm event's ALARM for our gate and baseline alarms even if DescribeAlarms lags or
+    failed."""
     if event.get("source") != "aws.cloudwatch" or event.get("detail-type") != ALARM_EVENT:
         return alarms
     detail: Mapping[str, Any] = event.get("detail") or {}
     name = detail.get("alarmName")
     state: Mapping[str, Any] = detail.get("state") or {}
-    if name not in spec.gate_alarms or state.get("value") != "ALARM":
+    watched = (*spec.gate_alarms, *spec.baseline_alarms)
+    if name not in watched or state.get("value") != "ALARM":
+        return alarms
+    if alarms.unreadable is not None and name in spec.baseline_alarms:
         return alarms
     states: dict[str, AlarmStateValue] = dict(alarms.states)
     states[str(name)] = "ALARM"
@@ -156,6 +331,31 @@ def _weights_percent(spec: RolloutSpec, weights: tuple[tuple[str, float], ...]) 
     return None if cand is None or total <= 0 else 100.0 * cand / total
 
 
+def _row(
+    spec: RolloutSpec,
+    new: RolloutState,
+    row_kind: str,
+    reason: str,
+    alarm: str | None,
+    who: str | None,
+    now: float,
+    percent: int | None = None,
+) -> HistoryRow:
+    return HistoryRow(
+        version=new.version,
+        at=now,
+        kind=row_kind,
+        reason=reason,
+        status=new.status,
+        step_index=new.step_index,
+        candidate_percent=(
+            spec.steps[new.step_index].candidate_percent if percent is None else percent
+        ),
+        alarm=alarm,
+        who=who,
+    )
+
+
 def _record(
     clients: Clients,
     table: str,
@@ -165,68 +365,136 @@ def _record(
     decision: Decision,
     now: float,
 ) -> bool:
-    row = HistoryRow(
-        version=new.version,
-        at=now,
-        kind=kind(decision),
-        reason=decision.reason,
-        status=new.status,
-        step_index=new.step_index,
-        candidate_percent=_target_percent(spec, new, decision),
-        alarm=decision.alarm if isinstance(decision, Rollback) else None,
-        who=None
-        if new.intent is None or new.last_intent_id == old.last_intent_id
-        else new.intent.who,
+    rolled_back = isinstance(decision, Rollback) or new.status == "rolled_back"
+    row = _row(
+        spec,
+        new,
+        kind(decision),
+        decision.reason,
+        decision.alarm if isinstance(decision, Rollback) else None,
+        None if new.intent is None or new.last_intent_id == old.last_intent_id else new.intent.who,
+        now,
+        percent=0 if rolled_back else None,
     )
     return write_state(clients.dynamodb, table, spec.rollout_id, old.version, new, row)
 
 
-def _target_percent(spec: RolloutSpec, state: RolloutState, decision: Decision) -> int:
-    if isinstance(decision, Rollback):
-        return 0
-    return spec.steps[state.step_index].candidate_percent
-
-
-def _maybe_notify(
-    clients: Clients,
-    topic: str | None,
-    spec: RolloutSpec,
-    old: RolloutState,
-    new: RolloutState,
-    decision: Decision,
-    applied: bool,
-    now: float,
-) -> bool:
-    """SNS on rollback (when decided, and when a deferred one is finally applied), completion,
-    and the first tick a hold needs a human."""
-    subject: str | None = None
+def _subject(old: RolloutState, decision: Decision, applied: bool) -> str | None:
+    """What a decision is worth telling a human, if anything: rollback (when decided, and when a
+    pending one is finally applied), completion, the first tick a hold needs a human (once per
+    kind of reason), and a refused intent."""
     match decision:
         case Rollback():
             if old.status != "rolled_back":
-                subject = f"Canary rolled back: {spec.endpoint_name}"
-            elif old.pending_rollback and applied:
-                subject = f"Canary rollback applied: {spec.endpoint_name}"
+                return "rolled back"
+            if old.pending_rollback and applied:
+                return "rollback applied"
+            return None
         case Complete():
-            subject = f"Canary completed: {spec.endpoint_name}"
+            return "completed"
         case Hold(notify=True):
-            subject = f"Canary stuck: {spec.endpoint_name}"
+            return "stuck"
         case Advance() | Reconcile() | Hold():
-            pass
-    if subject is None:
-        return False
-    return notify(
-        clients.sns,
-        topic,
-        subject,
-        {
-            "rollout_id": spec.rollout_id,
-            "endpoint": spec.endpoint_name,
-            "decision": kind(decision),
-            "reason": decision.reason,
-            "status": new.status,
-            "step_index": new.step_index,
-            "alarm": new.rollback_alarm,
-            "pending": new.pending_rollback,
-            "at": now,
-        },
+            return "intent refused" if decision.refused is not None else None
+
+
+def _with_notice(
+    new: RolloutState,
+    spec: RolloutSpec,
+    old: RolloutState,
+    decision: Decision,
+    applied: bool,
+    topic: str | None,
+    now: float,
+) -> RolloutState:
+    """`new` with the decision's notification queued in its outbox (written with the decision)."""
+    what = _subject(old, decision, applied)
+    if what is None or topic is None or new.version == old.version:
+        return new
+    notice = _notice(spec, what, new, kind(decision), decision.reason, now)
+    return replace(new, outbox=(*new.outbox, notice)[-MAX_OUTBOX:])
+
+
+def _notice(
+    spec: RolloutSpec, what: str, new: RolloutState, decided: str, reason: str, now: float
+) -> Notice:
+    body = {
+        "rollout_id": spec.rollout_id,
+        "endpoint": spec.endpoint_name,
+        "decision": decided,
+        "reason": reason,
+        "status": new.status,
+        "step_index": new.step_index,
+        "alarm": new.rollback_alarm,
+        "pending": new.pending_rollback,
+        "at": now,
+    }
+    return Notice(
+        subject=f"Canary {what}: {spec.endpoint_name}",
+        message=json.dumps(body, sort_keys=True, default=str),
     )
+
+
+def _flush_outbox(
+    clients: Clients,
+    table: str,
+    spec: RolloutSpec,
+    state: RolloutState,
+    topic: str | None,
+    now: float,
+) -> tuple[int, RolloutState]:
+    """Publish pending notices; clear the published ones with one write. Returns how many were
+    published and the state after. A failed Publish stops the flush: the rest stay pending for the
+    next tick; a failed clearing write leaves them all pending (sent again: at least once)."""
+    if not state.outbox or topic is None:
+        return 0, state
+    sent = 0
+    for notice in state.outbox:
+        try:
+            notify(clients.sns, topic, notice.subject, json.loads(notice.message))
+        except Exception:
+            break
+        sent += 1
+    if sent == 0:
+        return 0, state
+    cleared = replace(state, outbox=state.outbox[sent:], version=state.version + 1)
+    subjects = "; ".join(n.subject for n in state.outbox[:sent])
+    row = _row(
+        spec,
+        cleared,
+        "notify",
+        f"sent: {subjects}",
+        None,
+        None,
+        now,
+        percent=0 if cleared.status == "rolled_back" else None,
+    )
+    try:
+        ok = write_state(clients.dynamodb, table, spec.rollout_id, state.version, cleared, row)
+    except Exception:
+        ok = False  # stays pending: sent again next tick (at least once)
+    return sent, cleared if ok else state
+
+
+def _notify_direct(
+    clients: Clients,
+    topic: str | None,
+    spec: RolloutSpec,
+    decision: Rollback,
+    why: str,
+    now: float,
+) -> None:
+    """Best effort, when the outbox itself cannot be written: tell a human at once."""
+    with contextlib.suppress(Exception):
+        notify(
+            clients.sns,
+            topic,
+            f"Canary rolled back (not recorded): {spec.endpoint_name}",
+            {
+                "rollout_id": spec.rollout_id,
+                "reason": decision.reason,
+                "alarm": decision.alarm,
+                "error": why,
+                "at": now,
+            },
+        )

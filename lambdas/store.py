@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sagemaker_rollouts.strategies.controller import INTENT_KINDS, Intent, IntentKind, RolloutState
+from sagemaker_rollouts.strategies.controller import (
+    INTENT_KINDS,
+    Intent,
+    IntentKind,
+    LastRecord,
+    Notice,
+    RolloutState,
+)
 from sagemaker_rollouts.strategies.rollout import RolloutOutcome, RolloutStatus
 
 STATE_SK = "STATE"
@@ -32,6 +39,10 @@ Item = dict[str, Any]
 
 class RolloutNotFound(LookupError):
     """No state item for this rollout yet (the hook has not run since it was deployed)."""
+
+
+class MalformedState(ValueError):
+    """The state item exists but cannot be read back (edited by hand, truncated, foreign)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,22 +99,42 @@ def state_to_item(rollout_id: str, state: RolloutState, candidate_percent: int) 
         "rollback_reason": state.rollback_reason,
         "rollback_at": state.rollback_at,
         "last_intent_id": state.last_intent_id,
-        "stuck_reason": state.stuck_reason,
+        "stuck_kind": state.stuck_kind,
+        "evidence_since": state.evidence_since,
+        "intent_refused": state.intent_refused,
     }
     for key, value in optional.items():
         if value is None:
             continue
         item[key] = {"S": value} if isinstance(value, str) else {"N": repr(float(value))}
+    if state.missing_seconds:
+        item["missing_seconds"] = {"N": repr(float(state.missing_seconds))}
     if state.intent is not None:
         item["intent"] = {"M": _intent_to_map(state.intent)}
+    if state.outbox:
+        item["outbox"] = {
+            "L": [
+                {"M": {"subject": {"S": n.subject}, "message": {"S": n.message}}}
+                for n in state.outbox
+            ]
+        }
     return item
 
 
 def item_to_state(item: Mapping[str, Any]) -> RolloutState:
-    """Inverse of `state_to_item`."""
+    """Inverse of `state_to_item`. Raises MalformedState naming what is wrong."""
+    try:
+        return _item_to_state(item)
+    except MalformedState:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise MalformedState(f"state item unreadable: {type(err).__name__}: {err}") from err
+
+
+def _item_to_state(item: Mapping[str, Any]) -> RolloutState:
     status = _s(item, "status")
     if status not in _STATUSES:
-        raise ValueError(f"unknown rollout status {status!r} in state item")
+        raise MalformedState(f"unknown rollout status {status!r} in state item")
     intent = item.get("intent")
     return RolloutState(
         status=status,
@@ -117,12 +148,20 @@ def item_to_state(item: Mapping[str, Any]) -> RolloutState:
         rollback_at=_n_opt(item, "rollback_at"),
         intent=None if intent is None else _map_to_intent(intent["M"]),
         last_intent_id=_s_opt(item, "last_intent_id"),
-        stuck_reason=_s_opt(item, "stuck_reason"),
+        stuck_kind=_s_opt(item, "stuck_kind"),
+        evidence_since=_n_opt(item, "evidence_since"),
+        missing_seconds=_n_opt(item, "missing_seconds") or 0.0,
+        intent_refused=_s_opt(item, "intent_refused"),
+        outbox=tuple(
+            Notice(subject=_s(n["M"], "subject"), message=_s(n["M"], "message"))
+            for n in item.get("outbox", {}).get("L", [])
+        ),
     )
 
 
 def read_state(dynamodb: Any, table: str, rollout_id: str) -> RolloutState | None:
-    """The stored state (strongly consistent read), or None if the rollout has no item yet."""
+    """The stored state (strongly consistent read), or None if the rollout has no item yet.
+    Raises MalformedState when the item exists but cannot be read."""
     item = _get_state_item(dynamodb, table, rollout_id)
     return None if item is None else item_to_state(item)
 
@@ -143,13 +182,21 @@ def write_state(
     expected_version: int,
     state: RolloutState,
     history: HistoryRow,
+    *,
+    replace_any: bool = False,
 ) -> bool:
     """Store `state` iff the stored version is still `expected_version` (0: no item yet), and
-    append `history` in the same transaction. False when someone else wrote first."""
+    append `history` in the same transaction. False when someone else wrote first.
+
+    `replace_any` (recovery of a missing, stale or malformed item): overwrite whatever state item
+    is there; the history row's own condition (no row for this version yet) keeps two recoverers,
+    or a recoverer and a normal writer, from both succeeding."""
     if state.version != expected_version + 1 or history.version != state.version:
         raise ValueError("a write must bump the version by exactly one")
-    if expected_version == 0:
-        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+    if replace_any:
+        condition: dict[str, Any] = {}
+    elif expected_version == 0:
+        condition = {"ConditionExpression": "attribute_not_exists(pk)"}
     else:
         condition = {
             "ConditionExpression": "#v = :expected",
@@ -230,6 +277,24 @@ def read_history(dynamodb: Any, table: str, rollout_id: str, limit: int = 20) ->
         ConsistentRead=True,
     )
     return [_item_to_history(i) for i in resp.get("Items", [])]
+
+
+def last_record(rows: list[HistoryRow]) -> LastRecord | None:
+    """What recovery needs from the newest history rows (newest first), or None if there are none:
+    the newest version, status and step, and the newest rollback row's alarm, reason and time."""
+    if not rows:
+        return None
+    newest = rows[0]
+    status = newest.status if newest.status in _STATUSES else "in_progress"
+    rollback = next((r for r in rows if r.kind == "rollback"), None)
+    return LastRecord(
+        version=newest.version,
+        status=status,  # type: ignore[arg-type]
+        step_index=newest.step_index,
+        rollback_alarm=None if rollback is None else rollback.alarm,
+        rollback_reason=None if rollback is None else rollback.reason,
+        rollback_at=None if rollback is None else rollback.at,
+    )
 
 
 def read_outcome(dynamodb: Any, table_name: str, rollout_id: str) -> RolloutOutcome | None:

@@ -3,9 +3,9 @@
 Theory of operation
 -------------------
 A canary rollout is an ordered list of steps (candidate %, bake seconds). Its durable progress is a
-`RolloutState`: which step it is on, when it entered that step, its status, a version that every
-change bumps, and what a rollback (if any) was about. The endpoint's live weights are the truth for
-traffic; the state says what they *should* be (`sagemaker_weights(spec, steps[step_index])`).
+`RolloutState`: which step it is on, its status, its clocks (evidence and missing-data time), a
+version that every change bumps, and what a rollback (if any) was about. The endpoint's live weights
+are the truth for traffic; the state says what they *should* be (`step_weights(spec, step_index)`).
 
 Each tick (the one-minute schedule, an alarm-state event, or an operator command) the shell reads
 the world into plain values (`AlarmView`, `EndpointView`, the pending `Intent`) and asks `decide()` for
@@ -13,26 +13,50 @@ exactly one `Decision`. The shell acts on it (weights call, notification) and st
 `apply(state, decision, now)` with a write conditional on the version it read, so two ticks racing
 on the same state cannot both step.
 
-Priority, from DESIGN.md §4: rollback beats hold beats advance. In order:
+Decision table (DESIGN.md §4; rollback beats hold beats advance; first matching row wins):
 
-1. A finished rollout (completed, failed, rolled back and applied) never moves again.
-2. Rollback: a pending rollback, an operator abort, any gate alarm in ALARM, or INSUFFICIENT_DATA
-   past the limit. If the endpoint is mid-update the rollback is recorded as pending (`deferred`)
-   and retried first thing on every later tick; it cannot be applied to a Failed or missing
-   endpoint.
-3. Pause / resume intents (a resume restarts the step's bake: watch a full bake before stepping).
-4. Holds that need a human (notify once per distinct reason): endpoint Failed, UpdateRollbackFailed,
-   Deleting or missing, a variant missing, alarms unreadable, a gate or sample alarm missing.
-5. Holds that wait: gate alarm INSUFFICIENT_DATA (timed against the limit), low traffic (sample
-   alarm not OK), endpoint in progress (back off, re-read next tick).
-6. Reconcile: live weights differ from the step's weights -> re-apply them; the bake restarts.
-   (A promote below the last step goes ahead instead: its weights replace the drifted ones.)
-7. Paused -> hold. Bake not over -> hold (a step is never left at the instant it was entered, so a
-   duplicate event cannot step twice). Last step baked -> complete. Otherwise, or on promote,
-   advance one step (promote_full: straight to the last step, 100%).
+| # | what it sees | what it does |
+|---|---|---|
+| 1 | rollout completed / failed / rolled back (and applied) | nothing, ever again |
+| 2 | a pending rollback | retry it (weights to candidate 0) before anything else |
+| 3 | operator abort | rollback (abort is the one intent that survives a broken baseline) |
+| 4 | gate ALARM, or the step's total INSUFFICIENT_DATA time past the limit, or the candidate found at 0% (alarms are checked first, so the alarm is named) | rollback; endpoint mid-update -> recorded as pending; endpoint broken -> hold for a human |
+| 5 | the same, while a baseline (stable) alarm is in ALARM | hold and notify: never roll back onto the broken fleet |
+| 6 | pause / resume intent | recorded, folded into whatever holds (resume restarts the evidence clock) |
+| 7 | endpoint Failed / UpdateRollbackFailed / Deleting / missing, a variant missing, alarms unreadable, an alarm missing, a baseline alarm in ALARM | hold for a human; notify once per *kind* of reason |
+| 8 | gate INSUFFICIENT_DATA, low traffic (sample alarm not OK), endpoint in progress | hold (back off) |
+| 9 | live weights differ from the step's | reconcile: re-apply the step's weights |
+| 10 | paused | hold |
+| 11 | evidence clock short of the bake | hold |
+| 12 | last step baked | complete |
+| 13 | otherwise, or promote | advance one step (promote_full: to 100%) |
+
+Operator intents are applied by the decision of the tick that first sees them, or consumed as
+*refused* with that decision's reason (`RolloutState.intent_refused`); an intent never waits to fire
+later, and one older than `INTENT_TTL_SECONDS` when first seen is refused as expired (abort excepted:
+it only ever moves traffic back to the stable fleet).
+
+Clocks. The bake counts only *evidence time*: time in which every gate alarm was OK, the sample alarm
+(if any) OK, no baseline alarm in ALARM, and the endpoint InService with both variants. The state keeps
+`evidence_since`, the first tick of the current unbroken evidence spell; any tick without evidence
+clears it, so an interrupted spell is not credited (time between the last good tick and the loss is
+unknown, and undercounting is the safe side). The INSUFFICIENT_DATA limit counts the step's *total*
+missing time: closed spells accumulate in `missing_seconds` (credited up to the tick that saw the
+spell end: overcounting is the safe side there), plus the open spell since `insufficient_since`.
+Both reset when the step changes.
 
 Never advance on missing data: advancing needs every gate alarm readable and OK, the sample alarm
-(if any) OK, the endpoint InService with both variants and the expected weights.
+(if any) OK, the endpoint InService with both variants and the expected weights, and a full bake of
+evidence time.
+
+Baseline alarms (`RolloutSpec.baseline_alarms`, the stable variant's alarms when the stack sets
+`canary.baseline_alarms: true`) watch the fleet a rollback would send all traffic to. Kayenta judges a
+canary *relative to* a baseline (a fresh copy of the old version) and fails the canary when they
+differ, so a sick baseline makes any comparison meaningless; Argo Rollouts' analysis watches only what
+its AnalysisTemplates query, and an abort always shifts traffic back to the stable ReplicaSet whatever
+its health. Here a broken baseline is neither evidence against the candidate nor a safe place to go
+back to: the rollout holds (no bake counts) and a human is told; only an explicit abort or an already
+decided (pending) rollback moves traffic onto it.
 
 Standard library only: this module ships inside the hook Lambda's zip.
 """
@@ -87,6 +111,8 @@ BROKEN: frozenset[EndpointStatus] = frozenset(
 TERMINAL: frozenset[RolloutStatus] = frozenset({"completed", "rolled_back", "failed"})
 
 WEIGHT_TOLERANCE = 1e-6
+# An intent first seen by a decision this long after it was recorded is refused as expired.
+INTENT_TTL_SECONDS = 600
 
 
 _V = TypeVar("_V")
@@ -112,11 +138,30 @@ class Intent:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """A notification waiting to be published (the shell's outbox): SNS subject and JSON body."""
+
+    subject: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Clocks:
+    """The step's clocks, epoch seconds. `evidence_since`: first tick of the current unbroken
+    evidence spell (None: no evidence now). `insufficient_since`: start of the open
+    INSUFFICIENT_DATA spell. `missing_seconds`: INSUFFICIENT_DATA time of the step's closed spells."""
+
+    evidence_since: float | None = None
+    insufficient_since: float | None = None
+    missing_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class RolloutState:
     """Durable progress of one rollout. `version` 0 means "never stored".
 
     Invariants: 0 <= step_index < len(spec.steps); `pending_rollback` implies status rolled_back;
-    `rollback_alarm/reason/at` are set iff status is rolled_back.
+    `rollback_alarm/reason/at` are set iff status is rolled_back (alarm may be None: an abort).
     """
 
     status: RolloutStatus
@@ -130,7 +175,15 @@ class RolloutState:
     rollback_at: float | None = None
     intent: Intent | None = None  # the last intent recorded by an operator (maybe already consumed)
     last_intent_id: str | None = None  # the last intent a decision consumed
-    stuck_reason: str | None = None  # set while holding for a human; notify once per reason
+    stuck_kind: str | None = None  # kind of reason while holding for a human; notify once per kind
+    evidence_since: float | None = None
+    missing_seconds: float = 0.0
+    intent_refused: str | None = None  # why the last consumed intent was refused (None: applied)
+    outbox: tuple[Notice, ...] = ()  # notifications decided but not yet published
+
+    @property
+    def clocks(self) -> Clocks:
+        return Clocks(self.evidence_since, self.insufficient_since, self.missing_seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,32 +227,37 @@ class Advance:
     step_index: int
     weights: tuple[tuple[str, float], ...]
     intent_id: str | None = None
+    refused: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """Change no weights. May set the status (pause/resume), track INSUFFICIENT_DATA, or flag that a
-    human is needed (`stuck`; `notify` is true the first tick a given stuck reason is seen)."""
+    """Change no weights. May set the status (pause/resume), move the clocks, or flag that a
+    human is needed (`stuck` with its `stuck_kind`; `notify` is true the first tick a given kind
+    of stuck reason is seen). `clocks` None keeps the state's clocks."""
 
     reason: str
-    insufficient_since: float | None = None
+    clocks: Clocks | None = None
     status: RolloutStatus | None = None
-    restart_bake: bool = False
     stuck: bool = False
+    stuck_kind: str | None = None
     notify: bool = False
     intent_id: str | None = None
+    refused: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Rollback:
-    """Candidate weight to 0 and status rolled_back. `deferred`: the endpoint is mid-update, so only
-    record the rollback as pending; it is retried before anything else on the next tick."""
+    """Candidate weight to 0 and status rolled_back. `deferred`: the weights call cannot be made
+    now (endpoint mid-update, or it failed), so only record the rollback as pending; it is retried
+    before anything else on every later tick."""
 
     reason: str
     alarm: str | None
     weights: tuple[tuple[str, float], ...]
     deferred: bool = False
     intent_id: str | None = None
+    refused: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +266,7 @@ class Complete:
 
     reason: str
     intent_id: str | None = None
+    refused: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +277,7 @@ class Reconcile:
     weights: tuple[tuple[str, float], ...]
     status: RolloutStatus | None = None  # a pause/resume recorded with it
     intent_id: str | None = None
+    refused: str | None = None
 
 
 Decision = Advance | Hold | Rollback | Complete | Reconcile
@@ -235,6 +295,7 @@ def step_weights(spec: RolloutSpec, step_index: int) -> tuple[tuple[str, float],
 
 
 def rollback_weights(spec: RolloutSpec) -> tuple[tuple[str, float], ...]:
+    """Candidate 0, stable 100: where every rollback ends."""
     return tuple(sorted(sagemaker_weights(spec, 0).items()))
 
 
@@ -247,6 +308,53 @@ def candidate_share(spec: RolloutSpec, endpoint: EndpointView) -> float | None:
     return 100.0 * cand / total
 
 
+def watched_alarms(spec: RolloutSpec) -> tuple[str, ...]:
+    """Every alarm the controller reads: gates, the sample alarm, then baseline alarms."""
+    return tuple(dict.fromkeys((*spec.gate_alarms, *_sample(spec), *spec.baseline_alarms)))
+
+
+def has_evidence(spec: RolloutSpec, alarms: AlarmView, endpoint: EndpointView) -> bool:
+    """True when this tick counts toward the bake: every gate alarm OK, the sample alarm (if any)
+    OK, no baseline alarm in ALARM, the endpoint InService with both variants."""
+    if alarms.unreadable is not None or endpoint.status != "InService":
+        return False
+    if any(endpoint.weight(v) is None for v in (spec.stable_variant, spec.candidate_variant)):
+        return False
+    if any(alarms.get(n) != "OK" for n in (*spec.gate_alarms, *_sample(spec))):
+        return False
+    return not any(alarms.get(n) == "ALARM" for n in spec.baseline_alarms)
+
+
+def next_clocks(
+    spec: RolloutSpec, state: RolloutState, alarms: AlarmView, endpoint: EndpointView, now: float
+) -> Clocks:
+    """The step's clocks after this tick (see the theory of operation). Pure."""
+    evidence = has_evidence(spec, alarms, endpoint)
+    since = state.evidence_since
+    evidence_since = (since if since is not None else now) if evidence else None
+    if alarms.unreadable is not None:
+        return Clocks(evidence_since, state.insufficient_since, state.missing_seconds)
+    missing_now = any(alarms.get(n) == "INSUFFICIENT_DATA" for n in spec.gate_alarms)
+    open_since = state.insufficient_since
+    if missing_now:
+        return Clocks(
+            evidence_since, now if open_since is None else open_since, state.missing_seconds
+        )
+    closed = 0.0 if open_since is None else max(0.0, now - open_since)
+    return Clocks(evidence_since, None, state.missing_seconds + closed)
+
+
+def missing_total(clocks: Clocks, now: float) -> float:
+    """The step's total INSUFFICIENT_DATA seconds so far, the open spell included."""
+    open_spell = 0.0 if clocks.insufficient_since is None else now - clocks.insufficient_since
+    return clocks.missing_seconds + max(0.0, open_spell)
+
+
+def evidence_seconds(clocks: Clocks, now: float) -> float:
+    """Seconds of unbroken evidence in the current step as of `now`."""
+    return 0.0 if clocks.evidence_since is None else max(0.0, now - clocks.evidence_since)
+
+
 def decide(
     spec: RolloutSpec,
     state: RolloutState,
@@ -255,36 +363,81 @@ def decide(
     intent: Intent | None,
     now: float,
 ) -> Decision:
-    """The next move for one rollout (DESIGN.md §4). Pure.
+    """The next move for one rollout (the decision table above). Pure.
 
-    Rollback beats hold beats advance; never advance on missing data; an intent whose id was
-    already consumed is ignored, so replaying the same input changes nothing.
+    Rollback beats hold beats advance; never advance on missing data. An intent not yet consumed
+    is consumed by this decision, applied or refused (with the decision's reason); an intent whose
+    id was already consumed is ignored, so replaying the same input changes nothing.
     """
     fresh = intent if intent is not None and intent.id != state.last_intent_id else None
-    if state.status in TERMINAL and not state.pending_rollback:
-        return Hold(f"rollout is {state.status}", insufficient_since=state.insufficient_since)
+    if fresh is not None and fresh.kind != "abort" and now - fresh.at > INTENT_TTL_SECONDS:
+        decision = _decide(spec, state, alarms, endpoint, None, now)
+        return _refuse(
+            decision,
+            fresh,
+            f"expired: first seen {now - fresh.at:.0f}s after it was given "
+            f"(limit {INTENT_TTL_SECONDS}s)",
+        )
+    decision = _decide(spec, state, alarms, endpoint, fresh, now)
+    if fresh is not None and _consumed(decision) != fresh.id:
+        return _refuse(decision, fresh, decision.reason)
+    return decision
 
-    ins_since = _insufficient_since(spec, state, alarms, now)
+
+def _refuse(decision: Decision, intent: Intent, why: str) -> Decision:
+    """`decision`, also consuming `intent` as refused (it must never fire on a later tick)."""
+    note = f"{intent.kind} by {intent.who} refused: {why}"
+    if decision.reason != why:
+        note = f"{decision.reason}; {note}"
+    return replace(decision, reason=note, intent_id=intent.id, refused=why)
+
+
+def _decide(
+    spec: RolloutSpec,
+    state: RolloutState,
+    alarms: AlarmView,
+    endpoint: EndpointView,
+    fresh: Intent | None,
+    now: float,
+) -> Decision:
+    if state.status in TERMINAL and not state.pending_rollback:
+        return Hold(f"rollout is {state.status}")
+
+    clocks = next_clocks(spec, state, alarms, endpoint, now)
     variants_missing = [
         v
         for v in (spec.stable_variant, spec.candidate_variant)
         if endpoint.status not in BROKEN and endpoint.weight(v) is None
     ]
 
-    def stuck(reason: str) -> Hold:
-        return _stuck(state, reason, ins_since)
+    def stuck(reason: str, what: str) -> Hold:
+        return _stuck(state, reason, what, clocks)
 
     def progress(st: RolloutState, intent: Intent | None) -> Decision:
-        return _progress(spec, st, alarms, endpoint, intent, now, ins_since, variants_missing)
+        return _progress(spec, st, alarms, endpoint, intent, now, clocks, variants_missing)
 
-    # 1. Rollback, unless the endpoint cannot take a weights call at all.
-    wanted = _rollback_wanted(spec, state, alarms, endpoint, fresh, now)
+    # 1. Rollback, unless the endpoint cannot take a weights call at all, or (for an automatic
+    #    rollback) the fleet it would send every request to is itself alarming.
+    wanted = _rollback_wanted(spec, state, alarms, endpoint, fresh, clocks, now)
     if wanted is not None:
-        reason, alarm = wanted
+        reason, alarm, automatic = wanted
         if endpoint.status in BROKEN:
-            return stuck(f"rollback wanted ({reason}) but endpoint is {endpoint.status}")
+            return stuck(
+                f"rollback wanted ({reason}) but endpoint is {endpoint.status}",
+                f"endpoint:{endpoint.status}",
+            )
         if variants_missing:
-            return stuck(f"rollback wanted ({reason}) but variant {variants_missing[0]} is missing")
+            return stuck(
+                f"rollback wanted ({reason}) but variant {variants_missing[0]} is missing",
+                f"variant-missing:{variants_missing[0]}",
+            )
+        broken = _baseline_alarming(spec, alarms)
+        if automatic and broken is not None:
+            return stuck(
+                f"rollback wanted ({reason}) but baseline alarm {broken} is ALARM: not moving "
+                f"every request onto the stable fleet; a human decides (rollout abort)",
+                f"baseline:{broken}",
+            )
         return Rollback(
             reason,
             alarm,
@@ -298,10 +451,8 @@ def decide(
     if fresh is not None and (fresh.kind == "pause" or fresh.kind == "resume"):
         resume = fresh.kind == "resume"
         status: RolloutStatus = "in_progress" if resume else "paused"
-        then = progress(
-            replace(state, status=status, step_started_at=now if resume else state.step_started_at),
-            None,
-        )
+        restarted = replace(state, evidence_since=None) if resume else state
+        then = progress(replace(restarted, status=status), None)
         what = f"{'resumed' if resume else 'paused'} by {fresh.who}: {fresh.reason}"
         match then:
             case Hold():
@@ -309,7 +460,6 @@ def decide(
                     then,
                     reason=then.reason if then.stuck else f"{what}; {then.reason}",
                     status=status,
-                    restart_bake=resume,
                     intent_id=fresh.id,
                 )
             case Reconcile():
@@ -317,7 +467,7 @@ def decide(
                     then, reason=f"{what}; {then.reason}", status=status, intent_id=fresh.id
                 )
             case Advance() | Complete() | Rollback():
-                # Unreachable: a paused rollout or a just-restarted bake cannot move.
+                # Unreachable: a paused rollout or a just-restarted evidence clock cannot move.
                 raise AssertionError(f"{fresh.kind} cannot {kind(then)}")
             case _:
                 assert_never(then)
@@ -331,41 +481,55 @@ def _progress(
     endpoint: EndpointView,
     fresh: Intent | None,
     now: float,
-    ins_since: float | None,
+    clocks: Clocks,
     variants_missing: list[str],
 ) -> Decision:
-    """Rows 3-7 of the theory of operation: holds, reconcile, complete, advance."""
+    """Rows 7-13 of the decision table: holds, reconcile, complete, advance."""
+    # A resume (state.evidence_since cleared by the caller) restarts the evidence clock.
+    if state.evidence_since is None and clocks.evidence_since is not None:
+        clocks = replace(clocks, evidence_since=now)
 
-    def stuck(reason: str) -> Hold:
-        return _stuck(state, reason, ins_since)
+    def stuck(reason: str, what: str) -> Hold:
+        return _stuck(state, reason, what, clocks)
 
-    # 3. Holds that need a human.
+    # 7. Holds that need a human.
     if endpoint.status in BROKEN:
-        return stuck(f"endpoint is {endpoint.status}")
+        return stuck(f"endpoint is {endpoint.status}", f"endpoint:{endpoint.status}")
     if variants_missing:
-        return stuck(f"variant {variants_missing[0]} is missing from the endpoint")
+        return stuck(
+            f"variant {variants_missing[0]} is missing from the endpoint",
+            f"variant-missing:{variants_missing[0]}",
+        )
     if alarms.unreadable is not None:
-        return stuck(f"alarms unreadable: {alarms.unreadable}")
-    for name in (*spec.gate_alarms, *_sample(spec)):
+        return stuck(f"alarms unreadable: {alarms.unreadable}", "alarms-unreadable")
+    for name in (*spec.gate_alarms, *_sample(spec), *spec.baseline_alarms):
         if alarms.get(name) is None:
-            return stuck(f"alarm {name} is missing")
+            return stuck(f"alarm {name} is missing", f"alarm-missing:{name}")
+    broken = _baseline_alarming(spec, alarms)
+    if broken is not None:
+        return stuck(
+            f"baseline alarm {broken} is ALARM: the stable fleet is unhealthy; holding",
+            f"baseline:{broken}",
+        )
 
-    # 4. Holds that wait.
+    # 8. Holds that wait.
     waiting = [n for n in spec.gate_alarms if alarms.get(n) == "INSUFFICIENT_DATA"]
     if waiting:
         return Hold(
-            f"alarm {waiting[0]} has INSUFFICIENT_DATA",
-            insufficient_since=ins_since,
+            f"alarm {waiting[0]} has INSUFFICIENT_DATA "
+            f"({missing_total(clocks, now):.0f}s of {spec.insufficient_data_limit_seconds}s "
+            "allowed this step)",
+            clocks=clocks,
         )
     if spec.sample_alarm is not None and alarms.get(spec.sample_alarm) != "OK":
         return Hold(
             f"low traffic: sample alarm {spec.sample_alarm} is {alarms.get(spec.sample_alarm)}",
-            insufficient_since=ins_since,
+            clocks=clocks,
         )
     if endpoint.status in IN_PROGRESS:
-        return Hold(f"endpoint is {endpoint.status}: back off", insufficient_since=ins_since)
+        return Hold(f"endpoint is {endpoint.status}: back off", clocks=clocks)
 
-    # 5. Reconcile drift. A promote below the last step sets the next step's weights anyway, so it
+    # 9. Reconcile drift. A promote below the last step sets the next step's weights anyway, so it
     #    goes ahead; at the last step it is consumed by the reconcile (completion follows the bake).
     promote = fresh if fresh is not None and fresh.kind in ("promote", "promote_full") else None
     last = len(spec.steps) - 1
@@ -378,16 +542,16 @@ def _progress(
             intent_id=None if promote is None else promote.id,
         )
 
-    # 6. Progress.
+    # 10-13. Progress.
     if state.status == "paused" and promote is None:
-        return Hold("paused", insufficient_since=ins_since)
+        return Hold("paused", clocks=clocks)
     bake = spec.steps[state.step_index].bake_seconds
-    baked = now >= state.step_started_at + bake and now > state.step_started_at
+    seen = evidence_seconds(clocks, now)
+    baked = clocks.evidence_since is not None and seen >= bake and seen > 0
     if promote is None and not baked:
-        left = state.step_started_at + bake - now
         return Hold(
-            f"baking step {state.step_index}: {max(left, 0.0):.0f}s left",
-            insufficient_since=ins_since,
+            f"baking step {state.step_index}: {seen:.0f}s of {bake}s with evidence",
+            clocks=clocks,
         )
     if state.step_index >= last:
         return Complete(
@@ -398,7 +562,7 @@ def _progress(
         last if promote is not None and promote.kind == "promote_full" else state.step_index + 1
     )
     why = (
-        f"step {state.step_index} baked"
+        f"step {state.step_index} baked ({seen:.0f}s with evidence)"
         if promote is None
         else f"{promote.kind} by {promote.who}: {promote.reason}"
     )
@@ -417,7 +581,10 @@ def apply(state: RolloutState, decision: Decision, now: float) -> RolloutState:
     state was never stored (version 0), so the shell writes iff the version moved.
     """
     consumed = _consumed(decision)
-    last_intent_id = state.last_intent_id if consumed is None else consumed
+    if consumed is None:
+        last_intent_id, refused = state.last_intent_id, state.intent_refused
+    else:
+        last_intent_id, refused = consumed, decision.refused
     match decision:
         case Advance(step_index=target):
             new = replace(
@@ -426,17 +593,19 @@ def apply(state: RolloutState, decision: Decision, now: float) -> RolloutState:
                 step_index=target,
                 step_started_at=now,
                 insufficient_since=None,
-                stuck_reason=None,
-                last_intent_id=last_intent_id,
+                missing_seconds=0.0,
+                evidence_since=now,
+                stuck_kind=None,
             )
         case Hold():
+            c = state.clocks if decision.clocks is None else decision.clocks
             new = replace(
                 state,
                 status=state.status if decision.status is None else decision.status,
-                step_started_at=now if decision.restart_bake else state.step_started_at,
-                insufficient_since=decision.insufficient_since,
-                stuck_reason=decision.reason if decision.stuck else None,
-                last_intent_id=last_intent_id,
+                evidence_since=c.evidence_since,
+                insufficient_since=c.insufficient_since,
+                missing_seconds=c.missing_seconds,
+                stuck_kind=decision.stuck_kind if decision.stuck else None,
             )
         case Rollback(reason=reason, alarm=alarm, deferred=deferred):
             first = state.status != "rolled_back"
@@ -447,28 +616,29 @@ def apply(state: RolloutState, decision: Decision, now: float) -> RolloutState:
                 rollback_alarm=alarm if first else state.rollback_alarm,
                 rollback_reason=reason if first else state.rollback_reason,
                 rollback_at=now if first else state.rollback_at,
-                stuck_reason=None,
-                last_intent_id=last_intent_id,
+                stuck_kind=None,
             )
         case Complete():
             new = replace(
                 state,
                 status="completed",
                 insufficient_since=None,
-                stuck_reason=None,
-                last_intent_id=last_intent_id,
+                missing_seconds=0.0,
+                evidence_since=None,
+                stuck_kind=None,
             )
         case Reconcile():
             new = replace(
                 state,
                 status=state.status if decision.status is None else decision.status,
-                last_intent_id=last_intent_id,
-                step_started_at=now,
+                evidence_since=now,
                 insufficient_since=None,
-                stuck_reason=None,
+                missing_seconds=0.0,
+                stuck_kind=None,
             )
         case _:
             assert_never(decision)
+    new = replace(new, last_intent_id=last_intent_id, intent_refused=refused)
     if new == state and state.version > 0:
         return state
     return replace(new, version=state.version + 1)
@@ -492,8 +662,70 @@ def kind(decision: Decision) -> str:
     return type(decision).__name__.lower()
 
 
+@dataclass(frozen=True, slots=True)
+class LastRecord:
+    """What recovery reads from the rollout's history (newest rows): the newest version, its
+    status and step, and the newest rollback row's alarm, reason and time (if any)."""
+
+    version: int
+    status: RolloutStatus
+    step_index: int
+    rollback_alarm: str | None = None
+    rollback_reason: str | None = None
+    rollback_at: float | None = None
+
+
+def recover_state(
+    spec: RolloutSpec, last: LastRecord, endpoint: EndpointView, now: float, why: str
+) -> tuple[RolloutState, str]:
+    """Re-derive a lost, stale or malformed state item from the history and the live weights.
+
+    Returns the state to store as version `last.version + 1` (clocks restarted: the bake starts
+    over, the safe side) and the reason to record. The step is the one whose percentage matches the
+    live candidate share (the nearest such step to the history's), else the history's step. A
+    terminal status in the history stands; a rollback in the history with the candidate still
+    serving becomes a pending rollback (a decided rollback persists until applied). Pure.
+    """
+    last_index = min(max(last.step_index, 0), len(spec.steps) - 1)
+    live = candidate_share(spec, endpoint)
+    matches = [
+        i
+        for i, s in enumerate(spec.steps)
+        if live is not None and abs(s.candidate_percent - live) <= WEIGHT_TOLERANCE
+    ]
+    step = min(matches, key=lambda i: abs(i - last_index)) if matches else last_index
+    status: RolloutStatus = last.status if last.status in (*TERMINAL, "paused") else "in_progress"
+    rolled_back = status == "rolled_back"
+    pending = rolled_back and live is not None and live > 0
+    state = RolloutState(
+        status=status,
+        step_index=step,
+        step_started_at=now,
+        version=last.version,
+        pending_rollback=pending,
+        rollback_alarm=last.rollback_alarm if rolled_back else None,
+        rollback_reason=(last.rollback_reason or "rolled back") if rolled_back else None,
+        rollback_at=(now if last.rollback_at is None else last.rollback_at)
+        if rolled_back
+        else None,
+    )
+    source = "live weights" if matches else f"history (live share {_pct(live)} matches no step)"
+    reason = (
+        f"recovered: {why}; step {step} ({spec.steps[step].candidate_percent}%) from {source}, "
+        f"status {status} from history version {last.version}"
+        + ("; rollback not yet applied: pending" if pending else "")
+    )
+    return state, reason
+
+
 def _sample(spec: RolloutSpec) -> tuple[str, ...]:
     return () if spec.sample_alarm is None else (spec.sample_alarm,)
+
+
+def _baseline_alarming(spec: RolloutSpec, alarms: AlarmView) -> str | None:
+    if alarms.unreadable is not None:
+        return None
+    return next((n for n in spec.baseline_alarms if alarms.get(n) == "ALARM"), None)
 
 
 def _consumed(decision: Decision) -> str | None:
@@ -510,22 +742,9 @@ def _consumed(decision: Decision) -> str | None:
             assert_never(decision)
 
 
-def _stuck(state: RolloutState, reason: str, ins_since: float | None) -> Hold:
-    """A hold that needs a human: notify once per distinct reason, not on every tick."""
-    return Hold(
-        reason, insufficient_since=ins_since, stuck=True, notify=state.stuck_reason != reason
-    )
-
-
-def _insufficient_since(
-    spec: RolloutSpec, state: RolloutState, alarms: AlarmView, now: float
-) -> float | None:
-    """When the current INSUFFICIENT_DATA spell started; unchanged while alarms are unreadable."""
-    if alarms.unreadable is not None:
-        return state.insufficient_since
-    if any(alarms.get(n) == "INSUFFICIENT_DATA" for n in spec.gate_alarms):
-        return now if state.insufficient_since is None else state.insufficient_since
-    return None
+def _stuck(state: RolloutState, reason: str, what: str, clocks: Clocks) -> Hold:
+    """A hold that needs a human: notify once per kind of reason (`what`), never per wording."""
+    return Hold(reason, clocks=clocks, stuck=True, stuck_kind=what, notify=state.stuck_kind != what)
 
 
 def _rollback_wanted(
@@ -534,37 +753,42 @@ def _rollback_wanted(
     alarms: AlarmView,
     endpoint: EndpointView,
     intent: Intent | None,
+    clocks: Clocks,
     now: float,
-) -> tuple[str, str | None] | None:
-    """(reason, alarm) when the rollout must go back to candidate 0, else None.
+) -> tuple[str, str | None, bool] | None:
+    """(reason, alarm, automatic) when the rollout must go back to candidate 0, else None.
 
-    A candidate found at 0% while every step is above 0 was put there by a rollback whose record
-    was lost (a crash between the weights call and the state write) or by an operator: either
-    way it is recorded as rolled back, never reconciled back up.
+    Alarms are checked before the weights: a candidate found at 0% while its alarm is in ALARM was
+    rolled back by us (a crash lost the record), and the alarm is what `pulumi up` must name.
+    A candidate found at 0% with no alarm was put there by a lost rollback or by an operator:
+    either way it is recorded as rolled back, never reconciled back up. `automatic` is False for
+    a pending rollback and an abort (decided already / by a human).
     """
     if state.pending_rollback:
-        return (f"retrying pending rollback: {state.rollback_reason}", state.rollback_alarm)
+        return (f"retrying pending rollback: {state.rollback_reason}", state.rollback_alarm, False)
     if intent is not None and intent.kind == "abort":
-        return (f"aborted by {intent.who}: {intent.reason}", None)
+        return (f"aborted by {intent.who}: {intent.reason}", None, False)
+    if alarms.unreadable is None:
+        for name in spec.gate_alarms:
+            if alarms.get(name) == "ALARM":
+                return (f"alarm {name} is ALARM", name, True)
+        missing = missing_total(clocks, now)
+        if missing > spec.insufficient_data_limit_seconds:
+            name = next((n for n in spec.gate_alarms if alarms.get(n) == "INSUFFICIENT_DATA"), None)
+            if name is not None:
+                return (
+                    f"alarm {name} INSUFFICIENT_DATA: {missing:.0f}s missing this step "
+                    f"> limit {spec.insufficient_data_limit_seconds}s",
+                    name,
+                    True,
+                )
     if (
         endpoint.status not in BROKEN
         and endpoint.weight(spec.candidate_variant) == 0.0
         and candidate_share(spec, endpoint) == 0.0
         and spec.steps[state.step_index].candidate_percent > 0
     ):
-        return ("candidate found at 0% outside the controller: kept rolled back", None)
-    if alarms.unreadable is None:
-        for name in spec.gate_alarms:
-            if alarms.get(name) == "ALARM":
-                return (f"alarm {name} is ALARM", name)
-        since = _insufficient_since(spec, state, alarms, now)
-        if since is not None and now - since > spec.insufficient_data_limit_seconds:
-            name = next(n for n in spec.gate_alarms if alarms.get(n) == "INSUFFICIENT_DATA")
-            return (
-                f"alarm {name} INSUFFICIENT_DATA for {now - since:.0f}s "
-                f"> limit {spec.insufficient_data_limit_seconds}s",
-                name,
-            )
+        return ("candidate found at 0% outside the controller: kept rolled back", None, False)
     return None
 
 

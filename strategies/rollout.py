@@ -47,6 +47,9 @@ class RolloutSpec:
     insufficient_data_limit_seconds: int
     sample_alarm: str | None = None  # in ALARM while the candidate sees too few requests: hold
     metric_namespace: str = "SageMakerRollouts"
+    # Alarms on the stable (baseline) fleet: in ALARM they hold the rollout and notify, and block an
+    # automatic rollback onto that fleet; they never roll the candidate back themselves.
+    baseline_alarms: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         """Serialise for the Lambda's environment; `from_json(to_json(s)) == s`."""
@@ -63,6 +66,7 @@ class RolloutSpec:
                 "insufficient_data_limit_seconds": self.insufficient_data_limit_seconds,
                 "metric_namespace": self.metric_namespace,
                 "sample_alarm": self.sample_alarm,
+                "baseline_alarms": list(self.baseline_alarms),
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -84,6 +88,7 @@ class RolloutSpec:
             insufficient_data_limit_seconds=int(data["insufficient_data_limit_seconds"]),
             metric_namespace=str(data["metric_namespace"]),
             sample_alarm=None if data.get("sample_alarm") is None else str(data["sample_alarm"]),
+            baseline_alarms=tuple(str(a) for a in data.get("baseline_alarms") or ()),
         )
 
 

@@ -176,3 +176,37 @@ def test_unreachable_aws_is_a_clear_error_not_a_traceback(
     assert main(["status", *STACK]) == 2
     err = capsys.readouterr().err
     assert "status: AWS call failed" in err and "AWS_ENDPOINT_URL" in err
+
+
+@pytest.mark.parametrize("wait", [[], ["--wait", "--timeout", "5", "--interval", "0.1"]])
+def test_status_of_a_never_deployed_stack_says_not_deployed_and_exits_2(
+    wait: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """AWS: a CI job pointed at the wrong account or region: no endpoint, no state table. Waiting
+    cannot change that, so --wait returns at once."""
+    with moto_server():
+        started = time.monotonic()
+        assert main(["status", *STACK, *wait]) == 2
+        assert time.monotonic() - started < 5
+        assert "not deployed" in capsys.readouterr().out
+        code, ep = _status(capsys)
+    assert (code, ep["verdict"]) == (2, "not_deployed")
+
+
+def test_promote_while_held_is_refused_with_the_reason_not_kept_for_later(deployed, capsys) -> None:  # type: ignore[no-untyped-def]
+    """AWS: the low-traffic sample alarm is in ALARM (too few candidate requests)."""
+    stack, aws = deployed
+    ep = stack.plan.endpoints[0]
+    assert ep.canary is not None and ep.canary.sample_alarm is not None
+    main(["status", *STACK])  # read only; the first promote creates the state item
+    capsys.readouterr()
+    aws.cloudwatch.set_alarm_state(
+        AlarmName=ep.canary.sample_alarm, StateValue="ALARM", StateReason="test"
+    )
+    code, out = _op(capsys, "promote", "--full")
+    assert code == 1 and not out["applied"]
+    assert "low traffic" in out["refused"]
+    assert out["after"]["weights"] == out["before"]["weights"]
+    state = _state(stack, aws)
+    assert state is not None and state.intent_refused is not None
+    assert state.last_intent_id == state.intent.id  # consumed: it can never fire later

@@ -71,8 +71,9 @@ def test_low_traffic_holds_until_the_sample_alarm_clears(
     """moto never evaluates alarms; the rehearsal evaluates the sample alarm from metric values."""
     _, steps = _rehearse(capsys, ROOT / "scenarios" / "low-traffic-held.yaml")
     first_advance = next(s for s in steps if s["decision"] == "advance")
-    # 50/min from 2400 s fills the 600 s window by 3000 s; the bake alone ended at 600 s.
-    assert first_advance["at"] == 3000
+    # 50/min from 2400 s fills the 600 s window by 3000 s; the bake counts only time with enough
+    # traffic, so its 600 s start then (not at 0, when the candidate saw almost nothing).
+    assert first_advance["at"] == 3600
     assert any("low traffic" in s["reason"] for s in steps if s["at"] < 3000)
 
 

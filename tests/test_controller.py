@@ -65,9 +65,14 @@ def endpoint(
 
 
 def state(step: int = 0, started: float = T0, version: int = 3, **kw: object) -> RolloutState:
+    """A stored state on `step`, entered at `started` and seeing evidence ever since."""
     return replace(
         RolloutState(
-            status="in_progress", step_index=step, step_started_at=started, version=version
+            status="in_progress",
+            step_index=step,
+            step_started_at=started,
+            version=version,
+            evidence_since=started,
         ),
         **kw,  # type: ignore[arg-type]
     )
@@ -408,8 +413,20 @@ def test_never_stored_state_is_written_even_when_holding() -> None:
     [
         pytest.param(state(), alarms(), endpoint(), BAKING, id="baking"),
         pytest.param(state(status="paused"), alarms(), endpoint(), BAKED, id="paused"),
-        pytest.param(state(), alarms(ep_sample="ALARM"), endpoint(), BAKED, id="low-traffic"),
-        pytest.param(state(), alarms(), endpoint(status="Updating"), BAKED, id="updating"),
+        pytest.param(
+            state(evidence_since=None),
+            alarms(ep_sample="ALARM"),
+            endpoint(),
+            BAKED,
+            id="low-traffic",
+        ),
+        pytest.param(
+            state(evidence_since=None),
+            alarms(),
+            endpoint(status="Updating"),
+            BAKED,
+            id="updating",
+        ),
         pytest.param(
             state(status="completed", step=2), alarms(), endpoint(100.0), BAKED, id="completed"
         ),
@@ -432,6 +449,7 @@ def test_advance_moves_one_step_sets_its_weights_and_restarts_the_bake() -> None
     assert dict(decision.weights) == {"stable": 50.0, "candidate": 50.0}
     new = apply(st, decision, BAKED)
     assert (new.step_index, new.step_started_at, new.version) == (1, BAKED, st.version + 1)
+    assert new.evidence_since == BAKED
     # The same input again: the new step cannot be left at the instant it was entered.
     again = decide(SPEC, new, alarms(), endpoint(50.0), None, BAKED)
     assert isinstance(again, Hold) and apply(new, again, BAKED) is new
@@ -459,8 +477,17 @@ def test_rollback_sets_candidate_zero_and_records_alarm_and_time_once() -> None:
         BAKING,
     )
     # Rolled back and applied: nothing moves it any more, even a fresh alarm or a promote.
-    later = decide(SPEC, new, alarms(ep_latency="ALARM"), endpoint(0.0), intent("promote"), BAKED)
+    later = decide(SPEC, new, alarms(ep_latency="ALARM"), endpoint(0.0), None, BAKED)
     assert isinstance(later, Hold) and apply(new, later, BAKED) is new
+    # A promote is consumed as refused (it must never fire later); nothing else changes.
+    refused = decide(SPEC, new, alarms(), endpoint(0.0), intent("promote"), BAKED)
+    assert isinstance(refused, Hold) and changes_weights(refused) is None
+    after = apply(new, refused, BAKED)
+    assert (after.status, after.last_intent_id, after.intent_refused) == (
+        "rolled_back",
+        "i1",
+        "rollout is rolled_back",
+    )
 
 
 def test_deferred_rollback_is_pending_then_retried_first_and_keeps_its_first_reason() -> None:
@@ -511,7 +538,7 @@ def test_pause_is_recorded_whatever_else_holds_and_resume_restarts_the_bake() ->
     assert paused.status == "paused" and paused.last_intent_id == "a"
     r = decide(SPEC, paused, alarms(), endpoint(), intent("resume", "b"), BAKED)
     resumed = apply(paused, r, BAKED)
-    assert (resumed.status, resumed.step_started_at) == ("in_progress", BAKED)
+    assert (resumed.status, resumed.evidence_since) == ("in_progress", BAKED)
     again = decide(SPEC, resumed, alarms(), endpoint(), intent("resume", "b"), BAKED)
     assert apply(resumed, again, BAKED) is resumed
 
@@ -521,7 +548,7 @@ def test_reconcile_restores_the_step_weights_and_restarts_the_bake() -> None:
     d = decide(SPEC, st, alarms(), endpoint(10.0), None, BAKED)
     assert isinstance(d, Reconcile) and d.weights == step_weights(SPEC, 1)
     new = apply(st, d, BAKED)
-    assert (new.step_index, new.step_started_at) == (1, BAKED)
+    assert (new.step_index, new.evidence_since) == (1, BAKED)
 
 
 def test_candidate_found_at_zero_is_recorded_as_rolled_back_not_reconciled_up() -> None:

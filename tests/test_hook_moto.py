@@ -67,6 +67,7 @@ def test_first_tick_stores_step_zero_and_happy_path_completes(make_world: MakeWo
         "advance",
         "advance",
         "complete",
+        "notify",  # the completion notice left the outbox
     ]
     outcome = read_outcome(w.admin.dynamodb, w.table, w.spec.rollout_id)
     assert outcome is not None and outcome.status == "completed" and outcome.alarm is None

@@ -22,9 +22,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from sagemaker_rollouts.cli import render
-from sagemaker_rollouts.cli.errors import EXIT_FAILED, EXIT_IN_PROGRESS, EXIT_OK, UsageError
+from sagemaker_rollouts.cli.errors import (
+    EXIT_FAILED,
+    EXIT_IN_PROGRESS,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+)
 from sagemaker_rollouts.cli.provision import AwsClients, find_topic_arn
 from sagemaker_rollouts.cli.stack import load_stack, select_endpoint
+from sagemaker_rollouts.strategies.controller import INTENT_TTL_SECONDS
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 
 DONE_OK = "completed"
@@ -48,14 +55,19 @@ class EndpointStatus:
     rollout_status: str | None  # None: not a canary, or the hook has not run yet
     step_index: int | None
     history: list[dict[str, Any]]
-    verdict: str  # completed | failed | rolled_back | in_progress
+    verdict: str  # completed | failed | rolled_back | in_progress | not_deployed
+    region: str = ""
 
     def exit_code(self) -> int:
+        """0 completed, 1 failed or rolled back, 2 not deployed (wrong account or region?),
+        3 still in progress."""
         match self.verdict:
             case "completed":
                 return EXIT_OK
             case "failed" | "rolled_back":
                 return EXIT_FAILED
+            case "not_deployed":
+                return EXIT_USAGE
             case _:
                 return EXIT_IN_PROGRESS
 
@@ -102,6 +114,8 @@ def _combined(views: list[EndpointStatus]) -> int:
     codes = {v.exit_code() for v in views}
     if EXIT_FAILED in codes:
         return EXIT_FAILED
+    if EXIT_USAGE in codes:
+        return EXIT_USAGE
     if EXIT_IN_PROGRESS in codes:
         return EXIT_IN_PROGRESS
     return EXIT_OK
@@ -151,7 +165,11 @@ def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> Endp
             }
             for r in rows
         ]
-    if view.status in BROKEN_ENDPOINT:
+    if view.status == "Missing" and rollout_status is None and not history:
+        # No endpoint and no rollout record: this stack was never deployed here (or the CLI is
+        # pointed at the wrong account or region). Waiting cannot change that.
+        verdict = "not_deployed"
+    elif view.status in BROKEN_ENDPOINT:
         verdict = "failed"
     elif spec is not None:
         match rollout_status:
@@ -173,12 +191,20 @@ def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> Endp
         step_index=step,
         history=history,
         verdict=verdict,
+        region=plan.region,
     )
 
 
 def _print_status(views: list[EndpointStatus], *, waited: bool, code: int) -> None:
     out = render.console()
     for v in views:
+        if v.verdict == "not_deployed":
+            out.print(
+                f"[bold]{escape(v.key)}[/]: [red]not deployed[/]: endpoint "
+                f"{escape(v.endpoint_name)} does not exist in {v.region} and no rollout is "
+                "recorded; wrong account or region, or `pulumi up` has not run"
+            )
+            continue
         color = {"completed": "green", "in_progress": "yellow"}.get(v.verdict, "red")
         out.print(
             f"[bold]{escape(v.key)}[/]: endpoint {escape(v.endpoint_name)} ({v.strategy}) "
@@ -278,7 +304,8 @@ def operate(args: argparse.Namespace) -> int:
         raise
     assert before is not None and after is not None
     weights_after = _live_weights(aws, ep)
-    applied = after.last_intent_id == intent.id
+    refused = after.intent_refused if after.last_intent_id == intent.id else None
+    applied = after.last_intent_id == intent.id and refused is None
     finished = after.status in ("completed", "rolled_back", "failed")
     ok = _goal_met(kind, after.status) and (applied or finished)
     if args.json:
@@ -288,6 +315,7 @@ def operate(args: argparse.Namespace) -> int:
                 "rollout_id": spec.rollout_id,
                 "intent": {"kind": kind, "who": who, "at": intent.at, "reason": reason},
                 "applied": applied,
+                "refused": refused,
                 "decision": result["decision"],
                 "reason": result["reason"],
                 "before": {
@@ -326,10 +354,16 @@ def operate(args: argparse.Namespace) -> int:
             out.print("[yellow]warning:[/] no notification topic found; nothing was published")
         if not applied and finished:
             out.print(f"the rollout is {after.status}: {kind} has no effect")
+        elif refused is not None:
+            out.print(
+                f"[yellow]refused:[/] {escape(refused)}; the intent is recorded as refused and "
+                "will not fire later: run the command again when the reason has cleared"
+            )
         elif not applied:
             out.print(
-                "[yellow]not applied yet:[/] the controller decided otherwise (see its reason); "
-                "the intent stays recorded and the hook applies it when it can"
+                "[yellow]not applied:[/] the hook could not decide now (see its reason); the "
+                "intent expires unless a tick within "
+                f"{INTENT_TTL_SECONDS // 60} minutes applies it"
             )
     return EXIT_OK if ok else EXIT_FAILED
 
