@@ -48,7 +48,7 @@ from sagemaker_rollouts.strategies.config import (
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 from sagemaker_rollouts.strategies.planner import build_plan
 
-__all__ = ["RolloutEndpoint", "RolloutEndpointArgs", "StackResources"]
+__all__ = ["RolloutEndpoint", "RolloutEndpointArgs", "StackResources", "declare", "prepare"]
 
 TOKEN = "sagemaker-rollouts:index:RolloutEndpoint"
 
@@ -236,83 +236,127 @@ class RolloutEndpoint(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # Everything that can fail on input runs before the component itself is registered.
-        parsed = RolloutEndpointArgs.parse(args)
-        aws_config = pulumi.Config("aws")
-        region = parsed.region
-        if region is None:
-            region = aws_config.get("region")
-        if region is None:
-            region = "us-east-1"
-        project, stack = pulumi.get_project(), pulumi.get_stack()
-        deployment = plan_deployment(name, parsed, project=project, stack=stack, region=region)
-        plan = deployment.endpoints[0]
-        reader = awareness.default_reader(deployment, aws_config.get("profile"))
-        aware = awareness.check(deployment, reader)
-        self.plan = plan
-        self.completed = aware.completed(plan)
-
-        boundary = parsed.permissions_boundary_arn
-        if boundary is not None:
-            opts = pulumi.ResourceOptions.merge(
-                opts, pulumi.ResourceOptions(transformations=[_boundary(boundary)])
-            )
-        super().__init__(TOKEN, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        account = Account(
-            account_id=aws.get_caller_identity_output(opts=invoke).account_id,
-            partition=aws.get_partition_output(opts=invoke).partition,
-            region=region,
-        )
-        tags = dict(deployment.tags)
-        self.shared = StackResources(
-            f"{name}-shared",
-            deployment,
-            account,
-            tags,
-            opts=child,
-            byo=BringYourOwn(
-                kms_key_arn=parsed.kms_key_arn,
-                topic_arn=parsed.notification_topic_arn,
-                table_name=parsed.state_table_name,
-            ),
-            key_alias=f"alias/{project}-{stack}-{name}",
-        )
-        self.sagemaker = SageMakerEndpoint(
-            f"{name}-endpoint",
-            plan=plan,
-            stack=self.shared,
-            account=account,
-            tags=tags,
-            completed=self.completed,
-            execution_role_arn=parsed.execution_role_arn,
-            opts=child,
-        )
-        ep = self.sagemaker
+        prepared = prepare(name, RolloutEndpointArgs.parse(args), opts)
+        super().__init__(TOKEN, name, None, prepared.opts)
+        built = declare(self, name, prepared)
+        self.plan = prepared.plan
+        self.completed = prepared.completed
+        self.shared = built.shared
+        self.sagemaker = built.endpoint
+        ep = built.endpoint
         self.endpoint_name = ep.endpoint.name
         self.endpoint_arn = ep.endpoint.arn
         self.variant_names = ep.variant_names
         self.shadow_variant_names = ep.shadow_variant_names
         self.alarm_names = ep.alarm_names
         self.capture_uri = ep.capture_uri
-        self.kms_key_arn = self.shared.key_arn
-        self.state_table_name = self.shared.table_name
-        self.notification_topic_arn = self.shared.topic_arn
+        self.kms_key_arn = built.shared.key_arn
+        self.state_table_name = built.shared.table_name
+        self.notification_topic_arn = built.shared.topic_arn
         self.hook_function_name = None if ep.hook is None else ep.hook.function.name
-        self.register_outputs(
-            {
-                "endpoint_name": self.endpoint_name,
-                "endpoint_arn": self.endpoint_arn,
-                "variant_names": self.variant_names,
-                "shadow_variant_names": self.shadow_variant_names,
-                "alarm_names": self.alarm_names,
-                "capture_uri": self.capture_uri,
-                "kms_key_arn": self.kms_key_arn,
-                "state_table_name": self.state_table_name,
-                "notification_topic_arn": self.notification_topic_arn,
-                "hook_function_name": self.hook_function_name,
-            }
-        )
+        self.register_outputs(built.outputs())
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Prepared:
+    """A component's validated args, plan and recorded outcome: everything decided before the
+    component is registered (a bad input or a rolled-back candidate declares nothing)."""
+
+    args: RolloutEndpointArgs
+    deployment: DeploymentPlan  # one endpoint; shared resources named for the component
+    region: str
+    completed: bool
+    opts: pulumi.ResourceOptions | None  # the caller's, plus the permissions-boundary rule
+
+    @property
+    def plan(self) -> EndpointPlan:
+        return self.deployment.endpoints[0]
+
+
+def prepare(name: str, args: RolloutEndpointArgs, opts: pulumi.ResourceOptions | None) -> Prepared:
+    """Validate, plan and check deploy-time awareness for component `name`.
+
+    Raises `ConfigError` (every problem, args key paths) or `RolledBackCandidateError`.
+    """
+    aws_config = pulumi.Config("aws")
+    region = args.region
+    if region is None:
+        region = aws_config.get("region")
+    if region is None:
+        region = "us-east-1"
+    project, stack = pulumi.get_project(), pulumi.get_stack()
+    deployment = plan_deployment(name, args, project=project, stack=stack, region=region)
+    reader = awareness.default_reader(deployment, aws_config.get("profile"))
+    aware = awareness.check(deployment, reader)
+    if args.permissions_boundary_arn is not None:
+        rule = _boundary(args.permissions_boundary_arn)
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[rule]))
+    return Prepared(args, deployment, region, aware.completed(deployment.endpoints[0]), opts)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Declared:
+    """The children `declare` registered under a component."""
+
+    shared: StackResources
+    endpoint: SageMakerEndpoint
+
+    def outputs(self) -> dict[str, Any]:
+        """The component's registered outputs, by attribute name."""
+        ep, shared = self.endpoint, self.shared
+        return {
+            "endpoint_name": ep.endpoint.name,
+            "endpoint_arn": ep.endpoint.arn,
+            "variant_names": ep.variant_names,
+            "shadow_variant_names": ep.shadow_variant_names,
+            "alarm_names": ep.alarm_names,
+            "capture_uri": ep.capture_uri,
+            "kms_key_arn": shared.key_arn,
+            "state_table_name": shared.table_name,
+            "notification_topic_arn": shared.topic_arn,
+            "hook_function_name": None if ep.hook is None else ep.hook.function.name,
+        }
+
+
+def declare(parent: pulumi.ComponentResource, name: str, prepared: Prepared) -> Declared:
+    """Declare the shared resources and the endpoint under `parent` (children `<name>-...`).
+
+    The identity lookups run with `parent`'s provider, so ARNs name the account deployed to.
+    """
+    args = prepared.args
+    child = pulumi.ResourceOptions(parent=parent)
+    invoke = pulumi.InvokeOutputOptions(parent=parent)
+    account = Account(
+        account_id=aws.get_caller_identity_output(opts=invoke).account_id,
+        partition=aws.get_partition_output(opts=invoke).partition,
+        region=prepared.region,
+    )
+    deployment = prepared.deployment
+    tags = dict(deployment.tags)
+    shared = StackResources(
+        f"{name}-shared",
+        deployment,
+        account,
+        tags,
+        opts=child,
+        byo=BringYourOwn(
+            kms_key_arn=args.kms_key_arn,
+            topic_arn=args.notification_topic_arn,
+            table_name=args.state_table_name,
+        ),
+        key_alias=f"alias/{deployment.project}-{deployment.stack}-{name}",
+    )
+    endpoint = SageMakerEndpoint(
+        f"{name}-endpoint",
+        plan=prepared.plan,
+        stack=shared,
+        account=account,
+        tags=tags,
+        completed=prepared.completed,
+        execution_role_arn=args.execution_role_arn,
+        opts=child,
+    )
+    return Declared(shared, endpoint)
 
 
 def _boundary(arn: pulumi.Input[str]) -> pulumi.ResourceTransformation:

@@ -1,0 +1,216 @@
+"""`RolloutEndpoint` for every Pulumi language: the component that `provider/` hosts.
+
+TypeScript, Go, C#, Java and YAML programs use it after `pulumi package add <path-to>/provider`
+(a source-based component package: `provider/PulumiPlugin.yaml` runs `provider/__main__.py`,
+which calls `pulumi.provider.experimental.component_provider_host`).
+
+Pulumi infers the package schema from the annotations here: the `args` annotation of `__init__`
+gives the inputs, the class annotations give the outputs. Its analyzer (pulumi 3.272) handles
+TypedDicts of `pulumi.Input[...]` and fails on pydantic models whose fields use `Literal` or
+`Annotated` (`TypeError: issubclass() arg 1 must be a class`), so the inputs are TypedDicts that
+mirror `RolloutEndpointArgs` key for key (`tests/test_multilang.py` keeps the two in step), and
+every value is validated by that pydantic model on construction: the same all-problems
+`ConfigError`, the same rules as the Python component and the stack config.
+
+`strategy` and `alarms` are free-form objects (`pulumi.json#/Any`): they take the stack config's
+snake_case keys as they are (see the README's strategy section). Values that decide the plan
+(models, variants, strategy, alarms, data capture, names) must be known when the program starts;
+only the ARN inputs may be other resources' outputs.
+
+No `from __future__ import annotations` here: the analyzer reads the annotations at runtime.
+"""
+
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+
+from sagemaker_rollouts.infra.component import (
+    TOKEN,
+    RolloutEndpointArgs,
+    declare,
+    prepare,
+)
+from sagemaker_rollouts.strategies.config import ConfigError
+
+
+class VpcInputs(TypedDict):
+    """VPC the model containers run in."""
+
+    subnets: pulumi.Input[list[str]]
+    """Subnet ids (1-16)."""
+    security_group_ids: pulumi.Input[list[str]]
+    """Security group ids (1-5)."""
+
+
+class ModelInputs(TypedDict):
+    """A SageMaker model: an image URI, or a framework + version resolved offline to an image."""
+
+    image: NotRequired[pulumi.Input[str]]
+    """Inference image URI (REGISTRY/REPO:TAG or @sha256:...). Exactly one of image, framework."""
+    framework: NotRequired[pulumi.Input[str]]
+    """SageMaker framework name (e.g. xgboost), resolved to its image for the region."""
+    framework_version: NotRequired[pulumi.Input[str]]
+    """Framework version, required with framework."""
+    py_version: NotRequired[pulumi.Input[str]]
+    """Python version of the framework image (e.g. py3), when the framework has several."""
+    model_data_url: NotRequired[pulumi.Input[str]]
+    """s3://bucket/key of the model artifact."""
+    environment: NotRequired[pulumi.Input[dict[str, str]]]
+    """Container environment variables (never secrets)."""
+    execution_role_arn: NotRequired[pulumi.Input[str]]
+    """This model's execution role; default: the component's, else a new scoped role."""
+    vpc: NotRequired[pulumi.Input[VpcInputs]]
+    """VPC config of the model containers."""
+    network_isolation: NotRequired[pulumi.Input[bool]]
+    """No network access from the container (default false)."""
+
+
+class VariantInputs(TypedDict):
+    """A production variant: which model serves on which fleet."""
+
+    name: pulumi.Input[str]
+    """Variant name, unique in the endpoint."""
+    model: pulumi.Input[str]
+    """Key of a model in `models`."""
+    instance_type: pulumi.Input[str]
+    """SageMaker hosting instance type (e.g. ml.m5.large)."""
+    instance_count: NotRequired[pulumi.Input[int]]
+    """Instances (default 1)."""
+
+
+class DataCaptureInputs(TypedDict):
+    """Request/response capture to S3 (the component's encrypted bucket, or a given URI)."""
+
+    enabled: NotRequired[pulumi.Input[bool]]
+    """Default true."""
+    sampling_percent: NotRequired[pulumi.Input[int]]
+    """Share of requests captured, 0-100 (default 100)."""
+    destination_prefix: NotRequired[pulumi.Input[str]]
+    """Key prefix in the component's capture bucket."""
+    destination_s3_uri: NotRequired[pulumi.Input[str]]
+    """Capture to this s3:// URI instead of the component's bucket."""
+    kms: NotRequired[pulumi.Input[bool]]
+    """Encrypt captured data with the KMS key (default true)."""
+
+
+class RolloutEndpointInputs(TypedDict):
+    """Inputs of `RolloutEndpoint`: one endpoint's stack config plus what your platform brings."""
+
+    endpoint_name: NotRequired[pulumi.Input[str]]
+    """SageMaker endpoint name (default: the resource name)."""
+    models: pulumi.Input[dict[str, ModelInputs]]
+    """Models by key."""
+    variants: pulumi.Input[list[VariantInputs]]
+    """Production variants (1-10)."""
+    strategy: pulumi.Input[Any]
+    """Exactly one of recreate, shadow, canary, ab, blue_green, rolling, with its settings
+    (snake_case keys, as in the stack config)."""
+    alarms: NotRequired[pulumi.Input[Any]]
+    """Standard alarms (errors_5xx, latency_p99, errors_4xx) and custom ones (snake_case keys)."""
+    data_capture: NotRequired[pulumi.Input[DataCaptureInputs]]
+    """Data capture settings; off when absent."""
+    volume_kms: NotRequired[pulumi.Input[str]]
+    """auto (default), on or off: encrypt the endpoint's ML storage volume."""
+    tags: NotRequired[pulumi.Input[dict[str, str]]]
+    """Tags on every resource."""
+    region: NotRequired[pulumi.Input[str]]
+    """AWS region (default: aws:region config, else us-east-1)."""
+    kms_key_arn: NotRequired[pulumi.Input[str]]
+    """Your KMS key instead of the component's."""
+    notification_topic_arn: NotRequired[pulumi.Input[str]]
+    """Your SNS topic for canary notifications instead of the component's."""
+    permissions_boundary_arn: NotRequired[pulumi.Input[str]]
+    """IAM permissions boundary set on every role the component creates."""
+    state_table_name: NotRequired[pulumi.Input[str]]
+    """Your DynamoDB canary state table (pk, sk strings) instead of the component's."""
+    execution_role_arn: NotRequired[pulumi.Input[str]]
+    """SageMaker execution role for models without their own."""
+
+
+_MAY_BE_OUTPUT = frozenset(
+    {
+        "kms_key_arn",
+        "notification_topic_arn",
+        "permissions_boundary_arn",
+        "execution_role_arn",
+    }
+)
+
+
+def _known(path: str, value: Any, errs: list[str]) -> Any:
+    """`value` with no `pulumi.Output` inside; Outputs are reported at their key path."""
+    if isinstance(value, pulumi.Output):
+        errs.append(
+            f"{path}: must be known when the program starts (a plain value, not another "
+            "resource's output): it decides what the component declares"
+        )
+        return None
+    if isinstance(value, dict):
+        items: dict[Any, Any] = value  # pyright: ignore[reportUnknownVariableType]
+        return {k: _known(f"{path}.{k}", v, errs) for k, v in items.items()}
+    if isinstance(value, list):
+        seq: list[Any] = value  # pyright: ignore[reportUnknownVariableType]
+        return [_known(f"{path}[{i}]", v, errs) for i, v in enumerate(seq)]
+    return value
+
+
+def to_args(inputs: RolloutEndpointInputs | dict[str, Any]) -> RolloutEndpointArgs:
+    """Validate multi-language inputs into `RolloutEndpointArgs`.
+
+    Raises `ConfigError` with every problem (args key paths), including plan-deciding values
+    that are not known yet.
+    """
+    errs: list[str] = []
+    data: dict[str, Any] = {}
+    for key, value in dict(inputs).items():
+        if key in _MAY_BE_OUTPUT:
+            data[key] = value
+        else:
+            data[key] = _known(key, value, errs)
+    try:
+        args = RolloutEndpointArgs.parse(data)
+    except ConfigError as exc:
+        errs += exc.errors
+        raise ConfigError(errs) from None
+    if errs:
+        raise ConfigError(errs)
+    return args
+
+
+class RolloutEndpoint(pulumi.ComponentResource):
+    """A SageMaker real-time endpoint with a safe rollout strategy (recreate, shadow, canary with
+    a Lambda hook, A/B, blue/green, rolling), its CloudWatch alarms and encrypted data capture."""
+
+    endpoint_name: pulumi.Output[str]
+    """The SageMaker endpoint's name."""
+    endpoint_arn: pulumi.Output[str]
+    """The SageMaker endpoint's ARN."""
+    variant_names: pulumi.Output[list[str]]
+    """Production variant names, as deployed."""
+    shadow_variant_names: pulumi.Output[list[str]]
+    """Shadow variant names (shadow strategy)."""
+    alarm_names: pulumi.Output[list[str]]
+    """CloudWatch alarm names."""
+    capture_uri: pulumi.Output[str | None]
+    """s3:// URI requests are captured to, when data capture is on."""
+    kms_key_arn: pulumi.Output[str | None]
+    """The KMS key used (yours or the component's)."""
+    state_table_name: pulumi.Output[str | None]
+    """Canary state table name (canary strategy)."""
+    notification_topic_arn: pulumi.Output[str | None]
+    """SNS topic of canary notifications (canary strategy)."""
+    hook_function_name: pulumi.Output[str | None]
+    """Lambda function stepping the canary (canary strategy)."""
+
+    def __init__(
+        self,
+        name: str,
+        args: RolloutEndpointInputs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        prepared = prepare(name, to_args(args), opts)
+        super().__init__(TOKEN, name, None, prepared.opts)
+        outputs = declare(self, name, prepared).outputs()
+        for key, value in outputs.items():
+            setattr(self, key, pulumi.Output.from_input(value))
+        self.register_outputs(outputs)
