@@ -39,7 +39,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 
-from sagemaker_rollouts.infra import awareness
+from sagemaker_rollouts.infra import awareness, policies
 from sagemaker_rollouts.strategies.config import SECRET_PLACEHOLDER, strip_secure
 
 ACCOUNT_ID = "123456789012"
@@ -106,6 +106,20 @@ class OfflineRun:
 
     def children_of(self, parent: RecordedResource) -> list[RecordedResource]:
         return [r for r in self.resources if r.parent == parent.urn]
+
+    def policy_resources(self) -> list[policies.Resource]:
+        """Every custom resource as the policy rules see it (inputs; the mock id as `id`)."""
+        return [
+            policies.Resource(
+                r.type,
+                r.name,
+                {**r.inputs, "id": r.id} if r.id is not None and "id" not in r.inputs else r.inputs,
+                urn=r.urn,
+                depends_on=r.depends_on,
+            )
+            for r in self.resources
+            if r.custom
+        ]
 
     def raise_error(self) -> None:
         if self.error is not None:

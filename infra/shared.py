@@ -12,6 +12,10 @@ from sagemaker_rollouts.infra import iam
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
 
 TOKEN = "sagemaker-rollouts:index:StackResources"
+# Capture objects expire after this many days; noncurrent versions soon after (policy
+# `capture-bucket-guarded` requires a lifecycle rule on every bucket).
+CAPTURE_RETENTION_DAYS = 30
+NONCURRENT_RETENTION_DAYS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +216,25 @@ class StackResources(pulumi.ComponentResource):
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
                 status="Enabled"
             ),
+            opts=child,
+        )
+        # Captured requests are customer data: keep them no longer than needed.
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-capture-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-captures",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                        days=CAPTURE_RETENTION_DAYS
+                    ),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=NONCURRENT_RETENTION_DAYS
+                    ),
+                )
+            ],
             opts=child,
         )
         # After the public access block: S3 rejects policy writes racing the block's creation.

@@ -70,6 +70,23 @@ def test_plan_prints_resources_and_profile(capsys: pytest.CaptureFixture[str]) -
     for label in PROFILE_LABELS:
         assert label in out
     assert "canary steps" in out
+    # The pack's advisory findings: the sample's models run without network isolation.
+    assert "advisory model-network-isolation" in out
+
+
+def test_plan_json_carries_the_policy_findings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _plan_json(capsys, "--stack", "canary", "--dir", str(ROOT))
+    levels = {(f["policy"], f["level"]) for f in data["policy_findings"]}
+    assert levels == {("model-network-isolation", "advisory")}
+    # A stack whose model opts in to network isolation has no such finding.
+    raw = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    for model in raw["config"]["sagemaker-rollouts:endpoints"]["churn"]["models"].values():
+        model["network_isolation"] = True
+    (tmp_path / "Pulumi.iso.yaml").write_text(yaml.safe_dump(raw))
+    data = _plan_json(capsys, "--stack", "iso", "--dir", str(tmp_path))
+    assert data["policy_findings"] == []
 
 
 def test_plan_png_draws_the_planned_timeline(tmp_path: Path) -> None:

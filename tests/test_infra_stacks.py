@@ -142,6 +142,21 @@ def test_security_baseline(stack_file: Path) -> None:
 
 
 @stacks
+def test_every_mandatory_policy_passes(stack_file: Path) -> None:
+    found = policies.evaluate(offline(stack_file).policy_resources())
+    assert [str(f) for f in found if f.level == "mandatory"] == []
+
+
+def test_a_production_sample_stack_is_held_to_the_rollback_alarm_rule() -> None:
+    resources = offline(ROOT / "Pulumi.canary.yaml").policy_resources()
+    assert policies.is_production(resources, {}, {})
+    # Without its alarms the same stack fails the rule: the rule is live on the sample.
+    stripped = [r for r in resources if r.type != policies.T_ALARM]
+    found = policies.evaluate(stripped)
+    assert {f.policy for f in found if f.level == "mandatory"} == {"production-rollback-alarms"}
+
+
+@stacks
 def test_encryption_where_data_rests(stack_file: Path) -> None:
     plan, result = planned(stack_file), offline(stack_file)
     if plan.needs_capture_bucket:

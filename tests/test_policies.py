@@ -1,4 +1,6 @@
-"""Security baseline rules: each with a compliant and a violating resource."""
+"""Guardrail rules: each with a compliant and a violating resource, through the plain rule
+functions (`infra.policies.evaluate`) and through the CrossGuard pack with `pulumi_policy` args
+built directly. The table must cover every policy of the pack."""
 
 from __future__ import annotations
 
@@ -6,38 +8,91 @@ import json
 from typing import Any
 
 import pytest
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 from sagemaker_rollouts.infra import iam, policies
+from sagemaker_rollouts.infra.policies import Resource
+from sagemaker_rollouts.infra.policy_pack import pack_policies
 
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+P = policies
 
 
 def doc(*statements: dict[str, Any]) -> str:
     return json.dumps(iam.document(*statements))
 
 
-CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+def allow(actions: Any, resources: Any, condition: dict[str, Any] | None = None) -> str:
+    return doc(iam.statement("S", actions, resources, condition))
+
+
+ARN = "arn:aws:sns:us-east-1:1:t"
+KEY = "arn:aws:kms:us-east-1:1:key/k"
+CAPTURE = {"destinationS3Uri": "s3://b/p", "initialSamplingPercentage": 100}
+
+# (policy, resource type, compliant props, violating props)
+RESOURCE_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     (
-        ROLE_POLICY,
-        {"policy": doc(iam.statement("A", ["sns:Publish"], ["arn:aws:sns:us-east-1:1:t"]))},
-        {"policy": doc(iam.statement("A", ["sns:Publish"], "*"))},
+        "iam-no-wildcards",
+        P.T_ROLE_POLICY,
+        {"policy": allow(["sns:Publish"], [ARN])},
+        {"policy": allow(["sns:Publish"], "*")},
     ),
     (
-        ROLE_POLICY,
+        "iam-no-wildcards",
+        P.T_ROLE_POLICY,
+        {"policy": allow(["s3:GetObject"], [ARN])},
+        {"policy": allow(["s3:*"], [ARN])},
+    ),
+    (
+        "iam-no-wildcards",
+        P.T_POLICY,
+        {"policy": allow(["sagemaker:DescribeEndpoint"], "*")},
+        {"policy": allow(["*"], [ARN])},
+    ),
+    (
+        "iam-no-wildcards",
+        P.T_ROLE,
+        {"inlinePolicies": [{"name": "a", "policy": allow(["sns:Publish"], [ARN])}]},
+        {"inlinePolicies": [{"name": "a", "policy": allow(["sagemaker:Update*"], [ARN])}]},
+    ),
+    (
+        "iam-no-wildcards",
+        P.T_ROLE_POLICY,
         {
-            "policy": doc(
-                iam.statement(
-                    "M",
-                    ["cloudwatch:PutMetricData"],
-                    "*",
-                    {"StringEquals": {"cloudwatch:namespace": "X"}},
-                )
+            "policy": allow(
+                ["cloudwatch:PutMetricData"], "*", {"StringEquals": {"cloudwatch:namespace": "X"}}
             )
         },
-        {"policy": doc(iam.statement("M", ["cloudwatch:PutMetricData"], "*"))},
+        {"policy": allow(["cloudwatch:PutMetricData"], "*")},
     ),
     (
-        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "iam-no-wildcards",
+        P.T_ROLE_POLICY,
+        {"policy": allow(["ecr:GetAuthorizationToken"], "*")},
+        {
+            "policy": json.dumps(
+                {"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": ARN}]}
+            )
+        },
+    ),
+    (
+        "iam-reads-scoped",
+        P.T_ROLE_POLICY,
+        {"policy": allow(["ec2:DescribeVpcs"], "*")},
+        {"policy": allow(["sagemaker:DescribeEndpoint"], "*")},
+    ),
+    (
+        "s3-public-access-blocked",
+        P.T_PUBLIC_ACCESS,
         dict.fromkeys(
             ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"),
             True,
@@ -45,45 +100,366 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True},
     ),
     (
-        "aws:s3/bucketPolicy:BucketPolicy",
+        "s3-kms-encrypted",
+        P.T_BUCKET_SSE,
+        {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]},
+        {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
+    ),
+    (
+        "s3-tls-only",
+        P.T_BUCKET_POLICY,
         {"policy": json.dumps(iam.tls_only_bucket_policy("arn:aws:s3:::b"))},
         {"policy": json.dumps({"Statement": []})},
     ),
     (
-        "aws:dynamodb/table:Table",
+        "s3-lifecycle-expires",
+        P.T_LIFECYCLE,
+        {"rules": [{"id": "x", "status": "Enabled", "expiration": {"days": 30}}]},
+        {"rules": [{"id": "x", "status": "Disabled", "expiration": {"days": 30}}]},
+    ),
+    (
+        "dynamodb-encrypted-pitr",
+        P.T_TABLE,
         {"serverSideEncryption": {"enabled": True}, "pointInTimeRecovery": {"enabled": True}},
         {"serverSideEncryption": {"enabled": True}},
     ),
-    ("aws:sns/topic:Topic", {"kmsMasterKeyId": "alias/aws/sns"}, {}),
-    ("aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": 30}, {}),
+    ("sns-encrypted", P.T_TOPIC, {"kmsMasterKeyId": "alias/aws/sns"}, {}),
+    ("logs-retention", P.T_LOG_GROUP, {"retentionInDays": 30}, {}),
     (
-        "aws:lambda/function:Function",
+        "lambda-no-secrets-in-env",
+        P.T_FUNCTION,
         {"environment": {"variables": {"STATE_TABLE": "t"}}},
         {"environment": {"variables": {"DB_PASSWORD": "x"}}},
     ),
-    ("aws:kms/key:Key", {"enableKeyRotation": True}, {"enableKeyRotation": False}),
     (
-        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "hook-reserved-concurrency",
+        P.T_FUNCTION,
+        {
+            "handler": "sagemaker_rollouts.lambdas.canary_hook.handler",
+            "reservedConcurrentExecutions": 1,
+        },
+        {"handler": "sagemaker_rollouts.lambdas.canary_hook.handler"},
+    ),
+    ("kms-rotation", P.T_KEY, {"enableKeyRotation": True}, {"enableKeyRotation": False}),
+    (
+        "sagemaker-alarm-dimensions",
+        P.T_ALARM,
         {"namespace": "AWS/SageMaker", "dimensions": {"EndpointName": "e", "VariantName": "v"}},
         {"namespace": "AWS/SageMaker"},
     ),
     (
-        "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
-        {"dataCaptureConfig": {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/k"}},
-        {"dataCaptureConfig": {"destinationS3Uri": "s3://b/p"}},
+        "endpoint-config-kms",
+        P.T_ENDPOINT_CONFIG,
+        {"productionVariants": [{"instanceType": "ml.g5.xlarge"}]},  # NVMe: no key allowed
+        {"productionVariants": [{"instanceType": "ml.m5.large"}]},
+    ),
+    (
+        "endpoint-config-kms",
+        P.T_ENDPOINT_CONFIG,
+        {"kmsKeyArn": KEY, "productionVariants": [{"instanceType": "ml.m5.large"}]},
+        {
+            "productionVariants": [{"instanceType": "ml.c5.xlarge"}],
+            "shadowProductionVariants": [{"instanceType": "ml.m5.large"}],
+        },
+    ),
+    (
+        "data-capture-encrypted",
+        P.T_ENDPOINT_CONFIG,
+        {"dataCaptureConfig": {**CAPTURE, "kmsKeyId": KEY}},
+        {"dataCaptureConfig": CAPTURE},
+    ),
+    (
+        "model-network-isolation",
+        P.T_MODEL,
+        {"enableNetworkIsolation": True},
+        {"enableNetworkIsolation": False, "primaryContainer": {"image": "x/model:1"}},
+    ),
+]
+
+BUCKET = Resource(P.T_BUCKET, "b", {"bucket": "cap-1"}, urn="urn:b")
+GOOD_BUCKET = [
+    BUCKET,
+    Resource(P.T_PUBLIC_ACCESS, "pab", RESOURCE_CASES[7][2] | {"bucket": "cap-1"}, urn="u1"),
+    Resource(P.T_BUCKET_POLICY, "pol", RESOURCE_CASES[9][2], urn="u2", depends_on=("urn:b",)),
+    Resource(P.T_LIFECYCLE, "lc", RESOURCE_CASES[10][2] | {"bucket": "cap-1"}, urn="u3"),
+]
+SPEC = {"endpoint_name": "fraud", "gate_alarms": ["fraud-5xx"]}
+HOOK = {
+    "name": "fraud-canary-hook",
+    "handler": "sagemaker_rollouts.lambdas.canary_hook.handler",
+    "reservedConcurrentExecutions": 1,
+    "environment": {"variables": {"ROLLOUT_SPEC": json.dumps(SPEC)}},
+}
+PROD = {"environment": "production"}
+BLUE_GREEN = {
+    "name": "search",
+    "tags": PROD,
+    "deploymentConfig": {
+        "blueGreenUpdatePolicy": {"trafficRoutingConfiguration": {"type": "ALL_AT_ONCE"}},
+        "autoRollbackConfiguration": {"alarms": [{"alarmName": "search-5xx"}]},
+    },
+}
+CPU = {"namespace": "/aws/sagemaker/Endpoints", "metricName": "CPUUtilization"}
+
+
+def res(typ: str, name: str, props: dict[str, Any], urn: str = "") -> Resource:
+    return Resource(typ, name, props, urn=urn or f"urn:{name}")
+
+
+# (policy, stack tags, compliant stack, violating stack)
+STACK_CASES: list[tuple[str, dict[str, str], list[Resource], list[Resource]]] = [
+    ("capture-bucket-guarded", {}, GOOD_BUCKET, GOOD_BUCKET[:3]),
+    ("capture-bucket-guarded", {}, GOOD_BUCKET, [*GOOD_BUCKET[:2], GOOD_BUCKET[3]]),
+    (
+        "capture-bucket-guarded",
+        {},
+        GOOD_BUCKET,
+        [
+            BUCKET,
+            *GOOD_BUCKET[2:],
+            res(P.T_PUBLIC_ACCESS, "pab", {"bucket": "cap-1", "blockPublicAcls": True}),
+        ],
+    ),
+    (
+        "hook-log-retention",
+        {},
+        [
+            res(P.T_FUNCTION, "h", HOOK),
+            res(
+                P.T_LOG_GROUP, "l", {"name": "/aws/lambda/fraud-canary-hook", "retentionInDays": 30}
+            ),
+        ],
+        [
+            res(P.T_FUNCTION, "h", HOOK),
+            res(P.T_LOG_GROUP, "l", {"name": "/aws/lambda/fraud-canary-hook"}),
+        ],
+    ),
+    (
+        "production-rollback-alarms",
+        PROD,
+        [
+            res(P.T_ENDPOINT, "e", {"name": "fraud"}),
+            res(P.T_FUNCTION, "h", HOOK),
+            res(P.T_ALARM, "a", {"name": "fraud-5xx"}),
+        ],
+        [res(P.T_ENDPOINT, "e", {"name": "fraud"}), res(P.T_FUNCTION, "h", HOOK)],
+    ),
+    (
+        "production-rollback-alarms",
+        {},
+        [res(P.T_ENDPOINT, "e", BLUE_GREEN), res(P.T_ALARM, "a", {"name": "search-5xx"})],
+        [
+            res(
+                P.T_ENDPOINT,
+                "e",
+                {
+                    **BLUE_GREEN,
+                    "deploymentConfig": {
+                        "blueGreenUpdatePolicy": BLUE_GREEN["deploymentConfig"][
+                            "blueGreenUpdatePolicy"
+                        ]
+                    },
+                },
+            )
+        ],
+    ),
+    (
+        "rollback-alarms-missing-data-breaching",
+        {},
+        [
+            res(P.T_ENDPOINT, "e", BLUE_GREEN),
+            res(P.T_ALARM, "a", {"name": "search-5xx", **CPU, "treatMissingData": "breaching"}),
+        ],
+        [
+            res(P.T_ENDPOINT, "e", BLUE_GREEN),
+            res(P.T_ALARM, "a", {"name": "search-5xx", **CPU, "treatMissingData": "notBreaching"}),
+        ],
+    ),
+    (
+        "rollback-alarms-missing-data-breaching",
+        {},
+        [
+            res(P.T_FUNCTION, "h", HOOK),
+            res(
+                P.T_ALARM,
+                "a",
+                {
+                    "name": "fraud-5xx",
+                    "metricQueries": [{"id": "m", "metric": CPU}],
+                    "treatMissingData": "breaching",
+                },
+            ),
+        ],
+        [
+            res(P.T_FUNCTION, "h", HOOK),
+            res(
+                P.T_ALARM, "a", {"name": "fraud-5xx", "metricQueries": [{"id": "m", "metric": CPU}]}
+            ),
+        ],
     ),
 ]
 
 
+def test_every_policy_has_a_compliant_and_a_violating_case() -> None:
+    covered = {c[0] for c in RESOURCE_CASES} | {c[0] for c in STACK_CASES}
+    assert covered == set(P.BY_NAME)
+
+
+def _only(policy: str, found: list[P.Finding]) -> list[P.Finding]:
+    return [f for f in found if f.policy == policy]
+
+
 @pytest.mark.parametrize(
-    ("typ", "good", "bad"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+    ("policy", "typ", "good", "bad"),
+    RESOURCE_CASES,
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(RESOURCE_CASES)],
 )
-def test_rule_accepts_compliant_and_names_the_violation(
-    typ: str, good: dict[str, Any], bad: dict[str, Any]
+def test_resource_rule(policy: str, typ: str, good: dict[str, Any], bad: dict[str, Any]) -> None:
+    assert _only(policy, P.evaluate([Resource(typ, "good", good)])) == []
+    found = _only(policy, P.evaluate([Resource(typ, "bad", bad)]))
+    assert found and all(f.resource is not None and f.resource.name == "bad" for f in found)
+    assert found[0].level == P.BY_NAME[policy].level
+
+
+@pytest.mark.parametrize(
+    ("policy", "tags", "good", "bad"),
+    STACK_CASES,
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(STACK_CASES)],
+)
+def test_stack_rule(
+    policy: str, tags: dict[str, str], good: list[Resource], bad: list[Resource]
 ) -> None:
-    assert policies.violations([(typ, "good", good)]) == []
-    found = policies.violations([(typ, "bad", bad)])
-    assert found and all(v.startswith(f"{typ} bad: ") for v in found)
+    assert _only(policy, P.evaluate(good, stack_tags=tags)) == []
+    assert _only(policy, P.evaluate(bad, stack_tags=tags))
+
+
+# ------------------------------------------------------------------ the pack, pulumi_policy args
+
+OPTS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+PACK = {p.name: p for p in pack_policies()}
+
+
+def run_resource_policy(
+    name: str, typ: str, props: dict[str, Any], config: dict[str, Any] | None = None
+) -> list[str]:
+    policy = PACK[name]
+    assert isinstance(policy, ResourceValidationPolicy)
+    reported: list[str] = []
+    args = ResourceValidationArgs(
+        typ, props, f"urn:pulumi:s::p::{typ}::r", "r", OPTS, None, config=config
+    )
+    policy.validate(args, lambda message, urn=None: reported.append(message))
+    return reported
+
+
+def policy_resource(r: Resource) -> PolicyResource:
+    return PolicyResource(r.type, r.props, r.urn, r.name, OPTS, None, None, [], {})
+
+
+def run_stack_policy(
+    name: str, resources: list[Resource], tags: dict[str, str], config: dict[str, Any] | None = None
+) -> list[tuple[str, str | None]]:
+    policy = PACK[name]
+    assert isinstance(policy, StackValidationPolicy)
+    by_urn = {r.urn: policy_resource(r) for r in resources}
+    for r in resources:
+        by_urn[r.urn].dependencies = [by_urn[u] for u in r.depends_on if u in by_urn]
+    reported: list[tuple[str, str | None]] = []
+    args = StackValidationArgs(list(by_urn.values()), config=config, stack_tags=tags)
+    policy.validate(args, lambda message, urn=None: reported.append((message, urn)))
+    return reported
+
+
+@pytest.mark.parametrize(
+    ("policy", "typ", "good", "bad"),
+    RESOURCE_CASES,
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(RESOURCE_CASES)],
+)
+def test_pack_resource_policy(
+    policy: str, typ: str, good: dict[str, Any], bad: dict[str, Any]
+) -> None:
+    assert run_resource_policy(policy, typ, good) == []
+    assert run_resource_policy(policy, typ, bad) == P.BY_NAME[policy].check(
+        bad, P.BY_NAME[policy].settings()
+    )
+    # Another resource type is none of the policy's business.
+    assert run_resource_policy(policy, "aws:ec2/vpc:Vpc", bad) == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "tags", "good", "bad"),
+    STACK_CASES,
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(STACK_CASES)],
+)
+def test_pack_stack_policy(
+    policy: str, tags: dict[str, str], good: list[Resource], bad: list[Resource]
+) -> None:
+    assert run_stack_policy(policy, good, tags) == []
+    found = run_stack_policy(policy, bad, tags)
+    assert found and all(urn in {r.urn for r in bad} for _, urn in found)
+
+
+def test_pack_levels_are_the_rule_defaults_and_configurable() -> None:
+    assert {n: p.enforcement_level for n, p in PACK.items()} == {
+        n: EnforcementLevel(p.level) for n, p in P.BY_NAME.items()
+    }
+    assert PACK["model-network-isolation"].enforcement_level == EnforcementLevel.ADVISORY
+    changed = {p.name: p for p in pack_policies({"model-network-isolation": "mandatory"})}
+    assert changed["model-network-isolation"].enforcement_level == EnforcementLevel.MANDATORY
+    with pytest.raises(
+        ValueError, match=r"no-such-rule: unknown policy.*kms-rotation.enforcementLevel: 'loud'"
+    ):
+        pack_policies({"no-such-rule": "advisory", "kms-rotation": "loud"})  # type: ignore[dict-item]
+
+
+def test_policy_config_changes_levels_and_settings() -> None:
+    hook = {"handler": "sagemaker_rollouts.lambdas.x.handler"}
+    assert P.evaluate([Resource(P.T_FUNCTION, "h", hook)])
+    off = {"hook-reserved-concurrency": {"requireReservedConcurrency": False}}
+    assert _only("hook-reserved-concurrency", P.evaluate([Resource(P.T_FUNCTION, "h", hook)]))
+    assert (
+        P.evaluate(
+            [Resource(P.T_FUNCTION, "h", hook)], config=off | {"hook-log-retention": "disabled"}
+        )
+        == []
+    )
+    assert (
+        run_resource_policy(
+            "hook-reserved-concurrency", P.T_FUNCTION, hook, off["hook-reserved-concurrency"]
+        )
+        == []
+    )
+    disabled = P.evaluate([Resource(P.T_FUNCTION, "h", hook)], config={"all": "disabled"})
+    assert disabled == []
+    model = {"primaryContainer": {"image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/hf:1"}}
+    exempt = {"model-network-isolation": {"exemptImagePatterns": [r"^763104351884\."]}}
+    assert P.evaluate([Resource(P.T_MODEL, "m", model)], config=exempt) == []
+    lowered = P.evaluate(
+        [Resource(P.T_KEY, "k", {})], config={"kms-rotation": {"enforcementLevel": "advisory"}}
+    )
+    assert [f.level for f in lowered] == ["advisory"]
+    with pytest.raises(
+        ValueError,
+        match=r"kms-rotation.enforcementLevel: 'loud' is not one of .*; nope: unknown policy",
+    ):
+        P.evaluate([], config={"kms-rotation": "loud", "nope": "advisory"})
+
+
+def test_production_comes_from_stack_or_endpoint_tags_and_is_configurable() -> None:
+    bare = [res(P.T_ENDPOINT, "e", {"name": "fraud"}), res(P.T_FUNCTION, "h", HOOK)]
+    assert not _only("production-rollback-alarms", P.evaluate(bare))
+    assert _only("production-rollback-alarms", P.evaluate(bare, stack_tags={"env": "Prod"}))
+    tagged = [res(P.T_ENDPOINT, "e", {"name": "fraud", "tags": {"tier": "live"}}), bare[1]]
+    cfg = {"production-rollback-alarms": {"productionTags": {"tier": ["live"]}}}
+    assert _only("production-rollback-alarms", P.evaluate(tagged, config=cfg))
+    assert run_stack_policy(
+        "production-rollback-alarms", tagged, {}, cfg["production-rollback-alarms"]
+    )
+
+
+def test_legacy_violations_keep_their_shape() -> None:
+    found = P.violations([(P.T_TOPIC, "t", {})])
+    assert found == [f"{P.T_TOPIC} t: topic not KMS-encrypted"]
 
 
 @pytest.mark.parametrize(

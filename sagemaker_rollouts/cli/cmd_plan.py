@@ -73,8 +73,36 @@ def print_plan(stack: LoadedStack, offline: Any, *, png: str | None) -> None:
     for ep in plan.endpoints:
         out.print(render.endpoint_table(ep))
         out.print(render.profile_table(ep))
+    findings = policy_findings(offline)
+    if findings:
+        out.print(f"[bold]policy findings[/] ({len(findings)}; pack: policies/)")
+        for f in findings:
+            color = "red" if f["level"] == "mandatory" else "yellow"
+            out.print(
+                f"  [{color}]{f['level']}[/] {escape(f['policy'])}: "
+                f"{escape(f['resource'])}: {escape(f['message'])}"
+            )
+    else:
+        out.print("[bold]policy findings[/] none (pack: policies/)")
     if png is not None:
         out.print(f"timeline written to {png}")
+
+
+def policy_findings(offline: Any) -> list[dict[str, str]]:
+    """The policy pack's findings (advisory and mandatory) on what the program declared."""
+    from sagemaker_rollouts.infra import policies
+
+    if offline.error is not None:
+        return []
+    return [
+        {
+            "policy": f.policy,
+            "level": f.level,
+            "resource": "stack" if f.resource is None else f"{f.resource.type} {f.resource.name}",
+            "message": f.message,
+        }
+        for f in policies.evaluate(offline.policy_resources())
+    ]
 
 
 def plan_json(stack: LoadedStack, offline: Any) -> dict[str, Any]:
@@ -86,6 +114,7 @@ def plan_json(stack: LoadedStack, offline: Any) -> dict[str, Any]:
         "region": plan.region,
         "config": stack.config,
         "error": None if offline.error is None else str(offline.error),
+        "policy_findings": policy_findings(offline),
         "resources": [
             {"type": r.type, "name": r.name, "inputs": r.redacted()} for r in offline.resources
         ],
