@@ -203,7 +203,11 @@ def with_vpc_and_role() -> EndpointPlan:
             model("inside", vpc=VpcPlan(("sg-0123",), ("subnet-a", "subnet-b"))),
             model("byo", execution_role_arn="arn:aws:iam::123456789012:role/existing"),
         ),
-        production_variants=(variant("inside", "inside", 50), variant("byo", "byo", 50)),
+        # Local NVMe storage: SageMaker refuses a volume key, so the plan has none.
+        production_variants=tuple(
+            replace(v, instance_type="ml.g5.xlarge")
+            for v in (variant("inside", "inside", 50), variant("byo", "byo", 50))
+        ),
         endpoint_kms=False,
     )
 
