@@ -96,6 +96,37 @@ RoleArn = Annotated[
         r"arn:aws[a-z-]*:iam::\d{12}:role/.+", "an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
     ),
 ]
+
+
+def _ids_input(prefix: str, what: str) -> PlainValidator:
+    """A list of `prefix...` ids (each a string or an Output), or an Output of such a list."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, pulumi.Output):
+            return value  # pyright: ignore[reportUnknownVariableType]
+        if not isinstance(value, list | tuple) or not value:
+            raise ValueError(f"must be a non-empty list of {what} ids, got {value!r}")
+        items: list[Any] = list(value)  # pyright: ignore[reportUnknownArgumentType]
+        bad = [
+            v
+            for v in items
+            if not isinstance(v, pulumi.Output)
+            and not (isinstance(v, str) and re.fullmatch(rf"{prefix}-[0-9a-f]{{8,17}}", v))
+        ]
+        if bad:
+            raise ValueError(f"must be {what} ids ({prefix}-...), got {bad!r}")
+        return items
+
+    return PlainValidator(check)
+
+
+SubnetIds = Annotated[
+    list[str | pulumi.Output[str]] | pulumi.Output[list[str]], _ids_input("subnet", "subnet")
+]
+SecurityGroupIds = Annotated[
+    list[str | pulumi.Output[str]] | pulumi.Output[list[str]],
+    _ids_input("sg", "security group"),
+]
 # botocore dynamodb service model, shape TableName: min 3, max 255, pattern [a-zA-Z0-9_.-]+.
 TableName = Annotated[str, Field(min_length=3, max_length=255, pattern=r"^[a-zA-Z0-9_.-]+$")]
 Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")]
@@ -107,6 +138,8 @@ _OWN_FIELDS = (
     "permissions_boundary_arn",
     "state_table_name",
     "execution_role_arn",
+    "vpc_subnet_ids",
+    "vpc_security_group_ids",
 )
 
 
@@ -123,6 +156,8 @@ class RolloutEndpointArgs(EndpointConfig):
     - `execution_role_arn`: SageMaker execution role for models without their own
       (`models.<key>.execution_role_arn`); it needs ECR/S3 read, and `cloudwatch:DescribeAlarms`
       for deployment guardrails.
+    - `vpc_subnet_ids` + `vpc_security_group_ids` (together): the VPC that models without their
+      own `models.<key>.vpc` run in; SageMaker's VpcConfig takes 1-16 subnets, 1-5 groups.
     - `region`: where the endpoint is deployed (framework images, ARNs); defaults to the `aws:region`
       config, else us-east-1. Set it when `opts` carries a provider for another region.
     ARN inputs take a string (checked now) or a `pulumi.Output[str]` (e.g. `key.arn`).
@@ -136,6 +171,22 @@ class RolloutEndpointArgs(EndpointConfig):
     permissions_boundary_arn: PolicyArn | None = None
     state_table_name: TableName | None = None
     execution_role_arn: RoleArn | None = None
+    vpc_subnet_ids: SubnetIds | None = None
+    vpc_security_group_ids: SecurityGroupIds | None = None
+
+    def problems(self) -> list[str]:
+        """Rules between the brought inputs (the endpoint config's own rules are the stack's)."""
+        errs: list[str] = []
+        if (self.vpc_subnet_ids is None) != (self.vpc_security_group_ids is None):
+            errs.append(
+                "vpc_subnet_ids: set together with vpc_security_group_ids (both or neither)"
+            )
+        # botocore sagemaker VpcConfig: Subnets 1..16, SecurityGroupIds 1..5.
+        for key, most in (("vpc_subnet_ids", 16), ("vpc_security_group_ids", 5)):
+            ids = getattr(self, key)
+            if isinstance(ids, list) and len(ids) > most:  # pyright: ignore[reportUnknownArgumentType]
+                errs.append(f"{key}: at most {most} ids, got {len(ids)}")  # pyright: ignore[reportUnknownArgumentType]
+        return errs
 
     @classmethod
     def parse(cls, value: RolloutEndpointArgs | Mapping[str, Any] | str) -> RolloutEndpointArgs:
@@ -187,11 +238,14 @@ def plan_deployment(
     Raises `ConfigError` (every problem, as args key paths) before anything is declared.
     """
     raw = {"endpoints": {name: args.endpoint_config()}}
+    errs = args.problems()
     try:
         config = load_config(raw, region=region)
         plan = build_plan(config, project=project, stack=stack, region=region)
     except ConfigError as exc:
-        raise ConfigError(_relative(exc.errors, name)) from None
+        raise ConfigError(errs + _relative(exc.errors, name)) from None
+    if errs:
+        raise ConfigError(errs)
     if plan.state_table_name is None:
         return plan
     scope = f"{project}-{stack}-{name}"
@@ -354,6 +408,11 @@ def declare(parent: pulumi.ComponentResource, name: str, prepared: Prepared) -> 
         tags=tags,
         completed=prepared.completed,
         execution_role_arn=args.execution_role_arn,
+        vpc=None
+        if args.vpc_subnet_ids is None or args.vpc_security_group_ids is None
+        else aws.sagemaker.ModelVpcConfigArgs(
+            subnets=args.vpc_subnet_ids, security_group_ids=args.vpc_security_group_ids
+        ),
         opts=child,
     )
     return Declared(shared, endpoint)

@@ -167,6 +167,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         tags: dict[str, str],
         completed: bool = False,
         execution_role_arn: pulumi.Input[str] | None = None,
+        vpc: sm.ModelVpcConfigArgs | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(TOKEN, name, None, opts)
@@ -176,6 +177,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         key_arn = stack.key_arn
         # A model without its own execution role uses this one instead of a new scoped role.
         self._default_role_arn = execution_role_arn
+        # ... and a model without its own VPC config runs in this one (a platform's own VPC).
+        self._default_vpc = vpc
 
         self.capture_uri = None
         if plan.data_capture is not None:
@@ -349,7 +352,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 model_data_url=model.model_data_url,
                 environment=dict(model.environment) or None,
             ),
-            vpc_config=None
+            vpc_config=self._default_vpc
             if model.vpc is None
             else sm.ModelVpcConfigArgs(
                 security_group_ids=list(model.vpc.security_group_ids),

@@ -125,6 +125,10 @@ class RolloutEndpointInputs(TypedDict):
     """Your DynamoDB canary state table (pk, sk strings) instead of the component's."""
     execution_role_arn: NotRequired[pulumi.Input[str]]
     """SageMaker execution role for models without their own."""
+    vpc_subnet_ids: NotRequired[pulumi.Input[list[str]]]
+    """Your VPC's subnets for models without their own vpc (with vpcSecurityGroupIds)."""
+    vpc_security_group_ids: NotRequired[pulumi.Input[list[str]]]
+    """Your security groups for models without their own vpc (with vpcSubnetIds)."""
 
 
 _MAY_BE_OUTPUT = frozenset(
@@ -133,6 +137,8 @@ _MAY_BE_OUTPUT = frozenset(
         "notification_topic_arn",
         "permissions_boundary_arn",
         "execution_role_arn",
+        "vpc_subnet_ids",
+        "vpc_security_group_ids",
     }
 )
 

@@ -215,6 +215,24 @@ def bad(**changes: Any) -> dict[str, Any]:
                 "region: String should match pattern",
             ],
         ),
+        # brought VPC: ids checked, both or neither, reported with the config's own problems
+        (
+            canary(vpc_subnet_ids=["subnet-xyz"], vpc_security_group_ids=[]),
+            [
+                "vpc_subnet_ids: must be subnet ids (subnet-...), got ['subnet-xyz']",
+                "vpc_security_group_ids: must be a non-empty list of security group ids",
+            ],
+        ),
+        (
+            bad(
+                strategy={"canary": {"stable": "stable", "candidate": "nope", "steps": [5]}},
+                vpc_subnet_ids=["subnet-0123abcd"],
+            ),
+            [
+                "vpc_subnet_ids: set together with vpc_security_group_ids",
+                "strategy.canary.candidate:",
+            ],
+        ),
         ("- just\n- a list\n", ["args: must be a mapping"]),
         ("models: [unclosed", ["args: not valid YAML"]),
     ],
