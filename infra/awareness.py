@@ -23,6 +23,7 @@ from typing import Any
 
 import pulumi
 
+from sagemaker_rollouts.strategies import native
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 from sagemaker_rollouts.strategies.rollout import RolloutOutcome
 
@@ -146,11 +147,104 @@ class Awareness:
         return found is not None and found.status == "completed"
 
 
-def check(plan: DeploymentPlan, reader: OutcomeReader) -> Awareness:
-    """Read every canary candidate's outcome; raise if any was rolled back.
+EndpointReader = Callable[[str], native.LiveEndpoint | None]
+"""endpoint name -> what DescribeEndpoint and its tags say, or None when it does not exist."""
 
-    Invariant: raises before any resource is declared, listing every rolled-back endpoint.
+_ENDPOINT_OVERRIDE: contextvars.ContextVar[EndpointReader | None] = contextvars.ContextVar(
+    "sagemaker_rollouts_endpoint_reader", default=None
+)
+
+
+def no_endpoints(endpoint_name: str) -> native.LiveEndpoint | None:
+    """The endpoint reader of a stack whose endpoints do not exist yet (and of offline runs)."""
+    del endpoint_name
+    return None
+
+
+def set_endpoint_reader_override(reader: EndpointReader | None) -> None:
+    """Make `default_endpoint_reader` return `reader` in the current context (offline runs)."""
+    _ENDPOINT_OVERRIDE.set(reader)
+
+
+def sagemaker_endpoint_reader(region: str | None, profile: str | None = None) -> EndpointReader:
+    """DescribeEndpoint + ListTags with the deployer's credentials (the stack's `aws:profile`).
+
+    A missing endpoint (SageMaker answers ValidationException "Could not find endpoint") is None:
+    the first `up`. Other errors propagate: deploying blind over a rollback is what this prevents.
     """
+    client: list[Any] = []
+
+    def read(endpoint_name: str) -> native.LiveEndpoint | None:
+        if not client:
+            import boto3
+
+            session = boto3.Session(profile_name=profile or None, region_name=region or None)
+            client.append(session.client("sagemaker"))
+        sm = client[0]
+        try:
+            described = sm.describe_endpoint(EndpointName=endpoint_name)
+        except sm.exceptions.ClientError as exc:
+            if "Could not find endpoint" in str(exc):
+                return None
+            raise
+        tags = sm.list_tags(ResourceArn=described["EndpointArn"]).get("Tags", [])
+        return native.LiveEndpoint.from_describe(
+            described, {str(t["Key"]): str(t["Value"]) for t in tags}
+        )
+
+    return read
+
+
+def default_endpoint_reader(plan: DeploymentPlan) -> EndpointReader:
+    """The offline override, `no_endpoints` when no endpoint is blue/green or rolling, or AWS."""
+    override = _ENDPOINT_OVERRIDE.get()
+    if override is not None:
+        return override
+    if all(e.deployment is None for e in plan.endpoints):
+        return no_endpoints
+    return sagemaker_endpoint_reader(plan.region, pulumi.Config("aws").get("profile"))
+
+
+class RolledBackDeploymentError(pulumi.RunError):
+    """`pulumi up` refused to run over a SageMaker-native (blue/green, rolling) rollback.
+
+    A `RunError`, so the Pulumi CLI shows the message without a Python traceback.
+    """
+
+    def __init__(self, messages: Sequence[str]) -> None:
+        self.messages = tuple(messages)
+        super().__init__("\n".join(self.messages))
+
+
+def check_native(plan: DeploymentPlan, reader: EndpointReader) -> None:
+    """Raise `RolledBackDeploymentError` if SageMaker rolled back any blue/green or rolling
+    endpoint and its `attempt` was not raised since. Reads only such endpoints."""
+    problems: list[str] = []
+    for e in plan.endpoints:
+        if e.deployment is None:
+            continue
+        found = native.check_deploy(
+            reader(e.endpoint_name),
+            config_path=f"endpoints.{e.key}",
+            strategy_key=e.strategy,
+            attempt=e.deployment.attempt,
+        )
+        if found is not None:
+            problems.append(found)
+    if problems:
+        raise RolledBackDeploymentError(problems)
+
+
+def check(
+    plan: DeploymentPlan, reader: OutcomeReader, endpoints: EndpointReader | None = None
+) -> Awareness:
+    """Read every canary candidate's outcome and every native endpoint's live config; raise if
+    a canary candidate or a SageMaker-native deployment was rolled back.
+
+    `endpoints` defaults to `default_endpoint_reader(plan)`. Invariant: raises before any
+    resource is declared, listing every rolled-back endpoint.
+    """
+    check_native(plan, default_endpoint_reader(plan) if endpoints is None else endpoints)
     outcomes: dict[str, RolloutOutcome] = {}
     rolled_back: list[RolledBack] = []
     for endpoint in plan.endpoints:

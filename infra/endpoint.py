@@ -12,6 +12,7 @@ import pulumi_aws as aws
 from sagemaker_rollouts.infra import iam
 from sagemaker_rollouts.infra.hook import CanaryHook
 from sagemaker_rollouts.infra.shared import Account, StackResources
+from sagemaker_rollouts.strategies.native import ATTEMPT_TAG, DEPLOYED_CONFIG_TAG
 from sagemaker_rollouts.strategies.plan import (
     AlarmPlan,
     BlueGreenPlan,
@@ -190,6 +191,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             if model.key in used:
                 models[model.key] = self._model(name, plan, model, key_arn, account, tags)
 
+        attempt = 1 if plan.deployment is None else plan.deployment.attempt
         config = sm.EndpointConfiguration(
             f"{name}-config",
             production_variants=[
@@ -217,7 +219,16 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             # Only where allowed: instance types with local NVMe storage reject a volume key.
             kms_key_arn=key_arn if plan.endpoint_kms else None,
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # A replaced config is kept, not deleted: SageMaker may still run it (a
+                # blue/green or rolling rollback returns to it). `rollout prune` deletes the
+                # retained configs no endpoint runs.
+                retain_on_delete=True,
+                # Raising `strategy.<blue_green|rolling>.attempt` after a SageMaker rollback
+                # replaces the config, so the provider calls UpdateEndpoint again.
+                replacement_trigger=None if attempt <= 1 else attempt,
+            ),
         )
 
         alarms = [self._alarm(name, plan, a, tags) for a in view.alarms]
@@ -231,12 +242,19 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             self.alarm_names.append(rollback.name)
             rollback_names.append(rollback.name)
         self.rollback_alarm_name = None if rollback is None else rollback.name
+        endpoint_tags: pulumi.Input[dict[str, str]] = tags
+        if plan.deployment is not None:
+            # What this stack deployed, for `rollout status` and the next `pulumi up` to compare
+            # with the config SageMaker actually runs (strategies/native.py).
+            endpoint_tags = config.name.apply(
+                lambda c: {**tags, DEPLOYED_CONFIG_TAG: c, ATTEMPT_TAG: str(attempt)}
+            )
         self.endpoint = sm.Endpoint(
             f"{name}-endpoint",
             name=plan.endpoint_name,
             endpoint_config_name=config.name,
             deployment_config=deployment_config(plan, rollback_names),
-            tags=tags,
+            tags=endpoint_tags,
             # Alarms first: auto-rollback and the hook read them by name from the start.
             opts=self._endpoint_options(plan, alarms),
         )
@@ -360,7 +378,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             ),
             enable_network_isolation=model.network_isolation,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+            # Kept when replaced, like the configs that name it: a rolling rollback provisions
+            # the old config's instances again. `rollout prune` deletes the unused ones.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends, retain_on_delete=True),
         )
 
     def _data_capture(

@@ -34,6 +34,7 @@ from typing import Any
 
 import pulumi
 import yaml
+from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.config import set_all_config
@@ -78,6 +79,9 @@ class RecordedResource:
     ignore_changes: tuple[str, ...]
     protect: bool
     provider: str | None = None  # provider reference `urn::id` (explicit or inherited from parent)
+    retain_on_delete: bool = False
+    import_id: str | None = None  # the `import_` option: adopt an existing resource by id
+    replacement_trigger: Any = None  # the `replacement_trigger` option's value, if any
 
     def redacted(self) -> dict[str, Any]:
         """JSON-able inputs with every secret replaced by `"[secret]"` (what the CLI prints)."""
@@ -249,6 +253,12 @@ class RecordingMocks(pulumi_mocks.Mocks):
                 return {}, []
 
 
+def _trigger(request: Any) -> Any:
+    if not request.HasField("replacement_trigger"):
+        return None
+    return json_format.MessageToDict(request.replacement_trigger)
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, also keeping the registration options and the stack's outputs."""
 
@@ -279,6 +289,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 ignore_changes=tuple(request.ignoreChanges),
                 protect=bool(request.protect),
                 provider=request.provider or None,
+                retain_on_delete=bool(request.retainOnDelete),
+                import_id=request.importId or None,
+                replacement_trigger=_trigger(request),
             )
         )
         return response
@@ -352,6 +365,7 @@ def _run_in_context(
     config: dict[str, str],
     secret_keys: list[str],
     outcomes: awareness.OutcomeReader,
+    endpoints: awareness.EndpointReader,
 ) -> OfflineRun:
     region = config.get("aws:region") or DEFAULT_REGION
     monitor = RecordingMonitor(RecordingMocks(region))
@@ -370,6 +384,7 @@ def _run_in_context(
     )
     set_all_config(config, secret_keys)
     awareness.set_reader_override(outcomes)
+    awareness.set_endpoint_reader_override(endpoints)
     error: BaseException | None = None
     with _fresh_loop() as loop:
         try:
@@ -395,6 +410,7 @@ def run_function_offline(
     outcomes: awareness.OutcomeReader | None = None,
     project: str = "sagemaker-rollouts",
     stack: str = "offline",
+    endpoints: awareness.EndpointReader | None = None,
 ) -> OfflineRun:
     """Run any Pulumi function (e.g. `lambda: render(plan)`) under recording mocks.
 
@@ -414,6 +430,7 @@ def run_function_offline(
             config=flat,
             secret_keys=secret_keys,
             outcomes=reader,
+            endpoints=awareness.no_endpoints if endpoints is None else endpoints,
         )
         return future.result()
 
@@ -425,6 +442,7 @@ def run_offline(
     outcomes: awareness.OutcomeReader | None = None,
     project: str = "sagemaker-rollouts",
     stack: str | None = None,
+    endpoints: awareness.EndpointReader | None = None,
 ) -> OfflineRun:
     """Run the real program (`sagemaker_rollouts.infra.program.main`) under mocks with a stack's config.
 
@@ -445,4 +463,6 @@ def run_offline(
 
         main(outcomes=reader)
 
-    return run_function_offline(program, config=raw, outcomes=reader, project=project, stack=stack)
+    return run_function_offline(
+        program, config=raw, outcomes=reader, project=project, stack=stack, endpoints=endpoints
+    )

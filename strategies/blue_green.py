@@ -72,6 +72,7 @@ def plan(ctx: Context) -> EndpointPlan:
             linear_step=None if r.linear_step is None else capacity(r.linear_step),
             termination_wait_seconds=bg.termination_wait_seconds,
             max_execution_timeout_seconds=bg.max_execution_timeout_seconds,
+            attempt=bg.attempt,
         ),
         replace_on_change=False,
         alarms=tuple(alarms),

@@ -206,6 +206,8 @@ class BlueGreenConfig(_Model):
     traffic_routing: TrafficRouting = Field(default_factory=TrafficRouting)
     termination_wait_seconds: int = 0
     max_execution_timeout_seconds: int | None = None
+    # Raised to deploy again after SageMaker rolled a deployment back (strategies/native.py).
+    attempt: Annotated[int, Field(ge=1)] = 1
 
 
 class RollingConfig(_Model):
@@ -213,6 +215,8 @@ class RollingConfig(_Model):
     wait_seconds: int = 300
     rollback_maximum_batch_size: Size | None = None
     max_execution_timeout_seconds: int | None = None
+    # Raised to deploy again after SageMaker rolled a deployment back (strategies/native.py).
+    attempt: Annotated[int, Field(ge=1)] = 1
 
 
 class StrategyConfig(_Model):

@@ -138,6 +138,12 @@ CHANGES: tuple[ConfigChange, ...] = (
         "a new endpoint config; UpdateEndpoint with the blue/green policy",
     ),
     ConfigChange(
+        "bg-attempt", "bluegreen", "raise the attempt after a SageMaker rollback",
+        "search.strategy.blue_green.attempt", 2,
+        "none", "replace", "update", False,
+        "the config's replacement trigger: SageMaker runs the deployment again",
+    ),
+    ConfigChange(
         "bg-tags", "bluegreen", "change endpoint tags",
         "search.tags", {"owner": "search-team"},
         "update", "update", "update", False,

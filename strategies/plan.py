@@ -116,6 +116,7 @@ class BlueGreenPlan:
     linear_step: CapacitySize | None
     termination_wait_seconds: int
     max_execution_timeout_seconds: int | None
+    attempt: int = 1  # raised to deploy again after a SageMaker rollback
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,7 @@ class RollingPlan:
     wait_seconds: int
     rollback_maximum_batch_size: CapacitySize | None
     max_execution_timeout_seconds: int | None
+    attempt: int = 1  # raised to deploy again after a SageMaker rollback
 
 
 @dataclass(frozen=True, slots=True)

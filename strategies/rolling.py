@@ -36,6 +36,7 @@ def plan(ctx: Context) -> EndpointPlan:
             if ro.rollback_maximum_batch_size is None
             else capacity(ro.rollback_maximum_batch_size),
             max_execution_timeout_seconds=ro.max_execution_timeout_seconds,
+            attempt=ro.attempt,
         ),
         replace_on_change=False,
         alarms=tuple(alarms),

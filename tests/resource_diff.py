@@ -85,6 +85,8 @@ def diff(before: OfflineRun, after: OfflineRun) -> dict[str, Effect]:
             out[r.name] = "replace"
             continue
         effect = effect_of(r.type, prev, _mark(r.inputs, replaced), r.replace_on_changes)
+        if r.replacement_trigger != prev.replacement_trigger:
+            effect = "replace"  # the `replacement_trigger` resource option
         if effect == "replace" and prev.id is not None:
             replaced.add(prev.id.lower())
         out[r.name] = effect

@@ -31,6 +31,7 @@ from sagemaker_rollouts.cli.errors import (
 )
 from sagemaker_rollouts.cli.provision import AwsClients, find_topic_arn
 from sagemaker_rollouts.cli.stack import load_stack, select_endpoint
+from sagemaker_rollouts.strategies import native
 from sagemaker_rollouts.strategies.controller import INTENT_TTL_SECONDS
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 
@@ -57,6 +58,9 @@ class EndpointStatus:
     history: list[dict[str, Any]]
     verdict: str  # completed | failed | rolled_back | in_progress | not_deployed
     region: str = ""
+    # Blue/green and rolling (strategies/native.py): SageMaker's deployment phase and why.
+    phase: str | None = None
+    phase_reason: str | None = None
 
     def exit_code(self) -> int:
         """0 completed, 1 failed or rolled back, 2 not deployed (wrong account or region?),
@@ -84,6 +88,8 @@ class EndpointStatus:
             "step_index": self.step_index,
             "history": self.history,
             "verdict": self.verdict,
+            "phase": self.phase,
+            "phase_reason": self.phase_reason,
         }
 
 
@@ -165,7 +171,17 @@ def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> Endp
             }
             for r in rows
         ]
-    if view.status == "Missing" and rollout_status is None and not history:
+    phase: native.PhaseView | None = None
+    if ep.deployment is not None and view.status != "Missing":
+        described = aws.sagemaker.describe_endpoint(EndpointName=ep.endpoint_name)
+        tags = aws.sagemaker.list_tags(ResourceArn=described["EndpointArn"]).get("Tags", [])
+        live = native.LiveEndpoint.from_describe(
+            described, {str(t["Key"]): str(t["Value"]) for t in tags}
+        )
+        phase = native.phase(live)
+    if phase is not None:
+        verdict = phase.verdict
+    elif view.status == "Missing" and rollout_status is None and not history:
         # No endpoint and no rollout record: this stack was never deployed here (or the CLI is
         # pointed at the wrong account or region). Waiting cannot change that.
         verdict = "not_deployed"
@@ -192,6 +208,8 @@ def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> Endp
         history=history,
         verdict=verdict,
         region=plan.region,
+        phase=None if phase is None else phase.phase,
+        phase_reason=None if phase is None else phase.reason,
     )
 
 
@@ -210,7 +228,10 @@ def _print_status(views: list[EndpointStatus], *, waited: bool, code: int) -> No
             f"[bold]{escape(v.key)}[/]: endpoint {escape(v.endpoint_name)} ({v.strategy}) "
             f"{v.endpoint_status}  rollout [{color}]{v.verdict}[/]"
             + ("" if v.step_index is None else f" at step {v.step_index}")
+            + ("" if v.phase is None else f" (SageMaker deployment: {v.phase})")
         )
+        if v.phase_reason is not None:
+            out.print(f"  {escape(v.phase_reason)}")
         t = Table(show_header=True)
         t.add_column("variant")
         t.add_column("weight", justify="right")
