@@ -4,7 +4,37 @@ from __future__ import annotations
 
 from sagemaker_rollouts.strategies import common
 from sagemaker_rollouts.strategies.common import Context
+from sagemaker_rollouts.strategies.ab_winner import INVOCATIONS, EvaluatorSpec, MetricRef
+from sagemaker_rollouts.strategies.config import AbConfig, MetricRefConfig
 from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile
+
+
+def _ref(m: MetricRefConfig) -> MetricRef:
+    return MetricRef(
+        namespace=m.namespace,
+        metric=m.metric,
+        dimensions=tuple(sorted(m.dimensions.items())),
+        variant_dimension=m.variant_dimension,
+        endpoint_dimension=m.endpoint_dimension,
+    )
+
+
+def evaluator(ab: AbConfig, endpoint_name: str, order: list[str]) -> EvaluatorSpec | None:
+    """The evaluator's spec, or None when `successes` is not configured (nothing is declared)."""
+    if ab.successes is None:
+        return None
+    return EvaluatorSpec(
+        endpoint_name=endpoint_name,
+        variants=tuple(v for v in order if ab.weights[v] > 0),
+        weights=tuple((v, ab.weights[v]) for v in order),
+        successes=_ref(ab.successes),
+        trials=INVOCATIONS if ab.trials is None else _ref(ab.trials),
+        min_samples=ab.min_samples,
+        significance=ab.significance,
+        on_winner=ab.on_winner,
+        window_hours=ab.window_hours,
+        every_minutes=ab.evaluate_every_minutes,
+    )
 
 
 def plan(ctx: Context) -> EndpointPlan:
@@ -41,4 +71,5 @@ def plan(ctx: Context) -> EndpointPlan:
         ),
         tags=common.tags(ctx, "ab"),
         timeline=((0, share),),
+        ab_evaluator=evaluator(ab, ctx.endpoint_name, [v.name for v in variants]),
     )

@@ -191,8 +191,29 @@ class CanaryConfig(_Model):
     attempt: Annotated[int, Field(ge=1)] = 1
 
 
+class MetricRefConfig(_Model):
+    """A CloudWatch metric summed per variant (A/B evaluator): the variant's name goes under
+    `variant_dimension`, the endpoint's under `endpoint_dimension` (null: none), plus `dimensions`."""
+
+    namespace: Annotated[str, Field(min_length=1, max_length=255)]
+    metric: Annotated[str, Field(min_length=1, max_length=255)]
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    variant_dimension: Annotated[str, Field(min_length=1, max_length=255)] = "VariantName"
+    endpoint_dimension: Annotated[str, Field(min_length=1, max_length=255)] | None = (
+        "EndpointName"
+    )
+
+
 class AbConfig(_Model):
     weights: dict[str, int] = Field(min_length=2)
+    # The evaluator Lambda is declared only when `successes` is set.
+    successes: MetricRefConfig | None = None
+    trials: MetricRefConfig | None = None  # default: AWS/SageMaker Invocations
+    min_samples: Annotated[int, Field(ge=30)] = 1000
+    significance: Annotated[float, Field(gt=0, le=0.2)] = 0.05
+    on_winner: Literal["notify", "promote"] = "notify"
+    evaluate_every_minutes: Annotated[int, Field(ge=1, le=1440)] = 60
+    window_hours: Annotated[int, Field(ge=1, le=24 * 63)] = 168
 
 
 class TrafficRouting(_Model):
@@ -519,6 +540,18 @@ def _check_endpoint(key: str, ep: EndpointConfig, region: str, errs: list[str]) 
             errs.append(
                 f"{sp}.weights: at least one weight must be positive so some variant serves"
             )
+        serving = [k for k, w in s.ab.weights.items() if w > 0]
+        if s.ab.successes is not None and len(serving) < 2:
+            errs.append(
+                f"{sp}.successes: the evaluator compares serving variants; needs at least two "
+                f"with a positive weight, got {len(serving)}"
+            )
+        for key in ("successes", "trials"):
+            ref = getattr(s.ab, key)
+            if ref is not None and len(ref.dimensions) + 2 > 30:
+                errs.append(f"{sp}.{key}.dimensions: CloudWatch allows at most 30 dimensions")
+        if s.ab.successes is None and (s.ab.trials is not None or s.ab.on_winner == "promote"):
+            errs.append(f"{sp}.successes: required to evaluate a winner (trials or on_winner set)")
 
     count = ep.variants[0].instance_count
     wmin, wmax = _range("WaitIntervalInSeconds")

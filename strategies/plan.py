@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec
 from sagemaker_rollouts.strategies.rollout import RolloutSpec
 from sagemaker_rollouts.strategies.shadow_compare import ShadowReportPlan
 
@@ -161,6 +162,7 @@ class EndpointPlan:
     tags: tuple[tuple[str, str], ...]
     timeline: tuple[tuple[int, int], ...] = field(default=())  # (seconds, candidate %) points
     shadow_report: ShadowReportPlan | None = None  # shadow strategy: what the report compares
+    ab_evaluator: EvaluatorSpec | None = None  # A/B strategy with `successes`: the evaluator
 
     def model(self, key: str) -> ModelPlan:
         for m in self.models:

@@ -66,7 +66,8 @@ def build_plan(
     kms = any(
         e.endpoint_kms or (e.data_capture is not None and e.data_capture.kms) for e in endpoints
     )
-    canaries = any(e.canary is not None for e in endpoints)
+    # A/B evaluators record their evidence in the rollout history and notify like the hook does.
+    canaries = any(e.canary is not None or e.ab_evaluator is not None for e in endpoints)
     return DeploymentPlan(
         project=project,
         stack=stack,
