@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import iam
+from sagemaker_rollouts.infra.evaluators import AbEvaluator
 from sagemaker_rollouts.infra.hook import CanaryHook
 from sagemaker_rollouts.infra.shared import Account, StackResources
 from sagemaker_rollouts.strategies.native import ATTEMPT_TAG, DEPLOYED_CONFIG_TAG
@@ -157,6 +158,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     shadow_variant_names: list[str]
     capture_uri: pulumi.Output[str] | None
     hook: CanaryHook | None
+    ab_evaluator: AbEvaluator | None
 
     def __init__(
         self,
@@ -270,6 +272,26 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             self.hook = CanaryHook(
                 f"{name}-hook",
                 spec=view.canary,
+                endpoint_arn=self.endpoint.arn,
+                table_name=stack.table_name,
+                table_arn=stack.table_arn,
+                topic_arn=stack.topic_arn,
+                key_arn=key_arn,
+                account=account,
+                tags=tags,
+                depends_on=[self.endpoint],
+                opts=child,
+            )
+
+        self.ab_evaluator = None
+        if plan.ab_evaluator is not None:
+            if stack.table_name is None or stack.table_arn is None or stack.topic_arn is None:
+                raise ValueError(
+                    f"endpoint {plan.endpoint_name}: an A/B evaluator needs the stack's state table"
+                )
+            self.ab_evaluator = AbEvaluator(
+                f"{name}-ab-evaluator",
+                spec=plan.ab_evaluator,
                 endpoint_arn=self.endpoint.arn,
                 table_name=stack.table_name,
                 table_arn=stack.table_arn,

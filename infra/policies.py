@@ -40,6 +40,8 @@ STAR_ALLOWED = frozenset(
         "ec2:DescribeDhcpOptions",
         "ec2:DescribeSubnets",
         "ec2:DescribeSecurityGroups",
+        # Read-only; no resource types in the Service Authorization Reference (A/B evaluator).
+        "cloudwatch:GetMetricData",
     }
 )
 # Allowed on "*" only with a condition that scopes them.

@@ -27,6 +27,21 @@ HOOK_MODULES = (
 HOOK_HANDLER = "sagemaker_rollouts.lambdas.canary_hook.handler"
 
 
+# The A/B evaluator's zip: its handler, the AWS adapter it shares with the hook, the pure decision.
+AB_EVALUATOR_MODULES = (
+    "sagemaker_rollouts",
+    "sagemaker_rollouts.lambdas",
+    "sagemaker_rollouts.lambdas.ab_evaluator",
+    "sagemaker_rollouts.lambdas.aws_adapter",
+    "sagemaker_rollouts.strategies",
+    "sagemaker_rollouts.strategies.ab_winner",
+    # aws_adapter's view types
+    "sagemaker_rollouts.strategies.controller",
+    "sagemaker_rollouts.strategies.rollout",
+)
+AB_EVALUATOR_HANDLER = "sagemaker_rollouts.lambdas.ab_evaluator.handler"
+
+
 def _module_file(module: str) -> Path:
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:

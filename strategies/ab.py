@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sagemaker_rollouts.strategies import common
-from sagemaker_rollouts.strategies.common import Context
 from sagemaker_rollouts.strategies.ab_winner import INVOCATIONS, EvaluatorSpec, MetricRef
+from sagemaker_rollouts.strategies.common import Context
 from sagemaker_rollouts.strategies.config import AbConfig, MetricRefConfig
 from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile
 

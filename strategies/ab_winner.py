@@ -230,9 +230,7 @@ def arms_from_counts(
     variants: Sequence[str], successes: Mapping[str, float], trials: Mapping[str, float]
 ) -> tuple[Arm, ...]:
     """Arms from summed metric values (a variant without datapoints has 0)."""
-    return tuple(
-        Arm(v, round(successes.get(v, 0.0)), round(trials.get(v, 0.0))) for v in variants
-    )
+    return tuple(Arm(v, round(successes.get(v, 0.0)), round(trials.get(v, 0.0))) for v in variants)
 
 
 def promoted_weights(spec: EvaluatorSpec, winner: str) -> dict[str, float]:

@@ -199,9 +199,7 @@ class MetricRefConfig(_Model):
     metric: Annotated[str, Field(min_length=1, max_length=255)]
     dimensions: dict[str, str] = Field(default_factory=dict)
     variant_dimension: Annotated[str, Field(min_length=1, max_length=255)] = "VariantName"
-    endpoint_dimension: Annotated[str, Field(min_length=1, max_length=255)] | None = (
-        "EndpointName"
-    )
+    endpoint_dimension: Annotated[str, Field(min_length=1, max_length=255)] | None = "EndpointName"
 
 
 class AbConfig(_Model):

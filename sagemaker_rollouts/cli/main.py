@@ -98,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sh.add_argument("--json", action="store_true", help="machine-readable output")
     sh.add_argument("--png", metavar="FILE", help="draw the distribution of differences")
+    abr = sub.add_parser(
+        "ab-report", help="per-variant A/B evidence from CloudWatch and the evaluator's decision"
+    )
+    stack_args(abr)
+    abr.add_argument("--endpoint", help="endpoint key or name (default: the A/B endpoint)")
+    abr.add_argument("--json", action="store_true", help="machine-readable output")
     return p
 
 
@@ -118,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from sagemaker_rollouts.cli import cmd_shadow
 
                 return cmd_shadow.run(args)
+            case "ab-report":
+                from sagemaker_rollouts.cli import cmd_ab
+
+                return cmd_ab.run(args)
             case "status":
                 from sagemaker_rollouts.cli import cmd_live
 

@@ -1,0 +1,186 @@
+"""Scheduled evidence Lambdas of one endpoint: the A/B evaluator (and the drift job).
+
+Declared only when the endpoint's plan asks for them (`strategy.ab.successes`), so stacks that do
+not use them declare nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from sagemaker_rollouts.infra import iam
+from sagemaker_rollouts.infra.hook import LOG_RETENTION_DAYS, RUNTIME
+from sagemaker_rollouts.infra.shared import Account
+from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec
+
+AB_TOKEN = "sagemaker-rollouts:index:AbEvaluator"
+
+
+def function_name(endpoint_name: str, suffix: str) -> str:
+    """`<endpoint><suffix>`, at most 64 characters (Lambda's limit); shortened with a hash."""
+    if len(endpoint_name) + len(suffix) <= 64:
+        return f"{endpoint_name}{suffix}"
+    digest = hashlib.sha256(endpoint_name.encode()).hexdigest()[:8]
+    return f"{endpoint_name[: 64 - len(suffix) - 9]}-{digest}{suffix}"
+
+
+def archive(files: dict[str, Path]) -> pulumi.AssetArchive:
+    assets: dict[str, Any] = {p: pulumi.FileAsset(str(src)) for p, src in sorted(files.items())}
+    return pulumi.AssetArchive(assets)
+
+
+def ab_policy(
+    *,
+    endpoint_arn: str,
+    table_arn: str,
+    topic_arn: str,
+    log_group_arn: str,
+    key_arn: str | None,
+    promote: bool,
+) -> iam.Doc:
+    """The evaluator's permissions. GetMetricData has no resource-level permissions (Service
+    Authorization Reference, CloudWatch: resource types column empty), so it is the one `*`;
+    it only reads. Weights on this endpoint only, and only with `on_winner: promote`."""
+    statements = [
+        statement
+        for statement in (
+            iam.statement("ReadMetrics", ["cloudwatch:GetMetricData"], "*"),
+            iam.statement(
+                "Promote",
+                ["sagemaker:UpdateEndpointWeightsAndCapacities"],
+                [endpoint_arn],
+            )
+            if promote
+            else None,
+            iam.statement(
+                "History",
+                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                [table_arn],
+            ),
+            iam.statement("Notify", ["sns:Publish"], [topic_arn]),
+            iam.statement(
+                "Logs",
+                ["logs:CreateLogStream", "logs:PutLogEvents"],
+                [log_group_arn, f"{log_group_arn}:*"],
+            ),
+            None
+            if key_arn is None
+            else iam.statement("UseStackKey", ["kms:Decrypt", "kms:GenerateDataKey"], [key_arn]),
+        )
+        if statement is not None
+    ]
+    return iam.document(*statements)
+
+
+class AbEvaluator(pulumi.ComponentResource):
+    """Lambda + log group + role + schedule for one endpoint's A/B winner evaluation.
+
+    Invariants: reserved concurrency 1; the environment holds the spec and resource names only.
+    """
+
+    function: aws.lambda_.Function
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        spec: EvaluatorSpec,
+        endpoint_arn: pulumi.Input[str],
+        table_name: pulumi.Input[str],
+        table_arn: pulumi.Input[str],
+        topic_arn: pulumi.Input[str],
+        key_arn: pulumi.Input[str] | None,
+        account: Account,
+        tags: dict[str, str],
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(AB_TOKEN, name, None, opts)
+        from sagemaker_rollouts.lambdas.packaging import (
+            AB_EVALUATOR_HANDLER,
+            AB_EVALUATOR_MODULES,
+            module_archive_files,
+        )
+
+        child = pulumi.ResourceOptions(parent=self)
+        fn_name = function_name(spec.endpoint_name, "-ab-evaluator")
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{fn_name}",
+            retention_in_days=LOG_RETENTION_DAYS,
+            kms_key_id=key_arn,
+            tags=tags,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=json.dumps(iam.assume_role("lambda.amazonaws.com")),
+            description=f"A/B evaluator of SageMaker endpoint {spec.endpoint_name}",
+            tags=tags,
+            opts=child,
+        )
+        policy = pulumi.Output.all(
+            endpoint_arn, table_arn, topic_arn, log_group.arn, key_arn
+        ).apply(
+            lambda a: json.dumps(
+                ab_policy(
+                    endpoint_arn=a[0],
+                    table_arn=a[1],
+                    topic_arn=a[2],
+                    log_group_arn=a[3],
+                    key_arn=a[4],
+                    promote=spec.on_winner == "promote",
+                )
+            )
+        )
+        role_policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            name=fn_name,
+            description=f"A/B winner evaluation for {spec.endpoint_name}",
+            runtime=RUNTIME,
+            handler=AB_EVALUATOR_HANDLER,
+            code=archive(module_archive_files(AB_EVALUATOR_MODULES)),
+            role=role.arn,
+            timeout=60,
+            memory_size=256,
+            reserved_concurrent_executions=1,
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={
+                    "AB_SPEC": spec.to_json(),
+                    "STATE_TABLE": table_name,
+                    "TOPIC_ARN": topic_arn,
+                }
+            ),
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[log_group, role_policy, *depends_on]
+            ),
+        )
+        minutes = spec.every_minutes
+        schedule = aws.cloudwatch.EventRule(
+            f"{name}-schedule",
+            description=f"evaluate the A/B test of {spec.endpoint_name}",
+            schedule_expression=f"rate({minutes} minute{'s' if minutes > 1 else ''})",
+            tags=tags,
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-schedule-target", rule=schedule.name, arn=self.function.arn, opts=child
+        )
+        aws.lambda_.Permission(
+            f"{name}-schedule-invoke",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            principal="events.amazonaws.com",
+            source_arn=schedule.arn,
+            opts=child,
+        )
+        self.register_outputs({"function_name": self.function.name})
