@@ -325,11 +325,12 @@ def _rollback(
     first = True
     while remaining > 0:
         step = min(batch, remaining)
+        why = f"{reason}: " if first else ""
         if provisioning_seconds > 0:
             mark(
                 t,
                 "provision",
-                f"rollback: provisioning {step} old instance(s)",
+                f"{why}rollback: provisioning {step} old instance(s)",
                 share(remaining, fleet),
                 step,
             )

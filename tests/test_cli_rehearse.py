@@ -37,6 +37,14 @@ def test_the_issue_s_scenarios_are_shipped() -> None:
         "pause-and-resume",
         "abort",
         "promote-full",
+        "day-long-canary",
+        "bluegreen-canary-rollback",
+        "bluegreen-linear",
+        "rolling-rollback",
+        "recreate-downtime",
+        "shadow-traffic",
+        "ab-traffic",
+        "compare-regression",
     } <= names
 
 
@@ -46,11 +54,15 @@ def test_every_shipped_scenario_meets_its_expectation(
 ) -> None:
     code, steps = _rehearse(capsys, scenario)
     assert code == 0
-    assert steps, "the controller ran"
+    assert steps, "the controller (or the emulator) ran"
+    if "compare:" in scenario.read_text():
+        assert all(s["outcome"] for s in steps)  # one summary per compared stack
+        return
     for s in steps:
         assert set(s) >= {"at", "decision", "reason", "weights", "status", "candidate_percent"}
         assert all(w >= 0 for w in s["weights"].values())
-        assert sum(s["weights"].values()) > 0  # some variant always serves
+        if s["decision"] != "downtime":  # recreate's window: nothing serves, by design
+            assert sum(s["weights"].values()) > 0  # some variant always serves
     times = [s["at"] for s in steps]
     assert times == sorted(times)
 
@@ -145,14 +157,23 @@ def test_bad_scenario_exits_2_naming_the_key_and_line(
     assert shifted in err, err
 
 
-def test_rehearse_needs_a_canary_endpoint(
+def test_blue_green_rehearsal_rejects_operator_commands_and_metrics(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """SageMaker drives blue/green: no pause or promote; metric events feed canary alarms only.
+    Every problem is reported, each with its line."""
     scenario = tmp_path / "s.yaml"
-    scenario.write_text("duration: 600\n")
+    scenario.write_text(
+        "duration: 600\nevents:\n  - {at: 60, command: pause}\n"
+        "  - {at: 60, metric: {variant: candidate, name: Invocations, value: 1}}\n"
+        "  - {at: 60, alarm: nope, state: ALARM}\n"
+    )
     argv = ["rehearse", "--dir", str(ROOT), "--stack", "bluegreen", "--scenario", str(scenario)]
     assert main(argv) == 2
-    assert "canary" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert ":3: events[0].command" in err and "operator commands" in err
+    assert ":4: events[1].metric" in err
+    assert ":5: events[2].alarm" in err and "unknown alarm" in err
 
 
 def test_rehearse_needs_a_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

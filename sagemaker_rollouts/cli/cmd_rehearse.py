@@ -22,7 +22,7 @@ import getpass
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from rich.table import Table
 from sagemaker_rollouts.cli import render
 from sagemaker_rollouts.cli.alarm_sim import AlarmState, MetricSeries, evaluate
 from sagemaker_rollouts.cli.errors import EXIT_FAILED, EXIT_OK, UsageError
+from sagemaker_rollouts.cli.rehearse_native import NativeStep, Summary
 from sagemaker_rollouts.cli.scenario import (
     AlarmEvent,
     CommandEvent,
@@ -104,11 +105,21 @@ class _Resolved:
 
 def prepare(
     directory: Path, scenario_path: Path, stack: str | None = None, endpoint: str | None = None
-) -> tuple[LoadedStack, EndpointPlan, LoadedScenario, _Resolved]:
-    """Load a scenario and its stack, pick the endpoint and resolve the scenario against it.
+) -> tuple[LoadedStack, EndpointPlan, LoadedScenario, _Resolved | None]:
+    """Load a scenario and its stack, pick the endpoint and resolve the scenario against it
+    (`_Resolved` for a canary endpoint, None for the others, which the emulators run).
 
     Raises UsageError naming the scenario's line for every problem found."""
     loaded = load_scenario(scenario_path)
+    st, ep = prepare_stack(directory, loaded, stack, endpoint)
+    return st, ep, loaded, _resolve_for(loaded, ep)
+
+
+def prepare_stack(
+    directory: Path, loaded: LoadedScenario, stack: str | None, endpoint: str | None
+) -> tuple[LoadedStack, EndpointPlan]:
+    """The stack (`stack`, else the scenario's) and its endpoint (`endpoint`, else the scenario's,
+    else the stack's only endpoint, else its only canary endpoint)."""
     scenario = loaded.scenario
     stack_name = stack if stack is not None else scenario.stack
     if stack_name is None:
@@ -117,39 +128,218 @@ def prepare(
         )
     loaded_stack = load_stack(directory, stack_name)
     wanted = endpoint if endpoint is not None else scenario.endpoint
+    plan = loaded_stack.plan
     try:
-        chosen = select_endpoint(loaded_stack.plan, wanted, canary_only=True)
+        if wanted is None and len(plan.endpoints) > 1:
+            chosen = select_endpoint(plan, None, canary_only=True)
+        else:
+            chosen = select_endpoint(plan, wanted, canary_only=False)
     except UsageError as e:
         if endpoint is None and scenario.endpoint is not None:
             raise UsageError(f"{loaded.where('endpoint')}: {e.lines[0]}") from None
         raise
-    return loaded_stack, chosen, loaded, _resolve(loaded, chosen)
+    return loaded_stack, chosen
+
+
+def _resolve_for(loaded: LoadedScenario, endpoint: EndpointPlan) -> _Resolved | None:
+    from sagemaker_rollouts.cli.rehearse_native import check_native
+
+    if endpoint.canary is not None:
+        return _resolve(loaded, endpoint)
+    check_native(loaded, endpoint)
+    return None
+
+
+def summarize(
+    directory: Path,
+    loaded: LoadedScenario,
+    stack: str | None,
+    endpoint: str | None,
+    printer: _Printer | None = None,
+    *,
+    skip_quiet: bool = True,
+) -> tuple[Summary, Rehearsal | None]:
+    """Rehearse one stack's endpoint through the scenario: the canary against moto with the real
+    hook, every other strategy through its emulator (rehearse_native)."""
+    from sagemaker_rollouts.cli.rehearse_native import (
+        rehearse_native,
+        summarize_canary,
+        with_detection,
+    )
+
+    st, ep = prepare_stack(directory, loaded, stack, endpoint)
+    resolved = _resolve_for(loaded, ep)
+    if resolved is None:
+        summary = rehearse_native(st.name, ep, loaded)
+        if printer is not None:
+            for step in summary.steps:
+                printer.native(step)
+        return summary, None
+    scenario = loaded.scenario
+    if scenario.detect is not None and scenario.bad_from is not None:
+        # The canary's candidate serves its first step's share from the start.
+        spec = ep.canary
+        assert spec is not None
+        first = scenario.bad_from if spec.steps[0].candidate_percent > 0 else None
+        loaded = with_detection(loaded, first)
+        resolved = _resolve(loaded, ep)
+    result = rehearse(st, ep, loaded, resolved, printer, skip_quiet=skip_quiet)
+    return summarize_canary(st.name, result, loaded), result
 
 
 def run(args: argparse.Namespace) -> int:
-    stack, endpoint, loaded, resolved = prepare(
-        Path(args.dir), Path(args.scenario), args.stack, args.endpoint
-    )
+    loaded = load_scenario(Path(args.scenario))
+    compare = _compare_list(args, loaded)
+    if compare is not None:
+        return _run_compare(args, loaded, compare)
     scenario = loaded.scenario
+    st, ep = prepare_stack(Path(args.dir), loaded, args.stack, args.endpoint)
+    _resolve_for(loaded, ep)  # every scenario problem before anything runs
     show = not args.json
     out = render.console()
     if show:
+        what = "" if ep.canary is not None else f" ({ep.strategy.replace('_', '/')}: emulated)"
         out.print(
-            f"[bold]rehearsal[/] {escape(str(loaded.path))}: stack {stack.name}, endpoint "
-            f"{endpoint.endpoint_name}, {render.duration(scenario.duration)} simulated"
+            f"[bold]rehearsal[/] {escape(str(loaded.path))}: stack {st.name}, endpoint "
+            f"{ep.endpoint_name}{what}, {render.duration(scenario.duration)} simulated"
         )
     printer = _Printer(out) if show else None
-    result = rehearse(stack, endpoint, loaded, resolved, printer, skip_quiet=not args.tick_by_tick)
+    summary, result = summarize(
+        Path(args.dir),
+        loaded,
+        args.stack,
+        args.endpoint,
+        printer,
+        skip_quiet=not args.tick_by_tick,
+    )
     if args.png is not None:
-        _draw(result, Path(args.png), loaded)
-    verdict, problems = check_expect(loaded, result)
+        if result is not None:
+            _draw(result, Path(args.png), loaded)
+        else:
+            _draw_summaries([summary], Path(args.png), loaded)
+    verdict, problems = check_summary(loaded, summary)
     if args.json:
-        render.print_json([s.as_json() for s in result.steps])
+        if result is not None:
+            render.print_json([s.as_json() for s in result.steps])
+        else:
+            render.print_json([s.as_json() for s in summary.steps])
     else:
-        _summary(out, result, problems, verdict)
+        _summary(out, summary, problems, verdict)
         if args.png is not None:
             out.print(f"timeline written to {escape(args.png)}")
     return EXIT_OK if verdict else EXIT_FAILED
+
+
+def _compare_list(args: argparse.Namespace, loaded: LoadedScenario) -> list[str] | None:
+    raw = getattr(args, "compare", None)
+    if raw is not None:
+        names = [n.strip() for n in str(raw).split(",") if n.strip()]
+        if len(names) < 2:
+            raise UsageError(f"--compare {raw!r}: give at least two stacks, comma-separated")
+        return names
+    if args.stack is None and loaded.scenario.compare is not None:
+        return list(loaded.scenario.compare)
+    return None
+
+
+def _run_compare(args: argparse.Namespace, loaded: LoadedScenario, stacks: list[str]) -> int:
+    """One scenario against several stacks (or endpoints `stack:endpoint`), side by side."""
+    directory = Path(args.dir)
+    targets: list[tuple[str, str | None]] = []
+    for name in stacks:
+        stack, _, endpoint = name.partition(":")
+        targets.append((stack, endpoint or None))
+    # every stack's problems first, before any rehearsal runs
+    errors: list[str] = []
+    for stack, endpoint in targets:
+        try:
+            _, ep = prepare_stack(directory, loaded, stack, endpoint)
+            _resolve_for(loaded, ep)
+        except UsageError as e:
+            errors.extend(f"--compare {stack}: {line}" for line in e.lines)
+    if errors:
+        raise UsageError(*errors)
+    summaries: list[Summary] = []
+    verdicts: list[str] = []
+    for stack, endpoint in targets:
+        summary, _ = summarize(directory, loaded, stack, endpoint, skip_quiet=not args.tick_by_tick)
+        summaries.append(summary)
+        _ok, problems = check_summary(loaded, summary)
+        verdicts.extend(f"{stack}: {p}" for p in problems)
+    if args.png is not None:
+        _draw_summaries(summaries, Path(args.png), loaded)
+    if args.json:
+        render.print_json([_summary_json(s) for s in summaries])
+    else:
+        out = render.console()
+        out.print(
+            f"[bold]comparison[/] {escape(str(loaded.path))}: "
+            f"{render.duration(loaded.scenario.duration)} simulated"
+        )
+        out.print(compare_table(summaries, loaded))
+        for s in summaries:
+            for note in s.notes:
+                out.print(f"[dim]{escape(s.stack)}: {escape(note)}[/]")
+        for p in verdicts:
+            out.print(f"[red]expectation not met:[/] {escape(p)}")
+        if loaded.scenario.expect is not None and not verdicts:
+            out.print("[green]expectation met[/] by every stack")
+        if args.png is not None:
+            out.print(f"timelines written to {escape(args.png)}")
+    return EXIT_FAILED if verdicts else EXIT_OK
+
+
+def _summary_json(s: Summary) -> dict[str, Any]:
+    return {
+        "stack": s.stack,
+        "endpoint": s.endpoint,
+        "strategy": s.strategy,
+        "outcome": s.outcome,
+        "candidate_percent": s.final_percent,
+        "time_to_full_seconds": s.time_to_full_seconds,
+        "extra_instance_hours": s.extra_instance_hours,
+        "requests_served": round(s.served, 3),
+        "requests_served_while_bad": round(s.served_bad, 3),
+        "downtime_seconds": s.downtime_seconds,
+        "evidence": [list(r) for r in s.evidence],
+    }
+
+
+def compare_table(summaries: Sequence[Summary], loaded: LoadedScenario) -> Table:
+    """Side by side: time to 100%, extra instance-hours, exposure, downtime, outcome."""
+    t = Table(title="side by side", title_justify="left")
+    t.add_column("")
+    for s in summaries:
+        t.add_column(f"{s.stack} ({s.strategy.replace('_', '/')})", justify="right")
+    rows: list[tuple[str, Callable[[Summary], str]]] = [
+        ("outcome", lambda s: s.outcome),
+        (
+            "time to 100%",
+            lambda s: (
+                "never"
+                if s.time_to_full_seconds is None
+                else render.duration(s.time_to_full_seconds)
+            ),
+        ),
+        ("extra instance-hours", lambda s: f"{s.extra_instance_hours:g}"),
+        ("requests served by candidate", lambda s: f"{s.served:,.0f}"),
+    ]
+    if loaded.scenario.bad_from is not None:
+        rows.append(
+            (
+                f"… while bad (from {render.clock(loaded.scenario.bad_from)})",
+                lambda s: f"{s.served_bad:,.0f}",
+            )
+        )
+    rows.append(
+        (
+            "downtime",
+            lambda s: render.duration(s.downtime_seconds) if s.downtime_seconds else "none",
+        )
+    )
+    for label, fn in rows:
+        t.add_row(label, *(escape(fn(s)) for s in summaries))
+    return t
 
 
 def rehearse(
@@ -317,16 +507,15 @@ def rehearse(
     return result
 
 
-def check_expect(loaded: LoadedScenario, result: Rehearsal) -> tuple[bool, list[str]]:
+def check_summary(loaded: LoadedScenario, result: Summary) -> tuple[bool, list[str]]:
     """Whether the scenario's `expect` holds; the problems (with their lines) when it does not."""
     expect = loaded.scenario.expect
     if expect is None:
         return True, []
     problems: list[str] = []
-    if expect.outcome is not None and expect.outcome != result.final_status:
+    if expect.outcome is not None and expect.outcome != result.outcome:
         problems.append(
-            f"{loaded.where('expect.outcome')}: expected {expect.outcome}, "
-            f"got {result.final_status}"
+            f"{loaded.where('expect.outcome')}: expected {expect.outcome}, got {result.outcome}"
         )
     want = expect.candidate_percent
     got = result.final_percent
@@ -334,6 +523,17 @@ def check_expect(loaded: LoadedScenario, result: Rehearsal) -> tuple[bool, list[
         problems.append(
             f"{loaded.where('expect.candidate_percent')}: expected {want}, "
             f"got {'unknown' if got is None else f'{got:g}'}"
+        )
+    if expect.downtime_seconds is not None and expect.downtime_seconds != result.downtime_seconds:
+        problems.append(
+            f"{loaded.where('expect.downtime_seconds')}: expected {expect.downtime_seconds}, "
+            f"got {result.downtime_seconds}"
+        )
+    most = expect.bad_requests_at_most
+    if most is not None and result.served_bad > most + 1e-9:
+        problems.append(
+            f"{loaded.where('expect.bad_requests_at_most')}: expected at most {most}, "
+            f"got {result.served_bad:,.0f}"
         )
     return not problems, problems
 
@@ -551,6 +751,16 @@ class _Printer:
     def note(self, t: int, text: str) -> None:
         self._print(f"[dim]{render.clock(t)}[/]  [cyan]{escape(text)}[/]")
 
+    def native(self, step: NativeStep) -> None:
+        """A step of an emulated (non-canary) rehearsal: SageMaker's move or a window."""
+        color = {"shift": "green", "complete": "bold green", "rollback": "bold red"}.get(
+            step.decision, "white"
+        )
+        self._print(
+            f"[dim]{render.clock(step.at)}[/]  [{color}]{step.decision:<9}[/] "
+            f"{escape(render.weights_text(step.weights)):<28} {escape(step.reason)}"
+        )
+
     def decision(self, step: Step) -> None:
         if step.decision == "hold":
             shape = re.sub(r"\d+(\.\d+)?", "#", step.reason)
@@ -587,19 +797,51 @@ def _progress(printer: _Printer | None, total: int) -> Progress | None:
     return progress
 
 
-def _summary(out: Any, result: Rehearsal, problems: Sequence[str], ok: bool) -> None:
+def _summary(out: Any, result: Summary, problems: Sequence[str], ok: bool) -> None:
     t = Table(show_header=False, title="result", title_justify="left")
     t.add_column("k", style="bold")
     t.add_column("v")
-    t.add_row("outcome", result.final_status)
+    t.add_row("outcome", result.outcome)
     pct = result.final_percent
     t.add_row("candidate traffic", "unknown" if pct is None else f"{pct:g}%")
-    t.add_row("decisions", str(len(result.steps)))
+    full = result.time_to_full_seconds
+    t.add_row("time to 100%", "never" if full is None else render.duration(full))
+    t.add_row("extra instance-hours", f"{result.extra_instance_hours:g}")
+    t.add_row("requests served by candidate", f"{result.served:,.0f}")
+    t.add_row("… while bad", f"{result.served_bad:,.0f}")
+    t.add_row(
+        "downtime",
+        render.duration(result.downtime_seconds) if result.downtime_seconds else "none",
+    )
+    for label, value in result.evidence:
+        t.add_row(label, value)
     out.print(t)
+    for note in result.notes:
+        out.print(f"[dim]{escape(note)}[/]")
     for p in problems:
         out.print(f"[red]expectation not met:[/] {escape(p)}")
     if ok:
         out.print("[green]expectation met[/]" if not problems else "")
+
+
+def _draw_summaries(summaries: Sequence[Summary], path: Path, loaded: LoadedScenario) -> None:
+    """Every rehearsal's candidate share on one figure (markers: alarms and rollbacks)."""
+    from sagemaker_rollouts.cli.timeline import Marker, Series, write_png
+
+    end = float(loaded.scenario.duration)
+    series: list[Series] = []
+    markers: list[Marker] = []
+    for s in summaries:
+        points = list(s.timeline)
+        if points:
+            points.append((end, points[-1][1]))
+        series.append(Series(f"{s.stack} ({s.strategy.replace('_', '/')})", points))
+        seen = {m.at_seconds for m in markers}
+        markers += [
+            Marker(float(t), f"{s.stack}: {label}", c) for t, label, c in s.markers if t not in seen
+        ]
+    names = " vs ".join(s.stack for s in summaries)
+    write_png(path, f"rehearsal {loaded.path.name}: {names}", series, markers)
 
 
 def _draw(result: Rehearsal, path: Path, loaded: LoadedScenario) -> None:

@@ -41,13 +41,20 @@ def _parser() -> argparse.ArgumentParser:
 
     reh = sub.add_parser(
         "rehearse",
-        help="run the real canary controller on a simulated clock against moto, offline",
+        help="rehearse a rollout offline on a simulated clock: canaries run the real controller "
+        "against moto, blue/green and rolling an emulator of SageMaker's guardrails",
     )
     stack_args(reh, required=False)
     reh.add_argument("--scenario", required=True, metavar="FILE", help="scenario YAML")
     reh.add_argument("--endpoint", help="endpoint key or name (default: the scenario's)")
     reh.add_argument("--json", action="store_true", help="print the decisions as a JSON list")
     reh.add_argument("--png", metavar="FILE", help="draw the rehearsed traffic timeline")
+    reh.add_argument(
+        "--compare",
+        metavar="STACKS",
+        help="rehearse the scenario on several stacks (comma-separated; STACK:ENDPOINT picks an "
+        "endpoint) and print them side by side",
+    )
     reh.add_argument(
         "--tick-by-tick",
         action="store_true",

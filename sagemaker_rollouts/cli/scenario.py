@@ -9,7 +9,16 @@ events:
   - {at: 900, metric: {variant: candidate, name: Invocations, value: 500}}
   - {at: 1200, command: pause}       # pause | resume | promote | promote-full | abort
 expect: {outcome: rolled_back, candidate_percent: 0}     # completed | rolled_back | paused | in_progress
+traffic: {requests_per_minute: 600}   # or {daily: [24 values, requests/min for each hour of the day]}
+bad_from: 1500           # the candidate answers wrongly from here on: exposure counts these requests
+detect: {alarm: candidate.errors_5xx, after_seconds: 300}   # that alarm fires 300 s after the bad
+                         # candidate first serves traffic (so each strategy is caught by its own share)
+sagemaker: {provisioning_seconds: 480, alarm_reaction_seconds: 0}   # blue/green, rolling, recreate
+compare: [canary, bluegreen]   # stacks for a side-by-side comparison (--compare overrides)
 ```
+
+Blue/green and rolling rehearsals emulate SageMaker's guardrails (strategies/guardrails.py): they take
+alarm events only (SageMaker has no pause or promote; metric events feed canary alarms only).
 
 A metric event sets that variant's metric to `value` per minute from `at` on (until the next event
 for the same variant and metric). Every error names its key path and the line it is on.
@@ -104,6 +113,48 @@ class Expect(BaseModel):
     model_config = _STRICT
     outcome: ExpectedOutcome | None = None
     candidate_percent: int | None = Field(default=None, ge=0, le=100)
+    downtime_seconds: int | None = Field(default=None, ge=0)
+    bad_requests_at_most: int | None = Field(default=None, ge=0)
+
+
+class Traffic(BaseModel):
+    """Requests per minute reaching the endpoint: constant, or one value per hour of the day."""
+
+    model_config = _STRICT
+    requests_per_minute: float | None = Field(default=None, ge=0)
+    daily: tuple[float, ...] | None = Field(default=None, min_length=24, max_length=24)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Traffic:
+        if (self.requests_per_minute is None) == (self.daily is None):
+            raise ValueError("give exactly one of requests_per_minute and daily (24 values)")
+        if self.daily is not None and any(v < 0 for v in self.daily):
+            raise ValueError("daily: requests per minute are >= 0")
+        return self
+
+    def hourly(self) -> tuple[float, ...]:
+        """Requests per minute for each hour of the day (24 values)."""
+        if self.daily is not None:
+            return self.daily
+        assert self.requests_per_minute is not None
+        return (self.requests_per_minute,) * 24
+
+
+class Detect(BaseModel):
+    """The alarm that catches the bad candidate: ALARM `after_seconds` after it first serves
+    requests while bad (from `bad_from`, once its share is above 0)."""
+
+    model_config = _STRICT
+    alarm: str = Field(min_length=1)
+    after_seconds: int = Field(default=300, ge=0)
+
+
+class SageMakerTiming(BaseModel):
+    """What SageMaker's documentation leaves open, for the emulator (strategies/guardrails.py)."""
+
+    model_config = _STRICT
+    provisioning_seconds: int = Field(default=0, ge=0, le=24 * 3600)
+    alarm_reaction_seconds: int = Field(default=0, ge=0, le=3600)
 
 
 class Scenario(BaseModel):
@@ -114,6 +165,39 @@ class Scenario(BaseModel):
     duration: int = Field(gt=0, le=7 * 24 * 3600)
     events: tuple[Event, ...] = ()
     expect: Expect | None = None
+    traffic: Traffic | None = None
+    bad_from: int | None = Field(default=None, ge=0)
+    sagemaker: SageMakerTiming = Field(default_factory=SageMakerTiming)
+    compare: tuple[str, ...] | None = Field(default=None, min_length=2)
+    detect: Detect | None = None
+
+    @model_validator(mode="after")
+    def _detect_needs_bad_from(self) -> Scenario:
+        if self.detect is not None and self.bad_from is None:
+            raise ValueError("detect: needs bad_from (when the candidate turns bad)")
+        return self
+
+    def detection_at(self, first_serving: float | None) -> int | None:
+        """When `detect.alarm` fires, given when the candidate first serves traffic at or after
+        `bad_from` (None: never); None when nothing is detected within the duration."""
+        if self.detect is None or first_serving is None:
+            return None
+        at = int(first_serving) + self.detect.after_seconds
+        return at if at <= self.duration else None
+
+    def with_detection(self, first_serving: float | None) -> Scenario:
+        """This scenario with the detection alarm event added (a copy; unchanged without one)."""
+        at = self.detection_at(first_serving)
+        if at is None or self.detect is None:
+            return self
+        event = AlarmEvent(
+            at=at,
+            alarm=self.detect.alarm,
+            state="ALARM",
+            reason=f"detect: the bad candidate caught {self.detect.after_seconds}s after it "
+            "first served while bad",
+        )
+        return self.model_copy(update={"events": (*self.events, event)})
 
     @model_validator(mode="after")
     def _events_within_duration(self) -> Scenario:

@@ -1,0 +1,83 @@
+"""Exposure: how many requests a candidate answered, in total and while it was bad. Pure.
+
+A share timeline is a step function of (seconds, percent) points (each value holds until the next
+point); traffic is requests per minute for each hour of the day (24 values, repeating daily, hour 0
+starting at second 0 of the rehearsal). Requests are the exact integral of rate x share / 100.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+DAY = 86_400
+HOUR = 3_600
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """Requests the candidate answered over the rehearsal, and those from `bad_from` on."""
+
+    served: float
+    served_bad: float
+
+
+def _rate_cuts(start: float, end: float) -> list[float]:
+    cuts = {start, end}
+    h = (int(start) // HOUR + 1) * HOUR
+    while h < end:
+        cuts.add(float(h))
+        h += HOUR
+    return sorted(cuts)
+
+
+def requests(
+    share: Sequence[tuple[float, float]], hourly: Sequence[float], start: float, end: float
+) -> float:
+    """Requests the candidate answered in [start, end): the integral of rate(t) * share(t) / 100.
+
+    `hourly`: 24 values of requests per minute; `share`: (seconds, percent 0-100) points sorted by
+    time, 0% before the first. Raises ValueError for a curve that is not 24 values.
+    """
+    if len(hourly) != 24:
+        raise ValueError(f"hourly traffic needs 24 values, got {len(hourly)}")
+    if end <= start or not share:
+        return 0.0
+    total = 0.0
+    cuts = sorted({*_rate_cuts(start, end), *(t for t, _ in share if start < t < end)})
+    for a, b in itertools.pairwise(cuts):
+        pct = 0.0
+        for t, p in share:
+            if t > a:
+                break
+            pct = p
+        rate = hourly[int(a % DAY) // HOUR]
+        total += rate * (b - a) / 60.0 * pct / 100.0
+    return total
+
+
+def exposure(
+    share: Sequence[tuple[float, float]],
+    hourly: Sequence[float],
+    until: float,
+    bad_from: float | None,
+) -> Exposure:
+    """Requests the candidate served in [0, until), and in [bad_from, until) (0 when never bad)."""
+    served = requests(share, hourly, 0.0, until)
+    bad = 0.0 if bad_from is None else requests(share, hourly, bad_from, until)
+    return Exposure(served=served, served_bad=bad)
+
+
+def worst_case_step(
+    step_percent: float,
+    requests_per_minute: float,
+    detection_seconds: float,
+    reaction_seconds: float,
+) -> float:
+    """Requests a bad candidate can answer at one step before traffic leaves it: the step's share of
+    `requests_per_minute` over the alarm's detection time (period x datapoints to alarm) plus the
+    reaction time of whoever moves traffic (the hook's tick, SageMaker's alarm polling)."""
+    if min(step_percent, requests_per_minute, detection_seconds, reaction_seconds) < 0:
+        raise ValueError("share, rate and times are >= 0")
+    return requests_per_minute * (detection_seconds + reaction_seconds) / 60.0 * step_percent / 100
