@@ -13,6 +13,7 @@ from sagemaker_rollouts.infra import iam
 from sagemaker_rollouts.infra.evaluators import AbEvaluator
 from sagemaker_rollouts.infra.hook import CanaryHook
 from sagemaker_rollouts.infra.shared import Account, StackResources
+from sagemaker_rollouts.strategies import dashboard
 from sagemaker_rollouts.strategies.native import ATTEMPT_TAG, DEPLOYED_CONFIG_TAG
 from sagemaker_rollouts.strategies.plan import (
     AlarmPlan,
@@ -159,6 +160,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     capture_uri: pulumi.Output[str] | None
     hook: CanaryHook | None
     ab_evaluator: AbEvaluator | None
+    dashboard: aws.cloudwatch.Dashboard
 
     def __init__(
         self,
@@ -302,13 +304,46 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 depends_on=[self.endpoint],
                 opts=child,
             )
+        self.dashboard = self._dashboard(name, plan, view, alarms, account)
 
         self.register_outputs(
             {
                 "endpoint_name": self.endpoint.name,
                 "variant_names": self.variant_names,
                 "alarm_names": self.alarm_names,
+                "dashboard_name": self.dashboard.dashboard_name,
             }
+        )
+
+    def _dashboard(
+        self,
+        name: str,
+        plan: EndpointPlan,
+        view: Rendering,
+        alarms: list[aws.cloudwatch.MetricAlarm],
+        account: Account,
+    ) -> aws.cloudwatch.Dashboard:
+        """Traffic, errors, latency, rollout progress and alarm states (strategies/dashboard.py)."""
+        shown = replace(
+            plan,
+            production_variants=view.production_variants,
+            shadow_variants=view.shadow_variants,
+            canary=view.canary,
+        )
+        stack = pulumi.get_stack()
+        body = pulumi.Output.all(*[a.arn for a in alarms]).apply(
+            lambda arns: json.dumps(
+                dashboard.dashboard_body(
+                    shown, region=account.region, stack=stack, alarm_arns=list(arns)
+                ),
+                sort_keys=True,
+            )
+        )
+        return aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=dashboard.dashboard_name(plan.endpoint_name, account.region),
+            dashboard_body=body,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _endpoint_options(

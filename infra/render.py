@@ -65,8 +65,8 @@ def render(plan: DeploymentPlan, outcomes: awareness.OutcomeReader | None = None
 def stack_outputs(rendered: Rendered) -> dict[str, Any]:
     """The project's stack outputs, by output name (`rollout plan` and the operator CLI read them).
 
-    Keys present on every stack: `endpoint_names`, `variant_names`, `alarm_names` (each keyed by
-    endpoint config key). Only when used: `shadow_variant_names`, `capture_s3_uris`,
+    Keys present on every stack: `endpoint_names`, `variant_names`, `alarm_names`, `dashboards`
+    (CloudWatch dashboard names; each keyed by endpoint config key). Only when used: `shadow_variant_names`, `capture_s3_uris`,
     `capture_bucket`, `state_table`, `notification_topic_arn`, `hook_functions`,
     `completed_canaries`.
     """
@@ -80,6 +80,7 @@ def stack_outputs(rendered: Rendered) -> dict[str, Any]:
     if shadows:
         out["shadow_variant_names"] = shadows
     out["alarm_names"] = {k: e.alarm_names for k, e in endpoints.items()}
+    out["dashboards"] = {k: e.dashboard.dashboard_name for k, e in endpoints.items()}
     captures = {k: e.capture_uri for k, e in endpoints.items() if e.capture_uri is not None}
     if captures:
         out["capture_s3_uris"] = captures

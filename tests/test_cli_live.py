@@ -54,8 +54,10 @@ def test_status_of_a_fresh_rollout_is_in_progress_exit_3(deployed, capsys) -> No
     assert ep["verdict"] == "in_progress"
     assert ep["weights"] == {"stable": 95.0, "candidate": 5.0}
     assert set(ep["alarms"].values()) == {"OK"}
+    assert ep["dashboard_url"].endswith("#dashboards/dashboard/fraud-detector-us-east-1-rollout")
     assert main(["status", *STACK]) == 3
-    assert "fraud-detector" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "fraud-detector" in out and f"dashboard: {ep['dashboard_url']}" in out
 
 
 def test_pause_records_who_and_why_and_holds(deployed, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -31,7 +31,7 @@ from sagemaker_rollouts.cli.errors import (
 )
 from sagemaker_rollouts.cli.provision import AwsClients, find_topic_arn
 from sagemaker_rollouts.cli.stack import load_stack, select_endpoint
-from sagemaker_rollouts.strategies import native
+from sagemaker_rollouts.strategies import dashboard, native
 from sagemaker_rollouts.strategies.controller import INTENT_TTL_SECONDS
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 
@@ -75,9 +75,16 @@ class EndpointStatus:
             case _:
                 return EXIT_IN_PROGRESS
 
+    @property
+    def dashboard_url(self) -> str:
+        """The endpoint's CloudWatch dashboard (declared by the stack; strategies/dashboard.py)."""
+        name = dashboard.dashboard_name(self.endpoint_name, self.region)
+        return dashboard.dashboard_url(self.region, name)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "endpoint": self.key,
+            "dashboard_url": self.dashboard_url,
             "endpoint_name": self.endpoint_name,
             "strategy": self.strategy,
             "endpoint_status": self.endpoint_status,
@@ -232,6 +239,7 @@ def _print_status(views: list[EndpointStatus], *, waited: bool, code: int) -> No
         )
         if v.phase_reason is not None:
             out.print(f"  {escape(v.phase_reason)}")
+        out.print(f"dashboard: {v.dashboard_url}")
         t = Table(show_header=True)
         t.add_column("variant")
         t.add_column("weight", justify="right")
