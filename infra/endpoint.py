@@ -281,6 +281,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 key_arn=key_arn,
                 account=account,
                 tags=tags,
+                reserved_concurrency=plan.hook_reserved_concurrency,
                 depends_on=[self.endpoint],
                 opts=child,
             )

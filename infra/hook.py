@@ -64,8 +64,9 @@ def hook_code() -> pulumi.AssetArchive:
 class CanaryHook(pulumi.ComponentResource):
     """Lambda + log group + role + the every-minute schedule + the alarm-state rule.
 
-    Invariants: reserved concurrency 1 (one decision at a time per stack rollout); the
-    environment carries the spec and resource names only, never secrets; IAM names ARNs.
+    Invariants: reserved concurrency 1 unless `hook.reserved_concurrency` says otherwise (one
+    decision at a time); the environment carries the spec and resource names only, never
+    secrets; IAM names ARNs.
     """
 
     function: aws.lambda_.Function
@@ -84,6 +85,7 @@ class CanaryHook(pulumi.ComponentResource):
         tags: dict[str, str],
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
+        reserved_concurrency: int | None = 1,
     ) -> None:
         super().__init__(TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -141,7 +143,10 @@ class CanaryHook(pulumi.ComponentResource):
             role=role.arn,
             timeout=60,
             memory_size=256,
-            reserved_concurrent_executions=1,
+            # 1: one decision at a time. None: unreserved, for accounts where a reservation
+            # would leave less than the 10 unreserved executions Lambda requires; the state
+            # table's conditional writes still stop a concurrent run from stepping twice.
+            reserved_concurrent_executions=reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables={
                     "ROLLOUT_SPEC": spec.to_json(),

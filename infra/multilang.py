@@ -91,6 +91,17 @@ class DataCaptureInputs(TypedDict):
     """Capture to this s3:// URI instead of the component's bucket."""
     kms: NotRequired[pulumi.Input[bool]]
     """Encrypt captured data with the KMS key (default true)."""
+    retention_days: NotRequired[pulumi.Input[int]]
+    """Captured objects expire after this many days (default 30)."""
+    on_destroy: NotRequired[pulumi.Input[str]]
+    """retain (default: the bucket and its data outlive the stack) or delete (emptied)."""
+
+
+class HookInputs(TypedDict):
+    """The canary hook Lambda."""
+
+    reserved_concurrency: NotRequired[pulumi.Input[int]]
+    """Reserved concurrency (default 1); null relies on the state table's conditional writes."""
 
 
 class RolloutEndpointInputs(TypedDict):
@@ -111,6 +122,8 @@ class RolloutEndpointInputs(TypedDict):
     """Data capture settings; off when absent."""
     volume_kms: NotRequired[pulumi.Input[str]]
     """auto (default), on or off: encrypt the endpoint's ML storage volume."""
+    hook: NotRequired[pulumi.Input[HookInputs]]
+    """Canary hook settings."""
     tags: NotRequired[pulumi.Input[dict[str, str]]]
     """Tags on every resource."""
     region: NotRequired[pulumi.Input[str]]

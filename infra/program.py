@@ -33,6 +33,9 @@ def main(outcomes: OutcomeReader | None = None) -> None:
     tags = cfg.get_object("tags")
     if tags is not None:
         raw["tags"] = tags
+    window = cfg.get_object("kms_deletion_window_days")  # a number, or a string via the CLI
+    if window is not None:
+        raw["kms_deletion_window_days"] = window
     # A misspelt top-level key (`sagemaker-rollouts:endpoint`) would otherwise be ignored silently.
     for key in project_keys():
         raw.setdefault(key, None)

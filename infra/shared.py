@@ -12,10 +12,15 @@ from sagemaker_rollouts.infra import iam
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
 
 TOKEN = "sagemaker-rollouts:index:StackResources"
-# Capture objects expire after this many days; noncurrent versions soon after (policy
+# Capture objects expire after this many days (when the plan names no prefix rules); noncurrent
+# versions soon after (policy
 # `capture-bucket-guarded` requires a lifecycle rule on every bucket).
 CAPTURE_RETENTION_DAYS = 30
 NONCURRENT_RETENTION_DAYS = 7
+
+
+def _retains_capture(plan: DeploymentPlan) -> bool:
+    return plan.needs_capture_bucket and plan.capture_on_destroy == "retain"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +106,14 @@ class StackResources(pulumi.ComponentResource):
                 f"{name}-key",
                 description=f"sagemaker-rollouts {plan.project}/{plan.stack}: capture, state, logs",
                 enable_key_rotation=True,
-                deletion_window_in_days=30,
+                # KMS waits this long (7..30 days) before it deletes a key `pulumi destroy`
+                # scheduled for deletion (ScheduleKeyDeletion PendingWindowInDays).
+                deletion_window_in_days=plan.kms_deletion_window_days,
                 policy=policy,
                 tags=tags,
-                opts=child,
+                # Captured data kept past `pulumi destroy` stays encrypted with this key: keep
+                # the key too, or the data would become unreadable once the window passes.
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=_retains_capture(plan)),
             )
             aws.kms.Alias(
                 f"{name}-key-alias",
@@ -176,11 +185,18 @@ class StackResources(pulumi.ComponentResource):
         child: pulumi.ResourceOptions,
     ) -> aws.s3.Bucket:
         """Private, versioned, KMS-encrypted, TLS-only: captured requests are customer data."""
+        delete = plan.capture_on_destroy == "delete"
+        # Retained data keeps its guards after `pulumi destroy`: the public access block, the
+        # TLS-only policy, encryption and the expiry rules are kept with the bucket.
+        keep = pulumi.ResourceOptions(parent=self, retain_on_delete=not delete)
         bucket = aws.s3.Bucket(
             f"{name}-capture",
             bucket_prefix=bucket_prefix(plan.project, plan.stack),
+            # `data_capture.on_destroy`: delete empties the bucket (every object version) so
+            # `pulumi destroy` does not fail with BucketNotEmpty; retain leaves bucket and data.
+            force_destroy=delete,
             tags=tags,
-            opts=child,
+            opts=keep,
         )
         block = aws.s3.BucketPublicAccessBlock(
             f"{name}-capture-public-access",
@@ -189,13 +205,13 @@ class StackResources(pulumi.ComponentResource):
             block_public_policy=True,
             ignore_public_acls=True,
             restrict_public_buckets=True,
-            opts=child,
+            opts=keep,
         )
         aws.s3.BucketOwnershipControls(
             f"{name}-capture-ownership",
             bucket=bucket.id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
+            opts=keep,
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-capture-encryption",
@@ -208,7 +224,7 @@ class StackResources(pulumi.ComponentResource):
                     bucket_key_enabled=True,
                 )
             ],
-            opts=child,
+            opts=keep,
         )
         aws.s3.BucketVersioning(
             f"{name}-capture-versioning",
@@ -216,32 +232,35 @@ class StackResources(pulumi.ComponentResource):
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
                 status="Enabled"
             ),
-            opts=child,
+            opts=keep,
         )
-        # Captured requests are customer data: keep them no longer than needed.
+        # Captured requests are customer data: keep them no longer than needed. One rule per
+        # endpoint prefix (`data_capture.retention_days`); old versions go a few days later.
+        retention = plan.capture_retention or (("", CAPTURE_RETENTION_DAYS),)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-capture-lifecycle",
             bucket=bucket.id,
             rules=[
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-captures",
+                    id=f"expire-{prefix.strip('/').replace('/', '-') or 'all'}"[:255],
                     status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                        days=CAPTURE_RETENTION_DAYS
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(
+                        prefix=f"{prefix.strip('/')}/" if prefix else ""
                     ),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=days),
                     noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
                         noncurrent_days=NONCURRENT_RETENTION_DAYS
                     ),
                 )
+                for prefix, days in retention
             ],
-            opts=child,
+            opts=keep,
         )
         # After the public access block: S3 rejects policy writes racing the block's creation.
         aws.s3.BucketPolicy(
             f"{name}-capture-tls-only",
             bucket=bucket.id,
             policy=bucket.arn.apply(lambda arn: json.dumps(iam.tls_only_bucket_policy(arn))),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
+            opts=pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=[block])),
         )
         return bucket

@@ -115,5 +115,6 @@ def plan(ctx: Context) -> EndpointPlan:
             extra_instance_hours=common.hours(cand.instance_count, t),
         ),
         tags=common.tags(ctx, "canary"),
+        hook_reserved_concurrency=ctx.ep.hook.reserved_concurrency,
         timeline=tuple(timeline),
     )

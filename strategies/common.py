@@ -174,7 +174,14 @@ def data_capture(ctx: Context, *, default_on: bool) -> DataCapturePlan | None:
     prefix = (
         f"capture/{ctx.endpoint_name}" if dc.destination_prefix is None else dc.destination_prefix
     )
-    return DataCapturePlan(dc.sampling_percent, prefix.strip("/"), dc.destination_s3_uri, dc.kms)
+    return DataCapturePlan(
+        dc.sampling_percent,
+        prefix.strip("/"),
+        dc.destination_s3_uri,
+        dc.kms,
+        retention_days=dc.retention_days,
+        on_destroy=dc.on_destroy,
+    )
 
 
 def endpoint_kms(ctx: Context, variants: Sequence[VariantConfig]) -> bool:

@@ -327,6 +327,21 @@ class DataCaptureConfig(_Model):
     destination_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9!_.*'()/-]*$")] | None = None
     destination_s3_uri: Annotated[str, Field(pattern=r"^s3://[^/]+(/.*)?$")] | None = None
     kms: bool = True
+    # Captured objects under this endpoint's prefix expire after this many days (S3 lifecycle).
+    retention_days: Annotated[int, Field(ge=1)] = 30
+    # `pulumi destroy`: keep the capture bucket and its data (retain) or empty and delete it.
+    on_destroy: Literal["retain", "delete"] = "retain"
+
+
+class HookConfig(_Model):
+    """The canary hook Lambda. `reserved_concurrency`: 1 (one decision at a time), or None to rely
+    on the state table's conditional writes alone. Lambda refuses a reservation that would leave
+    the account's unreserved concurrency under its minimum ("You can reserve up to the Unreserved
+    account concurrency value ... minus 100", Lambda Developer Guide, configuration-concurrency;
+    new accounts have reduced concurrency quotas, Lambda quotas), so on a young account the
+    reservation fails with InvalidParameterValueException."""
+
+    reserved_concurrency: Annotated[int, Field(ge=1)] | None = 1
 
 
 class EndpointConfig(_Model):
@@ -338,12 +353,15 @@ class EndpointConfig(_Model):
     data_capture: DataCaptureConfig | None = None
     volume_kms: Literal["auto", "on", "off"] = "auto"
     tags: dict[str, str] = Field(default_factory=dict)
+    hook: HookConfig = Field(default_factory=HookConfig)
 
 
 class StackConfig(_Model):
     endpoints: dict[str, EndpointConfig] = Field(min_length=1)
     tags: dict[str, str] = Field(default_factory=dict)
     region: str = "us-east-1"
+    # The stack KMS key's waiting period before deletion after `pulumi destroy` (KMS: 7..30 days).
+    kms_deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
     # Resolved images per (endpoint key, model key), filled by `load_config` (framework lookups).
     images: dict[str, str] = Field(default_factory=dict)
 
@@ -728,10 +746,10 @@ def load_config(raw: Mapping[str, Any], *, region: str = "us-east-1") -> StackCo
     """
     errs: list[str] = []
     data = dict(raw)
-    unknown = sorted(set(data) - {"endpoints", "tags"})
-    errs += [f"{k}: unknown key; the project takes endpoints and tags" for k in unknown]
+    unknown = sorted(set(data) - set(TOP_KEYS))
+    errs += [f"{k}: unknown key; the project takes {', '.join(TOP_KEYS)}" for k in unknown]
     try:
-        top = _Top.model_validate({k: v for k, v in data.items() if k in ("endpoints", "tags")})
+        top = _Top.model_validate({k: v for k, v in data.items() if k in TOP_KEYS})
     except ValidationError as exc:
         raise ConfigError(errs + _pydantic_errors(exc)) from None
     endpoints: dict[str, EndpointConfig] = {}
@@ -755,12 +773,23 @@ def load_config(raw: Mapping[str, Any], *, region: str = "us-east-1") -> StackCo
         names.setdefault(name, key)
     if errs:
         raise ConfigError(errs)
-    return StackConfig(endpoints=endpoints, tags=top.tags, region=region, images=images)
+    return StackConfig(
+        endpoints=endpoints,
+        tags=top.tags,
+        region=region,
+        images=images,
+        kms_deletion_window_days=top.kms_deletion_window_days,
+    )
 
 
 class _Top(_Model):
     endpoints: dict[str, Any] = Field(min_length=1)
     tags: dict[str, str] = Field(default_factory=dict)
+    # KMS ScheduleKeyDeletion PendingWindowInDays: 7..30 (botocore kms model).
+    kms_deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
+
+
+TOP_KEYS = ("endpoints", "tags", "kms_deletion_window_days")
 
 
 def project_config(stack_yaml: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
@@ -774,8 +803,8 @@ def project_config(stack_yaml: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     for k, v in items.items():
         ns, _, key = str(k).partition(":")
         if ns == PROJECT:
-            if key not in ("endpoints", "tags"):
-                errs.append(f"{k}: unknown key; {PROJECT} takes endpoints and tags")
+            if key not in TOP_KEYS:
+                errs.append(f"{k}: unknown key; {PROJECT} takes {', '.join(TOP_KEYS)}")
             ours[key] = v
     if errs:
         raise ConfigError(errs)

@@ -99,6 +99,8 @@ class DataCapturePlan:
     kms: bool
     capture_input: bool = True
     capture_output: bool = True
+    retention_days: int = 30  # current captures under the prefix expire after this many days
+    on_destroy: Literal["retain", "delete"] = "retain"  # the capture bucket on `pulumi destroy`
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +163,8 @@ class EndpointPlan:
     profile: Profile
     tags: tuple[tuple[str, str], ...]
     timeline: tuple[tuple[int, int], ...] = field(default=())  # (seconds, candidate %) points
+    # The canary hook's reserved concurrency; None: unreserved (conditional writes only).
+    hook_reserved_concurrency: int | None = 1
     shadow_report: ShadowReportPlan | None = None  # shadow strategy: what the report compares
     ab_evaluator: EvaluatorSpec | None = None  # A/B strategy with `successes`: the evaluator
 
@@ -186,6 +190,10 @@ class DeploymentPlan:
     needs_kms_key: bool
     state_table_name: str | None  # set when any endpoint runs a canary
     topic_name: str | None = None  # rollout notifications; set with the state table
+    kms_deletion_window_days: int = 30  # 7..30: the stack key's wait before deletion
+    # The capture bucket: (prefix, days) expiry rules, and what `pulumi destroy` does with it.
+    capture_retention: tuple[tuple[str, int], ...] = ()
+    capture_on_destroy: Literal["retain", "delete"] = "retain"
 
     def endpoint(self, key: str) -> EndpointPlan:
         for e in self.endpoints:

@@ -58,6 +58,20 @@ def build_plan(
                 f"(and fewer than {MAX_DESCRIBE_ALARMS}), got {len(gates)}"
             )
         endpoints.append(plan)
+    in_bucket = [
+        (e, e.data_capture)
+        for e in endpoints
+        if e.data_capture is not None and e.data_capture.destination_s3_uri is None
+    ]
+    choices = {dc.on_destroy for _, dc in in_bucket}
+    if len(choices) > 1:
+        keys = ", ".join(
+            f"endpoints.{e.key}.data_capture.on_destroy={dc.on_destroy}" for e, dc in in_bucket
+        )
+        errs.append(
+            f"data_capture.on_destroy: the endpoints share one capture bucket, so they must agree "
+            f"(retain or delete), got {keys}"
+        )
     if errs:
         raise ConfigError(errs)
     capture = any(
@@ -78,4 +92,9 @@ def build_plan(
         needs_kms_key=kms or canaries or capture,
         state_table_name=f"{project}-{stack}-rollouts" if canaries else None,
         topic_name=f"{project}-{stack}-rollout-events" if canaries else None,
+        kms_deletion_window_days=config.kms_deletion_window_days,
+        capture_retention=tuple(
+            sorted({(dc.destination_prefix, dc.retention_days) for _, dc in in_bucket})
+        ),
+        capture_on_destroy="delete" if choices == {"delete"} else "retain",
     )

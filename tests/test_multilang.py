@@ -76,6 +76,7 @@ PAIRS: list[tuple[type[Any], type[BaseModel]]] = [
     (multilang.VariantInputs, cfg.VariantConfig),
     (multilang.DataCaptureInputs, cfg.DataCaptureConfig),
     (multilang.VpcInputs, cfg.VpcConfig),
+    (multilang.HookInputs, cfg.HookConfig),
 ]
 
 
