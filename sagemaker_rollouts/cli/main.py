@@ -12,9 +12,41 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from sagemaker_rollouts import __version__
 from sagemaker_rollouts.cli.errors import EXIT_USAGE, UsageError
 
 OPERATOR_COMMANDS = ("pause", "resume", "promote", "abort")
+
+# Shown under each subcommand's --help; tests/test_cli_help.py parses every line, so they stay real.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "plan": (
+        "rollout plan --stack canary",
+        "rollout plan --stack canary --png out/canary-plan.png",
+        "rollout plan --stack multi --dir ../stacks --json",
+    ),
+    "rehearse": (
+        "rollout rehearse --stack canary --scenario scenarios/regression.yaml",
+        "rollout rehearse --stack canary --scenario scenarios/regression.yaml --png out/r.png",
+        "rollout rehearse --scenario scenarios/compare-regression.yaml --compare canary,bluegreen",
+    ),
+    "status": (
+        "rollout status --stack prod",
+        "rollout status --stack prod --endpoint fraud --json",
+        "rollout status --stack prod --wait --timeout 3600",
+    ),
+    "pause": ('rollout pause --stack prod --reason "p99 latency looks odd"',),
+    "resume": ("rollout resume --stack prod --endpoint fraud",),
+    "promote": (
+        "rollout promote --stack prod",
+        'rollout promote --full --stack prod --reason "signed off by on-call"',
+    ),
+    "abort": ('rollout abort --stack prod --endpoint fraud --reason "bad predictions"',),
+    "shadow-report": (
+        "rollout shadow-report --stack shadow --since 2h",
+        "rollout shadow-report --stack shadow --from-dir captures/ --no-metrics --json",
+    ),
+    "ab-report": ("rollout ab-report --stack ab", "rollout ab-report --stack ab --json"),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 ok/completed, 1 expectation not met or rolled back/failed, "
         "2 usage error, 3 still in progress",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def stack_args(sp: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -111,6 +144,9 @@ def _parser() -> argparse.ArgumentParser:
     stack_args(abr)
     abr.add_argument("--endpoint", help="endpoint key or name (default: the A/B endpoint)")
     abr.add_argument("--json", action="store_true", help="machine-readable output")
+    for name, command in sub.choices.items():
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
+        command.epilog = "examples:\n" + "\n".join(f"  {e}" for e in EXAMPLES.get(name, ()))
     return p
 
 
