@@ -11,6 +11,8 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sagemaker_rollouts.strategies.plan import EndpointPlan
+
 DAY = 86_400
 HOUR = 3_600
 
@@ -81,3 +83,59 @@ def worst_case_step(
     if min(step_percent, requests_per_minute, detection_seconds, reaction_seconds) < 0:
         raise ValueError("share, rate and times are >= 0")
     return requests_per_minute * (detection_seconds + reaction_seconds) / 60.0 * step_percent / 100
+
+
+HOOK_TICK_SECONDS = 60  # the canary hook's schedule, rate(1 minute): the slowest it reacts
+
+
+@dataclass(frozen=True, slots=True)
+class StepExposure:
+    """Worst case at one step: `requests` a bad candidate answers before traffic leaves it (None:
+    nothing moves traffic back by itself, so it is bounded only by a human)."""
+
+    step: int
+    percent: int
+    detection_seconds: int
+    reaction_seconds: int
+    requests: float | None
+
+
+def worst_case_exposure(
+    endpoint: EndpointPlan, requests_per_minute: float, sagemaker_reaction_seconds: int = 0
+) -> tuple[StepExposure, ...]:
+    """Per traffic step of `endpoint`'s plan, the requests a bad candidate can answer before it is
+    rolled back, at a constant `requests_per_minute`.
+
+    Detection is the slowest gate alarm's period x datapoints to alarm (a regression only that alarm
+    sees). Reaction: the canary hook acts on the alarm-state event at once, and at the latest on its
+    next one-minute tick (60 s); SageMaker's guardrails poll the alarms at an undocumented interval
+    (`sagemaker_reaction_seconds`, 0 by default, the same assumption as strategies/guardrails.py S2).
+    Recreate and A/B have no automatic rollback (requests None); a shadow answers nobody (0).
+    Raises ValueError for a negative rate.
+    """
+    if requests_per_minute < 0:
+        raise ValueError(f"requests_per_minute must be >= 0, got {requests_per_minute}")
+    gates = endpoint.gate_alarms
+    detect = max((a.period_seconds * a.datapoints_to_alarm for a in gates), default=0)
+    if endpoint.canary is not None:
+        shares = [s.candidate_percent for s in endpoint.canary.steps]
+        react = HOOK_TICK_SECONDS
+    elif endpoint.strategy == "shadow":
+        return (StepExposure(1, 0, 0, 0, 0.0),)
+    else:
+        shares: list[int] = []
+        for _, p in endpoint.timeline:
+            if p > 0 and (not shares or shares[-1] != p):
+                shares.append(p)
+        react = sagemaker_reaction_seconds
+    automatic = endpoint.deployment is not None or endpoint.canary is not None
+    return tuple(
+        StepExposure(
+            i + 1,
+            p,
+            detect,
+            react,
+            worst_case_step(p, requests_per_minute, detect, react) if automatic and gates else None,
+        )
+        for i, p in enumerate(shares)
+    )

@@ -62,8 +62,9 @@ def _json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, obj
 
 def test_compare_reports_each_strategy_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
     """The same regression: the canary is caught at 5%, blue/green's canary routing at 25%."""
-    scenario = str(ROOT / "scenarios" / "compare-regression.yaml")
-    code, rows = _json(["rehearse", "--scenario", scenario], capsys)
+    from tests.test_cli_rehearse import _rehearse  # the same run the shipped-scenario test made
+
+    code, rows = _rehearse(capsys, ROOT / "scenarios" / "compare-regression.yaml")
     assert code == 0
     assert isinstance(rows, list)
     by = {r["stack"]: r for r in rows}
@@ -110,26 +111,17 @@ def test_each_strategy_reports_exposure_and_downtime(
     downtime: int,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    scenario = str(ROOT / "scenarios" / f"{name}.yaml")
-    code, rows = _json(
-        ["rehearse", "--scenario", scenario, "--compare", f"{_stack(name)},dev"], capsys
-    )
-    assert code in (0, 1)  # dev (recreate) may not meet another strategy's expectation
-    assert isinstance(rows, list)
-    row = rows[0]
-    assert row["downtime_seconds"] == downtime
+    from sagemaker_rollouts.cli.cmd_rehearse import summarize
+    from sagemaker_rollouts.cli.scenario import load_scenario
+
+    del capsys
+    summary, _ = summarize(ROOT, load_scenario(ROOT / "scenarios" / f"{name}.yaml"), None, None)
+    assert summary.downtime_seconds == downtime
     if served is not None:
-        assert row["requests_served"] == pytest.approx(served)
-        assert row["requests_served_while_bad"] == pytest.approx(bad)
+        assert summary.served == pytest.approx(served)
+        assert summary.served_bad == pytest.approx(bad)
     else:
-        assert row["requests_served_while_bad"] > 0
-
-
-def _stack(name: str) -> str:
-    text = (ROOT / "scenarios" / f"{name}.yaml").read_text()
-    return next(
-        line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("stack:")
-    )
+        assert summary.served_bad > 0
 
 
 def test_rolling_rolls_back_batch_by_batch(capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,3 +131,49 @@ def test_rolling_rolls_back_batch_by_batch(capsys: pytest.CaptureFixture[str]) -
     assert isinstance(steps, list)
     shares = [s["candidate_percent"] for s in steps if s["decision"] == "rollback"]
     assert shares == [50, 25, 0]  # rollback_maximum_batch_size 2 of 8 instances, from 75%
+
+
+def _endpoint(stack: str):
+    from sagemaker_rollouts.cli.stack import load_stack
+
+    return load_stack(ROOT, stack).plan.endpoints[0]
+
+
+@pytest.mark.parametrize(
+    ("stack", "want"),
+    [
+        # canary steps 5/25/50/100 at 600/min; slowest gate alarm 60 s x 2; the hook's tick 60 s
+        ("canary", [(5, 90.0), (25, 450.0), (50, 900.0), (100, 1800.0)]),
+        ("shadow", [(0, 0.0)]),  # a shadow answers nobody
+        ("dev", [(100, None)]),  # recreate: no automatic rollback
+        ("ab", [(30, None)]),  # A/B: fixed weights until a human picks
+    ],
+)
+def test_worst_case_exposure_per_step(stack: str, want: list[tuple[int, float | None]]) -> None:
+    from sagemaker_rollouts.strategies.exposure import worst_case_exposure
+
+    got = [(e.percent, e.requests) for e in worst_case_exposure(_endpoint(stack), 600)]
+    assert got == want
+
+
+def test_worst_case_exposure_blue_green_steps_follow_the_plan() -> None:
+    from sagemaker_rollouts.strategies.exposure import worst_case_exposure
+
+    ep = _endpoint("linear")
+    rows = worst_case_exposure(ep, 600, sagemaker_reaction_seconds=30)
+    assert [e.percent for e in rows] == [25, 50, 75, 100]
+    detect = max(a.period_seconds * a.datapoints_to_alarm for a in ep.gate_alarms)
+    assert rows[0].requests == pytest.approx(600 * (detect + 30) / 60 * 0.25)
+    with pytest.raises(ValueError, match="requests_per_minute"):
+        worst_case_exposure(ep, -1)
+
+
+def test_plan_prints_worst_case_exposure(capsys: pytest.CaptureFixture[str]) -> None:
+    """`rollout plan --traffic 600` prints this table after the plan (the plan itself, run under
+    Pulumi mocks, is tested in test_cli_plan.py)."""
+    from sagemaker_rollouts.cli.cmd_plan import print_exposure
+    from sagemaker_rollouts.cli.stack import load_stack
+
+    print_exposure(load_stack(ROOT, "canary"), 600)
+    out = capsys.readouterr().out
+    assert "worst-case exposure" in out and "1,800" in out

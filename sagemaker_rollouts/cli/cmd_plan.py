@@ -17,6 +17,7 @@ from sagemaker_rollouts.cli import render
 from sagemaker_rollouts.cli.errors import EXIT_FAILED, EXIT_OK
 from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
 from sagemaker_rollouts.cli.timeline import Series, write_png
+from sagemaker_rollouts.strategies.exposure import worst_case_exposure
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,16 +29,60 @@ def run(args: argparse.Namespace) -> int:
     offline = run_offline(stack.path, stack=stack.name)
     if args.png is not None:
         draw_plan(stack, Path(args.png))
+    traffic = getattr(args, "traffic", None)
     if args.json:
-        render.print_json(plan_json(stack, offline))
+        data = plan_json(stack, offline)
+        if traffic is not None:
+            data["worst_case_exposure"] = {
+                ep.key: [
+                    {
+                        "step": e.step,
+                        "percent": e.percent,
+                        "detection_seconds": e.detection_seconds,
+                        "reaction_seconds": e.reaction_seconds,
+                        "requests": e.requests,
+                    }
+                    for e in worst_case_exposure(ep, traffic)
+                ]
+                for ep in stack.plan.endpoints
+            }
+        render.print_json(data)
     else:
         print_plan(stack, offline, png=args.png)
+        if traffic is not None:
+            print_exposure(stack, traffic)
     if offline.error is not None:
         render.console(stderr=True).print(
             f"[red]error:[/] the Pulumi program failed under mocks: {escape(str(offline.error))}"
         )
         return EXIT_FAILED
     return EXIT_OK
+
+
+def print_exposure(stack: LoadedStack, requests_per_minute: float) -> None:
+    """Per endpoint and step: requests a bad candidate can answer before traffic leaves it."""
+    out = render.console()
+    for ep in stack.plan.endpoints:
+        t = Table(
+            title=f"worst-case exposure: {ep.key} ({ep.strategy}) at "
+            f"{requests_per_minute:g} requests/min",
+            title_justify="left",
+        )
+        for col in ("step", "candidate %", "detection", "reaction", "bad requests at most"):
+            t.add_column(col, justify="right")
+        for e in worst_case_exposure(ep, requests_per_minute):
+            t.add_row(
+                str(e.step),
+                f"{e.percent}%",
+                f"{e.detection_seconds}s",
+                f"{e.reaction_seconds}s",
+                "until a human acts" if e.requests is None else f"{e.requests:,.0f}",
+            )
+        out.print(t)
+    out.print(
+        "[dim]detection: the slowest gate alarm's period x datapoints; reaction: the canary "
+        "hook's one-minute tick at worst; SageMaker's alarm polling is undocumented (0 assumed)[/]"
+    )
 
 
 def draw_plan(stack: LoadedStack, path: Path) -> None:

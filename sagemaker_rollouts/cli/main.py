@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     stack_args(plan)
     plan.add_argument("--json", action="store_true", help="machine-readable output")
     plan.add_argument("--png", metavar="FILE", help="draw the planned traffic timeline")
+    plan.add_argument(
+        "--traffic",
+        type=float,
+        metavar="RPM",
+        help="requests per minute: add the worst-case requests a bad candidate answers per step",
+    )
 
     reh = sub.add_parser(
         "rehearse",
