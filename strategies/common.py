@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sagemaker_rollouts.strategies.config import (
+    STANDARD_STATISTICS,
     CustomAlarm,
     EndpointConfig,
     StackConfig,
@@ -139,7 +140,7 @@ def custom_alarms(ctx: Context, *, gates_allowed: bool) -> list[AlarmPlan]:
             dims = (("EndpointName", ctx.endpoint_name),)
             if ca.variant is not None:
                 dims += (("VariantName", ca.variant),)
-        percentile = ca.statistic.startswith("p")
+        percentile = ca.statistic not in STANDARD_STATISTICS  # p99, tm90, IQM, ...
         out.append(
             AlarmPlan(
                 key=ca.key,

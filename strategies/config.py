@@ -1,11 +1,26 @@
 """The stack config model: what a team writes in `Pulumi.<stack>.yaml`, validated before anything runs.
 
-Two passes, and every problem from both is reported at once in one `ConfigError`:
+Theory of operation. Two passes, and every problem from both is reported at once in one
+`ConfigError`:
 1. pydantic checks shapes, types and single-field ranges (its error locations become key paths);
-2. `_relations` checks what pydantic cannot see field by field: references between variants, models
-   and strategies, SageMaker's cross-field limits (DESIGN.md §3), and framework image resolution.
-Limits that SageMaker's own API model states (instance types, wait ranges, name patterns, alarm
-counts) are read from botocore's service model, not copied by hand.
+2. `_check_endpoint` checks what pydantic cannot see field by field: references between variants,
+   models and strategies, SageMaker's and CloudWatch's cross-field limits (DESIGN.md §3, §9), and
+   framework image resolution.
+When pass 1 fails for some fields, pass 2 still runs on a *lenient* copy of the endpoint: fields that
+passed their shape check keep their validated value, the failed ones are remembered (`_Bad`) and
+every relation that needs one of them is skipped. So a shape error never hides a relation error in
+another field, and never causes a follow-on error of its own.
+
+AWS limits come from `aws_limits` (generated from botocore's SageMaker and CloudWatch models and
+EC2's instance-store table by `scripts/gen_limits.py`); where the AWS provider validates more
+strictly than the API (terraform-provider-aws `internal/service/sagemaker/endpoint.go`, which
+pulumi-aws bridges), the provider's range is used and cited. No botocore import here.
+
+Types follow what `pulumi up` hands the program: the Pulumi CLI reads stack files with go-yaml v2
+and passes structured config as JSON, so integers arrive as numbers, `0.02` set with
+`pulumi config set --path` arrives as a string, and unquoted yes/no/on/off/y/n arrive as booleans.
+Integers refuse booleans (`instance_count: true` is an error, never 1); numbers in string maps
+(environment, tags, dimensions) become strings exactly as the AWS provider would send them.
 
 Every message starts with the key path as a user would type it for `pulumi config set --path`
 (for example `endpoints.fraud.strategy.canary.steps[2]`), says what is allowed and what was given.
@@ -13,16 +28,37 @@ Every message starts with the key path as a user would type it for `pulumi confi
 
 from __future__ import annotations
 
+import difflib
 import functools
+import json
+import math
 import re
+import types
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic.fields import FieldInfo
+
+from sagemaker_rollouts.strategies import aws_limits
 
 PROJECT = "sagemaker-rollouts"
 STRATEGY_KEYS = ("recreate", "shadow", "canary", "ab", "blue_green", "rolling")
+SECRET_PLACEHOLDER = "[secret]"
+
+# Tags the program adds to every endpoint's resources (strategies/common.py `tags`); they count
+# toward SageMaker's 50-tag limit (botocore TagList max).
+MANAGED_TAG_KEYS = ("managed-by", "rollouts:stack", "rollouts:endpoint", "rollouts:strategy")
 
 
 class ConfigError(ValueError):
@@ -36,106 +72,293 @@ class ConfigError(ValueError):
         )
 
 
-# --------------------------------------------------------------------------- SageMaker's API model
+# --------------------------------------------------------------------------- AWS limits
 
 
-@functools.cache
-def _sagemaker_model() -> Any:
-    import botocore.session  # botocore ships SageMaker's service model; no network, ~0.1 s
-
-    session: Any = botocore.session.get_session()
-    return session.get_service_model("sagemaker")
+def _shape(name: str) -> dict[str, Any]:
+    return aws_limits.SHAPES[name]
 
 
-def _shape_meta(shape: str) -> dict[str, Any]:
-    return dict(_sagemaker_model().shape_for(shape).metadata)
+def _lim(name: str, key: str) -> int:
+    return int(_shape(name)[key])
 
 
-@functools.cache
 def hosting_instance_types() -> frozenset[str]:
-    return frozenset(_sagemaker_model().shape_for("ProductionVariantInstanceType").enum)
+    """SageMaker's hosting instance types (botocore `ProductionVariantInstanceType`)."""
+    return _HOSTING
 
 
-def _range(shape: str) -> tuple[int, int]:
-    meta = _shape_meta(shape)
-    return int(meta["min"]), int(meta["max"])
-
-
-# Families with local NVMe instance storage: SageMaker rejects an endpoint-config KMS key on them.
-_NVME_FAMILIES = frozenset(
-    [
-        "g5",
-        "g6",
-        "g6e",
-        "g7",
-        "g7e",
-        "p5",
-        "p5e",
-        "p5en",
-        "p6-b200",
-        "p6-b300",
-        "p6e-gb200",
-        "trn1",
-        "trn1n",
-        "trn2",
-    ]
-)
+_HOSTING = frozenset(aws_limits.ENUMS["sagemaker.ProductionVariantInstanceType"])
+_NVME = frozenset(aws_limits.NVME_INSTANCE_TYPES)
 
 
 def has_local_nvme(instance_type: str) -> bool:
-    """True for instance types with local NVMe storage (ml.m5d, ml.g4dn, ml.g5, ml.p4d, ...)."""
-    parts = instance_type.split(".")
-    if len(parts) < 2:
-        return False
-    family = parts[1]
-    return family in _NVME_FAMILIES or re.fullmatch(r"[a-z]+\d+[a-z]*d[a-z]*", family) is not None
+    """True for hosting instance types with local NVMe instance storage (ml.m5d, ml.g5, ml.dl1...).
+
+    Source: EC2's instance-store table for the same instance type (generated into
+    `aws_limits.NVME_INSTANCE_TYPES`). CreateEndpointConfig rejects a KmsKeyId on these.
+    """
+    return instance_type in _NVME
+
+
+# Blue/green and rolling deployment_config ranges where the provider is stricter than the API:
+# terraform-provider-aws internal/service/sagemaker/endpoint.go validates
+# maximum_execution_timeout_in_seconds with validation.IntBetween(600, 14400) (API: 600..28800).
+PROVIDER_MAX_EXECUTION_TIMEOUT = (600, 14400)
+# CloudWatch PutMetricAlarm (API reference, "Period" and "EvaluationPeriods"): period x evaluation
+# periods may not exceed one day for periods under an hour, and 7 days for longer periods.
+CW_WINDOW_SHORT = 86_400
+CW_WINDOW_LONG = 604_800
+STANDARD_STATISTICS = tuple(aws_limits.ENUMS["cloudwatch.Statistic"])
+
+# CloudWatch extended statistics (User Guide, "CloudWatch statistics definitions"): percentiles
+# p0..p100, trimmed mean / winsorized mean / trimmed count / trimmed sum as shorthand (tm99) or
+# ranges (TM(10%:90%), tm(150:1000)), percentile rank PR(:300) and IQM.
+_NUM = r"\d+(\.\d+)?"
+_PCT = r"(\d{1,2}(\.\d+)?|100(\.0+)?)"
+_EXTENDED_STAT = re.compile(
+    rf"p{_PCT}|(tm|wm|tc|ts|TM|WM|TC|TS){_PCT}"
+    rf"|(tm|wm|tc|ts|TM|WM|TC|TS)\(({_PCT}%)?:({_PCT}%)?\)"
+    rf"|(tm|wm|tc|ts|TM|WM|TC|TS|pr|PR)\(({_NUM})?:({_NUM})?\)"
+    r"|IQM|iqm"
+)
+
+
+def is_extended_statistic(statistic: str) -> bool:
+    """True for a CloudWatch extended statistic (p99, tm90, TM(10%:90%), PR(:300), IQM)."""
+    return _EXTENDED_STAT.fullmatch(statistic) is not None and statistic not in ("tm(:)", "TM(:)")
+
+
+# --------------------------------------------------------------------------- value types
+
+
+def _describe(value: Any) -> str:
+    """A short repr of what the user gave: never a whole list or mapping."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return f"a list of {len(cast(list[Any], value))}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "...'"
+
+
+_QUOTE_HINT = "YAML reads unquoted yes/no/on/off/y/n/true/false as booleans: quote it"
+
+
+def _whole_number(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"must be a whole number, got {_describe(value)}")
+    return value
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, got {_describe(value)}")
+    return value
+
+
+def _go_string(value: Any) -> Any:
+    """A scalar as the AWS provider turns it into a string (numbers and booleans in string maps)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return json.dumps(int(value) if value.is_integer() else value)
+    return value
+
+
+def _text(value: Any) -> Any:
+    """Strings; a number written unquoted (`name: 2024`) is its digits; a boolean is refused."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a string, got {_describe(value)} ({_QUOTE_HINT})")
+    if isinstance(value, int | float):
+        return _go_string(value)
+    return value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value}")
+    return value
+
+
+def _matches(regex: str, what: str) -> AfterValidator:
+    """A pattern check whose message says what is allowed in words (the regex is in the schema)."""
+    compiled = re.compile(regex)
+
+    def check(value: str) -> str:
+        if value != SECRET_PLACEHOLDER and compiled.fullmatch(value) is None:
+            raise ValueError(f"must be {what}, got {_describe(value)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _sm_name_rules(shape: str) -> tuple[Any, AfterValidator]:
+    """Length and pattern of a SageMaker name shape (EndpointName, VariantName) from the API model."""
+    pattern = _shape(shape)["pattern"]
+    length = Field(
+        min_length=1, max_length=_lim(shape, "max"), json_schema_extra={"pattern": pattern}
+    )
+    words = "letters, digits and hyphens, starting and ending with a letter or digit"
+    return length, _matches(pattern, f"{words} (SageMaker {shape.removeprefix('sagemaker.')})")
+
+
+_VARIANT_NAME = _sm_name_rules("sagemaker.VariantName")
+_ENDPOINT_NAME = _sm_name_rules("sagemaker.EndpointName")
+Int = Annotated[int, BeforeValidator(_whole_number)]
+Number = Annotated[float, BeforeValidator(_number), AfterValidator(_finite)]
+Text = Annotated[str, BeforeValidator(_text)]
+MapValue = Annotated[str, BeforeValidator(_go_string)]
+Percent = Annotated[Int, Field(ge=0, le=100)]
+Seconds = Annotated[Int, Field(ge=0)]
+Name = Annotated[str, BeforeValidator(_text), _VARIANT_NAME[0], _VARIANT_NAME[1]]
+EndpointName = Annotated[str, BeforeValidator(_text), _ENDPOINT_NAME[0], _ENDPOINT_NAME[1]]
+
+
+def _tag_chars(value: str) -> str:
+    # SageMaker TagKey/TagValue pattern ([\p{L}\p{Z}\p{N}_.:/=+\-@]*): letters, spaces, digits, _.:/=+-@
+    for ch in value:
+        if unicodedata.category(ch)[0] not in "LZN" and ch not in "_.:/=+-@":
+            raise ValueError(
+                f"may hold letters, digits, spaces and _ . : / = + - @ only, got {ch!r} "
+                "(SageMaker TagKey/TagValue)"
+            )
+    return value
+
+
+def _tag_key(value: str) -> str:
+    if value.lower().startswith("aws:"):
+        raise ValueError("the aws: prefix is reserved for AWS's own tags")
+    return _tag_chars(value)
+
+
+TagKey = Annotated[
+    str,
+    Field(min_length=_lim("sagemaker.TagKey", "min"), max_length=_lim("sagemaker.TagKey", "max")),
+    AfterValidator(_tag_key),
+]
+TagValue = Annotated[
+    MapValue, Field(max_length=_lim("sagemaker.TagValue", "max")), AfterValidator(_tag_chars)
+]
+Tags = Annotated[dict[TagKey, TagValue], Field(max_length=_lim("sagemaker.TagList", "max"))]
+
+EnvKey = Annotated[
+    str,
+    Field(max_length=_lim("sagemaker.EnvironmentKey", "max")),
+    _matches(
+        _shape("sagemaker.EnvironmentKey")["pattern"],
+        "a letter or _ followed by letters, digits or _ (SageMaker EnvironmentKey)",
+    ),
+]
+EnvValue = Annotated[MapValue, Field(max_length=_lim("sagemaker.EnvironmentValue", "max"))]
 
 
 # --------------------------------------------------------------------------- shapes (pass 1)
+
+
+def _len(shape: str) -> Any:
+    """min/max length of a string or list shape from the API model."""
+    return Field(min_length=_lim(shape, "min"), max_length=_lim(shape, "max"))
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Name = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")]
-Percent = Annotated[int, Field(ge=0, le=100)]
-Seconds = Annotated[int, Field(ge=0)]
+_SUBNET = _shape("sagemaker.SubnetId")
+_SG = _shape("sagemaker.SecurityGroupId")
 
 
 class VpcConfig(_Model):
-    subnets: list[str] = Field(min_length=1, max_length=16)
-    security_group_ids: list[str] = Field(min_length=1, max_length=5)
+    """Subnets (1..16) and security groups (1..5) for the model container (botocore VpcConfig)."""
+
+    subnets: list[
+        Annotated[
+            Text,
+            Field(max_length=_SUBNET["max"]),
+            _matches(_SUBNET["pattern"], "a subnet id like subnet-0abc"),
+        ]
+    ] = Field(
+        min_length=_lim("sagemaker.Subnets", "min"), max_length=_lim("sagemaker.Subnets", "max")
+    )
+    security_group_ids: list[
+        Annotated[
+            Text,
+            Field(max_length=_SG["max"]),
+            _matches(_SG["pattern"], "a security group id like sg-0abc"),
+        ]
+    ] = Field(
+        min_length=_lim("sagemaker.VpcSecurityGroupIds", "min"),
+        max_length=_lim("sagemaker.VpcSecurityGroupIds", "max"),
+    )
 
 
 class ModelConfig(_Model):
     """A model: an image URI, or a framework + version resolved offline to an image URI."""
 
-    image: str | None = None
-    framework: str | None = None
-    framework_version: str | None = None
-    py_version: str | None = None
-    model_data_url: Annotated[str, Field(pattern=r"^s3://[^/]+/.+")] | None = None
-    environment: dict[str, str] = Field(default_factory=dict)
+    image: (
+        Annotated[
+            Text,
+            Field(max_length=_lim("sagemaker.ContainerImage", "max")),
+            _matches(
+                r"[\w.-]+(:\d+)?/[\w./-]+(:[\w.-]+|@sha256:[0-9a-f]{64})?",
+                "an image URI like REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:DIGEST",
+            ),
+        ]
+        | None
+    ) = None
+    framework: Text | None = None
+    framework_version: Text | None = None
+    py_version: Text | None = None
+    model_data_url: (
+        Annotated[
+            Text,
+            Field(max_length=_lim("sagemaker.Url", "max")),
+            # The API's Url also allows https://; the program grants the execution role read
+            # access to the artifact by its S3 ARN, so it takes s3://BUCKET/KEY only.
+            _matches(r"s3://[^/]+/.+", "an s3://BUCKET/KEY URL of the model artifact"),
+        ]
+        | None
+    ) = None
+    environment: Annotated[
+        dict[EnvKey, EnvValue], Field(max_length=_lim("sagemaker.EnvironmentMap", "max"))
+    ] = Field(default_factory=dict)
     execution_role_arn: (
-        Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+")] | None
+        Annotated[
+            Text,
+            Field(
+                min_length=_lim("sagemaker.RoleArn", "min"),
+                max_length=_lim("sagemaker.RoleArn", "max"),
+            ),
+            _matches(
+                _shape("sagemaker.RoleArn")["pattern"],
+                "an IAM role ARN like arn:aws:iam::123456789012:role/NAME",
+            ),
+        ]
+        | None
     ) = None
     vpc: VpcConfig | None = None
     network_isolation: bool = False
 
 
 class VariantConfig(_Model):
+    """One production variant: a model on a fleet of instances."""
+
     name: Name
-    model: str
-    instance_type: str
-    instance_count: Annotated[int, Field(ge=1)] = 1
+    model: Text
+    instance_type: Text
+    instance_count: Annotated[Int, Field(ge=_lim("sagemaker.InitialTaskCount", "min"))] = 1
 
 
 class Size(_Model):
-    """A capacity size: a share of the fleet or a number of instances."""
+    """A capacity size: a share of the fleet or a number of instances (botocore CapacitySize)."""
 
     type: Literal["capacity_percent", "instance_count"] = "capacity_percent"
-    value: Annotated[int, Field(ge=1)]
+    value: Annotated[Int, Field(ge=_lim("sagemaker.CapacitySizeValue", "min"))]
 
 
 class RecreateConfig(_Model):
@@ -149,97 +372,141 @@ class OutputField(_Model):
     answer. `kind: label` compares exactly; `number` agrees within `tolerance` (absolute).
     """
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
-    json_path: Annotated[str, Field(pattern=r"^\$(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*$")] | None = (
-        None
-    )
-    csv_column: Annotated[int, Field(ge=0, le=10000)] | None = None
+    name: Annotated[
+        Text,
+        Field(json_schema_extra={"pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"}),
+        _matches(
+            r"[A-Za-z_][A-Za-z0-9_]{0,62}", "1..63 letters, digits or _, not starting with a digit"
+        ),
+    ]
+    json_path: (
+        Annotated[
+            Text,
+            _matches(
+                r"\$(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*", "a JSON path like $.scores[0].label"
+            ),
+        ]
+        | None
+    ) = None
+    csv_column: Annotated[Int, Field(ge=0, le=10000)] | None = None
     kind: Literal["label", "number"] = "label"
-    tolerance: Annotated[float, Field(ge=0)] | None = None
+    tolerance: Annotated[Number, Field(ge=0)] | None = None
 
 
 class PromoteWhen(_Model):
     """Thresholds for the shadow report's recommendation. `min_agreement` is a percent (0-100)."""
 
-    min_pairs: Annotated[int, Field(ge=1)] = 1000
-    min_agreement: Annotated[float, Field(ge=0, le=100)] = 99.0
-    max_p99_latency_ratio: Annotated[float, Field(gt=0)] = 1.2
+    min_pairs: Annotated[Int, Field(ge=1)] = 1000
+    min_agreement: Annotated[Number, Field(ge=0, le=100)] = 99.0
+    max_p99_latency_ratio: Annotated[Number, Field(gt=0)] = 1.2
 
 
 class ShadowConfig(_Model):
-    production: str
-    shadow: str
-    sampling_percent: Annotated[int, Field(ge=1, le=100)] = 100
+    production: Text
+    shadow: Text
+    sampling_percent: Annotated[Int, Field(ge=1, le=100)] = 100
     promote_when: PromoteWhen = Field(default_factory=PromoteWhen)
     outputs: list[OutputField] = Field(default_factory=list[OutputField], max_length=20)
-    pair_window_seconds: Annotated[int, Field(ge=1, le=3600)] = 5
+    pair_window_seconds: Annotated[Int, Field(ge=1, le=3600)] = 5
     athena: bool = False  # declare a Glue table over the capture prefix for `--engine athena`
 
 
 class CanaryStep(_Model):
-    percent: int
+    percent: Int
     bake_seconds: Seconds | None = None
 
 
+def _step(value: Any) -> Any:
+    """A bare number is a step's percent: `5` (or "5", as `pulumi config set` may store it) means
+    `{percent: 5}`."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"percent": value}
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+        return {"percent": value}
+    if isinstance(value, Mapping):
+        return cast(Mapping[str, Any], value)
+    raise ValueError(
+        f"must be a percent (1..100) or a mapping {{percent, bake_seconds}}, got {_describe(value)}"
+    )
+
+
+Step = Annotated[CanaryStep, BeforeValidator(_step)]
+
+
 class CanaryConfig(_Model):
-    stable: str
-    candidate: str
-    steps: list[int | CanaryStep] = Field(min_length=1)
+    stable: Text
+    candidate: Text
+    steps: list[Step] = Field(min_length=1)
     bake_seconds: Seconds = 600
-    min_invocations: Annotated[int, Field(ge=0)] = 100
+    min_invocations: Annotated[Int, Field(ge=0)] = 100
     insufficient_data_limit_seconds: Seconds = 900
-    attempt: Annotated[int, Field(ge=1)] = 1
+    attempt: Annotated[Int, Field(ge=1)] = 1
 
 
 class MetricRefConfig(_Model):
     """A CloudWatch metric summed per variant (A/B evaluator): the variant's name goes under
     `variant_dimension`, the endpoint's under `endpoint_dimension` (null: none), plus `dimensions`."""
 
-    namespace: Annotated[str, Field(min_length=1, max_length=255)]
-    metric: Annotated[str, Field(min_length=1, max_length=255)]
-    dimensions: dict[str, str] = Field(default_factory=dict)
-    variant_dimension: Annotated[str, Field(min_length=1, max_length=255)] = "VariantName"
-    endpoint_dimension: Annotated[str, Field(min_length=1, max_length=255)] | None = "EndpointName"
+    namespace: Annotated[Text, _len("cloudwatch.Namespace")]
+    metric: Annotated[Text, _len("cloudwatch.MetricName")]
+    dimensions: dict[
+        Annotated[str, _len("cloudwatch.DimensionName")],
+        Annotated[MapValue, _len("cloudwatch.DimensionValue")],
+    ] = Field(default_factory=dict)
+    variant_dimension: Annotated[Text, _len("cloudwatch.DimensionName")] = "VariantName"
+    endpoint_dimension: Annotated[Text, _len("cloudwatch.DimensionName")] | None = "EndpointName"
 
 
 class AbConfig(_Model):
-    weights: dict[str, int] = Field(min_length=2)
+    weights: dict[Text, Int] = Field(min_length=2)
     # The evaluator Lambda is declared only when `successes` is set.
     successes: MetricRefConfig | None = None
     trials: MetricRefConfig | None = None  # default: AWS/SageMaker Invocations
-    min_samples: Annotated[int, Field(ge=30)] = 1000
-    significance: Annotated[float, Field(gt=0, le=0.2)] = 0.05
+    min_samples: Annotated[Int, Field(ge=30)] = 1000
+    significance: Annotated[Number, Field(gt=0, le=0.2)] = 0.05
     on_winner: Literal["notify", "promote"] = "notify"
-    evaluate_every_minutes: Annotated[int, Field(ge=1, le=1440)] = 60
-    window_hours: Annotated[int, Field(ge=1, le=24 * 63)] = 168
+    evaluate_every_minutes: Annotated[Int, Field(ge=1, le=1440)] = 60
+    window_hours: Annotated[Int, Field(ge=1, le=24 * 63)] = 168
+
+
+_WAIT = _shape("sagemaker.WaitIntervalInSeconds")
+_TERMINATION = _shape("sagemaker.TerminationWaitInSeconds")
+WaitSeconds = Annotated[Int, Field(ge=_WAIT["min"], le=_WAIT["max"])]
+Timeout = Annotated[
+    Int, Field(ge=PROVIDER_MAX_EXECUTION_TIMEOUT[0], le=PROVIDER_MAX_EXECUTION_TIMEOUT[1])
+]
 
 
 class TrafficRouting(_Model):
     type: Literal["all_at_once", "canary", "linear"] = "all_at_once"
-    wait_seconds: int = 300
+    wait_seconds: WaitSeconds = 300
     canary_size: Size | None = None
     linear_step: Size | None = None
 
 
 class BlueGreenConfig(_Model):
     traffic_routing: TrafficRouting = Field(default_factory=TrafficRouting)
-    termination_wait_seconds: int = 0
-    max_execution_timeout_seconds: int | None = None
+    termination_wait_seconds: Annotated[
+        Int, Field(ge=_TERMINATION["min"], le=_TERMINATION["max"])
+    ] = 0
+    max_execution_timeout_seconds: Timeout | None = None
     # Raised to deploy again after SageMaker rolled a deployment back (strategies/native.py).
-    attempt: Annotated[int, Field(ge=1)] = 1
+    attempt: Annotated[Int, Field(ge=1)] = 1
 
 
 class RollingConfig(_Model):
     maximum_batch_size: Size
-    wait_seconds: int = 300
+    wait_seconds: WaitSeconds = 300
     rollback_maximum_batch_size: Size | None = None
-    max_execution_timeout_seconds: int | None = None
+    max_execution_timeout_seconds: Timeout | None = None
     # Raised to deploy again after SageMaker rolled a deployment back (strategies/native.py).
-    attempt: Annotated[int, Field(ge=1)] = 1
+    attempt: Annotated[Int, Field(ge=1)] = 1
 
 
 class StrategyConfig(_Model):
-    """Exactly one strategy, as a key: `strategy: {canary: {...}}`."""
+    """Exactly one strategy, as a key: `strategy: {canary: {...}}` (checked in pass 2)."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
 
     recreate: RecreateConfig | None = None
     shadow: ShadowConfig | None = None
@@ -249,30 +516,24 @@ class StrategyConfig(_Model):
     rolling: RollingConfig | None = None
 
     @property
-    def name(self) -> str:
-        chosen = [k for k in STRATEGY_KEYS if getattr(self, k) is not None]
-        return chosen[0]
+    def chosen(self) -> list[str]:
+        return [k for k in STRATEGY_KEYS if getattr(self, k, None) is not None]
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> StrategyConfig:
-        chosen = [k for k in STRATEGY_KEYS if getattr(self, k) is not None]
-        if len(chosen) != 1:
-            raise ValueError(
-                f"exactly one of {', '.join(STRATEGY_KEYS)} is allowed, "
-                f"got {', '.join(chosen) if chosen else 'none'}"
-            )
-        return self
+    @property
+    def name(self) -> str:
+        return self.chosen[0]
 
 
 TreatMissing = Literal["breaching", "notBreaching", "ignore", "missing"]
+Period = Annotated[Int, Field(ge=_lim("cloudwatch.Period", "min"))]
 
 
 class StandardAlarm(_Model):
     enabled: bool = True
-    threshold: Annotated[float, Field(ge=0)]
-    period_seconds: int = 60
-    evaluation_periods: Annotated[int, Field(ge=1)] = 2
-    datapoints_to_alarm: Annotated[int, Field(ge=1)] | None = None
+    threshold: Annotated[Number, Field(ge=0)]
+    period_seconds: Period = 60
+    evaluation_periods: Annotated[Int, Field(ge=1)] = 2
+    datapoints_to_alarm: Annotated[Int, Field(ge=1)] | None = None
     treat_missing_data: TreatMissing = "notBreaching"
 
 
@@ -289,23 +550,39 @@ def _errors4xx() -> StandardAlarm:
 
 
 class CustomAlarm(_Model):
-    key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-    namespace: str
-    metric: str
-    statistic: str = "Average"
-    threshold: float
+    key: Annotated[
+        Text,
+        _matches(r"[A-Za-z0-9_.-]{1,64}", "1..64 letters, digits, _ . or -"),
+    ]
+    namespace: Annotated[
+        Text,
+        _len("cloudwatch.Namespace"),
+        _matches(_shape("cloudwatch.Namespace")["pattern"], "a namespace not starting with ':'"),
+    ]
+    metric: Annotated[Text, _len("cloudwatch.MetricName")]
+    statistic: Text = "Average"
+    threshold: Number
     comparison: Literal[
         "GreaterThanOrEqualToThreshold",
         "GreaterThanThreshold",
         "LessThanThreshold",
         "LessThanOrEqualToThreshold",
     ] = "GreaterThanThreshold"
-    period_seconds: int = 60
-    evaluation_periods: Annotated[int, Field(ge=1)] = 1
-    datapoints_to_alarm: Annotated[int, Field(ge=1)] | None = None
+    period_seconds: Period = 60
+    evaluation_periods: Annotated[Int, Field(ge=1)] = 1
+    datapoints_to_alarm: Annotated[Int, Field(ge=1)] | None = None
     treat_missing_data: TreatMissing = "missing"
-    dimensions: dict[str, str] | None = None
-    variant: str | None = None
+    dimensions: (
+        Annotated[
+            dict[
+                Annotated[str, _len("cloudwatch.DimensionName")],
+                Annotated[MapValue, _len("cloudwatch.DimensionValue")],
+            ],
+            Field(max_length=_lim("cloudwatch.Dimensions", "max")),
+        ]
+        | None
+    ) = None
+    variant: Text | None = None
     gate: bool = True
 
 
@@ -323,12 +600,27 @@ class AlarmsConfig(_Model):
 
 class DataCaptureConfig(_Model):
     enabled: bool = True
-    sampling_percent: Percent = 100
-    destination_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9!_.*'()/-]*$")] | None = None
-    destination_s3_uri: Annotated[str, Field(pattern=r"^s3://[^/]+(/.*)?$")] | None = None
+    sampling_percent: Annotated[
+        Int,
+        Field(
+            ge=_lim("sagemaker.SamplingPercentage", "min"),
+            le=_lim("sagemaker.SamplingPercentage", "max"),
+        ),
+    ] = 100
+    destination_prefix: (
+        Annotated[Text, _matches(r"[A-Za-z0-9!_.*'()/-]*", "an S3 key prefix")] | None
+    ) = None
+    destination_s3_uri: (
+        Annotated[
+            Text,
+            Field(max_length=_lim("sagemaker.DestinationS3Uri", "max")),
+            _matches(r"s3://[^/]+(/.*)?", "an s3://BUCKET/PREFIX URI"),
+        ]
+        | None
+    ) = None
     kms: bool = True
     # Captured objects under this endpoint's prefix expire after this many days (S3 lifecycle).
-    retention_days: Annotated[int, Field(ge=1)] = 30
+    retention_days: Annotated[Int, Field(ge=1)] = 30
     # `pulumi destroy`: keep the capture bucket and its data (retain) or empty and delete it.
     on_destroy: Literal["retain", "delete"] = "retain"
 
@@ -341,27 +633,40 @@ class HookConfig(_Model):
     new accounts have reduced concurrency quotas, Lambda quotas), so on a young account the
     reservation fails with InvalidParameterValueException."""
 
-    reserved_concurrency: Annotated[int, Field(ge=1)] | None = 1
+    reserved_concurrency: Annotated[Int, Field(ge=1)] | None = 1
+
+
+def _volume_kms(value: Any) -> Any:
+    # go-yaml v2 reads unquoted on/off/yes/no as booleans: `volume_kms: off` means "off".
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return value
 
 
 class EndpointConfig(_Model):
-    endpoint_name: Name | None = None
-    models: dict[str, ModelConfig] = Field(min_length=1)
-    variants: list[VariantConfig] = Field(min_length=1, max_length=10)
+    endpoint_name: EndpointName | None = None
+    models: dict[Text, ModelConfig] = Field(min_length=1)
+    variants: list[VariantConfig] = Field(
+        min_length=1, max_length=_lim("sagemaker.ProductionVariantList", "max")
+    )
     strategy: StrategyConfig
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
     data_capture: DataCaptureConfig | None = None
-    volume_kms: Literal["auto", "on", "off"] = "auto"
-    tags: dict[str, str] = Field(default_factory=dict)
+    volume_kms: Annotated[Literal["auto", "on", "off"], BeforeValidator(_volume_kms)] = "auto"
+    tags: Tags = Field(default_factory=dict)
     hook: HookConfig = Field(default_factory=HookConfig)
+
+
+# KMS ScheduleKeyDeletion PendingWindowInDays: 7..30 (botocore kms model).
+KmsDeletionWindow = Annotated[Int, Field(ge=7, le=30)]
 
 
 class StackConfig(_Model):
     endpoints: dict[str, EndpointConfig] = Field(min_length=1)
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     region: str = "us-east-1"
     # The stack KMS key's waiting period before deletion after `pulumi destroy` (KMS: 7..30 days).
-    kms_deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
+    kms_deletion_window_days: KmsDeletionWindow = 30
     # Resolved images per (endpoint key, model key), filled by `load_config` (framework lookups).
     images: dict[str, str] = Field(default_factory=dict)
 
@@ -369,161 +674,426 @@ class StackConfig(_Model):
         return self.images[f"{endpoint_key}/{model_key}"]
 
 
-# --------------------------------------------------------------------------- relations (pass 2)
+class StackKeys(_Model):
+    """The project's top-level config keys (`sagemaker-rollouts:<key>`): the JSON Schema's root."""
+
+    endpoints: dict[str, EndpointConfig] = Field(min_length=1)
+    tags: Tags = Field(default_factory=dict)
+    kms_deletion_window_days: KmsDeletionWindow = 30
 
 
-def _path(loc: Iterable[int | str]) -> str:
+TOP_LEVEL_KEYS = tuple(StackKeys.model_fields)
+
+
+# --------------------------------------------------------------------------- pass 1: messages
+
+
+Loc = tuple[int | str, ...]
+
+
+def key_path(loc: Iterable[int | str]) -> str:
+    """`("endpoints", "fraud", "variants", 0, "name")` -> `endpoints.fraud.variants[0].name`."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("int", "CanaryStep") or part.startswith(("function-", "literal[")):
-            continue  # pydantic's union-member markers are not part of the user's key path
         else:
             out += f".{part}" if out else part
     return out
 
 
-def _pydantic_errors(exc: ValidationError, prefix: tuple[str, ...] = ()) -> list[str]:
+def _unwrap(annotation: Any) -> list[Any]:
+    """The concrete types an annotation can hold (Annotated, Optional and unions removed)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return [t for a in get_args(annotation) for t in _unwrap(a)]
+    return [annotation]
+
+
+def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
+    """The model class that holds the key at `loc` (its last part), walking fields and containers."""
+    current: list[Any] = [root]
+    for part in loc[:-1]:
+        nxt: list[Any] = []
+        for t in current:
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                field = t.model_fields.get(str(part))
+                if field is not None:
+                    nxt += _unwrap(field.annotation)
+            elif get_origin(t) is list and isinstance(part, int):
+                nxt += _unwrap(get_args(t)[0])
+            elif get_origin(t) is dict:
+                nxt += _unwrap(get_args(t)[1])
+        current = nxt
+    for t in current:
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            return t
+    return None
+
+
+def _unknown_key(root: type[BaseModel], loc: Loc) -> str:
+    model = _model_at(root, loc)
+    if model is None:
+        return "unknown key"
+    allowed = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key; {hint}allowed here: {', '.join(allowed)}"
+
+
+_TYPE_WORDS = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "dict_type": "a mapping of keys to values",
+    "model_type": "a mapping of keys to values",
+    "model_attributes_type": "a mapping of keys to values",
+    "list_type": "a list",
+}
+
+
+def _bounds(root: type[BaseModel], loc: Loc) -> tuple[Any, Any]:
+    """The (ge, le) bounds declared on the field at `loc`, where the model states them."""
+    model = _model_at(root, loc)
+    if model is None or not isinstance(loc[-1], str) or loc[-1] not in model.model_fields:
+        return None, None
+    lo = hi = None
+    todo: list[Any] = [model.model_fields[str(loc[-1])]]
+    while todo:
+        item = todo.pop()
+        lo = getattr(item, "ge", lo)
+        hi = getattr(item, "le", hi)
+        todo += list(getattr(item, "metadata", ()))
+        if isinstance(item, FieldInfo):
+            todo.append(item.annotation)
+        elif get_origin(item) is Annotated:
+            todo += list(get_args(item)[1:])
+        elif get_origin(item) in (Union, types.UnionType):
+            todo += list(get_args(item))
+    return lo, hi
+
+
+def _message(root: type[BaseModel], err: Any, loc: Loc) -> str:
+    kind: str = err["type"]
+    ctx: dict[str, Any] = err.get("ctx") or {}
+    given = _describe(err.get("input"))
+    if kind == "extra_forbidden":
+        return _unknown_key(root, loc)
+    if kind == "missing":
+        return "required key is missing"
+    if kind in _TYPE_WORDS:
+        return f"must be {_TYPE_WORDS[kind]}, got {given}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        lo, hi = _bounds(root, loc)
+        if lo is not None and hi is not None:
+            return f"must be {lo}..{hi}, got {given}"
+        op = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">"}.get(
+            kind, "<"
+        )
+        limit = next(iter(ctx.values())) if ctx else "?"
+        return f"must be {op} {limit}, got {given}"
+    if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
+        value = err.get("input")
+        if isinstance(value, str):
+            unit, n = "characters", len(value)
+        else:
+            unit, n = "items", ctx.get("actual_length", "?")
+        if "min_length" in ctx:
+            return f"must have at least {ctx['min_length']} {unit}, got {n}"
+        return f"must have at most {ctx.get('max_length')} {unit}, got {n}"
+    if kind == "literal_error":
+        return f"must be {ctx.get('expected')}, got {given}"
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
+    return f"{err['msg']}, got {given}"
+
+
+def _pydantic_errors(
+    root: type[BaseModel], exc: ValidationError, prefix: Loc = ()
+) -> tuple[list[str], list[Loc]]:
+    """Readable `path: message` lines, and the failed locations (relative to `root`)."""
     seen: set[str] = set()
     out: list[str] = []
+    locs: list[Loc] = []
     for err in exc.errors(include_url=False):
-        path = _path((*prefix, *err["loc"])) or "config"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key; check its spelling and where it is nested"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        elif "input" in err and err["type"] != "value_error":
-            msg = f"{msg}, got {err['input']!r}"
-        line = f"{path}: {msg}"
+        loc: Loc = tuple(err["loc"])
+        # A dict key that fails its own check is reported under the key itself.
+        if loc and loc[-1] == "[key]":
+            loc = loc[:-1]
+        locs.append(loc)
+        line = f"{key_path((*prefix, *loc)) or 'config'}: {_message(root, err, loc)}"
         if line not in seen:
             seen.add(line)
             out.append(line)
-    return out
+    return out, locs
 
 
-def _check_period(path: str, period: int, errs: list[str]) -> None:
-    if period not in (10, 20, 30) and (period < 60 or period % 60):
-        errs.append(f"{path}: must be 10, 20, 30 or a multiple of 60 seconds, got {period}")
+# --------------------------------------------------------------------------- lenient pass-1 result
 
 
-def _check_alarm_windows(path: str, alarm: StandardAlarm | CustomAlarm, errs: list[str]) -> None:
-    _check_period(f"{path}.period_seconds", alarm.period_seconds, errs)
+def _given(value: object) -> bool:
+    """False for a part of a lenient model whose shape check failed (it holds None)."""
+    return value is not None
+
+
+class _Bad:
+    """The key paths whose shape check failed: relations that need them are skipped."""
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        self.paths = set(paths)
+
+    def ok(self, *paths: str) -> bool:
+        """True when no failed path is any of `paths` or lies under one."""
+        for p in paths:
+            for b in self.paths:
+                if b == p or b.startswith((p + ".", p + "[")):
+                    return False
+        return True
+
+
+@functools.cache
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
+def _field_type(model: type[BaseModel], name: str) -> Any:
+    field = model.model_fields[name]
+    return Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
+
+
+def _lenient(annotation: Any, raw: Any, bad: list[Loc]) -> Any:
+    """`raw` validated where it is good; failed parts are None (models built without validation)."""
+    if not bad:
+        try:
+            return _adapter(annotation).validate_python(raw)
+        except ValidationError:
+            return None
+    if () in bad:
+        return None
+    for t in _unwrap(annotation):
+        if isinstance(t, type) and issubclass(t, BaseModel) and isinstance(raw, Mapping):
+            values: dict[str, Any] = {}
+            items = cast(Mapping[str, Any], raw)
+            for name in t.model_fields:
+                sub = [loc[1:] for loc in bad if loc[0] == name]
+                if name in items:
+                    values[name] = _lenient(_field_type(t, name), items[name], sub)
+                elif sub:
+                    values[name] = None
+            return t.model_construct(**values)
+        if get_origin(t) is list and isinstance(raw, list):
+            (item,) = get_args(t)
+            return [
+                _lenient(item, v, [loc[1:] for loc in bad if loc[0] == i])
+                for i, v in enumerate(cast(list[Any], raw))
+            ]
+        if get_origin(t) is dict and isinstance(raw, Mapping):
+            value_type = get_args(t)[1]
+            return {
+                str(k): _lenient(value_type, v, [loc[1:] for loc in bad if loc[0] == k])
+                for k, v in cast(Mapping[Any, Any], raw).items()
+            }
+    return None
+
+
+# --------------------------------------------------------------------------- relations (pass 2)
+
+
+def _check_alarm_windows(
+    path: str, alarm: StandardAlarm | CustomAlarm, errs: list[str], bad: _Bad
+) -> None:
+    period, evals = alarm.period_seconds, alarm.evaluation_periods
+    if bad.ok(f"{path}.period_seconds"):
+        # CloudWatch PutMetricAlarm "Period": 10, 20, 30 (high resolution) or a multiple of 60.
+        if period not in (10, 20, 30) and (period < 60 or period % 60):
+            errs.append(
+                f"{path}.period_seconds: must be 10, 20, 30 or a multiple of 60 seconds, got {period}"
+            )
+        elif bad.ok(f"{path}.evaluation_periods"):
+            cap = CW_WINDOW_SHORT if period < 3600 else CW_WINDOW_LONG
+            if period * evals > cap:
+                errs.append(
+                    f"{path}.evaluation_periods: period_seconds x evaluation_periods must be at "
+                    f"most {cap} s for a {period} s period (CloudWatch PutMetricAlarm), got "
+                    f"{period} x {evals} = {period * evals} s"
+                )
     d = alarm.datapoints_to_alarm
-    if d is not None and d > alarm.evaluation_periods:
-        errs.append(
-            f"{path}.datapoints_to_alarm: must be 1..evaluation_periods "
-            f"({alarm.evaluation_periods}), got {d}"
-        )
+    if (
+        bad.ok(f"{path}.datapoints_to_alarm", f"{path}.evaluation_periods")
+        and d is not None
+        and d > evals
+    ):
+        errs.append(f"{path}.datapoints_to_alarm: must be 1..evaluation_periods ({evals}), got {d}")
 
 
 def canary_steps(c: CanaryConfig) -> list[tuple[int, int]]:
-    """The config's steps as (percent, bake seconds); a bare number bakes `bake_seconds`."""
-    out: list[tuple[int, int]] = []
-    for s in c.steps:
-        if isinstance(s, int):
-            out.append((s, c.bake_seconds))
-        else:
-            out.append((s.percent, c.bake_seconds if s.bake_seconds is None else s.bake_seconds))
-    return out
+    """The config's steps as (percent, bake seconds); a step without its own bake uses `bake_seconds`."""
+    return [
+        (s.percent, c.bake_seconds if s.bake_seconds is None else s.bake_seconds) for s in c.steps
+    ]
 
 
 def _size_pct(size: Size, count: int) -> float:
     return size.value if size.type == "capacity_percent" else 100.0 * size.value / count
 
 
-def _check_endpoint(key: str, ep: EndpointConfig, region: str, errs: list[str]) -> dict[str, str]:
+def gate_alarm_count(ep: EndpointConfig) -> int:
+    """How many alarms gate this endpoint's rollout: enabled standard alarms (on the candidate, or
+    the one variant) plus custom alarms with `gate: true` (a canary's stable-only ones excluded)."""
+    a = ep.alarms
+    n = sum(1 for s in (a.errors_5xx, a.latency_p99, a.errors_4xx) if s.enabled)
+    stable = ep.strategy.canary.stable if ep.strategy.canary is not None else None
+    return n + sum(1 for c in a.custom if c.gate and (stable is None or c.variant != stable))
+
+
+_NAME_KEY = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
+
+
+def _check_endpoint(
+    key: str, ep: EndpointConfig, region: str, errs: list[str], bad: _Bad
+) -> dict[str, str]:
     """Cross-field rules for one endpoint; returns the resolved image per model key."""
     p = f"endpoints.{key}"
     images: dict[str, str] = {}
-    types = hosting_instance_types()
-    if ep.endpoint_name is None and not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", key):
+    # The endpoint key names the component's children (`{key}-config`, `{key}-model-{model}`),
+    # which become SageMaker EndpointConfigName/ModelName values: letters, digits and hyphens.
+    if ep.endpoint_name is None and bad.ok(f"{p}.endpoint_name"):
+        if not _NAME_KEY.fullmatch(key) or len(key) > _lim("sagemaker.EndpointName", "max"):
+            errs.append(
+                f"{p}: the endpoint key is the endpoint name, so it must be 1..63 letters, digits "
+                "and hyphens, starting and ending with a letter or digit (SageMaker EndpointName); "
+                "rename the key"
+            )
+    elif not _NAME_KEY.fullmatch(key):
         errs.append(
-            f"{p}: the endpoint key is used as the endpoint name and must match "
-            "[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}; set endpoint_name or rename the key"
+            f"{p}: the endpoint key is part of the generated SageMaker endpoint-config and model "
+            "names, so it may hold letters, digits and hyphens only, starting and ending with a "
+            "letter or digit; rename the key"
         )
 
-    for mkey, m in ep.models.items():
+    models: dict[str, ModelConfig] = ep.models if _given(ep.models) else {}
+    for mkey, m in models.items():
         mp = f"{p}.models.{mkey}"
+        if not re.fullmatch(r"[a-zA-Z0-9-]+", mkey):
+            errs.append(
+                f"{mp}: the model key is part of the generated SageMaker model name, so it may "
+                "hold letters, digits and hyphens only; rename the key"
+            )
+        if not _given(m) or not bad.ok(f"{mp}.image", f"{mp}.framework"):
+            continue
         if (m.image is None) == (m.framework is None):
             errs.append(f"{mp}: set exactly one of image or framework (+ framework_version)")
         elif m.framework is not None:
             if m.framework_version is None:
-                errs.append(f"{mp}.framework_version: required with framework {m.framework!r}")
-            else:
-                used = [v for v in ep.variants if v.model == mkey]
+                if bad.ok(f"{mp}.framework_version"):
+                    errs.append(f"{mp}.framework_version: required with framework {m.framework!r}")
+            elif bad.ok(f"{mp}.framework_version", f"{mp}.py_version", f"{p}.variants"):
+                used = [v for v in ep.variants if _given(v) and v.model == mkey]
                 itype = used[0].instance_type if used else None
                 try:
                     images[mkey] = resolve_framework_image(
                         m.framework, m.framework_version, region, m.py_version, itype
                     )
-                except ValueError as exc:
+                except UnknownFramework as exc:
                     errs.append(f"{mp}.framework: {exc}")
-        else:
-            assert m.image is not None
-            if not re.fullmatch(
-                r"[\w.-]+(:\d+)?/[\w./-]+(:[\w.-]+|@sha256:[0-9a-f]{64})?", m.image
-            ):
-                errs.append(
-                    f"{mp}.image: must be an image URI like REGISTRY/REPO:TAG, got {m.image!r}"
-                )
+                except ValueError as exc:
+                    errs.append(f"{mp}.framework_version: {exc}")
+        elif m.image is not None:
             images[mkey] = m.image
-        if m.network_isolation and m.model_data_url is None and m.image is None:
+        if (
+            m.network_isolation
+            and m.model_data_url is None
+            and m.image is None
+            and bad.ok(f"{mp}.network_isolation", f"{mp}.model_data_url")
+        ):
             errs.append(f"{mp}.network_isolation: needs model_data_url or a self-contained image")
 
+    variants_ok = _given(ep.variants)
+    variants = list(ep.variants) if variants_ok else []
+    names_ok = all(_given(v) and bad.ok(f"{p}.variants[{i}].name") for i, v in enumerate(variants))
     names: dict[str, int] = {}
-    for i, v in enumerate(ep.variants):
+    for i, v in enumerate(variants):
         vp = f"{p}.variants[{i}]"
-        if v.name in names:
+        if not _given(v):
+            continue
+        if bad.ok(f"{vp}.name"):
+            if v.name in names:
+                errs.append(
+                    f"{vp}.name: variant names must be unique, {v.name!r} is also "
+                    f"variants[{names[v.name]}]"
+                )
+            names.setdefault(v.name, i)
+        if bad.ok(f"{vp}.model", f"{p}.models") and _given(ep.models) and v.model not in ep.models:
             errs.append(
-                f"{vp}.name: variant names must be unique, {v.name!r} is also variants[{names[v.name]}]"
+                f"{vp}.model: must be one of the endpoint's models ({', '.join(ep.models)}), "
+                f"got {v.model!r}"
             )
-        names.setdefault(v.name, i)
-        if v.model not in ep.models:
+        if bad.ok(f"{vp}.instance_type") and v.instance_type not in _HOSTING:
+            close = difflib.get_close_matches(v.instance_type, sorted(_HOSTING), n=1, cutoff=0.8)
+            hint = f"did you mean {close[0]}?" if close else "for example ml.m5.large, ml.c5.xlarge"
             errs.append(
-                f"{vp}.model: must be one of the endpoint's models ({', '.join(ep.models)}), got {v.model!r}"
-            )
-        if v.instance_type not in types:
-            errs.append(
-                f"{vp}.instance_type: not a SageMaker hosting instance type, got {v.instance_type!r} "
-                "(for example ml.m5.large, ml.c5.xlarge, ml.g5.xlarge)"
+                f"{vp}.instance_type: not a SageMaker hosting instance type, got "
+                f"{v.instance_type!r} ({hint})"
             )
 
-    def variant(path: str, name: str) -> VariantConfig | None:
-        if name not in names:
-            errs.append(f"{path}: must name one of the variants ({', '.join(names)}), got {name!r}")
+    def variant(path: str, name: str | None) -> VariantConfig | None:
+        if name is None or not bad.ok(path):
             return None
-        return ep.variants[names[name]]
+        if name not in names:
+            if names_ok:
+                errs.append(
+                    f"{path}: must name one of the variants ({', '.join(names)}), got {name!r}"
+                )
+            return None
+        return variants[names[name]]
 
-    sp = f"{p}.strategy.{ep.strategy.name}"
     s = ep.strategy
+    if not _given(s):
+        return images
+    chosen = s.chosen
+    sp_root = f"{p}.strategy"
+    if len(chosen) != 1:
+        if bad.ok(sp_root) or not chosen:
+            errs.append(
+                f"{sp_root}: set exactly one of {', '.join(STRATEGY_KEYS)}, "
+                f"got {', '.join(chosen) if chosen else 'none'}"
+            )
+        return images
+    name = chosen[0]
+    sp = f"{sp_root}.{name}"
     single = ("recreate", "blue_green", "rolling")
-    if s.name in single and len(ep.variants) != 1:
+    if name in single and variants_ok and len(variants) != 1:
         why = {
             "recreate": "recreate replaces the endpoint with one variant",
             "blue_green": "blue/green shifts one variant, kept under the same name across updates",
             "rolling": "SageMaker rejects rolling updates on multi-variant endpoints",
-        }[s.name]
-        errs.append(
-            f"{p}.variants: {s.name} needs exactly one variant ({why}), got {len(ep.variants)}"
-        )
+        }[name]
+        errs.append(f"{p}.variants: {name} needs exactly one variant ({why}), got {len(variants)}")
 
     if s.shadow is not None:
         prod = variant(f"{sp}.production", s.shadow.production)
         shadow = variant(f"{sp}.shadow", s.shadow.shadow)
-        if len(ep.variants) != 2:
+        if variants_ok and len(variants) != 2:
             errs.append(
                 f"{p}.variants: shadow takes exactly one production and one shadow variant, "
-                f"got {len(ep.variants)} variants"
+                f"got {len(variants)} variants"
             )
         if prod is not None and prod is shadow:
             errs.append(f"{sp}.shadow: must differ from production")
-        if ep.data_capture is not None and not ep.data_capture.enabled:
+        dc = ep.data_capture
+        if dc is not None and bad.ok(f"{p}.data_capture.enabled") and dc.enabled is False:
             errs.append(
                 f"{p}.data_capture.enabled: shadow compares captured responses; it must be on"
             )
-        _check_outputs(f"{sp}.outputs", s.shadow.outputs, errs)
+        if bad.ok(f"{sp}.outputs"):
+            _check_outputs(f"{sp}.outputs", s.shadow.outputs, errs)
 
     if s.canary is not None:
         c = s.canary
@@ -531,24 +1101,35 @@ def _check_endpoint(key: str, ep: EndpointConfig, region: str, errs: list[str]) 
         cand = variant(f"{sp}.candidate", c.candidate)
         if stable is not None and stable is cand:
             errs.append(f"{sp}.candidate: must differ from stable")
-        if len(ep.variants) != 2:
+        if variants_ok and len(variants) != 2:
             errs.append(
-                f"{p}.variants: canary takes a stable and a candidate variant, got {len(ep.variants)}"
+                f"{p}.variants: canary takes a stable and a candidate variant, got {len(variants)}"
             )
-        prev = 0
-        for i, (pct, bake) in enumerate(canary_steps(c)):
-            if not 1 <= pct <= 100 or pct <= prev:
-                errs.append(f"{sp}.steps[{i}]: must be 1..100 and increasing, got {pct}")
-            elif bake > 86400:
-                errs.append(f"{sp}.steps[{i}].bake_seconds: must be 0..86400, got {bake}")
-            prev = max(prev, pct)
+        if bad.ok(f"{sp}.steps", f"{sp}.bake_seconds"):
+            prev = 0
+            for i, (pct, bake) in enumerate(canary_steps(c)):
+                if not 1 <= pct <= 100 or pct <= prev:
+                    errs.append(f"{sp}.steps[{i}]: must be 1..100 and increasing, got {pct}")
+                elif bake > 86400:
+                    errs.append(f"{sp}.steps[{i}].bake_seconds: must be 0..86400, got {bake}")
+                prev = max(prev, pct)
+        elif _given(c.steps):
+            # Some steps failed their shape check: still order-check the ones that passed.
+            prev = 0
+            for i, st in enumerate(c.steps):
+                if not _given(st) or not bad.ok(f"{sp}.steps[{i}]"):
+                    continue
+                if not 1 <= st.percent <= 100 or st.percent <= prev:
+                    errs.append(f"{sp}.steps[{i}]: must be 1..100 and increasing, got {st.percent}")
+                prev = max(prev, st.percent)
 
-    if s.ab is not None:
+    if s.ab is not None and bad.ok(f"{sp}.weights"):
         for vname in s.ab.weights:
             variant(f"{sp}.weights.{vname}", vname)
-        for v in ep.variants:
-            if v.name not in s.ab.weights:
-                errs.append(f"{sp}.weights: missing a weight for variant {v.name!r}")
+        if names_ok:
+            for v in variants:
+                if _given(v) and v.name not in s.ab.weights:
+                    errs.append(f"{sp}.weights: missing a weight for variant {v.name!r}")
         for vname, w in s.ab.weights.items():
             if w < 0:
                 errs.append(f"{sp}.weights.{vname}: must be >= 0 (0 is a dark variant), got {w}")
@@ -556,37 +1137,40 @@ def _check_endpoint(key: str, ep: EndpointConfig, region: str, errs: list[str]) 
             errs.append(
                 f"{sp}.weights: at least one weight must be positive so some variant serves"
             )
-        serving = [k for k, w in s.ab.weights.items() if w > 0]
-        if s.ab.successes is not None and len(serving) < 2:
+    if s.ab is not None:
+        serving = [k for k, w in s.ab.weights.items() if w > 0] if bad.ok(f"{sp}.weights") else []
+        checkable = bad.ok(f"{sp}.weights", f"{sp}.successes")
+        if checkable and s.ab.successes is not None and len(serving) < 2:
             errs.append(
                 f"{sp}.successes: the evaluator compares serving variants; needs at least two "
                 f"with a positive weight, got {len(serving)}"
             )
-        for key in ("successes", "trials"):
-            ref = getattr(s.ab, key)
-            if ref is not None and len(ref.dimensions) + 2 > 30:
-                errs.append(f"{sp}.{key}.dimensions: CloudWatch allows at most 30 dimensions")
-        if s.ab.successes is None and (s.ab.trials is not None or s.ab.on_winner == "promote"):
+        for ref_key in ("successes", "trials"):
+            ref = getattr(s.ab, ref_key) if bad.ok(f"{sp}.{ref_key}") else None
+            dmax = _lim("cloudwatch.Dimensions", "max")
+            if ref is not None and len(ref.dimensions) + 2 > dmax:
+                errs.append(
+                    f"{sp}.{ref_key}.dimensions: CloudWatch allows at most {dmax} dimensions "
+                    f"(2 are added: variant and endpoint), got {len(ref.dimensions)}"
+                )
+        if (
+            bad.ok(f"{sp}.successes", f"{sp}.trials", f"{sp}.on_winner")
+            and s.ab.successes is None
+            and (s.ab.trials is not None or s.ab.on_winner == "promote")
+        ):
             errs.append(f"{sp}.successes: required to evaluate a winner (trials or on_winner set)")
 
-    count = ep.variants[0].instance_count
-    wmin, wmax = _range("WaitIntervalInSeconds")
-    tmin, tmax = _range("MaximumExecutionTimeoutInSeconds")
-    if s.blue_green is not None:
+    first = variants[0] if variants else None
+    count_ok = first is not None and bad.ok(f"{p}.variants[0].instance_count")
+    count = first.instance_count if first is not None and count_ok else 1
+    if s.blue_green is not None and bad.ok(f"{sp}.traffic_routing"):
         bg, r = s.blue_green, s.blue_green.traffic_routing
         rp = f"{sp}.traffic_routing"
-        if not wmin <= r.wait_seconds <= wmax:
-            errs.append(f"{rp}.wait_seconds: must be {wmin}..{wmax}, got {r.wait_seconds}")
-        twmin, twmax = _range("TerminationWaitInSeconds")
-        if not twmin <= bg.termination_wait_seconds <= twmax:
-            errs.append(
-                f"{sp}.termination_wait_seconds: must be {twmin}..{twmax}, got {bg.termination_wait_seconds}"
-            )
         steps = 1
         if r.type == "canary":
             if r.canary_size is None:
                 errs.append(f"{rp}.canary_size: required for canary traffic routing")
-            elif _size_pct(r.canary_size, count) > 50:
+            elif count_ok and _size_pct(r.canary_size, count) > 50:
                 errs.append(
                     f"{rp}.canary_size: must be at most 50% of the variant's {count} instance(s), "
                     f"got {r.canary_size.value} {r.canary_size.type}"
@@ -597,7 +1181,7 @@ def _check_endpoint(key: str, ep: EndpointConfig, region: str, errs: list[str]) 
         if r.type == "linear":
             if r.linear_step is None:
                 errs.append(f"{rp}.linear_step: required for linear traffic routing")
-            else:
+            elif count_ok:
                 pct = _size_pct(r.linear_step, count)
                 if not 10 <= pct <= 50:
                     errs.append(
@@ -607,69 +1191,92 @@ def _check_endpoint(key: str, ep: EndpointConfig, region: str, errs: list[str]) 
                 steps = max(1, -(-100 // max(1, int(pct))))
         elif r.linear_step is not None:
             errs.append(f"{rp}.linear_step: only for type linear, got type {r.type}")
-        _check_timeout(
-            sp,
-            bg.max_execution_timeout_seconds,
-            steps * r.wait_seconds + bg.termination_wait_seconds,
-            tmin,
-            tmax,
-            errs,
-        )
+        if bad.ok(f"{sp}.termination_wait_seconds", f"{sp}.max_execution_timeout_seconds"):
+            _check_timeout(
+                sp,
+                bg.max_execution_timeout_seconds,
+                steps * r.wait_seconds + bg.termination_wait_seconds,
+                errs,
+            )
 
-    if s.rolling is not None:
+    if s.rolling is not None and bad.ok(f"{sp}.maximum_batch_size"):
         ro = s.rolling
-        if not wmin <= ro.wait_seconds <= wmax:
-            errs.append(f"{sp}.wait_seconds: must be {wmin}..{wmax}, got {ro.wait_seconds}")
-        pct = _size_pct(ro.maximum_batch_size, count)
-        if ro.maximum_batch_size.type == "capacity_percent" and not 5 <= pct <= 50:
+        batch = ro.maximum_batch_size
+        pct = _size_pct(batch, count)
+        if batch.type == "capacity_percent" and not 5 <= pct <= 50:
             errs.append(
-                f"{sp}.maximum_batch_size: must be 5..50 capacity_percent, got {ro.maximum_batch_size.value}"
+                f"{sp}.maximum_batch_size: must be 5..50 capacity_percent, got {batch.value}"
             )
         if (
-            ro.maximum_batch_size.type == "instance_count"
-            and not 1 <= ro.maximum_batch_size.value <= max(1, count // 2)
+            count_ok
+            and batch.type == "instance_count"
+            and not 1 <= batch.value <= max(1, count // 2)
         ):
             errs.append(
                 f"{sp}.maximum_batch_size: must be 1..{max(1, count // 2)} instances "
-                f"(at most 50% of {count}), got {ro.maximum_batch_size.value}"
+                f"(at most 50% of {count}), got {batch.value}"
             )
         batches = max(1, -(-100 // max(1, int(pct))))
-        _check_timeout(
-            sp, ro.max_execution_timeout_seconds, batches * ro.wait_seconds, tmin, tmax, errs
-        )
+        if bad.ok(f"{sp}.wait_seconds", f"{sp}.max_execution_timeout_seconds"):
+            _check_timeout(sp, ro.max_execution_timeout_seconds, batches * ro.wait_seconds, errs)
 
     # Alarms.
-    for akey in ("errors_5xx", "latency_p99", "errors_4xx"):
-        _check_alarm_windows(f"{p}.alarms.{akey}", getattr(ep.alarms, akey), errs)
-    keys: set[str] = set()
-    for i, ca in enumerate(ep.alarms.custom):
-        cp = f"{p}.alarms.custom[{i}]"
-        _check_alarm_windows(cp, ca, errs)
-        if ca.key in keys or ca.key in ("errors_5xx", "latency_p99", "errors_4xx", "low_traffic"):
-            errs.append(f"{cp}.key: must be unique among the endpoint's alarms, got {ca.key!r}")
-        keys.add(ca.key)
-        if ca.variant is not None:
-            variant(f"{cp}.variant", ca.variant)
-        if not re.fullmatch(
-            r"(SampleCount|Average|Sum|Minimum|Maximum|p\d{1,2}(\.\d+)?)", ca.statistic
-        ):
+    alarms = ep.alarms
+    if _given(alarms):
+        for akey in ("errors_5xx", "latency_p99", "errors_4xx"):
+            std = getattr(alarms, akey, None)
+            if std is not None:
+                _check_alarm_windows(f"{p}.alarms.{akey}", std, errs, bad)
+        keys: set[str] = set()
+        for i, ca in enumerate(alarms.custom or []):
+            cp = f"{p}.alarms.custom[{i}]"
+            if not _given(ca):
+                continue
+            _check_alarm_windows(cp, ca, errs, bad)
+            if bad.ok(f"{cp}.key"):
+                reserved = ("errors_5xx", "latency_p99", "errors_4xx", "low_traffic")
+                if ca.key in keys or ca.key in reserved:
+                    errs.append(
+                        f"{cp}.key: must be unique among the endpoint's alarms, got {ca.key!r}"
+                    )
+                keys.add(ca.key)
+            if ca.variant is not None:
+                variant(f"{cp}.variant", ca.variant)
+            if (
+                bad.ok(f"{cp}.statistic")
+                and ca.statistic not in STANDARD_STATISTICS
+                and not is_extended_statistic(ca.statistic)
+            ):
+                errs.append(
+                    f"{cp}.statistic: must be SampleCount, Average, Sum, Minimum, Maximum or an "
+                    "extended statistic such as p99, p99.9, tm90, TM(10%:90%), wm99, tc90, ts90, "
+                    f"PR(:300) or IQM, got {ca.statistic!r}"
+                )
+        all_ok = bad.ok(f"{p}.alarms", f"{p}.strategy", f"{p}.variants")
+        if all_ok and name in ("blue_green", "rolling"):
+            n = gate_alarm_count(ep)
+            lo, hi = _lim("sagemaker.AlarmList", "min"), _lim("sagemaker.AlarmList", "max")
+            if not lo <= n <= hi:
+                errs.append(
+                    f"{p}.alarms: {name} needs {lo}..{hi} auto-rollback alarms (enabled standard "
+                    f"alarms plus custom alarms with gate: true; SageMaker AlarmList), got {n}"
+                )
+        if all_ok and name == "canary" and gate_alarm_count(ep) < 1:
             errs.append(
-                f"{cp}.statistic: must be SampleCount, Average, Sum, Minimum, Maximum or a percentile "
-                f"like p99, got {ca.statistic!r}"
+                f"{p}.alarms: a canary needs at least one gate alarm on the candidate "
+                "(an enabled standard alarm or a custom alarm with gate: true), got 0"
             )
 
     # Encryption of the ML storage volume.
-    nvme = [v.instance_type for v in ep.variants if has_local_nvme(v.instance_type)]
-    if ep.volume_kms == "on" and nvme:
-        errs.append(
-            f"{p}.volume_kms: SageMaker rejects a KMS key on instance types with local NVMe storage "
-            f"({', '.join(sorted(set(nvme)))}); use auto or off"
-        )
-    if (
-        ep.data_capture is not None
-        and ep.data_capture.destination_s3_uri
-        and ep.data_capture.destination_prefix
-    ):
+    if bad.ok(f"{p}.volume_kms") and ep.volume_kms == "on":
+        nvme = [v.instance_type for v in variants if _given(v) and has_local_nvme(v.instance_type)]
+        if nvme:
+            errs.append(
+                f"{p}.volume_kms: SageMaker rejects a KMS key on instance types with local NVMe "
+                f"storage ({', '.join(sorted(set(nvme)))}); use auto or off"
+            )
+    dc = ep.data_capture
+    if dc is not None and dc.destination_s3_uri and dc.destination_prefix:
         errs.append(f"{p}.data_capture: set destination_s3_uri or destination_prefix, not both")
     return images
 
@@ -687,27 +1294,42 @@ def _check_outputs(path: str, fields: Sequence[OutputField], errs: list[str]) ->
             errs.append(f"{fp}.tolerance: only for kind number, got kind {f.kind}")
 
 
-def _check_timeout(
-    sp: str, timeout: int | None, waits: int, tmin: int, tmax: int, errs: list[str]
-) -> None:
-    if timeout is None:
-        return
-    if not tmin <= timeout <= tmax:
-        errs.append(f"{sp}.max_execution_timeout_seconds: must be {tmin}..{tmax}, got {timeout}")
-    elif timeout <= waits:
+def _check_timeout(sp: str, timeout: int | None, waits: int, errs: list[str]) -> None:
+    if timeout is not None and timeout <= waits:
         errs.append(
             f"{sp}.max_execution_timeout_seconds: must be greater than the sum of the waits "
             f"({waits} s), got {timeout}"
         )
 
 
+def _check_tags(
+    path: str, stack_tags: Mapping[str, str], ep_tags: Mapping[str, str], errs: list[str]
+) -> None:
+    merged = set(stack_tags) | set(ep_tags) | set(MANAGED_TAG_KEYS)
+    limit = _lim("sagemaker.TagList", "max")
+    if len(merged) > limit:
+        errs.append(
+            f"{path}: the endpoint's resources would carry {len(merged)} tags (stack tags, "
+            f"endpoint tags and the {len(MANAGED_TAG_KEYS)} tags the program adds: "
+            f"{', '.join(MANAGED_TAG_KEYS)}); SageMaker allows at most {limit}"
+        )
+
+
 # --------------------------------------------------------------------------- images
+
+
+class UnknownFramework(ValueError):
+    """The framework name is not one the sagemaker SDK's image tables know."""
 
 
 def resolve_framework_image(
     framework: str, version: str, region: str, py_version: str | None, instance_type: str | None
 ) -> str:
-    """An inference image URI from the sagemaker SDK's offline tables (imported only when needed)."""
+    """An inference image URI from the sagemaker SDK's offline tables (imported only when needed).
+
+    Raises UnknownFramework for an unknown framework name, ValueError when the version (or
+    py_version / region) has no image.
+    """
     try:
         from sagemaker.core import image_uris  # type: ignore[import-untyped]  # heavy (~2 s): only for stacks that name a framework
     except ImportError as exc:  # pragma: no cover - sagemaker-core is a dependency
@@ -716,7 +1338,9 @@ def resolve_framework_image(
     known = sorted(p.stem for p in tables.glob("*.json"))
     if known and framework not in known:
         shown = ", ".join(k for k in known if "-" not in k)[:400]
-        raise ValueError(f"unknown framework {framework!r}; known frameworks include: {shown}")
+        raise UnknownFramework(
+            f"unknown framework {framework!r}; known frameworks include: {shown}"
+        )
     try:
         retrieve: Any = image_uris.retrieve  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
         return str(
@@ -738,31 +1362,61 @@ def resolve_framework_image(
 # --------------------------------------------------------------------------- entry points
 
 
+def _validate_endpoint(key: str, raw: Any, errs: list[str]) -> tuple[EndpointConfig, _Bad] | None:
+    prefix: Loc = ("endpoints", key)
+    try:
+        return EndpointConfig.model_validate(raw), _Bad(())
+    except ValidationError as exc:
+        lines, locs = _pydantic_errors(EndpointConfig, exc, prefix)
+        errs += lines
+        if () in locs or not isinstance(raw, Mapping):
+            return None
+        lenient = _lenient(EndpointConfig, raw, locs)
+        if lenient is None:
+            return None
+        return cast(EndpointConfig, lenient), _Bad(key_path((*prefix, *loc)) for loc in locs)
+
+
 def load_config(raw: Mapping[str, Any], *, region: str = "us-east-1") -> StackConfig:
     """Validate the project's config keys (`endpoints`, `tags`). Raises ConfigError with all problems.
 
-    Each endpoint is validated on its own, so a shape error in one endpoint does not hide the
-    relation errors of another.
+    Every endpoint is validated on its own, and relation checks run for every field that passed its
+    shape check, so no problem hides another.
     """
     errs: list[str] = []
     data = dict(raw)
-    unknown = sorted(set(data) - set(TOP_KEYS))
-    errs += [f"{k}: unknown key; the project takes {', '.join(TOP_KEYS)}" for k in unknown]
-    try:
-        top = _Top.model_validate({k: v for k, v in data.items() if k in TOP_KEYS})
-    except ValidationError as exc:
-        raise ConfigError(errs + _pydantic_errors(exc)) from None
+    for k in sorted(set(data) - set(TOP_LEVEL_KEYS)):
+        close = difflib.get_close_matches(k, TOP_LEVEL_KEYS, n=1, cutoff=0.6)
+        hint = f"did you mean {PROJECT}:{close[0]}? " if close else ""
+        errs.append(f"{k}: unknown key; {hint}{PROJECT} takes {', '.join(TOP_LEVEL_KEYS)}")
+    top: dict[str, Any] = {}
+    for name in TOP_LEVEL_KEYS:
+        if name == "endpoints" or data.get(name) is None:
+            continue
+        try:
+            top[name] = _adapter(_field_type(StackKeys, name)).validate_python(data[name])
+        except ValidationError as exc:
+            errs += _pydantic_errors(StackKeys, exc, (name,))[0]
+    stack_tags: dict[str, str] = top.get("tags", {})
+    endpoints_raw = data.get("endpoints")
     endpoints: dict[str, EndpointConfig] = {}
     images: dict[str, str] = {}
-    for key, rawep in top.endpoints.items():
-        try:
-            ep = EndpointConfig.model_validate(rawep)
-        except ValidationError as exc:
-            errs += _pydantic_errors(exc, ("endpoints", key))
+    if not isinstance(endpoints_raw, Mapping) or not endpoints_raw:
+        given = "none" if not endpoints_raw else _describe(endpoints_raw)
+        errs.append(f"endpoints: must be a mapping with at least 1 endpoint, got {given}")
+        endpoints_raw = {}
+    for key, rawep in cast(Mapping[Any, Any], endpoints_raw).items():
+        key = str(key)
+        checked = _validate_endpoint(key, rawep, errs)
+        if checked is None:
             continue
-        endpoints[key] = ep
-        for mkey, img in _check_endpoint(key, ep, region, errs).items():
+        ep, bad = checked
+        for mkey, img in _check_endpoint(key, ep, region, errs, bad).items():
             images[f"{key}/{mkey}"] = img
+        if bad.ok(f"endpoints.{key}.tags"):
+            _check_tags(f"endpoints.{key}.tags", stack_tags, ep.tags, errs)
+        if not bad.paths:
+            endpoints[key] = ep
     names: dict[str, str] = {}
     for key, ep in endpoints.items():
         name = ep.endpoint_name if ep.endpoint_name is not None else key
@@ -773,45 +1427,29 @@ def load_config(raw: Mapping[str, Any], *, region: str = "us-east-1") -> StackCo
         names.setdefault(name, key)
     if errs:
         raise ConfigError(errs)
-    return StackConfig(
-        endpoints=endpoints,
-        tags=top.tags,
-        region=region,
-        images=images,
-        kms_deletion_window_days=top.kms_deletion_window_days,
-    )
-
-
-class _Top(_Model):
-    endpoints: dict[str, Any] = Field(min_length=1)
-    tags: dict[str, str] = Field(default_factory=dict)
-    # KMS ScheduleKeyDeletion PendingWindowInDays: 7..30 (botocore kms model).
-    kms_deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
-
-
-TOP_KEYS = ("endpoints", "tags", "kms_deletion_window_days")
+    return StackConfig(endpoints=endpoints, region=region, images=images, **top)
 
 
 def project_config(stack_yaml: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
-    """Split a parsed `Pulumi.<stack>.yaml` into this project's keys and the AWS region."""
+    """Split a parsed `Pulumi.<stack>.yaml` into this project's keys and the AWS region.
+
+    As the Pulumi CLI does (sdk/go/common/workspace/loaders.go `stackConfigNamespacedWithProject`),
+    a key without a namespace belongs to the project: `endpoints:` is `sagemaker-rollouts:endpoints`.
+    Unknown project keys are left to `load_config`, which reports them with every other problem.
+    """
     config: Any = stack_yaml.get("config") or {}
     if not isinstance(config, Mapping):
         raise ConfigError(["config: must be a mapping of keys to values"])
     ours: dict[str, Any] = {}
-    errs: list[str] = []
     items: dict[str, Any] = {str(k): v for k, v in cast(Mapping[Any, Any], config).items()}
     for k, v in items.items():
-        ns, _, key = str(k).partition(":")
-        if ns == PROJECT:
-            if key not in TOP_KEYS:
-                errs.append(f"{k}: unknown key; {PROJECT} takes {', '.join(TOP_KEYS)}")
+        ns, sep, key = k.partition(":")
+        if not sep:
+            ours[k] = v
+        elif ns == PROJECT:
             ours[key] = v
-    if errs:
-        raise ConfigError(errs)
-    return ours, str(items.get("aws:region", "us-east-1"))
-
-
-SECRET_PLACEHOLDER = "[secret]"
+    region = items.get("aws:region")
+    return ours, "us-east-1" if region is None else str(region)
 
 
 def strip_secure(value: Any) -> tuple[Any, bool]:

@@ -1,0 +1,200 @@
+"""Generate `strategies/aws_limits.py` from the service models botocore ships (and moto's EC2 table).
+
+    .venv/bin/python scripts/gen_limits.py          # rewrite the module
+    .venv/bin/python scripts/gen_limits.py --check  # exit 1 when the checked-in module is stale
+
+Sources, all offline and installed with the project's own extras:
+- botocore's SageMaker and CloudWatch service models (`botocore/data/<service>/<version>/
+  service-2.json`): hosting instance types, integer ranges, string lengths and name patterns;
+- moto's EC2 instance-type table (`moto/ec2/resources/instance_types.json.gz`, a snapshot of EC2
+  DescribeInstanceTypes): which instance types have instance-store (NVMe) volumes, i.e. EC2's
+  instance-store table. SageMaker refuses an endpoint-config KmsKeyId on those types.
+`tests/test_aws_limits.py` runs `--check`'s comparison, so an upgraded botocore that disagrees with
+the checked-in data fails the suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import pprint
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).resolve().parent.parent / "strategies" / "aws_limits.py"
+
+# (service, shape) pairs whose min/max/pattern the config validator uses.
+SHAPES: list[tuple[str, str]] = [
+    ("sagemaker", "EndpointName"),
+    ("sagemaker", "EndpointConfigName"),
+    ("sagemaker", "ModelName"),
+    ("sagemaker", "VariantName"),
+    ("sagemaker", "ContainerImage"),
+    ("sagemaker", "Url"),
+    ("sagemaker", "RoleArn"),
+    ("sagemaker", "EnvironmentMap"),
+    ("sagemaker", "EnvironmentKey"),
+    ("sagemaker", "EnvironmentValue"),
+    ("sagemaker", "TagKey"),
+    ("sagemaker", "TagValue"),
+    ("sagemaker", "TagList"),
+    ("sagemaker", "Subnets"),
+    ("sagemaker", "SubnetId"),
+    ("sagemaker", "VpcSecurityGroupIds"),
+    ("sagemaker", "SecurityGroupId"),
+    ("sagemaker", "SamplingPercentage"),
+    ("sagemaker", "DestinationS3Uri"),
+    ("sagemaker", "InitialTaskCount"),
+    ("sagemaker", "ProductionVariantList"),
+    ("sagemaker", "WaitIntervalInSeconds"),
+    ("sagemaker", "TerminationWaitInSeconds"),
+    ("sagemaker", "MaximumExecutionTimeoutInSeconds"),
+    ("sagemaker", "CapacitySizeValue"),
+    ("sagemaker", "AlarmList"),
+    ("cloudwatch", "AlarmName"),
+    ("cloudwatch", "AlarmDescription"),
+    ("cloudwatch", "MetricName"),
+    ("cloudwatch", "Namespace"),
+    ("cloudwatch", "Dimensions"),
+    ("cloudwatch", "DimensionName"),
+    ("cloudwatch", "DimensionValue"),
+    ("cloudwatch", "Period"),
+    ("cloudwatch", "EvaluationPeriods"),
+    ("cloudwatch", "DatapointsToAlarm"),
+    ("cloudwatch", "TagKey"),
+    ("cloudwatch", "TagValue"),
+]
+ENUMS: list[tuple[str, str]] = [
+    ("sagemaker", "ProductionVariantInstanceType"),
+    ("cloudwatch", "Statistic"),
+    ("cloudwatch", "ComparisonOperator"),
+]
+
+# Hosting instance types that moto's EC2 snapshot does not list. Each entry cites EC2's
+# instance-store table (https://docs.aws.amazon.com/ec2/latest/instancetypes/ ... "Instance store
+# specifications"): True when the EC2 type of the same name has instance-store (NVMe) volumes.
+NOT_IN_EC2_TABLE: dict[str, bool] = {
+    "p2.xlarge": False,  # EBS only
+    "p2.8xlarge": False,
+    "p2.16xlarge": False,
+    "p3.2xlarge": False,  # EBS only (p3dn has NVMe; p3 does not)
+    "p3.8xlarge": False,
+    "p3.16xlarge": False,
+    "dl1.24xlarge": True,  # 4 x 1000 GB NVMe SSD
+    "p6e-gb200.36xlarge": True,  # NVMe SSD instance store (UltraServer node)
+}
+
+
+def _models() -> dict[str, Any]:
+    import botocore.session
+
+    session: Any = botocore.session.get_session()
+    return {svc: session.get_service_model(svc) for svc in ("sagemaker", "cloudwatch")}
+
+
+def _ec2_instance_store() -> dict[str, bool]:
+    blob = resources.files("moto.ec2").joinpath("resources", "instance_types.json.gz").read_bytes()
+    table: dict[str, dict[str, Any]] = json.loads(gzip.decompress(blob))
+    return {name: bool(info.get("InstanceStorageSupported")) for name, info in table.items()}
+
+
+def compute() -> dict[str, Any]:
+    """The data the module holds, freshly read from the installed botocore and moto."""
+    import botocore
+
+    models = _models()
+    shapes: dict[str, dict[str, Any]] = {}
+    for svc, name in SHAPES:
+        meta = dict(models[svc].shape_for(name).metadata)
+        shapes[f"{svc}.{name}"] = {k: meta[k] for k in ("min", "max", "pattern") if k in meta}
+    enums = {f"{svc}.{name}": tuple(models[svc].shape_for(name).enum) for svc, name in ENUMS}
+    hosting = enums["sagemaker.ProductionVariantInstanceType"]
+    store = _ec2_instance_store()
+    nvme: list[str] = []
+    unknown: list[str] = []
+    for itype in hosting:
+        ec2 = itype.removeprefix("ml.")
+        if ec2 in store:
+            has = store[ec2]
+        elif ec2 in NOT_IN_EC2_TABLE:
+            has = NOT_IN_EC2_TABLE[ec2]
+        else:
+            unknown.append(itype)
+            continue
+        if has:
+            nvme.append(itype)
+    if unknown:
+        raise SystemExit(
+            "hosting instance types missing from EC2's instance-store table; add them to "
+            f"NOT_IN_EC2_TABLE with a citation: {', '.join(unknown)}"
+        )
+    return {
+        "BOTOCORE_VERSION": botocore.__version__,
+        "SHAPES": shapes,
+        "ENUMS": enums,
+        "NVME_INSTANCE_TYPES": tuple(nvme),
+    }
+
+
+def render(data: dict[str, Any]) -> str:
+    shapes, enums, nvme = data["SHAPES"], data["ENUMS"], data["NVME_INSTANCE_TYPES"]
+    version = data["BOTOCORE_VERSION"]
+    body = [
+        '"""AWS limits the config validator enforces. GENERATED by scripts/gen_limits.py: do not edit.',
+        "",
+        f"Sources: botocore {version} service models (sagemaker, cloudwatch): shape",
+        "min/max/pattern and enums; EC2's instance-store table (moto's DescribeInstanceTypes snapshot,",
+        "plus the cited entries in scripts/gen_limits.py) for the hosting types with local NVMe storage.",
+        "Patterns are the API model's, anchored by the caller (the model's patterns are unanchored).",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from typing import Any",
+        "",
+        f"BOTOCORE_VERSION = {version!r}",
+        "",
+        "# `<service>.<shape>` -> min / max (length for strings and lists) and pattern.",
+        f"SHAPES: dict[str, dict[str, Any]] = {pprint.pformat(shapes, width=96, sort_dicts=True)}",
+        "",
+        f"ENUMS: dict[str, tuple[str, ...]] = {pprint.pformat(enums, width=96, compact=True)}",
+        "",
+        "# ProductionVariantInstanceType values whose EC2 type has instance-store (NVMe) volumes.",
+        f"NVME_INSTANCE_TYPES: tuple[str, ...] = {pprint.pformat(tuple(nvme), width=96, compact=True)}",
+        "",
+    ]
+    return "\n".join(body)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when the module is stale")
+    args = parser.parse_args()
+    data = compute()
+    if args.check:
+        stale = stale_keys(data)
+        if stale:
+            print(
+                f"{OUT} is stale ({', '.join(stale)}): run scripts/gen_limits.py", file=sys.stderr
+            )
+            return 1
+        return 0
+    OUT.write_text(render(data))
+    # Keep the generated module in the repository's format (ruff is a dev tool of the project).
+    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(OUT)], check=False)
+    return 0
+
+
+def stale_keys(data: dict[str, Any]) -> list[str]:
+    """The names whose checked-in value differs from `data` (empty when up to date)."""
+    from sagemaker_rollouts.strategies import aws_limits
+
+    return [k for k, v in data.items() if getattr(aws_limits, k, None) != v]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
