@@ -42,7 +42,7 @@ from sagemaker_rollouts.infra.shared import Account, BringYourOwn, StackResource
 from sagemaker_rollouts.strategies.config import (
     ConfigError,
     EndpointConfig,
-    _pydantic_errors,  # pyright: ignore[reportPrivateUsage]
+    describe_validation_error,
     load_config,
 )
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
@@ -207,7 +207,7 @@ class RolloutEndpointArgs(EndpointConfig):
         try:
             return cls.model_validate(dict(data))  # pyright: ignore[reportUnknownArgumentType]
         except ValidationError as exc:
-            raise ConfigError(_pydantic_errors(exc)) from None
+            raise ConfigError(describe_validation_error(exc, cls)) from None
 
     def endpoint_config(self) -> dict[str, Any]:
         """The `EndpointConfig` part, as the stack config would hold it."""

@@ -810,6 +810,8 @@ def _message(root: type[BaseModel], err: Any, loc: Loc) -> str:
         return f"must have at most {ctx.get('max_length')} {unit}, got {n}"
     if kind == "literal_error":
         return f"must be {ctx.get('expected')}, got {given}"
+    if kind == "string_pattern_mismatch":
+        return f"does not have the expected form, got {given}"
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
     return f"{err['msg']}, got {given}"
@@ -833,6 +835,17 @@ def _pydantic_errors(
             seen.add(line)
             out.append(line)
     return out, locs
+
+
+def describe_validation_error(
+    exc: ValidationError, root: type[BaseModel] | None = None, prefix: Loc = ()
+) -> list[str]:
+    """pydantic's errors as `key.path: message` lines in this module's words.
+
+    `root` is the model that was validated (for "did you mean" and range hints); `prefix` is the
+    key path the validated data sits at (e.g. `("endpoints", "fraud")`).
+    """
+    return _pydantic_errors(EndpointConfig if root is None else root, exc, prefix)[0]
 
 
 # --------------------------------------------------------------------------- lenient pass-1 result

@@ -188,7 +188,7 @@ def bad(**changes: Any) -> dict[str, Any]:
                     }
                 ]
             ),
-            ["variants[0].instance_count: Input should be greater than or equal to 1"],
+            ["variants[0].instance_count: must be >= 1, got 0"],
         ),
         (bad(strategi={}), ["strategi: unknown key"]),
         # relations: the stack config's second pass, re-rooted at the args
@@ -212,7 +212,7 @@ def bad(**changes: Any) -> dict[str, Any]:
                 "permissions_boundary_arn: must be an IAM managed policy ARN",
                 "execution_role_arn: must be an IAM role ARN",
                 "state_table_name:",
-                "region: String should match pattern",
+                "region: does not have the expected form",
             ],
         ),
         # brought VPC: ids checked, both or neither, reported with the config's own problems
