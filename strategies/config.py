@@ -734,7 +734,7 @@ def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
 
 
 def _unknown_key(root: type[BaseModel], loc: Loc) -> str:
-    model = _model_at(root, loc)
+    model = _model_at(root, loc) if loc else None
     if model is None:
         return "unknown key"
     allowed = list(model.model_fields)
@@ -761,7 +761,7 @@ _TYPE_WORDS = {
 
 def _bounds(root: type[BaseModel], loc: Loc) -> tuple[Any, Any]:
     """The (ge, le) bounds declared on the field at `loc`, where the model states them."""
-    model = _model_at(root, loc)
+    model = _model_at(root, loc) if loc else None
     if model is None or not isinstance(loc[-1], str) or loc[-1] not in model.model_fields:
         return None, None
     lo = hi = None
@@ -818,9 +818,13 @@ def _message(root: type[BaseModel], err: Any, loc: Loc) -> str:
 
 
 def _pydantic_errors(
-    root: type[BaseModel], exc: ValidationError, prefix: Loc = ()
+    root: type[BaseModel], exc: ValidationError, prefix: Loc = (), at: Loc = ()
 ) -> tuple[list[str], list[Loc]]:
-    """Readable `path: message` lines, and the failed locations (relative to `root`)."""
+    """Readable `path: message` lines, and the failed locations (relative to the validated value).
+
+    `prefix` is the user's key path of the validated value; `at` its location inside `root` (for a
+    single field validated on its own).
+    """
     seen: set[str] = set()
     out: list[str] = []
     locs: list[Loc] = []
@@ -830,7 +834,7 @@ def _pydantic_errors(
         if loc and loc[-1] == "[key]":
             loc = loc[:-1]
         locs.append(loc)
-        line = f"{key_path((*prefix, *loc)) or 'config'}: {_message(root, err, loc)}"
+        line = f"{key_path((*prefix, *loc)) or 'config'}: {_message(root, err, (*at, *loc))}"
         if line not in seen:
             seen.add(line)
             out.append(line)
@@ -1409,7 +1413,7 @@ def load_config(raw: Mapping[str, Any], *, region: str = "us-east-1") -> StackCo
         try:
             top[name] = _adapter(_field_type(StackKeys, name)).validate_python(data[name])
         except ValidationError as exc:
-            errs += _pydantic_errors(StackKeys, exc, (name,))[0]
+            errs += _pydantic_errors(StackKeys, exc, (name,), (name,))[0]
     stack_tags: dict[str, str] = top.get("tags", {})
     endpoints_raw = data.get("endpoints")
     endpoints: dict[str, EndpointConfig] = {}
