@@ -1,4 +1,4 @@
-"""The `rollout` console script: plan, rehearse, status, pause, resume, promote, abort.
+"""The `rollout` console script: plan, rehearse, status, pause, resume, promote, abort, prune.
 
 Exit codes: 0 success (rehearsal expectation met, live rollout completed), 1 failure (expectation
 not met, rollout rolled back or failed), 2 usage (missing stack file, invalid config, unknown
@@ -144,6 +144,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     sh.add_argument("--json", action="store_true", help="machine-readable output")
     sh.add_argument("--png", metavar="FILE", help="draw the distribution of differences")
+    pr = sub.add_parser(
+        "prune",
+        help="delete the stack's retained endpoint configs and models that no endpoint runs",
+    )
+    stack_args(pr)
+    pr.add_argument("--dry-run", action="store_true", help="list what would be deleted")
+    pr.add_argument("--json", action="store_true", help="machine-readable output")
     abr = sub.add_parser(
         "ab-report", help="per-variant A/B evidence from CloudWatch and the evaluator's decision"
     )
@@ -177,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from sagemaker_rollouts.cli import cmd_ab
 
                 return cmd_ab.run(args)
+            case "prune":
+                from sagemaker_rollouts.cli import cmd_prune
+
+                return cmd_prune.run(args)
             case "status":
                 from sagemaker_rollouts.cli import cmd_live
 
