@@ -46,6 +46,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "rollout shadow-report --stack shadow --from-dir captures/ --no-metrics --json",
     ),
     "ab-report": ("rollout ab-report --stack ab", "rollout ab-report --stack ab --json"),
+    "prune": ("rollout prune --stack prod --dry-run", "rollout prune --stack prod --json"),
 }
 
 
