@@ -836,10 +836,11 @@ def _draw_summaries(summaries: Sequence[Summary], path: Path, loaded: LoadedScen
         if points:
             points.append((end, points[-1][1]))
         series.append(Series(f"{s.stack} ({s.strategy.replace('_', '/')})", points))
-        seen = {m.at_seconds for m in markers}
-        markers += [
-            Marker(float(t), f"{s.stack}: {label}", c) for t, label, c in s.markers if t not in seen
-        ]
+        at: set[int] = set()
+        for t, label, color in s.markers:  # one label per time and stack (alarm, then rollback)
+            if t not in at:
+                at.add(t)
+                markers.append(Marker(float(t), f"{s.stack}: {label}", color))
     names = " vs ".join(s.stack for s in summaries)
     write_png(path, f"rehearsal {loaded.path.name}: {names}", series, markers)
 
