@@ -34,9 +34,10 @@ def hook_function_name(endpoint_name: str) -> str:
 
 
 def watched_alarms(spec: RolloutSpec) -> tuple[str, ...]:
-    """Every alarm the hook reads: the gates, then the low-traffic sample alarm if any."""
+    """Every alarm the hook reads: the gates, the low-traffic sample alarm if any, then the
+    baseline (stable) alarms."""
     extra = () if spec.sample_alarm is None else (spec.sample_alarm,)
-    return tuple(dict.fromkeys((*spec.gate_alarms, *extra)))
+    return tuple(dict.fromkeys((*spec.gate_alarms, *extra, *spec.baseline_alarms)))
 
 
 def alarm_event_pattern(spec: RolloutSpec) -> str:

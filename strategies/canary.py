@@ -60,8 +60,9 @@ def plan(ctx: Context) -> EndpointPlan:
     stable, cand = ctx.variant(c.stable), ctx.variant(c.candidate)
     plan_steps = steps(ctx)
     first = plan_steps[0].candidate_percent
+    stable_alarms = common.variant_alarms(ctx, stable.name, gate=False)
     alarms = (
-        common.variant_alarms(ctx, stable.name, gate=False)
+        stable_alarms
         + common.variant_alarms(ctx, cand.name, gate=True)
         + [a for a in common.custom_alarms(ctx, gates_allowed=True) if a.variant != stable.name]
     )
@@ -83,6 +84,7 @@ def plan(ctx: Context) -> EndpointPlan:
         min_invocations=c.min_invocations,
         insufficient_data_limit_seconds=c.insufficient_data_limit_seconds,
         sample_alarm=None if sample is None else sample.name,
+        baseline_alarms=tuple(a.name for a in stable_alarms) if c.baseline_alarms else (),
     )
     timeline: list[tuple[int, int]] = []
     t = 0

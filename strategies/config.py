@@ -441,6 +441,9 @@ class CanaryConfig(_Model):
     min_invocations: Annotated[Int, Field(ge=0)] = 100
     insufficient_data_limit_seconds: Seconds = 900
     attempt: Annotated[Int, Field(ge=1)] = 1
+    # The stable variant's standard alarms watch the fleet a rollback would send all traffic to:
+    # in ALARM they hold the rollout and notify; they never roll the candidate back.
+    baseline_alarms: bool = False
 
 
 class MetricRefConfig(_Model):

@@ -655,16 +655,14 @@ class _QuietTicks:
             candidate_share,
             decide,
             kind,
+            watched_alarms,
         )
 
         if not self._armed:
             return None
         spec = self.spec
         if self._views is None:
-            names = (
-                *spec.gate_alarms,
-                *(() if spec.sample_alarm is None else (spec.sample_alarm,)),
-            )
+            names = watched_alarms(spec)  # the same names the hook reads
             state = read_state(self.clients.dynamodb, self.table, spec.rollout_id)
             if state is None:
                 self.forget()
