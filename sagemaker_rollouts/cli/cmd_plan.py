@@ -21,12 +21,14 @@ from sagemaker_rollouts.strategies.exposure import worst_case_exposure
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = load_stack(Path(args.dir), args.stack)
+    esc_dir = None if getattr(args, "esc_dir", None) is None else Path(args.esc_dir)
+    stack = load_stack(Path(args.dir), args.stack, esc_dir=esc_dir)
     from sagemaker_rollouts.infra.mockrun import (
         run_offline,  # imports pulumi: only this command pays for it
     )
 
-    offline = run_offline(stack.path, stack=stack.name)
+    # The keys ESC supplies that the file does not set join the program's config.
+    offline = run_offline(stack.path, stack=stack.name, config=stack.esc_config)
     if args.png is not None:
         draw_plan(stack, Path(args.png))
     traffic = getattr(args, "traffic", None)
@@ -107,6 +109,15 @@ def print_plan(stack: LoadedStack, offline: Any, *, png: str | None) -> None:
     out = render.console()
     plan = stack.plan
     out.print(f"[bold]stack[/] {plan.stack}  [bold]region[/] {plan.region}  ({stack.path})")
+    if stack.environments:
+        out.print(f"[bold]Pulumi ESC environments[/] {escape(', '.join(stack.environments))}")
+    if stack.unresolved:
+        out.print(
+            f"[yellow]not resolved offline[/] ({len(stack.unresolved)}; "
+            "`pulumi up` opens the environments in Pulumi Cloud):"
+        )
+        for line in stack.unresolved:
+            out.print(f"  {escape(line)}")
     t = Table(
         title=f"{len(offline.resources)} resources `pulumi up` would declare", title_justify="left"
     )
@@ -158,6 +169,7 @@ def plan_json(stack: LoadedStack, offline: Any) -> dict[str, Any]:
         "project": plan.project,
         "region": plan.region,
         "config": stack.config,
+        "esc": {"environments": list(stack.environments), "unresolved": list(stack.unresolved)},
         "error": None if offline.error is None else str(offline.error),
         "policy_findings": policy_findings(offline),
         "resources": [

@@ -23,6 +23,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "rollout plan --stack canary",
         "rollout plan --stack canary --png out/canary-plan.png",
         "rollout plan --stack multi --dir ../stacks --json",
+        "rollout plan --stack canary --traffic 1200",
+        "rollout plan --stack prod --esc-dir esc/",
     ),
     "rehearse": (
         "rollout rehearse --stack canary --scenario scenarios/regression.yaml",
@@ -77,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         metavar="RPM",
         help="requests per minute: add the worst-case requests a bad candidate answers per step",
+    )
+    plan.add_argument(
+        "--esc-dir",
+        metavar="DIR",
+        help="Pulumi ESC environment definitions (esc env get NAME --definition) as "
+        "DIR/<project>/<env>.yaml, for a stack file with environment: (default: esc/ beside it)",
     )
 
     reh = sub.add_parser(

@@ -5,7 +5,8 @@ Config errors become a UsageError (exit 2) with every `key.path: message` the co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,11 @@ class LoadedStack:
     path: Path
     plan: DeploymentPlan
     config: dict[str, Any]  # the file's `config:` map, encrypted values as `[secret]`
+    # Pulumi ESC (`environment:`): the environments, the config keys they supply that the file
+    # does not set (raw, ESC secrets as `{secure: esc}`), and what could not be resolved offline.
+    environments: tuple[str, ...] = ()
+    esc_config: dict[str, Any] = field(default_factory=dict[str, Any])
+    unresolved: tuple[str, ...] = ()
 
 
 def stack_path(directory: Path, stack: str) -> Path:
@@ -37,11 +43,34 @@ def stack_path(directory: Path, stack: str) -> Path:
     raise UsageError(f"{path}: stack file not found (--stack {stack}){hint}")
 
 
-def load_stack(directory: Path, stack: str) -> LoadedStack:
+def esc_loader(esc_dir: Path) -> Callable[[str], dict[str, Any] | None]:
+    """Reads ESC environment definitions exported to `<esc_dir>/<project>/<env>.yaml`."""
+
+    def load(name: str) -> dict[str, Any] | None:
+        parts = name.split("/")
+        if any(p in ("", ".", "..") for p in parts):
+            return None
+        path = esc_dir.joinpath(*parts[:-1], f"{parts[-1]}.yaml")
+        if not path.is_file():
+            return None
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise UsageError(f"{path}: not valid YAML: {getattr(e, 'problem', e)}") from None
+        return data if isinstance(data, dict) else None  # pyright: ignore[reportUnknownVariableType]
+
+    return load
+
+
+def load_stack(directory: Path, stack: str, esc_dir: Path | None = None) -> LoadedStack:
     """Validate `Pulumi.<stack>.yaml` and build its DeploymentPlan (pure: no AWS, no Pulumi).
 
     Encrypted values (`secure: v1:...`) cannot be decrypted offline; like the offline Pulumi run,
-    they stand as the placeholder `[secret]` and are never printed.
+    they stand as the placeholder `[secret]` and are never printed. A Pulumi ESC `environment:` is
+    evaluated as far as it can be offline (`sagemaker_rollouts.strategies.esc`; definitions from
+    `esc_dir`, default `<directory>/esc`): the config keys it supplies join the file's (the file's
+    own values win) and what it could not resolve is kept in `unresolved` (and added to a config
+    error, since a missing key may be one of them).
     """
     from sagemaker_rollouts.strategies.config import ConfigError, load_config, project_config
     from sagemaker_rollouts.strategies.planner import build_plan
@@ -55,18 +84,43 @@ def load_stack(directory: Path, stack: str) -> LoadedStack:
         raise UsageError(f"{path}{line}: not valid YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(doc, dict):
         raise UsageError(f"{path}: a stack file is a mapping with a config: key")
+    from sagemaker_rollouts.strategies import esc
+
+    try:
+        found = esc.resolve(
+            doc, esc_loader(directory / "esc" if esc_dir is None else esc_dir), project=PROJECT
+        )
+    except ValueError as e:
+        raise UsageError(f"{path}: {e}") from None
+    unresolved = tuple(u.line() for u in found.unresolved)
+    if found.config:
+        file_config = doc.get("config")
+        own = dict(file_config) if isinstance(file_config, dict) else {}  # pyright: ignore[reportUnknownArgumentType]
+        doc = {**doc, "config": {**found.config, **own}}
     doc = strip_secure(doc)[0]
     try:
         ours, region = project_config(doc)
         config = load_config(ours, region=region)
         plan = build_plan(config, project=PROJECT, stack=stack, region=region)
     except ConfigError as e:
+        hints: list[str] = []
+        if unresolved:
+            hints = [
+                "values from Pulumi ESC not resolved offline:",
+                *(f"  {u}" for u in unresolved),
+            ]
         raise UsageError(
-            f"{path}: invalid stack config", *(f"  {line}" for line in e.errors)
+            f"{path}: invalid stack config", *(f"  {line}" for line in e.errors), *hints
         ) from None
     raw = doc.get("config")
     return LoadedStack(
-        name=stack, path=path, plan=plan, config=dict(raw) if isinstance(raw, dict) else {}
+        name=stack,
+        path=path,
+        plan=plan,
+        config=dict(raw) if isinstance(raw, dict) else {},
+        environments=found.environments,
+        esc_config=found.config,
+        unresolved=unresolved,
     )
 
 
