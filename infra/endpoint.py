@@ -13,7 +13,7 @@ from sagemaker_rollouts.infra import iam
 from sagemaker_rollouts.infra.evaluators import AbEvaluator
 from sagemaker_rollouts.infra.hook import CanaryHook
 from sagemaker_rollouts.infra.shared import Account, StackResources
-from sagemaker_rollouts.strategies import dashboard
+from sagemaker_rollouts.strategies import autoscaling, dashboard
 from sagemaker_rollouts.strategies.native import ATTEMPT_TAG, DEPLOYED_CONFIG_TAG
 from sagemaker_rollouts.strategies.plan import (
     AlarmPlan,
@@ -161,6 +161,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     hook: CanaryHook | None
     ab_evaluator: AbEvaluator | None
     dashboard: aws.cloudwatch.Dashboard
+    scaling_targets: dict[str, aws.appautoscaling.Target]  # by variant name
 
     def __init__(
         self,
@@ -306,6 +307,11 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 opts=child,
             )
         self.dashboard = self._dashboard(name, plan, view, alarms, account)
+        self.scaling_targets = {
+            v.name: self._autoscaling(name, plan, v)
+            for v in view.production_variants
+            if v.autoscaling is not None
+        }
 
         self.register_outputs(
             {
@@ -315,6 +321,81 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 "dashboard_name": self.dashboard.dashboard_name,
             }
         )
+
+    def _autoscaling(
+        self, name: str, plan: EndpointPlan, variant: VariantPlan
+    ) -> aws.appautoscaling.Target:
+        """One scalable target per variant, with a target-tracking policy on invocations per
+        instance and/or a custom metric (strategies/autoscaling.py).
+
+        The endpoint's live instance count is no input of any resource here: a `pulumi up` that
+        declares no new endpoint config leaves what autoscaling did alone. A new endpoint config
+        starts each variant at its configured instance_count (UpdateEndpoint), then target
+        tracking takes over again within min..max.
+        """
+        a = variant.autoscaling
+        assert a is not None
+        target = aws.appautoscaling.Target(
+            f"{name}-scaling-{variant.name}",
+            service_namespace=autoscaling.SERVICE_NAMESPACE,
+            scalable_dimension=autoscaling.SCALABLE_DIMENSION,
+            resource_id=autoscaling.resource_id(plan.endpoint_name, variant.name),
+            min_capacity=autoscaling.min_capacity_at(a, variant.weight),
+            max_capacity=a.max_capacity,
+            # The variant must exist before it can be registered.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.endpoint]),
+        )
+        track = aws.appautoscaling
+        policies: list[tuple[str, track.PolicyTargetTrackingScalingPolicyConfigurationArgs]] = []
+        if a.invocations_per_instance is not None:
+            policies.append(
+                (
+                    "invocations",
+                    track.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                        target_value=a.invocations_per_instance,
+                        predefined_metric_specification=track.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                            predefined_metric_type=autoscaling.PREDEFINED_METRIC
+                        ),
+                        scale_in_cooldown=a.scale_in_cooldown_seconds,
+                        scale_out_cooldown=a.scale_out_cooldown_seconds,
+                    ),
+                )
+            )
+        if a.custom is not None:
+            c = a.custom
+            policies.append(
+                (
+                    "custom",
+                    track.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                        target_value=c.target,
+                        customized_metric_specification=track.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationArgs(
+                            namespace=c.namespace,
+                            metric_name=c.metric,
+                            statistic=c.statistic,
+                            dimensions=[
+                                track.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensionArgs(
+                                    name=k, value=val
+                                )
+                                for k, val in c.dimensions
+                            ],
+                        ),
+                        scale_in_cooldown=a.scale_in_cooldown_seconds,
+                        scale_out_cooldown=a.scale_out_cooldown_seconds,
+                    ),
+                )
+            )
+        for role, config in policies:
+            track.Policy(
+                f"{name}-scaling-{variant.name}-{role}",
+                name=f"{plan.endpoint_name}-{variant.name}-{role}",
+                policy_type="TargetTrackingScaling",
+                service_namespace=target.service_namespace,
+                scalable_dimension=target.scalable_dimension,
+                resource_id=target.resource_id,
+                target_tracking_scaling_policy_configuration=config,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return target
 
     def _dashboard(
         self,

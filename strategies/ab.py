@@ -52,7 +52,9 @@ def plan(ctx: Context) -> EndpointPlan:
         endpoint_name=ctx.endpoint_name,
         strategy="ab",
         models=common.models(ctx, variants),
-        production_variants=tuple(common.variant(v, ab.weights[v.name]) for v in variants),
+        production_variants=tuple(
+            common.variant(v, ab.weights[v.name], endpoint_name=ctx.endpoint_name) for v in variants
+        ),
         shadow_variants=(),
         deployment=None,
         replace_on_change=False,

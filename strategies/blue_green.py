@@ -63,7 +63,7 @@ def plan(ctx: Context) -> EndpointPlan:
         endpoint_name=ctx.endpoint_name,
         strategy="blue_green",
         models=common.models(ctx, [v]),
-        production_variants=(common.variant(v, 100),),
+        production_variants=(common.variant(v, 100, endpoint_name=ctx.endpoint_name),),
         shadow_variants=(),
         deployment=BlueGreenPlan(
             routing=_ROUTING[r.type],

@@ -7,7 +7,9 @@ steps, rolling back to candidate 0 the moment a gate alarm fires (see strategies
 
 from __future__ import annotations
 
-from sagemaker_rollouts.strategies import common
+from dataclasses import replace
+
+from sagemaker_rollouts.strategies import autoscaling, common
 from sagemaker_rollouts.strategies.common import Context
 from sagemaker_rollouts.strategies.config import canary_steps
 from sagemaker_rollouts.strategies.plan import AlarmPlan, EndpointPlan, Profile
@@ -86,6 +88,13 @@ def plan(ctx: Context) -> EndpointPlan:
         sample_alarm=None if sample is None else sample.name,
         baseline_alarms=tuple(a.name for a in stable_alarms) if c.baseline_alarms else (),
     )
+    stable_plan = common.variant(stable, 100 - first, endpoint_name=ctx.endpoint_name)
+    cand_plan = common.variant(cand, first, endpoint_name=ctx.endpoint_name)
+    # Stable and candidate scale independently; the candidate's minimum follows its share.
+    cand_plan = replace(
+        cand_plan,
+        autoscaling=autoscaling.candidate_plan(cand_plan.autoscaling, stable_plan.autoscaling),
+    )
     timeline: list[tuple[int, int]] = []
     t = 0
     for s in plan_steps:
@@ -98,7 +107,7 @@ def plan(ctx: Context) -> EndpointPlan:
         endpoint_name=ctx.endpoint_name,
         strategy="canary",
         models=models,
-        production_variants=(common.variant(stable, 100 - first), common.variant(cand, first)),
+        production_variants=(stable_plan, cand_plan),
         shadow_variants=(),
         deployment=None,
         replace_on_change=False,

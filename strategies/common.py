@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from sagemaker_rollouts.strategies import autoscaling
 from sagemaker_rollouts.strategies.config import (
     STANDARD_STATISTICS,
     CustomAlarm,
@@ -74,13 +75,16 @@ def models(ctx: Context, variants: Iterable[VariantConfig]) -> tuple[ModelPlan, 
     return tuple(out)
 
 
-def variant(v: VariantConfig, weight: int, *, count: int | None = None) -> VariantPlan:
+def variant(
+    v: VariantConfig, weight: int, *, count: int | None = None, endpoint_name: str = ""
+) -> VariantPlan:
     return VariantPlan(
         name=v.name,
         model=v.model,
         instance_type=v.instance_type,
         instance_count=v.instance_count if count is None else count,
         weight=weight,
+        autoscaling=autoscaling.plan_for(v.autoscaling, endpoint_name, v.name),
     )
 
 

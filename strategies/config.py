@@ -345,6 +345,27 @@ class ModelConfig(_Model):
     network_isolation: bool = False
 
 
+class ScalingMetricConfig(_Model):
+    """A CloudWatch metric to track instead of (or beside) invocations per instance."""
+
+    namespace: str
+    metric: str
+    statistic: Literal["Average", "Minimum", "Maximum", "SampleCount", "Sum"] = "Average"
+    target: Annotated[float, Field(gt=0)]
+    dimensions: dict[str, str] | None = None  # default: EndpointName + VariantName
+
+
+class AutoscalingConfig(_Model):
+    """Target tracking of one variant's instance count (Application Auto Scaling)."""
+
+    min_capacity: Annotated[int, Field(ge=1)] = 1
+    max_capacity: Annotated[int, Field(ge=1)]
+    target_invocations_per_instance: Annotated[float, Field(gt=0)] | None = None
+    custom_metric: ScalingMetricConfig | None = None
+    scale_in_cooldown_seconds: Annotated[int, Field(ge=0)] = 300
+    scale_out_cooldown_seconds: Annotated[int, Field(ge=0)] = 60
+
+
 class VariantConfig(_Model):
     """One production variant: a model on a fleet of instances."""
 
@@ -352,6 +373,7 @@ class VariantConfig(_Model):
     model: Text
     instance_type: Text
     instance_count: Annotated[Int, Field(ge=_lim("sagemaker.InitialTaskCount", "min"))] = 1
+    autoscaling: AutoscalingConfig | None = None
 
 
 class Size(_Model):
@@ -1055,6 +1077,8 @@ def _check_endpoint(
                 f"{vp}.model: must be one of the endpoint's models ({', '.join(ep.models)}), "
                 f"got {v.model!r}"
             )
+        if bad.ok(f"{vp}.autoscaling", f"{vp}.instance_count"):
+            _check_autoscaling(vp, v, errs)
         if bad.ok(f"{vp}.instance_type") and v.instance_type not in _HOSTING:
             close = difflib.get_close_matches(v.instance_type, sorted(_HOSTING), n=1, cutoff=0.8)
             hint = f"did you mean {close[0]}?" if close else "for example ml.m5.large, ml.c5.xlarge"
@@ -1380,6 +1404,27 @@ def resolve_framework_image(
 
 
 # --------------------------------------------------------------------------- entry points
+
+
+def _check_autoscaling(path: str, v: VariantConfig, errs: list[str]) -> None:
+    a = v.autoscaling
+    if not isinstance(a, AutoscalingConfig):
+        return
+    ap = f"{path}.autoscaling"
+    if a.max_capacity < a.min_capacity:
+        errs.append(
+            f"{ap}.max_capacity: must be at least min_capacity ({a.min_capacity}), "
+            f"got {a.max_capacity}"
+        )
+    if v.instance_count > a.max_capacity:
+        # Below the minimum is fine: registering the target scales the variant up to it (and a
+        # canary candidate's minimum follows its share).
+        errs.append(
+            f"{path}.instance_count: must be at most autoscaling max_capacity "
+            f"({a.max_capacity}), got {v.instance_count}"
+        )
+    if a.target_invocations_per_instance is None and a.custom_metric is None:
+        errs.append(f"{ap}: set target_invocations_per_instance, custom_metric or both")
 
 
 def _validate_endpoint(key: str, raw: Any, errs: list[str]) -> tuple[EndpointConfig, _Bad] | None:

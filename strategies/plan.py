@@ -53,6 +53,35 @@ class ModelPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class ScalingMetricPlan:
+    """A customized metric for target tracking (CloudWatch namespace, name, statistic, target)."""
+
+    namespace: str
+    metric: str
+    statistic: str
+    target: float
+    dimensions: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AutoscalingPlan:
+    """Application Auto Scaling of one variant's instance count (`DesiredInstanceCount`).
+
+    Invariant: 1 <= min_capacity <= max_capacity. Target tracking on
+    `SageMakerVariantInvocationsPerInstance` when `invocations_per_instance` is set, and/or on
+    `custom` (one policy each). Cooldowns in seconds.
+    """
+
+    min_capacity: int
+    max_capacity: int
+    invocations_per_instance: float | None
+    custom: ScalingMetricPlan | None
+    scale_in_cooldown_seconds: int
+    scale_out_cooldown_seconds: int
+    follows_share: bool = False  # a canary candidate: its minimum follows its traffic share
+
+
+@dataclass(frozen=True, slots=True)
 class VariantPlan:
     """A production or shadow variant. `weight` 0 is a dark variant and is kept as 0."""
 
@@ -61,6 +90,7 @@ class VariantPlan:
     instance_type: str
     instance_count: int
     weight: int
+    autoscaling: AutoscalingPlan | None = None
 
 
 @dataclass(frozen=True, slots=True)

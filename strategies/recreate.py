@@ -18,7 +18,7 @@ def plan(ctx: Context) -> EndpointPlan:
         endpoint_name=ctx.endpoint_name,
         strategy="recreate",
         models=common.models(ctx, [v]),
-        production_variants=(common.variant(v, 100),),
+        production_variants=(common.variant(v, 100, endpoint_name=ctx.endpoint_name),),
         shadow_variants=(),
         deployment=None,
         replace_on_change=True,

@@ -27,7 +27,7 @@ def plan(ctx: Context) -> EndpointPlan:
         endpoint_name=ctx.endpoint_name,
         strategy="rolling",
         models=common.models(ctx, [v]),
-        production_variants=(common.variant(v, 100),),
+        production_variants=(common.variant(v, 100, endpoint_name=ctx.endpoint_name),),
         shadow_variants=(),
         deployment=RollingPlan(
             maximum_batch_size=capacity(ro.maximum_batch_size),

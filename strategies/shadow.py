@@ -34,8 +34,10 @@ def plan(ctx: Context) -> EndpointPlan:
         endpoint_name=ctx.endpoint_name,
         strategy="shadow",
         models=common.models(ctx, [prod, shadow]),
-        production_variants=(common.variant(prod, 100),),
-        shadow_variants=(common.variant(shadow, s.sampling_percent),),
+        production_variants=(common.variant(prod, 100, endpoint_name=ctx.endpoint_name),),
+        shadow_variants=(
+            common.variant(shadow, s.sampling_percent, endpoint_name=ctx.endpoint_name),
+        ),
         deployment=None,
         replace_on_change=False,
         alarms=tuple(alarms),
