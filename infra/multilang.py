@@ -76,6 +76,9 @@ class VariantInputs(TypedDict):
     """SageMaker hosting instance type (e.g. ml.m5.large)."""
     instance_count: NotRequired[pulumi.Input[int]]
     """Instances (default 1)."""
+    autoscaling: NotRequired[pulumi.Input[Any]]
+    """Target tracking: min_capacity, max_capacity, target_invocations_per_instance and/or
+    custom_metric, cooldowns (snake_case keys, see the README's autoscaling section)."""
 
 
 class DataCaptureInputs(TypedDict):
