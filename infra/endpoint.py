@@ -29,6 +29,8 @@ from sagemaker_rollouts.strategies.rollback import RollbackAlarmPlan, rollback_a
 from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 TOKEN = "sagemaker-rollouts:index:SageMakerEndpoint"
+# What an adopted endpoint keeps from its live state until `adopt` is unset.
+ADOPT_IGNORES = ("endpointConfigName", "deploymentConfig", "tags")
 
 sm = aws.sagemaker
 
@@ -431,6 +433,18 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     def _endpoint_options(
         self, plan: EndpointPlan, alarms: list[aws.cloudwatch.MetricAlarm]
     ) -> pulumi.ResourceOptions:
+        if plan.adopt:
+            # Adoption (`adopt: true`): import the live endpoint by name (the provider's import
+            # id for aws_sagemaker_endpoint is the name). An import fails unless the declared
+            # inputs match the live endpoint, and this stack's config is new, so the config,
+            # deployment settings and tags are left as they are while `adopt` is set. Unset
+            # it and the next `up` moves the endpoint to this stack's config (UpdateEndpoint).
+            return pulumi.ResourceOptions(
+                parent=self,
+                depends_on=alarms,
+                import_=plan.endpoint_name,
+                ignore_changes=list(ADOPT_IGNORES),
+            )
         if not plan.replace_on_change:
             return pulumi.ResourceOptions(parent=self, depends_on=alarms)
         # Recreate. pulumi_aws updates an endpoint in place when `endpointConfigName` changes

@@ -127,6 +127,8 @@ class RolloutEndpointInputs(TypedDict):
     """auto (default), on or off: encrypt the endpoint's ML storage volume."""
     hook: NotRequired[pulumi.Input[HookInputs]]
     """Canary hook settings."""
+    adopt: NotRequired[pulumi.Input[bool]]
+    """Import the existing endpoint of this name instead of creating one (default false)."""
     tags: NotRequired[pulumi.Input[dict[str, str]]]
     """Tags on every resource."""
     region: NotRequired[pulumi.Input[str]]

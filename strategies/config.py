@@ -680,6 +680,8 @@ class EndpointConfig(_Model):
     volume_kms: Annotated[Literal["auto", "on", "off"], BeforeValidator(_volume_kms)] = "auto"
     tags: Tags = Field(default_factory=dict)
     hook: HookConfig = Field(default_factory=HookConfig)
+    # Take over an existing endpoint of this name (Pulumi `import_`) instead of creating one.
+    adopt: bool = False
 
 
 # KMS ScheduleKeyDeletion PendingWindowInDays: 7..30 (botocore kms model).

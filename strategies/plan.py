@@ -195,6 +195,8 @@ class EndpointPlan:
     timeline: tuple[tuple[int, int], ...] = field(default=())  # (seconds, candidate %) points
     # The canary hook's reserved concurrency; None: unreserved (conditional writes only).
     hook_reserved_concurrency: int | None = 1
+    # Import the existing endpoint `endpoint_name` (leaving its config alone) instead of creating.
+    adopt: bool = False
     shadow_report: ShadowReportPlan | None = None  # shadow strategy: what the report compares
     ab_evaluator: EvaluatorSpec | None = None  # A/B strategy with `successes`: the evaluator
 

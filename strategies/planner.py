@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from sagemaker_rollouts.strategies import (
@@ -45,6 +46,8 @@ def build_plan(
     for key, ep in config.endpoints.items():
         ctx = Context(key=key, ep=ep, stack=config, project=project, stack_name=stack)
         plan = PLANNERS[ep.strategy.name](ctx)
+        if ep.adopt:
+            plan = dataclasses.replace(plan, adopt=True)
         gates = plan.gate_alarms
         where = f"{ctx.path}.alarms"
         if plan.deployment is not None and not 1 <= len(gates) <= MAX_ROLLBACK_ALARMS:
