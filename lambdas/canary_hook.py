@@ -292,8 +292,17 @@ def _try_set_weights(
             return None
         return "endpoint update in progress, retry next tick"
     except Exception as err:  # ClientError, BotoCoreError (timeouts, connection), anything else
-        code = getattr(err, "response", {}).get("Error", {}).get("Code", type(err).__name__)
-        return f"weights call failed ({code}), retry next tick"
+        return f"weights call failed ({_code(err)}), retry next tick"
+
+
+def _code(err: BaseException) -> str:
+    """An AWS error code when the error carries one (ClientError), else the exception's name."""
+    response: Any = getattr(err, "response", None)
+    if isinstance(response, Mapping):
+        error: Any = response.get("Error") or {}  # type: ignore[union-attr]
+        if isinstance(error, Mapping) and error.get("Code"):  # type: ignore[union-attr]
+            return str(error.get("Code"))  # type: ignore[union-attr]
+    return type(err).__name__
 
 
 def _set_after_record(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -259,52 +259,70 @@ def put_alarm(admin: Clients, name: str, endpoint: str, variant: str, metric: st
 def make_world(moto_url: str) -> Callable[..., World]:
     """Build a fresh world; keyword arguments override RolloutSpec fields."""
     del moto_url
+    return new_world
 
-    def build(
-        *,
-        variants: dict[str, float] | None = None,
-        create_alarms: bool = True,
-        **overrides: Any,
-    ) -> World:
-        suffix = uuid.uuid4().hex[:8]
-        admin = make_clients(REGION, _session())
-        endpoint = f"ep-{suffix}"
-        gates = (f"{endpoint}-5xx", f"{endpoint}-latency")
-        sample = f"{endpoint}-sample"
-        fields: dict[str, Any] = {
-            "rollout_id": f"{endpoint}/fp/1",
-            "endpoint_name": endpoint,
-            "stable_variant": "stable",
-            "candidate_variant": "candidate",
-            "steps": STEPS,
-            "gate_alarms": gates,
-            "min_invocations": 50,
-            "insufficient_data_limit_seconds": 600,
-            "sample_alarm": sample,
-        }
-        fields.update(overrides)
-        spec = RolloutSpec(**fields)
-        first = float(spec.steps[0].candidate_percent)
-        create_endpoint(
-            admin,
-            endpoint,
-            {"stable": 100.0 - first, "candidate": first} if variants is None else variants,
-            suffix,
-        )
-        if create_alarms:
-            put_alarm(admin, gates[0], endpoint, "candidate", "Invocation5XXErrors")
-            put_alarm(admin, gates[1], endpoint, "candidate", "ModelLatency")
-            put_alarm(admin, sample, endpoint, "candidate", "Invocations")
-        table = f"state-{suffix}"
-        store.create_state_table(admin.dynamodb, table)
-        topic = admin.sns.create_topic(Name=f"rollouts-{suffix}")["TopicArn"]
-        clients = make_clients(REGION, _session())
-        recorder = Recorder()
-        instrument(clients, recorder)
-        env = {"ROLLOUT_SPEC": spec.to_json(), "STATE_TABLE": table, "TOPIC_ARN": topic}
-        return World(spec, env, clients, admin, table, recorder)
 
-    return build
+def fork(base: World, **overrides: Any) -> World:
+    """Another rollout on `base`'s endpoint, alarms, table and topic (a fresh rollout id, the
+    endpoint back at step 0's weights, every alarm OK): a cheap world for table-driven tests. The
+    hook's clients are shared, so per-test fault injection must be removed by the test."""
+    spec = replace(base.spec, rollout_id=f"{base.spec.endpoint_name}/{uuid.uuid4().hex[:8]}/1")
+    spec = replace(spec, **overrides)
+    env = {**base.env, "ROLLOUT_SPEC": spec.to_json()}
+    w = World(spec, env, base.clients, base.admin, base.table, base.recorder)
+    first = float(spec.steps[0].candidate_percent)
+    w.set_weights({spec.stable_variant: 100.0 - first, spec.candidate_variant: first})
+    for name in (*spec.gate_alarms, *(() if spec.sample_alarm is None else (spec.sample_alarm,))):
+        w.set_alarm(name, "OK")
+    base.recorder.clear()
+    return w
+
+
+def new_world(
+    *,
+    variants: dict[str, float] | None = None,
+    create_alarms: bool = True,
+    **overrides: Any,
+) -> World:
+    """A fresh world (endpoint, alarms, state table, topic, instrumented hook clients) on the
+    running moto server; keyword arguments override RolloutSpec fields."""
+    suffix = uuid.uuid4().hex[:8]
+    admin = make_clients(REGION, _session())
+    endpoint = f"ep-{suffix}"
+    gates = (f"{endpoint}-5xx", f"{endpoint}-latency")
+    sample = f"{endpoint}-sample"
+    fields: dict[str, Any] = {
+        "rollout_id": f"{endpoint}/fp/1",
+        "endpoint_name": endpoint,
+        "stable_variant": "stable",
+        "candidate_variant": "candidate",
+        "steps": STEPS,
+        "gate_alarms": gates,
+        "min_invocations": 50,
+        "insufficient_data_limit_seconds": 600,
+        "sample_alarm": sample,
+    }
+    fields.update(overrides)
+    spec = RolloutSpec(**fields)
+    first = float(spec.steps[0].candidate_percent)
+    create_endpoint(
+        admin,
+        endpoint,
+        {"stable": 100.0 - first, "candidate": first} if variants is None else variants,
+        suffix,
+    )
+    if create_alarms:
+        put_alarm(admin, gates[0], endpoint, "candidate", "Invocation5XXErrors")
+        put_alarm(admin, gates[1], endpoint, "candidate", "ModelLatency")
+        put_alarm(admin, sample, endpoint, "candidate", "Invocations")
+    table = f"state-{suffix}"
+    store.create_state_table(admin.dynamodb, table)
+    topic = admin.sns.create_topic(Name=f"rollouts-{suffix}")["TopicArn"]
+    clients = make_clients(REGION, _session())
+    recorder = Recorder()
+    instrument(clients, recorder)
+    env = {"ROLLOUT_SPEC": spec.to_json(), "STATE_TABLE": table, "TOPIC_ARN": topic}
+    return World(spec, env, clients, admin, table, recorder)
 
 
 def fresh_clients(recorder: Recorder | None = None) -> Clients:
