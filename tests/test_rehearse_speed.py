@@ -3,6 +3,7 @@ tick-by-tick run that calls the hook on every one-minute tick (issue 12, speed).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,9 @@ events:
 """
 
 
-def _run(path: Path, monkeypatch: pytest.MonkeyPatch, *, skip: bool) -> tuple[list[Any], int]:
+def _run(
+    path: Path, monkeypatch: pytest.MonkeyPatch, *, skip: bool, baseline: bool = False
+) -> tuple[list[Any], int]:
     calls = 0
     real = canary_hook.run
 
@@ -49,21 +52,31 @@ def _run(path: Path, monkeypatch: pytest.MonkeyPatch, *, skip: bool) -> tuple[li
 
     monkeypatch.setattr(canary_hook, "run", counted)
     stack, endpoint, loaded, resolved = cmd_rehearse.prepare(ROOT, path)
+    if baseline:  # the stable fleet's alarms as baseline alarms: they hold, never roll back
+        spec = endpoint.canary
+        assert spec is not None
+        stable = tuple(a.name for a in endpoint.alarms if a.variant == spec.stable_variant)
+        endpoint = replace(endpoint, canary=replace(spec, baseline_alarms=stable))
     result = cmd_rehearse.rehearse(stack, endpoint, loaded, resolved, skip_quiet=skip)
     return [s.as_json() for s in result.steps], calls
 
 
 @pytest.mark.parametrize(
-    "scenario", [*CANARY_SCENARIOS, None], ids=[p.stem for p in CANARY_SCENARIOS] + ["mixed"]
+    ("scenario", "baseline"),
+    # MIXED once, with the stable fleet's alarms as baseline alarms (read, and holding, too)
+    [*((p, False) for p in CANARY_SCENARIOS), (None, True)],
+    ids=[p.stem for p in CANARY_SCENARIOS] + ["mixed-baseline-alarms"],
 )
 def test_skipping_quiet_ticks_gives_the_tick_by_tick_decisions(
-    scenario: Path | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    scenario: Path | None, baseline: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if scenario is None:
         scenario = tmp_path / "mixed.yaml"
         scenario.write_text(MIXED)
-    fast, fast_calls = _run(scenario, monkeypatch, skip=True)
-    slow, slow_calls = _run(scenario, monkeypatch, skip=False)
+    fast, fast_calls = _run(scenario, monkeypatch, skip=True, baseline=baseline)
+    slow, slow_calls = _run(scenario, monkeypatch, skip=False, baseline=baseline)
+    if baseline:
+        assert any("baseline" in s["reason"] for s in fast), "the baseline alarm held the rollout"
     assert fast == slow
     assert fast_calls < slow_calls  # the quiet ticks really were skipped
 

@@ -614,9 +614,9 @@ class _QuietTicks:
     """Schedule ticks where nothing can change, computed without calling AWS.
 
     The hook's tick is `decide(spec, state, alarms, endpoint, intent, now)` on three reads
-    (DescribeEndpoint, DescribeAlarms, GetItem), then writes only if `apply` bumped the version,
-    sets weights only for Advance/Reconcile/Rollback, and notifies only on a rollback, a completion
-    or a `Hold(notify=True)`. So after a tick that held and wrote nothing, while the rehearsal
+    (DescribeEndpoint, DescribeAlarms of `watched_alarms(spec)`, GetItem), then writes (and queues
+    a notice) only if `apply` bumped the version, sets weights only for Advance/Reconcile/Rollback,
+    and publishes only what its outbox holds (so a state with pending notices is left to it). So after a tick that held and wrote nothing, while the rehearsal
     changes nothing in moto (no scenario event, no fed alarm moved: the caller calls `forget`),
     the next tick reads the same three views, and if the pure decision on them is again such a
     hold, its outcome is exactly the hook's. Anything else (an advance, a write, a notification)
@@ -662,14 +662,15 @@ class _QuietTicks:
             return None
         spec = self.spec
         if self._views is None:
-            names = watched_alarms(spec)  # the same names the hook reads
             state = read_state(self.clients.dynamodb, self.table, spec.rollout_id)
-            if state is None:
+            if state is None or state.outbox:
+                # no item yet (the hook creates or recovers it), or notices waiting to be
+                # published (the hook would retry them): only the real hook does that
                 self.forget()
                 return None
             self._views = (
                 state,
-                read_alarms(self.clients.cloudwatch, names),
+                read_alarms(self.clients.cloudwatch, watched_alarms(spec)),
                 read_endpoint(self.clients.sagemaker, spec.endpoint_name),
             )
         state, alarms, endpoint = self._views
