@@ -16,14 +16,15 @@ and the tests never call AWS.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pulumi
 
-from sagemaker_rollouts.strategies import native
+from sagemaker_rollouts.strategies import native, redeploy
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 from sagemaker_rollouts.strategies.rollout import RolloutOutcome
 
@@ -141,6 +142,24 @@ class Awareness:
     """The outcome of every canary endpoint's candidate, read once before anything is declared."""
 
     outcomes: dict[str, RolloutOutcome]  # endpoint key -> outcome (only endpoints with a record)
+    # endpoint key -> what DescribeEndpoint said (canary, blue/green, rolling endpoints that exist)
+    live: dict[str, native.LiveEndpoint] = field(default_factory=dict[str, native.LiveEndpoint])
+
+    def adjusted(self, plan: DeploymentPlan) -> DeploymentPlan:
+        """`plan` with each running canary's config weights chosen so that an `up` never moves
+        traffic back and, with an unchanged config, declares no change (strategies/redeploy.py).
+        Completed canaries are rendered by `rendering(completed=True)` and left alone here."""
+        endpoints: list[EndpointPlan] = []
+        for e in plan.endpoints:
+            if e.canary is None or self.completed(e):
+                endpoints.append(e)
+                continue
+            live = self.live.get(e.key)
+            tags = None if live is None else dict(live.tags)
+            weights = {} if live is None else dict(live.weights)
+            percent = redeploy.candidate_percent(e, tags, weights)
+            endpoints.append(redeploy.with_candidate_percent(e, percent))
+        return dataclasses.replace(plan, endpoints=tuple(endpoints))
 
     def completed(self, endpoint: EndpointPlan) -> bool:
         found = self.outcomes.get(endpoint.key)
@@ -200,7 +219,7 @@ def default_endpoint_reader(plan: DeploymentPlan) -> EndpointReader:
     override = _ENDPOINT_OVERRIDE.get()
     if override is not None:
         return override
-    if all(e.deployment is None for e in plan.endpoints):
+    if all(e.deployment is None and e.canary is None for e in plan.endpoints):
         return no_endpoints
     return sagemaker_endpoint_reader(plan.region, pulumi.Config("aws").get("profile"))
 
@@ -244,7 +263,15 @@ def check(
     `endpoints` defaults to `default_endpoint_reader(plan)`. Invariant: raises before any
     resource is declared, listing every rolled-back endpoint.
     """
-    check_native(plan, default_endpoint_reader(plan) if endpoints is None else endpoints)
+    read = default_endpoint_reader(plan) if endpoints is None else endpoints
+    live: dict[str, native.LiveEndpoint] = {}
+    for e in plan.endpoints:
+        if e.deployment is not None or e.canary is not None:
+            found = read(e.endpoint_name)
+            if found is not None:
+                live[e.key] = found
+    by_name = {plan.endpoint(k).endpoint_name: v for k, v in live.items()}
+    check_native(plan, by_name.get)
     outcomes: dict[str, RolloutOutcome] = {}
     rolled_back: list[RolledBack] = []
     for endpoint in plan.endpoints:
@@ -258,4 +285,4 @@ def check(
             rolled_back.append(RolledBack(endpoint, outcome))
     if rolled_back:
         raise RolledBackCandidateError(rolled_back)
-    return Awareness(outcomes)
+    return Awareness(outcomes, live)

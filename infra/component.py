@@ -342,6 +342,7 @@ def prepare(name: str, args: RolloutEndpointArgs, opts: pulumi.ResourceOptions |
     deployment = plan_deployment(name, args, project=project, stack=stack, region=region)
     reader = awareness.default_reader(deployment, aws_config.get("profile"))
     aware = awareness.check(deployment, reader)
+    deployment = aware.adjusted(deployment)  # a running canary keeps its traffic
     if args.permissions_boundary_arn is not None:
         rule = _boundary(args.permissions_boundary_arn)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[rule]))

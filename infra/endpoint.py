@@ -249,12 +249,17 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             self.alarm_names.append(rollback.name)
             rollback_names.append(rollback.name)
         self.rollback_alarm_name = None if rollback is None else rollback.name
-        endpoint_tags: pulumi.Input[dict[str, str]] = tags
+        endpoint_tags: pulumi.Input[dict[str, str]] = {**tags, **dict(plan.endpoint_tags)}
         if plan.deployment is not None:
             # What this stack deployed, for `rollout status` and the next `pulumi up` to compare
             # with the config SageMaker actually runs (strategies/native.py).
             endpoint_tags = config.name.apply(
-                lambda c: {**tags, DEPLOYED_CONFIG_TAG: c, ATTEMPT_TAG: str(attempt)}
+                lambda c: {
+                    **tags,
+                    **dict(plan.endpoint_tags),
+                    DEPLOYED_CONFIG_TAG: c,
+                    ATTEMPT_TAG: str(attempt),
+                }
             )
         self.endpoint = sm.Endpoint(
             f"{name}-endpoint",

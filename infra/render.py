@@ -39,6 +39,7 @@ def render(plan: DeploymentPlan, outcomes: awareness.OutcomeReader | None = None
     """
     reader = outcomes if outcomes is not None else awareness.default_reader(plan)
     aware = awareness.check(plan, reader)
+    plan = aware.adjusted(plan)  # a running canary keeps its traffic (strategies/redeploy.py)
 
     identity = aws.get_caller_identity_output()
     partition = aws.get_partition_output()

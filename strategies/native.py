@@ -57,6 +57,8 @@ class LiveEndpoint:
     pending_variant_statuses: tuple[str, ...]
     failure_reason: str | None
     has_auto_rollback: bool
+    tags: tuple[tuple[str, str], ...] = ()
+    weights: tuple[tuple[str, float], ...] = ()  # production variant -> CurrentWeight
 
     @classmethod
     def from_describe(cls, describe: Mapping[str, Any], tags: Mapping[str, str]) -> LiveEndpoint:
@@ -69,6 +71,13 @@ class LiveEndpoint:
             statuses.extend(str(dict(vs).get("Status")) for vs in entries)
         last: dict[str, Any] = dict(describe.get("LastDeploymentConfig") or {})
         rollback: dict[str, Any] = dict(last.get("AutoRollbackConfiguration") or {})
+        weights: list[tuple[str, float]] = []
+        live_variants: list[Any] = list(describe.get("ProductionVariants") or [])
+        for variant in live_variants:
+            v = dict(variant)
+            current = v.get("CurrentWeight")
+            if current is not None:
+                weights.append((str(v.get("VariantName")), float(current)))
         attempt = tags.get(ATTEMPT_TAG)
         return cls(
             name=str(describe.get("EndpointName")),
@@ -80,6 +89,8 @@ class LiveEndpoint:
             pending_variant_statuses=tuple(statuses),
             failure_reason=_str(describe.get("FailureReason")),
             has_auto_rollback=bool(rollback.get("Alarms")),
+            tags=tuple(sorted(tags.items())),
+            weights=tuple(weights),
         )
 
 

@@ -197,6 +197,8 @@ class EndpointPlan:
     hook_reserved_concurrency: int | None = 1
     # Import the existing endpoint `endpoint_name` (leaving its config alone) instead of creating.
     adopt: bool = False
+    # Tags on the endpoint only (not its models or config): what the next `up` reads back.
+    endpoint_tags: tuple[tuple[str, str], ...] = ()
     shadow_report: ShadowReportPlan | None = None  # shadow strategy: what the report compares
     ab_evaluator: EvaluatorSpec | None = None  # A/B strategy with `successes`: the evaluator
 
