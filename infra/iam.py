@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sagemaker_rollouts.strategies.config import SECRET_PLACEHOLDER
 from sagemaker_rollouts.strategies.plan import ModelPlan
 
 Doc = dict[str, Any]
@@ -62,7 +63,13 @@ def ecr_repository_arn(image: str) -> str | None:
 
 
 def s3_location(url: str) -> tuple[str, str]:
-    """`s3://bucket/key/prefix` -> ("bucket", "key/prefix")."""
+    """`s3://bucket/key/prefix` -> ("bucket", "key/prefix").
+
+    Offline (`rollout plan`), an encrypted URL stands as `[secret]`: it maps to ("[secret]", "") so
+    the plan still renders; under `pulumi up` the program sees the decrypted URL.
+    """
+    if url == SECRET_PLACEHOLDER:
+        return SECRET_PLACEHOLDER, ""
     if not url.startswith("s3://"):
         raise ValueError(f"not an S3 URL: {url!r}")
     bucket, _, key = url.removeprefix("s3://").partition("/")

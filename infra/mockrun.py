@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
@@ -42,6 +41,7 @@ from pulumi.runtime.stack import run_in_stack
 
 from sagemaker_rollouts.infra import awareness, policies
 from sagemaker_rollouts.strategies.config import SECRET_PLACEHOLDER, strip_secure
+from sagemaker_rollouts.strategies.stackfile import read_stack_yaml
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -98,6 +98,7 @@ class OfflineRun:
     stack: str
     project: str
     config: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list[str])  # what the program `pulumi.log.warn`ed
 
     def of_type(self, token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == token]
@@ -259,6 +260,22 @@ def _trigger(request: Any) -> Any:
     return json_format.MessageToDict(request.replacement_trigger)
 
 
+class RecordingEngine(pulumi_mocks.MockEngine):
+    """The SDK's mock engine, keeping the program's warnings (`pulumi.log.warn`) as data."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.getLogger("pulumi.offline"))
+        self.warnings: list[str] = []
+
+    def Log(self, request: Any) -> None:
+        from pulumi.runtime.proto import engine_pb2
+
+        if request.severity == engine_pb2.WARNING:
+            self.warnings.append(str(request.message))
+        else:
+            super().Log(request)
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, also keeping the registration options and the stack's outputs."""
 
@@ -327,15 +344,20 @@ def pulumi_config(raw: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
     return config, secret_keys
 
 
-def read_stack_config(stack_file: Path) -> dict[str, Any]:
-    """The `config:` map of a `Pulumi.<stack>.yaml` file (empty when it has none)."""
-    data = yaml.safe_load(stack_file.read_text()) or {}
+def read_stack_config(stack_file: Path, project: str = "sagemaker-rollouts") -> dict[str, Any]:
+    """The `config:` map of a `Pulumi.<stack>.yaml` file (empty when it has none), read as the
+    Pulumi CLI reads it (go-yaml v2 rules, `strategies.stackfile`), keys without a namespace
+    given the project's (`endpoints` -> `<project>:endpoints`, as Pulumi does)."""
+    data = read_stack_yaml(stack_file.read_text()).data or {}
     if not isinstance(data, dict):
         raise ValueError(f"{stack_file}: expected a mapping at the top level")
     config = data.get("config") or {}  # type: ignore[reportUnknownMemberType]
     if not isinstance(config, dict):
         raise ValueError(f"{stack_file}: `config` must be a mapping")
-    return {str(k): v for k, v in config.items()}  # type: ignore[reportUnknownVariableType]
+    return {
+        (str(k) if ":" in str(k) else f"{project}:{k}"): v  # type: ignore[reportUnknownArgumentType]
+        for k, v in config.items()  # type: ignore[reportUnknownVariableType]
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,12 +391,13 @@ def _run_in_context(
 ) -> OfflineRun:
     region = config.get("aws:region") or DEFAULT_REGION
     monitor = RecordingMonitor(RecordingMocks(region))
+    engine = RecordingEngine()
     settings.reset_options(project=project, stack=stack, preview=False, organization="offline")
     settings.configure(
         pulumi_mocks.MockSettings(
             monitor=monitor,
             monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
-            engine=pulumi_mocks.MockEngine(logging.getLogger("pulumi.offline")),
+            engine=engine,
             project=project,
             stack=stack,
             dry_run=False,
@@ -400,6 +423,7 @@ def _run_in_context(
         stack=stack,
         project=project,
         config=config,
+        warnings=engine.warnings,
     )
 
 
@@ -449,7 +473,7 @@ def run_offline(
     `config` entries are merged over the stack file's `config:` map. The stack name defaults to
     the file's (`Pulumi.<stack>.yaml`). Invalid config surfaces as `error` with no resources.
     """
-    raw: dict[str, Any] = {} if stack_file is None else read_stack_config(stack_file)
+    raw: dict[str, Any] = {} if stack_file is None else read_stack_config(stack_file, project)
     raw.update(config or {})
     if stack is None:
         stack = "offline" if stack_file is None else stack_name_of(stack_file)

@@ -15,7 +15,7 @@ from pulumi.runtime import config as pulumi_config
 
 from sagemaker_rollouts.infra.awareness import OutcomeReader, dynamodb_outcomes
 from sagemaker_rollouts.infra.render import Rendered, render, stack_outputs
-from sagemaker_rollouts.strategies.config import PROJECT, load_config
+from sagemaker_rollouts.strategies.config import PROJECT, config_warnings, load_config
 from sagemaker_rollouts.strategies.planner import build_plan
 
 
@@ -42,6 +42,8 @@ def main(outcomes: OutcomeReader | None = None) -> None:
     aws_config = pulumi.Config("aws")
     region = aws_config.get("region") or "us-east-1"
     config = load_config(raw, region=region)
+    for warning in config_warnings(config):  # legal but almost certainly a mistake
+        pulumi.log.warn(warning)
     plan = build_plan(config, project=pulumi.get_project(), stack=pulumi.get_stack())
     if outcomes is None:
         outcomes = dynamodb_outcomes(plan, profile=aws_config.get("profile"))

@@ -1497,6 +1497,80 @@ def load_config(raw: Mapping[str, Any], *, region: str = "us-east-1") -> StackCo
     return StackConfig(endpoints=endpoints, region=region, images=images, **top)
 
 
+# --------------------------------------------------------------------------- warnings
+
+
+def _secret_paths(value: Any, path: str) -> list[str]:
+    if isinstance(value, BaseModel):
+        return [
+            p
+            for name in type(value).model_fields
+            for p in _secret_paths(getattr(value, name), f"{path}.{name}")
+        ]
+    if isinstance(value, Mapping):
+        items = cast(Mapping[Any, Any], value)
+        return [p for k, v in items.items() for p in _secret_paths(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        seq = cast(list[Any], value)
+        return [p for i, v in enumerate(seq) for p in _secret_paths(v, f"{path}[{i}]")]
+    return [path] if value == SECRET_PLACEHOLDER else []
+
+
+def config_warnings(config: StackConfig) -> list[str]:
+    """Legal configs that are almost certainly a mistake, as `key.path: message` (never blocking).
+
+    `rollout plan` prints them and the program logs them with `pulumi.log.warn`.
+    """
+    out: list[str] = []
+    for key, ep in config.endpoints.items():
+        p = f"endpoints.{key}"
+        dc = ep.data_capture
+        if dc is not None and dc.enabled and dc.sampling_percent == 0:
+            out.append(
+                f"{p}.data_capture.sampling_percent: 0% captures nothing while data capture is "
+                "on; set a percent above 0, or enabled: false to turn capture off"
+            )
+        for i, ca in enumerate(ep.alarms.custom):
+            if ca.dimensions is None and ca.namespace != "AWS/SageMaker":
+                added = "EndpointName" + ("/VariantName" if ca.variant is not None else "")
+                out.append(
+                    f"{p}.alarms.custom[{i}]: namespace {ca.namespace!r} is not AWS/SageMaker, yet "
+                    f"the alarm gets {added} dimensions added; unless {ca.metric!r} is published "
+                    "with exactly those dimensions the alarm never sees data: set dimensions"
+                )
+        count = ep.variants[0].instance_count
+        ro = ep.strategy.rolling
+        if ro is not None:
+            size = ro.maximum_batch_size
+            batch = size.value if size.type == "instance_count" else -(-size.value * count // 100)
+            if batch >= count:
+                out.append(
+                    f"{p}.strategy.rolling.maximum_batch_size: one batch ({batch} instance(s)) is "
+                    f"the whole fleet of {count}: every instance is replaced at once, so the "
+                    "rolling update protects nothing; add instances or use blue_green"
+                )
+        c = ep.strategy.canary
+        if c is not None:
+            names = {v.name: v for v in ep.variants}
+            stable, cand = names.get(c.stable), names.get(c.candidate)
+            last = canary_steps(c)[-1][0]
+            if stable is not None and cand is not None:
+                needed = -(-stable.instance_count * last // 100)
+                if cand.instance_count < needed:
+                    out.append(
+                        f"{p}.strategy.canary.steps: at the last step ({last}%) the candidate's "
+                        f"{cand.instance_count} instance(s) carry the load of {needed} stable "
+                        f"instance(s) (stable: {stable.instance_count} for 100%); raise the "
+                        f"candidate's instance_count to {needed} or lower the last step"
+                    )
+    out += [
+        f"{path}: encrypted (secure:) and not decryptable offline, so its form was not checked; "
+        "the program checks the decrypted value at `pulumi up`"
+        for path in _secret_paths(config.endpoints, "endpoints")
+    ]
+    return out
+
+
 def project_config(stack_yaml: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     """Split a parsed `Pulumi.<stack>.yaml` into this project's keys and the AWS region.
 

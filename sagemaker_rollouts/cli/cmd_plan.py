@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
         print_plan(stack, offline, png=args.png)
         if traffic is not None:
             print_exposure(stack, traffic)
+    warn = render.console(stderr=True)
+    for line in (*stack.warnings, *offline.warnings):  # legal, but almost certainly a mistake
+        warn.print(f"[yellow]warning:[/] {escape(line)}")
     if offline.error is not None:
         render.console(stderr=True).print(
             f"[red]error:[/] the Pulumi program failed under mocks: {escape(str(offline.error))}"
@@ -171,6 +174,7 @@ def plan_json(stack: LoadedStack, offline: Any) -> dict[str, Any]:
         "config": stack.config,
         "esc": {"environments": list(stack.environments), "unresolved": list(stack.unresolved)},
         "error": None if offline.error is None else str(offline.error),
+        "warnings": [*stack.warnings, *offline.warnings],
         "policy_findings": policy_findings(offline),
         "resources": [
             {"type": r.type, "name": r.name, "inputs": r.redacted()} for r in offline.resources

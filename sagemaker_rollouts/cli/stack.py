@@ -15,6 +15,7 @@ import yaml
 from sagemaker_rollouts.cli.errors import UsageError
 from sagemaker_rollouts.strategies.config import PROJECT, strip_secure
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.strategies.stackfile import read_stack_yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,8 @@ class LoadedStack:
     environments: tuple[str, ...] = ()
     esc_config: dict[str, Any] = field(default_factory=dict[str, Any])
     unresolved: tuple[str, ...] = ()
+    # Stack-file problems Pulumi tolerates (duplicate keys: it keeps the last one), as warnings.
+    warnings: tuple[str, ...] = ()
 
 
 def stack_path(directory: Path, stack: str) -> Path:
@@ -77,7 +80,8 @@ def load_stack(directory: Path, stack: str, esc_dir: Path | None = None) -> Load
 
     path = stack_path(directory, stack)
     try:
-        doc = yaml.safe_load(path.read_text())
+        parsed = read_stack_yaml(path.read_text())  # as the Pulumi CLI reads it (go-yaml v2)
+        doc = parsed.data
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -121,6 +125,10 @@ def load_stack(directory: Path, stack: str, esc_dir: Path | None = None) -> Load
         environments=found.environments,
         esc_config=found.config,
         unresolved=unresolved,
+        warnings=tuple(
+            f"{path}:{line}: duplicate key {key!r}; Pulumi keeps only the last value"
+            for line, key in parsed.duplicates
+        ),
     )
 
 
