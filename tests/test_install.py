@@ -25,7 +25,15 @@ SOURCES = ("pyproject.toml", "README.md", "sagemaker_rollouts", "infra", "strate
 CANARY = ROOT / "Pulumi.canary.yaml"
 
 PROBE = """
-import importlib.util, json, sys
+import importlib.abc, importlib.util, json, sys
+
+class NotBase(importlib.abc.MetaPathFinder):
+    # what `pulumi up` must not need: the [cli], [policy] and [dev] extras
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"rich", "matplotlib", "moto", "pulumi_policy", "hypothesis"}:
+            raise ImportError(f"{name} is not a base dependency")
+
+sys.meta_path.insert(0, NotBase())
 import yaml
 import infra.endpoint                      # the user's own package, not ours
 import sagemaker_rollouts
@@ -36,7 +44,12 @@ from sagemaker_rollouts.strategies.planner import build_plan
 
 raw, region = project_config(yaml.safe_load(open(sys.argv[1])))
 plan = build_plan(load_config(raw, region=region), project="p", stack="canary")
+from pathlib import Path
+from sagemaker_rollouts.infra.mockrun import run_offline
+offline = run_offline(Path(sys.argv[1]))  # the project's own program, as `pulumi up` runs it
 print(json.dumps({
+    "program_error": None if offline.error is None else repr(offline.error),
+    "program_resources": len(offline.resources),
     "user_infra": infra.__file__,
     "user_marker": infra.endpoint.MARKER,
     "package": sagemaker_rollouts.__file__,
@@ -120,6 +133,8 @@ def test_the_installed_package_lives_under_one_namespace_beside_the_users_infra(
     assert found["top_level"] == {"strategies": False, "lambdas": False, "rollout_cli": False}
     assert found["hook_files"] and all(Path(p).is_relative_to(site) for p in found["hook_files"])
     assert found["endpoints"] == ["fraud-detector"]
+    assert found["program_error"] is None  # without rich, matplotlib, moto, pulumi_policy
+    assert found["program_resources"] > 20
     assert python.exists()
 
 
