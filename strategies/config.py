@@ -4,7 +4,7 @@ Theory of operation. Two passes, and every problem from both is reported at once
 `ConfigError`:
 1. pydantic checks shapes, types and single-field ranges (its error locations become key paths);
 2. `_check_endpoint` checks what pydantic cannot see field by field: references between variants,
-   models and strategies, SageMaker's and CloudWatch's cross-field limits (DESIGN.md §3, §9), and
+   models and strategies, SageMaker's and CloudWatch's cross-field limits (docs/design.md §3, §9), and
    framework image resolution.
 When pass 1 fails for some fields, pass 2 still runs on a *lenient* copy of the endpoint: fields that
 passed their shape check keep their validated value, the failed ones are remembered (`_Bad`) and

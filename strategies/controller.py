@@ -13,7 +13,7 @@ exactly one `Decision`. The shell acts on it (weights call, notification) and st
 `apply(state, decision, now)` with a write conditional on the version it read, so two ticks racing
 on the same state cannot both step.
 
-Decision table (DESIGN.md §4; rollback beats hold beats advance; first matching row wins):
+Decision table (docs/design.md §4; rollback beats hold beats advance; first matching row wins):
 
 | # | what it sees | what it does |
 |---|---|---|

@@ -3,7 +3,7 @@
 This is NOT our controller: SageMaker moves the traffic for blue/green and rolling endpoints, and this
 module is how a rehearsal stands in for it, from the documented semantics only. Every rule below
 names the page it comes from; where the documentation is silent the rule says so and what we assume
-(DESIGN.md §9). Pure: a deployment policy, a fleet size and alarm-state changes in; the traffic and
+(docs/design.md §9). Pure: a deployment policy, a fleet size and alarm-state changes in; the traffic and
 capacity timeline out. No pulumi, no boto3.
 
 Sources (AWS SageMaker Developer Guide and API Reference):

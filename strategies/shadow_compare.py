@@ -9,7 +9,7 @@ SageMaker data capture writes one JSON line per request and variant under
 encoding CSV | JSON | BASE64 (`data` is then text, JSON text, or base64 of the raw bytes), and
 `eventMetadata` = {eventId, inferenceTime, inferenceId only when the caller sent `InferenceId`}.
 Source: SageMaker developer guide, "Capture data from real-time endpoint" (record format), and
-DESIGN.md §9.
+docs/design.md §9.
 
 SageMaker documents no id shared by a request and its shadow copy, so the pairing rule is ours:
 1. the key of a record is its `inferenceId` when the caller sent one (callers who want exact

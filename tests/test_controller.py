@@ -1,4 +1,4 @@
-"""Table tests for the pure canary controller: decide() follows DESIGN.md §4 row by row, and apply()
+"""Table tests for the pure canary controller: decide() follows docs/design.md §4 row by row, and apply()
 changes nothing (not even the version) when nothing should change."""
 
 from __future__ import annotations

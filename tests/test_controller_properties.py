@@ -1,6 +1,6 @@
 """Property test: random sequences of alarm states, clock jumps, operator intents, endpoint statuses,
 failed weight calls and outside weight changes, driven through decide() + apply() and a small pure
-simulated endpoint. The invariants are DESIGN.md §4's."""
+simulated endpoint. The invariants are docs/design.md §4's."""
 
 from __future__ import annotations
 

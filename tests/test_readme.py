@@ -35,3 +35,23 @@ def test_the_own_program_steps_declare_the_endpoint_with_the_users_key_and_topic
     assert keys == ["aws:kms/key:Key ml-data"]
     assert topics == ["aws:sns/topic:Topic ml-alerts"]
     assert "'endpoint_name': 'fraud-detector'" in out
+
+
+def test_design_references_point_at_sections_that_exist() -> None:
+    design = (ROOT / "docs" / "design.md").read_text()
+    sections = set(re.findall(r"^## (\d+)\.", design, re.M))
+    cited: set[str] = set()
+    for folder in ("strategies", "infra", "lambdas", "sagemaker_rollouts", "tests"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.resolve() == Path(__file__).resolve():
+                continue
+            text = path.read_text()
+            assert "DESIGN.md" not in text.replace("docs/design.md", ""), path
+            cited |= set(re.findall(r"docs/design\.md §(\d+)", text))
+            cited |= {
+                m
+                for group in re.findall(r"docs/design\.md (§\d+(?:, §\d+)*)", text)
+                for m in re.findall(r"\d+", group)
+            }
+    assert cited and cited <= sections
+    assert "DESIGN.md" not in (ROOT / "README.md").read_text()
