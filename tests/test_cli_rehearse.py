@@ -139,6 +139,18 @@ def test_rehearse_prints_decisions_and_draws_png(
             ":3: events[0].metric.variant",
         ),
         ("duration: 600\nendpoint: nope\n", ":2: endpoint"),
+        (
+            "duration: 600\ntraffic: {requests_per_minute: 1, daily: [1]}\n",
+            ":2: traffic",
+        ),
+        ("duration: 600\ntraffic: {daily: [1, 2, 3]}\n", ":2: traffic.daily"),
+        ("duration: 600\ntraffic: {requests_per_minute: -5}\n", ":2: traffic.requests_per_minute"),
+        ("duration: 600\nbad_from: -1\n", ":2: bad_from"),
+        ("duration: 600\ndetect: {alarm: candidate.errors_5xx}\n", ":2: detect: needs bad_from"),
+        ("duration: 600\nsagemaker: {provisioning_seconds: -1}\n", ":2: sagemaker.provisioning"),
+        ("duration: 600\nsagemaker: {warmup: 1}\n", ":2: sagemaker.warmup: unknown key"),
+        ("duration: 600\ncompare: [canary]\n", ":2: compare"),
+        ("duration: 600\nexpect: {downtime_seconds: -1}\n", ":2: expect.downtime_seconds"),
     ],
 )
 def test_bad_scenario_exits_2_naming_the_key_and_line(

@@ -261,8 +261,9 @@ def _run_compare(args: argparse.Namespace, loaded: LoadedScenario, stacks: list[
         raise UsageError(*errors)
     summaries: list[Summary] = []
     verdicts: list[str] = []
-    for stack, endpoint in targets:
+    for (stack, endpoint), label in zip(targets, stacks, strict=True):
         summary, _ = summarize(directory, loaded, stack, endpoint, skip_quiet=not args.tick_by_tick)
+        summary.stack = label  # `stack` or `stack:endpoint`, as given
         summaries.append(summary)
         _ok, problems = check_summary(loaded, summary)
         verdicts.extend(f"{stack}: {p}" for p in problems)
