@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import iam
-from sagemaker_rollouts.infra.evaluators import AbEvaluator
+from sagemaker_rollouts.infra.evaluators import AbEvaluator, DriftJob
 from sagemaker_rollouts.infra.hook import CanaryHook
 from sagemaker_rollouts.infra.shared import Account, StackResources
 from sagemaker_rollouts.strategies import autoscaling, dashboard
@@ -164,6 +164,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     ab_evaluator: AbEvaluator | None
     dashboard: aws.cloudwatch.Dashboard
     scaling_targets: dict[str, aws.appautoscaling.Target]  # by variant name
+    drift_job: DriftJob | None
 
     def __init__(
         self,
@@ -319,6 +320,22 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             for v in view.production_variants
             if v.autoscaling is not None
         }
+
+        self.drift_job = None
+        if plan.drift is not None:
+            if stack.bucket is None:
+                raise ValueError(
+                    f"endpoint {plan.endpoint_name}: the drift job reads the stack's capture bucket"
+                )
+            self.drift_job = DriftJob(
+                f"{name}-drift",
+                plan=plan.drift,
+                bucket=stack.bucket,
+                key_arn=key_arn,
+                tags=tags,
+                depends_on=[self.endpoint],
+                opts=child,
+            )
 
         self.register_outputs(
             {

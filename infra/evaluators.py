@@ -19,6 +19,7 @@ from sagemaker_rollouts.infra import iam
 from sagemaker_rollouts.infra.hook import LOG_RETENTION_DAYS, RUNTIME
 from sagemaker_rollouts.infra.shared import Account
 from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec
+from sagemaker_rollouts.strategies.drift import METRIC_NAMESPACE, DriftJobSpec, DriftPlan
 
 AB_TOKEN = "sagemaker-rollouts:index:AbEvaluator"
 
@@ -168,6 +169,155 @@ class AbEvaluator(pulumi.ComponentResource):
         schedule = aws.cloudwatch.EventRule(
             f"{name}-schedule",
             description=f"evaluate the A/B test of {spec.endpoint_name}",
+            schedule_expression=f"rate({minutes} minute{'s' if minutes > 1 else ''})",
+            tags=tags,
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-schedule-target", rule=schedule.name, arn=self.function.arn, opts=child
+        )
+        aws.lambda_.Permission(
+            f"{name}-schedule-invoke",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            principal="events.amazonaws.com",
+            source_arn=schedule.arn,
+            opts=child,
+        )
+        self.register_outputs({"function_name": self.function.name})
+
+
+DRIFT_TOKEN = "sagemaker-rollouts:index:DriftJob"
+
+
+def drift_policy(
+    *,
+    bucket_arn: str,
+    read_prefix: str,
+    baseline_key: str,
+    namespace: str,
+    log_group_arn: str,
+    key_arn: str | None,
+) -> iam.Doc:
+    """The drift job's permissions: list and read only its variant's capture folder and its
+    baseline object; PutMetricData only in the drift namespace (no resource-level permissions,
+    scoped by the `cloudwatch:namespace` condition key); decrypt with the stack key."""
+    statements = [
+        iam.statement(
+            "ListCaptures",
+            ["s3:ListBucket"],
+            [bucket_arn],
+            {"StringLike": {"s3:prefix": [f"{read_prefix}*"]}},
+        ),
+        iam.statement(
+            "ReadCaptures",
+            ["s3:GetObject"],
+            [f"{bucket_arn}/{read_prefix}*", f"{bucket_arn}/{baseline_key}"],
+        ),
+        iam.statement(
+            "Metrics",
+            ["cloudwatch:PutMetricData"],
+            "*",
+            {"StringEquals": {"cloudwatch:namespace": namespace}},
+        ),
+        iam.statement(
+            "Logs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [log_group_arn, f"{log_group_arn}:*"],
+        ),
+    ]
+    if key_arn is not None:
+        statements.append(iam.statement("UseStackKey", ["kms:Decrypt"], [key_arn]))
+    return iam.document(*statements)
+
+
+class DriftJob(pulumi.ComponentResource):
+    """The baseline object, Lambda, log group, role and schedule of one endpoint's drift job."""
+
+    function: aws.lambda_.Function
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        plan: DriftPlan,
+        bucket: aws.s3.Bucket,
+        key_arn: pulumi.Input[str] | None,
+        tags: dict[str, str],
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(DRIFT_TOKEN, name, None, opts)
+        from sagemaker_rollouts.lambdas.packaging import (
+            DRIFT_JOB_HANDLER,
+            DRIFT_JOB_MODULES,
+            module_archive_files,
+        )
+
+        job: DriftJobSpec = plan.job
+        child = pulumi.ResourceOptions(parent=self)
+        baseline = aws.s3.BucketObjectv2(
+            f"{name}-baseline",
+            bucket=bucket.id,
+            key=job.baseline_key,
+            content=plan.baseline_json,
+            content_type="application/json",
+            tags=tags,
+            opts=child,
+        )
+        fn_name = function_name(job.endpoint_name, "-drift")
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{fn_name}",
+            retention_in_days=LOG_RETENTION_DAYS,
+            kms_key_id=key_arn,
+            tags=tags,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=json.dumps(iam.assume_role("lambda.amazonaws.com")),
+            description=f"drift job of SageMaker endpoint {job.endpoint_name}",
+            tags=tags,
+            opts=child,
+        )
+        read_prefix = f"{job.capture_prefix}/{job.endpoint_name}/{job.variant}/"
+        policy = pulumi.Output.all(bucket.arn, log_group.arn, key_arn).apply(
+            lambda a: json.dumps(
+                drift_policy(
+                    bucket_arn=a[0],
+                    read_prefix=read_prefix,
+                    baseline_key=job.baseline_key,
+                    namespace=METRIC_NAMESPACE,
+                    log_group_arn=a[1],
+                    key_arn=a[2],
+                )
+            )
+        )
+        role_policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            name=fn_name,
+            description=f"feature drift of {job.endpoint_name}/{job.variant}",
+            runtime=RUNTIME,
+            handler=DRIFT_JOB_HANDLER,
+            code=archive(module_archive_files(DRIFT_JOB_MODULES)),
+            role=role.arn,
+            timeout=120,
+            memory_size=512,
+            reserved_concurrent_executions=1,
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={"DRIFT_SPEC": job.to_json(), "CAPTURE_BUCKET": bucket.bucket}
+            ),
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[log_group, role_policy, baseline, *depends_on]
+            ),
+        )
+        minutes = job.every_minutes
+        schedule = aws.cloudwatch.EventRule(
+            f"{name}-schedule",
+            description=f"measure feature drift of {job.endpoint_name}",
             schedule_expression=f"rate({minutes} minute{'s' if minutes > 1 else ''})",
             tags=tags,
             opts=child,

@@ -42,6 +42,17 @@ AB_EVALUATOR_MODULES = (
 AB_EVALUATOR_HANDLER = "sagemaker_rollouts.lambdas.ab_evaluator.handler"
 
 
+# The drift job's zip: its handler and the pure scoring module.
+DRIFT_JOB_MODULES = (
+    "sagemaker_rollouts",
+    "sagemaker_rollouts.lambdas",
+    "sagemaker_rollouts.lambdas.drift_job",
+    "sagemaker_rollouts.strategies",
+    "sagemaker_rollouts.strategies.drift",
+)
+DRIFT_JOB_HANDLER = "sagemaker_rollouts.lambdas.drift_job.handler"
+
+
 def _module_file(module: str) -> Path:
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:

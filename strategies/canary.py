@@ -67,6 +67,7 @@ def plan(ctx: Context) -> EndpointPlan:
         stable_alarms
         + common.variant_alarms(ctx, cand.name, gate=True)
         + [a for a in common.custom_alarms(ctx, gates_allowed=True) if a.variant != stable.name]
+        + common.drift_alarms(ctx, cand.name, gates_allowed=True)
     )
     sample: AlarmPlan | None = None
     if c.min_invocations > 0:

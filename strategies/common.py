@@ -134,6 +134,61 @@ def variant_alarms(ctx: Context, variant_name: str, *, gate: bool) -> list[Alarm
     return out
 
 
+def drift_variant(ctx: Context, default: str) -> str:
+    d = ctx.ep.drift
+    return default if d is None or d.variant is None else d.variant
+
+
+def drift_alarms(ctx: Context, default_variant: str, *, gates_allowed: bool) -> list[AlarmPlan]:
+    """One alarm per drift feature (a gate when `drift.gate` and the strategy has gates) and a
+    warning on the maximum, on the metrics the drift job publishes (strategies/drift.py)."""
+    from sagemaker_rollouts.strategies.drift import FEATURE_METRIC, MAX_METRIC, METRIC_NAMESPACE
+
+    d = ctx.ep.drift
+    if d is None:
+        return []
+    variant_name = drift_variant(ctx, default_variant)
+    base = (("EndpointName", ctx.endpoint_name), ("VariantName", variant_name))
+    period = d.every_minutes * 60
+    out: list[AlarmPlan] = []
+    for key, metric, dims, gate, what in [
+        *(
+            (
+                f"drift.{f.name}",
+                FEATURE_METRIC,
+                (*base, ("Feature", f.name)),
+                gates_allowed and d.gate,
+                f"drift of feature {f.name}",
+            )
+            for f in d.features
+        ),
+        ("drift.max", MAX_METRIC, base, False, "largest feature drift"),
+    ]:
+        out.append(
+            AlarmPlan(
+                key=key,
+                name=f"{ctx.endpoint_name}-{key.replace('.', '-')}",
+                namespace=METRIC_NAMESPACE,
+                metric=metric,
+                statistic="Maximum",
+                extended_statistic=None,
+                threshold=d.threshold,
+                comparison="GreaterThanThreshold",
+                period_seconds=period,
+                evaluation_periods=d.evaluation_periods,
+                datapoints_to_alarm=d.evaluation_periods,
+                # The job publishes every period; a missed run does not hold a rollout by itself.
+                treat_missing_data="notBreaching",
+                dimensions=dims,
+                variant=variant_name,
+                gate=gate,
+                description=f"{what} of variant {variant_name} on {ctx.endpoint_name} "
+                f"({ctx.path}.drift)",
+            )
+        )
+    return out
+
+
 def custom_alarms(ctx: Context, *, gates_allowed: bool) -> list[AlarmPlan]:
     out: list[AlarmPlan] = []
     for i, ca in enumerate(ctx.ep.alarms.custom):

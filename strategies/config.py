@@ -668,6 +668,45 @@ def _volume_kms(value: Any) -> Any:
     return value
 
 
+class DriftFeatureConfig(_Model):
+    """A feature of the captured requests (`source: input`) or answers (`output`: prediction
+    drift). `json_path` reads JSON bodies, `csv_column` (0-based) CSV bodies; both may be set when
+    the endpoint receives either."""
+
+    name: Annotated[
+        Text,
+        Field(json_schema_extra={"pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"}),
+        _matches(
+            r"[A-Za-z_][A-Za-z0-9_]{0,62}", "1..63 letters, digits or _, not starting with a digit"
+        ),
+    ]
+    source: Literal["input", "output"] = "input"
+    json_path: (
+        Annotated[
+            Text,
+            _matches(r"\$(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*", "a JSON path like $.features[0]"),
+        ]
+        | None
+    ) = None
+    csv_column: Annotated[Int, Field(ge=0, le=10000)] | None = None
+
+
+class DriftConfig(_Model):
+    """The scheduled drift job: PSI (numeric) / share shift (categorical) per feature against a
+    baseline file made by `rollout baseline`, published to CloudWatch, with one alarm per feature.
+    `gate: true` makes a canary's drift alarms gate alarms (hold; roll back past the limit)."""
+
+    baseline: Annotated[Text, Field(min_length=1)]
+    features: list[DriftFeatureConfig] = Field(min_length=1, max_length=20)
+    variant: Text | None = None  # default: the canary candidate, the shadow, or the first variant
+    sample_size: Annotated[Int, Field(ge=100, le=10000)] = 1000
+    lookback_hours: Annotated[Int, Field(ge=1, le=48)] = 1
+    every_minutes: Annotated[Int, Field(ge=1, le=1440)] = 15
+    threshold: Annotated[Number, Field(gt=0)] = 0.2
+    evaluation_periods: Annotated[Int, Field(ge=1, le=24)] = 2
+    gate: bool = False
+
+
 class EndpointConfig(_Model):
     endpoint_name: EndpointName | None = None
     models: dict[Text, ModelConfig] = Field(min_length=1)
@@ -682,6 +721,7 @@ class EndpointConfig(_Model):
     hook: HookConfig = Field(default_factory=HookConfig)
     # Take over an existing endpoint of this name (Pulumi `import_`) instead of creating one.
     adopt: bool = False
+    drift: DriftConfig | None = None
 
 
 # KMS ScheduleKeyDeletion PendingWindowInDays: 7..30 (botocore kms model).
@@ -1313,6 +1353,9 @@ def _check_endpoint(
                 "(an enabled standard alarm or a custom alarm with gate: true), got 0"
             )
 
+    if ep.drift is not None and bad.ok(f"{p}.drift"):
+        _check_drift(p, ep, names, errs)
+
     # Encryption of the ML storage volume.
     if bad.ok(f"{p}.volume_kms") and ep.volume_kms == "on":
         nvme = [v.instance_type for v in variants if _given(v) and has_local_nvme(v.instance_type)]
@@ -1338,6 +1381,53 @@ def _check_outputs(path: str, fields: Sequence[OutputField], errs: list[str]) ->
             errs.append(f"{fp}: set json_path (JSON answers) or csv_column (CSV answers), not both")
         if f.tolerance is not None and f.kind != "number":
             errs.append(f"{fp}.tolerance: only for kind number, got kind {f.kind}")
+
+
+def _check_drift(p: str, ep: EndpointConfig, names: Mapping[str, int], errs: list[str]) -> None:
+    """Drift reads the stack's capture bucket and a baseline file holding every feature."""
+    from sagemaker_rollouts.strategies.drift import (
+        BaselineError,
+        CategoryShares,
+        load_baseline_file,
+    )
+
+    d = ep.drift
+    assert d is not None
+    dp = f"{p}.drift"
+    features = d.features  # shape errors anywhere under drift skip these checks (caller)
+    if d.variant is not None and d.variant not in names:
+        errs.append(
+            f"{dp}.variant: must name one of the variants ({', '.join(names)}), got {d.variant!r}"
+        )
+    dc = ep.data_capture
+    if dc is not None and not dc.enabled:
+        errs.append(f"{p}.data_capture.enabled: drift reads captured requests; it must be on")
+    elif dc is not None and dc.destination_s3_uri is not None:
+        errs.append(
+            f"{dp}: reads the stack's capture bucket; unset data_capture.destination_s3_uri"
+        )
+    seen: set[str] = set()
+    for i, f in enumerate(features):
+        if f.name in seen:
+            errs.append(f"{dp}.features[{i}].name: must be unique, {f.name!r} is used twice")
+        seen.add(f.name)
+    try:
+        baseline = load_baseline_file(d.baseline)
+    except (OSError, BaselineError) as exc:
+        errs.append(f"{dp}.baseline: cannot use {d.baseline!r}: {exc}")
+        return
+    known = {n for n, _ in baseline.features}
+    for i, f in enumerate(features):
+        if f.name not in known:
+            errs.append(
+                f"{dp}.features[{i}].name: {f.name!r} is not in the baseline "
+                f"({', '.join(sorted(known))}); rebuild it with rollout baseline --features"
+            )
+        elif isinstance(baseline.feature(f.name), CategoryShares) and d.threshold > 1:
+            errs.append(
+                f"{dp}.threshold: share shift of categorical feature {f.name!r} is 0..1, "
+                f"so a threshold of {d.threshold:g} never alarms"
+            )
 
 
 def _check_timeout(sp: str, timeout: int | None, waits: int, errs: list[str]) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec
+from sagemaker_rollouts.strategies.drift import DriftPlan
 from sagemaker_rollouts.strategies.rollout import RolloutSpec
 from sagemaker_rollouts.strategies.shadow_compare import ShadowReportPlan
 
@@ -201,6 +202,7 @@ class EndpointPlan:
     endpoint_tags: tuple[tuple[str, str], ...] = ()
     shadow_report: ShadowReportPlan | None = None  # shadow strategy: what the report compares
     ab_evaluator: EvaluatorSpec | None = None  # A/B strategy with `successes`: the evaluator
+    drift: DriftPlan | None = None  # the endpoint's `drift` job
 
     def model(self, key: str) -> ModelPlan:
         for m in self.models:

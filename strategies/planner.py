@@ -9,6 +9,7 @@ from sagemaker_rollouts.strategies import (
     ab,
     blue_green,
     canary,
+    common,
     recreate,
     rollback,
     rolling,
@@ -34,6 +35,50 @@ MAX_ROLLBACK_ALARMS = rollback.MAX_METRICS
 MAX_DESCRIBE_ALARMS = 100  # one batched DescribeAlarms call takes at most 100 names
 
 
+def _with_drift(ctx: Context, plan: EndpointPlan, errs: list[str]) -> EndpointPlan:
+    """Attach the drift job (and, except for canaries, which add their own, its alarms)."""
+    from sagemaker_rollouts.strategies.drift import DriftJobSpec, DriftPlan, FeatureSpec
+
+    d = ctx.ep.drift
+    assert d is not None
+    if plan.data_capture is None:
+        errs.append(
+            f"{ctx.path}.drift: reads captured requests; turn data capture on "
+            "(data_capture: {sampling_percent: 10})"
+        )
+        return plan
+    if plan.shadow_variants:
+        default = plan.shadow_variants[0].name
+    elif plan.canary is not None:
+        default = plan.canary.candidate_variant
+    else:
+        default = plan.production_variants[0].name
+    variant = common.drift_variant(ctx, default)
+    prefix = plan.data_capture.destination_prefix.strip("/")
+    job = DriftJobSpec(
+        endpoint_name=ctx.endpoint_name,
+        variant=variant,
+        capture_prefix=prefix,
+        baseline_key=f"{prefix}/_baselines/{ctx.endpoint_name}.json",
+        features=tuple(
+            FeatureSpec(f.name, f.source, f.json_path, f.csv_column) for f in d.features
+        ),
+        sample_size=d.sample_size,
+        lookback_hours=d.lookback_hours,
+        every_minutes=d.every_minutes,
+    )
+    with open(d.baseline, encoding="utf-8") as fh:  # validated readable by load_config
+        baseline_json = fh.read()
+    alarms = plan.alarms
+    if plan.canary is None:
+        alarms = (*alarms, *common.drift_alarms(ctx, default, gates_allowed=False))
+    return dataclasses.replace(
+        plan,
+        alarms=alarms,
+        drift=DriftPlan(job=job, baseline_json=baseline_json, threshold=d.threshold, gate=d.gate),
+    )
+
+
 def build_plan(
     config: StackConfig, *, project: str, stack: str, region: str | None = None
 ) -> DeploymentPlan:
@@ -48,6 +93,8 @@ def build_plan(
         plan = PLANNERS[ep.strategy.name](ctx)
         if ep.adopt:
             plan = dataclasses.replace(plan, adopt=True)
+        if ep.drift is not None:
+            plan = _with_drift(ctx, plan, errs)
         gates = plan.gate_alarms
         where = f"{ctx.path}.alarms"
         if plan.deployment is not None and not 1 <= len(gates) <= MAX_ROLLBACK_ALARMS:

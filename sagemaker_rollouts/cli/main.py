@@ -49,6 +49,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "ab-report": ("rollout ab-report --stack ab", "rollout ab-report --stack ab --json"),
     "prune": ("rollout prune --stack prod --dry-run", "rollout prune --stack prod --json"),
+    "baseline": (
+        "rollout baseline --from train.csv --features amount,country,score -o baselines/fraud.json",
+        "rollout baseline --from train.jsonl --features amount --bins 20 -o baselines/amount.json",
+    ),
 }
 
 
@@ -166,6 +170,16 @@ def _parser() -> argparse.ArgumentParser:
     stack_args(abr)
     abr.add_argument("--endpoint", help="endpoint key or name (default: the A/B endpoint)")
     abr.add_argument("--json", action="store_true", help="machine-readable output")
+    base = sub.add_parser("baseline", help="build a drift baseline file from training data")
+    base.add_argument("--from", dest="source", required=True, metavar="FILE", help=".csv or .jsonl")
+    base.add_argument(
+        "--features", required=True, help="comma-separated columns (predictions too, for output)"
+    )
+    base.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="baseline JSON to write"
+    )
+    base.add_argument("--bins", type=int, default=10, help="numeric bins (default 10: deciles)")
+    base.add_argument("--json", action="store_true", help="print the baseline")
     for name, command in sub.choices.items():
         command.formatter_class = argparse.RawDescriptionHelpFormatter
         command.epilog = "examples:\n" + "\n".join(f"  {e}" for e in EXAMPLES.get(name, ()))
@@ -197,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from sagemaker_rollouts.cli import cmd_prune
 
                 return cmd_prune.run(args)
+            case "baseline":
+                from sagemaker_rollouts.cli import cmd_baseline
+
+                return cmd_baseline.run(args)
             case "status":
                 from sagemaker_rollouts.cli import cmd_live
 

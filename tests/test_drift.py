@@ -1,0 +1,443 @@
+"""Drift: PSI and share shift against hand-computed values, baselines, feature extraction from all
+three capture encodings, the drift Lambda against moto's S3 and CloudWatch, `rollout baseline`,
+config errors, the wiring (a canary can gate on drift) and the Lambda zip's imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sagemaker_rollouts.cli import capture_gen
+from sagemaker_rollouts.cli.capture_gen import CaptureSpec, record
+from sagemaker_rollouts.cli.main import main
+from sagemaker_rollouts.cli.moto_server import moto_server
+from sagemaker_rollouts.lambdas import drift_job
+from sagemaker_rollouts.lambdas.packaging import DRIFT_JOB_MODULES, build_zip, module_archive_files
+from sagemaker_rollouts.strategies.config import ConfigError, load_config, project_config
+from sagemaker_rollouts.strategies.drift import (
+    OTHER,
+    Baseline,
+    BaselineError,
+    CategoryShares,
+    DriftJobSpec,
+    FeatureSpec,
+    NumericBins,
+    bin_index,
+    build_baseline,
+    extract,
+    psi,
+    quantile_edges,
+    sample_features,
+    score,
+    share_shift,
+)
+from sagemaker_rollouts.strategies.planner import build_plan
+from tests.test_ab_winner import BLOCKER
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+# --------------------------------------------------------------------------- scores by hand
+
+PSI_CASES = [
+    # identical shares: no drift
+    ([0.1] * 10, [0.1] * 10, 0.0),
+    # (0.5-0.25)ln(0.5/0.25) + 0 + (0.25-0.5)ln(0.25/0.5) = 0.25 ln2 + 0.25 ln2 = 0.5 ln 2
+    ([0.25, 0.25, 0.5], [0.5, 0.25, 0.25], 0.34657359),
+    # an empty actual bin is floored at 1e-4:
+    # (1-0.5)ln(1/0.5) + (1e-4-0.5)ln(1e-4/0.5) = 0.34657359 + 0.4999 * 8.51719319 = 4.60432
+    ([0.5, 0.5], [1.0, 0.0], 4.60432),
+    # (0.3-0.2)ln(1.5) + (0.3-0.4)ln(0.75) + (0.4-0.4)*0 = 0.0405465 + 0.0287682 = 0.0693147
+    ([0.2, 0.4, 0.4], [0.3, 0.3, 0.4], 0.0693147),
+]
+
+
+@pytest.mark.parametrize(("expected", "actual", "value"), PSI_CASES)
+def test_psi_matches_hand_computed_values(
+    expected: list[float], actual: list[float], value: float
+) -> None:
+    assert psi(expected, actual) == pytest.approx(value, abs=1e-5)
+
+
+def test_psi_needs_the_same_bins() -> None:
+    with pytest.raises(ValueError, match="bins differ"):
+        psi([0.5, 0.5], [1.0])
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "value"),
+    [
+        ({"a": 0.5, "b": 0.5}, {"a": 0.5, "b": 0.5}, 0.0),
+        ({"a": 0.5, "b": 0.5}, {"a": 0.8, "b": 0.2}, 0.3),  # 1/2 (0.3 + 0.3)
+        ({"a": 1.0}, {"b": 1.0}, 1.0),
+        ({"a": 0.6, "b": 0.4, OTHER: 0.0}, {"a": 0.6, "b": 0.2, OTHER: 0.2}, 0.2),
+    ],
+)
+def test_share_shift_is_total_variation(
+    expected: dict[str, float], actual: dict[str, float], value: float
+) -> None:
+    assert share_shift(expected, actual) == pytest.approx(value)
+
+
+def test_unseen_categories_count_as_other() -> None:
+    base = CategoryShares((("US", 0.5), ("DE", 0.5), (OTHER, 0.0)))
+    # 2 of 4 values are unseen -> other 0.5; US 0.25, DE 0.25 -> 1/2 (0.25 + 0.25 + 0.5) = 0.5
+    assert score(base, ["US", "DE", "JP", "CN"]) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("value", "index"), [(-5.0, 0), (1.0, 0), (1.5, 1), (2.0, 1), (2.01, 2), (99.0, 2)]
+)
+def test_a_value_on_an_edge_falls_in_the_lower_bin(value: float, index: int) -> None:
+    assert bin_index(value, (1.0, 2.0)) == index
+
+
+def test_decile_edges_and_merged_duplicates() -> None:
+    assert quantile_edges([float(i) for i in range(1, 101)], 10) == (
+        10.0,
+        20.0,
+        30.0,
+        40.0,
+        50.0,
+        60.0,
+        70.0,
+        80.0,
+        90.0,
+    )
+    # 90% zeros: the first nine deciles collapse into one edge; no empty last bin
+    assert quantile_edges([0.0] * 90 + [1.0] * 10, 10) == (0.0,)
+
+
+def test_baseline_kinds_and_round_trip() -> None:
+    rows = [{"x": str(i), "c": "ab"[i % 2], "empty": ""} for i in range(100)]
+    b = build_baseline(rows, ["x", "c"], bins=4)
+    x, c = b.feature("x"), b.feature("c")
+    assert isinstance(x, NumericBins) and x.edges == (24.0, 49.0, 74.0)
+    assert x.shares == (0.25, 0.25, 0.25, 0.25)
+    assert isinstance(c, CategoryShares) and dict(c.shares) == {"a": 0.5, "b": 0.5}
+    assert Baseline.from_json(b.to_json()) == b
+    assert score(x, [str(i) for i in range(100)]) == pytest.approx(0.0)
+    with pytest.raises(BaselineError, match="no values for feature"):
+        build_baseline(rows, ["empty"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        '{"version": 2}',
+        '{"version": 1, "features": {"x": {"kind": "histogram"}}}',
+        '{"version": 1, "features": {"x": {"kind": "numeric", "edges": [1], "shares": [1]}}}',
+    ],
+)
+def test_bad_baselines_are_refused(text: str) -> None:
+    with pytest.raises(BaselineError):
+        Baseline.from_json(text)
+
+
+# --------------------------------------------------------------------------- extraction
+
+AMOUNT = FeatureSpec("amount", "input", json_path="$.amount", csv_column=0)
+COUNTRY = FeatureSpec("country", "input", json_path="$.country", csv_column=1)
+SCORE = FeatureSpec("score", "output", json_path="$.score")
+
+
+@pytest.mark.parametrize("encoding", capture_gen.ENCODINGS)
+def test_features_are_read_in_every_encoding(encoding: capture_gen.Encoding) -> None:
+    request = "1.5,US" if encoding == "CSV" else json.dumps({"amount": 1.5, "country": "US"})
+    line = record(
+        request=request,
+        answer=json.dumps({"score": 0.7, "label": "ok"}),
+        at=T0,
+        encoding=encoding,
+        inference_id=None,
+        event_id="e",
+    )
+    s = sample_features([line], [AMOUNT, COUNTRY, SCORE], limit=10)
+    assert s.values == {"amount": ["1.5"], "country": ["US"], "score": ["0.7"]}
+
+
+@pytest.mark.parametrize(
+    ("spec", "encoding", "text", "value"),
+    [
+        (FeatureSpec("a", csv_column=3), "CSV", "1,2,3", None),
+        (FeatureSpec("a", json_path="$.x[1]"), "JSON", '{"x": [5, 6]}', "6"),
+        (FeatureSpec("a", json_path="$.x.y"), "JSON", '{"x": 1}', None),
+        (FeatureSpec("a", json_path="$.x"), "JSON", '{"x": {"nested": 1}}', None),
+        (FeatureSpec("a"), "CSV", " 0.93\n", "0.93"),
+        (FeatureSpec("a", json_path="$.x"), "CSV", "1,2", None),
+    ],
+)
+def test_extraction_table(spec: FeatureSpec, encoding: str, text: str, value: str | None) -> None:
+    assert extract(spec, encoding, text) == value
+
+
+def test_sample_is_bounded_and_malformed_lines_are_counted() -> None:
+    good = [
+        record(
+            request=f"{i},US",
+            answer='{"score": 0.5}',
+            at=T0,
+            encoding="CSV",
+            inference_id=None,
+            event_id=str(i),
+        )
+        for i in range(10)
+    ]
+    lines = ["{broken", "", good[0], "[]", *good[1:]]
+    s = sample_features(lines, [AMOUNT], limit=5)
+    assert (s.records, s.unreadable, len(s.values["amount"])) == (5, 2, 5)
+
+
+# --------------------------------------------------------------------------- the Lambda on moto
+
+
+@pytest.fixture(scope="module")
+def moto_session() -> Iterator[Any]:
+    import boto3
+
+    with moto_server() as _:
+        yield boto3.session.Session(region_name="us-east-1")
+
+
+def _job(name: str, sample_size: int = 500) -> DriftJobSpec:
+    return DriftJobSpec(
+        endpoint_name=name,
+        variant="shadow",
+        capture_prefix="capture/x",
+        baseline_key=f"capture/x/_baselines/{name}.json",
+        features=(AMOUNT, COUNTRY, SCORE),
+        sample_size=sample_size,
+        lookback_hours=1,
+        every_minutes=15,
+    )
+
+
+def _published(cw: Any, name: str, feature: str | None) -> float:
+    dims = [{"Name": "EndpointName", "Value": name}, {"Name": "VariantName", "Value": "shadow"}]
+    metric = "MaxFeatureDrift"
+    if feature is not None:
+        dims.append({"Name": "Feature", "Value": feature})
+        metric = "FeatureDrift"
+    points = cw.get_metric_statistics(
+        Namespace="SageMakerRollouts/Drift",
+        MetricName=metric,
+        Dimensions=dims,
+        StartTime=T0 - timedelta(hours=2),
+        EndTime=T0 + timedelta(hours=2),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    assert len(points) == 1
+    return float(points[0]["Maximum"])
+
+
+@pytest.mark.parametrize(
+    ("name", "shift", "drifted"), [("steady", 0.0, False), ("shifted", 1.5, True)]
+)
+def test_drift_job_publishes_one_metric_per_feature_and_the_max(
+    moto_session: Any, name: str, shift: float, drifted: bool
+) -> None:
+    s3, cw = moto_session.client("s3"), moto_session.client("cloudwatch")
+    bucket = f"cap-{name}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"capture/x/_baselines/{name}.json",
+        Body=(ROOT / "baselines/fraud.json").read_bytes(),
+    )
+    spec = CaptureSpec(endpoint=name, requests=2000, gap_ms=1000, amount_mean=shift, start=T0)
+    capture_gen.upload(s3, bucket, "capture/x", spec, {"shadow": ["{not json"]})
+    job = _job(name)
+    env = {"DRIFT_SPEC": job.to_json(), "CAPTURE_BUCKET": bucket}
+    clients = drift_job.DriftClients(s3=s3, cloudwatch=cw)
+    now = (T0 + timedelta(minutes=30)).timestamp()
+    out = drift_job.run({}, env, clients, now, log=lambda _: None)
+    assert out["records"] == job.sample_size  # bounded: never more than sample_size records
+    assert out["published"] == 4
+    scores = out["scores"]
+    assert (scores["amount"] > 0.25) is drifted  # PSI > 0.25: significant shift
+    assert scores["country"] < 0.1 and scores["score"] < 0.1
+    for feature in ("amount", "country", "score"):
+        assert _published(cw, name, feature) == pytest.approx(scores[feature])
+    assert _published(cw, name, None) == pytest.approx(max(scores.values()))
+
+
+def test_drift_job_lists_only_its_lookback_hours(moto_session: Any) -> None:
+    job = _job("hours")
+    prefixes = drift_job.hour_prefixes(job, (T0 + timedelta(minutes=30)).timestamp())
+    assert prefixes == [
+        "capture/x/hours/shadow/2026/11/29/12/",
+        "capture/x/hours/shadow/2026/11/29/11/",
+    ]
+
+
+# --------------------------------------------------------------------------- CLI and config
+
+
+def test_rollout_baseline_from_csv_and_jsonl(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv_file = tmp_path / "train.csv"
+    csv_file.write_text("x,c\n" + "".join(f"{i},{'ab'[i % 2]}\n" for i in range(40)))
+    jsonl = tmp_path / "train.jsonl"
+    jsonl.write_text("".join(json.dumps({"x": i, "c": "ab"[i % 2]}) + "\n" for i in range(40)))
+    for src in (csv_file, jsonl):
+        out = tmp_path / f"{src.suffix[1:]}.json"
+        assert (
+            main(
+                ["baseline", "--from", str(src), "--features", "x,c", "-o", str(out), "--bins", "4"]
+            )
+            == 0
+        )
+        b = Baseline.from_json(out.read_text())
+        assert isinstance(b.feature("x"), NumericBins) and isinstance(
+            b.feature("c"), CategoryShares
+        )
+    assert "40 rows" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--from", "nope.csv", "--features", "x"], "--from nope.csv: file not found"),
+        (["--features", "missing"], "no values for feature(s) missing"),
+        (["--features", " , "], "--features: name at least one column"),
+        (["--features", "x", "--bins", "1"], "--bins: must be 2..100"),
+    ],
+)
+def test_rollout_baseline_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    src = tmp_path / "t.csv"
+    src.write_text("x\n1\n2\n")
+    args = ["baseline", "-o", str(tmp_path / "o.json")]
+    if "--from" not in argv:
+        args += ["--from", str(src)]
+    assert main([*args, *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def _shadow_config() -> tuple[dict[str, Any], str]:
+    return project_config(yaml.safe_load((ROOT / "Pulumi.shadow.yaml").read_text()))
+
+
+DRIFT_ERRORS = [
+    ({"baseline": "no/such.json"}, "drift.baseline: cannot use 'no/such.json'"),
+    (
+        {"features": [{"name": "income", "csv_column": 3}]},
+        "drift.features[0].name: 'income' is not in the baseline",
+    ),
+    ({"variant": "ghost"}, "drift.variant: must name one of the variants"),
+    ({"threshold": 2}, "drift.threshold: share shift of categorical feature 'country'"),
+    ({"sample_size": 10}, "drift.sample_size"),
+    ({"features": []}, "drift.features"),
+]
+
+
+@pytest.mark.parametrize(("edit", "message"), DRIFT_ERRORS)
+def test_drift_settings_are_validated_with_their_key_path(
+    edit: dict[str, Any], message: str
+) -> None:
+    ours, region = _shadow_config()
+    ours["endpoints"]["fraud"]["drift"].update(edit)
+    with pytest.raises(ConfigError) as err:
+        load_config(ours, region=region)
+    assert any(message in e for e in err.value.errors), err.value.errors
+
+
+def test_drift_needs_the_stack_capture_bucket() -> None:
+    ours, region = _shadow_config()
+    ours["endpoints"]["fraud"]["data_capture"] = {"destination_s3_uri": "s3://elsewhere/cap"}
+    with pytest.raises(ConfigError) as err:
+        load_config(ours, region=region)
+    assert any("drift: reads the stack's capture bucket" in e for e in err.value.errors)
+
+
+def _canary_with_drift(gate: bool) -> Any:
+    ours, region = project_config(yaml.safe_load((ROOT / "Pulumi.canary.yaml").read_text()))
+    shadow, _ = _shadow_config()
+    drift = dict(shadow["endpoints"]["fraud"]["drift"], gate=gate)
+    ours["endpoints"]["fraud"]["drift"] = drift
+    return build_plan(load_config(ours, region=region), project="p", stack="s")
+
+
+@pytest.mark.parametrize("gate", [True, False])
+def test_a_canary_can_gate_on_drift_or_keep_it_as_a_warning(gate: bool) -> None:
+    ep = _canary_with_drift(gate).endpoints[0]
+    assert ep.canary is not None and ep.drift is not None
+    names = {a.key: a.name for a in ep.alarms}
+    per_feature = {names[f"drift.{f}"] for f in ("amount", "country", "score")}
+    assert per_feature <= {a.name for a in ep.alarms}
+    assert (per_feature <= set(ep.canary.gate_alarms)) is gate
+    assert names["drift.max"] not in ep.canary.gate_alarms  # the max is a warning only
+    assert ep.drift.job.variant == "candidate"
+    alarm = next(a for a in ep.alarms if a.key == "drift.amount")
+    assert (alarm.namespace, alarm.metric, alarm.period_seconds) == (
+        "SageMakerRollouts/Drift",
+        "FeatureDrift",
+        900,
+    )
+    assert ("Feature", "amount") in alarm.dimensions
+
+
+def test_drift_job_is_wired_with_a_scoped_policy() -> None:
+    from sagemaker_rollouts.cli.stack import load_stack
+    from sagemaker_rollouts.infra import policies
+    from tests.test_infra_components import FUNCTION, run, statements
+
+    result = run(load_stack(ROOT, "shadow").plan)
+    fn = next(r for r in result.of_type(FUNCTION) if r.name.endswith("-drift-function"))
+    spec = DriftJobSpec.from_json(fn.inputs["environment"]["variables"]["DRIFT_SPEC"])
+    assert (spec.variant, spec.capture_prefix) == ("shadow", "capture/fraud-shadow")
+    obj = next(
+        r
+        for r in result.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+        if r.name.endswith("-drift-baseline")
+    )
+    assert obj.inputs["key"] == spec.baseline_key
+    assert Baseline.from_json(obj.inputs["content"]) == Baseline.from_json(
+        (ROOT / "baselines/fraud.json").read_text()
+    )
+    policy = next(
+        r
+        for r in result.of_type("aws:iam/rolePolicy:RolePolicy")
+        if r.name.endswith("-drift-policy")
+    )
+    st = statements(policy)
+    assert st["ReadCaptures"]["Resource"][0].endswith("/capture/fraud-shadow/fraud-shadow/shadow/*")
+    assert st["ListCaptures"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["capture/fraud-shadow/fraud-shadow/shadow/*"]}
+    }
+    assert st["Metrics"]["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "SageMakerRollouts/Drift"}
+    }
+    assert policies.iam_policy_violations(policy.inputs["policy"]) == []
+
+
+def test_drift_zip_imports_with_stdlib_and_boto3_only(tmp_path: Path) -> None:
+    """AWS: the Lambda runtime has only the standard library and boto3."""
+    archive = build_zip(tmp_path / "drift.zip", module_archive_files(DRIFT_JOB_MODULES))
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(tmp_path / "task")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(tmp_path / "task")
+    out = subprocess.run(
+        [sys.executable, "-c", BLOCKER, "sagemaker_rollouts.lambdas.drift_job"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip().startswith(str(tmp_path / "task"))
