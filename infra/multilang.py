@@ -129,6 +129,9 @@ class RolloutEndpointInputs(TypedDict):
     """Canary hook settings."""
     adopt: NotRequired[pulumi.Input[bool]]
     """Import the existing endpoint of this name instead of creating one (default false)."""
+    drift: NotRequired[pulumi.Input[Any]]
+    """The drift job: baseline file, features, threshold, gate (snake_case keys, as in the stack
+    config); off when absent."""
     tags: NotRequired[pulumi.Input[dict[str, str]]]
     """Tags on every resource."""
     region: NotRequired[pulumi.Input[str]]
