@@ -158,6 +158,8 @@ class AbEvaluator(pulumi.ComponentResource):
                     "AB_SPEC": spec.to_json(),
                     "STATE_TABLE": table_name,
                     "TOPIC_ARN": topic_arn,
+                    # For the `rollout` commands in notifications (strategies/notify.py).
+                    "ROLLOUT_STACK": pulumi.get_stack(),
                 }
             ),
             tags=tags,

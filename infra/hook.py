@@ -153,6 +153,8 @@ class CanaryHook(pulumi.ComponentResource):
                     "ROLLOUT_SPEC": spec.to_json(),
                     "STATE_TABLE": table_name,
                     "TOPIC_ARN": topic_arn,
+                    # For the `rollout` commands in notifications (strategies/notify.py).
+                    "ROLLOUT_STACK": pulumi.get_stack(),
                 }
             ),
             tags=tags,

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import iam
-from sagemaker_rollouts.strategies.plan import DeploymentPlan
+from sagemaker_rollouts.strategies.plan import DeploymentPlan, NotificationsPlan
 
 TOKEN = "sagemaker-rollouts:index:StackResources"
 # Capture objects expire after this many days (when the plan names no prefix rules); noncurrent
@@ -66,6 +66,7 @@ class StackResources(pulumi.ComponentResource):
     bucket: aws.s3.Bucket | None
     table: aws.dynamodb.Table | None
     topic: aws.sns.Topic | None
+    subscriptions: list[pulumi.Resource]  # subscriptions and chat channel configurations
     key_arn: pulumi.Output[str] | None
     table_name: pulumi.Output[str] | None
     table_arn: pulumi.Output[str] | None
@@ -153,9 +154,13 @@ class StackResources(pulumi.ComponentResource):
             )
             self.table_name = self.table.name
             self.table_arn = self.table.arn
-        if plan.state_table_name is not None and byo.topic_arn is not None:
-            self.topic_arn = pulumi.Output.from_input(byo.topic_arn)
-        elif plan.state_table_name is not None:
+        own_topic = byo.topic_arn
+        if own_topic is None and plan.notifications is not None:
+            own_topic = plan.notifications.topic_arn
+        wants_topic = plan.topic_name is not None or plan.state_table_name is not None
+        if wants_topic and own_topic is not None:
+            self.topic_arn = pulumi.Output.from_input(own_topic)
+        elif wants_topic:
             # Without a stack key, SNS's AWS-managed key still encrypts at rest.
             self.topic = aws.sns.Topic(
                 f"{name}-notify",
@@ -166,6 +171,12 @@ class StackResources(pulumi.ComponentResource):
                 opts=child,
             )
             self.topic_arn = self.topic.arn
+
+        self.subscriptions = []
+        if plan.notifications is not None and self.topic_arn is not None:
+            self.subscriptions = subscribe(
+                self, name, plan.notifications, self.topic_arn, account, tags
+            )
 
         self.register_outputs(
             {
@@ -264,3 +275,86 @@ class StackResources(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=[block])),
         )
         return bucket
+
+
+def subscribe(
+    parent: pulumi.Resource,
+    name: str,
+    notifications: NotificationsPlan,
+    topic_arn: pulumi.Output[str],
+    account: Account,
+    tags: dict[str, str],
+) -> list[pulumi.Resource]:
+    """The topic's subscribers from config: email / HTTPS (each confirms once), SQS (its queue
+    policy must let the topic send), Lambda (invoke permission declared here), and Slack or Teams
+    channels through AWS Chatbot (a channel role with no permissions, guardrail ReadOnlyAccess:
+    the channel only receives notifications)."""
+    child = pulumi.ResourceOptions(parent=parent)
+    out: list[pulumi.Resource] = []
+    for i, sub in enumerate(notifications.subscriptions):
+        resource_name = f"{name}-subscription-{i}-{sub.protocol}"
+        depends: list[pulumi.Resource] = []
+        if sub.protocol == "lambda":
+            depends.append(
+                aws.lambda_.Permission(
+                    f"{resource_name}-invoke",
+                    action="lambda:InvokeFunction",
+                    function=sub.endpoint,
+                    principal="sns.amazonaws.com",
+                    source_arn=topic_arn,
+                    opts=child,
+                )
+            )
+        out.append(
+            aws.sns.TopicSubscription(
+                resource_name,
+                topic=topic_arn,
+                protocol=sub.protocol,
+                endpoint=sub.endpoint,
+                opts=pulumi.ResourceOptions(parent=parent, depends_on=depends),
+            )
+        )
+    if not notifications.chat_channels:
+        return out
+    role = aws.iam.Role(
+        f"{name}-chatbot",
+        assume_role_policy=json.dumps(iam.assume_role("chatbot.amazonaws.com")),
+        description="AWS Chatbot channel role: posts rollout notifications, nothing else",
+        tags=tags,
+        opts=child,
+    )
+    guardrail = account.partition.apply(lambda p: f"arn:{p}:iam::aws:policy/ReadOnlyAccess")
+    for i, ch in enumerate(notifications.chat_channels):
+        config_name = f"{name}-{ch.kind}-{i}"[:128]
+        if ch.kind == "slack":
+            assert ch.workspace_id is not None
+            out.append(
+                aws.chatbot.SlackChannelConfiguration(
+                    f"{name}-chat-{i}-slack",
+                    configuration_name=config_name,
+                    iam_role_arn=role.arn,
+                    slack_team_id=ch.workspace_id,
+                    slack_channel_id=ch.channel_id,
+                    sns_topic_arns=[topic_arn],
+                    guardrail_policy_arns=[guardrail],
+                    tags=tags,
+                    opts=child,
+                )
+            )
+        else:
+            assert ch.team_id is not None and ch.tenant_id is not None
+            out.append(
+                aws.chatbot.TeamsChannelConfiguration(
+                    f"{name}-chat-{i}-teams",
+                    configuration_name=config_name,
+                    iam_role_arn=role.arn,
+                    team_id=ch.team_id,
+                    tenant_id=ch.tenant_id,
+                    channel_id=ch.channel_id,
+                    sns_topic_arns=[topic_arn],
+                    guardrail_policy_arns=[guardrail],
+                    tags=tags,
+                    opts=child,
+                )
+            )
+    return out

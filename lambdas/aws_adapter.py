@@ -7,10 +7,12 @@ own); nothing here reads the environment or the clock. Clients use botocore's `s
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sagemaker_rollouts.strategies import notify as notify_format
 from sagemaker_rollouts.strategies.controller import (
     ALARM_STATES,
     ENDPOINT_STATUSES,
@@ -130,13 +132,20 @@ def set_weights(sagemaker: Any, endpoint_name: str, weights: Sequence[tuple[str,
 
 
 def notify(sns: Any, topic_arn: str | None, subject: str, message: Mapping[str, Any]) -> bool:
-    """Publish one notification (JSON body); False when no topic is configured."""
+    """Publish one notification; False when no topic is configured.
+
+    One message per protocol (`strategies.notify.render`): plain text for email, the JSON record
+    (the body plus endpoint, decision, alarm, evidence and the `rollout` commands) for SQS and
+    Lambda, an AWS Chatbot custom notification for HTTPS and chat channels. The stack name for
+    the commands comes from the `ROLLOUT_STACK` environment variable.
+    """
     if not topic_arn:
         return False
     sns.publish(
         TopicArn=topic_arn,
         Subject=subject[:100],
-        Message=json.dumps(message, sort_keys=True, default=str),
+        MessageStructure="json",
+        Message=notify_format.render(subject, message, os.environ.get("ROLLOUT_STACK")),
     )
     return True
 

@@ -23,6 +23,7 @@ HOOK_MODULES = (
     "sagemaker_rollouts.strategies",
     "sagemaker_rollouts.strategies.rollout",
     "sagemaker_rollouts.strategies.controller",
+    "sagemaker_rollouts.strategies.notify",
 )
 HOOK_HANDLER = "sagemaker_rollouts.lambdas.canary_hook.handler"
 
@@ -37,6 +38,7 @@ AB_EVALUATOR_MODULES = (
     "sagemaker_rollouts.strategies.ab_winner",
     # aws_adapter's view types
     "sagemaker_rollouts.strategies.controller",
+    "sagemaker_rollouts.strategies.notify",
     "sagemaker_rollouts.strategies.rollout",
 )
 AB_EVALUATOR_HANDLER = "sagemaker_rollouts.lambdas.ab_evaluator.handler"

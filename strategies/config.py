@@ -734,11 +734,40 @@ class StackConfig(_Model):
     region: str = "us-east-1"
     # The stack KMS key's waiting period before deletion after `pulumi destroy` (KMS: 7..30 days).
     kms_deletion_window_days: KmsDeletionWindow = 30
+    notifications: NotificationsConfig | None = None
     # Resolved images per (endpoint key, model key), filled by `load_config` (framework lookups).
     images: dict[str, str] = Field(default_factory=dict)
 
     def image_of(self, endpoint_key: str, model_key: str) -> str:
         return self.images[f"{endpoint_key}/{model_key}"]
+
+
+class SubscriptionConfig(_Model):
+    """One subscriber of the rollout topic (SNS Subscribe: Protocol, Endpoint)."""
+
+    protocol: Literal["email", "https", "sqs", "lambda"]
+    endpoint: str  # address, URL or ARN, as the protocol wants (checked in pass 2)
+
+
+class ChatChannelConfig(_Model):
+    """A Slack channel or Microsoft Teams channel that AWS Chatbot posts the topic's messages to.
+
+    The workspace (Slack) or team (Teams) must be authorized in the AWS Chatbot console once.
+    """
+
+    kind: Literal["slack", "teams"]
+    channel_id: str
+    workspace_id: str | None = None  # Slack workspace (team) id, T...
+    team_id: str | None = None  # Teams team id (a GUID)
+    tenant_id: str | None = None  # Teams tenant id (a GUID)
+
+
+class NotificationsConfig(_Model):
+    """Who hears about rollbacks, completions, stuck rollouts, A/B winners and drift."""
+
+    topic_arn: str | None = None  # bring your own topic instead of the stack's
+    subscriptions: list[SubscriptionConfig] = Field(default_factory=list[SubscriptionConfig])
+    chat_channels: list[ChatChannelConfig] = Field(default_factory=list[ChatChannelConfig])
 
 
 class StackKeys(_Model):
@@ -747,6 +776,7 @@ class StackKeys(_Model):
     endpoints: dict[str, EndpointConfig] = Field(min_length=1)
     tags: Tags = Field(default_factory=dict)
     kms_deletion_window_days: KmsDeletionWindow = 30
+    notifications: NotificationsConfig | None = None
 
 
 TOP_LEVEL_KEYS = tuple(StackKeys.model_fields)
@@ -1534,6 +1564,44 @@ def _validate_endpoint(key: str, raw: Any, errs: list[str]) -> tuple[EndpointCon
         return cast(EndpointConfig, lenient), _Bad(key_path((*prefix, *loc)) for loc in locs)
 
 
+_SUBSCRIBER = {
+    "email": (r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address"),
+    "https": (r"https://[^\s]+", "an https:// URL"),
+    "sqs": (r"arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[\w-]{1,80}", "an SQS queue ARN"),
+    "lambda": (
+        r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[\w-]{1,64}(:[\w$-]+)?",
+        "a Lambda function ARN",
+    ),
+}
+
+
+def _check_notifications(n: NotificationsConfig, errs: list[str]) -> None:
+    """Each subscriber's endpoint fits its protocol; each chat channel has its ids."""
+    if n.topic_arn is not None and not re.fullmatch(
+        r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}(\.fifo)?", n.topic_arn
+    ):
+        errs.append(f"notifications.topic_arn: must be an SNS topic ARN, got {n.topic_arn!r}")
+    for i, sub in enumerate(n.subscriptions):
+        pattern, what = _SUBSCRIBER[sub.protocol]
+        if not re.fullmatch(pattern, sub.endpoint):
+            errs.append(
+                f"notifications.subscriptions[{i}].endpoint: protocol {sub.protocol} needs "
+                f"{what}, got {sub.endpoint!r}"
+            )
+    for i, ch in enumerate(n.chat_channels):
+        cp = f"notifications.chat_channels[{i}]"
+        needed = ("workspace_id",) if ch.kind == "slack" else ("team_id", "tenant_id")
+        errs.extend(
+            f"{cp}.{k}: required for a {ch.kind} channel" for k in needed if getattr(ch, k) is None
+        )
+        unused = ("team_id", "tenant_id") if ch.kind == "slack" else ("workspace_id",)
+        errs.extend(
+            f"{cp}.{k}: not used by a {ch.kind} channel"
+            for k in unused
+            if getattr(ch, k) is not None
+        )
+
+
 def load_config(raw: Mapping[str, Any], *, region: str = "us-east-1") -> StackConfig:
     """Validate the project's config keys (`endpoints`, `tags`). Raises ConfigError with all problems.
 
@@ -1555,6 +1623,8 @@ def load_config(raw: Mapping[str, Any], *, region: str = "us-east-1") -> StackCo
         except ValidationError as exc:
             errs += _pydantic_errors(StackKeys, exc, (name,), (name,))[0]
     stack_tags: dict[str, str] = top.get("tags", {})
+    if isinstance(top.get("notifications"), NotificationsConfig):
+        _check_notifications(top["notifications"], errs)
     endpoints_raw = data.get("endpoints")
     endpoints: dict[str, EndpointConfig] = {}
     images: dict[str, str] = {}

@@ -216,6 +216,34 @@ class EndpointPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriptionPlan:
+    """An SNS subscriber: protocol email | https | sqs | lambda, and its address/URL/ARN."""
+
+    protocol: str
+    endpoint: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatChannelPlan:
+    """A Slack (workspace_id) or Teams (team_id + tenant_id) channel fed by AWS Chatbot."""
+
+    kind: str
+    channel_id: str
+    workspace_id: str | None = None
+    team_id: str | None = None
+    tenant_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationsPlan:
+    """Subscribers of the rollout topic; `topic_arn` set: the user's own topic, none created."""
+
+    topic_arn: str | None
+    subscriptions: tuple[SubscriptionPlan, ...]
+    chat_channels: tuple[ChatChannelPlan, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DeploymentPlan:
     project: str
     stack: str
@@ -225,7 +253,8 @@ class DeploymentPlan:
     needs_capture_bucket: bool
     needs_kms_key: bool
     state_table_name: str | None  # set when any endpoint runs a canary
-    topic_name: str | None = None  # rollout notifications; set with the state table
+    topic_name: str | None = None  # rollout notifications; with the state table or subscribers
+    notifications: NotificationsPlan | None = None
     kms_deletion_window_days: int = 30  # 7..30: the stack key's wait before deletion
     # The capture bucket: (prefix, days) expiry rules, and what `pulumi destroy` does with it.
     capture_retention: tuple[tuple[str, int], ...] = ()

@@ -16,8 +16,14 @@ from sagemaker_rollouts.strategies import (
     shadow,
 )
 from sagemaker_rollouts.strategies.common import Context
-from sagemaker_rollouts.strategies.config import ConfigError, StackConfig
-from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.strategies.config import ConfigError, NotificationsConfig, StackConfig
+from sagemaker_rollouts.strategies.plan import (
+    ChatChannelPlan,
+    DeploymentPlan,
+    EndpointPlan,
+    NotificationsPlan,
+    SubscriptionPlan,
+)
 
 PLANNERS: dict[str, Callable[[Context], EndpointPlan]] = {
     "recreate": recreate.plan,
@@ -132,6 +138,7 @@ def build_plan(
     )
     # A/B evaluators record their evidence in the rollout history and notify like the hook does.
     canaries = any(e.canary is not None or e.ab_evaluator is not None for e in endpoints)
+    notify = notifications_plan(config.notifications)
     return DeploymentPlan(
         project=project,
         stack=stack,
@@ -141,10 +148,25 @@ def build_plan(
         needs_capture_bucket=capture,
         needs_kms_key=kms or canaries or capture,
         state_table_name=f"{project}-{stack}-rollouts" if canaries else None,
-        topic_name=f"{project}-{stack}-rollout-events" if canaries else None,
+        topic_name=f"{project}-{stack}-rollout-events" if canaries or notify is not None else None,
+        notifications=notify,
         kms_deletion_window_days=config.kms_deletion_window_days,
         capture_retention=tuple(
             sorted({(dc.destination_prefix, dc.retention_days) for _, dc in in_bucket})
         ),
         capture_on_destroy="delete" if choices == {"delete"} else "retain",
+    )
+
+
+def notifications_plan(cfg: NotificationsConfig | None) -> NotificationsPlan | None:
+    """The stack's subscribers (None: nobody configured)."""
+    if cfg is None:
+        return None
+    return NotificationsPlan(
+        topic_arn=cfg.topic_arn,
+        subscriptions=tuple(SubscriptionPlan(s.protocol, s.endpoint) for s in cfg.subscriptions),
+        chat_channels=tuple(
+            ChatChannelPlan(c.kind, c.channel_id, c.workspace_id, c.team_id, c.tenant_id)
+            for c in cfg.chat_channels
+        ),
     )

@@ -224,7 +224,7 @@ def test_canary_hook_wiring() -> None:
     assert fn["handler"] == "sagemaker_rollouts.lambdas.canary_hook.handler"
     assert fn["reservedConcurrentExecutions"] == 1
     env = fn["environment"]["variables"]
-    assert set(env) == {"ROLLOUT_SPEC", "STATE_TABLE", "TOPIC_ARN"}
+    assert set(env) == {"ROLLOUT_SPEC", "STATE_TABLE", "TOPIC_ARN", "ROLLOUT_STACK"}
     assert env["ROLLOUT_SPEC"] == spec.to_json()
     assert env["STATE_TABLE"] == "sagemaker-rollouts-test-rollouts"
     assert env["TOPIC_ARN"].startswith("arn:aws:sns:")
