@@ -19,12 +19,16 @@ from sagemaker_rollouts.strategies.controller import (
     AlarmView,
     EndpointStatus,
     EndpointView,
+    Hold,
     Intent,
+    LastRecord,
+    Reconcile,
     Rollback,
     apply,
     changes_weights,
     decide,
     initial_state,
+    recover_state,
 )
 from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step, sagemaker_weights
 
@@ -169,4 +173,148 @@ def test_controller_invariants_hold_over_random_histories(
             assert apply(new, again, now) == new, (decision, again)
             again_target = changes_weights(again)
             assert again_target is None or dict(again_target) == live, (decision, again)
+        state = new
+
+
+# --------------------------------------------------------------------------- issue 9 sequences
+
+PATTERNS = ("ok", "ok", "ok", "insufficient", "sample_low", "updating", "unreadable", "baseline")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    dt: float
+    pattern: str  # what the world looks like at this tick (see PATTERNS)
+    intent: int | None  # an operator intent given at this tick (index into INTENT_KINDS)
+    delete_state: bool  # the state item is lost before this tick (recovered from history)
+
+
+events = st.builds(
+    Event,
+    dt=st.sampled_from([5.0, 60.0, 60.0, 60.0, 120.0, 300.0, 840.0]),
+    pattern=st.sampled_from(PATTERNS),
+    intent=st.one_of(*[st.none()] * 6, st.integers(0, len(INTENT_KINDS) - 1)),
+    delete_state=st.sampled_from([False] * 15 + [True]),
+)
+
+
+def _world(
+    spec: RolloutSpec, pattern: str, live: dict[str, float]
+) -> tuple[AlarmView, EndpointView]:
+    states: dict[str, AlarmStateValue] = dict.fromkeys(
+        (*spec.gate_alarms, "sample", "stable-5xx"), "OK"
+    )
+    match pattern:
+        case "insufficient":
+            states[spec.gate_alarms[0]] = "INSUFFICIENT_DATA"
+        case "sample_low":
+            states["sample"] = "ALARM"
+        case "baseline":
+            states["stable-5xx"] = "ALARM"
+        case _:
+            pass
+    alarms = AlarmView.of(states, "Throttling" if pattern == "unreadable" else None)
+    status: EndpointStatus = "Updating" if pattern == "updating" else "InService"
+    return alarms, EndpointView.of(status, live)
+
+
+@settings(
+    max_examples=250,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(seq=st.lists(events, min_size=1, max_size=40))
+def test_issue9_sequences_bake_only_on_evidence_consume_intents_at_once_and_survive_state_loss(
+    seq: list[Event],
+) -> None:
+    """Event sequences with INSUFFICIENT_DATA sawtooths, long Updating spells, low traffic, a broken
+    baseline, unreadable alarms, intents given while held, and the state item lost and recovered.
+    An independent oracle keeps the evidence clock and the step's missing time."""
+    spec = RolloutSpec(
+        rollout_id="ep/fp/1",
+        endpoint_name="ep",
+        stable_variant="stable",
+        candidate_variant="candidate",
+        steps=(Step(5, 300), Step(25, 300), Step(100, 300)),
+        gate_alarms=("gate0", "gate1"),
+        min_invocations=10,
+        insufficient_data_limit_seconds=900,
+        sample_alarm="sample",
+        baseline_alarms=("stable-5xx",),
+    )
+    now = 1_000_000.0
+    state = initial_state(spec, now)
+    live = sagemaker_weights(spec, 5)
+    ev_start: float | None = None  # oracle: first tick of the current unbroken evidence spell
+    miss_closed, miss_open = 0.0, None  # oracle: the step's closed missing time, open spell start
+    rolled_back_at_zero = False
+    for n, e in enumerate(seq):
+        now += e.dt
+        alarms, view = _world(spec, e.pattern, live)
+        if e.delete_state and state.version > 0:
+            last = LastRecord(
+                state.version,
+                state.status,
+                state.step_index,
+                state.rollback_alarm,
+                state.rollback_reason,
+                state.rollback_at,
+            )
+            state, _ = recover_state(spec, last, view, now, "deleted")
+            state = replace(state, version=last.version + 1)
+            ev_start, miss_closed, miss_open = None, 0.0, None
+        intent = None
+        if e.intent is not None and state.version > 0:
+            intent = Intent(INTENT_KINDS[e.intent], "ops", now, "why", f"i{n}")
+            state = replace(state, intent=intent, version=state.version + 1)
+
+        evidence = e.pattern in ("ok",)
+        ev_start = (now if ev_start is None else ev_start) if evidence else None
+        if e.pattern == "insufficient":
+            miss_open = now if miss_open is None else miss_open
+        elif e.pattern != "unreadable" and miss_open is not None:
+            miss_closed, miss_open = miss_closed + (now - miss_open), None
+        missing = miss_closed + (0.0 if miss_open is None else now - miss_open)
+
+        decision = decide(spec, state, alarms, view, state.intent, now)
+
+        # Intents are consumed (applied or refused) by the decision of the tick they are given.
+        if intent is not None:
+            assert decision.intent_id == intent.id, decision
+        if isinstance(decision, Advance):
+            assert e.pattern == "ok"
+            if decision.intent_id is None:
+                assert (
+                    ev_start is not None
+                    and now - ev_start >= spec.steps[state.step_index].bake_seconds
+                )
+                assert decision.step_index == state.step_index + 1
+            else:
+                assert intent is not None and intent.kind in ("promote", "promote_full")
+        if isinstance(decision, Rollback) and "missing this step" in decision.reason:
+            assert missing > spec.insufficient_data_limit_seconds, (missing, decision)
+        if e.pattern == "baseline" and isinstance(decision, Rollback):
+            assert decision.alarm is None or state.pending_rollback  # abort / pending only
+
+        target = changes_weights(decision)
+        applied = target is not None and view.status == "InService"
+        if applied and target is not None:
+            live = dict(target)
+        if isinstance(decision, Rollback) and target is not None and not applied:
+            decision = replace(decision, deferred=True)
+        new = apply(state, decision, now)
+        _serving(live)
+        if rolled_back_at_zero:
+            assert live["candidate"] == 0.0 and new.status == "rolled_back"  # never undone
+        if new.status == "rolled_back" and not new.pending_rollback:
+            rolled_back_at_zero = live["candidate"] == 0.0 or rolled_back_at_zero
+        if new.step_index != state.step_index or isinstance(decision, Reconcile):
+            ev_start = now
+            miss_closed, miss_open = 0.0, None
+        if (
+            isinstance(decision, Hold)
+            and decision.status == "in_progress"
+            and state.status == "paused"
+        ):
+            ev_start = now if evidence else None  # a resume restarts the evidence clock
         state = new
