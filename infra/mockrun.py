@@ -26,6 +26,7 @@ import contextvars
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -284,8 +285,51 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recorded: list[RecordedResource] = []
         self.stack_outputs: dict[str, Any] = {}
         self._stack_urn: str | None = None
+        # The SDK's mock monitor runs on executor threads and gives each one its own event loop
+        # (pulumi.runtime.sync_await._ensure_event_loop) that nobody closes; left to the garbage
+        # collector, such a loop prints "Exception ignored in: BaseEventLoop.__del__" at exit.
+        # The run owns them: `close_thread_loops` closes every one once the program is done.
+        self._thread_loops: dict[int, asyncio.AbstractEventLoop] = {}
+        self._loops_lock = threading.Lock()
+
+    def _note_thread_loop(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            return
+        try:
+            loop = asyncio.get_event_loop()
+        except RuntimeError:  # no loop on this thread: nothing to own
+            return
+        with self._loops_lock:
+            self._thread_loops[id(loop)] = loop
+
+    def close_thread_loops(self) -> None:
+        """Close the event loops the SDK opened on executor threads (call after the run)."""
+        with self._loops_lock:
+            loops = list(self._thread_loops.values())
+            self._thread_loops.clear()
+        for loop in loops:
+            if not loop.is_closed() and not loop.is_running():
+                loop.close()
+
+    def Invoke(self, request: Any) -> Any:
+        try:
+            return super().Invoke(request)
+        finally:
+            self._note_thread_loop()
+
+    def ReadResource(self, request: Any) -> Any:
+        try:
+            return super().ReadResource(request)
+        finally:
+            self._note_thread_loop()
 
     def RegisterResource(self, request: Any) -> Any:
+        try:
+            return self._register(request)
+        finally:
+            self._note_thread_loop()
+
+    def _register(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type == _STACK_TYPE:
             self._stack_urn = response.urn
@@ -409,11 +453,14 @@ def _run_in_context(
     awareness.set_reader_override(outcomes)
     awareness.set_endpoint_reader_override(endpoints)
     error: BaseException | None = None
-    with _fresh_loop() as loop:
-        try:
-            loop.run_until_complete(run_in_stack(fn))
-        except Exception as exc:  # the program's own error is the result, not a crash
-            error = exc
+    try:
+        with _fresh_loop() as loop:
+            try:
+                loop.run_until_complete(run_in_stack(fn))
+            except Exception as exc:  # the program's own error is the result, not a crash
+                error = exc
+    finally:
+        monitor.close_thread_loops()
     # Registration order depends on asyncio scheduling; names start with their component's name,
     # so sorting by name keeps each endpoint's resources together and the order stable.
     return OfflineRun(
