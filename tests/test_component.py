@@ -269,3 +269,23 @@ def test_a_completed_candidate_is_rendered_alone() -> None:
 
     result = run(program, outcomes=read)
     assert result.outputs == {"variants": ["candidate"], "completed": True}
+
+
+def test_library_code_exports_nothing_but_the_projects_own_program() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    calls: list[str] = []
+    for folder in ("infra", "strategies", "lambdas", "sagemaker_rollouts/cli"):
+        for path in sorted((root / folder).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "export"
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "pulumi"
+                ):
+                    calls.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert [c.split(":")[0] for c in calls] == ["infra/program.py"], calls
