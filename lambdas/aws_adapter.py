@@ -110,6 +110,34 @@ def read_alarms(cloudwatch: Any, names: Sequence[str]) -> AlarmView:
     return AlarmView.of(states)
 
 
+def variant_instances(sagemaker: Any, endpoint_name: str, variant: str) -> int | None:
+    """The variant's CurrentInstanceCount from DescribeEndpoint (None when not reported)."""
+    resp = sagemaker.describe_endpoint(EndpointName=endpoint_name)
+    for v in resp.get("ProductionVariants", []):
+        if v.get("VariantName") == variant and v.get("CurrentInstanceCount") is not None:
+            return int(v["CurrentInstanceCount"])
+    return None
+
+
+def set_instances(sagemaker: Any, endpoint_name: str, variant: str, count: int) -> bool:
+    """UpdateEndpointWeightsAndCapacities with only DesiredInstanceCount (the weight is kept).
+    False when the endpoint is mid-update; other errors propagate."""
+    from botocore.exceptions import ClientError
+
+    try:
+        sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName=endpoint_name,
+            DesiredWeightsAndCapacities=[{"VariantName": variant, "DesiredInstanceCount": count}],
+        )
+    except ClientError as err:
+        if _error_code(err) == "ValidationException" and IN_PROGRESS_MESSAGE.lower() in (
+            _error_message(err).lower()
+        ):
+            return False
+        raise
+    return True
+
+
 def set_weights(sagemaker: Any, endpoint_name: str, weights: Sequence[tuple[str, float]]) -> bool:
     """UpdateEndpointWeightsAndCapacities. False when SageMaker says the endpoint is mid-update
     (ValidationException "Cannot update in-progress endpoint"); other errors propagate."""

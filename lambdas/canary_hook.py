@@ -45,7 +45,9 @@ from sagemaker_rollouts.lambdas.aws_adapter import (
     notify,
     read_alarms,
     read_endpoint,
+    set_instances,
     set_weights,
+    variant_instances,
 )
 from sagemaker_rollouts.lambdas.store import (
     HistoryRow,
@@ -78,6 +80,7 @@ from sagemaker_rollouts.strategies.controller import (
     watched_alarms,
 )
 from sagemaker_rollouts.strategies.rollout import RolloutSpec
+from sagemaker_rollouts.strategies.scale_down import MIN_INSTANCES, scale_down_target
 
 ALARM_EVENT = "CloudWatch Alarm State Change"
 MAX_OUTBOX = 20  # oldest pending notices are dropped beyond this (SNS down for a long time)
@@ -166,6 +169,10 @@ def run(
     result_state = state if conflict else new
     sent, result_state = _flush_outbox(clients, table, spec, result_state, topic, now)
 
+    scaled_down = None
+    if result_state.status == "completed" and not conflict:
+        scaled_down = _scale_down_stable(clients, table, spec, now)
+
     live = candidate_share(spec, endpoint)
     percent = _weights_percent(spec, weights) if applied and weights is not None else live
     result: dict[str, Any] = {
@@ -182,6 +189,7 @@ def run(
         "notices_pending": len(result_state.outbox),
         "recovered": recovered,
         "intent_refused": result_state.intent_refused,
+        "scaled_down": scaled_down,
         "now": now,
     }
     metrics: dict[str, float] = {"Step": float(result_state.step_index)}
@@ -189,6 +197,32 @@ def run(
         metrics["CandidateWeight"] = float(percent)
     log(emf_line(spec.metric_namespace, spec.endpoint_name, metrics, result, now))
     return result
+
+
+def _scale_down_stable(clients: Clients, table: str, spec: RolloutSpec, now: float) -> int | None:
+    """After completion and `scale_down_delay_seconds`, scale the idle stable variant (weight 0)
+    to its minimum (strategies/scale_down.py). Returns the count set, or None. A separate step
+    after the controller's decision: the decision table itself is unchanged."""
+    if spec.scale_down_delay_seconds is None:
+        return None
+    count = variant_instances(clients.sagemaker, spec.endpoint_name, spec.stable_variant)
+    if count is None or count <= MIN_INSTANCES:
+        return None
+    rows = read_history(clients.dynamodb, table, spec.rollout_id, 20)
+    completed_at = next((r.at for r in rows if r.kind == "complete"), None)
+    target = scale_down_target(
+        delay_seconds=spec.scale_down_delay_seconds,
+        completed_at=completed_at,
+        now=now,
+        stable_instances=count,
+    )
+    if target is None:
+        return None
+    return (
+        target
+        if set_instances(clients.sagemaker, spec.endpoint_name, spec.stable_variant, target)
+        else None
+    )
 
 
 def _load(
@@ -438,6 +472,18 @@ def _notice(
         "pending": new.pending_rollback,
         "at": now,
     }
+    if new.status == "completed":
+        delay = spec.scale_down_delay_seconds
+        body["next"] = (
+            f"{spec.candidate_variant} serves all traffic. The stable variant "
+            f"{spec.stable_variant} stays at weight 0 with its fleet"
+            + (
+                " until the next `pulumi up`"
+                if delay is None
+                else f" for {delay} s (a fast way back), then is scaled to 1 instance"
+            )
+            + "; the next `pulumi up` removes it."
+        )
     return Notice(
         subject=f"Canary {what}: {spec.endpoint_name}",
         message=json.dumps(body, sort_keys=True, default=str),

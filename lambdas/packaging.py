@@ -24,6 +24,7 @@ HOOK_MODULES = (
     "sagemaker_rollouts.strategies.rollout",
     "sagemaker_rollouts.strategies.controller",
     "sagemaker_rollouts.strategies.notify",
+    "sagemaker_rollouts.strategies.scale_down",
 )
 HOOK_HANDLER = "sagemaker_rollouts.lambdas.canary_hook.handler"
 

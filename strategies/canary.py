@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sagemaker_rollouts.strategies import autoscaling, common
+from sagemaker_rollouts.strategies import autoscaling, common, scale_down
 from sagemaker_rollouts.strategies.common import Context
 from sagemaker_rollouts.strategies.config import canary_steps
 from sagemaker_rollouts.strategies.plan import AlarmPlan, EndpointPlan, Profile
@@ -88,6 +88,7 @@ def plan(ctx: Context) -> EndpointPlan:
         insufficient_data_limit_seconds=c.insufficient_data_limit_seconds,
         sample_alarm=None if sample is None else sample.name,
         baseline_alarms=tuple(a.name for a in stable_alarms) if c.baseline_alarms else (),
+        scale_down_delay_seconds=c.scale_down_delay_seconds,
     )
     stable_plan = common.variant(stable, 100 - first, endpoint_name=ctx.endpoint_name)
     cand_plan = common.variant(cand, first, endpoint_name=ctx.endpoint_name)
@@ -98,11 +99,23 @@ def plan(ctx: Context) -> EndpointPlan:
     )
     timeline: list[tuple[int, int]] = []
     t = 0
+    final_bake = 0
     for s in plan_steps:
         timeline.append((t, s.candidate_percent))
         if s.candidate_percent == 100:
+            final_bake = s.bake_seconds
             break
         t += s.bake_seconds
+    # The final bake at 100% is part of the rollout (the timeline shows it); the stable fleet
+    # idles at full size through it and the scale-down delay, then drops to one instance.
+    if final_bake > 0:
+        timeline.append((t + final_bake, 100))
+    idle = scale_down.idle_stable_seconds(final_bake, c.scale_down_delay_seconds)
+    extra_hours = None
+    if idle is not None:
+        extra_hours = round(
+            cand.instance_count * t / 3600.0 + stable.instance_count * idle / 3600.0, 3
+        )
     return EndpointPlan(
         key=ctx.key,
         endpoint_name=ctx.endpoint_name,
@@ -124,7 +137,9 @@ def plan(ctx: Context) -> EndpointPlan:
             live_traffic_test=True,
             extra_instances=cand.instance_count,
             time_to_full_seconds=t,
-            extra_instance_hours=common.hours(cand.instance_count, t),
+            # Candidate fleet while it bakes below 100%, then the idle stable fleet until the
+            # hook scales it down (None: no scale-down, it idles until the next `pulumi up`).
+            extra_instance_hours=extra_hours,
         ),
         tags=common.tags(ctx, "canary"),
         hook_reserved_concurrency=ctx.ep.hook.reserved_concurrency,

@@ -466,6 +466,10 @@ class CanaryConfig(_Model):
     # The stable variant's standard alarms watch the fleet a rollback would send all traffic to:
     # in ALARM they hold the rollout and notify; they never roll the candidate back.
     baseline_alarms: bool = False
+    # After completion the stable variant (weight 0) keeps its full fleet this long, a fast way
+    # back, then the hook scales it to one instance (like Argo Rollouts' scaleDownDelaySeconds).
+    # null: keep it at full size until the next `pulumi up` removes it.
+    scale_down_delay_seconds: Seconds | None = 600
 
 
 class MetricRefConfig(_Model):

@@ -50,6 +50,9 @@ class RolloutSpec:
     # Alarms on the stable (baseline) fleet: in ALARM they hold the rollout and notify, and block an
     # automatic rollback onto that fleet; they never roll the candidate back themselves.
     baseline_alarms: tuple[str, ...] = ()
+    # After completion, scale the stable variant to one instance this many seconds later (None:
+    # never; the next `pulumi up` removes it). See strategies/scale_down.py.
+    scale_down_delay_seconds: int | None = None
 
     def to_json(self) -> str:
         """Serialise for the Lambda's environment; `from_json(to_json(s)) == s`."""
@@ -67,6 +70,7 @@ class RolloutSpec:
                 "metric_namespace": self.metric_namespace,
                 "sample_alarm": self.sample_alarm,
                 "baseline_alarms": list(self.baseline_alarms),
+                "scale_down_delay_seconds": self.scale_down_delay_seconds,
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -89,6 +93,9 @@ class RolloutSpec:
             metric_namespace=str(data["metric_namespace"]),
             sample_alarm=None if data.get("sample_alarm") is None else str(data["sample_alarm"]),
             baseline_alarms=tuple(str(a) for a in data.get("baseline_alarms") or ()),
+            scale_down_delay_seconds=None
+            if data.get("scale_down_delay_seconds") is None
+            else int(data["scale_down_delay_seconds"]),
         )
 
 

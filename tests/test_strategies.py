@@ -180,7 +180,8 @@ def test_canary_steps_end_at_100_and_the_timeline_accumulates_bakes() -> None:
         (50, 60),
         (100, 600),
     ]
-    assert p.timeline == ((0, 5), (600, 50), (660, 100))
+    # The final bake at 100% is drawn too: it ends the rollout.
+    assert p.timeline == ((0, 5), (600, 50), (660, 100), (1260, 100))
 
 
 def test_canary_that_ends_at_100_gets_no_extra_step() -> None:
