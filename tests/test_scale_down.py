@@ -111,9 +111,11 @@ def test_the_completion_notice_says_what_happens_to_the_stable_fleet(
     w = make_world(scale_down_delay_seconds=900)
     _complete(w)
     (done,) = [p for p in w.recorder.published if "completed" in p["body"]["Subject"]]
-    text = json.loads(done["body"]["Message"])["next"]
+    per_protocol = json.loads(done["body"]["Message"])
+    text = json.loads(per_protocol["sqs"])["next"]
     assert "900 s" in text and "scaled to 1 instance" in text
     assert "next `pulumi up` removes it" in text
+    assert text in per_protocol["email"]
 
 
 def test_the_canary_profile_counts_the_final_bake_and_the_idle_stable_fleet() -> None:
