@@ -188,6 +188,10 @@ def summarize(
 
 
 def run(args: argparse.Namespace) -> int:
+    from sagemaker_rollouts.cli import rehearse_evidence
+
+    if rehearse_evidence.is_evidence_scenario(Path(args.scenario)):
+        return rehearse_evidence.run(args)  # shadow comparison / A/B evaluation scenarios
     loaded = load_scenario(Path(args.scenario))
     compare = _compare_list(args, loaded)
     if compare is not None:
