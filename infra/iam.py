@@ -310,3 +310,305 @@ def tls_only_bucket_policy(bucket_arn: str) -> Doc:
             }
         ],
     }
+
+
+# ------------------------------------------------------------------------------------------
+# The CI/CD pipeline's role (README "CI/CD pipeline"): GitHub Actions OIDC, least privilege.
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+# Actions AWS only authorizes on "*" (Service Authorization Reference: no resource types):
+# creating a KMS key, and the autoscaling/alarm/dashboard reads pulumi refreshes with.
+PIPELINE_STAR_ACTIONS = ("kms:CreateKey",)
+
+
+def github_trust_policy(
+    provider_arn: str, repository: str, refs: Sequence[str], environments: Sequence[str]
+) -> Doc:
+    """Trust GitHub's OIDC tokens of one repository, for the given refs (`refs/heads/main`),
+    pull requests, and deployment environments (`production`); audience sts.amazonaws.com
+    (GitHub docs, "Configuring OpenID Connect in Amazon Web Services")."""
+    subjects = [f"repo:{repository}:ref:{r}" for r in refs]
+    subjects += [f"repo:{repository}:environment:{e}" for e in environments]
+    subjects.append(f"repo:{repository}:pull_request")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"},
+                    "StringLike": {f"{GITHUB_OIDC_HOST}:sub": subjects},
+                },
+            }
+        ],
+    }
+
+
+def pipeline_policy(*, account: str, region: str, partition: str, project: str) -> Doc:
+    """What `pulumi preview/up` of this project and `rollout status` need, by resource ARN.
+
+    Scoped to this account and region, and by name to the project's table, topic and capture
+    buckets; IAM roles may only be passed to SageMaker, Lambda and AWS Chatbot. The one action on
+    "*" is kms:CreateKey (it has no resource type). Passes the pack's `iam-no-wildcards` rule.
+    """
+    a = f"{region}:{account}"
+
+    def arn(service: str, resource: str, *, regional: bool = True) -> str:
+        return f"arn:{partition}:{service}:{a if regional else ':' + account}:{resource}"
+
+    sagemaker = [arn("sagemaker", f"{kind}/*") for kind in ("model", "endpoint-config", "endpoint")]
+    return document(
+        statement(
+            "SageMaker",
+            [
+                "sagemaker:CreateModel",
+                "sagemaker:DeleteModel",
+                "sagemaker:DescribeModel",
+                "sagemaker:CreateEndpointConfig",
+                "sagemaker:DeleteEndpointConfig",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:CreateEndpoint",
+                "sagemaker:UpdateEndpoint",
+                "sagemaker:DeleteEndpoint",
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:AddTags",
+                "sagemaker:DeleteTags",
+                "sagemaker:ListTags",
+            ],
+            sagemaker,
+        ),
+        statement(
+            "Roles",
+            [
+                "iam:CreateRole",
+                "iam:DeleteRole",
+                "iam:GetRole",
+                "iam:UpdateRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:PutRolePolicy",
+                "iam:GetRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListInstanceProfilesForRole",
+            ],
+            [f"arn:{partition}:iam::{account}:role/*"],
+        ),
+        statement(
+            "PassRoles",
+            ["iam:PassRole"],
+            [f"arn:{partition}:iam::{account}:role/*"],
+            {
+                "StringEquals": {
+                    "iam:PassedToService": [
+                        "sagemaker.amazonaws.com",
+                        "lambda.amazonaws.com",
+                        "chatbot.amazonaws.com",
+                    ]
+                }
+            },
+        ),
+        statement(
+            "AutoscalingServiceLinkedRole",
+            ["iam:CreateServiceLinkedRole"],
+            [
+                f"arn:{partition}:iam::{account}:role/aws-service-role/"
+                "sagemaker.application-autoscaling.amazonaws.com/*"
+            ],
+            {
+                "StringEquals": {
+                    "iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"
+                }
+            },
+        ),
+        statement(
+            "Hooks",
+            [
+                "lambda:CreateFunction",
+                "lambda:DeleteFunction",
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:PutFunctionConcurrency",
+                "lambda:DeleteFunctionConcurrency",
+                "lambda:GetFunctionCodeSigningConfig",
+                "lambda:ListVersionsByFunction",
+                "lambda:AddPermission",
+                "lambda:RemovePermission",
+                "lambda:GetPolicy",
+                "lambda:TagResource",
+                "lambda:UntagResource",
+                "lambda:ListTags",
+                "lambda:InvokeFunction",
+            ],
+            [arn("lambda", "function:*")],
+        ),
+        statement(
+            "Schedules",
+            [
+                "events:PutRule",
+                "events:DeleteRule",
+                "events:DescribeRule",
+                "events:PutTargets",
+                "events:RemoveTargets",
+                "events:ListTargetsByRule",
+                "events:TagResource",
+                "events:UntagResource",
+                "events:ListTagsForResource",
+            ],
+            [arn("events", "rule/*")],
+        ),
+        statement(
+            "AlarmsAndDashboards",
+            [
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:TagResource",
+                "cloudwatch:UntagResource",
+                "cloudwatch:ListTagsForResource",
+                "cloudwatch:PutDashboard",
+                "cloudwatch:GetDashboard",
+                "cloudwatch:DeleteDashboards",
+            ],
+            [arn("cloudwatch", "alarm:*"), f"arn:{partition}:cloudwatch::{account}:dashboard/*"],
+        ),
+        statement(
+            "Logs",
+            [
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:AssociateKmsKey",
+                "logs:DisassociateKmsKey",
+                "logs:TagResource",
+                "logs:UntagResource",
+                "logs:ListTagsForResource",
+                "logs:DescribeLogGroups",
+            ],
+            [arn("logs", "log-group:/aws/lambda/*")],
+        ),
+        statement(
+            "StateTable",
+            [
+                "dynamodb:CreateTable",
+                "dynamodb:DeleteTable",
+                "dynamodb:DescribeTable",
+                "dynamodb:UpdateTable",
+                "dynamodb:DescribeContinuousBackups",
+                "dynamodb:UpdateContinuousBackups",
+                "dynamodb:DescribeTimeToLive",
+                "dynamodb:TagResource",
+                "dynamodb:UntagResource",
+                "dynamodb:ListTagsOfResource",
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+            ],
+            [arn("dynamodb", f"table/{project}-*")],
+        ),
+        statement(
+            "Topic",
+            [
+                "sns:CreateTopic",
+                "sns:DeleteTopic",
+                "sns:GetTopicAttributes",
+                "sns:SetTopicAttributes",
+                "sns:Subscribe",
+                "sns:Unsubscribe",
+                "sns:GetSubscriptionAttributes",
+                "sns:SetSubscriptionAttributes",
+                "sns:TagResource",
+                "sns:UntagResource",
+                "sns:ListTagsForResource",
+            ],
+            [arn("sns", f"{project}-*")],
+        ),
+        statement(
+            "CaptureBucket",
+            [
+                "s3:CreateBucket",
+                "s3:DeleteBucket",
+                "s3:GetBucketPolicy",
+                "s3:PutBucketPolicy",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:GetBucketOwnershipControls",
+                "s3:PutBucketOwnershipControls",
+                "s3:GetBucketVersioning",
+                "s3:PutBucketVersioning",
+                "s3:GetBucketTagging",
+                "s3:PutBucketTagging",
+                "s3:GetBucketAcl",
+                "s3:GetBucketCORS",
+                "s3:GetBucketWebsite",
+                "s3:GetBucketLogging",
+                "s3:GetBucketRequestPayment",
+                "s3:GetBucketObjectLockConfiguration",
+                "s3:DeleteBucketPolicy",
+                "s3:GetEncryptionConfiguration",
+                "s3:PutEncryptionConfiguration",
+                "s3:GetLifecycleConfiguration",
+                "s3:PutLifecycleConfiguration",
+                "s3:GetAccelerateConfiguration",
+                "s3:GetReplicationConfiguration",
+                "s3:ListBucket",
+            ],
+            [f"arn:{partition}:s3:::*-capture-*"],
+        ),
+        statement("CreateKey", list(PIPELINE_STAR_ACTIONS), "*"),
+        statement(
+            "Key",
+            [
+                "kms:DescribeKey",
+                "kms:GetKeyPolicy",
+                "kms:PutKeyPolicy",
+                "kms:GetKeyRotationStatus",
+                "kms:EnableKeyRotation",
+                "kms:ScheduleKeyDeletion",
+                "kms:TagResource",
+                "kms:UntagResource",
+                "kms:ListResourceTags",
+                "kms:CreateAlias",
+                "kms:DeleteAlias",
+                "kms:UpdateAlias",
+            ],
+            [arn("kms", "key/*"), arn("kms", f"alias/{project}-*")],
+        ),
+        statement(
+            "Autoscaling",
+            [
+                "application-autoscaling:RegisterScalableTarget",
+                "application-autoscaling:DeregisterScalableTarget",
+                "application-autoscaling:PutScalingPolicy",
+                "application-autoscaling:DeleteScalingPolicy",
+                "application-autoscaling:DescribeScalableTargets",
+                "application-autoscaling:DescribeScalingPolicies",
+                "application-autoscaling:TagResource",
+                "application-autoscaling:UntagResource",
+                "application-autoscaling:ListTagsForResource",
+            ],
+            [arn("application-autoscaling", "scalable-target/*")],
+        ),
+        statement(
+            "ChatChannels",
+            [
+                "chatbot:CreateSlackChannelConfiguration",
+                "chatbot:UpdateSlackChannelConfiguration",
+                "chatbot:DeleteSlackChannelConfiguration",
+                "chatbot:DescribeSlackChannelConfigurations",
+                "chatbot:CreateMicrosoftTeamsChannelConfiguration",
+                "chatbot:UpdateMicrosoftTeamsChannelConfiguration",
+                "chatbot:DeleteMicrosoftTeamsChannelConfiguration",
+                "chatbot:GetMicrosoftTeamsChannelConfiguration",
+                "chatbot:TagResource",
+                "chatbot:UntagResource",
+                "chatbot:ListTagsForResource",
+            ],
+            [f"arn:{partition}:chatbot::{account}:chat-configuration/*"],
+        ),
+    )

@@ -42,6 +42,9 @@ STAR_ALLOWED = frozenset(
         "ec2:DescribeSecurityGroups",
         # Read-only; no resource types in the Service Authorization Reference (A/B evaluator).
         "cloudwatch:GetMetricData",
+        # No resource type either (Service Authorization Reference, AWS KMS): the CI/CD
+        # pipeline's role creates the stack key (infra/iam.py `pipeline_policy`).
+        "kms:CreateKey",
     }
 )
 # Allowed on "*" only with a condition that scopes them.

@@ -33,9 +33,10 @@ def main(outcomes: OutcomeReader | None = None) -> None:
     tags = cfg.get_object("tags")
     if tags is not None:
         raw["tags"] = tags
-    notifications = cfg.get_object("notifications")
-    if notifications is not None:
-        raw["notifications"] = notifications
+    for key in ("notifications", "ci_role"):
+        value = cfg.get_object(key)
+        if value is not None:
+            raw[key] = value
     window = cfg.get_object("kms_deletion_window_days")  # a number, or a string via the CLI
     if window is not None:
         raw["kms_deletion_window_days"] = window

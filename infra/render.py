@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import awareness
 from sagemaker_rollouts.infra.endpoint import SageMakerEndpoint
+from sagemaker_rollouts.infra.pipeline import PipelineRole
 from sagemaker_rollouts.infra.shared import Account, StackResources
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
 
@@ -28,6 +29,7 @@ class Rendered:
     stack: StackResources
     endpoints: dict[str, SageMakerEndpoint]  # by endpoint config key
     awareness: awareness.Awareness
+    pipeline: PipelineRole | None = None  # the CI/CD role, when the config has `ci_role`
 
 
 def render(plan: DeploymentPlan, outcomes: awareness.OutcomeReader | None = None) -> Rendered:
@@ -48,6 +50,17 @@ def render(plan: DeploymentPlan, outcomes: awareness.OutcomeReader | None = None
     )
     tags = dict(plan.tags)
     shared = StackResources(f"{plan.project}-{plan.stack}", plan, account, tags)
+    pipeline = (
+        None
+        if plan.ci_role is None
+        else PipelineRole(
+            f"{plan.project}-{plan.stack}-ci",
+            plan=plan.ci_role,
+            project=plan.project,
+            account=account,
+            tags=tags,
+        )
+    )
     endpoints = {
         e.key: SageMakerEndpoint(
             e.key,
@@ -60,7 +73,7 @@ def render(plan: DeploymentPlan, outcomes: awareness.OutcomeReader | None = None
         for e in plan.endpoints
     }
 
-    return Rendered(stack=shared, endpoints=endpoints, awareness=aware)
+    return Rendered(stack=shared, endpoints=endpoints, awareness=aware, pipeline=pipeline)
 
 
 def stack_outputs(rendered: Rendered) -> dict[str, Any]:
@@ -68,7 +81,7 @@ def stack_outputs(rendered: Rendered) -> dict[str, Any]:
 
     Keys present on every stack: `endpoint_names`, `variant_names`, `alarm_names`, `dashboards`
     (CloudWatch dashboard names; each keyed by endpoint config key). Only when used: `shadow_variant_names`, `capture_s3_uris`,
-    `capture_bucket`, `state_table`, `notification_topic_arn`, `hook_functions`,
+    `capture_bucket`, `state_table`, `notification_topic_arn`, `ci_role_arn`, `hook_functions`,
     `completed_canaries`.
     """
     endpoints = rendered.endpoints
@@ -91,6 +104,8 @@ def stack_outputs(rendered: Rendered) -> dict[str, Any]:
         out["state_table"] = shared.table_name
     if shared.topic_arn is not None:
         out["notification_topic_arn"] = shared.topic_arn
+    if rendered.pipeline is not None:
+        out["ci_role_arn"] = rendered.pipeline.role_arn
     hooks = {k: e.hook.function.name for k, e in endpoints.items() if e.hook is not None}
     if hooks:
         out["hook_functions"] = hooks

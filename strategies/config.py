@@ -739,6 +739,7 @@ class StackConfig(_Model):
     # The stack KMS key's waiting period before deletion after `pulumi destroy` (KMS: 7..30 days).
     kms_deletion_window_days: KmsDeletionWindow = 30
     notifications: NotificationsConfig | None = None
+    ci_role: CiRoleConfig | None = None
     # Resolved images per (endpoint key, model key), filled by `load_config` (framework lookups).
     images: dict[str, str] = Field(default_factory=dict)
 
@@ -774,6 +775,18 @@ class NotificationsConfig(_Model):
     chat_channels: list[ChatChannelConfig] = Field(default_factory=list[ChatChannelConfig])
 
 
+class CiRoleConfig(_Model):
+    """The CI/CD pipeline's AWS role, assumed with GitHub Actions' OIDC token (optional)."""
+
+    github_repository: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]
+    refs: list[str] = Field(default_factory=lambda: ["refs/heads/main"])
+    environments: list[str] = Field(default_factory=lambda: ["production", "staging"])
+    # An existing IAM OIDC provider for token.actions.githubusercontent.com (one per account);
+    # None declares it.
+    oidc_provider_arn: str | None = None
+    role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] = "sagemaker-rollouts-deploy"
+
+
 class StackKeys(_Model):
     """The project's top-level config keys (`sagemaker-rollouts:<key>`): the JSON Schema's root."""
 
@@ -781,6 +794,7 @@ class StackKeys(_Model):
     tags: Tags = Field(default_factory=dict)
     kms_deletion_window_days: KmsDeletionWindow = 30
     notifications: NotificationsConfig | None = None
+    ci_role: CiRoleConfig | None = None
 
 
 TOP_LEVEL_KEYS = tuple(StackKeys.model_fields)

@@ -244,6 +244,17 @@ class NotificationsPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class CiRolePlan:
+    """The optional CI/CD role: GitHub repository, refs and environments it trusts."""
+
+    github_repository: str
+    refs: tuple[str, ...]
+    environments: tuple[str, ...]
+    oidc_provider_arn: str | None
+    role_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class DeploymentPlan:
     project: str
     stack: str
@@ -255,6 +266,7 @@ class DeploymentPlan:
     state_table_name: str | None  # set when any endpoint runs a canary
     topic_name: str | None = None  # rollout notifications; with the state table or subscribers
     notifications: NotificationsPlan | None = None
+    ci_role: CiRolePlan | None = None
     kms_deletion_window_days: int = 30  # 7..30: the stack key's wait before deletion
     # The capture bucket: (prefix, days) expiry rules, and what `pulumi destroy` does with it.
     capture_retention: tuple[tuple[str, int], ...] = ()

@@ -19,6 +19,7 @@ from sagemaker_rollouts.strategies.common import Context
 from sagemaker_rollouts.strategies.config import ConfigError, NotificationsConfig, StackConfig
 from sagemaker_rollouts.strategies.plan import (
     ChatChannelPlan,
+    CiRolePlan,
     DeploymentPlan,
     EndpointPlan,
     NotificationsPlan,
@@ -150,6 +151,15 @@ def build_plan(
         state_table_name=f"{project}-{stack}-rollouts" if canaries else None,
         topic_name=f"{project}-{stack}-rollout-events" if canaries or notify is not None else None,
         notifications=notify,
+        ci_role=None
+        if config.ci_role is None
+        else CiRolePlan(
+            config.ci_role.github_repository,
+            tuple(config.ci_role.refs),
+            tuple(config.ci_role.environments),
+            config.ci_role.oidc_provider_arn,
+            config.ci_role.role_name,
+        ),
         kms_deletion_window_days=config.kms_deletion_window_days,
         capture_retention=tuple(
             sorted({(dc.destination_prefix, dc.retention_days) for _, dc in in_bucket})
