@@ -1741,6 +1741,13 @@ def config_warnings(config: StackConfig) -> list[str]:
                         f"instance(s) (stable: {stable.instance_count} for 100%); raise the "
                         f"candidate's instance_count to {needed} or lower the last step"
                     )
+            standard = (ep.alarms.errors_5xx, ep.alarms.latency_p99, ep.alarms.errors_4xx)
+            if c.baseline_alarms and not any(a.enabled for a in standard):
+                out.append(
+                    f"{p}.strategy.canary.baseline_alarms: true, but every standard alarm "
+                    f"({p}.alarms.errors_5xx / latency_p99 / errors_4xx) is disabled, so the "
+                    "stable fleet is still unwatched; enable one of them"
+                )
     out += [
         f"{path}: encrypted (secure:) and not decryptable offline, so its form was not checked; "
         "the program checks the decrypted value at `pulumi up`"
