@@ -289,3 +289,33 @@ def test_library_code_exports_nothing_but_the_projects_own_program() -> None:
                 ):
                     calls.append(f"{path.relative_to(root)}:{node.lineno}")
     assert [c.split(":")[0] for c in calls] == ["infra/program.py"], calls
+
+
+def test_an_up_during_a_running_canary_keeps_the_candidates_live_share() -> None:
+    """Stands in for AWS: the hook moved the live weights with UpdateEndpointWeightsAndCapacities;
+    the endpoint config still holds the first step's. Same rule as the project's stacks."""
+    from sagemaker_rollouts.strategies.native import LiveEndpoint
+
+    first = run(lambda: RolloutEndpoint("fraud", canary()))
+    (endpoint,) = first.of_type("aws:sagemaker/endpoint:Endpoint")
+    live = LiveEndpoint(
+        name="fraud-detector",
+        status="InService",
+        config_name=None,
+        deployed_config=None,
+        deployed_attempt=None,
+        pending_config=None,
+        pending_variant_statuses=(),
+        failure_reason=None,
+        has_auto_rollback=False,
+        tags=tuple(sorted((k, str(v)) for k, v in endpoint.inputs["tags"].items())),
+        weights=(("stable", 50.0), ("candidate", 50.0)),
+    )
+    changed = canary()
+    changed["models"]["v1"]["environment"] = {"LOG_LEVEL": "debug"}
+    again = run(lambda: RolloutEndpoint("fraud", changed), endpoints=lambda _: live)
+    (config,) = again.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    shares = {
+        v["variantName"]: v["initialVariantWeight"] for v in config.inputs["productionVariants"]
+    }
+    assert shares == {"stable": 50.0, "candidate": 50.0}
