@@ -1516,8 +1516,11 @@ def resolve_framework_image(
     """
     try:
         from sagemaker.core import image_uris  # type: ignore[import-untyped]  # heavy (~2 s): only for stacks that name a framework
-    except ImportError as exc:  # pragma: no cover - sagemaker-core is a dependency
-        raise ValueError("needs sagemaker-core installed to resolve framework images") from exc
+    except ImportError as exc:  # the `frameworks` extra is optional: image_uri needs none of it
+        raise ValueError(
+            "resolving a framework image needs the `frameworks` extra "
+            "(pip install 'sagemaker-rollouts[frameworks]'), or give image_uri instead"
+        ) from exc
     tables = Path(str(image_uris.__file__)).parent / "image_uri_config"
     known = sorted(p.stem for p in tables.glob("*.json"))
     if known and framework not in known:

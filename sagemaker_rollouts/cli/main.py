@@ -9,13 +9,37 @@ endpoint, bad scenario), 3 a live rollout still in progress (`status`, at the ti
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sagemaker_rollouts import __version__
 from sagemaker_rollouts.cli.errors import EXIT_USAGE, UsageError
 
 OPERATOR_COMMANDS = ("pause", "resume", "promote", "abort")
+
+# Top-level modules that only the `[cli]` extra installs: a base install still has the `rollout`
+# script, so a command that needs one of them says which extra to install instead of a traceback.
+CLI_EXTRA_MODULES = frozenset({"moto", "matplotlib", "rich", "duckdb", "sqlglot", "werkzeug"})
+FRAMEWORKS_EXTRA_MODULES = frozenset({"sagemaker"})
+
+
+def _number(*, minimum: float, strict: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number >= minimum (> minimum when strict)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        low_ok = value > minimum if strict else value >= minimum
+        if not math.isfinite(value) or not low_ok:
+            bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text!r}")
+        return value
+
+    return parse
+
 
 # Shown under each subcommand's --help; tests/test_cli_help.py parses every line, so they stay real.
 EXAMPLES: dict[str, tuple[str, ...]] = {
@@ -80,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--png", metavar="FILE", help="draw the planned traffic timeline")
     plan.add_argument(
         "--traffic",
-        type=float,
+        type=_number(minimum=0),
         metavar="RPM",
         help="requests per minute: add the worst-case requests a bad candidate answers per step",
     )
@@ -120,10 +144,18 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="machine-readable output")
     st.add_argument("--wait", action="store_true", help="poll until the rollout finishes")
     st.add_argument(
-        "--timeout", type=float, default=3600.0, metavar="S", help="with --wait (default 3600)"
+        "--timeout",
+        type=_number(minimum=0),
+        default=3600.0,
+        metavar="S",
+        help="with --wait (default 3600)",
     )
     st.add_argument(
-        "--interval", type=float, default=15.0, metavar="S", help="with --wait: poll period"
+        "--interval",
+        type=_number(minimum=0, strict=True),
+        default=15.0,
+        metavar="S",
+        help="with --wait: poll period",
     )
 
     for name, text in (
@@ -226,6 +258,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         _print_error(e.lines)
         return EXIT_USAGE
+    except ModuleNotFoundError as e:
+        top = (e.name or "").split(".")[0]
+        extra = (
+            "cli"
+            if top in CLI_EXTRA_MODULES
+            else "frameworks"
+            if top in FRAMEWORKS_EXTRA_MODULES
+            else None
+        )
+        if extra is None:
+            raise
+        _print_error(
+            (
+                f"{args.command}: needs the `{extra}` extra ({top} is not installed)",
+                f"install it with: pip install 'sagemaker-rollouts[{extra}]'",
+            )
+        )
+        return EXIT_USAGE
     except Exception as e:
         # AWS could not be reached or refused us (live commands): say so in one line, no traceback.
         from botocore.exceptions import BotoCoreError, ClientError
@@ -241,7 +291,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _print_error(lines: Sequence[str]) -> None:
-    from rich.markup import escape
+    try:
+        from rich.markup import escape
+    except ModuleNotFoundError:  # a base install without the `cli` extra: plain text
+        for i, line in enumerate(lines):
+            print(f"error: {line}" if i == 0 else line, file=sys.stderr)
+        return
 
     from sagemaker_rollouts.cli.render import console
 
