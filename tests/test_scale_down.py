@@ -128,3 +128,19 @@ def test_the_canary_profile_counts_the_final_bake_and_the_idle_stable_fleet() ->
     assert plan.timeline[-1] == (to_full + 600, 100)  # the final bake, drawn in the PNG
     # candidate 1 x 1800 s below 100%, then stable 2 x (600 s final bake + 600 s delay)
     assert plan.profile.extra_instance_hours == pytest.approx((1 * 1800 + 2 * 1200) / 3600, 1e-3)
+
+
+def test_the_plan_png_ends_with_the_final_bake(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drawn timeline and the profile agree: 100% is reached at time_to_full and held for
+    the final bake, where the chart ends."""
+    from sagemaker_rollouts.cli import cmd_plan
+
+    drawn: list[Any] = []
+    monkeypatch.setattr(cmd_plan, "write_png", lambda path, title, series: drawn.extend(series))
+    stack = load_stack(ROOT, "canary")
+    cmd_plan.draw_plan(stack, Path("unused.png"))
+    (series,) = drawn
+    plan = stack.plan.endpoint("fraud")
+    assert plan.profile.time_to_full_seconds is not None
+    assert series.points[-2] == (float(plan.profile.time_to_full_seconds), 100.0)
+    assert series.points[-1] == (float(plan.profile.time_to_full_seconds + 600), 100.0)

@@ -99,9 +99,11 @@ def draw_plan(stack: LoadedStack, path: Path) -> None:
             continue
         end = ep.profile.time_to_full_seconds
         last_t = points[-1][0]
-        # hold the last level for a while so the final step is visible
-        tail = max(600, last_t // 10) if end is None or end <= last_t else end - last_t
-        points.append((last_t + tail, points[-1][1]))
+        # hold the last level for a while so the final step is visible, unless the timeline
+        # already ends with a hold (a canary's final bake: the chart then ends where it ends)
+        if not (len(points) >= 2 and points[-2][1] == points[-1][1]):
+            tail = max(600, last_t // 10) if end is None or end <= last_t else end - last_t
+            points.append((last_t + tail, points[-1][1]))
         series.append(
             Series(f"{ep.key} ({ep.strategy})", [(float(t), float(p)) for t, p in points])
         )
