@@ -51,6 +51,11 @@ def test_the_python_example_passes_the_sample_stacks_policy_rules() -> None:
     assert len(under_component(result)) > 20
 
 
+def test_the_python_example_passes_every_mandatory_rule_of_the_policy_pack() -> None:
+    found = policies.evaluate(python_example().policy_resources())
+    assert [str(f) for f in found if f.level == "mandatory"] == []
+
+
 def test_the_component_uses_the_programs_own_key_topic_and_subnets() -> None:
     result = python_example()
     assert [k.name for k in result.of_type("aws:kms/key:Key")] == ["ml-data"]
