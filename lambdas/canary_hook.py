@@ -5,7 +5,8 @@ Triggers: the one-minute EventBridge schedule, and "CloudWatch Alarm State Chang
 Environment (read in `handler` only): ROLLOUT_SPEC (RolloutSpec JSON), STATE_TABLE, TOPIC_ARN.
 
 A steady-state tick costs three API calls (DescribeEndpoint, DescribeAlarms, GetItem): holds
-that change nothing write nothing, and metrics go out as an Embedded Metric Format log line.
+that change nothing write nothing, and metrics go out as an Embedded Metric Format log line. Only a
+tick that finds no state item also queries the history (a rollout's first tick, or a lost item).
 
 Order of effects, and what each failure leaves behind:
 - A rollback sets the weights first (safety before bookkeeping) and then records. If the weights

@@ -212,3 +212,21 @@ def test_promote_while_held_is_refused_with_the_reason_not_kept_for_later(deploy
     state = _state(stack, aws)
     assert state is not None and state.intent_refused is not None
     assert state.last_intent_id == state.intent.id  # consumed: it can never fire later
+
+
+def test_an_operator_command_after_the_state_item_was_lost_recovers_it(deployed, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The state item deleted by hand mid-rollout (the history stays) while live traffic is past
+    step 0: the command lets the hook recover the state instead of refusing."""
+    stack, aws = deployed
+    code, _ = _op(capsys, "promote")
+    assert code == 0
+    spec = stack.plan.endpoints[0].canary
+    aws.dynamodb.delete_item(
+        TableName=stack.plan.state_table_name,
+        Key={"pk": {"S": spec.rollout_id}, "sk": {"S": store.STATE_SK}},
+    )
+    code, out = _op(capsys, "pause")
+    assert code == 0 and out["after"]["status"] == "paused"
+    assert out["after"]["step_index"] == 1  # re-derived from the live weights (25%)
+    rows = store.read_history(aws.dynamodb, stack.plan.state_table_name, spec.rollout_id, 10)
+    assert any(r.kind == "recover" for r in rows)

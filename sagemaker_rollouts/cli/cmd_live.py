@@ -309,7 +309,10 @@ def operate(args: argparse.Namespace) -> int:
             # Only when the endpoint is at the plan's first step: otherwise the local stack file
             # is not what was deployed (another rollout id) and a first tick would "reconcile"
             # live traffic back to step 0.
-            _check_first_step(aws, ep)
+            # A rollout with history but no state item lost it: the hook recovers it from the
+            # history and the live weights, so the first-step check does not apply.
+            if not store.read_history(aws.dynamodb, plan.state_table_name, spec.rollout_id, 1):
+                _check_first_step(aws, ep)
             hook_run(tick, env, hook_clients, time.time(), log=_quiet)
             before = store.read_state(aws.dynamodb, plan.state_table_name, spec.rollout_id)
         weights_before = _live_weights(aws, ep)
