@@ -47,6 +47,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
 )
 from pydantic.fields import FieldInfo
 
@@ -201,7 +202,9 @@ def _sm_name_rules(shape: str) -> tuple[Any, AfterValidator]:
     """Length and pattern of a SageMaker name shape (EndpointName, VariantName) from the API model."""
     pattern = _shape(shape)["pattern"]
     length = Field(
-        min_length=1, max_length=_lim(shape, "max"), json_schema_extra={"pattern": pattern}
+        min_length=1,
+        max_length=_lim(shape, "max"),
+        json_schema_extra={"pattern": f"^(?:{pattern})$"},
     )
     words = "letters, digits and hyphens, starting and ending with a letter or digit"
     return length, _matches(pattern, f"{words} (SageMaker {shape.removeprefix('sagemaker.')})")
@@ -212,7 +215,12 @@ _ENDPOINT_NAME = _sm_name_rules("sagemaker.EndpointName")
 Int = Annotated[int, BeforeValidator(_whole_number)]
 Number = Annotated[float, BeforeValidator(_number), AfterValidator(_finite)]
 Text = Annotated[str, BeforeValidator(_text)]
-MapValue = Annotated[str, BeforeValidator(_go_string)]
+# Numbers and booleans are fine in string maps: the provider sends them as strings.
+MapValue = Annotated[
+    str,
+    BeforeValidator(_go_string),
+    WithJsonSchema({"type": ["string", "number", "boolean"]}),
+]
 Percent = Annotated[Int, Field(ge=0, le=100)]
 Seconds = Annotated[Int, Field(ge=0)]
 Name = Annotated[str, BeforeValidator(_text), _VARIANT_NAME[0], _VARIANT_NAME[1]]
@@ -720,7 +728,11 @@ class EndpointConfig(_Model):
     strategy: StrategyConfig
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
     data_capture: DataCaptureConfig | None = None
-    volume_kms: Annotated[Literal["auto", "on", "off"], BeforeValidator(_volume_kms)] = "auto"
+    volume_kms: Annotated[
+        Literal["auto", "on", "off"],
+        BeforeValidator(_volume_kms),
+        WithJsonSchema({"anyOf": [{"enum": ["auto", "on", "off"]}, {"type": "boolean"}]}),
+    ] = "auto"
     tags: Tags = Field(default_factory=dict)
     hook: HookConfig = Field(default_factory=HookConfig)
     # Take over an existing endpoint of this name (Pulumi `import_`) instead of creating one.

@@ -43,6 +43,10 @@ def _number(*, minimum: float, strict: bool = False) -> Callable[[str], float]:
 
 # Shown under each subcommand's --help; tests/test_cli_help.py parses every line, so they stay real.
 EXAMPLES: dict[str, tuple[str, ...]] = {
+    "schema": (
+        "rollout schema",
+        "rollout schema --config-only",
+    ),
     "plan": (
         "rollout plan --stack canary",
         "rollout plan --stack canary --png out/canary-plan.png",
@@ -113,6 +117,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="Pulumi ESC environment definitions (esc env get NAME --definition) as "
         "DIR/<project>/<env>.yaml, for a stack file with environment: (default: esc/ beside it)",
+    )
+
+    schema = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of a stack file (for YAML editors; see docs/config.md)",
+    )
+    schema.add_argument(
+        "--config-only",
+        action="store_true",
+        help="only the project's config keys (endpoints, tags, ...), not the whole stack file",
     )
 
     reh = sub.add_parser(
@@ -223,6 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         match args.command:
+            case "schema":
+                from sagemaker_rollouts.cli import cmd_schema
+
+                return cmd_schema.run(args)
             case "plan":
                 from sagemaker_rollouts.cli import cmd_plan
 
