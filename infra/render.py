@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pulumi
 import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import awareness
@@ -32,24 +33,34 @@ class Rendered:
     pipeline: PipelineRole | None = None  # the CI/CD role, when the config has `ci_role`
 
 
-def render(plan: DeploymentPlan, outcomes: awareness.OutcomeReader | None = None) -> Rendered:
+def render(
+    plan: DeploymentPlan,
+    outcomes: awareness.OutcomeReader | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> Rendered:
     """Declare everything `plan` describes (no stack exports: see `stack_outputs`).
 
     `outcomes` maps a rollout id to its recorded outcome; None reads the stack's state table
     (or, inside `sagemaker_rollouts.infra.mockrun`, the offline run's reader). Invariant: a rolled-back candidate
-    raises `RolledBackCandidateError` before any resource is declared.
+    raises `RolledBackCandidateError` before any resource is declared. `opts` (provider, parent,
+    aliases) go to the stack's components, hence to every resource; the identity lookups use the
+    same provider and parent.
     """
     reader = outcomes if outcomes is not None else awareness.default_reader(plan)
     aware = awareness.check(plan, reader)
     plan = aware.adjusted(plan)  # a running canary keeps its traffic (strategies/redeploy.py)
 
-    identity = aws.get_caller_identity_output()
-    partition = aws.get_partition_output()
+    invoke = pulumi.InvokeOutputOptions(
+        provider=None if opts is None else opts.provider,
+        parent=None if opts is None else opts.parent,
+    )
+    identity = aws.get_caller_identity_output(opts=invoke)
+    partition = aws.get_partition_output(opts=invoke)
     account = Account(
         account_id=identity.account_id, partition=partition.partition, region=plan.region
     )
     tags = dict(plan.tags)
-    shared = StackResources(f"{plan.project}-{plan.stack}", plan, account, tags)
+    shared = StackResources(f"{plan.project}-{plan.stack}", plan, account, tags, opts=opts)
     pipeline = (
         None
         if plan.ci_role is None
@@ -59,6 +70,7 @@ def render(plan: DeploymentPlan, outcomes: awareness.OutcomeReader | None = None
             project=plan.project,
             account=account,
             tags=tags,
+            opts=opts,
         )
     )
     endpoints = {
@@ -69,6 +81,7 @@ def render(plan: DeploymentPlan, outcomes: awareness.OutcomeReader | None = None
             account=account,
             tags=tags,
             completed=aware.completed(e),
+            opts=opts,
         )
         for e in plan.endpoints
     }

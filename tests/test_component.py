@@ -319,3 +319,22 @@ def test_an_up_during_a_running_canary_keeps_the_candidates_live_share() -> None
         v["variantName"]: v["initialVariantWeight"] for v in config.inputs["productionVariants"]
     }
     assert shares == {"stable": 50.0, "candidate": 50.0}
+
+
+def test_render_passes_opts_to_every_resource_of_a_multi_endpoint_stack() -> None:
+    from sagemaker_rollouts.infra.render import render
+    from tests import plan_fixtures as fx
+
+    plan = fx.deployment(fx.recreate())
+
+    def program() -> None:
+        provider = aws.Provider("other-account", region="us-east-1")
+        render(plan, opts=pulumi.ResourceOptions(provider=provider))
+
+    result = run(program)
+    prefix = f"{result.named('other-account').urn}::"
+    declared = [r for r in result.resources if r.custom and not r.type.startswith("pulumi:")]
+    assert declared
+    assert all(r.provider is not None and r.provider.startswith(prefix) for r in declared), [
+        r.urn for r in declared if r.provider is None or not r.provider.startswith(prefix)
+    ]
