@@ -4,6 +4,7 @@ alarm-state trigger rolls back in the same invocation, scenario errors name thei
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,17 +15,40 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 
 
-_RUNS: dict[Path, tuple[int, list]] = {}
+REHEARSAL_KEYS = {
+    "stack",
+    "endpoint",
+    "strategy",
+    "outcome",
+    "candidate_percent",
+    "time_to_full_seconds",
+    "extra_instance_hours",
+    "requests_served",
+    "requests_served_while_bad",
+    "downtime_seconds",
+    "evidence",
+    "notes",
+    "expectation_met",
+    "decisions",
+}
+_RUNS: dict[Path, tuple[int, dict]] = {}
 
 
-def _rehearse(capsys: pytest.CaptureFixture[str], scenario: Path) -> tuple[int, list]:
-    """`rollout rehearse --json` of a shipped scenario; each scenario runs once per session (the
-    behaviour tests below read the same run the parametrized test checked)."""
+def _rehearse_json(capsys: pytest.CaptureFixture[str], scenario: Path) -> tuple[int, dict]:
+    """`rollout rehearse --json` of a shipped scenario, as printed; each scenario runs once per
+    session (the behaviour tests below read the same run the parametrized test checked)."""
     if scenario not in _RUNS:
         code = main(["rehearse", "--dir", str(ROOT), "--scenario", str(scenario), "--json"])
         out = capsys.readouterr().out
-        _RUNS[scenario] = (code, json.loads(out) if out.strip() else [])
+        _RUNS[scenario] = (code, json.loads(out))
     return _RUNS[scenario]
+
+
+def _rehearse(capsys: pytest.CaptureFixture[str], scenario: Path) -> tuple[int, list]:
+    """The decisions of a single-stack scenario's one rehearsal."""
+    code, data = _rehearse_json(capsys, scenario)
+    (only,) = data["rehearsals"]
+    return code, only["decisions"]
 
 
 def test_the_issue_s_scenarios_are_shipped() -> None:
@@ -52,12 +76,22 @@ def test_the_issue_s_scenarios_are_shipped() -> None:
 def test_every_shipped_scenario_meets_its_expectation(
     scenario: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, steps = _rehearse(capsys, scenario)
+    code, data = _rehearse_json(capsys, scenario)
     assert code == 0
-    assert steps, "the controller (or the emulator) ran"
-    if "compare:" in scenario.read_text():
-        assert all(s["outcome"] for s in steps)  # one summary per compared stack
+    assert set(data) == {"scenario", "duration_seconds", "rehearsals", "expect"}
+    if "expect:" in scenario.read_text():
+        assert data["expect"] == {"met": True, "problems": []}
+    rehearsals = data["rehearsals"]
+    assert len(rehearsals) == (2 if "compare:" in scenario.read_text() else 1)
+    for r in rehearsals:  # one shape for single and compared rehearsals
+        assert set(r) == REHEARSAL_KEYS
+        assert r["outcome"] and r["decisions"], "the controller (or the emulator) ran"
+        assert r["expectation_met"] is (None if data["expect"] is None else True)
+        if "traffic:" not in scenario.read_text():
+            assert r["requests_served"] is None and r["requests_served_while_bad"] is None
+    if len(rehearsals) > 1:
         return
+    steps = rehearsals[0]["decisions"]
     for s in steps:
         assert set(s) >= {"at", "decision", "reason", "weights", "status", "candidate_percent"}
         assert all(w >= 0 for w in s["weights"].values())
@@ -128,7 +162,7 @@ def test_rehearse_prints_decisions_and_draws_png(
         ("duration: 600\nevents:\n  - {at: 60}\n", ":3: events[0]: an event"),
         ("duration: 600\nexpect: {outcome: done}\n", ":2: expect.outcome"),
         ("duration: 600\nbogus: 1\n", ":2: bogus: unknown key"),
-        ("events: []\n", "duration: Field required"),
+        ("events: []\n", "duration: required"),
         ("duration: [\n", "not valid YAML"),
         (
             "duration: 600\nevents:\n  - {at: 60, alarm: nope, state: ALARM}\n",
@@ -193,3 +227,190 @@ def test_rehearse_needs_a_stack(tmp_path: Path, capsys: pytest.CaptureFixture[st
     scenario.write_text("duration: 600\n")
     assert main(["rehearse", "--dir", str(ROOT), "--scenario", str(scenario)]) == 2
     assert "--stack" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "needles", "absent"),
+    [
+        # an unknown key: the closest allowed key and every allowed key, at every level
+        (
+            "durration: 600\n",
+            [":2: durration: unknown key; did you mean duration?", "allowed keys: description,"],
+            [],
+        ),
+        (
+            "duration: 600\nexpect: {outcom: completed}\n",
+            ["expect.outcom: unknown key; did you mean outcome?", "bad_requests_at_most"],
+            [],
+        ),
+        (
+            "duration: 600\nevents:\n  - {at: 60, alarm: x, stat: ALARM}\n",
+            ["events[0].stat: unknown key; did you mean state?", "allowed keys: at, alarm"],
+            [],
+        ),
+        (
+            "duration: 600\nevents:\n  - {at: 60, metric: {variant: c, nam: I, value: 1}}\n",
+            ["events[0].metric.nam: unknown key; did you mean name?"],
+            [],
+        ),
+        (
+            "duration: 600\nsagemaker: {zzz: 1}\n",
+            ["sagemaker.zzz: unknown key; allowed keys: provisioning_seconds"],
+            ["did you mean"],
+        ),
+        # list lengths: the key, what it holds and how many were given, no pydantic wording
+        (
+            "duration: 600\ntraffic: {daily: [1, 2, 3]}\n",
+            [":3: traffic.daily: give exactly 24 values (requests per minute", "got 3"],
+            ["Tuple should", "after validation"],
+        ),
+        (
+            "duration: 600\ntraffic: {daily: [" + ", ".join(["1"] * 25) + "]}\n",
+            ["traffic.daily: give exactly 24 values", "got 25"],
+            ["Tuple should"],
+        ),
+        (
+            "duration: 600\ncompare: [canary]\n",
+            [":3: compare: give at least 2 stacks", "got 1"],
+            ["should have"],
+        ),
+        # choices and numbers: what is allowed and what was given
+        (
+            "duration: 600\nevents:\n  - {at: 60, alarm: x, state: RED}\n",
+            ["'RED' is not allowed; use one of 'OK', 'ALARM'"],
+            ["Input should"],
+        ),
+        ("duration: -5\n", [":2: duration: must be greater than 0, got -5"], ["Input should"]),
+        ("duration: soon\n", ["duration: must be a valid integer", "got 'soon'"], ["Input"]),
+        ("events: []\n", ["duration: required"], ["Field required"]),
+    ],
+)
+def test_scenario_errors_name_the_allowed_values_in_plain_words(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    needles: list[str],
+    absent: list[str],
+) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text("stack: canary\n" + text)
+    assert main(["rehearse", "--dir", str(ROOT), "--scenario", str(scenario)]) == 2
+    err = capsys.readouterr().err
+    for needle in needles:
+        assert needle in err, err
+    for word in absent:
+        assert word not in err, err
+
+
+def test_scenario_errors_are_sorted_by_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text(
+        "stack: canary\ndurration: 600\ntraffic: {daily: [1]}\nexpect: {outcome: done}\n"
+        "events:\n  - {at: -1, command: pause}\n  - {at: 1, alarm: x, state: RED}\n"
+        "bad_from: -3\n"
+    )
+    assert main(["rehearse", "--dir", str(ROOT), "--scenario", str(scenario)]) == 2
+    err = capsys.readouterr().err
+    lines = [int(m) for m in re.findall(r"bad\.yaml:(\d+):", err)]
+    assert len(lines) >= 7 and lines == sorted(lines), err
+
+
+def test_unknown_variant_lists_each_variant_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "stack: canary\nduration: 600\nevents:\n"
+        "  - {at: 60, metric: {variant: blue, name: Invocations, value: 1}}\n"
+    )
+    assert main(["rehearse", "--dir", str(ROOT), "--scenario", str(scenario)]) == 2
+    err = capsys.readouterr().err
+    (listed,) = re.findall(r"use one of (.*)", err)
+    names = [n.strip() for n in listed.split(",")]
+    assert names and len(names) == len(set(names)), err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle", "absent"),
+    [
+        ([], "s.yaml:1: stack: canry", "--stack canry"),  # named in the file, not by a flag
+        (["--stack", "canry"], "(--stack canry)", "s.yaml:1"),
+    ],
+)
+def test_unknown_stack_is_reported_where_it_was_given(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    needle: str,
+    absent: str,
+) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("stack: canry\nduration: 600\n")
+    assert main(["rehearse", "--dir", str(ROOT), "--scenario", str(scenario), *argv]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and absent not in err and "stacks here:" in err, err
+
+
+@pytest.mark.parametrize(
+    ("stack", "why"),
+    [
+        ("bluegreen", "deployment guardrails drive the traffic shifts"),
+        ("rolling", "deployment guardrails drive the batches"),
+        ("shadow", "the shadow variant answers no users"),
+        ("ab", "A/B weights are fixed"),
+        ("dev", "update runs to its end"),
+    ],
+)
+def test_operator_commands_are_refused_with_the_strategy_s_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stack: str, why: str
+) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"stack: {stack}\nduration: 600\nevents:\n  - {{at: 60, command: pause}}\n")
+    assert main(["rehearse", "--dir", str(ROOT), "--scenario", str(scenario)]) == 2
+    err = capsys.readouterr().err
+    assert ":4: events[0].command" in err and why in err, err
+    if stack != "bluegreen" and stack != "rolling":
+        assert "SageMaker drives it" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "flags"),
+    [
+        (["--compare", "canary,bluegreen", "--stack", "canary"], "--stack"),
+        (["--compare", "canary,bluegreen", "--endpoint", "main"], "--endpoint"),
+        (
+            ["--compare", "canary,linear", "--stack", "x", "--endpoint", "y"],
+            "--stack and --endpoint",
+        ),
+        (["--endpoint", "main"], "--endpoint alone is ambiguous"),  # the scenario's compare:
+    ],
+)
+def test_compare_with_stack_or_endpoint_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], argv: list[str], flags: str
+) -> None:
+    scenario = str(ROOT / "scenarios" / "compare-regression.yaml")
+    assert main(["rehearse", "--dir", str(ROOT), "--scenario", scenario, *argv]) == 2
+    assert flags in capsys.readouterr().err
+
+
+def test_no_traffic_shows_n_a_not_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without `traffic:` nothing can be counted: n/a in the text and the table, null in JSON."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "duration: 1200\nbad_from: 60\nevents:\n  - {at: 300, alarm: candidate.errors_5xx, "
+        "state: ALARM}\ncompare: [canary, bluegreen]\n"
+    )
+    base = ["rehearse", "--dir", str(ROOT), "--scenario", str(scenario)]
+    assert main([*base, "--stack", "bluegreen"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("n/a (no traffic in scenario)") == 2, out
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert out.count("n/a (no traffic") == 4, out  # 2 rows x 2 stacks
+    assert main([*base, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [r["requests_served"] for r in data["rehearsals"]] == [None, None]
+    assert [r["requests_served_while_bad"] for r in data["rehearsals"]] == [None, None]
+    assert data["expect"] is None

@@ -62,11 +62,11 @@ def _json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, obj
 
 def test_compare_reports_each_strategy_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
     """The same regression: the canary is caught at 5%, blue/green's canary routing at 25%."""
-    from tests.test_cli_rehearse import _rehearse  # the same run the shipped-scenario test made
+    from tests.test_cli_rehearse import _rehearse_json  # the shipped-scenario test's run
 
-    code, rows = _rehearse(capsys, ROOT / "scenarios" / "compare-regression.yaml")
+    code, data = _rehearse_json(capsys, ROOT / "scenarios" / "compare-regression.yaml")
     assert code == 0
-    assert isinstance(rows, list)
+    rows = data["rehearsals"]
     by = {r["stack"]: r for r in rows}
     assert set(by) == {"canary", "bluegreen"}
     # 600 requests/min x 5% x 300 s, and x 25% (1 of 4 green instances) x 300 s
@@ -126,9 +126,10 @@ def test_each_strategy_reports_exposure_and_downtime(
 
 def test_rolling_rolls_back_batch_by_batch(capsys: pytest.CaptureFixture[str]) -> None:
     scenario = str(ROOT / "scenarios" / "rolling-rollback.yaml")
-    code, steps = _json(["rehearse", "--scenario", scenario], capsys)
+    code, data = _json(["rehearse", "--scenario", scenario], capsys)
     assert code == 0
-    assert isinstance(steps, list)
+    assert isinstance(data, dict)
+    steps = data["rehearsals"][0]["decisions"]
     shares = [s["candidate_percent"] for s in steps if s["decision"] == "rollback"]
     assert shares == [50, 25, 0]  # rollback_maximum_batch_size 2 of 8 instances, from 75%
 

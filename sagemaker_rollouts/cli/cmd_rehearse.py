@@ -126,7 +126,8 @@ def prepare_stack(
         raise UsageError(
             f"{loaded.path}: no stack: pass --stack NAME or set `stack:` in the scenario"
         )
-    loaded_stack = load_stack(directory, stack_name)
+    source = None if stack is not None else f"{loaded.where('stack')}: {stack_name}"
+    loaded_stack = load_stack(directory, stack_name, source=source)
     wanted = endpoint if endpoint is not None else scenario.endpoint
     plan = loaded_stack.plan
     try:
@@ -223,19 +224,42 @@ def run(args: argparse.Namespace) -> int:
             _draw_summaries([summary], Path(args.png), loaded)
     verdict, problems = check_summary(loaded, summary)
     if args.json:
-        if result is not None:
-            render.print_json([s.as_json() for s in result.steps])
-        else:
-            render.print_json([s.as_json() for s in summary.steps])
+        render.print_json(rehearsals_json(loaded, [(summary, result)], problems))
     else:
-        _summary(out, summary, problems, verdict)
+        _summary(out, loaded, summary, problems, verdict)
         if args.png is not None:
             out.print(f"timeline written to {escape(args.png)}")
     return EXIT_OK if verdict else EXIT_FAILED
 
 
 def _compare_list(args: argparse.Namespace, loaded: LoadedScenario) -> list[str] | None:
+    """The stacks to compare (`--compare`, else the scenario's `compare:` unless --stack is given:
+    then the scenario runs on that one stack), or None for a single rehearsal.
+
+    Raises UsageError for `--compare` together with --stack or --endpoint (a compared target picks
+    its endpoint as `STACK:ENDPOINT`), and for --endpoint with a scenario `compare:` but no --stack."""
     raw = getattr(args, "compare", None)
+    flags = [
+        f
+        for f, v in (("--stack", args.stack), ("--endpoint", getattr(args, "endpoint", None)))
+        if v is not None
+    ]
+    if raw is not None and flags:
+        raise UsageError(
+            f"--compare cannot be combined with {' and '.join(flags)}: list the targets in "
+            "--compare as STACK or STACK:ENDPOINT"
+        )
+    if (
+        raw is None
+        and args.stack is None
+        and loaded.scenario.compare is not None
+        and getattr(args, "endpoint", None) is not None
+    ):
+        raise UsageError(
+            f"{loaded.where('compare')}: the scenario compares stacks, so --endpoint alone is "
+            "ambiguous: give --stack too (rehearse that one stack) or list the targets as "
+            "STACK:ENDPOINT in compare"
+        )
     if raw is not None:
         names = [n.strip() for n in str(raw).split(",") if n.strip()]
         if len(names) < 2:
@@ -264,17 +288,21 @@ def _run_compare(args: argparse.Namespace, loaded: LoadedScenario, stacks: list[
     if errors:
         raise UsageError(*errors)
     summaries: list[Summary] = []
+    runs: list[tuple[Summary, Rehearsal | None]] = []
     verdicts: list[str] = []
     for (stack, endpoint), label in zip(targets, stacks, strict=True):
-        summary, _ = summarize(directory, loaded, stack, endpoint, skip_quiet=not args.tick_by_tick)
+        summary, result = summarize(
+            directory, loaded, stack, endpoint, skip_quiet=not args.tick_by_tick
+        )
         summary.stack = label  # `stack` or `stack:endpoint`, as given
         summaries.append(summary)
+        runs.append((summary, result))
         _ok, problems = check_summary(loaded, summary)
         verdicts.extend(f"{stack}: {p}" for p in problems)
     if args.png is not None:
         _draw_summaries(summaries, Path(args.png), loaded)
     if args.json:
-        render.print_json([_summary_json(s) for s in summaries])
+        render.print_json(rehearsals_json(loaded, runs, verdicts))
     else:
         out = render.console()
         out.print(
@@ -294,7 +322,34 @@ def _run_compare(args: argparse.Namespace, loaded: LoadedScenario, stacks: list[
     return EXIT_FAILED if verdicts else EXIT_OK
 
 
-def _summary_json(s: Summary) -> dict[str, Any]:
+NO_TRAFFIC_TEXT = "n/a (no traffic in scenario)"
+NO_BAD_FROM_TEXT = "n/a (no bad_from in scenario)"
+
+
+def served_text(loaded: LoadedScenario, s: Summary) -> str:
+    """Requests the candidate served, or n/a when the scenario gives no `traffic:`."""
+    return NO_TRAFFIC_TEXT if loaded.scenario.traffic is None else f"{s.served:,.0f}"
+
+
+def served_bad_text(loaded: LoadedScenario, s: Summary) -> str:
+    """Requests served while bad, or n/a without `traffic:` or without `bad_from:`."""
+    if loaded.scenario.traffic is None:
+        return NO_TRAFFIC_TEXT
+    if loaded.scenario.bad_from is None:
+        return NO_BAD_FROM_TEXT
+    return f"{s.served_bad:,.0f}"
+
+
+def rehearsal_json(
+    loaded: LoadedScenario, s: Summary, result: Rehearsal | None = None
+) -> dict[str, Any]:
+    """One rehearsal as `--json` prints it: the summary, then every decision.
+
+    Requests are counts (null when the scenario gives no `traffic:`; `..._while_bad` also null
+    without `bad_from:`), times are simulated seconds, `candidate_percent` is 0-100 or null."""
+    scenario = loaded.scenario
+    decisions = [st.as_json() for st in (result.steps if result is not None else s.steps)]
+    _ok, problems = check_summary(loaded, s)
     return {
         "stack": s.stack,
         "endpoint": s.endpoint,
@@ -303,10 +358,37 @@ def _summary_json(s: Summary) -> dict[str, Any]:
         "candidate_percent": s.final_percent,
         "time_to_full_seconds": s.time_to_full_seconds,
         "extra_instance_hours": s.extra_instance_hours,
-        "requests_served": round(s.served, 3),
-        "requests_served_while_bad": round(s.served_bad, 3),
+        "requests_served": None if scenario.traffic is None else round(s.served, 3),
+        "requests_served_while_bad": (
+            None
+            if scenario.traffic is None or scenario.bad_from is None
+            else round(s.served_bad, 3)
+        ),
         "downtime_seconds": s.downtime_seconds,
         "evidence": [list(r) for r in s.evidence],
+        "notes": list(s.notes),
+        "expectation_met": None if scenario.expect is None else not problems,
+        "decisions": decisions,
+    }
+
+
+def rehearsals_json(
+    loaded: LoadedScenario,
+    runs: Sequence[tuple[Summary, Rehearsal | None]],
+    problems: Sequence[str],
+) -> dict[str, Any]:
+    """The one `--json` shape of a single rehearsal and of `--compare`:
+    `{"scenario", "duration_seconds", "rehearsals": [rehearsal_json...], "expect"}` where
+    `expect` is null without an `expect:` block, else `{"met": bool, "problems": [str]}`."""
+    return {
+        "scenario": str(loaded.path),
+        "duration_seconds": loaded.scenario.duration,
+        "rehearsals": [rehearsal_json(loaded, s, r) for s, r in runs],
+        "expect": (
+            None
+            if loaded.scenario.expect is None
+            else {"met": not problems, "problems": list(problems)}
+        ),
     }
 
 
@@ -327,13 +409,13 @@ def compare_table(summaries: Sequence[Summary], loaded: LoadedScenario) -> Table
             ),
         ),
         ("extra instance-hours", lambda s: f"{s.extra_instance_hours:g}"),
-        ("requests served by candidate", lambda s: f"{s.served:,.0f}"),
+        ("requests served by candidate", lambda s: served_text(loaded, s)),
     ]
     if loaded.scenario.bad_from is not None:
         rows.append(
             (
                 f"… while bad (from {render.clock(loaded.scenario.bad_from)})",
-                lambda s: f"{s.served_bad:,.0f}",
+                lambda s: served_bad_text(loaded, s),
             )
         )
     rows.append(
@@ -576,7 +658,9 @@ def _resolve(loaded: LoadedScenario, endpoint: EndpointPlan) -> _Resolved:
                 try:
                     variant = _variant(spec, endpoint, m.variant)
                 except KeyError:
-                    known = ", ".join(["candidate", "stable", *_variant_names(endpoint)])
+                    known = ", ".join(
+                        dict.fromkeys(["candidate", "stable", *_variant_names(endpoint)])
+                    )
                     errors.append(
                         f"{loaded.where(f'events[{i}].metric.variant')}: unknown variant "
                         f"{m.variant!r}; use one of {known}"
@@ -801,7 +885,9 @@ def _progress(printer: _Printer | None, total: int) -> Progress | None:
     return progress
 
 
-def _summary(out: Any, result: Summary, problems: Sequence[str], ok: bool) -> None:
+def _summary(
+    out: Any, loaded: LoadedScenario, result: Summary, problems: Sequence[str], ok: bool
+) -> None:
     t = Table(show_header=False, title="result", title_justify="left")
     t.add_column("k", style="bold")
     t.add_column("v")
@@ -811,8 +897,8 @@ def _summary(out: Any, result: Summary, problems: Sequence[str], ok: bool) -> No
     full = result.time_to_full_seconds
     t.add_row("time to 100%", "never" if full is None else render.duration(full))
     t.add_row("extra instance-hours", f"{result.extra_instance_hours:g}")
-    t.add_row("requests served by candidate", f"{result.served:,.0f}")
-    t.add_row("… while bad", f"{result.served_bad:,.0f}")
+    t.add_row("requests served by candidate", served_text(loaded, result))
+    t.add_row("… while bad", served_bad_text(loaded, result))
     t.add_row(
         "downtime",
         render.duration(result.downtime_seconds) if result.downtime_seconds else "none",

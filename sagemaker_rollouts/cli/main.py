@@ -137,7 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     stack_args(reh, required=False)
     reh.add_argument("--scenario", required=True, metavar="FILE", help="scenario YAML")
     reh.add_argument("--endpoint", help="endpoint key or name (default: the scenario's)")
-    reh.add_argument("--json", action="store_true", help="print the decisions as a JSON list")
+    reh.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"rehearsals": [{stack, endpoint, strategy, outcome, ..., decisions}], '
+        '"expect"} (the same shape with --compare)',
+    )
     reh.add_argument("--png", metavar="FILE", help="draw the rehearsed traffic timeline")
     reh.add_argument(
         "--compare",

@@ -103,6 +103,17 @@ def time_to_full(points: Sequence[tuple[float, float]]) -> int | None:
     return None
 
 
+# Why a non-canary endpoint takes no pause/resume/promote/abort, by strategy.
+_NO_COMMANDS_WHY = {
+    "blue_green": "SageMaker's deployment guardrails drive the traffic shifts",
+    "rolling": "SageMaker's deployment guardrails drive the batches",
+    "recreate": "the endpoint update runs to its end once started",
+    "shadow": "the shadow variant answers no users; its traffic copy is fixed in the "
+    "endpoint config",
+    "ab": "the A/B weights are fixed in the endpoint config",
+}
+
+
 def _alarm_changes(loaded: LoadedScenario, endpoint: EndpointPlan) -> list[AlarmChange]:
     """The scenario's alarm events as changes of the endpoint's rollback (gate) alarms.
 
@@ -139,7 +150,8 @@ def _alarm_changes(loaded: LoadedScenario, endpoint: EndpointPlan) -> list[Alarm
             case CommandEvent(command=c):
                 errors.append(
                     f"{loaded.where(f'events[{i}].command')}: {c!r}: a {what} endpoint has no "
-                    "operator commands (SageMaker drives it); commands are for canary rehearsals"
+                    f"operator commands ({_NO_COMMANDS_WHY.get(endpoint.strategy, 'no hook')}); "
+                    "commands are for canary rehearsals"
                 )
             case MetricEvent():
                 errors.append(

@@ -26,6 +26,8 @@ for the same variant and metric). Every error names its key path and the line it
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -216,6 +218,16 @@ class Scenario(BaseModel):
         return sorted(self.events, key=lambda e: e.at)
 
 
+# (model, key) -> the model its value is, for unknown-key errors inside it.
+_NESTED: dict[tuple[type[BaseModel], str], type[BaseModel]] = {
+    (Scenario, "expect"): Expect,
+    (Scenario, "traffic"): Traffic,
+    (Scenario, "detect"): Detect,
+    (Scenario, "sagemaker"): SageMakerTiming,
+    (MetricEvent, "metric"): MetricValue,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class LoadedScenario:
     path: Path
@@ -254,8 +266,79 @@ def load_scenario(path: Path) -> LoadedScenario:
     return LoadedScenario(path=path, scenario=scenario, lines=lines)
 
 
+_EVENT_MODELS: dict[str, type[BaseModel]] = {
+    "alarm-event": AlarmEvent,
+    "metric-event": MetricEvent,
+    "command-event": CommandEvent,
+}
+
+# What a list-valued key holds, for "needs N items" messages.
+_ITEMS = {
+    "traffic.daily": "values (requests per minute for each hour of the day, 00:00 to 23:00 UTC)",
+    "compare": "stacks (STACK or STACK:ENDPOINT)",
+}
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The scenario model that holds the key at `loc` (pydantic's error location), or None."""
+    model: type[BaseModel] | None = Scenario
+    for item in loc[:-1]:
+        if isinstance(item, int):
+            continue
+        if item in _EVENT_MODELS:
+            model = _EVENT_MODELS[item]
+            continue
+        if model is None or item not in model.model_fields:
+            return None
+        model = _NESTED.get((model, item))
+    return model
+
+
+def _format_one(err: Any, key: str) -> str:
+    """A plain message for one pydantic error: what is wrong and what is allowed."""
+    kind = err["type"]
+    ctx: dict[str, Any] = err.get("ctx") or {}
+    given = err.get("input")
+    if kind == "extra_forbidden":
+        model = _model_at(err["loc"])
+        if model is None:
+            return "unknown key"
+        allowed = list(model.model_fields)
+        name = str(err["loc"][-1])
+        close = difflib.get_close_matches(name, allowed, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        return f"unknown key; {hint}allowed keys: {', '.join(allowed)}"
+    if kind == "missing":
+        return "required"
+    if kind in ("too_short", "too_long"):
+        items = _ITEMS.get(_generic(key), "items")
+        low, high = ctx.get("min_length"), ctx.get("max_length")
+        got = ctx.get("actual_length")
+        if key.endswith("traffic.daily"):
+            want = "exactly 24"
+        elif kind == "too_short":
+            want = f"at least {low}"
+        else:
+            want = f"at most {high}"
+        return f"give {want} {items}, got {got}"
+    if kind == "literal_error":
+        return f"{given!r} is not allowed; use one of {ctx.get('expected', '')}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if msg.startswith("Input should be "):
+        msg = "must be " + msg.removeprefix("Input should be ")
+        if not isinstance(given, dict | list):
+            msg += f", got {given!r}"
+    return msg
+
+
+def _generic(key: str) -> str:
+    """`events[3].at` -> `events.at`: a key path without its list indexes."""
+    return re.sub(r"\[\d+\]", "", key)
+
+
 def _format_errors(path: Path, error: ValidationError, lines: dict[str, int]) -> list[str]:
-    out: list[str] = []
+    """Every problem as `FILE:LINE: key.path: message`, sorted by line (then key)."""
+    found: list[tuple[int, str, str]] = []
     for err in error.errors():
         key = _key_path(err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
@@ -263,14 +346,11 @@ def _format_errors(path: Path, error: ValidationError, lines: dict[str, int]) ->
             # model-level checks already name their keys ("events[3].at: ...")
             for part in msg.split("; "):
                 sub_key, _, sub_msg = part.partition(": ")
-                line = _nearest_line(lines, sub_key)
-                out.append(f"{path}:{line}: {sub_key}: {sub_msg}")
+                found.append((_nearest_line(lines, sub_key), sub_key, sub_msg))
             continue
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        line = _nearest_line(lines, key)
-        out.append(f"{path}:{line}: {key or '(top level)'}: {msg}")
-    return out
+        found.append((_nearest_line(lines, key), key or "(top level)", _format_one(err, key)))
+    found.sort(key=lambda f: (f[0], f[1]))
+    return [f"{path}:{line}: {key}: {msg}" for line, key, msg in found]
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:

@@ -33,8 +33,11 @@ class LoadedStack:
     warnings: tuple[str, ...] = ()
 
 
-def stack_path(directory: Path, stack: str) -> Path:
-    """`Pulumi.<stack>.yaml` in `directory`; UsageError naming the stacks that exist when missing."""
+def stack_path(directory: Path, stack: str, source: str | None = None) -> Path:
+    """`Pulumi.<stack>.yaml` in `directory`; UsageError naming the stacks that exist when missing.
+
+    `source`: where the name came from, for the error (default `--stack <stack>`; a scenario
+    file passes `FILE:LINE: stack: <stack>`)."""
     path = directory / f"Pulumi.{stack}.yaml"
     if path.is_file():
         return path
@@ -43,7 +46,8 @@ def stack_path(directory: Path, stack: str) -> Path:
         for p in directory.glob("Pulumi.*.yaml")
     )
     hint = f"; stacks here: {', '.join(found)}" if found else "; no Pulumi.<stack>.yaml files here"
-    raise UsageError(f"{path}: stack file not found (--stack {stack}){hint}")
+    given = f"--stack {stack}" if source is None else source
+    raise UsageError(f"{path}: stack file not found ({given}){hint}")
 
 
 def esc_loader(esc_dir: Path) -> Callable[[str], dict[str, Any] | None]:
@@ -65,7 +69,9 @@ def esc_loader(esc_dir: Path) -> Callable[[str], dict[str, Any] | None]:
     return load
 
 
-def load_stack(directory: Path, stack: str, esc_dir: Path | None = None) -> LoadedStack:
+def load_stack(
+    directory: Path, stack: str, esc_dir: Path | None = None, source: str | None = None
+) -> LoadedStack:
     """Validate `Pulumi.<stack>.yaml` and build its DeploymentPlan (pure: no AWS, no Pulumi).
 
     Encrypted values (`secure: v1:...`) cannot be decrypted offline; like the offline Pulumi run,
@@ -78,7 +84,7 @@ def load_stack(directory: Path, stack: str, esc_dir: Path | None = None) -> Load
     from sagemaker_rollouts.strategies.config import ConfigError, load_config, project_config
     from sagemaker_rollouts.strategies.planner import build_plan
 
-    path = stack_path(directory, stack)
+    path = stack_path(directory, stack, source)
     try:
         parsed = read_stack_yaml(path.read_text())  # as the Pulumi CLI reads it (go-yaml v2)
         doc = parsed.data
