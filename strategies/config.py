@@ -1182,8 +1182,8 @@ def _check_endpoint(
         if bad.ok(f"{vp}.autoscaling", f"{vp}.instance_count"):
             _check_autoscaling(vp, v, errs)
         if bad.ok(f"{vp}.instance_type") and v.instance_type not in _HOSTING:
-            close = difflib.get_close_matches(v.instance_type, sorted(_HOSTING), n=1, cutoff=0.8)
-            hint = f"did you mean {close[0]}?" if close else "for example ml.m5.large, ml.c5.xlarge"
+            close = suggest_instance_type(v.instance_type)
+            hint = f"did you mean {close}?" if close else "for example ml.m5.large, ml.c5.xlarge"
             errs.append(
                 f"{vp}.instance_type: not a SageMaker hosting instance type, got "
                 f"{v.instance_type!r} ({hint})"
@@ -1512,6 +1512,20 @@ def _check_tags(
 
 
 # --------------------------------------------------------------------------- images
+
+
+def suggest_instance_type(given: str) -> str | None:
+    """The hosting instance type a user most likely meant, or None.
+
+    The common slips come first, exactly: a missing `ml.` prefix (`m5.large`) and upper case
+    (`ML.M5.LARGE`); only then the closest spelling (difflib ratio >= 0.8).
+    """
+    text = given.strip().lower()
+    for candidate in (text, f"ml.{text}"):
+        if candidate in _HOSTING:
+            return candidate
+    close = difflib.get_close_matches(text, sorted(_HOSTING), n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 class UnknownFramework(ValueError):

@@ -80,3 +80,20 @@ def test_bad_numeric_flags_are_usage_errors_before_anything_runs(
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert argv[-2] in err and "finite number" in err
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("m5.large", "ml.m5.large"),
+        ("c5.xlarge", "ml.c5.xlarge"),
+        ("ML.M5.LARGE", "ml.m5.large"),
+        ("ml.m5.larg", "ml.m5.large"),
+        ("g5.2xlarge", "ml.g5.2xlarge"),
+        ("ml.bogus.large", None),
+    ],
+)
+def test_instance_type_suggestion_prefers_the_missing_prefix(given: str, meant: str | None) -> None:
+    from sagemaker_rollouts.strategies.config import suggest_instance_type
+
+    assert suggest_instance_type(given) == meant
