@@ -148,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
         "--compare",
         metavar="STACKS",
         help="rehearse the scenario on several stacks (comma-separated; STACK:ENDPOINT picks an "
-        "endpoint) and print them side by side",
+        "endpoint; not with --stack or --endpoint) and print them side by side",
     )
     reh.add_argument(
         "--tick-by-tick",
