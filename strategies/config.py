@@ -574,16 +574,35 @@ class StandardAlarm(_Model):
     treat_missing_data: TreatMissing = "notBreaching"
 
 
+# Each standard alarm's defaults. A block the stack gives is laid over them key by key, so
+# `errors_4xx: {enabled: true}` turns the alarm on with its default threshold, and
+# `latency_p99: {threshold: 150}` keeps latency's 3 evaluation periods.
+STANDARD_ALARM_DEFAULTS: dict[str, dict[str, Any]] = {
+    "errors_5xx": {"threshold": 1},
+    "latency_p99": {"threshold": 1000, "evaluation_periods": 3},
+    "errors_4xx": {"enabled": False, "threshold": 50},
+}
+
+
+def _over_defaults(key: str) -> BeforeValidator:
+    def merge(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {**STANDARD_ALARM_DEFAULTS[key], **cast(dict[str, Any], value)}
+        return value
+
+    return BeforeValidator(merge)
+
+
 def _errors5xx() -> StandardAlarm:
-    return StandardAlarm(threshold=1)
+    return StandardAlarm.model_validate(STANDARD_ALARM_DEFAULTS["errors_5xx"])
 
 
 def _latency() -> StandardAlarm:
-    return StandardAlarm(threshold=1000, evaluation_periods=3)
+    return StandardAlarm.model_validate(STANDARD_ALARM_DEFAULTS["latency_p99"])
 
 
 def _errors4xx() -> StandardAlarm:
-    return StandardAlarm(enabled=False, threshold=50)
+    return StandardAlarm.model_validate(STANDARD_ALARM_DEFAULTS["errors_4xx"])
 
 
 class CustomAlarm(_Model):
@@ -629,9 +648,15 @@ class AlarmsConfig(_Model):
     `latency_p99.threshold` is in milliseconds (ModelLatency itself is in microseconds).
     """
 
-    errors_5xx: StandardAlarm = Field(default_factory=_errors5xx)
-    latency_p99: StandardAlarm = Field(default_factory=_latency)
-    errors_4xx: StandardAlarm = Field(default_factory=_errors4xx)
+    errors_5xx: Annotated[StandardAlarm, _over_defaults("errors_5xx")] = Field(
+        default_factory=_errors5xx
+    )
+    latency_p99: Annotated[StandardAlarm, _over_defaults("latency_p99")] = Field(
+        default_factory=_latency
+    )
+    errors_4xx: Annotated[StandardAlarm, _over_defaults("errors_4xx")] = Field(
+        default_factory=_errors4xx
+    )
     custom: list[CustomAlarm] = Field(default_factory=list[CustomAlarm])
 
 

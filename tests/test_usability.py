@@ -1,4 +1,4 @@
-"""A base install (no `[cli]` / `[frameworks]` extra) and bad numeric flags: one clear line, exit 2.
+"""Usability edges: missing extras, bad numeric flags, instance-type hints, partial alarm blocks.
 
 The `rollout` script is on PATH after a base `pip install`; commands that need an extra must say
 which extra to install instead of ending in a ModuleNotFoundError traceback.
@@ -97,3 +97,32 @@ def test_instance_type_suggestion_prefers_the_missing_prefix(given: str, meant: 
     from sagemaker_rollouts.strategies.config import suggest_instance_type
 
     assert suggest_instance_type(given) == meant
+
+
+@pytest.mark.parametrize(
+    ("given", "key", "expected"),
+    [
+        # the issue-10 example: turning the 4xx alarm on keeps its default threshold
+        ({"errors_4xx": {"enabled": True}}, "errors_4xx", {"enabled": True, "threshold": 50.0}),
+        # a retuned threshold keeps latency's own 3 evaluation periods
+        (
+            {"latency_p99": {"threshold": 150}},
+            "latency_p99",
+            {"threshold": 150.0, "evaluation_periods": 3},
+        ),
+        (
+            {"errors_5xx": {"period_seconds": 300}},
+            "errors_5xx",
+            {"threshold": 1.0, "period_seconds": 300},
+        ),
+        ({"errors_5xx": {"enabled": False}}, "errors_5xx", {"enabled": False, "threshold": 1.0}),
+        ({}, "errors_4xx", {"enabled": False, "threshold": 50.0}),
+    ],
+)
+def test_a_partial_standard_alarm_block_is_laid_over_that_alarms_defaults(
+    given: dict[str, object], key: str, expected: dict[str, object]
+) -> None:
+    from sagemaker_rollouts.strategies.config import AlarmsConfig
+
+    alarm = getattr(AlarmsConfig.model_validate(given), key)
+    assert {k: getattr(alarm, k) for k in expected} == expected
