@@ -52,8 +52,10 @@ def replay(resources: list[RecordedResource]) -> None:
     while pending:
         rest: list[RecordedResource] = []
         for r in pending:
-            if r.parent is not None and r.parent not in by_urn and any(
-                p.urn == r.parent for p in resources
+            if (
+                r.parent is not None
+                and r.parent not in by_urn
+                and any(p.urn == r.parent for p in resources)
             ):
                 rest.append(r)
                 continue
@@ -85,7 +87,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     run_offline(config=stack_config(1)).raise_error()  # warm imports and caches once
-    print(f"{'endpoints':>9} {'resources':>9} {'program s':>10} {'baseline s':>10} {'ratio':>6} {'ms/endpoint':>11}")
+    print(
+        f"{'endpoints':>9} {'resources':>9} {'program s':>10} {'baseline s':>10} {'ratio':>6} {'ms/endpoint':>11}"
+    )
     rows: list[tuple[int, float, float]] = []
     for n in args.sizes:
         cfg = stack_config(n)

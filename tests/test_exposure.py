@@ -143,8 +143,9 @@ def _endpoint(stack: str):
 @pytest.mark.parametrize(
     ("stack", "want"),
     [
-        # canary steps 5/25/50/100 at 600/min; slowest gate alarm 60 s x 2; the hook's tick 60 s
-        ("canary", [(5, 90.0), (25, 450.0), (50, 900.0), (100, 1800.0)]),
+        # canary steps 5/25/50/100 at 600/min; slowest gate alarm latency_p99 60 s x 3 (its
+        # default evaluation periods); the hook's tick 60 s
+        ("canary", [(5, 120.0), (25, 600.0), (50, 1200.0), (100, 2400.0)]),
         ("shadow", [(0, 0.0)]),  # a shadow answers nobody
         ("dev", [(100, None)]),  # recreate: no automatic rollback
         ("ab", [(30, None)]),  # A/B: fixed weights until a human picks
@@ -177,4 +178,4 @@ def test_plan_prints_worst_case_exposure(capsys: pytest.CaptureFixture[str]) -> 
 
     print_exposure(load_stack(ROOT, "canary"), 600)
     out = capsys.readouterr().out
-    assert "worst-case exposure" in out and "1,800" in out
+    assert "worst-case exposure" in out and "2,400" in out
