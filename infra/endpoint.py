@@ -27,6 +27,7 @@ from sagemaker_rollouts.strategies.plan import (
 )
 from sagemaker_rollouts.strategies.rollback import RollbackAlarmPlan, rollback_alarm
 from sagemaker_rollouts.strategies.rollout import RolloutSpec
+from sagemaker_rollouts.strategies.shadow_compare import DEFAULT_HISTORY_DAYS, glue_table_spec
 
 TOKEN = "sagemaker-rollouts:index:SageMakerEndpoint"
 # What an adopted endpoint keeps from its live state until `adopt` is unset.
@@ -165,6 +166,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     dashboard: aws.cloudwatch.Dashboard
     scaling_targets: dict[str, aws.appautoscaling.Target]  # by variant name
     drift_job: DriftJob | None
+    glue_table: aws.glue.CatalogTable | None  # only with `strategy.shadow.athena: true`
 
     def __init__(
         self,
@@ -336,6 +338,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 depends_on=[self.endpoint],
                 opts=child,
             )
+
+        self.glue_table = self._glue_table(name, plan, stack, child)
 
         self.register_outputs(
             {
@@ -556,6 +560,69 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             # Kept when replaced, like the configs that name it: a rolling rollback provisions
             # the old config's instances again. `rollout prune` deletes the unused ones.
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends, retain_on_delete=True),
+        )
+
+    def _glue_table(
+        self, name: str, plan: EndpointPlan, stack: StackResources, child: pulumi.ResourceOptions
+    ) -> aws.glue.CatalogTable | None:
+        """The Glue table `rollout shadow-report --engine athena` queries: one `line` column over
+        the endpoint's capture prefix, partitions projected by Athena (see
+        `shadow_compare.glue_table_spec` for the layout and the AWS docs it follows)."""
+        report = plan.shadow_report
+        if report is None or report.glue is None:
+            return None
+        capture = plan.data_capture
+        if capture is None or self.capture_uri is None or stack.glue_database is None:
+            raise ValueError(
+                f"endpoint {plan.endpoint_name}: strategy.shadow.athena needs data capture on "
+                "(the Glue table reads the capture prefix)"
+            )
+        glue = report.glue
+        variants = (report.production, report.shadow)
+        # Our own bucket expires captures after retention_days: project no older hours.
+        history = (
+            capture.retention_days + 1
+            if capture.destination_s3_uri is None
+            else DEFAULT_HISTORY_DAYS
+        )
+        spec = self.capture_uri.apply(
+            lambda uri: glue_table_spec(
+                glue,
+                capture_uri=uri,
+                endpoint_name=plan.endpoint_name,
+                variants=variants,
+                history_days=history,
+            )
+        )
+        return aws.glue.CatalogTable(
+            f"{name}-glue-table",
+            name=glue.table,
+            database_name=stack.glue_database.name,
+            table_type="EXTERNAL_TABLE",
+            description=f"SageMaker data capture of endpoint {plan.endpoint_name}",
+            parameters=spec.apply(lambda s: dict(s.parameters)),
+            partition_keys=spec.apply(
+                lambda s: [
+                    aws.glue.CatalogTablePartitionKeyArgs(name=n, type=t)
+                    for n, t in s.partition_keys
+                ]
+            ),
+            storage_descriptor=aws.glue.CatalogTableStorageDescriptorArgs(
+                location=spec.apply(lambda s: s.location),
+                input_format=spec.apply(lambda s: s.input_format),
+                output_format=spec.apply(lambda s: s.output_format),
+                columns=spec.apply(
+                    lambda s: [
+                        aws.glue.CatalogTableStorageDescriptorColumnArgs(name=n, type=t)
+                        for n, t in s.columns
+                    ]
+                ),
+                ser_de_info=aws.glue.CatalogTableStorageDescriptorSerDeInfoArgs(
+                    serialization_library=spec.apply(lambda s: s.serde),
+                    parameters=spec.apply(lambda s: dict(s.serde_parameters)),
+                ),
+            ),
+            opts=child,
         )
 
     def _data_capture(

@@ -66,6 +66,7 @@ class StackResources(pulumi.ComponentResource):
     bucket: aws.s3.Bucket | None
     table: aws.dynamodb.Table | None
     topic: aws.sns.Topic | None
+    glue_database: aws.glue.CatalogDatabase | None  # only when an endpoint sets shadow.athena
     subscriptions: list[pulumi.Resource]  # subscriptions and chat channel configurations
     key_arn: pulumi.Output[str] | None
     table_name: pulumi.Output[str] | None
@@ -90,6 +91,7 @@ class StackResources(pulumi.ComponentResource):
         self.bucket = None
         self.table = None
         self.topic = None
+        self.glue_database = None
         self.key_arn = None
         self.table_name = None
         self.table_arn = None
@@ -172,6 +174,29 @@ class StackResources(pulumi.ComponentResource):
             )
             self.topic_arn = self.topic.arn
 
+        # One Glue database per stack for the shadow-report tables (`strategy.shadow.athena`);
+        # every endpoint's plan names the same one (`shadow_compare.glue_names`).
+        databases = sorted(
+            {
+                e.shadow_report.glue.database
+                for e in plan.endpoints
+                if e.shadow_report is not None and e.shadow_report.glue is not None
+            }
+        )
+        if databases:
+            if len(databases) > 1:
+                raise ValueError(f"one Glue database per stack, the plan names {databases}")
+            self.glue_database = aws.glue.CatalogDatabase(
+                f"{name}-glue",
+                name=databases[0],
+                description=(
+                    f"sagemaker-rollouts {plan.project}/{plan.stack}: shadow capture tables "
+                    "(rollout shadow-report --engine athena)"
+                ),
+                tags=tags,
+                opts=child,
+            )
+
         self.subscriptions = []
         if plan.notifications is not None and self.topic_arn is not None:
             self.subscriptions = subscribe(
@@ -184,6 +209,7 @@ class StackResources(pulumi.ComponentResource):
                 "capture_bucket": None if self.bucket is None else self.bucket.bucket,
                 "state_table": self.table_name,
                 "topic_arn": self.topic_arn,
+                "glue_database": None if self.glue_database is None else self.glue_database.name,
             }
         )
 

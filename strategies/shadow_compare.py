@@ -153,6 +153,104 @@ def glue_names(project: str, stack: str, endpoint_name: str) -> GlueTable:
     return GlueTable(database=clean(f"{project}_{stack}"), table=clean(f"{endpoint_name}_capture"))
 
 
+# Hive's plain-text SerDe with a delimiter valid JSON text never holds (control characters must be
+# escaped in JSON): each capture line lands whole in the one `line` column, so a malformed line is
+# still a row the query counts as unreadable (a JSON SerDe would fail the query, or drop it
+# silently with `ignore.malformed.json`). The local engine reads the files the same way.
+LINE_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+LINE_INPUT_FORMAT = "org.apache.hadoop.mapred.TextInputFormat"
+LINE_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+LINE_DELIMITER = "\u0001"
+DEFAULT_HISTORY_DAYS = 400  # captures in a bucket we do not manage: project this many days back
+HOUR_FORMAT = "yyyy/MM/dd/HH"  # Java DateTimeFormatter pattern of `hour_partition`'s text
+
+
+@dataclass(frozen=True, slots=True)
+class GlueTableSpec:
+    """Everything the program declares for one endpoint's Glue table (see `glue_table_spec`).
+
+    `columns` / `partition_keys`: (name, Hive type) in order; `parameters`: table parameters
+    (partition projection); `location`: the endpoint's capture prefix, ending in `/`.
+    """
+
+    database: str
+    table: str
+    location: str
+    columns: tuple[tuple[str, str], ...]
+    partition_keys: tuple[tuple[str, str], ...]
+    parameters: tuple[tuple[str, str], ...]
+    serde: str
+    serde_parameters: tuple[tuple[str, str], ...]
+    input_format: str
+    output_format: str
+
+
+def glue_table_spec(
+    glue: GlueTable,
+    *,
+    capture_uri: str,
+    endpoint_name: str,
+    variants: Sequence[str],
+    history_days: int = DEFAULT_HISTORY_DAYS,
+) -> GlueTableSpec:
+    """The Glue table `comparison_sql` reads on Athena, over one endpoint's data capture.
+
+    SageMaker writes captures to `<capture_uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl`
+    (SageMaker developer guide, "Capture data from real-time endpoint": "the data is stored in
+    ... s3://{destination-bucket-prefix}/{endpoint-name}/{variant-name}/yyyy/mm/dd/hh/
+    {filename}.jsonl"). The table has the columns the query reads: `line` (string, one capture
+    line) plus the partition keys `variant` (string) and `hour` (string, `yyyy/MM/dd/HH`).
+
+    Partitions are projected, never crawled or added (Athena user guide, "Use partition
+    projection with Amazon Athena" and "Supported types for partition projection"): `variant` is
+    an `enum` of `variants` (the production and shadow variant names), `hour` a `date` with
+    format `yyyy/MM/dd/HH`, interval 1 HOURS, range `NOW-<history_days>DAYS,NOW`, and
+    `storage.location.template` = `<capture_uri>/<endpoint>/${variant}/${hour}/` (the Firehose
+    example in the same guide projects the same `yyyy/MM/dd/HH` folders).
+
+    `capture_uri`: `s3://bucket[/prefix]` (a trailing `/` is dropped). Raises ValueError for a
+    URI that is not `s3://`, no variants, a variant name holding `,` (the enum's separator), or
+    `history_days` < 1.
+    """
+    problems: list[str] = []
+    if not capture_uri.startswith("s3://") or len(capture_uri.rstrip("/")) <= len("s3://"):
+        problems.append(f"capture_uri must be s3://bucket[/prefix], got {capture_uri!r}")
+    if not variants:
+        problems.append("variants: at least one variant name")
+    problems += [f"variant name {v!r} holds ',' (the enum separator)" for v in variants if "," in v]
+    if history_days < 1:
+        problems.append(f"history_days must be >= 1, got {history_days}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    root = f"{capture_uri.rstrip('/')}/{endpoint_name}"
+    return GlueTableSpec(
+        database=glue.database,
+        table=glue.table,
+        location=f"{root}/",
+        columns=(("line", "string"),),
+        partition_keys=(("variant", "string"), ("hour", "string")),
+        parameters=(
+            ("EXTERNAL", "TRUE"),
+            ("projection.enabled", "true"),
+            ("projection.variant.type", "enum"),
+            ("projection.variant.values", ",".join(variants)),
+            ("projection.hour.type", "date"),
+            ("projection.hour.format", HOUR_FORMAT),
+            ("projection.hour.range", f"NOW-{history_days}DAYS,NOW"),
+            ("projection.hour.interval", "1"),
+            ("projection.hour.interval.unit", "HOURS"),
+            ("storage.location.template", f"{root}/${{variant}}/${{hour}}/"),
+        ),
+        serde=LINE_SERDE,
+        serde_parameters=(
+            ("field.delim", LINE_DELIMITER),
+            ("serialization.format", LINE_DELIMITER),
+        ),
+        input_format=LINE_INPUT_FORMAT,
+        output_format=LINE_OUTPUT_FORMAT,
+    )
+
+
 # --------------------------------------------------------------------------- the query
 
 
