@@ -11,6 +11,9 @@ environment and event shapes. Only the clock and CloudWatch are stood in for:
 - moto never evaluates alarms from metrics, so alarms whose metric the scenario feeds (the
   low-traffic sample alarm from candidate Invocations) are evaluated here (`alarm_sim`) and pushed
   with SetAlarmState; other alarms move only on the scenario's explicit `alarm` events;
+- a scenario's `drift:` captures are written to moto's S3 and the real drift job
+  (`sagemaker_rollouts.lambdas.drift_job.run`) runs on its schedule; the drift alarms are
+  evaluated (`alarm_sim`) from the scores it published;
 - operator commands go through `store.record_intent` plus one `run`, exactly as the live
   `rollout pause|resume|promote|abort` commands do.
 """
@@ -43,6 +46,8 @@ from sagemaker_rollouts.cli.scenario import (
     load_scenario,
 )
 from sagemaker_rollouts.cli.stack import LoadedStack, load_stack, select_endpoint
+from sagemaker_rollouts.strategies.drift import FEATURE_METRIC
+from sagemaker_rollouts.strategies.drift import METRIC_NAMESPACE as DRIFT_NAMESPACE
 from sagemaker_rollouts.strategies.plan import AlarmPlan, EndpointPlan
 from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
@@ -101,6 +106,7 @@ class _Resolved:
     alarm_names: dict[int, str]  # event index -> full alarm name
     series: dict[tuple[str, str], MetricSeries]  # (variant, metric) -> levels
     fed_alarms: tuple[AlarmPlan, ...]  # alarms this rehearsal evaluates from fed metrics
+    drift_alarms: tuple[AlarmPlan, ...] = ()  # evaluated from the drift job's scores (`drift:`)
 
 
 def prepare(
@@ -147,6 +153,11 @@ def _resolve_for(loaded: LoadedScenario, endpoint: EndpointPlan) -> _Resolved | 
 
     if endpoint.canary is not None:
         return _resolve(loaded, endpoint)
+    if loaded.scenario.drift is not None:
+        raise UsageError(
+            f"{loaded.where('drift')}: captures for the drift job are rehearsed on canary "
+            f"endpoints only; endpoint {endpoint.key} is {endpoint.strategy}"
+        )
     check_native(loaded, endpoint)
     return None
 
@@ -509,6 +520,7 @@ def rehearse(
             if quiet is not None:
                 quiet.forget()
 
+        drift = _DriftFeed.start(aws, endpoint, scenario, base) if resolved.drift_alarms else None
         ticks = set(range(0, scenario.duration + 1, TICK_SECONDS))
         events = scenario.ordered_events()
         times = sorted(ticks | {e.at for e in events})
@@ -566,6 +578,25 @@ def rehearse(
                             )
                             invoke(t, f"command {command}", _tick())
                 if t in ticks and not finished:
+                    if drift is not None and drift.due(t):
+                        scores = drift.run(t)
+                        if printer is not None:
+                            text = ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
+                            printer.note(t, f"drift job: {text}")
+                    for alarm in resolved.drift_alarms:
+                        assert drift is not None
+                        new = evaluate(alarm, drift.series(alarm), t, alarm_states[alarm.name])
+                        if new != alarm_states[alarm.name]:
+                            set_alarm(t, alarm.name, new, "rehearsal: evaluated from drift job")
+                            result.markers.append((t, f"{alarm.name} {new}", _color(new)))
+                            if printer is not None:
+                                printer.note(t, f"alarm {alarm.name} -> {new} (from drift job)")
+                            if new == "ALARM":  # the EventBridge alarm-state rule
+                                invoke(
+                                    t,
+                                    f"alarm {alarm.name} {new}",
+                                    _alarm_event(alarm.name, new, base + t),
+                                )
                     # CloudWatch's part: evaluate the alarms whose metric the scenario feeds.
                     for alarm in resolved.fed_alarms:
                         assert alarm.variant is not None
@@ -669,6 +700,15 @@ def _resolve(loaded: LoadedScenario, endpoint: EndpointPlan) -> _Resolved:
                 levels.setdefault((variant, m.name), []).append((e.at, m.value))
             case CommandEvent():
                 pass
+    drift: tuple[AlarmPlan, ...] = ()
+    if loaded.scenario.drift is not None:
+        if endpoint.drift is None:
+            errors.append(
+                f"{loaded.where('drift')}: endpoint {endpoint.key} has no drift job: add a "
+                f"`drift:` block to its config (see Pulumi.canary-drift.yaml)"
+            )
+        else:
+            drift = tuple(a for a in endpoint.alarms if a.namespace == DRIFT_NAMESPACE)
     if errors:
         raise UsageError(*errors)
     series = {k: MetricSeries(tuple(sorted(v, key=lambda p: p[0]))) for k, v in levels.items()}
@@ -679,7 +719,7 @@ def _resolve(loaded: LoadedScenario, endpoint: EndpointPlan) -> _Resolved:
         and a.variant is not None
         and (a.variant, a.metric) in series
     )
-    return _Resolved(alarm_names=names, series=series, fed_alarms=fed)
+    return _Resolved(alarm_names=names, series=series, fed_alarms=fed, drift_alarms=drift)
 
 
 def _variant_names(endpoint: EndpointPlan) -> list[str]:
@@ -694,6 +734,89 @@ def _variant(spec: RolloutSpec, endpoint: EndpointPlan, ref: str) -> str:
     if ref in _variant_names(endpoint):
         return ref
     raise KeyError(ref)
+
+
+# --------------------------------------------------------------------------- drift job
+
+
+class _DriftFeed:
+    """The scenario's `drift:` captures and the real drift job (`lambdas.drift_job.run`) against
+    moto's S3 and CloudWatch, on the job's schedule (every `drift.every_minutes`).
+
+    Each run first writes the last period's captures (cli/capture_gen, SageMaker's format) under
+    the job's capture prefix, then runs the job at that time; the scores it publishes become the
+    levels `alarm_sim` evaluates the drift alarms on (the datapoint of a run at t falls in the
+    period [t, t + period), as CloudWatch files a datapoint by its timestamp).
+    """
+
+    def __init__(self, aws: Any, endpoint: EndpointPlan, feed: Any, base: float) -> None:
+        from sagemaker_rollouts.lambdas.drift_job import DriftClients
+
+        assert endpoint.drift is not None and endpoint.canary is not None
+        self.aws = aws
+        self.endpoint = endpoint
+        self.plan = endpoint.drift
+        self.feed = feed
+        self.base = base
+        self.bucket = "rehearsal-captures"
+        self.period = self.plan.job.every_minutes * 60
+        self.levels: dict[str | None, list[tuple[int, float]]] = {}
+        self.clients = DriftClients(s3=aws.s3, cloudwatch=aws.cloudwatch)
+        self.env = {"DRIFT_SPEC": self.plan.job.to_json(), "CAPTURE_BUCKET": self.bucket}
+
+    @classmethod
+    def start(cls, aws: Any, endpoint: EndpointPlan, scenario: Any, base: float) -> _DriftFeed:
+        self = cls(aws, endpoint, scenario.drift, base)
+        aws.s3.create_bucket(Bucket=self.bucket)
+        aws.s3.put_object(
+            Bucket=self.bucket,
+            Key=self.plan.job.baseline_key,
+            Body=self.plan.baseline_json.encode(),
+        )
+        return self
+
+    def due(self, t: int) -> bool:
+        return t > 0 and t % self.period == 0
+
+    def run(self, t: int) -> dict[str, float]:
+        """Write the period [t - period, t)'s captures, run the job at t; its scores."""
+        from datetime import UTC, datetime
+
+        from sagemaker_rollouts.cli import capture_gen
+        from sagemaker_rollouts.lambdas.drift_job import run as drift_run
+
+        job = self.plan.job
+        spec = self.endpoint.canary
+        assert spec is not None
+        rpm = self.feed.requests_per_minute
+        stable = spec.stable_variant if job.variant != spec.stable_variant else "other"
+        captures = capture_gen.CaptureSpec(
+            endpoint=job.endpoint_name,
+            production=stable,
+            shadow=job.variant,
+            requests=rpm * self.period // 60,
+            gap_ms=60_000 // rpm,
+            amount_mean=self.feed.amount_mean if t - self.period >= self.feed.drifted_from else 0.0,
+            start=datetime.fromtimestamp(self.base + t - self.period, UTC),
+            seed=t,
+        )
+        for key, text in capture_gen.files(captures).items():
+            key = key.replace("/part-", f"/t{t:07d}-part-")  # one object per period and part
+            self.aws.s3.put_object(
+                Bucket=self.bucket, Key=f"{job.capture_prefix}/{key}", Body=text.encode()
+            )
+        out = drift_run({}, self.env, self.clients, self.base + t, log=_quiet)
+        scores = {str(k): float(v) for k, v in out["scores"].items() if v is not None}
+        for name, value in scores.items():
+            self.levels.setdefault(name, []).append((t, value))
+        if out["max"] is not None:
+            self.levels.setdefault(None, []).append((t, float(out["max"])))
+        return scores
+
+    def series(self, alarm: AlarmPlan) -> MetricSeries:
+        """The published levels of the drift alarm's metric (a feature's, or the maximum)."""
+        feature = dict(alarm.dimensions).get("Feature") if alarm.metric == FEATURE_METRIC else None
+        return MetricSeries(tuple(self.levels.get(feature, [])))
 
 
 # --------------------------------------------------------------------------- hook plumbing

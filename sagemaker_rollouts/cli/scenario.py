@@ -159,6 +159,18 @@ class SageMakerTiming(BaseModel):
     alarm_reaction_seconds: int = Field(default=0, ge=0, le=3600)
 
 
+class DriftFeed(BaseModel):
+    """Captured requests for the canary endpoint's drift job: `requests_per_minute` synthetic
+    records per variant (cli/capture_gen: numeric `amount` ~ N(0, 1), categorical `country`, output
+    `score`), written to moto's S3 one drift period at a time; in every period that starts at or
+    after `drifted_from` seconds, `amount` ~ N(`amount_mean`, 1)."""
+
+    model_config = _STRICT
+    requests_per_minute: int = Field(default=100, ge=1, le=1000)
+    drifted_from: int = Field(ge=0)
+    amount_mean: float = Field(default=1.5, ge=-10, le=10)
+
+
 class Scenario(BaseModel):
     model_config = _STRICT
     description: str | None = None
@@ -172,6 +184,7 @@ class Scenario(BaseModel):
     sagemaker: SageMakerTiming = Field(default_factory=SageMakerTiming)
     compare: tuple[str, ...] | None = Field(default=None, min_length=2)
     detect: Detect | None = None
+    drift: DriftFeed | None = None
 
     @model_validator(mode="after")
     def _detect_needs_bad_from(self) -> Scenario:
