@@ -47,6 +47,7 @@ from sagemaker_rollouts.strategies.config import (
 )
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 from sagemaker_rollouts.strategies.planner import build_plan
+from sagemaker_rollouts.strategies.shadow_compare import glue_names
 
 __all__ = ["RolloutEndpoint", "RolloutEndpointArgs", "StackResources", "declare", "prepare"]
 
@@ -246,11 +247,33 @@ def plan_deployment(
         raise ConfigError(errs + _relative(exc.errors, name)) from None
     if errs:
         raise ConfigError(errs)
+    plan = _own_glue_database(plan, name, project=project, stack=stack)
     if plan.state_table_name is None:
         return plan
     scope = f"{project}-{stack}-{name}"
     table = f"{scope}-rollouts" if args.state_table_name is None else args.state_table_name
     return dataclasses.replace(plan, state_table_name=table, topic_name=f"{scope}-rollout-events")
+
+
+def _own_glue_database(
+    plan: DeploymentPlan, name: str, *, project: str, stack: str
+) -> DeploymentPlan:
+    """Each component declares its own Glue database (`<project>_<stack>_<name>`), as it does its
+    own state table: Glue database names are unique per account and Region, so two components
+    with `strategy.shadow.athena` in one stack must not both declare `<project>_<stack>`."""
+    endpoints = tuple(
+        e
+        if e.shadow_report is None or e.shadow_report.glue is None
+        else dataclasses.replace(
+            e,
+            shadow_report=dataclasses.replace(
+                e.shadow_report,
+                glue=glue_names(project, f"{stack}_{name}", e.endpoint_name),
+            ),
+        )
+        for e in plan.endpoints
+    )
+    return dataclasses.replace(plan, endpoints=endpoints)
 
 
 class RolloutEndpoint(pulumi.ComponentResource):

@@ -242,3 +242,26 @@ def test_spec_history_is_the_projected_range() -> None:
         GLUE, capture_uri="s3://b", endpoint_name="ep", variants=("a",), history_days=31
     )
     assert dict(spec.parameters)["projection.hour.range"] == "NOW-31DAYS,NOW"
+
+
+def test_two_components_with_athena_in_one_stack_get_their_own_database() -> None:
+    """Glue database names are unique per account and Region: each `RolloutEndpoint` component
+    scopes its own (`<project>_<stack>_<name>`), as it does its state table."""
+    from sagemaker_rollouts.infra.component import RolloutEndpoint
+
+    endpoints = _shadow_endpoints(True)
+
+    def program() -> None:
+        RolloutEndpoint("fraud", copy.deepcopy(endpoints["fraud"]))
+        other = copy.deepcopy(endpoints["fraud"]) | {"endpoint_name": "churn-shadow"}
+        RolloutEndpoint("churn", other)
+
+    result = run_function_offline(program, stack="prod", project="platform")
+    result.raise_error()
+    databases = sorted(d.inputs["name"] for d in result.of_type(DATABASE))
+    assert databases == ["platform_prod_churn", "platform_prod_fraud"]
+    tables = {(t.inputs["databaseName"], t.inputs["name"]) for t in result.of_type(TABLE)}
+    assert tables == {
+        ("platform_prod_fraud", "fraud_shadow_capture"),
+        ("platform_prod_churn", "churn_shadow_capture"),
+    }
