@@ -163,3 +163,17 @@ def test_the_plugin_entry_point_hosts_the_component_under_the_package_name() -> 
     assert module.RolloutEndpoint is multilang.RolloutEndpoint
     plugin = yaml.safe_load((ROOT / "provider" / "PulumiPlugin.yaml").read_text())
     assert plugin["runtime"]["name"] == "python"
+
+
+def test_the_yaml_examples_key_lets_cloudwatch_logs_use_it() -> None:
+    """AWS: a log group's KMS key must allow `logs.<region>.amazonaws.com` in its key policy
+    (CloudWatch Logs cannot use a key through IAM), else CreateLogGroup fails."""
+    program = yaml.safe_load(EXAMPLE.read_text())
+    policy = program["resources"]["key"]["properties"]["policy"]["fn::toJSON"]
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert (
+        statements["CloudWatchLogs"]["Principal"]["Service"]
+        == "logs.${region.region}.amazonaws.com"
+    )
+    assert "kms:GenerateDataKey*" in statements["CloudWatchLogs"]["Action"]
+    assert statements["AccountIamDecides"]["Action"] == "kms:*"
