@@ -16,7 +16,11 @@ import pulumi
 import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import iam
-from sagemaker_rollouts.infra.hook import LOG_RETENTION_DAYS, RUNTIME
+from sagemaker_rollouts.infra.hook import (
+    RUNTIME,
+    function_log_group_and_role,
+    invoke_on_schedule,
+)
 from sagemaker_rollouts.infra.shared import Account
 from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec
 from sagemaker_rollouts.strategies.drift import METRIC_NAMESPACE, DriftJobSpec, DriftPlan
@@ -112,18 +116,11 @@ class AbEvaluator(pulumi.ComponentResource):
 
         child = pulumi.ResourceOptions(parent=self)
         fn_name = function_name(spec.endpoint_name, "-ab-evaluator")
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/lambda/{fn_name}",
-            retention_in_days=LOG_RETENTION_DAYS,
-            kms_key_id=key_arn,
-            tags=tags,
-            opts=child,
-        )
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=json.dumps(iam.assume_role("lambda.amazonaws.com")),
-            description=f"A/B evaluator of SageMaker endpoint {spec.endpoint_name}",
+        log_group, role = function_log_group_and_role(
+            name,
+            function_name=fn_name,
+            role_description=f"A/B evaluator of SageMaker endpoint {spec.endpoint_name}",
+            key_arn=key_arn,
             tags=tags,
             opts=child,
         )
@@ -167,23 +164,12 @@ class AbEvaluator(pulumi.ComponentResource):
                 parent=self, depends_on=[log_group, role_policy, *depends_on]
             ),
         )
-        minutes = spec.every_minutes
-        schedule = aws.cloudwatch.EventRule(
+        invoke_on_schedule(
             f"{name}-schedule",
+            self.function,
+            every_minutes=spec.every_minutes,
             description=f"evaluate the A/B test of {spec.endpoint_name}",
-            schedule_expression=f"rate({minutes} minute{'s' if minutes > 1 else ''})",
             tags=tags,
-            opts=child,
-        )
-        aws.cloudwatch.EventTarget(
-            f"{name}-schedule-target", rule=schedule.name, arn=self.function.arn, opts=child
-        )
-        aws.lambda_.Permission(
-            f"{name}-schedule-invoke",
-            action="lambda:InvokeFunction",
-            function=self.function.name,
-            principal="events.amazonaws.com",
-            source_arn=schedule.arn,
             opts=child,
         )
         self.register_outputs({"function_name": self.function.name})
@@ -268,18 +254,11 @@ class DriftJob(pulumi.ComponentResource):
             opts=child,
         )
         fn_name = function_name(job.endpoint_name, "-drift")
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/lambda/{fn_name}",
-            retention_in_days=LOG_RETENTION_DAYS,
-            kms_key_id=key_arn,
-            tags=tags,
-            opts=child,
-        )
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=json.dumps(iam.assume_role("lambda.amazonaws.com")),
-            description=f"drift job of SageMaker endpoint {job.endpoint_name}",
+        log_group, role = function_log_group_and_role(
+            name,
+            function_name=fn_name,
+            role_description=f"drift job of SageMaker endpoint {job.endpoint_name}",
+            key_arn=key_arn,
             tags=tags,
             opts=child,
         )
@@ -316,23 +295,12 @@ class DriftJob(pulumi.ComponentResource):
                 parent=self, depends_on=[log_group, role_policy, baseline, *depends_on]
             ),
         )
-        minutes = job.every_minutes
-        schedule = aws.cloudwatch.EventRule(
+        invoke_on_schedule(
             f"{name}-schedule",
+            self.function,
+            every_minutes=job.every_minutes,
             description=f"measure feature drift of {job.endpoint_name}",
-            schedule_expression=f"rate({minutes} minute{'s' if minutes > 1 else ''})",
             tags=tags,
-            opts=child,
-        )
-        aws.cloudwatch.EventTarget(
-            f"{name}-schedule-target", rule=schedule.name, arn=self.function.arn, opts=child
-        )
-        aws.lambda_.Permission(
-            f"{name}-schedule-invoke",
-            action="lambda:InvokeFunction",
-            function=self.function.name,
-            principal="events.amazonaws.com",
-            source_arn=schedule.arn,
             opts=child,
         )
         self.register_outputs({"function_name": self.function.name})

@@ -93,19 +93,11 @@ class CanaryHook(pulumi.ComponentResource):
         fn_name = hook_function_name(spec.endpoint_name)
         region = account.region
 
-        # Created before the function, so Lambda never creates it without retention or KMS.
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/lambda/{fn_name}",
-            retention_in_days=LOG_RETENTION_DAYS,
-            kms_key_id=key_arn,
-            tags=tags,
-            opts=child,
-        )
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=json.dumps(iam.assume_role("lambda.amazonaws.com")),
-            description=f"canary hook of SageMaker endpoint {spec.endpoint_name}",
+        log_group, role = function_log_group_and_role(
+            name,
+            function_name=fn_name,
+            role_description=f"canary hook of SageMaker endpoint {spec.endpoint_name}",
+            key_arn=key_arn,
             tags=tags,
             opts=child,
         )
@@ -180,16 +172,81 @@ class CanaryHook(pulumi.ComponentResource):
             opts=child,
         )
         for role_name, rule in (("schedule", schedule), ("alarm-state", alarm_rule)):
-            aws.cloudwatch.EventTarget(
-                f"{name}-{role_name}-target", rule=rule.name, arn=self.function.arn, opts=child
-            )
-            aws.lambda_.Permission(
-                f"{name}-{role_name}-invoke",
-                action="lambda:InvokeFunction",
-                function=self.function.name,
-                principal="events.amazonaws.com",
-                source_arn=rule.arn,
-                opts=child,
-            )
+            invoke_from_rule(f"{name}-{role_name}", rule, self.function, opts=child)
 
         self.register_outputs({"function_name": self.function.name})
+
+
+def function_log_group_and_role(
+    name: str,
+    *,
+    function_name: str,
+    role_description: str,
+    key_arn: pulumi.Input[str] | None,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[aws.cloudwatch.LogGroup, aws.iam.Role]:
+    """A Lambda function's log group (`{name}-logs`) and execution role (`{name}-role`).
+
+    The log group is declared before the function, so Lambda never creates it itself without
+    retention (LOG_RETENTION_DAYS days) or the KMS key. Shared by the canary hook, the A/B
+    evaluator and the drift job.
+    """
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-logs",
+        name=f"/aws/lambda/{function_name}",
+        retention_in_days=LOG_RETENTION_DAYS,
+        kms_key_id=key_arn,
+        tags=tags,
+        opts=opts,
+    )
+    role = aws.iam.Role(
+        f"{name}-role",
+        assume_role_policy=json.dumps(iam.assume_role("lambda.amazonaws.com")),
+        description=role_description,
+        tags=tags,
+        opts=opts,
+    )
+    return log_group, role
+
+
+def invoke_from_rule(
+    name: str,
+    rule: aws.cloudwatch.EventRule,
+    function: aws.lambda_.Function,
+    *,
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """Target `function` from an EventBridge rule (`{name}-target`) and let EventBridge invoke
+    it from that rule only (`{name}-invoke`, source ARN = the rule)."""
+    aws.cloudwatch.EventTarget(f"{name}-target", rule=rule.name, arn=function.arn, opts=opts)
+    aws.lambda_.Permission(
+        f"{name}-invoke",
+        action="lambda:InvokeFunction",
+        function=function.name,
+        principal="events.amazonaws.com",
+        source_arn=rule.arn,
+        opts=opts,
+    )
+
+
+def invoke_on_schedule(
+    name: str,
+    function: aws.lambda_.Function,
+    *,
+    every_minutes: int,
+    description: str,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.cloudwatch.EventRule:
+    """Invoke `function` every `every_minutes` minutes (EventBridge `rate(...)` rule `{name}`)."""
+    unit = "minute" if every_minutes == 1 else "minutes"
+    schedule = aws.cloudwatch.EventRule(
+        name,
+        description=description,
+        schedule_expression=f"rate({every_minutes} {unit})",
+        tags=tags,
+        opts=opts,
+    )
+    invoke_from_rule(name, schedule, function, opts=opts)
+    return schedule
