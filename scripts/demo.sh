@@ -6,8 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
+# Exact versions from the lock (bash scripts/lock.sh regenerates it), for pip and for the build
+# environment of the editable install alike: the same set on any day.
+export PIP_CONSTRAINT="$PWD/requirements/dev.lock"
+# setuptools announces on every editable install that a folder named like the package
+# (sagemaker_rollouts/, whose infra/strategies/lambdas links are the point) may shadow it: by design here.
+export PYTHONWARNINGS="ignore:Editable installation"
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
+unset PYTHONWARNINGS
 mkdir -p out
 .venv/bin/rollout plan --stack canary --png out/canary-plan.png
 .venv/bin/rollout rehearse --stack canary --scenario scenarios/regression.yaml --png out/regression.png

@@ -9,8 +9,9 @@ Sources, all offline and installed with the project's own extras:
 - moto's EC2 instance-type table (`moto/ec2/resources/instance_types.json.gz`, a snapshot of EC2
   DescribeInstanceTypes): which instance types have instance-store (NVMe) volumes, i.e. EC2's
   instance-store table. SageMaker refuses an endpoint-config KmsKeyId on those types.
-`tests/test_aws_limits.py` runs `--check`'s comparison, so an upgraded botocore that disagrees with
-the checked-in data fails the suite.
+`tests/test_aws_limits.py` runs `--check`'s comparison, so an upgraded botocore whose limits disagree
+with the checked-in data fails the suite and names each limit that changed; a botocore release that
+changes no limit (only `BOTOCORE_VERSION`, recorded for the reader) passes.
 """
 
 from __future__ import annotations
@@ -176,11 +177,11 @@ def main() -> int:
     args = parser.parse_args()
     data = compute()
     if args.check:
-        stale = stale_keys(data)
-        if stale:
-            print(
-                f"{OUT} is stale ({', '.join(stale)}): run scripts/gen_limits.py", file=sys.stderr
-            )
+        changed = differences(data)
+        if changed:
+            print(f"{OUT} is stale: run scripts/gen_limits.py", file=sys.stderr)
+            for line in changed:
+                print(f"  {line}", file=sys.stderr)
             return 1
         return 0
     OUT.write_text(render(data))
@@ -189,11 +190,44 @@ def main() -> int:
     return 0
 
 
-def stale_keys(data: dict[str, Any]) -> list[str]:
-    """The names whose checked-in value differs from `data` (empty when up to date)."""
+# Recorded in the generated module for the reader; not a limit, so never compared.
+INFORMATIONAL = ("BOTOCORE_VERSION",)
+
+
+def differences(data: dict[str, Any]) -> list[str]:
+    """What changed between the checked-in module and `data`, one line per limit (empty when equal).
+
+    Compares the limits only: a shape's min/max/pattern, an enum's values (each value added or
+    removed is named), the instance types with local NVMe storage. A newer botocore that changes
+    none of them (a patch release, most days) is no difference.
+    """
     from sagemaker_rollouts.strategies import aws_limits
 
-    return [k for k, v in data.items() if getattr(aws_limits, k, None) != v]
+    out: list[str] = []
+    for key, new in data.items():
+        if key in INFORMATIONAL:
+            continue
+        old = getattr(aws_limits, key, None)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            for name in sorted(set(old) | set(new)):
+                was, now = old.get(name), new.get(name)
+                if was == now:
+                    continue
+                if isinstance(was, tuple) and isinstance(now, tuple):
+                    added = sorted(set(now) - set(was))
+                    removed = sorted(set(was) - set(now))
+                    out.append(f"{key}[{name}]: added {added}, removed {removed}")
+                else:
+                    out.append(f"{key}[{name}]: {was!r} -> {now!r}")
+        elif isinstance(old, tuple) and isinstance(new, tuple):
+            added = sorted(set(new) - set(old))
+            removed = sorted(set(old) - set(new))
+            out.append(f"{key}: added {added}, removed {removed}")
+        else:
+            out.append(f"{key}: {old!r} -> {new!r}")
+    return out
 
 
 if __name__ == "__main__":

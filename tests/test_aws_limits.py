@@ -19,10 +19,42 @@ def _generator() -> object:
 
 
 def test_generated_limits_match_the_installed_botocore_and_ec2_table() -> None:
-    """Fails when botocore (or moto's EC2 table) changes: rerun scripts/gen_limits.py."""
+    """Fails when a limit in botocore (or moto's EC2 table) changed: rerun scripts/gen_limits.py."""
     gen = _generator()
-    stale = gen.stale_keys(gen.compute())  # type: ignore[attr-defined]
-    assert stale == [], f"strategies/aws_limits.py is stale for {stale}: run scripts/gen_limits.py"
+    changed = gen.differences(gen.compute())  # type: ignore[attr-defined]
+    assert changed == [], (
+        "strategies/aws_limits.py is stale: run scripts/gen_limits.py\n" + "\n".join(changed)
+    )
+
+
+def test_a_botocore_release_that_changes_no_limit_is_no_difference() -> None:
+    """A patch release moves only the version stamp: nothing to regenerate."""
+    gen = _generator()
+    data = gen.compute()  # type: ignore[attr-defined]
+    data["BOTOCORE_VERSION"] = "99.0.0"
+    assert gen.differences(data) == []  # type: ignore[attr-defined]
+
+
+def test_a_changed_limit_is_named() -> None:
+    """Each changed limit is named: a shape bound, an enum value added or removed, an NVMe type."""
+    gen = _generator()
+    data = gen.compute()  # type: ignore[attr-defined]
+    data["SHAPES"] = {**data["SHAPES"], "sagemaker.AlarmList": {"max": 20, "min": 1}}
+    enums = dict(data["ENUMS"])
+    enums["sagemaker.ProductionVariantInstanceType"] = (
+        *enums["sagemaker.ProductionVariantInstanceType"][1:],
+        "ml.new9.xlarge",
+    )
+    data["ENUMS"] = enums
+    data["NVME_INSTANCE_TYPES"] = (*data["NVME_INSTANCE_TYPES"], "ml.new9.xlarge")
+    first = gen.compute()["ENUMS"]["sagemaker.ProductionVariantInstanceType"][0]  # type: ignore[attr-defined]
+    changed = gen.differences(data)  # type: ignore[attr-defined]
+    assert changed == [
+        "SHAPES[sagemaker.AlarmList]: {'max': 10, 'min': 1} -> {'max': 20, 'min': 1}",
+        "ENUMS[sagemaker.ProductionVariantInstanceType]: "
+        f"added ['ml.new9.xlarge'], removed [{first!r}]",
+        "NVME_INSTANCE_TYPES: added ['ml.new9.xlarge'], removed []",
+    ]
 
 
 def test_nvme_types_follow_the_instance_store_table() -> None:
