@@ -13,7 +13,7 @@ export PIP_CONSTRAINT="$PWD/requirements/dev.lock"
 # (sagemaker_rollouts/, whose infra/strategies/lambdas links are the point) may shadow it: by design here.
 export PYTHONWARNINGS="ignore:Editable installation"
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+.venv/bin/python -m pip install --quiet -e '.[dev]' -r requirements/tools.in
 unset PYTHONWARNINGS
 mkdir -p out
 .venv/bin/rollout plan --stack canary --png out/canary-plan.png
