@@ -729,7 +729,7 @@ class DriftFeatureConfig(_Model):
 
 
 class DriftConfig(_Model):
-    """The scheduled drift job: PSI (numeric) / share shift (categorical) per feature against a
+    """The scheduled drift job: PSI per feature (bins for numbers, shares for categories) against a
     baseline file made by `rollout baseline`, published to CloudWatch, with one alarm per feature.
     `gate: true` makes a canary's drift alarms gate alarms (hold; roll back past the limit)."""
 
@@ -1470,11 +1470,7 @@ def _check_outputs(path: str, fields: Sequence[OutputField], errs: list[str]) ->
 
 def _check_drift(p: str, ep: EndpointConfig, names: Mapping[str, int], errs: list[str]) -> None:
     """Drift reads the stack's capture bucket and a baseline file holding every feature."""
-    from sagemaker_rollouts.strategies.drift import (
-        BaselineError,
-        CategoryShares,
-        load_baseline_file,
-    )
+    from sagemaker_rollouts.strategies.drift import BaselineError, load_baseline_file
 
     d = ep.drift
     assert d is not None
@@ -1507,11 +1503,6 @@ def _check_drift(p: str, ep: EndpointConfig, names: Mapping[str, int], errs: lis
             errs.append(
                 f"{dp}.features[{i}].name: {f.name!r} is not in the baseline "
                 f"({', '.join(sorted(known))}); rebuild it with rollout baseline --features"
-            )
-        elif isinstance(baseline.feature(f.name), CategoryShares) and d.threshold > 1:
-            errs.append(
-                f"{dp}.threshold: share shift of categorical feature {f.name!r} is 0..1, "
-                f"so a threshold of {d.threshold:g} never alarms"
             )
 
 

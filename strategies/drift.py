@@ -6,21 +6,29 @@ Theory of operation
 -------------------
 A baseline (`rollout baseline --from data.csv --features ...`) records, per feature:
 - numeric: bin edges at the training data's deciles (duplicates merged) and the share of
-  training rows in each bin `(-inf, e1], (e1, e2], ..., (ek, +inf)`;
-- categorical: the share of each of the most frequent categories, the rest pooled as `__other__`.
+  training values in each bin `(-inf, e1], (e1, e2], ..., (ek, +inf)`; a constant feature gets
+  the bins `< c`, `= c`, `> c`, so a move either way shows;
+- categorical: the share of each of the most frequent categories, the rest pooled as `__other__`
+  (booleans are categories `true` / `false`, whatever the body's spelling);
+- both: `missing`, the share of rows where the feature is absent, null or empty.
 A feature is numeric when every non-empty training value parses as a number.
 
 The drift job reads a bounded sample of recent capture lines, decodes each request (CSV, JSON or
 BASE64, as `captureData.endpointInput.encoding` says) and answer, extracts each feature
 (`json_path` for JSON bodies, `csv_column` for CSV bodies; `source: output` reads the answer:
 prediction drift is one more feature) and scores it:
-- numeric: population stability index over the baseline's bins,
-  PSI = sum_i (a_i - e_i) * ln(a_i / e_i), shares floored at `EPSILON` so an empty bin stays
-  finite. Rule of thumb (Siddiqi, Credit Risk Scorecards): < 0.1 stable, 0.1-0.25 moderate,
-  > 0.25 significant.
-- categorical: share shift = total variation distance = 1/2 * sum_c |a_c - e_c|, in 0..1: the
-  share of traffic that would have to change category to match the baseline (a category unseen
-  in training counts as `__other__`).
+One scale for every kind of feature, so one threshold means the same everywhere: the
+population stability index PSI = sum_i (a_i - e_i) * ln(a_i / e_i) over one distribution per
+feature, every share floored at `EPSILON` (1e-4) so an empty bin stays finite:
+- numeric: the baseline's bins, plus one bin for "missing or not a number";
+- categorical: the baseline's categories, `__other__` (a category unseen in training lands
+  there) and "missing".
+The share of missing values is part of the distribution: a feature that goes 60% null scores
+about 5.2, a category that carried 20% of traffic and vanishes about 1.56 (1.52 for its own bin,
+the rest from the others growing). Rule of thumb (Siddiqi, Credit Risk Scorecards): < 0.1 stable,
+0.1-0.25 moderate, > 0.25 significant. A record counts for a feature only when the side the
+feature reads (request or answer) was captured: with CaptureOption `Input` only, answer
+features have no sample (score None), never a 100% missing share.
 Each feature's score is published as one CloudWatch metric, and the maximum as another.
 """
 
@@ -39,7 +47,8 @@ from typing import Any, Literal, cast
 EPSILON = 1e-4
 OTHER = "__other__"
 MAX_CATEGORIES = 20
-BASELINE_VERSION = 1
+BASELINE_VERSION = 2  # 2 added `missing`; version 1 files read with missing 0
+READABLE_VERSIONS = (1, 2)
 METRIC_NAMESPACE = "SageMakerRollouts/Drift"
 FEATURE_METRIC = "FeatureDrift"
 MAX_METRIC = "MaxFeatureDrift"
@@ -53,17 +62,21 @@ class BaselineError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class NumericBins:
-    """`edges` e1 < ... < ek split the line into k + 1 bins; `shares` sum to 1."""
+    """`edges` e1 < ... < ek split the line into k + 1 bins; `shares` (of the present values)
+    sum to 1; `missing` is the share of rows without a value, 0..1."""
 
     edges: tuple[float, ...]
     shares: tuple[float, ...]
+    missing: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class CategoryShares:
-    """Share per category (with `__other__`), summing to 1."""
+    """Share per category (with `__other__`) of the present values, summing to 1; `missing` is
+    the share of rows without a value, 0..1."""
 
     shares: tuple[tuple[str, float], ...]
+    missing: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +99,14 @@ class Baseline:
                         "kind": "numeric",
                         "edges": list(f.edges),
                         "shares": list(f.shares),
+                        "missing": f.missing,
                     }
                 case CategoryShares():
-                    out[name] = {"kind": "categorical", "shares": dict(f.shares)}
+                    out[name] = {
+                        "kind": "categorical",
+                        "shares": dict(f.shares),
+                        "missing": f.missing,
+                    }
         return json.dumps(
             {"version": BASELINE_VERSION, "rows": self.rows, "features": out}, indent=2
         )
@@ -101,15 +119,20 @@ class Baseline:
         except json.JSONDecodeError as exc:
             raise BaselineError(f"not JSON: {exc}") from None
         if not isinstance(doc, dict):
-            raise BaselineError(f"expected a baseline with version {BASELINE_VERSION}")
+            raise BaselineError("expected a JSON object with version and features")
         d = cast(dict[str, Any], doc)
-        if d.get("version") != BASELINE_VERSION:
-            raise BaselineError(f"expected a baseline with version {BASELINE_VERSION}")
+        if d.get("version") not in READABLE_VERSIONS:
+            raise BaselineError(
+                f"expected a baseline with version {' or '.join(map(str, READABLE_VERSIONS))}"
+            )
         feats: list[tuple[str, NumericBins | CategoryShares]] = []
         raw = cast(dict[str, Any], d.get("features") or {})
         for name, value in raw.items():
             f = cast(dict[str, Any], value) if isinstance(value, dict) else {}
             try:
+                missing = float(f.get("missing", 0.0))
+                if not 0.0 <= missing <= 1.0:
+                    raise BaselineError(f"features.{name}.missing: a share 0..1, got {missing}")
                 if f.get("kind") == "numeric":
                     edges = cast(list[Any], f["edges"])
                     shares = cast(list[Any], f["shares"])
@@ -119,14 +142,21 @@ class Baseline:
                         (
                             name,
                             NumericBins(
-                                tuple(float(e) for e in edges), tuple(float(x) for x in shares)
+                                tuple(float(e) for e in edges),
+                                tuple(float(x) for x in shares),
+                                missing,
                             ),
                         )
                     )
                 elif f.get("kind") == "categorical":
                     cats = cast(dict[str, Any], f["shares"])
                     feats.append(
-                        (name, CategoryShares(tuple((str(k), float(v)) for k, v in cats.items())))
+                        (
+                            name,
+                            CategoryShares(
+                                tuple((str(k), float(v)) for k, v in cats.items()), missing
+                            ),
+                        )
                     )
                 else:
                     raise BaselineError(f"features.{name}.kind: must be numeric or categorical")
@@ -155,10 +185,28 @@ def _number(text: str) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def as_text(value: Any) -> str | None:
+    """One feature value as text, the same from every source: None for absent, null or empty;
+    booleans as `true` / `false` (JSON's spelling, also for CSV `True`); others trimmed."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value).strip()
+    if text == "":
+        return None
+    low = text.lower()
+    return low if low in ("true", "false") else text
+
+
 def quantile_edges(values: Sequence[float], bins: int) -> tuple[float, ...]:
-    """Inner edges at the 1/bins .. (bins-1)/bins quantiles (nearest rank), duplicates merged."""
+    """Inner edges at the 1/bins .. (bins-1)/bins quantiles (nearest rank), duplicates merged.
+    A constant feature c gets (c-, c): bins `< c`, `= c`, `> c` (one bin would be blind)."""
     ordered = sorted(values)
     n = len(ordered)
+    if n and ordered[0] == ordered[-1]:
+        c = ordered[0]
+        return (math.nextafter(c, -math.inf), c)
     edges: list[float] = []
     for i in range(1, bins):
         e = ordered[min(n - 1, max(0, math.ceil(i * n / bins) - 1))]
@@ -200,21 +248,22 @@ def build_baseline(
     for row in rows:
         n += 1
         for f in features:
-            v = row.get(f)
-            if v is not None and str(v).strip() != "":
-                values[f].append(str(v).strip())
+            v = as_text(row.get(f))
+            if v is not None:
+                values[f].append(v)
     out: list[tuple[str, NumericBins | CategoryShares]] = []
     missing = [f for f in features if not values[f]]
     if missing:
         raise BaselineError(f"no values for feature(s) {', '.join(missing)} in {n} rows")
     for f in features:
+        absent = (n - len(values[f])) / n
         nums = [_number(v) for v in values[f]]
         if all(x is not None for x in nums):
             floats = [x for x in nums if x is not None]
             edges = quantile_edges(floats, bins)
-            out.append((f, NumericBins(edges, numeric_shares(floats, edges))))
+            out.append((f, NumericBins(edges, numeric_shares(floats, edges), absent)))
         else:
-            out.append((f, CategoryShares(category_shares(values[f], None))))
+            out.append((f, CategoryShares(category_shares(values[f], None), absent)))
     return Baseline(tuple(out), n)
 
 
@@ -255,26 +304,51 @@ def psi(expected: Sequence[float], actual: Sequence[float], epsilon: float = EPS
     return total
 
 
-def share_shift(expected: Mapping[str, float], actual: Mapping[str, float]) -> float:
-    """Total variation distance between two category distributions, 0..1."""
-    keys = set(expected) | set(actual)
-    return 0.5 * sum(abs(actual.get(k, 0.0) - expected.get(k, 0.0)) for k in keys)
-
-
-def score(baseline: NumericBins | CategoryShares, values: Sequence[str]) -> float | None:
-    """The feature's drift score over the sample's `values`; None with no usable value."""
+def expected_distribution(baseline: NumericBins | CategoryShares) -> tuple[float, ...]:
+    """The baseline as one distribution over all rows: numeric bins then missing; categories
+    (in the baseline's order), `__other__`, then missing. Sums to 1."""
+    present = 1.0 - baseline.missing
     match baseline:
         case NumericBins():
-            nums = [x for x in (_number(v) for v in values) if x is not None]
-            if not nums:
-                return None
-            return psi(baseline.shares, numeric_shares(nums, baseline.edges))
+            return (*(present * x for x in baseline.shares), baseline.missing)
         case CategoryShares():
-            if not values:
-                return None
-            expected = dict(baseline.shares)
-            actual = dict(category_shares(list(values), list(expected)))
-            return share_shift(expected, actual)
+            shares = dict(baseline.shares)
+            names = [c for c, _ in baseline.shares if c != OTHER]
+            return (
+                *(present * shares[c] for c in names),
+                present * shares.get(OTHER, 0.0),
+                baseline.missing,
+            )
+
+
+def actual_distribution(
+    baseline: NumericBins | CategoryShares, values: Sequence[str | None]
+) -> tuple[float, ...]:
+    """The sample's `values` (None: missing) over the same bins as `expected_distribution`.
+    Numeric: a value that is not a number counts as missing. Categorical: a category the
+    baseline does not name counts as `__other__`."""
+    n = len(values)
+    match baseline:
+        case NumericBins():
+            counts = [0] * (len(baseline.edges) + 2)
+            for v in values:
+                x = None if v is None else _number(v)
+                counts[-1 if x is None else bin_index(x, baseline.edges)] += 1
+        case CategoryShares():
+            names = [c for c, _ in baseline.shares if c != OTHER]
+            slot = {c: i for i, c in enumerate(names)}
+            counts = [0] * (len(names) + 2)
+            for v in values:
+                counts[-1 if v is None else slot.get(v, len(names))] += 1
+    return tuple(0.0 if n == 0 else c / n for c in counts)
+
+
+def score(baseline: NumericBins | CategoryShares, values: Sequence[str | None]) -> float | None:
+    """PSI of the sample's `values` (None: missing) against the baseline, over the bins of
+    `expected_distribution`; None when the sample holds no record for the feature."""
+    if not values:
+        return None
+    return psi(expected_distribution(baseline), actual_distribution(baseline, values))
 
 
 # --------------------------------------------------------------------------- capture decoding
@@ -334,29 +408,37 @@ def extract(spec: FeatureSpec, encoding: str, text: str) -> str | None:
             v = json_path_get(json.loads(stripped), spec.json_path)
         except json.JSONDecodeError:
             return None
-        return None if v is None or isinstance(v, dict | list) else str(v)
+        return None if isinstance(v, dict | list) else as_text(v)
     if not looks_json:
         if spec.csv_column is not None:
             cells = stripped.split("\n", 1)[0].split(",")
-            return cells[spec.csv_column].strip() if spec.csv_column < len(cells) else None
+            return as_text(cells[spec.csv_column]) if spec.csv_column < len(cells) else None
         if spec.json_path is None:
-            return stripped
+            return as_text(stripped)
     return None
 
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """Feature values read from capture lines, and how many lines were unreadable."""
+    """Feature values read from capture lines (None: the record lacks the feature), how many
+    lines were unreadable, and how many records had their request only (CaptureOption `Input`)
+    or answer only (`Output`)."""
 
-    values: dict[str, list[str]]
+    values: dict[str, list[str | None]]
     records: int
     unreadable: int
+    input_only: int = 0
+    output_only: int = 0
 
 
 def sample_features(lines: Iterable[str], features: Sequence[FeatureSpec], limit: int) -> Sample:
-    """Values of each feature from at most `limit` readable capture lines."""
-    values: dict[str, list[str]] = {f.name: [] for f in features}
-    records = unreadable = 0
+    """Values of each feature from at most `limit` readable capture lines.
+
+    A record counts for a feature when the side it reads was captured and decodes; the value
+    is then its text, or None when the body lacks it (missing is part of the distribution).
+    A line that is not JSON, has no `captureData`, or neither side decodes is unreadable."""
+    values: dict[str, list[str | None]] = {f.name: [] for f in features}
+    records = unreadable = input_only = output_only = 0
     for line in lines:
         if records >= limit:
             break
@@ -365,9 +447,11 @@ def sample_features(lines: Iterable[str], features: Sequence[FeatureSpec], limit
         try:
             doc: Any = json.loads(line)
             cap: Any = doc["captureData"]
+            raw_in: Any = cap.get("endpointInput")
+            raw_out: Any = cap.get("endpointOutput")
             sides = {
-                "input": decode_side(cap["endpointInput"]),
-                "output": decode_side(cap["endpointOutput"]),
+                "input": None if raw_in is None else decode_side(raw_in),
+                "output": None if raw_out is None else decode_side(raw_out),
             }
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
             unreadable += 1
@@ -376,14 +460,14 @@ def sample_features(lines: Iterable[str], features: Sequence[FeatureSpec], limit
             unreadable += 1
             continue
         records += 1
+        input_only += raw_out is None
+        output_only += raw_in is None
         for f in features:
             side = sides[f.source]
             if side is None:
                 continue
-            v = extract(f, side[0], side[1])
-            if v is not None:
-                values[f.name].append(v)
-    return Sample(values, records, unreadable)
+            values[f.name].append(extract(f, side[0], side[1]))
+    return Sample(values, records, unreadable, input_only, output_only)
 
 
 def drift_scores(

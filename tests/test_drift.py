@@ -1,4 +1,4 @@
-"""Drift: PSI and share shift against hand-computed values, baselines, feature extraction from all
+"""Drift: PSI for every kind of feature against hand-computed values and a numpy/scipy oracle, baselines, feature extraction from all
 three capture encodings, the drift Lambda against moto's S3 and CloudWatch, `rollout baseline`,
 config errors, the wiring (a canary can gate on drift) and the Lambda zip's imports."""
 
@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from sagemaker_rollouts.cli import capture_gen
 from sagemaker_rollouts.cli.capture_gen import CaptureSpec, record
@@ -32,6 +34,7 @@ from sagemaker_rollouts.strategies.drift import (
     DriftJobSpec,
     FeatureSpec,
     NumericBins,
+    as_text,
     bin_index,
     build_baseline,
     extract,
@@ -39,7 +42,6 @@ from sagemaker_rollouts.strategies.drift import (
     quantile_edges,
     sample_features,
     score,
-    share_shift,
 )
 from sagemaker_rollouts.strategies.planner import build_plan
 from tests.test_ab_winner import BLOCKER
@@ -74,25 +76,156 @@ def test_psi_needs_the_same_bins() -> None:
         psi([0.5, 0.5], [1.0])
 
 
-@pytest.mark.parametrize(
-    ("expected", "actual", "value"),
-    [
-        ({"a": 0.5, "b": 0.5}, {"a": 0.5, "b": 0.5}, 0.0),
-        ({"a": 0.5, "b": 0.5}, {"a": 0.8, "b": 0.2}, 0.3),  # 1/2 (0.3 + 0.3)
-        ({"a": 1.0}, {"b": 1.0}, 1.0),
-        ({"a": 0.6, "b": 0.4, OTHER: 0.0}, {"a": 0.6, "b": 0.2, OTHER: 0.2}, 0.2),
-    ],
-)
-def test_share_shift_is_total_variation(
-    expected: dict[str, float], actual: dict[str, float], value: float
-) -> None:
-    assert share_shift(expected, actual) == pytest.approx(value)
+# --------------------------------------------------------------------------- one scale, every kind
+# The oracle: numpy/pandas binning and scipy's relative entropy, PSI = KL(a||e) + KL(e||a)
+# = sum (a - e) ln(a / e), written without the module's code.
+
+
+def _oracle(base: NumericBins | CategoryShares, values: list[str | None]) -> float:
+    import numpy as np
+    import pandas as pd
+    from scipy.special import rel_entr
+
+    present = 1.0 - base.missing
+    if isinstance(base, NumericBins):
+        expected = np.append(np.asarray(base.shares) * present, base.missing)
+        x = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(float)
+        ok = np.isfinite(x)
+        idx = np.searchsorted(np.asarray(base.edges), x[ok], side="left")
+        counts = np.bincount(idx, minlength=len(base.edges) + 1).astype(float)
+        actual = np.append(counts, (~ok).sum()) / len(values)
+    else:
+        names = [c for c, _ in base.shares if c != OTHER]
+        share = dict(base.shares)
+        expected = np.array(
+            [share[c] * present for c in names] + [share.get(OTHER, 0.0) * present, base.missing]
+        )
+        ser = pd.Series(values, dtype=object)
+        counts = ser.value_counts(dropna=True)
+        known = [float(counts.get(c, 0)) for c in names]
+        other = float(counts[~counts.index.isin(names)].sum())
+        actual = np.array([*known, other, float(ser.isna().sum())]) / len(values)
+    e, a = np.maximum(expected, 1e-4), np.maximum(actual, 1e-4)
+    return float(np.sum(rel_entr(a, e) + rel_entr(e, a)))
+
+
+FIVE = CategoryShares((("BR", 0.2), ("DE", 0.2), ("FR", 0.2), ("IN", 0.2), ("US", 0.2)))
+# Each case: baseline training column, sample values, whether a 0.2 threshold alarms.
+KINDS: dict[str, tuple[list[Any], list[str | None], bool]] = {
+    "numeric steady": ([str(i) for i in range(100)], [str(i) for i in range(0, 100, 2)], False),
+    "numeric shifted": ([str(i) for i in range(100)], [str(i + 40) for i in range(100)], True),
+    "categorical steady": (["US", "DE"] * 50, ["US", "DE"] * 20, False),
+    "category vanishes (20% of traffic)": (
+        ["US", "DE", "FR", "BR", "IN"] * 20,
+        ["US", "DE", "FR", "IN"] * 25,
+        True,
+    ),
+    "new category (30%)": (["US", "DE"] * 50, ["US"] * 35 + ["DE"] * 35 + ["JP"] * 30, True),
+    "boolean steady": ([True, False] * 50, ["true", "false"] * 10, False),
+    "boolean flips to mostly true": ([True, False] * 50, ["true"] * 19 + ["false"], True),
+    "numeric goes 60% null": (
+        [str(i) for i in range(100)],
+        [None] * 60 + [str(i) for i in range(0, 100, 2)][:40],
+        True,
+    ),
+    "categorical goes 60% null": (["US", "DE"] * 50, [None] * 60 + ["US", "DE"] * 20, True),
+    "missing share held": (["US", None] * 50, ["US", None] * 20, False),
+    "constant feature steady": (["5"] * 100, ["5"] * 30, False),
+    "constant feature moves up": (["5"] * 100, ["6"] * 30, True),
+    "constant feature moves down": (["5"] * 100, ["4"] * 30, True),
+    "numbers arrive as text": ([str(i) for i in range(100)], ["n/a"] * 60 + ["1"] * 40, True),
+}
+
+
+def _baseline(column: list[Any]) -> NumericBins | CategoryShares:
+    return build_baseline([{"f": v} for v in column], ["f"]).feature("f")
+
+
+@pytest.mark.parametrize("case", list(KINDS), ids=list(KINDS))
+def test_every_feature_kind_scores_psi_on_one_scale(case: str) -> None:
+    column, values, alarms = KINDS[case]
+    base = _baseline(column)
+    got = score(base, values)
+    assert got == pytest.approx(_oracle(base, values), rel=1e-9, abs=1e-12)
+    assert (got is not None and got > 0.2) == alarms, got
+
+
+def test_a_vanished_category_scores_about_1_56() -> None:
+    got = score(FIVE, ["US", "DE", "FR", "IN"] * 25)
+    # (1e-4 - 0.2) ln(1e-4 / 0.2) + 4 (0.25 - 0.2) ln(0.25 / 0.2) = 1.5195 + 0.0446
+    assert got == pytest.approx(1.5642, abs=1e-3)
+    assert got == pytest.approx(_oracle(FIVE, ["US", "DE", "FR", "IN"] * 25))
+
+
+def test_a_feature_going_60_percent_null_alarms() -> None:
+    base = _baseline([str(i) for i in range(100)])
+    values: list[str | None] = [None] * 60 + [str(i) for i in range(40)]
+    got = score(base, values)
+    assert got is not None and got > 5.0  # the missing bin alone: 0.5999 ln(0.6 / 1e-4) = 5.22
 
 
 def test_unseen_categories_count_as_other() -> None:
     base = CategoryShares((("US", 0.5), ("DE", 0.5), (OTHER, 0.0)))
-    # 2 of 4 values are unseen -> other 0.5; US 0.25, DE 0.25 -> 1/2 (0.25 + 0.25 + 0.5) = 0.5
-    assert score(base, ["US", "DE", "JP", "CN"]) == pytest.approx(0.5)
+    values: list[str | None] = ["US", "DE", "JP", "CN"]
+    assert score(base, values) == pytest.approx(_oracle(base, values))
+
+
+def test_no_record_for_the_feature_is_no_score() -> None:
+    assert score(FIVE, []) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        (True, "true"),
+        (False, "false"),
+        ("True", "true"),
+        (" FALSE ", "false"),
+        (None, None),
+        ("", None),
+        ("  ", None),
+        (1.5, "1.5"),
+        ("US", "US"),
+    ],
+)
+def test_values_are_spelled_the_same_from_every_source(raw: Any, text: str | None) -> None:
+    assert as_text(raw) == text
+
+
+@given(
+    train=st.lists(
+        st.one_of(st.none(), st.integers(-5, 5).map(str), st.floats(-3, 3).map(str)),
+        min_size=1,
+        max_size=60,
+    ),
+    sample=st.lists(
+        st.one_of(st.none(), st.integers(-8, 8).map(str), st.sampled_from(["x", "1e3"])),
+        min_size=1,
+        max_size=60,
+    ),
+)
+@settings(max_examples=150, deadline=None)
+def test_numeric_psi_matches_the_numpy_oracle(
+    train: list[str | None], sample: list[str | None]
+) -> None:
+    assume(any(v is not None for v in train))
+    base = _baseline(list(train))
+    assume(isinstance(base, NumericBins))
+    assert score(base, sample) == pytest.approx(_oracle(base, sample), rel=1e-9, abs=1e-12)
+
+
+@given(
+    train=st.lists(st.one_of(st.none(), st.sampled_from("abcdefg")), min_size=1, max_size=60),
+    sample=st.lists(st.one_of(st.none(), st.sampled_from("abcdefghij")), min_size=1, max_size=60),
+)
+@settings(max_examples=150, deadline=None)
+def test_categorical_psi_matches_the_pandas_oracle(
+    train: list[str | None], sample: list[str | None]
+) -> None:
+    assume(any(v is not None for v in train))
+    base = _baseline(list(train))
+    assert isinstance(base, CategoryShares)
+    assert score(base, sample) == pytest.approx(_oracle(base, sample), rel=1e-9, abs=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -135,7 +268,8 @@ def test_baseline_kinds_and_round_trip() -> None:
     "text",
     [
         "not json",
-        '{"version": 2}',
+        '{"version": 3}',
+        '{"version": 2, "features": {"x": {"kind": "categorical", "shares": {}, "missing": 2}}}',
         '{"version": 1, "features": {"x": {"kind": "histogram"}}}',
         '{"version": 1, "features": {"x": {"kind": "numeric", "edges": [1], "shares": [1]}}}',
     ],
@@ -197,6 +331,26 @@ def test_sample_is_bounded_and_malformed_lines_are_counted() -> None:
     lines = ["{broken", "", good[0], "[]", *good[1:]]
     s = sample_features(lines, [AMOUNT], limit=5)
     assert (s.records, s.unreadable, len(s.values["amount"])) == (5, 2, 5)
+
+
+def test_input_only_captures_score_requests_and_leave_answers_unscored() -> None:
+    """CaptureOption `Input` only: SageMaker writes no `endpointOutput` (stands in for the real
+    capture format); answer features get no sample instead of a 100% missing share."""
+    doc = json.loads(
+        record(
+            request=json.dumps({"amount": 1.5, "country": None, "flag": True}),
+            answer="{}",
+            at=T0,
+            encoding="JSON",
+            inference_id=None,
+            event_id="e",
+        )
+    )
+    del doc["captureData"]["endpointOutput"]
+    flag = FeatureSpec("flag", "input", json_path="$.flag")
+    s = sample_features([json.dumps(doc)], [AMOUNT, COUNTRY, flag, SCORE], limit=10)
+    assert (s.records, s.unreadable, s.input_only) == (1, 0, 1)
+    assert s.values == {"amount": ["1.5"], "country": [None], "flag": ["true"], "score": []}
 
 
 # --------------------------------------------------------------------------- the Lambda on moto
@@ -339,7 +493,6 @@ DRIFT_ERRORS = [
         "drift.features[0].name: 'income' is not in the baseline",
     ),
     ({"variant": "ghost"}, "drift.variant: must name one of the variants"),
-    ({"threshold": 2}, "drift.threshold: share shift of categorical feature 'country'"),
     ({"sample_size": 10}, "drift.sample_size"),
     ({"features": []}, "drift.features"),
 ]
