@@ -83,6 +83,11 @@ class RecordedResource:
     retain_on_delete: bool = False
     import_id: str | None = None  # the `import_` option: adopt an existing resource by id
     replacement_trigger: Any = None  # the `replacement_trigger` option's value, if any
+    # The inputs and outputs as protobuf Structs, exactly as they crossed the wire (unknowns as
+    # Pulumi's sentinel strings, secrets in their envelopes): what the engine hands a policy
+    # analyzer (`pulumi_policy`'s `Analyze` / `AnalyzeStack`), see tests/policy_engine.py.
+    wire_inputs: Any = field(default=None, compare=False, repr=False)
+    wire_outputs: Any = field(default=None, compare=False, repr=False)
 
     def redacted(self) -> dict[str, Any]:
         """JSON-able inputs with every secret replaced by `"[secret]"` (what the CLI prints)."""
@@ -100,6 +105,7 @@ class OfflineRun:
     project: str
     config: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list[str])  # what the program `pulumi.log.warn`ed
+    preview: bool = False  # run as `pulumi preview` of a first deployment (outputs unknown)
 
     def of_type(self, token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == token]
@@ -178,10 +184,16 @@ def _physical_name(args: pulumi_mocks.MockResourceArgs, key: str = "name") -> st
 
 
 class RecordingMocks(pulumi_mocks.Mocks):
-    """Echoes inputs back as outputs and adds the ids, ARNs and names AWS would assign."""
+    """Echoes inputs back as outputs and adds the ids, ARNs and names AWS would assign.
 
-    def __init__(self, region: str) -> None:
+    `preview`: as `pulumi preview` of a stack's first deployment, where every resource is a
+    create: the outputs are the inputs only, and the id and every computed output (ARNs,
+    autonames) are unknown, so whatever the program derives from them is unknown too.
+    """
+
+    def __init__(self, region: str, *, preview: bool = False) -> None:
         self.region = region
+        self.preview = preview
 
     def new_resource(
         self, args: pulumi_mocks.MockResourceArgs
@@ -189,6 +201,10 @@ class RecordingMocks(pulumi_mocks.Mocks):
         if not args.custom:
             return None, {}
         state: dict[str, Any] = dict(args.inputs)
+        if self.preview:
+            # An empty id is unknown during preview (pulumi.runtime.resource: "TFBridge in
+            # particular is known to send the empty string as an ID when doing a preview").
+            return "", {k: v for k, v in state.items() if v is not None}
         r = self.region
         typ = args.typ
         name = _physical_name(args)
@@ -353,6 +369,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete),
                 import_id=request.importId or None,
                 replacement_trigger=_trigger(request),
+                wire_inputs=request.object,
+                wire_outputs=response.object,
             )
         )
         return response
@@ -432,11 +450,12 @@ def _run_in_context(
     secret_keys: list[str],
     outcomes: awareness.OutcomeReader,
     endpoints: awareness.EndpointReader,
+    preview: bool = False,
 ) -> OfflineRun:
     region = config.get("aws:region") or DEFAULT_REGION
-    monitor = RecordingMonitor(RecordingMocks(region))
+    monitor = RecordingMonitor(RecordingMocks(region, preview=preview))
     engine = RecordingEngine()
-    settings.reset_options(project=project, stack=stack, preview=False, organization="offline")
+    settings.reset_options(project=project, stack=stack, preview=preview, organization="offline")
     settings.configure(
         pulumi_mocks.MockSettings(
             monitor=monitor,
@@ -444,7 +463,7 @@ def _run_in_context(
             engine=engine,
             project=project,
             stack=stack,
-            dry_run=False,
+            dry_run=preview,
             organization="offline",
             callbacks=None,
         )
@@ -471,6 +490,7 @@ def _run_in_context(
         project=project,
         config=config,
         warnings=engine.warnings,
+        preview=preview,
     )
 
 
@@ -482,11 +502,13 @@ def run_function_offline(
     project: str = "sagemaker-rollouts",
     stack: str = "offline",
     endpoints: awareness.EndpointReader | None = None,
+    preview: bool = False,
 ) -> OfflineRun:
     """Run any Pulumi function (e.g. `lambda: render(plan)`) under recording mocks.
 
     `config` is a stack file's `config:` map (structured values allowed). `outcomes` answers
     deploy-time awareness; by default no rollout has any recorded outcome (never calls AWS).
+    `preview`: run as the preview of a first deployment (see `RecordingMocks`).
     """
     flat, secret_keys = pulumi_config(config or {})
     reader: awareness.OutcomeReader = outcomes if outcomes is not None else awareness.no_outcomes
@@ -502,6 +524,7 @@ def run_function_offline(
             secret_keys=secret_keys,
             outcomes=reader,
             endpoints=awareness.no_endpoints if endpoints is None else endpoints,
+            preview=preview,
         )
         return future.result()
 
@@ -514,6 +537,7 @@ def run_offline(
     project: str = "sagemaker-rollouts",
     stack: str | None = None,
     endpoints: awareness.EndpointReader | None = None,
+    preview: bool = False,
 ) -> OfflineRun:
     """Run the real program (`sagemaker_rollouts.infra.program.main`) under mocks with a stack's config.
 
@@ -535,5 +559,11 @@ def run_offline(
         main(outcomes=reader)
 
     return run_function_offline(
-        program, config=raw, outcomes=reader, project=project, stack=stack, endpoints=endpoints
+        program,
+        config=raw,
+        outcomes=reader,
+        project=project,
+        stack=stack,
+        endpoints=endpoints,
+        preview=preview,
     )

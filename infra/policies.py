@@ -90,6 +90,45 @@ T_ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
 T_MODEL = "aws:sagemaker/model:Model"
 
 
+class Unknown:
+    """A value not known yet: during `pulumi preview`, whatever derives from a resource still to
+    be created (its ARN, and any string built from it, e.g. an IAM policy document). The pack's
+    adapter puts `UNKNOWN` where Pulumi's analyzer hands an unknown sentinel. It is truthy (a
+    value will be there) and equal to nothing, not even itself."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<unknown during preview>"
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+UNKNOWN = Unknown()
+
+
+class UnknownValueError(Exception):
+    """A rule needs a value that is unknown during preview (`path`: its property path). The pack's
+    adapter reports it the engine's way (pulumi_policy's `UnknownValueError`: an advisory note
+    that the rule runs when the value is known, at `pulumi up`); `evaluate` gives an advisory
+    finding. Never a pass, never a violation."""
+
+    def __init__(self, path: Sequence[str | int]) -> None:
+        self.path = [str(p) for p in path]
+        super().__init__(f"value at .{'.'.join(self.path)} can't be known during preview")
+
+
+def known(value: Any, *path: str | int) -> Any:
+    """`value`, or UnknownValueError naming `path` when it is `UNKNOWN`."""
+    if isinstance(value, Unknown):
+        raise UnknownValueError(path)
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Resource:
     """One resource as a policy sees it.
@@ -171,12 +210,24 @@ def _settings(
 
 
 def _as_list(value: Any) -> list[Any]:
+    """A JSON-ish value as a list: None -> [], a sequence (list, tuple, or any non-string
+    `Sequence` such as pulumi_policy's `_ListProxy`) -> its items, anything else -> [value]."""
     if value is None:
         return []
-    return list(value) if isinstance(value, list | tuple) else [value]
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return list(value)  # type: ignore[reportUnknownArgumentType]
+    return [value]
 
 
-def _json(value: Any) -> Mapping[str, Any]:
+def _obj(value: Any, *path: str | int) -> Mapping[str, Any]:
+    """A nested object property: {} when absent; UnknownValueError when unknown."""
+    known(value, *path)
+    return value if isinstance(value, Mapping) else {}  # type: ignore[reportUnknownVariableType]
+
+
+def _json(value: Any, *path: str | int) -> Mapping[str, Any]:
+    """A JSON document given as a string or a mapping; UnknownValueError when it is unknown."""
+    known(value, *path)
     if isinstance(value, str):
         loaded = json.loads(value)
         return loaded if isinstance(loaded, dict) else {}
@@ -200,7 +251,7 @@ def wildcard_violations(policy: Mapping[str, Any] | str) -> list[str]:
     (`STAR_ALLOWED`) or with a scoping condition (`STAR_WITH_CONDITION`).
     """
     out: list[str] = []
-    for st in _as_list(_json(policy).get("Statement")):
+    for st in _as_list(_json(policy, "policy").get("Statement")):
         if not isinstance(st, Mapping) or st.get("Effect") != "Allow":
             continue
         sid = st.get("Sid", "?")
@@ -269,7 +320,7 @@ def _public_access(props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[st
 def _bucket_encryption(props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
     rules = _as_list(props.get("rules"))
     algos = [
-        (r.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")
+        _obj(r.get("applyServerSideEncryptionByDefault"), "rules").get("sseAlgorithm")
         for r in rules
         if isinstance(r, Mapping)
     ]
@@ -282,14 +333,14 @@ def denies_insecure_transport(policy: Mapping[str, Any] | str) -> bool:
     for st in _as_list(_json(policy).get("Statement")):
         if not isinstance(st, Mapping):
             continue
-        cond = (st.get("Condition") or {}).get("Bool", {})
+        cond = _obj(st.get("Condition")).get("Bool", {})
         if st.get("Effect") == "Deny" and str(cond.get("aws:SecureTransport")).lower() == "false":
             return True
     return False
 
 
 def _bucket_policy(props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
-    if denies_insecure_transport(props.get("policy") or {}):
+    if denies_insecure_transport(known(props.get("policy"), "policy") or {}):
         return []
     return ["bucket policy does not deny non-TLS requests (aws:SecureTransport false)"]
 
@@ -306,9 +357,9 @@ def _lifecycle(props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
 
 def _table(props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
-    if not (props.get("serverSideEncryption") or {}).get("enabled"):
+    if not _obj(props.get("serverSideEncryption")).get("enabled"):
         out.append("table not encrypted with KMS")
-    if not (props.get("pointInTimeRecovery") or {}).get("enabled"):
+    if not _obj(props.get("pointInTimeRecovery")).get("enabled"):
         out.append("point-in-time recovery off")
     return out
 
@@ -322,7 +373,9 @@ def _log_group(props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
 
 
 def _function_secrets(props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
-    variables = (props.get("environment") or {}).get("variables") or {}
+    variables = _obj(
+        _obj(props.get("environment"), "environment").get("variables"), "environment", "variables"
+    )
     return [
         f"environment variable {k} looks like a secret"
         for k in variables
@@ -338,7 +391,7 @@ def is_hook(props: Mapping[str, Any]) -> bool:
 def _hook_concurrency(props: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[str]:
     if not is_hook(props) or not cfg.get("requireReservedConcurrency", True):
         return []
-    reserved = props.get("reservedConcurrentExecutions")
+    reserved = known(props.get("reservedConcurrentExecutions"), "reservedConcurrentExecutions")
     if reserved is None or reserved < 1:
         return [
             "hook Lambda without reserved concurrency (one decision at a time; set "
@@ -352,7 +405,7 @@ def _key(props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
 
 
 def _alarm_dimensions(props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
-    dims = props.get("dimensions") or {}
+    dims = _obj(props.get("dimensions"), "dimensions")
     if props.get("namespace") == "AWS/SageMaker" and "EndpointName" not in dims:
         return ["SageMaker alarm without an EndpointName dimension"]
     return []
@@ -390,7 +443,7 @@ def _data_capture(props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str
 def _network_isolation(props: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[str]:
     if props.get("enableNetworkIsolation") is True:
         return []
-    image = str((props.get("primaryContainer") or {}).get("image") or "")
+    image = str(_obj(props.get("primaryContainer"), "primaryContainer").get("image") or "")
     if any(re.search(p, image) for p in cfg.get("exemptImagePatterns", [])):
         return []
     return ["model without network isolation (enableNetworkIsolation)"]
@@ -402,9 +455,9 @@ def _network_isolation(props: Mapping[str, Any], cfg: Mapping[str, Any]) -> list
 
 def _refers_to(res: Resource, target: Resource, key: str) -> bool:
     value = res.props.get(key)
-    names = {target.props.get("id"), target.props.get("bucket"), target.props.get("name")}
-    names.discard(None)
-    return target.urn in res.depends_on or (value is not None and value in names)
+    names = [target.props.get(k) for k in ("id", "bucket", "name")]
+    known_names = [n for n in names if n is not None and not isinstance(n, Unknown)]
+    return target.urn in res.depends_on or (value is not None and value in known_names)
 
 
 def _buckets_guarded(
@@ -439,8 +492,12 @@ def _hook_logs(
     }
     out: list[tuple[Resource | None, str]] = []
     for fn in (r for r in resources if r.type == T_FUNCTION and is_hook(r.props)):
-        logging = fn.props.get("loggingConfig") or {}
-        group = logging.get("logGroup") or f"/aws/lambda/{fn.props.get('name')}"
+        logging = _obj(fn.props.get("loggingConfig"), "loggingConfig")
+        group = known(
+            logging.get("logGroup") or f"/aws/lambda/{known(fn.props.get('name'), 'name')}",
+            "loggingConfig",
+            "logGroup",
+        )
         if group not in groups:
             out.append((fn, f"no log group {group} with retention in the stack"))
     return out
@@ -464,8 +521,9 @@ def rollback_alarm_names(resources: Sequence[Resource]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for r in resources:
         if r.type == T_ENDPOINT:
-            auto = ((r.props.get("deploymentConfig") or {}).get("autoRollbackConfiguration")) or {}
-            names = {str(a.get("alarmName")) for a in _as_list(auto.get("alarms"))}
+            deployment = _obj(r.props.get("deploymentConfig"), "deploymentConfig")
+            auto = _obj(deployment.get("autoRollbackConfiguration"), "deploymentConfig")
+            names = set(_alarm_names(auto))
             out.setdefault(str(r.props.get("name")), set()).update(names)
         elif r.type == T_FUNCTION and is_hook(r.props):
             spec = _hook_spec(r.props)
@@ -475,9 +533,21 @@ def rollback_alarm_names(resources: Sequence[Resource]) -> dict[str, set[str]]:
     return out
 
 
+def _alarm_names(auto: Mapping[str, Any]) -> list[str]:
+    """The alarm names of an endpoint's `autoRollbackConfiguration`."""
+    path = ("deploymentConfig", "autoRollbackConfiguration", "alarms")
+    alarms = known(auto.get("alarms"), *path)
+    return [
+        str(known(_obj(a, *path, i).get("alarmName"), *path, i, "alarmName"))
+        for i, a in enumerate(_as_list(alarms))
+    ]
+
+
 def _hook_spec(props: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    variables = (props.get("environment") or {}).get("variables") or {}
-    raw = variables.get("ROLLOUT_SPEC")
+    variables = _obj(
+        _obj(props.get("environment"), "environment").get("variables"), "environment", "variables"
+    )
+    raw = known(variables.get("ROLLOUT_SPEC"), "environment", "variables", "ROLLOUT_SPEC")
     if not isinstance(raw, str):
         return None
     try:
@@ -492,7 +562,9 @@ def is_production(
 ) -> bool:
     """Stack tags, or the tags of the stack's endpoints, name a production environment."""
     wanted: Mapping[str, list[str]] = cfg.get("productionTags", PRODUCTION_TAGS)
-    tag_sets = [stack_tags] + [r.props.get("tags") or {} for r in resources if r.type == T_ENDPOINT]
+    tag_sets = [stack_tags] + [
+        _obj(r.props.get("tags"), "tags") for r in resources if r.type == T_ENDPOINT
+    ]
     return any(
         str(tags.get(k, "")).lower() in [v.lower() for v in values]
         for tags in tag_sets
@@ -515,13 +587,13 @@ def _production_rollback_alarms(
     out: list[tuple[Resource | None, str]] = []
     for ep in (r for r in resources if r.type == T_ENDPOINT):
         name = str(ep.props.get("name"))
-        deployment = ep.props.get("deploymentConfig") or {}
+        deployment = _obj(ep.props.get("deploymentConfig"), "deploymentConfig")
         alarms: list[str] = []
         kind = None
         if deployment.get("blueGreenUpdatePolicy"):
             kind = "blue/green"
-            auto = deployment.get("autoRollbackConfiguration") or {}
-            alarms = [str(a.get("alarmName")) for a in _as_list(auto.get("alarms"))]
+            auto = _obj(deployment.get("autoRollbackConfiguration"), "deploymentConfig")
+            alarms = _alarm_names(auto)
         elif name in hooks:
             kind = "canary"
             alarms = [str(a) for a in hooks[name].get("gate_alarms", [])]
@@ -765,14 +837,19 @@ def evaluate(
         if isinstance(policy, ResourcePolicy):
             for r in items:
                 if r.type in policy.types:
-                    out.extend(
-                        Finding(policy.name, level, r, m) for m in policy.check(r.props, settings)
-                    )
+                    try:
+                        messages = policy.check(r.props, settings)
+                    except UnknownValueError as e:
+                        out.append(Finding(policy.name, "advisory", r, f"not checked: {e}"))
+                        continue
+                    out.extend(Finding(policy.name, level, r, m) for m in messages)
         else:
-            out.extend(
-                Finding(policy.name, level, r, m)
-                for r, m in policy.check(items, stack_tags or {}, settings)
-            )
+            try:
+                found = policy.check(items, stack_tags or {}, settings)
+            except UnknownValueError as e:
+                out.append(Finding(policy.name, "advisory", None, f"not checked: {e}"))
+                continue
+            out.extend(Finding(policy.name, level, r, m) for r, m in found)
     return out
 
 

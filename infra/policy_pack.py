@@ -7,7 +7,7 @@ Needs the `pulumi-policy` package (extra `[policy]`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -20,6 +20,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from sagemaker_rollouts.infra import policies
 
@@ -37,11 +38,53 @@ def _schema(policy: policies.Policy) -> PolicyConfigSchema | None:
     return PolicyConfigSchema({k: dict(v) for k, v in policy.config_schema.items()})
 
 
+def plain(value: Any) -> Any:
+    """The analyzer's props as plain data for the rules.
+
+    Pulumi's policy analyzer hands rules `unknown_checking_proxy(props)` (pulumi_policy
+    `policy.py`, `Analyze`/`AnalyzeStack`): `_DictProxy`/`_ListProxy`, a `Mapping`/`Sequence`
+    but not a `dict`/`list`, whose item access raises `UnknownValueError` on a value unknown
+    during preview. This walks them (proxies or plain values alike) into dicts and lists, with
+    `policies.UNKNOWN` where a value is unknown, so every rule reads the same shapes whether
+    it runs in the engine, in `evaluate` or in the tests.
+    """
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key in value:  # type: ignore[reportUnknownVariableType]
+            try:
+                item = value[key]  # type: ignore[reportUnknownVariableType]
+            except UnknownValueError:
+                out[str(key)] = policies.UNKNOWN  # type: ignore[reportUnknownArgumentType]
+                continue
+            out[str(key)] = plain(item)  # type: ignore[reportUnknownArgumentType]
+        return out
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        items: list[Any] = []
+        for i in range(len(value)):  # type: ignore[reportUnknownArgumentType]
+            try:
+                items.append(plain(value[i]))  # type: ignore[reportUnknownArgumentType]
+            except UnknownValueError:
+                items.append(policies.UNKNOWN)
+        return items
+    return value
+
+
+def _engine_unknown(e: policies.UnknownValueError) -> UnknownValueError:
+    """Our rule's "needs an unknown value" as the engine's own exception, which its analyzer
+    reports as an advisory "can't run policy ... during preview" diagnostic."""
+    return UnknownValueError(UNKNOWN_STRING_VALUE, e.path)
+
+
 def _resource_validation(policy: policies.ResourcePolicy) -> Any:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type not in policy.types:
             return
-        for message in policy.check(args.props, policy.settings(args.get_config())):
+        settings = policy.settings(plain(args.get_config()))
+        try:
+            messages = policy.check(plain(args.props), settings)
+        except policies.UnknownValueError as e:
+            raise _engine_unknown(e) from None
+        for message in messages:
             report(message, None)
 
     return validate
@@ -53,7 +96,7 @@ def _stack_validation(policy: policies.StackPolicy) -> Any:
             policies.Resource(
                 r.resource_type,
                 r.name,
-                r.props,
+                plain(r.props),
                 urn=r.urn,
                 depends_on=tuple(
                     dict.fromkeys(
@@ -64,7 +107,11 @@ def _stack_validation(policy: policies.StackPolicy) -> Any:
             )
             for r in args.resources
         ]
-        found = policy.check(resources, args.stack_tags, policy.settings(args.get_config()))
+        settings = policy.settings(plain(args.get_config()))
+        try:
+            found = policy.check(resources, dict(args.stack_tags), settings)
+        except policies.UnknownValueError as e:
+            raise _engine_unknown(e) from None
         for resource, message in found:
             report(message, None if resource is None else resource.urn or None)
 

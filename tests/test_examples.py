@@ -6,6 +6,8 @@ import runpy
 from functools import cache
 from pathlib import Path
 
+import pytest
+
 from sagemaker_rollouts.infra import policies
 from sagemaker_rollouts.infra.mockrun import (
     ACCOUNT_ID,
@@ -13,6 +15,7 @@ from sagemaker_rollouts.infra.mockrun import (
     read_stack_config,
     run_function_offline,
 )
+from tests import policy_engine as engine
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON_EXAMPLE = ROOT / "examples" / "python"
@@ -54,6 +57,26 @@ def test_the_python_example_passes_the_sample_stacks_policy_rules() -> None:
 def test_the_python_example_passes_every_mandatory_rule_of_the_policy_pack() -> None:
     found = policies.evaluate(python_example().policy_resources())
     assert [str(f) for f in found if f.level == "mandatory"] == []
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
+def test_the_python_example_passes_the_pack_as_the_engine_runs_it(preview: bool) -> None:
+    run = python_example() if not preview else python_example_preview()
+    found = engine.analyze_run(run)
+    assert [str(d) for d in found if d.level == "mandatory"] == []
+    assert preview or not [d for d in found if d.skipped_at_preview]
+
+
+def python_example_preview() -> OfflineRun:
+    result = run_function_offline(
+        lambda: runpy.run_path(str(PYTHON_EXAMPLE / "__main__.py"), run_name="__main__"),
+        config=read_stack_config(PYTHON_EXAMPLE / "Pulumi.dev.yaml"),
+        project="fraud-platform",
+        stack="dev",
+        preview=True,
+    )
+    result.raise_error()
+    return result
 
 
 def test_the_component_uses_the_programs_own_key_topic_and_subnets() -> None:

@@ -5,23 +5,21 @@ built directly. The table must cover every policy of the pack."""
 from __future__ import annotations
 
 import json
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyCustomTimeouts,
-    PolicyResource,
-    PolicyResourceOptions,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import EnforcementLevel
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from sagemaker_rollouts.infra import iam, policies
+from sagemaker_rollouts.infra.mockrun import OfflineRun, run_offline
 from sagemaker_rollouts.infra.policies import Resource
 from sagemaker_rollouts.infra.policy_pack import pack_policies
+from tests import policy_engine as engine
+
+ROOT = Path(__file__).resolve().parent.parent
 
 P = policies
 
@@ -82,6 +80,21 @@ RESOURCE_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
             "policy": json.dumps(
                 {"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": ARN}]}
             )
+        },
+    ),
+    (
+        "iam-no-wildcards",
+        P.T_ROLE,
+        {"inlinePolicies": [{"name": "a", "policy": allow("sns:Publish", ARN)}]},
+        {
+            "inlinePolicies": [
+                {
+                    "name": "a",
+                    "policy": json.dumps(
+                        {"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}
+                    ),
+                }
+            ]
         },
     ),
     (
@@ -176,12 +189,19 @@ RESOURCE_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ),
 ]
 
+
+def good(policy: str) -> dict[str, Any]:
+    return next(c[2] for c in RESOURCE_CASES if c[0] == policy)
+
+
 BUCKET = Resource(P.T_BUCKET, "b", {"bucket": "cap-1"}, urn="urn:b")
 GOOD_BUCKET = [
     BUCKET,
-    Resource(P.T_PUBLIC_ACCESS, "pab", RESOURCE_CASES[7][2] | {"bucket": "cap-1"}, urn="u1"),
-    Resource(P.T_BUCKET_POLICY, "pol", RESOURCE_CASES[9][2], urn="u2", depends_on=("urn:b",)),
-    Resource(P.T_LIFECYCLE, "lc", RESOURCE_CASES[10][2] | {"bucket": "cap-1"}, urn="u3"),
+    Resource(
+        P.T_PUBLIC_ACCESS, "pab", good("s3-public-access-blocked") | {"bucket": "cap-1"}, urn="u1"
+    ),
+    Resource(P.T_BUCKET_POLICY, "pol", good("s3-tls-only"), urn="u2", depends_on=("urn:b",)),
+    Resource(P.T_LIFECYCLE, "lc", good("s3-lifecycle-expires") | {"bucket": "cap-1"}, urn="u3"),
 ]
 SPEC = {"endpoint_name": "fraud", "gate_alarms": ["fraud-5xx"]}
 HOOK = {
@@ -333,41 +353,38 @@ def test_stack_rule(
     assert _only(policy, P.evaluate(bad, stack_tags=tags))
 
 
-# ------------------------------------------------------------------ the pack, pulumi_policy args
+# ------------------------------------------------------------------ the pack, as the engine runs it
+# Every case again through pulumi_policy's own analyzer servicer (tests/policy_engine.py): props
+# arrive as `_DictProxy`/`_ListProxy` from a protobuf Struct, as `pulumi preview/up` hands them.
 
-OPTS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
 PACK = {p.name: p for p in pack_policies()}
 
 
-def run_resource_policy(
-    name: str, typ: str, props: dict[str, Any], config: dict[str, Any] | None = None
+def engine_resource(
+    policy: str, typ: str, props: dict[str, Any], config: dict[str, Any] | None = None
 ) -> list[str]:
-    policy = PACK[name]
-    assert isinstance(policy, ResourceValidationPolicy)
-    reported: list[str] = []
-    args = ResourceValidationArgs(
-        typ, props, f"urn:pulumi:s::p::{typ}::r", "r", OPTS, None, config=config
-    )
-    policy.validate(args, lambda message, urn=None: reported.append(message))
-    return reported
+    srv = engine.servicer(config={policy: config} if config else None)
+    return [
+        d.message.split("\n", 1)[1]
+        for d in engine.analyze_resource(srv, typ, props)
+        if d.policy == policy
+    ]
 
 
-def policy_resource(r: Resource) -> PolicyResource:
-    return PolicyResource(r.type, r.props, r.urn, r.name, OPTS, None, None, [], {})
-
-
-def run_stack_policy(
-    name: str, resources: list[Resource], tags: dict[str, str], config: dict[str, Any] | None = None
-) -> list[tuple[str, str | None]]:
-    policy = PACK[name]
-    assert isinstance(policy, StackValidationPolicy)
-    by_urn = {r.urn: policy_resource(r) for r in resources}
-    for r in resources:
-        by_urn[r.urn].dependencies = [by_urn[u] for u in r.depends_on if u in by_urn]
-    reported: list[tuple[str, str | None]] = []
-    args = StackValidationArgs(list(by_urn.values()), config=config, stack_tags=tags)
-    policy.validate(args, lambda message, urn=None: reported.append((message, urn)))
-    return reported
+def engine_stack(
+    policy: str,
+    resources: list[Resource],
+    tags: dict[str, str],
+    config: dict[str, Any] | None = None,
+) -> list[tuple[str, str]]:
+    srv = engine.servicer(config={policy: config} if config else None, stack_tags=tags)
+    stack = [
+        engine.stack_resource(r.type, r.name, r.props, urn=r.urn, dependencies=r.depends_on)
+        for r in resources
+    ]
+    return [
+        (d.message, d.urn) for d in engine.analyze_stack_resources(srv, stack) if d.policy == policy
+    ]
 
 
 @pytest.mark.parametrize(
@@ -375,15 +392,16 @@ def run_stack_policy(
     RESOURCE_CASES,
     ids=[f"{c[0]}-{i}" for i, c in enumerate(RESOURCE_CASES)],
 )
-def test_pack_resource_policy(
+def test_pack_resource_policy_on_the_engines_proxies(
     policy: str, typ: str, good: dict[str, Any], bad: dict[str, Any]
 ) -> None:
-    assert run_resource_policy(policy, typ, good) == []
-    assert run_resource_policy(policy, typ, bad) == P.BY_NAME[policy].check(
-        bad, P.BY_NAME[policy].settings()
-    )
+    rule = P.BY_NAME[policy]
+    assert isinstance(rule, P.ResourcePolicy)
+    assert engine_resource(policy, typ, good) == []
+    assert engine_resource(policy, typ, bad) == rule.check(engine.wire(bad), rule.settings())
+    assert engine_resource(policy, typ, bad)
     # Another resource type is none of the policy's business.
-    assert run_resource_policy(policy, "aws:ec2/vpc:Vpc", bad) == []
+    assert engine_resource(policy, "aws:ec2/vpc:Vpc", bad) == []
 
 
 @pytest.mark.parametrize(
@@ -391,12 +409,84 @@ def test_pack_resource_policy(
     STACK_CASES,
     ids=[f"{c[0]}-{i}" for i, c in enumerate(STACK_CASES)],
 )
-def test_pack_stack_policy(
+def test_pack_stack_policy_on_the_engines_proxies(
     policy: str, tags: dict[str, str], good: list[Resource], bad: list[Resource]
 ) -> None:
-    assert run_stack_policy(policy, good, tags) == []
-    found = run_stack_policy(policy, bad, tags)
+    assert engine_stack(policy, good, tags) == []
+    found = engine_stack(policy, bad, tags)
     assert found and all(urn in {r.urn for r in bad} for _, urn in found)
+
+
+U = UNKNOWN_STRING_VALUE
+
+
+@pytest.mark.parametrize(
+    ("policy", "typ", "props", "outcome"),
+    [
+        # A value the rule needs is unknown: the engine's advisory note, never a pass or a fail.
+        ("iam-no-wildcards", P.T_ROLE_POLICY, {"policy": U, "role": U}, "skipped"),
+        ("s3-tls-only", P.T_BUCKET_POLICY, {"policy": U, "bucket": U}, "skipped"),
+        (
+            "hook-reserved-concurrency",
+            P.T_FUNCTION,
+            {"handler": "sagemaker_rollouts.lambdas.x.handler", "reservedConcurrentExecutions": U},
+            "skipped",
+        ),
+        # Unknowns elsewhere do not hide what is known.
+        (
+            "endpoint-config-kms",
+            P.T_ENDPOINT_CONFIG,
+            {"productionVariants": [{"instanceType": "ml.m5.large", "modelName": U}]},
+            "violation",
+        ),
+        (
+            "data-capture-encrypted",
+            P.T_ENDPOINT_CONFIG,
+            {"dataCaptureConfig": {"destinationS3Uri": U, "initialSamplingPercentage": 100}},
+            "violation",
+        ),
+        (
+            "iam-no-wildcards",
+            P.T_ROLE,
+            {
+                "assumeRolePolicy": U,
+                "inlinePolicies": [
+                    {
+                        "name": "a",
+                        "policy": json.dumps(
+                            {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+                        ),
+                    },
+                    {"name": "b", "policy": U},
+                ],
+            },
+            "skipped",
+        ),
+        # An unknown key ARN is a key that will be there.
+        (
+            "endpoint-config-kms",
+            P.T_ENDPOINT_CONFIG,
+            {"kmsKeyArn": U, "productionVariants": [{"instanceType": "ml.m5.large"}]},
+            "pass",
+        ),
+        ("sns-encrypted", P.T_TOPIC, {"kmsMasterKeyId": U}, "pass"),
+    ],
+)
+def test_unknown_values_during_preview(
+    policy: str, typ: str, props: dict[str, Any], outcome: str
+) -> None:
+    found = [
+        d for d in engine.analyze_resource(engine.servicer(), typ, props) if d.policy == policy
+    ]
+    match outcome:
+        case "skipped":
+            assert [d.level for d in found] == ["advisory"]
+            assert found[0].skipped_at_preview and "during preview" in found[0].message
+        case "violation":
+            assert [d.level for d in found] == [P.BY_NAME[policy].level]
+            assert not found[0].skipped_at_preview
+        case _:
+            assert found == []
 
 
 def test_pack_levels_are_the_rule_defaults_and_configurable() -> None:
@@ -424,7 +514,7 @@ def test_policy_config_changes_levels_and_settings() -> None:
         == []
     )
     assert (
-        run_resource_policy(
+        engine_resource(
             "hook-reserved-concurrency", P.T_FUNCTION, hook, off["hook-reserved-concurrency"]
         )
         == []
@@ -452,9 +542,7 @@ def test_production_comes_from_stack_or_endpoint_tags_and_is_configurable() -> N
     tagged = [res(P.T_ENDPOINT, "e", {"name": "fraud", "tags": {"tier": "live"}}), bare[1]]
     cfg = {"production-rollback-alarms": {"productionTags": {"tier": ["live"]}}}
     assert _only("production-rollback-alarms", P.evaluate(tagged, config=cfg))
-    assert run_stack_policy(
-        "production-rollback-alarms", tagged, {}, cfg["production-rollback-alarms"]
-    )
+    assert engine_stack("production-rollback-alarms", tagged, {}, cfg["production-rollback-alarms"])
 
 
 def test_legacy_violations_keep_their_shape() -> None:
@@ -478,3 +566,28 @@ def test_legacy_violations_keep_their_shape() -> None:
 )
 def test_ecr_repository_arn_from_image_uri(image: str, arn: str | None) -> None:
     assert iam.ecr_repository_arn(image) == arn
+
+
+# ------------------------------------------------------------------ every sample stack, as the engine
+
+
+SAMPLE_STACKS = sorted(p for p in ROOT.glob("Pulumi.*.yaml") if p.name != "Pulumi.yaml")
+
+
+@cache
+def sample_run(stack_file: Path, preview: bool) -> OfflineRun:
+    run = run_offline(stack_file, preview=preview)
+    run.raise_error()
+    return run
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
+@pytest.mark.parametrize("stack_file", SAMPLE_STACKS, ids=[p.stem for p in SAMPLE_STACKS])
+def test_every_sample_stack_passes_the_pack_as_the_engine_runs_it(
+    stack_file: Path, preview: bool
+) -> None:
+    found = engine.analyze_run(sample_run(stack_file, preview))
+    assert [str(d) for d in found if d.level == "mandatory"] == []
+    skipped = [d for d in found if d.skipped_at_preview]
+    if not preview:
+        assert skipped == []  # at `pulumi up` every value is known: every rule ran
