@@ -224,8 +224,14 @@ def hook_policy(
             ["sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"],
             [endpoint_arn],
         ),
-        # DescribeAlarms accepts alarm ARNs as resources, so the hook can read only its alarms.
-        statement("Alarms", ["cloudwatch:DescribeAlarms"], list(alarm_arns)),
+        # DescribeAlarms and DescribeAlarmHistory accept alarm ARNs as resources, so the hook can
+        # read only its alarms (the history names the alarm of a rollback whose record was lost;
+        # only composite alarms' history needs `*`, per the DescribeAlarmHistory API reference).
+        statement(
+            "Alarms",
+            ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],
+            list(alarm_arns),
+        ),
         statement(
             "StateTable",
             [

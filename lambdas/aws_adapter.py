@@ -110,6 +110,42 @@ def read_alarms(cloudwatch: Any, names: Sequence[str]) -> AlarmView:
     return AlarmView.of(states)
 
 
+def read_alarm_history(
+    cloudwatch: Any, names: Sequence[str], since: float, until: float
+) -> tuple[tuple[str, float], ...]:
+    """(alarm, epoch seconds) of every transition to ALARM of `names` in [since, until], newest
+    first: one DescribeAlarmHistory call per name (HistoryItemType StateUpdate, at most 100
+    records each). CloudWatch keeps alarm history for two weeks, even of a deleted alarm
+    (DescribeAlarmHistory API reference). Best effort: a failing call contributes nothing (this
+    only names the alarm of a rollback whose record was lost; it decides nothing)."""
+    from datetime import UTC, datetime
+
+    found: list[tuple[str, float]] = []
+    for name in names:
+        try:
+            resp = cloudwatch.describe_alarm_history(
+                AlarmName=name,
+                HistoryItemType="StateUpdate",
+                StartDate=datetime.fromtimestamp(since, UTC),
+                EndDate=datetime.fromtimestamp(until, UTC),
+                ScanBy="TimestampDescending",
+                MaxRecords=100,
+            )
+        except Exception:  # ClientError, BotoCoreError: the record is only less precise
+            continue
+        for item in resp.get("AlarmHistoryItems", []):
+            try:
+                data: Any = json.loads(str(item.get("HistoryData") or "{}"))
+                new_state: Any = data.get("newState", {}).get("stateValue")
+                at: Any = item["Timestamp"]
+            except (ValueError, AttributeError, KeyError):
+                continue
+            if new_state == "ALARM":
+                stamp = at.timestamp() if isinstance(at, datetime) else float(at)
+                found.append((str(item.get("AlarmName") or name), stamp))
+    return tuple(sorted(found, key=lambda f: -f[1]))
+
+
 def variant_instances(sagemaker: Any, endpoint_name: str, variant: str) -> int | None:
     """The variant's CurrentInstanceCount from DescribeEndpoint (None when not reported)."""
     resp = sagemaker.describe_endpoint(EndpointName=endpoint_name)

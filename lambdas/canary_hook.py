@@ -8,13 +8,18 @@ A steady-state tick costs three API calls (DescribeEndpoint, DescribeAlarms, Get
 that change nothing write nothing, and metrics go out as an Embedded Metric Format log line. Only a
 tick that finds no state item also queries the history (a rollout's first tick, or a lost item).
 
+A finished rollout (rolled back or completed) still holds the endpoint to its terminal weights:
+every tick compares the live share with it and re-applies and records it when something moved them
+(a weights call that landed late, a racing operator command or alarm invocation, a hand edit).
+
 Order of effects, and what each failure leaves behind:
 - A rollback sets the weights first (safety before bookkeeping) and then records. If the weights
   call fails for any reason (mid-update, throttled past botocore's retries, 5xx, timeout, denied)
   the rollback is recorded as *pending* and retried first on every later tick, whatever the alarms
-  do meanwhile. If the state write fails after the weights were set, the next tick finds the
-  candidate at 0% with the alarm still in ALARM and records it with that alarm; the invocation
-  raises so an alarm event is redelivered by Lambda's asynchronous retries.
+  do meanwhile. If the state write fails after the weights were set, the invocation raises so an
+  alarm event is redelivered by Lambda's asynchronous retries; the next tick finds the candidate at
+  0% and records the rollback with its alarm: the one in ALARM now, or, when it has cleared since,
+  the gate whose ALARM transition DescribeAlarmHistory shows since the step began.
 - An advance or reconcile records first (conditional on the version read) and then sets the
   weights, so a racing or duplicate invocation that loses the write never touches the endpoint,
   and a crash after the write is repaired by the next tick's reconcile.
@@ -44,6 +49,7 @@ from sagemaker_rollouts.lambdas.aws_adapter import (
     emf_line,
     make_clients,
     notify,
+    read_alarm_history,
     read_alarms,
     read_endpoint,
     set_instances,
@@ -73,6 +79,7 @@ from sagemaker_rollouts.strategies.controller import (
     RolloutState,
     apply,
     candidate_share,
+    candidate_zeroed,
     changes_weights,
     decide,
     initial_state,
@@ -124,6 +131,7 @@ def run(
     endpoint = read_endpoint(clients.sagemaker, spec.endpoint_name)
     alarms = _with_event(spec, read_alarms(clients.cloudwatch, watched_alarms(spec)), event)
     state, recovered = _load(clients, table, spec, endpoint, topic, now)
+    alarms = _with_history(clients, spec, state, alarms, endpoint, now)
 
     applied = False
     conflict = False
@@ -198,6 +206,25 @@ def run(
         metrics["CandidateWeight"] = float(percent)
     log(emf_line(spec.metric_namespace, spec.endpoint_name, metrics, result, now))
     return result
+
+
+def _with_history(
+    clients: Clients,
+    spec: RolloutSpec,
+    state: RolloutState,
+    alarms: AlarmView,
+    endpoint: EndpointView,
+    now: float,
+) -> AlarmView:
+    """`alarms` with the gates' ALARM transitions since the step began, read only when a running
+    rollout finds its candidate at 0% and no gate is in ALARM now: our own rollback whose state
+    write failed, with the alarm cleared since (the record must still name it)."""
+    if not candidate_zeroed(spec, state, endpoint) or alarms.unreadable is not None:
+        return alarms
+    if any(alarms.get(n) == "ALARM" for n in spec.gate_alarms):
+        return alarms
+    fired = read_alarm_history(clients.cloudwatch, spec.gate_alarms, state.step_started_at, now)
+    return replace(alarms, fired=fired)
 
 
 def _scale_down_stable(clients: Clients, table: str, spec: RolloutSpec, now: float) -> int | None:
@@ -433,9 +460,13 @@ def _subject(old: RolloutState, decision: Decision, applied: bool) -> str | None
                 return "rolled back"
             if old.pending_rollback and applied:
                 return "rollback applied"
+            if applied:
+                return "rollback re-applied"  # a terminal rollout's weights had moved
             return None
         case Complete():
             return "completed"
+        case Reconcile() if old.status == "completed":
+            return "completion re-applied"
         case Hold(notify=True):
             return "stuck"
         case Advance() | Reconcile() | Hold():

@@ -102,6 +102,7 @@ def state_to_item(rollout_id: str, state: RolloutState, candidate_percent: int) 
         "stuck_kind": state.stuck_kind,
         "evidence_since": state.evidence_since,
         "intent_refused": state.intent_refused,
+        "missing_alarm": state.missing_alarm,
     }
     for key, value in optional.items():
         if value is None:
@@ -152,6 +153,7 @@ def _item_to_state(item: Mapping[str, Any]) -> RolloutState:
         evidence_since=_n_opt(item, "evidence_since"),
         missing_seconds=_n_opt(item, "missing_seconds") or 0.0,
         intent_refused=_s_opt(item, "intent_refused"),
+        missing_alarm=_s_opt(item, "missing_alarm"),
         outbox=tuple(
             Notice(subject=_s(n["M"], "subject"), message=_s(n["M"], "message"))
             for n in item.get("outbox", {}).get("L", [])

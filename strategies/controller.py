@@ -17,10 +17,10 @@ Decision table (docs/design.md §4; rollback beats hold beats advance; first mat
 
 | # | what it sees | what it does |
 |---|---|---|
-| 1 | rollout completed / failed / rolled back (and applied) | nothing, ever again |
+| 1 | rollout completed / failed / rolled back (and applied) | hold the endpoint to its terminal weights: when InService with both variants and the live share differs (a delayed advance call, a racing abort or alarm invocation, a hand edit), re-apply them (rolled back: candidate 0; completed: the last step) and record it; otherwise nothing |
 | 2 | a pending rollback | retry it (weights to candidate 0) before anything else |
 | 3 | operator abort | rollback (abort is the one intent that survives a broken baseline) |
-| 4 | gate ALARM, or the step's total INSUFFICIENT_DATA time past the limit, or the candidate found at 0% (alarms are checked first, so the alarm is named) | rollback; endpoint mid-update -> recorded as pending; endpoint broken -> hold for a human |
+| 4 | gate ALARM, or the step's total INSUFFICIENT_DATA time past the limit (open spell or closed ones), or the candidate found at 0% (alarms are checked first, then the gates' alarm history since the step began, so the alarm is named) | rollback; endpoint mid-update -> recorded as pending; endpoint broken -> hold for a human |
 | 5 | the same, while a baseline (stable) alarm is in ALARM | hold and notify: never roll back onto the broken fleet |
 | 6 | pause / resume intent | recorded, folded into whatever holds (resume restarts the evidence clock) |
 | 7 | endpoint Failed / UpdateRollbackFailed / Deleting / missing, a variant missing, alarms unreadable, an alarm missing, a baseline alarm in ALARM | hold for a human; notify once per *kind* of reason |
@@ -42,8 +42,16 @@ Clocks. The bake counts only *evidence time*: time in which every gate alarm was
 clears it, so an interrupted spell is not credited (time between the last good tick and the loss is
 unknown, and undercounting is the safe side). The INSUFFICIENT_DATA limit counts the step's *total*
 missing time: closed spells accumulate in `missing_seconds` (credited up to the tick that saw the
-spell end: overcounting is the safe side there), plus the open spell since `insufficient_since`.
-Both reset when the step changes.
+spell end: overcounting is the safe side there), plus the open spell since `insufficient_since`;
+`missing_alarm` remembers the gate whose spell it was, so a limit crossed by a spell that has just
+closed still rolls back naming that alarm. All reset when the step changes.
+
+Terminal rollouts. A rolled-back or completed rollout still owns the endpoint's weights: the state
+is the intent, and a weights call that lands after the terminal decision (an advance delayed on the
+wire while an operator's abort or an alarm invocation rolled back, or a hand edit) would otherwise
+leave a rolled-back candidate serving while every status says rolled back. Each tick compares the
+live share with the terminal one and re-applies it, recorded as a history row like any weights
+call (`apply` bumps the version for every decision that sets weights).
 
 Never advance on missing data: advancing needs every gate alarm readable and OK, the sample alarm
 (if any) OK, the endpoint InService with both variants and the expected weights, and a full bake of
@@ -64,6 +72,7 @@ Standard library only: this module ships inside the hook Lambda's zip.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal, TypeVar, assert_never
@@ -149,11 +158,14 @@ class Notice:
 class Clocks:
     """The step's clocks, epoch seconds. `evidence_since`: first tick of the current unbroken
     evidence spell (None: no evidence now). `insufficient_since`: start of the open
-    INSUFFICIENT_DATA spell. `missing_seconds`: INSUFFICIENT_DATA time of the step's closed spells."""
+    INSUFFICIENT_DATA spell. `missing_seconds`: INSUFFICIENT_DATA time of the step's closed spells.
+    `missing_alarm`: the gate alarm of the newest INSUFFICIENT_DATA spell this step (the one a
+    rollback for missing data names)."""
 
     evidence_since: float | None = None
     insufficient_since: float | None = None
     missing_seconds: float = 0.0
+    missing_alarm: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +192,13 @@ class RolloutState:
     missing_seconds: float = 0.0
     intent_refused: str | None = None  # why the last consumed intent was refused (None: applied)
     outbox: tuple[Notice, ...] = ()  # notifications decided but not yet published
+    missing_alarm: str | None = None  # gate alarm of the step's newest INSUFFICIENT_DATA spell
 
     @property
     def clocks(self) -> Clocks:
-        return Clocks(self.evidence_since, self.insufficient_since, self.missing_seconds)
+        return Clocks(
+            self.evidence_since, self.insufficient_since, self.missing_seconds, self.missing_alarm
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +206,23 @@ class AlarmView:
     """What one batched DescribeAlarms returned: state per alarm name; a name absent = missing.
 
     `unreadable` carries the error when DescribeAlarms failed (denied, throttled past retries).
+    `fired`: (gate alarm, epoch seconds) of ALARM transitions since the step began, newest first,
+    from DescribeAlarmHistory; the shell reads it only when the candidate is found at 0% with no
+    gate in ALARM now (a rollback whose record was lost), so the rollback still names its alarm.
     """
 
     states: tuple[tuple[str, AlarmStateValue], ...] = ()
     unreadable: str | None = None
+    fired: tuple[tuple[str, float], ...] = ()
 
     @classmethod
-    def of(cls, states: Mapping[str, AlarmStateValue], unreadable: str | None = None) -> AlarmView:
-        return cls(tuple(sorted(states.items())), unreadable)
+    def of(
+        cls,
+        states: Mapping[str, AlarmStateValue],
+        unreadable: str | None = None,
+        fired: tuple[tuple[str, float], ...] = (),
+    ) -> AlarmView:
+        return cls(tuple(sorted(states.items())), unreadable, fired)
 
     def get(self, name: str) -> AlarmStateValue | None:
         return _lookup(self.states, name)
@@ -333,15 +357,18 @@ def next_clocks(
     since = state.evidence_since
     evidence_since = (since if since is not None else now) if evidence else None
     if alarms.unreadable is not None:
-        return Clocks(evidence_since, state.insufficient_since, state.missing_seconds)
-    missing_now = any(alarms.get(n) == "INSUFFICIENT_DATA" for n in spec.gate_alarms)
+        return replace(state.clocks, evidence_since=evidence_since)
+    missing_now = next((n for n in spec.gate_alarms if alarms.get(n) == "INSUFFICIENT_DATA"), None)
     open_since = state.insufficient_since
-    if missing_now:
+    if missing_now is not None:
         return Clocks(
-            evidence_since, now if open_since is None else open_since, state.missing_seconds
+            evidence_since,
+            now if open_since is None else open_since,
+            state.missing_seconds,
+            missing_now,
         )
     closed = 0.0 if open_since is None else max(0.0, now - open_since)
-    return Clocks(evidence_since, None, state.missing_seconds + closed)
+    return Clocks(evidence_since, None, state.missing_seconds + closed, state.missing_alarm)
 
 
 def missing_total(clocks: Clocks, now: float) -> float:
@@ -401,7 +428,7 @@ def _decide(
     now: float,
 ) -> Decision:
     if state.status in TERMINAL and not state.pending_rollback:
-        return Hold(f"rollout is {state.status}")
+        return _hold_terminal(spec, state, endpoint, fresh)
 
     clocks = next_clocks(spec, state, alarms, endpoint, now)
     variants_missing = [
@@ -472,6 +499,41 @@ def _decide(
             case _:
                 assert_never(then)
     return progress(state, fresh)
+
+
+def _hold_terminal(
+    spec: RolloutSpec, state: RolloutState, endpoint: EndpointView, fresh: Intent | None
+) -> Decision:
+    """Row 1: a finished rollout keeps the endpoint at its terminal weights (rolled back:
+    candidate 0; completed: the last step). Acts only on an InService endpoint with both variants
+    (mid-update the weights are not settled yet; the next tick looks again); a missing variant
+    (the next `pulumi up` removed the idle fleet) means there is nothing left to hold."""
+    done = Hold(f"rollout is {state.status}")
+    if endpoint.status != "InService" or any(
+        endpoint.weight(v) is None for v in (spec.stable_variant, spec.candidate_variant)
+    ):
+        return done
+    live = candidate_share(spec, endpoint)
+    abort = fresh.id if fresh is not None and fresh.kind == "abort" else None
+    moved = (
+        f"the candidate serves {_pct(live)} (a weights call that landed after the decision, "
+        "or a change outside the controller)"
+    )
+    if state.status == "rolled_back" and (live is None or live > WEIGHT_TOLERANCE):
+        return Rollback(
+            f"rollout is rolled_back but {moved}: candidate back to 0%",
+            state.rollback_alarm,
+            rollback_weights(spec),
+            intent_id=abort,
+        )
+    last = len(spec.steps) - 1
+    if state.status == "completed" and _drifted(spec, endpoint, last):
+        return Reconcile(
+            f"rollout is completed but {moved}: candidate back to "
+            f"{spec.steps[last].candidate_percent}%",
+            step_weights(spec, last),
+        )
+    return done
 
 
 def _progress(
@@ -577,8 +639,9 @@ def _progress(
 def apply(state: RolloutState, decision: Decision, now: float) -> RolloutState:
     """The state after `decision` at `now`. Pure.
 
-    Invariant: the version is bumped (by one) exactly when something changed, and always when the
-    state was never stored (version 0), so the shell writes iff the version moved.
+    Invariant: the version is bumped (by one) exactly when something changed or the decision sets
+    weights (every weights call is recorded), and always when the state was never stored
+    (version 0), so the shell writes iff the version moved.
     """
     consumed = _consumed(decision)
     if consumed is None:
@@ -594,6 +657,7 @@ def apply(state: RolloutState, decision: Decision, now: float) -> RolloutState:
                 step_started_at=now,
                 insufficient_since=None,
                 missing_seconds=0.0,
+                missing_alarm=None,
                 evidence_since=now,
                 stuck_kind=None,
             )
@@ -605,6 +669,7 @@ def apply(state: RolloutState, decision: Decision, now: float) -> RolloutState:
                 evidence_since=c.evidence_since,
                 insufficient_since=c.insufficient_since,
                 missing_seconds=c.missing_seconds,
+                missing_alarm=c.missing_alarm,
                 stuck_kind=decision.stuck_kind if decision.stuck else None,
             )
         case Rollback(reason=reason, alarm=alarm, deferred=deferred):
@@ -624,9 +689,12 @@ def apply(state: RolloutState, decision: Decision, now: float) -> RolloutState:
                 status="completed",
                 insufficient_since=None,
                 missing_seconds=0.0,
+                missing_alarm=None,
                 evidence_since=None,
                 stuck_kind=None,
             )
+        case Reconcile() if state.status in TERMINAL:
+            new = replace(state, stuck_kind=None)  # terminal weights re-applied: no clocks
         case Reconcile():
             new = replace(
                 state,
@@ -634,12 +702,13 @@ def apply(state: RolloutState, decision: Decision, now: float) -> RolloutState:
                 evidence_since=now,
                 insufficient_since=None,
                 missing_seconds=0.0,
+                missing_alarm=None,
                 stuck_kind=None,
             )
         case _:
             assert_never(decision)
     new = replace(new, last_intent_id=last_intent_id, intent_refused=refused)
-    if new == state and state.version > 0:
+    if new == state and state.version > 0 and changes_weights(decision) is None:
         return state
     return replace(new, version=state.version + 1)
 
@@ -774,22 +843,41 @@ def _rollback_wanted(
                 return (f"alarm {name} is ALARM", name, True)
         missing = missing_total(clocks, now)
         if missing > spec.insufficient_data_limit_seconds:
+            # An open spell names its alarm; a spell that closed this tick names the one it was.
             name = next((n for n in spec.gate_alarms if alarms.get(n) == "INSUFFICIENT_DATA"), None)
-            if name is not None:
-                return (
-                    f"alarm {name} INSUFFICIENT_DATA: {missing:.0f}s missing this step "
-                    f"> limit {spec.insufficient_data_limit_seconds}s",
-                    name,
-                    True,
-                )
-    if (
-        endpoint.status not in BROKEN
+            spell = "" if name is not None else " (the spell has ended; the limit was crossed)"
+            name = clocks.missing_alarm if name is None else name
+            return (
+                f"alarm {name or 'a gate'} INSUFFICIENT_DATA: {missing:.0f}s missing this step "
+                f"> limit {spec.insufficient_data_limit_seconds}s{spell}",
+                name,
+                True,
+            )
+    if candidate_zeroed(spec, state, endpoint):
+        if alarms.fired:
+            name, at = alarms.fired[0]
+            return (
+                f"candidate found at 0% after alarm {name} went ALARM at "
+                f"{time.strftime('%H:%M:%S', time.gmtime(at))} UTC this step (alarm history): "
+                "a rollback whose record was lost; kept rolled back",
+                name,
+                False,
+            )
+        return ("candidate found at 0% outside the controller: kept rolled back", None, False)
+    return None
+
+
+def candidate_zeroed(spec: RolloutSpec, state: RolloutState, endpoint: EndpointView) -> bool:
+    """True when a rollout still running finds its candidate at weight 0 while its step says
+    more: the one case in which the shell reads the gates' alarm history (`AlarmView.fired`)."""
+    return (
+        state.status not in TERMINAL
+        and not state.pending_rollback
+        and endpoint.status not in BROKEN
         and endpoint.weight(spec.candidate_variant) == 0.0
         and candidate_share(spec, endpoint) == 0.0
         and spec.steps[state.step_index].candidate_percent > 0
-    ):
-        return ("candidate found at 0% outside the controller: kept rolled back", None, False)
-    return None
+    )
 
 
 def _drifted(spec: RolloutSpec, endpoint: EndpointView, step_index: int) -> bool:

@@ -6,7 +6,9 @@ fault injection through botocore's event system (nothing in the code under test 
 
 moto gaps these stand in for are named at each injection: moto alarms start OK (AWS starts
 INSUFFICIENT_DATA) and are never evaluated; weight updates return straight to InService; moto never
-answers "Cannot update in-progress endpoint".
+answers "Cannot update in-progress endpoint"; moto has no DescribeAlarmHistory, so the hook's clients
+answer it from the world's own record of alarm state changes (`World.set_alarm(..., at=...)`), as
+CloudWatch records every transition.
 """
 
 from __future__ import annotations
@@ -78,12 +80,18 @@ class World:
     table: str
     recorder: Recorder
     logs: list[str] = field(default_factory=list)
+    # (alarm, new state, epoch seconds): what CloudWatch's alarm history would hold.
+    alarm_log: list[tuple[str, str, float]] = field(default_factory=list)
 
     def tick(self, now: float, event: dict[str, Any] | None = None) -> dict[str, Any]:
         return run(event or schedule_event(), self.env, self.clients, now, log=self.logs.append)
 
-    def set_alarm(self, name: str, state: str) -> None:
+    def set_alarm(self, name: str, state: str, at: float | None = None) -> None:
+        """SetAlarmState; with `at` (simulated epoch seconds) also recorded in the alarm history
+        the hook's DescribeAlarmHistory reads."""
         self.admin.cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
+        if at is not None:
+            self.alarm_log.append((name, state, at))
 
     def live(self) -> dict[str, float]:
         resp = self.admin.sagemaker.describe_endpoint(EndpointName=self.spec.endpoint_name)
@@ -270,6 +278,7 @@ def fork(base: World, **overrides: Any) -> World:
     spec = replace(spec, **overrides)
     env = {**base.env, "ROLLOUT_SPEC": spec.to_json()}
     w = World(spec, env, base.clients, base.admin, base.table, base.recorder)
+    w.alarm_log = base.alarm_log  # the same alarms, the same history
     first = float(spec.steps[0].candidate_percent)
     w.set_weights({spec.stable_variant: 100.0 - first, spec.candidate_variant: first})
     for name in (*spec.gate_alarms, *(() if spec.sample_alarm is None else (spec.sample_alarm,))):
@@ -322,7 +331,49 @@ def new_world(
     recorder = Recorder()
     instrument(clients, recorder)
     env = {"ROLLOUT_SPEC": spec.to_json(), "STATE_TABLE": table, "TOPIC_ARN": topic}
-    return World(spec, env, clients, admin, table, recorder)
+    world = World(spec, env, clients, admin, table, recorder)
+    answer_alarm_history(clients, world.alarm_log)
+    return world
+
+
+def answer_alarm_history(clients: Clients, log: list[tuple[str, str, float]]) -> None:
+    """Stand-in for CloudWatch's DescribeAlarmHistory (moto has none): StateUpdate items of the
+    named alarm within [StartDate, EndDate], newest first, with the `HistoryData` JSON CloudWatch
+    writes (`newState.stateValue`)."""
+    import datetime as dt
+
+    asked: list[dict[str, Any]] = []
+
+    def remember(params: dict[str, Any], **_: Any) -> None:
+        asked.append(dict(params))  # the API parameters (before-call only sees the wire form)
+
+    def answer(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        params = asked.pop()
+        start = params.get("StartDate")
+        end = params.get("EndDate")
+
+        def within(at: float) -> bool:
+            stamp = dt.datetime.fromtimestamp(at, dt.UTC)
+            return (start is None or stamp >= start) and (end is None or stamp <= end)
+
+        items = [
+            {
+                "AlarmName": name,
+                "AlarmType": "MetricAlarm",
+                "Timestamp": dt.datetime.fromtimestamp(at, dt.UTC),
+                "HistoryItemType": "StateUpdate",
+                "HistorySummary": f"Alarm updated to {state}",
+                "HistoryData": json.dumps({"version": "1.0", "newState": {"stateValue": state}}),
+            }
+            for name, state, at in sorted(log, key=lambda e: -e[2])
+            if name == params.get("AlarmName") and within(at)
+        ]
+        parsed = {"AlarmHistoryItems": items, "ResponseMetadata": {"HTTPStatusCode": 200}}
+        return AWSResponse("https://injected", 200, HTTPHeaders(), None), parsed
+
+    events = clients.cloudwatch.meta.events
+    events.register("before-parameter-build.cloudwatch.DescribeAlarmHistory", remember)
+    events.register("before-call.cloudwatch.DescribeAlarmHistory", answer)
 
 
 def fresh_clients(recorder: Recorder | None = None) -> Clients:

@@ -102,8 +102,12 @@ def test_an_intent_that_cannot_apply_is_refused_now_and_never_fires_later(
     held = apply(st, d, T0 + 100)
     assert held.last_intent_id == "x1" and held.intent_refused == d.refused
     # Later, the world recovers and the same (recorded) intent is still on the item: it must not
-    # fire. The rollout goes on at its own pace: one step after a full bake, never a jump.
-    well = replace(held, evidence_since=None, status="in_progress")
+    # fire. The rollout goes on at its own pace: one step after a full bake, never a jump. (The
+    # INSUFFICIENT_DATA spell closed at once: a spell left open until the bake would rightly roll
+    # back, its total past the limit.)
+    well = replace(
+        held, evidence_since=None, status="in_progress", insufficient_since=None, missing_alarm=None
+    )
     d2 = decide(SPEC, well, alarms(), endpoint(), well.intent, T0 + 200)
     assert isinstance(d2, Hold) and d2.intent_id is None
     d3 = decide(

@@ -32,7 +32,7 @@ from sagemaker_rollouts.cli.errors import (
 from sagemaker_rollouts.cli.provision import AwsClients, find_topic_arn
 from sagemaker_rollouts.cli.stack import load_stack, select_endpoint
 from sagemaker_rollouts.strategies import dashboard, native
-from sagemaker_rollouts.strategies.controller import INTENT_TTL_SECONDS
+from sagemaker_rollouts.strategies.controller import INTENT_TTL_SECONDS, RolloutState
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 
 DONE_OK = "completed"
@@ -302,8 +302,21 @@ def operate(args: argparse.Namespace) -> int:
     who = _who(aws)
     reason = args.reason if args.reason else f"rollout {args.command} from the CLI"
     tick = {"source": "rollout.cli", "detail-type": "Operator Command", "detail": {"kind": kind}}
+
+    table = plan.state_table_name
+
+    def read_or_recover() -> RolloutState | None:
+        """The state item; a malformed one is first re-derived by one hook decision (from the
+        history and the live weights, recorded as a `recover` row), as the hook itself would:
+        an abort must never end in a traceback because someone broke the item."""
+        try:
+            return store.read_state(aws.dynamodb, table, spec.rollout_id)
+        except store.MalformedState:
+            hook_run(tick, env, hook_clients, time.time(), log=_quiet)
+            return store.read_state(aws.dynamodb, table, spec.rollout_id)
+
     try:
-        before = store.read_state(aws.dynamodb, plan.state_table_name, spec.rollout_id)
+        before = read_or_recover()
         if before is None:
             # The hook has not run since the deploy: its first decision creates the state item.
             # Only when the endpoint is at the plan's first step: otherwise the local stack file
@@ -316,15 +329,15 @@ def operate(args: argparse.Namespace) -> int:
             hook_run(tick, env, hook_clients, time.time(), log=_quiet)
             before = store.read_state(aws.dynamodb, plan.state_table_name, spec.rollout_id)
         weights_before = _live_weights(aws, ep)
-        intent = store.record_intent(
-            aws.dynamodb,
-            plan.state_table_name,
-            spec.rollout_id,
-            kind,
-            who,
-            reason,
-            time.time(),
-        )
+        try:
+            intent = store.record_intent(
+                aws.dynamodb, plan.state_table_name, spec.rollout_id, kind, who, reason, time.time()
+            )
+        except store.MalformedState:  # broken between our read and the intent's: recover, again
+            read_or_recover()
+            intent = store.record_intent(
+                aws.dynamodb, plan.state_table_name, spec.rollout_id, kind, who, reason, time.time()
+            )
         result = hook_run(tick, env, hook_clients, time.time(), log=_quiet)
         after = store.read_state(aws.dynamodb, plan.state_table_name, spec.rollout_id)
     except ClientError as e:
