@@ -1,71 +1,79 @@
-"""Shadow-report throughput: captured records per second on the local engine (the Athena-dialect
-query transpiled by sqlglot, run on DuckDB) against a plain Python loop over the same files with
-the `json` module (parse each line, decode, pair by key, count agreement), measured in one run.
+"""Shadow-report speed: the product's local engine against two baselines measured in the same run.
 
-Run: `python bench/bench_shadow.py [--sizes 10000,100000,1000000]` (repository root, venv active).
-Default sizes: 10k and 100k (CI); the 1M row is the documented full command. Each size writes its
-capture files once (production + shadow, all three encodings), then times each engine once after
-one warm-up on the smallest size. Peak memory: the engine's own peak RSS growth, read from
-/proc/self/status (VmHWM) in a fresh child process per measurement, so one does not hide another.
-Exit status 1 if the two engines disagree on the counts (same files, same pairing rule).
+Contenders, each over the same capture files and each in a fresh child process per measurement:
+- product: what `rollout shadow-report --from-dir` runs (`cli.cmd_shadow.compare`: the shared
+  Athena-dialect `comparison_sql`, transpiled by sqlglot, on the CLI's DuckDB settings), without
+  `--png`;
+- loop: a plain Python loop with the `json` module (parse each line, decode, key, pair each shadow
+  record with the nearest production record of its key within the window, count agreement);
+- direct: hand-written DuckDB SQL over the same files (`read_ndjson` with typed columns, the same
+  keys and the nearest-within-window pairing by window functions), same memory limit and threads.
+
+Run: `python bench/bench_shadow.py [--sizes 10000,100000,500000] [--repeat 3] [--strict]`
+(repository root, venv active). A size is production requests; at 100% sampling each gives two
+captured records, so 500000 is the ~1M-record run. Rounds are interleaved (each round runs every
+contender once, in a rotating order) so a noisy neighbour hits all of them alike; each ratio is
+taken within a round and reported as median [min-max] over rounds. Targets (bench/README.md):
+product <= 1.5 x direct and product <= 1.0 x loop, by wall time. Exit status 1 when the three
+disagree on records, pairs or agreements; with `--strict` also when a target is missed.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import bisect
 import hashlib
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sagemaker_rollouts.cli import capture_gen  # noqa: E402
 
+SPEC = capture_gen.CaptureSpec(disagree_percent=2.0, sampling_percent=100, gap_ms=3)
+WINDOW_S = 5
+TOLERANCE = 0.01
+CONTENDERS = ("product", "loop", "direct")
+TARGETS = {"direct": 1.5, "loop": 1.0}  # product wall time / contender's, at most
+
 CHILD = """
 import json, sys, time
-from datetime import datetime, timedelta
 from pathlib import Path
 sys.path.insert(0, {root!r})
 sys.path.insert(0, {bench!r})
 import bench_shadow as b
-def hwm():
-    for line in open('/proc/self/status'):
-        if line.startswith('VmHWM:'):
-            return int(line.split()[1])
-    return 0
-start_mem = hwm()
-t = time.perf_counter()
+wall, cpu = time.perf_counter(), time.process_time()
 counts = b.{fn}(Path({root_dir!r}))
-elapsed = time.perf_counter() - t
-print(json.dumps({{"elapsed": elapsed, "counts": counts, "peak_kib": hwm() - start_mem}}))
+print(json.dumps({{"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+                  "counts": counts}}))
 """
 
-SPEC = capture_gen.CaptureSpec(disagree_percent=2.0, sampling_percent=100, gap_ms=3)
 
-
-def local_engine(root: Path) -> dict[str, int]:
-    """The shadow report's real path: comparison_sql -> sqlglot -> DuckDB over the files."""
+def product(root: Path) -> dict[str, int]:
+    """The report's real path, as `rollout shadow-report --from-dir` runs it (no --png)."""
+    from sagemaker_rollouts.cli.cmd_shadow import compare
     from sagemaker_rollouts.cli.shadow_engine import LocalEngine
-    from sagemaker_rollouts.strategies.shadow_compare import FieldSpec, comparison_sql, parse_row
-
-    fields = [FieldSpec("score", "number", json_path="$.score", tolerance=0.01)]
-    sql = comparison_sql(
-        table="capture",
-        production=SPEC.production,
-        shadow=SPEC.shadow,
-        fields=fields,
-        since=SPEC.start,
-        until=SPEC.start + timedelta(days=2),
-        window_seconds=5,
+    from sagemaker_rollouts.strategies.shadow_compare import (
+        FieldSpec,
+        ShadowReportPlan,
+        Thresholds,
     )
-    engine = LocalEngine(root, SPEC.endpoint, memory_limit="1GB")
-    c = parse_row(engine.rows(sql)[0], fields)
+
+    fields = (FieldSpec("score", "number", json_path="$.score", tolerance=TOLERANCE),)
+    plan = ShadowReportPlan(
+        SPEC.production, SPEC.shadow, fields, Thresholds(1, 99.0, 1.2), WINDOW_S, None
+    )
+    engine = LocalEngine(root, SPEC.endpoint)  # the CLI's defaults (memory_limit 512MB)
+    c, _, _ = compare(engine, plan, SPEC.start, SPEC.start + timedelta(days=2))
     engine.close()
     return {
         "records": c.production.records + c.shadow.records,
@@ -74,12 +82,13 @@ def local_engine(root: Path) -> dict[str, int]:
     }
 
 
-def json_loop(root: Path) -> dict[str, int]:
-    """Baseline: a plain loop with the json module, streaming line by line; pairs by
-    inferenceId (else request hash), keeping only unmatched production answers in memory."""
-    waiting: dict[str, float] = {}
-    records = paired = agreed = 0
-    shadow_seen: dict[str, float] = {}
+def loop(root: Path) -> dict[str, int]:
+    """Baseline: plain Python, the json module, one parse per line; pairs each shadow record
+    with the nearest unpaired production record of its key within the window (bisect on the
+    production times of that key)."""
+    prod: dict[str, list[tuple[float, float]]] = {}
+    shadow: list[tuple[str, float, float]] = []
+    records = 0
     for variant in (SPEC.production, SPEC.shadow):
         for path in sorted((root / SPEC.endpoint / variant).rglob("*.jsonl")):
             with path.open(encoding="utf-8") as fh:
@@ -87,73 +96,170 @@ def json_loop(root: Path) -> dict[str, int]:
                     try:
                         doc = json.loads(line)
                         cap = doc["captureData"]
-                        out = cap["endpointOutput"]
-                        data = out["data"]
+                        meta = doc["eventMetadata"]
+                        out, inp = cap["endpointOutput"], cap["endpointInput"]
+                        data, req = out["data"], inp["data"]
                         if out.get("encoding") == "BASE64":
                             data = base64.b64decode(data).decode()
+                        if inp.get("encoding") == "BASE64":
+                            req = base64.b64decode(req).decode()
                         score = float(json.loads(data)["score"])
-                        key = (
-                            doc["eventMetadata"].get("inferenceId")
-                            or hashlib.sha256(cap["endpointInput"]["data"].encode()).hexdigest()
-                        )
+                        at = datetime.fromisoformat(meta["inferenceTime"]).timestamp()
+                        key = meta.get("inferenceId") or hashlib.sha256(req.encode()).hexdigest()
                     except (ValueError, KeyError, TypeError):
                         continue
                     records += 1
                     if variant == SPEC.production:
-                        waiting[key] = score
+                        prod.setdefault(key, []).append((at, score))
                     else:
-                        shadow_seen[key] = score
-    for key, s_score in shadow_seen.items():
-        p_score = waiting.get(key)
-        if p_score is not None:
+                        shadow.append((key, at, score))
+    paired = agreed = 0
+    for rows in prod.values():
+        rows.sort()
+    used: set[tuple[str, int]] = set()
+    for key, at, s_score in sorted(shadow, key=lambda r: r[1]):
+        rows = prod.get(key)
+        if not rows:
+            continue
+        i = bisect.bisect_left(rows, (at, float("-inf")))
+        best: tuple[float, int] | None = None
+        for j in (i - 1, i, i + 1):
+            if 0 <= j < len(rows) and (key, j) not in used:
+                d = abs(rows[j][0] - at)
+                if d <= WINDOW_S and (best is None or d < best[0]):
+                    best = (d, j)
+        if best is not None:
+            used.add((key, best[1]))
             paired += 1
-            agreed += abs(p_score - s_score) <= 0.01
+            agreed += abs(rows[best[1]][1] - s_score) <= TOLERANCE
     return {"records": records, "paired": paired, "agreed": agreed}
 
 
-def measure(fn: str, root: Path) -> dict[str, object]:
+DIRECT_SQL = """
+WITH raw AS (
+  SELECT regexp_extract(filename, '/([^/]+)/\\d{{4}}/\\d{{2}}/\\d{{2}}/\\d{{2}}/[^/]+$', 1)
+           AS variant,
+         captureData AS c, eventMetadata AS m
+  FROM read_ndjson('{pattern}', filename = true, ignore_errors = true, columns = {{
+    'captureData': 'STRUCT(endpointInput STRUCT(data VARCHAR, encoding VARCHAR),
+                           endpointOutput STRUCT(data VARCHAR, encoding VARCHAR))',
+    'eventMetadata': 'STRUCT(eventId VARCHAR, inferenceId VARCHAR, inferenceTime VARCHAR)'}})
+),
+rec AS (
+  SELECT variant = '{shadow}' AS is_shadow,
+    coalesce(m.inferenceId, sha256(CASE WHEN c.endpointInput.encoding = 'BASE64'
+      THEN decode(from_base64(c.endpointInput.data)) ELSE c.endpointInput.data END)) AS k,
+    CAST(m.inferenceTime AS TIMESTAMPTZ) AS t, m.eventId AS ev,
+    TRY_CAST(json_extract_string(CASE WHEN c.endpointOutput.encoding = 'BASE64'
+      THEN decode(from_base64(c.endpointOutput.data)) ELSE c.endpointOutput.data END,
+      '$.score') AS DOUBLE) AS score
+  FROM raw
+  WHERE c.endpointOutput.data IS NOT NULL AND m.inferenceTime IS NOT NULL
+),
+o AS (
+  SELECT *,
+    sum(CASE WHEN is_shadow THEN 0 ELSE 1 END) OVER w AS p_seq,
+    max(CASE WHEN is_shadow THEN NULL ELSE t END) OVER w AS prev_at,
+    min(CASE WHEN is_shadow THEN NULL ELSE t END) OVER (PARTITION BY k ORDER BY t, is_shadow, ev
+      ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS next_at
+  FROM rec
+  WINDOW w AS (PARTITION BY k ORDER BY t, is_shadow, ev
+    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+),
+c AS (
+  SELECT k, score, CASE
+      WHEN epoch_ms(t) - epoch_ms(prev_at) <= {window_ms} AND (next_at IS NULL
+        OR epoch_ms(next_at) - epoch_ms(t) > {window_ms}
+        OR epoch_ms(t) - epoch_ms(prev_at) <= epoch_ms(next_at) - epoch_ms(t)) THEN p_seq
+      WHEN epoch_ms(next_at) - epoch_ms(t) <= {window_ms} THEN p_seq + 1 END AS cand
+  FROM o WHERE is_shadow
+),
+pairs AS (
+  SELECT c.score AS s, p.score AS p FROM c JOIN o p ON p.k = c.k AND p.p_seq = c.cand
+    AND NOT p.is_shadow
+  QUALIFY row_number() OVER (PARTITION BY c.k, c.cand) = 1
+)
+SELECT (SELECT count(*) FROM rec) AS records, count(*) AS paired,
+  count_if(abs(p - s) <= {tolerance}) AS agreed
+FROM pairs
+"""
+
+
+def direct(root: Path) -> dict[str, int]:
+    """Baseline: hand-written DuckDB SQL over the same files, same engine settings as the CLI."""
+    import duckdb
+
+    con = duckdb.connect(config={"memory_limit": "512MB", "threads": 2})
+    pattern = str(root / SPEC.endpoint / "*" / "*" / "*" / "*" / "*" / "*.jsonl")
+    sql = DIRECT_SQL.format(
+        pattern=pattern, shadow=SPEC.shadow, window_ms=WINDOW_S * 1000, tolerance=TOLERANCE
+    )
+    records, paired, agreed = con.execute(sql).fetchone() or (0, 0, 0)
+    con.close()
+    return {"records": int(records), "paired": int(paired), "agreed": int(agreed)}
+
+
+def measure(fn: str, root: Path) -> dict[str, Any]:
     code = CHILD.format(root=str(ROOT), bench=str(ROOT / "bench"), fn=fn, root_dir=str(root))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} [{min(values):.2f}-{max(values):.2f}]"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,100000", help="production requests per size")
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds per size")
+    ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    failed = False
+    failed = missed = False
     print(
-        "| requests | captured records | local engine rec/s | json loop rec/s | ratio | "
-        "local peak MiB | loop peak MiB |"
+        "| requests | records | product s (cpu s) | loop s (cpu s) | direct s (cpu s) | "
+        "product / direct | product / loop |"
     )
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="bench-shadow-") as tmp:
-        warm = Path(tmp) / "warm"
-        capture_gen.write_tree(warm, _spec(2000))
-        measure("local_engine", warm)
         for n in sizes:
             root = Path(tmp) / str(n)
-            capture_gen.write_tree(root, _spec(n))
-            local = measure("local_engine", root)
-            loop = measure("json_loop", root)
-            if local["counts"] != loop["counts"]:
-                print(f"MISMATCH at {n}: local {local['counts']} vs loop {loop['counts']}")
+            capture_gen.write_tree(root, replace(SPEC, requests=n, per_file=20000))
+            runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CONTENDERS}
+            for r in range(args.repeat):
+                order = CONTENDERS[r % 3 :] + CONTENDERS[: r % 3]
+                for fn in order:
+                    runs[fn].append(measure(fn, root))
+            counts = {fn: runs[fn][0]["counts"] for fn in CONTENDERS}
+            if len({json.dumps(c, sort_keys=True) for c in counts.values()}) != 1:
+                print(f"MISMATCH at {n}: {counts}")
                 failed = True
-            recs = int(local["counts"]["records"])  # type: ignore[index]
-            lr = recs / float(local["elapsed"])  # type: ignore[arg-type]
-            jr = recs / float(loop["elapsed"])  # type: ignore[arg-type]
+            ratios = {
+                other: [
+                    runs["product"][i]["wall"] / runs[other][i]["wall"] for i in range(args.repeat)
+                ]
+                for other in ("direct", "loop")
+            }
+            for other, limit in TARGETS.items():
+                if statistics.median(ratios[other]) > limit:
+                    missed = True
+
+            def cell(fn: str, runs: dict[str, list[dict[str, Any]]] = runs) -> str:
+                wall = statistics.median(r["wall"] for r in runs[fn])
+                cpu = statistics.median(r["cpu"] for r in runs[fn])
+                return f"{wall:.2f} ({cpu:.2f})"
+
             print(
-                f"| {n:,} | {recs:,} | {lr:,.0f} | {jr:,.0f} | {lr / jr:.2f} | "
-                f"{int(local['peak_kib']) / 1024:.0f} | {int(loop['peak_kib']) / 1024:.0f} |"  # type: ignore[call-overload]
+                f"| {n:,} | {counts['product']['records']:,} | {cell('product')} | "
+                f"{cell('loop')} | {cell('direct')} | {_spread(ratios['direct'])} | "
+                f"{_spread(ratios['loop'])} |"
             )
-    return 1 if failed else 0
-
-
-def _spec(n: int) -> capture_gen.CaptureSpec:
-    from dataclasses import replace
-
-    return replace(SPEC, requests=n, per_file=20000)
+    print(
+        f"targets: product / direct <= {TARGETS['direct']}, product / loop <= {TARGETS['loop']} "
+        f"(median of {args.repeat} interleaved rounds): {'MISSED' if missed else 'met'}"
+    )
+    return 1 if failed or (args.strict and missed) else 0
 
 
 if __name__ == "__main__":

@@ -14,18 +14,29 @@ docs/design.md §9.
 SageMaker documents no id shared by a request and its shadow copy, so the pairing rule is ours:
 1. the key of a record is its `inferenceId` when the caller sent one (callers who want exact
    pairing send `InferenceId` on InvokeEndpoint), else the SHA-256 of the decoded request body;
-2. records with the same key are numbered in time order on each side, and the n-th production
-   record pairs with the n-th shadow record of that key, only if their `inferenceTime`s are at most
-   `pair_window_seconds` apart (the copy is sent at once; a repeat of the same payload minutes later
-   is another request).
+2. the shadow sees only a sampled share of the requests (`InitialSamplingPercentage`) and a body
+   may repeat, so records are never paired by their rank: every shadow record proposes to the
+   NEAREST production record of its key whose `inferenceTime` is at most `pair_window_seconds`
+   away (the copy is sent at once; ties: the earlier one); a production record wanted by several
+   shadow records keeps the nearest of them (ties: the earlier), and the others propose again,
+   to the nearest production record still unpaired, for up to `PAIRING_ROUNDS` rounds. An
+   unsampled repeat thus never shifts a later pair: the same body at 10:00:00 and 10:01:40 in
+   production and its shadow copy at 10:01:41 make one pair (10:01:40 with 10:01:41). The rounds
+   are the one approximation: a chain of more than `PAIRING_ROUNDS` copies of one body, each
+   nearer to its neighbour's request than to its own, inside one window, leaves the last copies
+   unpaired (counted as unpaired, never mispaired across bodies).
 A production record without a partner is "unpaired" (expected: the shadow sees only its sampling
-share), so is a shadow record. A line that is not JSON, lacks a request, an answer or a parseable
-`inferenceTime`, or whose BASE64 does not decode to UTF-8 text is "unreadable": counted and skipped,
-the rest of the file is still read.
+share), so is a shadow record. A line that parses, has a request and a parseable time but no
+`endpointOutput` at all is "input-only" (CaptureOptions with `Input` only): counted as such,
+never compared. A line that is not JSON, lacks a request, an answer that decodes or a parseable
+`inferenceTime`, or whose BASE64 does not decode to UTF-8 text is "unreadable": counted and
+skipped, the rest of the file is still read.
 
 One source of truth for the query: `comparison_sql` writes it once in Athena's dialect (Trino);
 Athena runs it as is over the Glue table the program declares, and the local engine transpiles the
-same text with sqlglot to DuckDB. The table it reads has three columns: `line` (one capture line),
+same text with sqlglot to DuckDB (parsing each line once there: `cli/shadow_engine.to_duckdb`).
+Pairing uses window functions only (a running count and the previous / next production time in
+(time, variant, eventId) order per key), so both engines compute the same pairs. The table it reads has three columns: `line` (one capture line),
 `variant` and `hour` (`yyyy/MM/dd/HH`), the two partition keys projected from the S3 path.
 
 Agreement per output field: labels agree when equal as text (after trimming); numbers agree when
@@ -74,6 +85,7 @@ class VariantCounts:
     records: int  # readable records inside the time range
     unreadable: int  # malformed lines, skipped (any time: an unreadable line has no time)
     unpaired: int
+    input_only: int = 0  # request captured without its answer (CaptureOption `Input` only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +300,60 @@ def _field_value(f: FieldSpec, answer: str) -> str:
     return f"try_cast({text} AS double)" if f.kind == "number" else text
 
 
+PAIRING_ROUNDS = 3  # rounds of "propose to the nearest, nearest proposer wins" (see module doc)
+
+
+def _pairing_round(r: int, source: str, window_ms: int, nfields: int) -> str:
+    """CTEs `o{r}` (records of `source` numbered in merged time order per key), `c{r}` (each
+    shadow record's nearest production record within the window), `w{r}` (the nearest proposer
+    of each production record wins) and `m{r}` (the pairs, with both sides' field values)."""
+    order = "ORDER BY at, is_shadow, event_id"
+    vals = ", ".join(f"v{i}" for i in range(nfields))
+    prod_vals = ", ".join(f"pr.v{i} AS p{i}" for i in range(nfields))
+    shadow_vals = ", ".join(f"w.v{i} AS s{i}" for i in range(nfields))
+    return f"""o{r} AS (
+  SELECT pair_key, at, is_shadow, event_id, {vals},
+    sum(1 - is_shadow) OVER (PARTITION BY pair_key {order}
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS p_seq,
+    max(CASE WHEN is_shadow = 0 THEN at END) OVER (PARTITION BY pair_key {order}
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS prev_at,
+    min(CASE WHEN is_shadow = 0 THEN at END) OVER (PARTITION BY pair_key {order}
+      ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS next_at
+  FROM {source}
+),
+c{r} AS (
+  SELECT pair_key, at, event_id, {vals},
+    CASE WHEN d_prev <= {window_ms} AND (d_next IS NULL OR d_next > {window_ms}
+           OR d_prev <= d_next) THEN p_seq
+         WHEN d_next <= {window_ms} THEN p_seq + 1 END AS cand,
+    CASE WHEN d_prev <= {window_ms} AND (d_next IS NULL OR d_next > {window_ms}
+           OR d_prev <= d_next) THEN d_prev
+         WHEN d_next <= {window_ms} THEN d_next END AS dist
+  FROM (
+    SELECT pair_key, at, event_id, {vals}, p_seq,
+      date_diff('millisecond', prev_at, at) AS d_prev,
+      date_diff('millisecond', at, next_at) AS d_next
+    FROM o{r}
+    WHERE is_shadow = 1
+  ) s
+),
+k{r} AS (
+  SELECT c{r}.*, row_number() OVER (PARTITION BY pair_key, cand ORDER BY dist, at, event_id)
+    AS rank_at_cand
+  FROM c{r}
+  WHERE cand IS NOT NULL
+),
+w{r} AS (
+  SELECT * FROM k{r} WHERE rank_at_cand = 1
+),
+m{r} AS (
+  SELECT w.pair_key, w.at AS s_at, w.event_id AS s_event, pr.at AS p_at,
+    pr.event_id AS p_event, {prod_vals}, {shadow_vals}
+  FROM w{r} w
+  JOIN o{r} pr ON pr.pair_key = w.pair_key AND pr.p_seq = w.cand AND pr.is_shadow = 0
+)"""
+
+
 def comparison_sql(
     *,
     table: str,
@@ -297,21 +363,115 @@ def comparison_sql(
     since: datetime,
     until: datetime,
     window_seconds: int,
+    rounds: int = PAIRING_ROUNDS,
 ) -> str:
     """The whole comparison as ONE Athena (Trino) query returning one row; see `parse_row`.
 
     `since` <= inferenceTime < `until` (timezone-aware); partitions outside the hours are pruned.
-    Raises ValueError for an empty or inverted range or a field list without fields.
+    Pairing: `rounds` rounds of the rule in the module doc. Each capture line is parsed once
+    (`doc`); every field is read from that parse. Raises ValueError for an empty or inverted
+    range, a field list without fields, or `rounds` < 1.
     """
     if until <= since:
         raise ValueError(f"until ({_iso(until)}) must be after since ({_iso(since)})")
     if not fields:
         raise ValueError("at least one output field to compare")
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    return (
+        _query(
+            table=table,
+            production=production,
+            shadow=shadow,
+            fields=fields,
+            since=since,
+            until=until,
+            window_ms=int(window_seconds) * 1000,
+            rounds=rounds,
+        )
+        + f",\n{_summary(production, shadow, fields)}"
+    )
+
+
+def _query(
+    *,
+    table: str,
+    production: str,
+    shadow: str,
+    fields: Sequence[FieldSpec],
+    since: datetime,
+    until: datetime,
+    window_ms: int,
+    rounds: int,
+) -> str:
+    """Every CTE of the comparison, up to `pairs` (all rounds' pairs); no final SELECT."""
     p, s = _lit(production), _lit(shadow)
-    cols: list[str] = []
+    n = len(fields)
+    vals = ", ".join(f"v{i}" for i in range(n))
+    values = ", ".join(f"{_field_value(f, 'answer')} AS v{i}" for i, f in enumerate(fields))
+    key = "coalesce(inference_id, to_hex(sha256(to_utf8(request))))"
+    parts = [
+        f"""WITH raw AS (
+  SELECT variant, try(json_parse(line)) AS doc
+  FROM {table}
+  WHERE variant IN ({p}, {s})
+    AND hour BETWEEN {_lit(hour_partition(since))} AND {_lit(hour_partition(until))}
+    AND line IS NOT NULL AND trim(line) <> ''
+),
+decoded AS (
+  SELECT
+    variant,
+    doc IS NOT NULL AS parsed,
+    json_extract(doc, '$.captureData.endpointOutput') IS NULL AS no_output,
+    json_extract_scalar(doc, '$.eventMetadata.inferenceId') AS inference_id,
+    json_extract_scalar(doc, '$.eventMetadata.eventId') AS event_id,
+    try(from_iso8601_timestamp(json_extract_scalar(doc, '$.eventMetadata.inferenceTime'))) AS at,
+    {_decoded("endpointInput")} AS request,
+    {_decoded("endpointOutput")} AS answer
+  FROM raw
+),
+classified AS (
+  SELECT variant, inference_id, event_id, at, request, answer,
+    CASE WHEN parsed AND at IS NOT NULL AND request IS NOT NULL AND answer IS NOT NULL
+           THEN 'readable'
+         WHEN parsed AND at IS NOT NULL AND request IS NOT NULL AND no_output
+           THEN 'input_only'
+         ELSE 'unreadable' END AS state
+  FROM decoded
+  WHERE NOT (parsed AND at IS NOT NULL AND (at < from_iso8601_timestamp({_lit(_iso(since))})
+    OR at >= from_iso8601_timestamp({_lit(_iso(until))})))
+),
+readable AS (
+  SELECT {key} AS pair_key, at, CASE WHEN variant = {p} THEN 0 ELSE 1 END AS is_shadow,
+    coalesce(event_id, '') AS event_id, {values}
+  FROM classified
+  WHERE state = 'readable'
+)"""
+    ]
+    source = "readable"
+    for r in range(1, rounds + 1):
+        parts.append(_pairing_round(r, source, window_ms, n))
+        if r < rounds:
+            # The next round: what this round left unpaired, in keys where a proposal lost.
+            parts.append(
+                f"""l{r} AS (
+  SELECT pair_key, at, is_shadow, event_id, {vals} FROM o{r} o
+  WHERE o.pair_key IN (SELECT pair_key FROM k{r} WHERE rank_at_cand > 1)
+    AND NOT EXISTS (SELECT 1 FROM m{r} m WHERE m.pair_key = o.pair_key AND (
+      (o.is_shadow = 1 AND m.s_at = o.at AND m.s_event = o.event_id)
+      OR (o.is_shadow = 0 AND m.p_at = o.at AND m.p_event = o.event_id)))
+)"""
+            )
+            source = f"l{r}"
+    union = "\n  UNION ALL ".join(f"SELECT * FROM m{r}" for r in range(1, rounds + 1))
+    parts.append(f"pairs AS (\n  {union}\n)")
+    return ",\n".join(parts)
+
+
+def _summary(production: str, shadow: str, fields: Sequence[FieldSpec]) -> str:
+    p, s = _lit(production), _lit(shadow)
     selects: list[str] = []
     for i, f in enumerate(fields):
-        cols.append(f"{_field_value(f, 'a_prod')} AS p{i}, {_field_value(f, 'a_shadow')} AS s{i}")
         if f.kind == "number":
             diff = f"abs(p{i} - s{i})"
             selects.append(
@@ -326,60 +486,32 @@ def comparison_sql(
                 f"CAST(NULL AS double) AS f{i}_mean_abs_diff, "
                 f"CAST(NULL AS double) AS f{i}_max_abs_diff"
             )
-    key = "coalesce(inference_id, to_hex(sha256(to_utf8(request))))"
     field_columns = ",\n  ".join(selects)
-    return f"""WITH raw AS (
-  SELECT variant, try(json_parse(line)) AS doc
-  FROM {table}
-  WHERE variant IN ({p}, {s})
-    AND hour BETWEEN {_lit(hour_partition(since))} AND {_lit(hour_partition(until))}
-    AND line IS NOT NULL AND trim(line) <> ''
-),
-decoded AS (
+
+    def count(variant: str, state: str, name: str) -> str:
+        return f"count_if(variant = {variant} AND state = '{state}') AS {name}"
+
+    # Two one-row aggregates, each one pass: the counts over every line, the agreement over the
+    # pairs; a scalar subquery per count would read the captures once per count.
+    return f"""counts AS (
   SELECT
-    variant,
-    doc,
-    json_extract_scalar(doc, '$.eventMetadata.inferenceId') AS inference_id,
-    json_extract_scalar(doc, '$.eventMetadata.eventId') AS event_id,
-    try(from_iso8601_timestamp(json_extract_scalar(doc, '$.eventMetadata.inferenceTime'))) AS at,
-    {_decoded("endpointInput")} AS request,
-    {_decoded("endpointOutput")} AS answer
-  FROM raw
+    {count(p, "readable", "production_records")},
+    {count(s, "readable", "shadow_records")},
+    {count(p, "unreadable", "production_unreadable")},
+    {count(s, "unreadable", "shadow_unreadable")},
+    {count(p, "input_only", "production_input_only")},
+    {count(s, "input_only", "shadow_input_only")}
+  FROM classified
 ),
-readable AS (
-  SELECT variant, inference_id, event_id, at, request, answer
-  FROM decoded
-  WHERE doc IS NOT NULL AND at IS NOT NULL AND request IS NOT NULL AND answer IS NOT NULL
-    AND at >= from_iso8601_timestamp({_lit(_iso(since))})
-    AND at < from_iso8601_timestamp({_lit(_iso(until))})
-),
-keyed AS (
+agreement AS (
   SELECT
-    variant, at, answer, {key} AS pair_key,
-    row_number() OVER (PARTITION BY variant, {key} ORDER BY at, event_id) AS rn
-  FROM readable
-),
-pairs AS (
-  SELECT pr.answer AS a_prod, sh.answer AS a_shadow
-  FROM keyed pr
-  JOIN keyed sh ON pr.pair_key = sh.pair_key AND pr.rn = sh.rn
-  WHERE pr.variant = {p} AND sh.variant = {s}
-    AND abs(date_diff('millisecond', pr.at, sh.at)) <= {int(window_seconds) * 1000}
-),
-vals AS (
-  SELECT {", ".join(cols)}
+    count(*) AS paired,
+    {field_columns}
   FROM pairs
 )
 SELECT
-  (SELECT count(*) FROM readable WHERE variant = {p}) AS production_records,
-  (SELECT count(*) FROM readable WHERE variant = {s}) AS shadow_records,
-  (SELECT count(*) FROM decoded WHERE variant = {p} AND (doc IS NULL OR at IS NULL
-     OR request IS NULL OR answer IS NULL)) AS production_unreadable,
-  (SELECT count(*) FROM decoded WHERE variant = {s} AND (doc IS NULL OR at IS NULL
-     OR request IS NULL OR answer IS NULL)) AS shadow_unreadable,
-  count(*) AS paired,
-  {field_columns}
-FROM vals"""
+  counts.*, agreement.*
+FROM counts CROSS JOIN agreement"""
 
 
 def differences_sql(base_sql: str, fields: Sequence[FieldSpec], limit: int = 20000) -> str:
@@ -387,7 +519,7 @@ def differences_sql(base_sql: str, fields: Sequence[FieldSpec], limit: int = 200
     difference) for the numeric fields, for the report's distribution plot."""
     head = base_sql[: base_sql.rindex("\nSELECT\n")]
     parts = [
-        f"SELECT {_lit(f.name)} AS field, s{i} - p{i} AS diff FROM vals "
+        f"SELECT {_lit(f.name)} AS field, s{i} - p{i} AS diff FROM pairs "
         f"WHERE p{i} IS NOT NULL AND s{i} IS NOT NULL"
         for i, f in enumerate(fields)
         if f.kind == "number"
@@ -425,10 +557,16 @@ def parse_row(row: Mapping[str, Any], fields: Sequence[FieldSpec]) -> Comparison
     return Comparison(
         paired=paired,
         production=VariantCounts(
-            prod_records, _int(row["production_unreadable"]), prod_records - paired
+            prod_records,
+            _int(row["production_unreadable"]),
+            prod_records - paired,
+            _int(row.get("production_input_only")),
         ),
         shadow=VariantCounts(
-            shadow_records, _int(row["shadow_unreadable"]), shadow_records - paired
+            shadow_records,
+            _int(row["shadow_unreadable"]),
+            shadow_records - paired,
+            _int(row.get("shadow_input_only")),
         ),
         fields=tuple(out),
     )

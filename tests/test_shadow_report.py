@@ -5,6 +5,7 @@ the very same query, and the CLI end to end."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,8 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sagemaker_rollouts.cli import capture_gen
 from sagemaker_rollouts.cli.capture_gen import CaptureSpec, record
@@ -26,6 +29,7 @@ from sagemaker_rollouts.cli.shadow_engine import (
     variant_metrics,
 )
 from sagemaker_rollouts.strategies.shadow_compare import (
+    PAIRING_ROUNDS,
     WHOLE_ANSWER,
     Comparison,
     FieldAgreement,
@@ -141,6 +145,29 @@ PAIRING = {
         [_line(_ans(0.1, "ok"), ms=-990, request="x")],
         (0, 0, 0),
     ),
+    "an unsampled repeat does not shift the later pair (10:00:00, 10:01:40; shadow 10:01:41)": (
+        [
+            _line(_ans(0.1, "ok"), ms=0, request="x"),
+            _line(_ans(0.1, "ok"), ms=100_000, request="x"),
+        ],
+        [_line(_ans(0.1, "ok"), ms=101_000, request="x")],
+        (1, 1, 0),
+    ),
+    "a shadow copy pairs with the nearer of two repeats": (
+        [_line(_ans(0.1, "ok"), ms=0, request="x"), _line(_ans(0.2, "ok"), ms=3_000, request="x")],
+        [_line(_ans(0.2, "ok"), ms=3_010, request="x")],
+        (1, 1, 0),
+    ),
+    "two copies wanting one record: the nearer keeps it, the other takes the next": (
+        [_line(_ans(0.1, "ok"), ms=0, request="x"), _line(_ans(0.1, "ok"), ms=30, request="x")],
+        [_line(_ans(0.1, "ok"), ms=10, request="x"), _line(_ans(0.1, "ok"), ms=12, request="x")],
+        (2, 0, 0),
+    ),
+    "inference ids repeat like bodies": (
+        [_line(_ans(0.1, "ok"), ms=0, iid="a"), _line(_ans(0.1, "ok"), ms=100_000, iid="a")],
+        [_line(_ans(0.1, "ok"), ms=100_005, iid="a")],
+        (1, 1, 0),
+    ),
 }
 
 
@@ -153,6 +180,187 @@ def test_pairing_rule(tmp_path: Path, case: str) -> None:
         prod_unpaired,
         shadow_unpaired,
     )
+
+
+def test_repeated_bodies_with_half_sampling_pair_every_shadow_copy(tmp_path: Path) -> None:
+    """2,000 requests over 100 distinct bodies, the shadow sampled at 50%, no InferenceId: every
+    shadow copy (sent within 40 ms of its request) finds a production record of its body."""
+    spec = CaptureSpec(
+        requests=2000,
+        sampling_percent=50,
+        distinct_bodies=100,
+        with_inference_id=False,
+        encoding="JSON",
+        seed=11,
+    )
+    capture_gen.write_tree(tmp_path, spec)
+    sql = comparison_sql(
+        table="capture",
+        production="live",
+        shadow="shadow",
+        fields=[SCORE],
+        since=T0,
+        until=T0 + timedelta(hours=1),
+        window_seconds=5,
+    )
+    engine = LocalEngine(tmp_path, EP)
+    try:
+        c = parse_row(engine.rows(sql)[0], [SCORE])
+    finally:
+        engine.close()
+    assert c.production.records == 2000 and 900 < c.shadow.records < 1100
+    assert (c.paired, c.shadow.unpaired) == (c.shadow.records, 0)
+
+
+# --------------------------------------------------------------------------- pairing vs an oracle
+# The oracle pairs by brute force, straight from the rule's words (strategies/shadow_compare.py):
+# in rounds, every unpaired shadow record proposes to the nearest unpaired production record of
+# its key within the window (ties: the earlier one, then the nearer in (time, eventId) order);
+# every production record keeps its nearest proposer (ties: the earlier, then by eventId).
+
+Rec = tuple[str, int, str]  # key, ms, event id
+
+
+def _oracle_pairs(
+    prod: list[Rec], shadow: list[Rec], window_ms: int, rounds: int
+) -> set[tuple[str, str]]:
+    def order(r: Rec, side: int) -> tuple[int, int, str]:
+        return (r[1], side, r[2])
+
+    free_p, free_s = list(prod), list(shadow)
+    pairs: set[tuple[str, str]] = set()
+    for _ in range(rounds):
+        proposals: dict[str, list[tuple[int, int, str, Rec]]] = {}
+        for s in free_s:
+            best: tuple[tuple[int, int, tuple[int, int, str]], Rec] | None = None
+            for p in free_p:
+                if p[0] != s[0] or abs(p[1] - s[1]) > window_ms:
+                    continue
+                before = order(p, 0) < order(s, 1)
+                rank = (
+                    abs(p[1] - s[1]),
+                    0 if before else 1,
+                    # among equals: the nearest in merged order (latest before, earliest after)
+                    (-p[1], 0, "".join(chr(0x10FFFF - ord(c)) for c in p[2]))
+                    if before
+                    else order(p, 0),
+                )
+                if best is None or rank < best[0]:
+                    best = (rank, p)
+            if best is not None:
+                p = best[1]
+                proposals.setdefault(p[2], []).append((abs(p[1] - s[1]), s[1], s[2], s))
+        if not proposals:
+            break
+        for p_event, offers in proposals.items():
+            winner = min(offers)[3]
+            p = next(x for x in free_p if x[2] == p_event)
+            pairs.add((p[2], winner[2]))
+            free_p.remove(p)
+            free_s.remove(winner)
+    return pairs
+
+
+@functools.cache
+def _pairs_query(window_s: int) -> str:
+    sql = comparison_sql(
+        table="capture",
+        production="live",
+        shadow="shadow",
+        fields=[LABEL],
+        since=T0,
+        until=T0 + timedelta(hours=1),
+        window_seconds=window_s,
+    )
+    head = sql[: sql.rindex("\nSELECT\n")]
+    return to_duckdb(f"{head}\nSELECT p_event, s_event FROM pairs")
+
+
+@functools.cache
+def _capture_table() -> Any:
+    """One in-memory DuckDB table shaped like the Glue table (line, variant, hour), reused by
+    every example: the engine's file view is covered by the tests above."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE capture (line VARCHAR, variant VARCHAR, hour VARCHAR)")
+    return con
+
+
+def _sql_pairs(prod: list[Rec], shadow: list[Rec], window_s: int) -> set[tuple[str, str]]:
+    con = _capture_table()
+    con.execute("DELETE FROM capture")
+    rows = [
+        (
+            _line(_ans(0.1, "ok"), ms=ms, request=key).replace(
+                '"eventId":"e0-' + str(ms) + '"', f'"eventId":"{ev}"'
+            ),
+            variant,
+            "2026/11/29/12",
+        )
+        for variant, recs in (("live", prod), ("shadow", shadow))
+        for key, ms, ev in recs
+    ]
+    if rows:
+        con.executemany("INSERT INTO capture VALUES (?, ?, ?)", rows)
+    return {(str(p), str(s)) for p, s in con.execute(_pairs_query(window_s)).fetchall()}
+
+
+_records = st.lists(
+    st.tuples(st.sampled_from(["x", "y"]), st.integers(0, 12_000)), min_size=0, max_size=14
+)
+
+
+@given(prod=_records, shadow=_records)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_pairing_matches_the_brute_force_oracle(
+    prod: list[tuple[str, int]], shadow: list[tuple[str, int]]
+) -> None:
+    p = [(k, ms, f"p{i:02d}") for i, (k, ms) in enumerate(prod)]
+    s = [(k, ms, f"s{i:02d}") for i, (k, ms) in enumerate(shadow)]
+    got = _sql_pairs(p, s, window_s=2)
+    assert got == _oracle_pairs(p, s, 2000, PAIRING_ROUNDS)
+
+
+@given(
+    gaps=st.lists(st.integers(50, 3_000), min_size=1, max_size=30),
+    bodies=st.lists(st.sampled_from("abc"), min_size=30, max_size=30),
+    sampled=st.lists(st.booleans(), min_size=30, max_size=30),
+    jitter=st.lists(st.integers(-20, 20), min_size=30, max_size=30),
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_every_sampled_copy_of_a_repeating_stream_is_paired(
+    gaps: list[int], bodies: list[str], sampled: list[bool], jitter: list[int]
+) -> None:
+    """Ground truth, not the rule: requests at least 50 ms apart over three bodies, each copied to
+    the shadow (or not) within 20 ms: every copy is paired, whatever repeats came unsampled."""
+    times = [sum(gaps[: i + 1]) for i in range(len(gaps))]
+    p = [(bodies[i], t, f"p{i:02d}") for i, t in enumerate(times)]
+    s = [(bodies[i], t + jitter[i], f"s{i:02d}") for i, t in enumerate(times) if sampled[i]]
+    got = _sql_pairs(p, s, window_s=5)
+    assert len(got) == len(s)
+
+
+@pytest.mark.parametrize(("png", "queries"), [(False, 1), (True, 2)])
+def test_the_differences_pass_runs_only_for_the_png(png: bool, queries: int) -> None:
+    from sagemaker_rollouts.cli.cmd_shadow import compare
+    from sagemaker_rollouts.strategies.shadow_compare import ShadowReportPlan
+
+    sent: list[str] = []
+
+    class Recording:
+        def rows(self, sql: str) -> list[dict[str, Any]]:
+            sent.append(sql)
+            if len(sent) > 1:
+                return []
+            names = ["paired", "production_records", "shadow_records"]
+            names += ["production_unreadable", "shadow_unreadable"]
+            names += ["f0_compared", "f0_agreed", "f0_mean_abs_diff", "f0_max_abs_diff"]
+            return [dict.fromkeys(names, 0)]
+
+    plan = ShadowReportPlan("live", "shadow", (SCORE,), Thresholds(10, 99, 1.2), 5, None)
+    compare(Recording(), plan, T0, T0 + timedelta(hours=1), differences=png)
+    assert len(sent) == queries
 
 
 # --------------------------------------------------------------------------- agreement per encoding
@@ -227,9 +435,12 @@ def test_whole_answer_compares_the_decoded_text(tmp_path: Path) -> None:
 MALFORMED = {
     "truncated line": '{"captureData": {"endpointInput": {"data": "1,2"',
     "not json": "garbage",
-    "no answer": json.dumps(
+    "answer not decodable": json.dumps(
         {
-            "captureData": {"endpointInput": {"data": "1", "encoding": "CSV"}},
+            "captureData": {
+                "endpointInput": {"data": "1", "encoding": "CSV"},
+                "endpointOutput": {"data": "%%%", "encoding": "BASE64"},
+            },
             "eventMetadata": {"eventId": "x", "inferenceTime": "2026-11-29T12:00:00Z"},
         }
     ),
@@ -249,6 +460,23 @@ def test_malformed_lines_are_counted_and_skipped_and_the_rest_is_read(tmp_path: 
     assert c.production == VariantCounts(records=3, unreadable=len(MALFORMED), unpaired=0)
     assert c.shadow == VariantCounts(records=3, unreadable=1, unpaired=0)
     assert (c.paired, c.fields[0].agreed) == (3, 3)
+
+
+def _input_only(ms: int, request: str, n: int = 0) -> str:
+    """A line as SageMaker writes it with CaptureOptions [{CaptureMode: Input}]: the request and
+    the event metadata, no `endpointOutput` (stands in for the real capture format)."""
+    doc = json.loads(_line(_ans(0.1, "ok"), ms=ms, request=request, n=n))
+    del doc["captureData"]["endpointOutput"]
+    return json.dumps(doc)
+
+
+def test_input_only_captures_are_counted_as_input_only_not_unreadable(tmp_path: Path) -> None:
+    prod = [_input_only(i, f"r{i}", i) for i in range(4)] + [_line(_ans(0.1, "ok"), ms=9)]
+    shadow = [_input_only(i + 1, f"r{i}", i) for i in range(2)] + [_line(_ans(0.1, "ok"), ms=10)]
+    c = _compare(tmp_path, prod, shadow, [LABEL])
+    assert c.production == VariantCounts(records=1, unreadable=0, unpaired=0, input_only=4)
+    assert c.shadow == VariantCounts(records=1, unreadable=0, unpaired=0, input_only=2)
+    assert c.paired == 1
 
 
 def test_no_capture_files_gives_zero_counts(tmp_path: Path) -> None:

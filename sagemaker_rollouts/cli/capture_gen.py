@@ -31,7 +31,8 @@ class CaptureSpec:
     more than any small tolerance for `disagree_percent` of the pairs (its label flips too).
 
     Requests carry features `amount` (numeric, N(mean, 1)) and `country` (categorical).
-    Answers are JSON `{"score": float, "label": "fraud"|"ok"}`.
+    Answers are JSON `{"score": float, "label": "fraud"|"ok"}`. `distinct_bodies`: draw each
+    request from that many distinct bodies (repeats, as real traffic has); None: all distinct.
     """
 
     endpoint: str = "fraud-shadow"
@@ -47,6 +48,7 @@ class CaptureSpec:
     encoding: Encoding | None = None  # None: rotate through CSV, JSON, BASE64
     seed: int = 7
     per_file: int = 5000
+    distinct_bodies: int | None = None
 
 
 def _side(mode: str, content_type: str, text: str, encoding: Encoding) -> dict[str, str]:
@@ -94,10 +96,21 @@ def records(spec: CaptureSpec) -> Iterator[tuple[str, datetime, str]]:
     """(variant, inference time, line) for every captured record, production and shadow."""
     rng = random.Random(spec.seed)
     countries = ("US", "DE", "FR", "BR", "IN")
+    bodies = (
+        None
+        if spec.distinct_bodies is None
+        else [
+            (round(rng.gauss(spec.amount_mean, 1.0), 4), countries[rng.randrange(len(countries))])
+            for _ in range(spec.distinct_bodies)
+        ]
+    )
     for i in range(spec.requests):
         at = spec.start + timedelta(milliseconds=i * spec.gap_ms)
-        amount = round(rng.gauss(spec.amount_mean, 1.0), 4)
-        country = countries[rng.randrange(len(countries))]
+        if bodies is None:
+            amount = round(rng.gauss(spec.amount_mean, 1.0), 4)
+            country = countries[rng.randrange(len(countries))]
+        else:
+            amount, country = bodies[rng.randrange(len(bodies))]
         encoding = spec.encoding if spec.encoding is not None else ENCODINGS[i % 3]
         request = (
             f"{amount},{country}"

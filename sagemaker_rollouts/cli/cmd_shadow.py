@@ -99,9 +99,16 @@ def capture_uri(plan: DeploymentPlan, ep: EndpointPlan, aws: Any, given: str | N
 
 
 def compare(
-    engine: Any, report: ShadowReportPlan, since: datetime, until: datetime
+    engine: Any,
+    report: ShadowReportPlan,
+    since: datetime,
+    until: datetime,
+    *,
+    differences: bool = False,
 ) -> tuple[Comparison, str, list[dict[str, Any]]]:
-    """Run the comparison query (and the differences query) on `engine`."""
+    """Run the comparison query on `engine`; with `differences` (only `--png` draws them) also
+    the query listing each numeric field's shadow - production differences (a second pass over
+    the captures, so it is skipped otherwise)."""
     sql = comparison_sql(
         table="capture" if report.glue is None or _is_local(engine) else report.glue.table,
         production=report.production,
@@ -112,7 +119,7 @@ def compare(
         window_seconds=report.window_seconds,
     )
     rows = engine.rows(sql)
-    diffs = engine.rows(differences_sql(sql, report.fields))
+    diffs = engine.rows(differences_sql(sql, report.fields)) if differences else []
     return parse_row(rows[0], report.fields), sql, diffs
 
 
@@ -200,9 +207,18 @@ class ReportResult:
             f"production [bold]{escape(r.production)}[/], {self.since:%Y-%m-%d %H:%M} to "
             f"{self.until:%Y-%m-%d %H:%M} UTC ({self.engine} engine)"
         )
-        counts = Table("variant", "records", "paired", "unpaired", "unreadable (skipped)")
+        counts = Table(
+            "variant", "records", "paired", "unpaired", "input-only", "unreadable (skipped)"
+        )
         for name, v in ((r.production, c.production), (r.shadow, c.shadow)):
-            counts.add_row(name, str(v.records), str(c.paired), str(v.unpaired), str(v.unreadable))
+            counts.add_row(
+                name,
+                str(v.records),
+                str(c.paired),
+                str(v.unpaired),
+                str(v.input_only),
+                str(v.unreadable),
+            )
         out.print(counts)
         fields = Table(
             "field", "kind", "compared", "agreed", "agreement", "mean |diff|", "max |diff|"
@@ -253,13 +269,14 @@ def shadow_report(
     """Read, compare, fetch CloudWatch figures and recommend."""
     from sagemaker_rollouts.cli import shadow_engine
 
+    want_png = getattr(args, "png", None) is not None
     metrics: dict[str, VariantMetrics | None] = {}
     if args.from_dir is not None:
         root = Path(args.from_dir)
         if not root.is_dir():
             raise UsageError(f"--from-dir {root}: not a directory")
         engine = shadow_engine.LocalEngine(root, ep.endpoint_name)
-        comparison, _, diffs = compare(engine, report, since, until)
+        comparison, _, diffs = compare(engine, report, since, until, differences=want_png)
         engine.close()
         engine_name = "local"
         if not args.no_metrics:
@@ -277,7 +294,7 @@ def shadow_report(
             engine = shadow_engine.AthenaEngine(
                 aws.athena, report.glue.database, f"s3://{bucket}/athena-results/"
             )
-            comparison, _, diffs = compare(engine, report, since, until)
+            comparison, _, diffs = compare(engine, report, since, until, differences=want_png)
             engine_name = "athena"
         else:
             uri = capture_uri(plan, ep, aws, args.capture_uri)
@@ -292,7 +309,7 @@ def shadow_report(
                     Path(tmp),
                 )
                 engine = shadow_engine.LocalEngine(Path(tmp), ep.endpoint_name)
-                comparison, _, diffs = compare(engine, report, since, until)
+                comparison, _, diffs = compare(engine, report, since, until, differences=want_png)
                 engine.close()
             engine_name = "local"
     for variant in (report.production, report.shadow):

@@ -26,10 +26,93 @@ _PATH_RE = r"/([^/]+)/(\d{4}/\d{2}/\d{2}/\d{2})/[^/]+$"
 
 
 def to_duckdb(sql: str) -> str:
-    """Athena (Trino) SQL -> DuckDB SQL, by sqlglot's transpiler."""
-    import sqlglot
+    """Athena (Trino) SQL -> DuckDB SQL, by sqlglot's transpiler, parsing each line once.
 
-    return sqlglot.transpile(sql, read="trino", write="duckdb")[0]
+    The shared text reads a capture line's fields with `json_extract_scalar(doc, '$.a.b')` on
+    `doc = try(json_parse(line))`, which Athena evaluates on the parsed value. DuckDB's JSON
+    type is text, so each extraction would parse the line again (about eight times a line).
+    The rewrite turns `doc` into ONE `json_transform(line, structure)` to a STRUCT of exactly
+    the paths the query reads (VARCHAR leaves; a path read with `json_extract` only for
+    `IS NULL` stays JSON) and each extraction into a struct field access. `json_transform` is
+    lenient like Athena's extraction: a missing key or a value of another shape is NULL, an
+    invalid line is NULL under `try` (DuckDB docs, "JSON Processing Functions")."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="trino")
+    tree = _parse_doc_once(tree)
+    for cte in tree.find_all(exp.CTE):
+        # Each line's decoding (time, BASE64, state) is read by several later steps; DuckDB
+        # would inline it into each and decode again. Athena plans its own; same result.
+        if cte.alias == "decoded":
+            cte.set("materialized", True)
+    out = tree.sql(dialect="duckdb")
+    # Trino's sha256 returns bytes, so the shared text hex-encodes them; DuckDB's returns the
+    # hex text already, and sqlglot keeps the meaning with HEX(UNHEX(...)): skip the round trip
+    # (the key is only compared within one engine, so its letter case does not matter).
+    return out.replace("HEX(UNHEX(SHA256(", "((SHA256(")
+
+
+def _parse_doc_once(tree: Any) -> Any:
+    from sqlglot import exp
+
+    def doc_path(node: Any) -> list[str] | None:
+        if not isinstance(node, exp.JSONExtractScalar | exp.JSONExtract):
+            return None
+        col = node.this
+        if not (isinstance(col, exp.Column) and col.name == "doc" and not col.table):
+            return None
+        path = node.expression
+        if not isinstance(path, exp.JSONPath):
+            return None
+        keys: list[str] = []
+        for part in path.expressions[1:]:
+            if not isinstance(part, exp.JSONPathKey) or not isinstance(part.this, str):
+                return None
+            keys.append(part.this)
+        return keys or None
+
+    structure: dict[str, Any] = {}
+    found: list[tuple[Any, list[str]]] = []
+    for node in list(tree.find_all(exp.JSONExtractScalar, exp.JSONExtract)):
+        keys = doc_path(node)
+        if keys is None:
+            continue
+        found.append((node, keys))
+        level = structure
+        for k in keys[:-1]:
+            nxt = level.setdefault(k, {})
+            if not isinstance(nxt, dict):  # read as a leaf elsewhere: keep it a struct
+                nxt = level[k] = {}
+            level = nxt
+        leaf = "VARCHAR" if isinstance(node, exp.JSONExtractScalar) else "JSON"
+        level.setdefault(keys[-1], leaf)
+    parses = [
+        t
+        for t in tree.find_all(exp.Try)
+        if isinstance(t.this, exp.ParseJSON)
+        and isinstance(t.parent, exp.Alias)
+        and t.parent.alias == "doc"
+    ]
+    if not found or len(parses) != 1:
+        return tree
+    import json
+
+    line = parses[0].this.this
+    parses[0].this.replace(
+        exp.Anonymous(
+            this="json_transform",
+            expressions=[line.copy(), exp.Literal.string(json.dumps(structure))],
+        )
+    )
+    for node, keys in found:
+        access: Any = exp.column("doc")
+        for k in keys:
+            access = exp.Anonymous(
+                this="struct_extract", expressions=[access, exp.Literal.string(k)]
+            )
+        node.replace(access)
+    return tree
 
 
 class LocalEngine:
