@@ -335,6 +335,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 bucket=stack.bucket,
                 key_arn=key_arn,
                 tags=tags,
+                topic_arn=stack.topic_arn,
                 depends_on=[self.endpoint],
                 opts=child,
             )

@@ -186,10 +186,14 @@ def drift_policy(
     namespace: str,
     log_group_arn: str,
     key_arn: str | None,
+    topic_arn: str | None = None,
 ) -> iam.Doc:
     """The drift job's permissions: list and read only its variant's capture folder and its
     baseline object; PutMetricData only in the drift namespace (no resource-level permissions,
-    scoped by the `cloudwatch:namespace` condition key); decrypt with the stack key."""
+    scoped by the `cloudwatch:namespace` condition key); GetMetricData (read-only, no resource
+    types in CloudWatch's Service Authorization Reference) to see whether it already reported a
+    failure; Publish to the stack's topic to tell a human; decrypt (and
+    encrypt for the KMS-encrypted topic) with the stack key."""
     statements = [
         iam.statement(
             "ListCaptures",
@@ -208,14 +212,18 @@ def drift_policy(
             "*",
             {"StringEquals": {"cloudwatch:namespace": namespace}},
         ),
+        iam.statement("ReadOwnHealth", ["cloudwatch:GetMetricData"], "*"),
         iam.statement(
             "Logs",
             ["logs:CreateLogStream", "logs:PutLogEvents"],
             [log_group_arn, f"{log_group_arn}:*"],
         ),
     ]
+    if topic_arn is not None:
+        statements.append(iam.statement("Notify", ["sns:Publish"], [topic_arn]))
     if key_arn is not None:
-        statements.append(iam.statement("UseStackKey", ["kms:Decrypt"], [key_arn]))
+        actions = ["kms:Decrypt"] if topic_arn is None else ["kms:Decrypt", "kms:GenerateDataKey"]
+        statements.append(iam.statement("UseStackKey", actions, [key_arn]))
     return iam.document(*statements)
 
 
@@ -232,6 +240,7 @@ class DriftJob(pulumi.ComponentResource):
         bucket: aws.s3.Bucket,
         key_arn: pulumi.Input[str] | None,
         tags: dict[str, str],
+        topic_arn: pulumi.Input[str] | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -263,7 +272,7 @@ class DriftJob(pulumi.ComponentResource):
             opts=child,
         )
         read_prefix = f"{job.capture_prefix}/{job.endpoint_name}/{job.variant}/"
-        policy = pulumi.Output.all(bucket.arn, log_group.arn, key_arn).apply(
+        policy = pulumi.Output.all(bucket.arn, log_group.arn, key_arn, topic_arn).apply(
             lambda a: json.dumps(
                 drift_policy(
                     bucket_arn=a[0],
@@ -272,9 +281,18 @@ class DriftJob(pulumi.ComponentResource):
                     namespace=METRIC_NAMESPACE,
                     log_group_arn=a[1],
                     key_arn=a[2],
+                    topic_arn=a[3],
                 )
             )
         )
+        variables: dict[str, pulumi.Input[str]] = {
+            "DRIFT_SPEC": job.to_json(),
+            "CAPTURE_BUCKET": bucket.bucket,
+            # For the `rollout` commands in notifications (strategies/notify.py).
+            "ROLLOUT_STACK": pulumi.get_stack(),
+        }
+        if topic_arn is not None:
+            variables["TOPIC_ARN"] = topic_arn
         role_policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
         self.function = aws.lambda_.Function(
             f"{name}-function",
@@ -287,9 +305,7 @@ class DriftJob(pulumi.ComponentResource):
             timeout=120,
             memory_size=512,
             reserved_concurrent_executions=1,
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={"DRIFT_SPEC": job.to_json(), "CAPTURE_BUCKET": bucket.bucket}
-            ),
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=variables),
             tags=tags,
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[log_group, role_policy, baseline, *depends_on]

@@ -52,6 +52,7 @@ DRIFT_JOB_MODULES = (
     "sagemaker_rollouts.lambdas.drift_job",
     "sagemaker_rollouts.strategies",
     "sagemaker_rollouts.strategies.drift",
+    "sagemaker_rollouts.strategies.notify",
 )
 DRIFT_JOB_HANDLER = "sagemaker_rollouts.lambdas.drift_job.handler"
 

@@ -19,6 +19,7 @@ from sagemaker_rollouts.strategies.plan import (
     AlarmPlan,
     DataCapturePlan,
     ModelPlan,
+    TreatMissingData,
     VariantPlan,
     VpcPlan,
 )
@@ -140,9 +141,21 @@ def drift_variant(ctx: Context, default: str) -> str:
 
 
 def drift_alarms(ctx: Context, default_variant: str, *, gates_allowed: bool) -> list[AlarmPlan]:
-    """One alarm per drift feature (a gate when `drift.gate` and the strategy has gates) and a
-    warning on the maximum, on the metrics the drift job publishes (strategies/drift.py)."""
-    from sagemaker_rollouts.strategies.drift import FEATURE_METRIC, MAX_METRIC, METRIC_NAMESPACE
+    """One alarm per drift feature (a gate when `drift.gate` and the strategy has gates), a
+    warning on the maximum, and a warning on the job's health, on the metrics the drift job
+    publishes (strategies/drift.py).
+
+    A job that cannot measure never reads as "no drift": the feature and maximum alarms treat
+    missing data as missing, so they go INSUFFICIENT_DATA when the job stops publishing scores
+    (a canary's gate then holds the bake, and rolls back past `insufficient_data_limit_seconds`,
+    strategies/controller.py), and the health alarm goes to ALARM when the job reports a failure
+    or publishes nothing at all (missing data is breaching there)."""
+    from sagemaker_rollouts.strategies.drift import (
+        FEATURE_METRIC,
+        JOB_METRIC,
+        MAX_METRIC,
+        METRIC_NAMESPACE,
+    )
 
     d = ctx.ep.drift
     if d is None:
@@ -151,7 +164,7 @@ def drift_alarms(ctx: Context, default_variant: str, *, gates_allowed: bool) -> 
     base = (("EndpointName", ctx.endpoint_name), ("VariantName", variant_name))
     period = d.every_minutes * 60
     out: list[AlarmPlan] = []
-    for key, metric, dims, gate, what in [
+    rows: list[tuple[str, str, tuple[tuple[str, str], ...], bool, str, float, TreatMissingData]] = [
         *(
             (
                 f"drift.{f.name}",
@@ -159,11 +172,15 @@ def drift_alarms(ctx: Context, default_variant: str, *, gates_allowed: bool) -> 
                 (*base, ("Feature", f.name)),
                 gates_allowed and d.gate,
                 f"drift of feature {f.name}",
+                d.threshold,
+                "missing",
             )
             for f in d.features
         ),
-        ("drift.max", MAX_METRIC, base, False, "largest feature drift"),
-    ]:
+        ("drift.max", MAX_METRIC, base, False, "largest feature drift", d.threshold, "missing"),
+        ("drift.job", JOB_METRIC, base, False, "drift job failures", 0.0, "breaching"),
+    ]
+    for key, metric, dims, gate, what, threshold, missing in rows:
         out.append(
             AlarmPlan(
                 key=key,
@@ -172,13 +189,12 @@ def drift_alarms(ctx: Context, default_variant: str, *, gates_allowed: bool) -> 
                 metric=metric,
                 statistic="Maximum",
                 extended_statistic=None,
-                threshold=d.threshold,
+                threshold=threshold,
                 comparison="GreaterThanThreshold",
                 period_seconds=period,
                 evaluation_periods=d.evaluation_periods,
                 datapoints_to_alarm=d.evaluation_periods,
-                # The job publishes every period; a missed run does not hold a rollout by itself.
-                treat_missing_data="notBreaching",
+                treat_missing_data=missing,
                 dimensions=dims,
                 variant=variant_name,
                 gate=gate,

@@ -52,6 +52,19 @@ READABLE_VERSIONS = (1, 2)
 METRIC_NAMESPACE = "SageMakerRollouts/Drift"
 FEATURE_METRIC = "FeatureDrift"
 MAX_METRIC = "MaxFeatureDrift"
+# 1 when a run could not measure (baseline gone, S3 denied or throttled past its retries, ...),
+# 0 when it measured; a job that does not run publishes nothing. Dimensions as MAX_METRIC.
+JOB_METRIC = "DriftJobFailed"
+# Baselines live under their own prefix in the capture bucket, outside every capture prefix, so
+# the capture lifecycle rule (which expires `<capture prefix>/` after `retention_days`) never
+# deletes them (`strategies/planner.py` refuses a capture prefix that would cover it).
+BASELINE_PREFIX = "rollout-baselines"
+
+
+def baseline_key(endpoint_name: str) -> str:
+    """Object key of an endpoint's drift baseline in the capture bucket."""
+    return f"{BASELINE_PREFIX}/{endpoint_name}.json"
+
 
 Source = Literal["input", "output"]
 
@@ -489,7 +502,7 @@ class DriftJobSpec:
     endpoint_name: str
     variant: str
     capture_prefix: str  # key prefix inside the capture bucket, without the endpoint
-    baseline_key: str  # object key of the baseline in the capture bucket
+    baseline_key: str  # object key of the baseline in the capture bucket (`baseline_key()`)
     features: tuple[FeatureSpec, ...]
     sample_size: int
     lookback_hours: int

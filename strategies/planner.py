@@ -44,7 +44,13 @@ MAX_DESCRIBE_ALARMS = 100  # one batched DescribeAlarms call takes at most 100 n
 
 def _with_drift(ctx: Context, plan: EndpointPlan, errs: list[str]) -> EndpointPlan:
     """Attach the drift job (and, except for canaries, which add their own, its alarms)."""
-    from sagemaker_rollouts.strategies.drift import DriftJobSpec, DriftPlan, FeatureSpec
+    from sagemaker_rollouts.strategies.drift import (
+        BASELINE_PREFIX,
+        DriftJobSpec,
+        DriftPlan,
+        FeatureSpec,
+        baseline_key,
+    )
 
     d = ctx.ep.drift
     assert d is not None
@@ -62,11 +68,25 @@ def _with_drift(ctx: Context, plan: EndpointPlan, errs: list[str]) -> EndpointPl
         default = plan.production_variants[0].name
     variant = common.drift_variant(ctx, default)
     prefix = plan.data_capture.destination_prefix.strip("/")
+    # Every endpoint capturing into the stack's bucket gets a lifecycle rule on its prefix; one
+    # that covers the baseline would expire it, and the drift job would then fail every run.
+    for key, other in ctx.stack.endpoints.items():
+        dc = other.data_capture
+        if dc is None or not dc.enabled or dc.destination_s3_uri is not None:
+            continue
+        theirs = None if dc.destination_prefix is None else dc.destination_prefix.strip("/")
+        if theirs is not None and (theirs == "" or f"{BASELINE_PREFIX}/".startswith(f"{theirs}/")):
+            errs.append(
+                f"endpoints.{key}.data_capture.destination_prefix: {dc.destination_prefix!r} "
+                f"puts the drift baseline ({BASELINE_PREFIX}/) under the capture lifecycle rule, "
+                "which would delete it after retention_days; use a prefix such as "
+                f"capture/{key}"
+            )
     job = DriftJobSpec(
         endpoint_name=ctx.endpoint_name,
         variant=variant,
         capture_prefix=prefix,
-        baseline_key=f"{prefix}/_baselines/{ctx.endpoint_name}.json",
+        baseline_key=baseline_key(ctx.endpoint_name),
         features=tuple(
             FeatureSpec(f.name, f.source, f.json_path, f.csv_column) for f in d.features
         ),
@@ -140,6 +160,8 @@ def build_plan(
     # A/B evaluators record their evidence in the rollout history and notify like the hook does.
     canaries = any(e.canary is not None or e.ab_evaluator is not None for e in endpoints)
     notify = notifications_plan(config.notifications)
+    # A drift job that cannot measure tells a human on the stack's topic.
+    drifts = any(e.drift is not None for e in endpoints)
     return DeploymentPlan(
         project=project,
         stack=stack,
@@ -149,7 +171,9 @@ def build_plan(
         needs_capture_bucket=capture,
         needs_kms_key=kms or canaries or capture,
         state_table_name=f"{project}-{stack}-rollouts" if canaries else None,
-        topic_name=f"{project}-{stack}-rollout-events" if canaries or notify is not None else None,
+        topic_name=f"{project}-{stack}-rollout-events"
+        if canaries or drifts or notify is not None
+        else None,
         notifications=notify,
         ci_role=None
         if config.ci_role is None

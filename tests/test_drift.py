@@ -369,7 +369,7 @@ def _job(name: str, sample_size: int = 500) -> DriftJobSpec:
         endpoint_name=name,
         variant="shadow",
         capture_prefix="capture/x",
-        baseline_key=f"capture/x/_baselines/{name}.json",
+        baseline_key=f"rollout-baselines/{name}.json",
         features=(AMOUNT, COUNTRY, SCORE),
         sample_size=sample_size,
         lookback_hours=1,
@@ -407,7 +407,7 @@ def test_drift_job_publishes_one_metric_per_feature_and_the_max(
     s3.create_bucket(Bucket=bucket)
     s3.put_object(
         Bucket=bucket,
-        Key=f"capture/x/_baselines/{name}.json",
+        Key=f"rollout-baselines/{name}.json",
         Body=(ROOT / "baselines/fraud.json").read_bytes(),
     )
     spec = CaptureSpec(endpoint=name, requests=2000, gap_ms=1000, amount_mean=shift, start=T0)
@@ -434,6 +434,217 @@ def test_drift_job_lists_only_its_lookback_hours(moto_session: Any) -> None:
         "capture/x/hours/shadow/2026/11/29/12/",
         "capture/x/hours/shadow/2026/11/29/11/",
     ]
+
+
+# --------------------------------------------------------------------------- a job that cannot measure
+
+
+def _job_metric(cw: Any, name: str) -> list[float]:
+    dims = [{"Name": "EndpointName", "Value": name}, {"Name": "VariantName", "Value": "shadow"}]
+    points = cw.get_metric_statistics(
+        Namespace="SageMakerRollouts/Drift",
+        MetricName="DriftJobFailed",
+        Dimensions=dims,
+        StartTime=T0 - timedelta(hours=3),
+        EndTime=T0 + timedelta(hours=3),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    return [float(p["Maximum"]) for p in sorted(points, key=lambda p: p["Timestamp"])]
+
+
+def _messages(sqs: Any, queue: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    while True:
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            return out
+        out += [json.loads(json.loads(m["Body"])["Message"]) for m in got]
+
+
+def _world(session: Any, name: str) -> tuple[dict[str, str], drift_job.DriftClients, Any, str]:
+    """A capture bucket with captures and the baseline, and an SNS topic with an SQS
+    subscriber (SQS gets the JSON record, strategies/notify.py)."""
+    s3, cw, sns, sqs = (session.client(c) for c in ("s3", "cloudwatch", "sns", "sqs"))
+    bucket = f"cap-{name}"
+    s3.create_bucket(Bucket=bucket)
+    job = _job(name)
+    s3.put_object(
+        Bucket=bucket, Key=job.baseline_key, Body=(ROOT / "baselines/fraud.json").read_bytes()
+    )
+    spec = CaptureSpec(endpoint=name, requests=300, gap_ms=1000, start=T0)
+    capture_gen.upload(s3, bucket, "capture/x", spec)
+    topic = sns.create_topic(Name=f"events-{name}")["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"q-{name}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    env = {"DRIFT_SPEC": job.to_json(), "CAPTURE_BUCKET": bucket, "TOPIC_ARN": topic}
+    return env, drift_job.DriftClients(s3=s3, cloudwatch=cw, sns=sns), sqs, queue
+
+
+def test_a_lost_baseline_is_reported_once_per_spell_and_never_scored(moto_session: Any) -> None:
+    env, clients, sqs, queue = _world(moto_session, "lost")
+    job = DriftJobSpec.from_json(env["DRIFT_SPEC"])
+    period = job.every_minutes * 60
+    t = (T0 + timedelta(minutes=30)).timestamp()
+    assert drift_job.run({}, env, clients, t, log=lambda _: None)["status"] == "measured"
+    # S3 answers NoSuchKey, as it does once the object is gone (moto's real S3 behaviour)
+    clients.s3.delete_object(Bucket=env["CAPTURE_BUCKET"], Key=job.baseline_key)
+    outs = [drift_job.run({}, env, clients, t + k * period, log=lambda _: None) for k in (1, 2, 3)]
+    assert [o["status"] for o in outs] == ["failed"] * 3
+    assert "NoSuchKey" in outs[0]["error"]
+    assert [o["notified"] for o in outs] == [True, False, False]
+    assert all("scores" not in o for o in outs)  # nothing that could read as "no drift"
+    (msg,) = _messages(sqs, queue)
+    assert msg["decision"] == "drift_job_failed" and msg["endpoint"] == "lost"
+    assert "NoSuchKey" in msg["reason"] and "INSUFFICIENT_DATA" in msg["evidence"]["effect"]
+    assert _job_metric(clients.cloudwatch, "lost") == [0.0, 1.0, 1.0, 1.0]
+    # back to measuring, then failing again: a new spell tells the human again
+    clients.s3.put_object(
+        Bucket=env["CAPTURE_BUCKET"],
+        Key=job.baseline_key,
+        Body=(ROOT / "baselines/fraud.json").read_bytes(),
+    )
+    for k in (4, 5, 6):
+        drift_job.run({}, env, clients, t + k * period, log=lambda _: None)
+    clients.s3.delete_object(Bucket=env["CAPTURE_BUCKET"], Key=job.baseline_key)
+    again = drift_job.run({}, env, clients, t + 7 * period, log=lambda _: None)
+    assert again["notified"] is True and len(_messages(sqs, queue)) == 1
+
+
+class _Failing:
+    """Wraps a real client; `fail` maps a method name to the exception its call raises (the
+    real AWS answer it stands in for is named at each use)."""
+
+    def __init__(self, real: Any, fail: dict[str, Exception]) -> None:
+        self._real, self._fail = real, fail
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._fail:
+
+            def boom(*_a: Any, **_k: Any) -> Any:
+                raise self._fail[name]
+
+            return boom
+        return getattr(self._real, name)
+
+
+def _client_error(code: str, status: int, op: str) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        op,
+    )
+
+
+class _CutBody:
+    def iter_lines(self) -> Iterator[bytes]:
+        from botocore.exceptions import ResponseStreamingError
+
+        yield b"{"
+        raise ResponseStreamingError(error="connection reset mid-object")
+
+
+FAULTS: dict[str, tuple[str, dict[str, Exception] | None]] = {
+    # S3 denies the baseline read (a bucket policy or KMS key policy changed)
+    "baseline read denied": ("s3", {"get_object": _client_error("AccessDenied", 403, "GetObject")}),
+    # S3 throttles listing past botocore's standard retries (503 SlowDown)
+    "listing throttled": ("s3", {"get_paginator": _client_error("SlowDown", 503, "ListObjectsV2")}),
+    # an internal error that outlived the retries
+    "S3 5xx": ("s3", {"get_paginator": _client_error("InternalError", 500, "ListObjectsV2")}),
+    # the object stream is cut mid-read (the connection drops)
+    "stream cut": ("cut", None),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS), ids=list(FAULTS))
+def test_every_s3_fault_is_a_reported_failure_not_a_quiet_run(
+    moto_session: Any, fault: str
+) -> None:
+    name = "f" + str(list(FAULTS).index(fault))
+    env, clients, sqs, queue = _world(moto_session, name)
+    kind, fail = FAULTS[fault]
+    s3: Any = clients.s3
+    if kind == "cut":
+        real = clients.s3
+
+        class CutS3:
+            def __getattr__(self, attr: str) -> Any:
+                return getattr(real, attr)
+
+            def get_object(self, **kw: Any) -> Any:
+                out = real.get_object(**kw)
+                if kw["Key"].endswith(".jsonl"):
+                    out["Body"] = _CutBody()
+                return out
+
+        s3 = CutS3()
+    else:
+        assert fail is not None
+        s3 = _Failing(clients.s3, fail)
+    broken = drift_job.DriftClients(s3=s3, cloudwatch=clients.cloudwatch, sns=clients.sns)
+    out = drift_job.run(
+        {}, env, broken, (T0 + timedelta(minutes=30)).timestamp(), log=lambda _: None
+    )
+    assert out["status"] == "failed" and out["notified"] is True
+    assert _job_metric(clients.cloudwatch, name) == [1.0]
+    assert len(_messages(sqs, queue)) == 1
+
+
+def test_a_failed_publish_is_retried_on_the_next_run(moto_session: Any) -> None:
+    env, clients, sqs, queue = _world(moto_session, "mute")
+    job = DriftJobSpec.from_json(env["DRIFT_SPEC"])
+    clients.s3.delete_object(Bucket=env["CAPTURE_BUCKET"], Key=job.baseline_key)
+    # SNS throttles Publish past the retries (Throttled, 400)
+    deaf = drift_job.DriftClients(
+        s3=clients.s3,
+        cloudwatch=clients.cloudwatch,
+        sns=_Failing(clients.sns, {"publish": _client_error("Throttled", 400, "Publish")}),
+    )
+    t = (T0 + timedelta(minutes=30)).timestamp()
+    first = drift_job.run({}, env, deaf, t, log=lambda _: None)
+    assert (first["notified"], first["notify_error"] is not None) == (False, True)
+    second = drift_job.run({}, env, clients, t + job.every_minutes * 60, log=lambda _: None)
+    assert second["notified"] is True and len(_messages(sqs, queue)) == 1
+    assert _job_metric(clients.cloudwatch, "mute") == [2.0, 1.0]  # 2: failed, nobody told yet
+
+
+def test_a_failure_that_cannot_even_be_published_raises(moto_session: Any) -> None:
+    env, clients, _, _ = _world(moto_session, "dark")
+    job = DriftJobSpec.from_json(env["DRIFT_SPEC"])
+    clients.s3.delete_object(Bucket=env["CAPTURE_BUCKET"], Key=job.baseline_key)
+    # CloudWatch denies PutMetricData: the Lambda fails loudly (its Errors metric, and the
+    # health alarm's missing data, which it treats as breaching)
+    blind = drift_job.DriftClients(
+        s3=clients.s3,
+        cloudwatch=_Failing(
+            clients.cloudwatch,
+            {"put_metric_data": _client_error("AccessDenied", 403, "PutMetricData")},
+        ),
+        sns=clients.sns,
+    )
+    with pytest.raises(Exception, match="AccessDenied"):
+        drift_job.run({}, env, blind, (T0 + timedelta(minutes=30)).timestamp(), log=lambda _: None)
+
+
+def test_drift_alarms_read_missing_scores_as_missing_and_a_silent_job_as_failing() -> None:
+    ep = next(e for e in _shadow_plan().endpoints if e.drift is not None)
+    drift = {a.key: a for a in ep.alarms if a.namespace == "SageMakerRollouts/Drift"}
+    assert {k: a.treat_missing_data for k, a in drift.items()} == {
+        **{f"drift.{f.name}": "missing" for f in ep.drift.job.features},  # type: ignore[union-attr]
+        "drift.max": "missing",
+        "drift.job": "breaching",
+    }
+    job = drift["drift.job"]
+    assert (job.metric, job.threshold, job.comparison, job.gate) == (
+        "DriftJobFailed",
+        0.0,
+        "GreaterThanThreshold",
+        False,
+    )
 
 
 # --------------------------------------------------------------------------- CLI and config
@@ -484,6 +695,23 @@ def test_rollout_baseline_usage_errors(
 
 def _shadow_config() -> tuple[dict[str, Any], str]:
     return project_config(yaml.safe_load((ROOT / "Pulumi.shadow.yaml").read_text()))
+
+
+def _shadow_plan() -> Any:
+    ours, region = _shadow_config()
+    return build_plan(load_config(ours, region=region), project="p", stack="s")
+
+
+@pytest.mark.parametrize("prefix", ["", "/", "rollout-baselines", "/rollout-baselines/"])
+def test_a_capture_prefix_covering_the_baseline_is_refused(prefix: str) -> None:
+    ours, region = _shadow_config()
+    ours["endpoints"]["fraud"]["data_capture"]["destination_prefix"] = prefix
+    with pytest.raises(ConfigError) as err:
+        build_plan(load_config(ours, region=region), project="p", stack="s")
+    assert any(
+        "endpoints.fraud.data_capture.destination_prefix" in e and "rollout-baselines/" in e
+        for e in err.value.errors
+    ), err.value.errors
 
 
 DRIFT_ERRORS = [

@@ -64,25 +64,45 @@ def test_without_drift_the_same_captures_let_the_canary_advance(
     assert code == 0, data["expect"]
     (run,) = data["rehearsals"]
     assert all(d["decision"] != "rollback" for d in run["decisions"])
-    assert all(not d["trigger"].startswith("alarm") for d in run["decisions"])
+    # before the job's first scores the drift gates are INSUFFICIENT_DATA (the hold of step 0)
+    # and its health alarm reads the silence as a failure; no feature's drift alarm ever fires
+    fired = [d["trigger"] for d in run["decisions"] if d["trigger"].endswith(" ALARM")]
+    assert not [t for t in fired if "-drift-" in t and "-drift-job " not in t], fired
     assert run["candidate_percent"] == 50  # advanced past 5% and 25% in 30 minutes
 
 
-@pytest.mark.parametrize(
-    ("stack", "message"),
-    [
-        ("canary", "endpoint fraud has no drift job"),
-        ("bluegreen", "on canary endpoints only"),
-    ],
-)
-def test_drift_captures_need_a_canary_with_a_drift_job(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, stack: str, message: str
+def test_a_broken_drift_job_holds_the_canary_and_never_reads_as_no_drift(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(
-        f"stack: {stack}\nduration: 600\ndrift: {{drifted_from: 0}}\n"  # line 3: drift
+    """The baseline object is gone (as the capture lifecycle rule used to delete it): every run
+    fails, publishes no score and reports DriftJobFailed; the gates stay INSUFFICIENT_DATA and
+    the canary holds at its first step, where the same captures let it advance otherwise."""
+    from sagemaker_rollouts.cli import cmd_rehearse
+
+    start = cmd_rehearse._DriftFeed.start  # pyright: ignore[reportPrivateUsage]
+
+    def without_baseline(aws: Any, endpoint: Any, scenario: Any, base: float) -> Any:
+        feed = start(aws, endpoint, scenario, base)
+        aws.s3.delete_object(Bucket=feed.bucket, Key=feed.plan.job.baseline_key)
+        return feed
+
+    monkeypatch.setattr(cmd_rehearse._DriftFeed, "start", staticmethod(without_baseline))  # pyright: ignore[reportPrivateUsage]
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        SCENARIO.read_text()
+        .replace("amount_mean: 1.5", "amount_mean: 0")
+        .replace("duration: 3600", "duration: 1500")
+        .replace("outcome: rolled_back, candidate_percent: 0", "outcome: rolled_back")
     )
-    code = main(["rehearse", "--dir", str(ROOT), "--scenario", str(bad)])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert f"{bad}:3: drift" in err and message in err
+    code, data = _rehearse(capsys, broken)
+    (run,) = data["rehearsals"]
+    limit = load_stack(ROOT, "canary-drift").plan.endpoints[0].canary
+    assert limit is not None
+    before = [d for d in run["decisions"] if d["at"] <= limit.insufficient_data_limit_seconds]
+    assert before and all(d["decision"] == "hold" for d in before), before
+    assert all("INSUFFICIENT_DATA" in d["reason"] for d in before if d["at"] > 0)
+    # past the step's limit of missing evidence the controller rolls back, naming the gate
+    (rollback,) = [d for d in run["decisions"] if d["decision"] == "rollback"]
+    assert "-drift-" in rollback["reason"] and "INSUFFICIENT_DATA" in rollback["reason"]
+    assert rollback["at"] > limit.insufficient_data_limit_seconds
+    assert code == 0, data["expect"]

@@ -47,6 +47,7 @@ from sagemaker_rollouts.cli.scenario import (
 )
 from sagemaker_rollouts.cli.stack import LoadedStack, load_stack, select_endpoint
 from sagemaker_rollouts.strategies.drift import FEATURE_METRIC
+from sagemaker_rollouts.strategies.drift import JOB_METRIC as DRIFT_JOB_METRIC
 from sagemaker_rollouts.strategies.drift import METRIC_NAMESPACE as DRIFT_NAMESPACE
 from sagemaker_rollouts.strategies.plan import AlarmPlan, EndpointPlan
 from sagemaker_rollouts.strategies.rollout import RolloutSpec
@@ -582,7 +583,7 @@ def rehearse(
                         scores = drift.run(t)
                         if printer is not None:
                             text = ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
-                            printer.note(t, f"drift job: {text}")
+                            printer.note(t, f"drift job: {text or drift.failure}")
                     for alarm in resolved.drift_alarms:
                         assert drift is not None
                         new = evaluate(alarm, drift.series(alarm), t, alarm_states[alarm.name])
@@ -761,6 +762,7 @@ class _DriftFeed:
         self.bucket = "rehearsal-captures"
         self.period = self.plan.job.every_minutes * 60
         self.levels: dict[str | None, list[tuple[int, float]]] = {}
+        self.failure = ""  # what the last run printed instead of scores
         self.clients = DriftClients(s3=aws.s3, cloudwatch=aws.cloudwatch)
         self.env = {"DRIFT_SPEC": self.plan.job.to_json(), "CAPTURE_BUCKET": self.bucket}
 
@@ -806,6 +808,11 @@ class _DriftFeed:
                 Bucket=self.bucket, Key=f"{job.capture_prefix}/{key}", Body=text.encode()
             )
         out = drift_run({}, self.env, self.clients, self.base + t, log=_quiet)
+        self.levels.setdefault(_JOB, []).append((t, 0.0 if out["status"] == "measured" else 1.0))
+        if out["status"] != "measured":
+            self.failure = f"failed, no scores published ({out['error']})"
+            return {}
+        self.failure = "no record to score"
         scores = {str(k): float(v) for k, v in out["scores"].items() if v is not None}
         for name, value in scores.items():
             self.levels.setdefault(name, []).append((t, value))
@@ -814,9 +821,15 @@ class _DriftFeed:
         return scores
 
     def series(self, alarm: AlarmPlan) -> MetricSeries:
-        """The published levels of the drift alarm's metric (a feature's, or the maximum)."""
+        """The published levels of the drift alarm's metric (a feature's, the maximum, or the
+        job's health)."""
+        if alarm.metric == DRIFT_JOB_METRIC:
+            return MetricSeries(tuple(self.levels.get(_JOB, [])))
         feature = dict(alarm.dimensions).get("Feature") if alarm.metric == FEATURE_METRIC else None
         return MetricSeries(tuple(self.levels.get(feature, [])))
+
+
+_JOB = "\0job"  # the drift job's health among _DriftFeed.levels (no feature has this name)
 
 
 # --------------------------------------------------------------------------- hook plumbing
