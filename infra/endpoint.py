@@ -226,7 +226,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             ]
             or None,
             data_capture_config=self._data_capture(plan.data_capture, key_arn),
-            # Only where allowed: instance types with local NVMe storage reject a volume key.
+            # plan.endpoint_kms: `auto` leaves it off where local NVMe storage would make it
+            # encrypt nothing (strategies/common.py endpoint_kms).
             kms_key_arn=key_arn if plan.endpoint_kms else None,
             tags=tags,
             opts=pulumi.ResourceOptions(

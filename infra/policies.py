@@ -423,8 +423,9 @@ def _variants(props: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _endpoint_config_kms(props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
-    """Volume KMS key unless a variant's instance type has local NVMe storage (SageMaker rejects
-    a KmsKeyId there: CreateEndpointConfig API reference, KmsKeyId) or is serverless."""
+    """Volume KMS key unless a variant's instance type has local NVMe storage (there the key
+    "does not encrypt instance local storage": CreateEndpointConfig KmsKeyId in botocore's
+    SageMaker model, so it is not required) or is serverless."""
     if props.get("kmsKeyArn"):
         return []
     types = [v.get("instanceType") for v in _variants(props)]

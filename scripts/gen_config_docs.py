@@ -49,8 +49,8 @@ SOURCES: dict[str, str] = {
     "statistic": f"{CW}: Statistic or ExtendedStatistic (p0..p100, tm/wm/tc/ts, PR, IQM)",
     "comparison": f"{CW}: ComparisonOperator",
     "treat_missing_data": f"{CW}: TreatMissingData",
-    "volume_kms": "CreateEndpointConfig: no KmsKeyId on instance types with local NVMe storage "
-    "(EC2 instance-store table)",
+    "volume_kms": "CreateEndpointConfig KmsKeyId: does not encrypt instance local storage on "
+    "types with local NVMe storage (EC2 instance-store table): auto leaves it off there, on warns",
     "kms_deletion_window_days": "KMS ScheduleKeyDeletion: PendingWindowInDays",
 }
 

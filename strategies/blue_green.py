@@ -8,7 +8,11 @@ from __future__ import annotations
 from sagemaker_rollouts.strategies import common
 from sagemaker_rollouts.strategies.common import Context
 from sagemaker_rollouts.strategies.config import Size
-from sagemaker_rollouts.strategies.guardrails import instances_of
+from sagemaker_rollouts.strategies.guardrails import (
+    capacity_size,
+    planned_timeline,
+    update_waits,
+)
 from sagemaker_rollouts.strategies.plan import (
     BlueGreenPlan,
     CapacitySize,
@@ -25,15 +29,7 @@ _ROUTING: dict[str, RoutingType] = {
 
 
 def capacity(size: Size) -> CapacitySize:
-    return CapacitySize(
-        "CAPACITY_PERCENT" if size.type == "capacity_percent" else "INSTANCE_COUNT", size.value
-    )
-
-
-def percent_of(size: Size, count: int) -> int:
-    """A capacity size as a share of the fleet, rounded up to what whole instances give."""
-    n = common.ceil_div(size.value * count, 100) if size.type == "capacity_percent" else size.value
-    return min(100, round(100 * n / count))
+    return capacity_size(size.type, size.value)
 
 
 def plan(ctx: Context) -> EndpointPlan:
@@ -41,23 +37,24 @@ def plan(ctx: Context) -> EndpointPlan:
     assert bg is not None
     v = ctx.ep.variants[0]
     r = bg.traffic_routing
-    timeline: list[tuple[int, int]] = [(0, 0)]
-    match r.type:
-        case "all_at_once":
-            timeline.append((0, 100))
-        case "canary":
-            assert r.canary_size is not None
-            timeline += [(0, percent_of(r.canary_size, v.instance_count)), (r.wait_seconds, 100)]
-        case "linear":
-            assert r.linear_step is not None
-            step = instances_of(capacity(r.linear_step), v.instance_count)
-            timeline = list(common.stepped_timeline(step, v.instance_count, r.wait_seconds))
+    deployment = BlueGreenPlan(
+        routing=_ROUTING[r.type],
+        wait_seconds=r.wait_seconds,
+        canary_size=None if r.canary_size is None else capacity(r.canary_size),
+        linear_step=None if r.linear_step is None else capacity(r.linear_step),
+        termination_wait_seconds=bg.termination_wait_seconds,
+        max_execution_timeout_seconds=bg.max_execution_timeout_seconds,
+        attempt=bg.attempt,
+    )
+    # One source with the guardrails emulator: steps in whole instances, a bake between two
+    # steps, the termination wait as the bake at full traffic (strategies/guardrails.py S5).
+    timeline = planned_timeline(deployment, v.instance_count)
     to_full = timeline[-1][0]
     alarms = common.variant_alarms(ctx, v.name, gate=True) + common.custom_alarms(
         ctx, gates_allowed=True
     )
-    # Blue stays up through the last bake and the termination wait: that is the extra cost.
-    extra_seconds = to_full + r.wait_seconds + bg.termination_wait_seconds
+    # Blue stays up through every bake and the termination wait: that is the extra cost.
+    extra_seconds, _ = update_waits(deployment, v.instance_count)
     return EndpointPlan(
         key=ctx.key,
         endpoint_name=ctx.endpoint_name,
@@ -65,15 +62,7 @@ def plan(ctx: Context) -> EndpointPlan:
         models=common.models(ctx, [v]),
         production_variants=(common.variant(v, 100, endpoint_name=ctx.endpoint_name),),
         shadow_variants=(),
-        deployment=BlueGreenPlan(
-            routing=_ROUTING[r.type],
-            wait_seconds=r.wait_seconds,
-            canary_size=None if r.canary_size is None else capacity(r.canary_size),
-            linear_step=None if r.linear_step is None else capacity(r.linear_step),
-            termination_wait_seconds=bg.termination_wait_seconds,
-            max_execution_timeout_seconds=bg.max_execution_timeout_seconds,
-            attempt=bg.attempt,
-        ),
+        deployment=deployment,
         replace_on_change=False,
         alarms=tuple(alarms),
         data_capture=common.data_capture(ctx, default_on=False),

@@ -261,7 +261,11 @@ def data_capture(ctx: Context, *, default_on: bool) -> DataCapturePlan | None:
 
 
 def endpoint_kms(ctx: Context, variants: Sequence[VariantConfig]) -> bool:
-    """Encrypt the ML storage volume unless an instance type has local NVMe (SageMaker refuses)."""
+    """Whether the endpoint config gets the stack's volume key (KmsKeyId).
+
+    `auto`: unless an instance type has local NVMe storage, where the key "does not encrypt
+    instance local storage" (config.NVME_KMS_DOC) and so would protect nothing; `on`: always
+    (allowed there, with a config warning); `off`: never."""
     match ctx.ep.volume_kms:
         case "off":
             return False
@@ -289,22 +293,3 @@ def hours(instances: int, seconds: int | None) -> float | None:
 
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
-
-
-def stepped_timeline(
-    step_instances: int, fleet: int, wait_seconds: int
-) -> tuple[tuple[int, int], ...]:
-    """(seconds, candidate %) for `step_instances` more of `fleet` instances every `wait_seconds`.
-
-    SageMaker turns on whole instances per linear step or rolling batch, so the share after k steps
-    is k*step/fleet (rounded), and there are ceil(fleet/step) steps: 1 of 3 instances gives
-    33, 67, 100, never a fourth step for a rounding remainder (strategies/guardrails.py, S7).
-    """
-    points: list[tuple[int, int]] = [(0, 0)]
-    on = 0
-    t = 0
-    while on < fleet:
-        on = min(fleet, on + step_instances)
-        points.append((t, min(100, round(100 * on / fleet))))
-        t += wait_seconds
-    return tuple(points)

@@ -52,6 +52,8 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from sagemaker_rollouts.strategies import aws_limits
+from sagemaker_rollouts.strategies.guardrails import capacity_size, update_waits
+from sagemaker_rollouts.strategies.plan import BlueGreenPlan, RollingPlan, RoutingType
 
 PROJECT = "sagemaker-rollouts"
 STRATEGY_KEYS = ("recreate", "shadow", "canary", "ab", "blue_green", "rolling")
@@ -97,10 +99,23 @@ def has_local_nvme(instance_type: str) -> bool:
     """True for hosting instance types with local NVMe instance storage (ml.m5d, ml.g5, ml.dl1...).
 
     Source: EC2's instance-store table for the same instance type (generated into
-    `aws_limits.NVME_INSTANCE_TYPES`). CreateEndpointConfig rejects a KmsKeyId on these.
+    `aws_limits.NVME_INSTANCE_TYPES`). On these a KmsKeyId is accepted but "does not encrypt
+    instance local storage" (`NVME_KMS_DOC`).
     """
     return instance_type in _NVME
 
+
+# CreateEndpointConfig KmsKeyId, botocore's SageMaker model (botocore 1.44; the API Reference has the
+# same text): "Certain Nitro-based instances include local storage, dependent on the instance type.
+# Local storage volumes are encrypted using a hardware module on the instance. If any of the
+# models that you specify in the ProductionVariants parameter use nitro-based instances with
+# local storage, the KmsKeyId parameter does not encrypt instance local storage." Older text
+# said the call fails; the current text does not, so `volume_kms: on` is allowed there, with a
+# warning (`volume_kms: auto` leaves the key off, as it would encrypt nothing).
+NVME_KMS_DOC = (
+    "CreateEndpointConfig KmsKeyId: on nitro-based instances with local storage the key "
+    '"does not encrypt instance local storage" (it is encrypted by a hardware module)'
+)
 
 # Blue/green and rolling deployment_config ranges where the provider is stricter than the API:
 # terraform-provider-aws internal/service/sagemaker/endpoint.go validates
@@ -1337,21 +1352,26 @@ def _check_endpoint(
     if s.blue_green is not None and bad.ok(f"{sp}.traffic_routing"):
         bg, r = s.blue_green, s.blue_green.traffic_routing
         rp = f"{sp}.traffic_routing"
-        steps = 1
+        sizes_ok = True
         if r.type == "canary":
+            # TrafficRoutingConfig CanarySize: "less than or equal to 50% of the variant's total
+            # instance count" (botocore sagemaker model).
             if r.canary_size is None:
                 errs.append(f"{rp}.canary_size: required for canary traffic routing")
+                sizes_ok = False
             elif count_ok and _size_pct(r.canary_size, count) > 50:
                 errs.append(
                     f"{rp}.canary_size: must be at most 50% of the variant's {count} instance(s), "
                     f"got {r.canary_size.value} {r.canary_size.type}"
                 )
-            steps = 2
         elif r.canary_size is not None:
             errs.append(f"{rp}.canary_size: only for type canary, got type {r.type}")
         if r.type == "linear":
+            # TrafficRoutingConfig LinearStepSize: "must be 10-50% of the variant's total
+            # instance count" (botocore sagemaker model).
             if r.linear_step is None:
                 errs.append(f"{rp}.linear_step: required for linear traffic routing")
+                sizes_ok = False
             elif count_ok:
                 pct = _size_pct(r.linear_step, count)
                 if not 10 <= pct <= 50:
@@ -1359,21 +1379,23 @@ def _check_endpoint(
                         f"{rp}.linear_step: must be 10..50% of the variant's {count} instance(s), "
                         f"got {r.linear_step.value} {r.linear_step.type}"
                     )
-                steps = max(1, -(-100 // max(1, int(pct))))
         elif r.linear_step is not None:
             errs.append(f"{rp}.linear_step: only for type linear, got type {r.type}")
-        if bad.ok(f"{sp}.termination_wait_seconds", f"{sp}.max_execution_timeout_seconds"):
-            _check_timeout(
-                sp,
-                bg.max_execution_timeout_seconds,
-                steps * r.wait_seconds + bg.termination_wait_seconds,
-                errs,
-            )
+        if (
+            sizes_ok
+            and count_ok
+            and bad.ok(f"{sp}.termination_wait_seconds", f"{sp}.max_execution_timeout_seconds")
+        ):
+            _check_timeout(sp, _blue_green_policy(bg), count, errs)
 
     if s.rolling is not None and bad.ok(f"{sp}.maximum_batch_size"):
         ro = s.rolling
         batch = ro.maximum_batch_size
         pct = _size_pct(batch, count)
+        # RollingUpdatePolicy MaximumBatchSize: "Value must be between 5% to 50% of the variant's
+        # total instance count" (botocore sagemaker model). A one-instance fleet can only take a
+        # batch of 1 (100%): the docs do not say AWS refuses it, so it is allowed with a warning
+        # (config_warnings).
         if batch.type == "capacity_percent" and not 5 <= pct <= 50:
             errs.append(
                 f"{sp}.maximum_batch_size: must be 5..50 capacity_percent, got {batch.value}"
@@ -1387,9 +1409,12 @@ def _check_endpoint(
                 f"{sp}.maximum_batch_size: must be 1..{max(1, count // 2)} instances "
                 f"(at most 50% of {count}), got {batch.value}"
             )
-        batches = max(1, -(-100 // max(1, int(pct))))
-        if bad.ok(f"{sp}.wait_seconds", f"{sp}.max_execution_timeout_seconds"):
-            _check_timeout(sp, ro.max_execution_timeout_seconds, batches * ro.wait_seconds, errs)
+        if count_ok and bad.ok(
+            f"{sp}.wait_seconds",
+            f"{sp}.max_execution_timeout_seconds",
+            f"{sp}.rollback_maximum_batch_size",
+        ):
+            _check_timeout(sp, _rolling_policy(ro), count, errs)
 
     # Alarms.
     alarms = ep.alarms
@@ -1441,14 +1466,6 @@ def _check_endpoint(
     if ep.drift is not None and bad.ok(f"{p}.drift"):
         _check_drift(p, ep, names, errs)
 
-    # Encryption of the ML storage volume.
-    if bad.ok(f"{p}.volume_kms") and ep.volume_kms == "on":
-        nvme = [v.instance_type for v in variants if _given(v) and has_local_nvme(v.instance_type)]
-        if nvme:
-            errs.append(
-                f"{p}.volume_kms: SageMaker rejects a KMS key on instance types with local NVMe "
-                f"storage ({', '.join(sorted(set(nvme)))}); use auto or off"
-            )
     dc = ep.data_capture
     if dc is not None and dc.destination_s3_uri and dc.destination_prefix:
         errs.append(f"{p}.data_capture: set destination_s3_uri or destination_prefix, not both")
@@ -1506,11 +1523,48 @@ def _check_drift(p: str, ep: EndpointConfig, names: Mapping[str, int], errs: lis
             )
 
 
-def _check_timeout(sp: str, timeout: int | None, waits: int, errs: list[str]) -> None:
-    if timeout is not None and timeout <= waits:
+def _blue_green_policy(bg: BlueGreenConfig) -> BlueGreenPlan:
+    r = bg.traffic_routing
+    return BlueGreenPlan(
+        routing=cast(RoutingType, r.type.upper()),
+        wait_seconds=r.wait_seconds,
+        canary_size=None if r.canary_size is None else capacity_size(*_size_args(r.canary_size)),
+        linear_step=None if r.linear_step is None else capacity_size(*_size_args(r.linear_step)),
+        termination_wait_seconds=bg.termination_wait_seconds,
+        max_execution_timeout_seconds=bg.max_execution_timeout_seconds,
+    )
+
+
+def _rolling_policy(ro: RollingConfig) -> RollingPlan:
+    rb = ro.rollback_maximum_batch_size
+    return RollingPlan(
+        maximum_batch_size=capacity_size(*_size_args(ro.maximum_batch_size)),
+        wait_seconds=ro.wait_seconds,
+        rollback_maximum_batch_size=None if rb is None else capacity_size(*_size_args(rb)),
+        max_execution_timeout_seconds=ro.max_execution_timeout_seconds,
+    )
+
+
+def _size_args(size: Size) -> tuple[str, int]:
+    return size.type, size.value
+
+
+def _check_timeout(
+    sp: str, policy: BlueGreenPlan | RollingPlan, fleet: int, errs: list[str]
+) -> None:
+    """MaximumExecutionTimeoutInSeconds "should be larger than the total waiting time specified in
+    TerminationWaitInSeconds and WaitIntervalInSeconds" (botocore sagemaker model,
+    BlueGreenUpdatePolicy); for rolling, "Exceeding this limit causes a timeout"
+    (RollingUpdatePolicy). The waits are counted as the guardrails emulator runs them
+    (`guardrails.update_waits`, rule S5): a timeout not larger than them can only time out."""
+    timeout = policy.max_execution_timeout_seconds
+    if timeout is None:
+        return
+    waits, how = update_waits(policy, fleet)
+    if timeout <= waits:
         errs.append(
-            f"{sp}.max_execution_timeout_seconds: must be greater than the sum of the waits "
-            f"({waits} s), got {timeout}"
+            f"{sp}.max_execution_timeout_seconds: must be greater than the waits of the update "
+            f"({waits} s: {how}), got {timeout}"
         )
 
 
@@ -1771,6 +1825,29 @@ def config_warnings(config: StackConfig) -> list[str]:
                     f"{p}.strategy.rolling.maximum_batch_size: one batch ({batch} instance(s)) is "
                     f"the whole fleet of {count}: every instance is replaced at once, so the "
                     "rolling update protects nothing; add instances or use blue_green"
+                )
+        bgc = ep.strategy.blue_green
+        # guardrails S5: ALL_AT_ONCE has one traffic step, so WaitIntervalInSeconds ("between
+        # incremental steps") never runs; its baking period is the termination wait.
+        if (
+            bgc is not None
+            and bgc.traffic_routing.type == "all_at_once"
+            and bgc.termination_wait_seconds == 0
+        ):
+            out.append(
+                f"{p}.strategy.blue_green.termination_wait_seconds: 0 with all_at_once "
+                "traffic leaves no baking period at full traffic (the bake is the "
+                "termination wait; wait_seconds is the wait between traffic steps, and "
+                "all_at_once has one), so the rollback alarms are barely watched: set "
+                "termination_wait_seconds, or use canary or linear traffic routing"
+            )
+        if ep.volume_kms == "on":
+            nvme = sorted({v.instance_type for v in ep.variants if has_local_nvme(v.instance_type)})
+            if nvme:
+                out.append(
+                    f"{p}.volume_kms: on, but {', '.join(nvme)} keep their ML storage on local "
+                    f"NVMe instance storage, which the key does not encrypt ({NVME_KMS_DOC}); "
+                    "the key is set as asked (an SCP may require it) and covers no local storage"
                 )
         c = ep.strategy.canary
         if c is not None:

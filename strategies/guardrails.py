@@ -6,50 +6,76 @@ names the page it comes from; where the documentation is silent the rule says so
 (docs/design.md §9). Pure: a deployment policy, a fleet size and alarm-state changes in; the traffic and
 capacity timeline out. No pulumi, no boto3.
 
-Sources (AWS SageMaker Developer Guide and API Reference):
+Sources. The API text is botocore's SageMaker service model (the same text as the API Reference;
+`botocore.session.get_session().get_service_model("sagemaker")`, read with botocore 1.44); the
+guide pages are the SageMaker Developer Guide's deployment-guardrails pages:
 - [BG]   deployment-guardrails-blue-green.html: "SageMaker AI provisions a new fleet with the updates
          (the green fleet). Then ... shifts traffic from the old fleet (the blue fleet) to the green
          fleet. Once the green fleet operates smoothly for a set evaluation period (called the baking
          period), SageMaker AI terminates the blue fleet." "If any of the pre-specified alarms trip
          during any baking period, then all endpoint traffic rolls back to the blue fleet."
-- [ALL]  deployment-guardrails-blue-green-all-at-once.html: 100% to green; "Once the green fleet
-         starts receiving traffic, the baking period begins"; no alarm: blue terminated; any alarm:
-         "100% of the traffic shifts back to the blue fleet".
+- [ALL]  deployment-guardrails-blue-green-all-at-once.html: "SageMaker AI routes 100% of the traffic
+         to the new fleet (green fleet). Once the green fleet starts receiving traffic, the baking
+         period begins ... If no alarms trip during the baking period, SageMaker AI terminates the
+         old fleet"; any alarm: "100% of the traffic shifts back to the blue fleet".
 - [CAN]  deployment-guardrails-blue-green-canary.html: "Once SageMaker AI provisions the green fleet,
          SageMaker AI routes a portion of the incoming traffic ... to the canary. Then the baking
-         period begins"; canary at most 50% of the green fleet; after the bake, "the rest of the
-         traffic shifts".
-- [LIN]  deployment-guardrails-blue-green-linear.html: each step 10-50% of the green fleet; "For each
-         step, there is a baking period"; "SageMaker AI deactivates the same size portion of the blue
-         fleet"; "If alarms trip during any of the baking periods, 100% of the endpoint traffic rolls
-         back to the blue fleet."
-- [BGP]  API_BlueGreenUpdatePolicy.html: TerminationWaitInSeconds "Additional waiting time in
+         period begins"; after the bake, "the rest of the traffic shifts". Its example policy is
+         canary 30%, WaitIntervalInSeconds 600, TerminationWaitInSeconds 600,
+         MaximumExecutionTimeoutInSeconds 1800 (a valid policy by AWS's own account).
+- [LIN]  deployment-guardrails-blue-green-linear.html: "For each step, there is a baking period";
+         "SageMaker AI deactivates the same size portion of the blue fleet"; "If alarms trip during
+         any of the baking periods, 100% of the endpoint traffic rolls back to the blue fleet."
+- [TRC]  TrafficRoutingConfig (API): Type "ALL_AT_ONCE: ... in a single step. CANARY: ... in two
+         steps ... LINEAR: ... in n steps of a configurable size"; WaitIntervalInSeconds "The
+         waiting time (in seconds) between incremental steps to turn on traffic on the new
+         endpoint fleet"; CanarySize "must be less than or equal to 50% of the variant's total
+         instance count"; LinearStepSize "must be 10-50% of the variant's total instance count".
+- [BGP]  BlueGreenUpdatePolicy (API): TerminationWaitInSeconds "Additional waiting time in
          seconds after the completion of an endpoint deployment before terminating the old endpoint
          fleet"; MaximumExecutionTimeoutInSeconds "should be larger than the total waiting time
          specified in TerminationWaitInSeconds and WaitIntervalInSeconds".
-- [ROL]  deployment-guardrails-rolling.html and API_RollingUpdatePolicy.html: MaximumBatchSize
+- [EVT]  SageMaker's own endpoint status while a blue/green update runs: "Baking for X seconds
+         (TerminationWaitInSeconds) with traffic enabled on full capacity" (docs/design.md §9).
+- [ROL]  RollingUpdatePolicy (API) and deployment-guardrails-rolling.html: MaximumBatchSize
          "Batch size for each rolling step to provision capacity and turn on traffic on the new
-         endpoint fleet, and terminate capacity on the old endpoint fleet"; WaitIntervalInSeconds
-         "The length of the baking period, during which SageMaker monitors alarms for each batch on
-         the new fleet"; RollbackMaximumBatchSize: each rollback step provisions capacity and turns
-         on traffic on the old fleet and terminates capacity on the new one; "If this field is
-         absent, the default value will be set to 100% of total capacity"; MaximumExecutionTimeout
+         endpoint fleet, and terminate capacity on the old endpoint fleet. Value must be between 5%
+         to 50% of the variant's total instance count"; WaitIntervalInSeconds "The length of the
+         baking period, during which SageMaker monitors alarms for each batch on the new fleet";
+         RollbackMaximumBatchSize: each rollback step provisions capacity and turns on traffic on
+         the old fleet and terminates capacity on the new one; "If this field is absent, the
+         default value will be set to 100% of total capacity"; MaximumExecutionTimeoutInSeconds
          "The time limit for the total deployment. Exceeding this limit causes a timeout."
+- [CAP]  CapacitySize (API): INSTANCE_COUNT or CAPACITY_PERCENT "of your fleet".
 - [CFG]  deployment-guardrails-configuration.html: "If any of your alarms trip during the specified
          monitoring period, SageMaker AI initiates a complete rollback".
+
+The bakes, as the sources above give them (rule S5): a blue/green update turns traffic on in
+steps ([TRC]: one, two or n); between two steps it bakes WaitIntervalInSeconds ([TRC] "between
+incremental steps", [CAN], [LIN]); the bake at full traffic is the termination wait ([EVT], [ALL]:
+blue is terminated when the baking period ends, [BGP]), not one more WaitIntervalInSeconds. So
+the waits of a blue/green update are (steps - 1) x WaitIntervalInSeconds + TerminationWaitInSeconds:
+AWS's canary example waits 600 + 600 = 1,200 s of its 1,800 s timeout. A rolling update bakes
+every batch, the last one too ([ROL] "for each batch"), and has no termination wait:
+batches x WaitIntervalInSeconds. Steps and batches are counted in whole instances ([CAP], S7):
+3 instances in linear steps of 1 are 3 steps, never the 4 that a rounded 33% would give.
+`update_waits` is that sum, used by the emulator and by the config check alike.
 
 Where the documentation is silent (our assumptions, each a parameter or a named rule):
 - S1 how long provisioning takes: `provisioning_seconds` (default 0, which is the plan's profile).
 - S2 how often SageMaker polls the alarms: `alarm_reaction_seconds` after the alarm trips (default 0).
 - S3 an alarm already in ALARM when a bake starts trips that bake at its first instant.
-- S4 alarms are watched only during baking periods and the termination wait (the status event
-     "Baking for X seconds (TerminationWaitInSeconds) with traffic enabled on full capacity"), not
-     while the green fleet or a batch is being provisioned.
-- S5 after the last traffic shift there is one more baking period (WaitIntervalInSeconds), then the
-     termination wait; the plan's profile counts blue's extra hours the same way.
+- S4 alarms are watched only during baking periods and the termination wait ([EVT]), not while the
+     green fleet or a batch is being provisioned.
+- S5 ALL_AT_ONCE has one step, so no WaitIntervalInSeconds bake: its baking period ([ALL]) is the
+     termination wait. The API still requires WaitIntervalInSeconds; the config warns that it
+     has no effect there and that a termination wait of 0 leaves no bake at all.
 - S6 exceeding the maximum execution timeout (counted from the update's start, termination wait
-     included) rolls the update back like an alarm.
-- S7 traffic shares follow instances: a batch or step of n of N instances carries n/N of requests.
+     included) rolls the update back like an alarm. Whether AWS refuses a timeout that is not
+     larger than the waits ([BGP] "should") is not documented; the config refuses it because
+     such an update can only time out.
+- S7 traffic shares follow instances: a batch or step of n of N instances carries n/N of requests;
+     a CAPACITY_PERCENT size is rounded up to whole instances, at least one.
 """
 
 from __future__ import annotations
@@ -113,6 +139,13 @@ class _Phase:
     watched: bool  # alarms can roll back during it (S4)
 
 
+def capacity_size(kind: str, value: int) -> CapacitySize:
+    """A config size (`capacity_percent` | `instance_count`, value) as the API's CapacitySize."""
+    return CapacitySize(
+        "CAPACITY_PERCENT" if kind == "capacity_percent" else "INSTANCE_COUNT", value
+    )
+
+
 def instances_of(size: CapacitySize, fleet: int) -> int:
     """A capacity size in whole instances of a fleet of `fleet` (percentages round up, at least 1).
 
@@ -127,31 +160,40 @@ def share(new_instances: int, fleet: int) -> int:
     return min(100, round(100 * new_instances / fleet))
 
 
+def traffic_steps(policy: BlueGreenPlan, fleet: int) -> list[int]:
+    """[TRC]/S7: the green fleet's instances taking traffic after each step, the last is `fleet`.
+
+    ALL_AT_ONCE: [fleet]; CANARY: [canary, fleet]; LINEAR: k x step for k = 1.. until `fleet`."""
+    match policy.routing:
+        case "ALL_AT_ONCE":
+            return [fleet]
+        case "CANARY":
+            assert policy.canary_size is not None
+            return [instances_of(policy.canary_size, fleet), fleet]
+        case "LINEAR":
+            assert policy.linear_step is not None
+            n = instances_of(policy.linear_step, fleet)
+            return [min(fleet, k * n) for k in range(1, -(-fleet // n) + 1)]
+
+
 def blue_green_phases(policy: BlueGreenPlan, fleet: int, provisioning_seconds: int) -> list[_Phase]:
-    """[BG] provision the whole green fleet, then [ALL]/[CAN]/[LIN] shift with a bake per step, then
-    (S5) bake at 100% and wait TerminationWaitInSeconds [BGP] with blue still up."""
+    """[BG] provision the whole green fleet, then [ALL]/[CAN]/[LIN] shift step by step with a
+    WaitIntervalInSeconds bake between two steps, then (S5, [EVT]) bake at full traffic for
+    TerminationWaitInSeconds with blue still up, then terminate blue."""
     phases = [
         _Phase(
             "provision", "provisioning the green fleet", provisioning_seconds, 0, 0, fleet, False
         )
     ]
-    match policy.routing:
-        case "ALL_AT_ONCE":
-            steps = [fleet]
-        case "CANARY":
-            assert policy.canary_size is not None
-            steps = [instances_of(policy.canary_size, fleet), fleet]
-        case "LINEAR":
-            assert policy.linear_step is not None
-            n = instances_of(policy.linear_step, fleet)
-            steps = [min(fleet, k * n) for k in range(1, -(-fleet // n) + 1)]
-    for i, on in enumerate(steps):
+    steps = traffic_steps(policy, fleet)
+    for i, on in enumerate(steps[:-1]):
         label = f"baking step {i + 1}/{len(steps)} at {share(on, fleet)}%"
         phases.append(_Phase("bake", label, policy.wait_seconds, share(on, fleet), on, fleet, True))
     phases.append(
         _Phase(
             "termination",
-            "termination wait (blue still up)",
+            f"step {len(steps)}/{len(steps)}: baking at 100% for the termination wait "
+            "(blue still up)",
             policy.termination_wait_seconds,
             100,
             fleet,
@@ -160,6 +202,29 @@ def blue_green_phases(policy: BlueGreenPlan, fleet: int, provisioning_seconds: i
         )
     )
     return phases
+
+
+def update_waits(policy: BlueGreenPlan | RollingPlan, fleet: int) -> tuple[int, str]:
+    """The seconds an update spends baking and waiting when nothing rolls it back and provisioning
+    takes no time, and how that sum is made up (for messages), e.g. `(1200, "1 bake of 600 s
+    between 2 traffic steps + termination wait 600 s")`.
+
+    S5: blue/green (steps - 1) x WaitIntervalInSeconds + TerminationWaitInSeconds; rolling
+    batches x WaitIntervalInSeconds. The emulator completes an update at exactly this time
+    (with `provisioning_seconds=0`); MaximumExecutionTimeoutInSeconds must be larger ([BGP])."""
+    if isinstance(policy, BlueGreenPlan):
+        steps = len(traffic_steps(policy, fleet))
+        bakes = steps - 1
+        total = bakes * policy.wait_seconds + policy.termination_wait_seconds
+        return total, (
+            f"{bakes} bake(s) of {policy.wait_seconds} s between {steps} traffic step(s) + "
+            f"termination wait {policy.termination_wait_seconds} s"
+        )
+    batches = -(-fleet // instances_of(policy.maximum_batch_size, fleet))
+    return batches * policy.wait_seconds, (
+        f"{batches} batch(es) of {instances_of(policy.maximum_batch_size, fleet)} of {fleet} "
+        f"instance(s), each baked {policy.wait_seconds} s"
+    )
 
 
 def rolling_phases(policy: RollingPlan, fleet: int, provisioning_seconds: int) -> list[_Phase]:
@@ -188,6 +253,25 @@ def rolling_phases(policy: RollingPlan, fleet: int, provisioning_seconds: int) -
         label = f"baking batch {k}/{batches} at {share(on, fleet)}%"
         phases.append(_Phase("bake", label, policy.wait_seconds, share(on, fleet), on, n, True))
     return phases
+
+
+def planned_timeline(
+    policy: BlueGreenPlan | RollingPlan, fleet: int
+) -> tuple[tuple[int, int], ...]:
+    """(seconds, new fleet's %) each time the share changes, with no provisioning time and no
+    rollback: the plan's traffic timeline, from the same phases the emulator runs."""
+    phases = (
+        blue_green_phases(policy, fleet, 0)
+        if isinstance(policy, BlueGreenPlan)
+        else rolling_phases(policy, fleet, 0)
+    )
+    points: list[tuple[int, int]] = [(0, 0)]
+    t = 0
+    for ph in phases:
+        if ph.percent != points[-1][1]:
+            points.append((t, ph.percent))
+        t += ph.seconds
+    return tuple(points)
 
 
 def _state_at(changes: Sequence[AlarmChange], name: str, t: float) -> AlarmState:
@@ -262,7 +346,8 @@ def emulate(
     for ph in phases:
         end = t + ph.seconds
         if ph.kind == "provision" or ph.percent != timeline[-1][1] or ph.extra != capacity[-1][1]:
-            what = "shift" if ph.kind == "bake" and ph.percent != timeline[-1][1] else ph.kind
+            shifts = ph.kind != "provision" and ph.percent != timeline[-1][1]
+            what = "shift" if shifts else ph.kind
             mark(t, what, ph.label, ph.percent, ph.extra)
         on = ph.new_instances
         trip = first_trip(changes, alarms, t, end) if ph.watched else None

@@ -152,12 +152,6 @@ AWS_LIMITS: list[tuple[str, dict[str, Any], str, str]] = [
         "must be 0..3600",
     ),
     (
-        "KMS on dl1 (NVMe per EC2's table)",
-        with_key(single({"recreate": {}}, itype="ml.dl1.24xlarge"), f"{SVC}.volume_kms", "on"),
-        f"{SVC}.volume_kms",
-        "local NVMe storage (ml.dl1.24xlarge)",
-    ),
-    (
         "instance_count true",
         with_key(canary(), f"{EP}.variants[0].instance_count", True),
         f"{EP}.variants[0].instance_count",
