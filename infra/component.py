@@ -38,6 +38,7 @@ from pydantic import ConfigDict, Field, PlainValidator, ValidationError
 
 from sagemaker_rollouts.infra import awareness
 from sagemaker_rollouts.infra.endpoint import SageMakerEndpoint
+from sagemaker_rollouts.infra.limits import deploy_limit_errors
 from sagemaker_rollouts.infra.shared import Account, BringYourOwn, StackResources
 from sagemaker_rollouts.strategies.config import (
     ConfigError,
@@ -243,6 +244,9 @@ def plan_deployment(
     try:
         config = load_config(raw, region=region)
         plan = build_plan(config, project=project, stack=stack, region=region)
+        sizes = deploy_limit_errors(plan)  # what AWS would refuse in what is generated
+        if sizes:
+            raise ConfigError(sizes)
     except ConfigError as exc:
         raise ConfigError(errs + _relative(exc.errors, name)) from None
     if errs:

@@ -147,6 +147,20 @@ def capture_uri(capture: DataCapturePlan, bucket: aws.s3.Bucket | None) -> pulum
     return bucket.bucket.apply(lambda b: f"s3://{b}/{prefix}")
 
 
+def model_data_source(url: str) -> sm.ModelPrimaryContainerModelDataSourceArgs:
+    """Uncompressed model data (CreateModel ModelDataSource.S3DataSource, CompressionType None):
+    every object under a prefix ending in "/" (S3Prefix), else the one object (S3Object)."""
+    return sm.ModelPrimaryContainerModelDataSourceArgs(
+        s3_data_sources=[
+            sm.ModelPrimaryContainerModelDataSourceS3DataSourceArgs(
+                s3_uri=url,
+                s3_data_type="S3Prefix" if url.endswith("/") else "S3Object",
+                compression_type="None",
+            )
+        ]
+    )
+
+
 class SageMakerEndpoint(pulumi.ComponentResource):
     """A SageMaker real-time endpoint rendered from its `EndpointPlan`.
 
@@ -548,7 +562,10 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             execution_role_arn=role_arn,
             primary_container=sm.ModelPrimaryContainerArgs(
                 image=model.image,
-                model_data_url=model.model_data_url,
+                model_data_url=model.model_data_url if model.model_data_compressed else None,
+                model_data_source=None
+                if model.model_data_compressed or model.model_data_url is None
+                else model_data_source(model.model_data_url),
                 environment=dict(model.environment) or None,
             ),
             vpc_config=self._default_vpc

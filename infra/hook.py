@@ -34,10 +34,8 @@ def hook_function_name(endpoint_name: str) -> str:
 
 
 def watched_alarms(spec: RolloutSpec) -> tuple[str, ...]:
-    """Every alarm the hook reads: the gates, the low-traffic sample alarm if any, then the
-    baseline (stable) alarms."""
-    extra = () if spec.sample_alarm is None else (spec.sample_alarm,)
-    return tuple(dict.fromkeys((*spec.gate_alarms, *extra, *spec.baseline_alarms)))
+    """Every alarm the hook reads (`RolloutSpec.watched_alarms`)."""
+    return spec.watched_alarms()
 
 
 def alarm_event_pattern(spec: RolloutSpec) -> str:
@@ -49,6 +47,49 @@ def alarm_event_pattern(spec: RolloutSpec) -> str:
             "detail": {"alarmName": list(watched_alarms(spec))},
         },
         sort_keys=True,
+    )
+
+
+def hook_environment(
+    spec: RolloutSpec, *, table_name: Any, topic_arn: Any, stack: str
+) -> dict[str, Any]:
+    """The hook Lambda's environment variables (values are strings or Outputs of strings): the
+    rollout spec as JSON and resource names, never secrets. `infra.limits` measures the same
+    dict against Lambda's 4 KB."""
+    return {
+        "ROLLOUT_SPEC": spec.to_json(),
+        "STATE_TABLE": table_name,
+        "TOPIC_ARN": topic_arn,
+        # For the `rollout` commands in notifications (strategies/notify.py).
+        "ROLLOUT_STACK": stack,
+    }
+
+
+def hook_role_policy(
+    spec: RolloutSpec,
+    *,
+    region: str,
+    account_id: str,
+    partition: str,
+    endpoint_arn: str,
+    table_arn: str,
+    topic_arn: str,
+    log_group_arn: str,
+    key_arn: str | None,
+) -> dict[str, Any]:
+    """The hook role's one inline policy document (`iam.hook_policy` over the watched alarms'
+    ARNs). `infra.limits` measures the same document against IAM's role policy size."""
+    return iam.hook_policy(
+        endpoint_arn=endpoint_arn,
+        alarm_arns=[
+            f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:{alarm}"
+            for alarm in watched_alarms(spec)
+        ],
+        table_arn=table_arn,
+        topic_arn=topic_arn,
+        metric_namespace=spec.metric_namespace,
+        log_group_arn=log_group_arn,
+        key_arn=key_arn,
     )
 
 
@@ -101,7 +142,6 @@ class CanaryHook(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        alarms = watched_alarms(spec)
         policy = pulumi.Output.all(
             endpoint_arn,
             table_arn,
@@ -112,14 +152,14 @@ class CanaryHook(pulumi.ComponentResource):
             account.partition,
         ).apply(
             lambda a: json.dumps(
-                iam.hook_policy(
+                hook_role_policy(
+                    spec,
+                    region=region,
+                    account_id=a[5],
+                    partition=a[6],
                     endpoint_arn=a[0],
-                    alarm_arns=[
-                        f"arn:{a[6]}:cloudwatch:{region}:{a[5]}:alarm:{alarm}" for alarm in alarms
-                    ],
                     table_arn=a[1],
                     topic_arn=a[2],
-                    metric_namespace=spec.metric_namespace,
                     log_group_arn=a[3],
                     key_arn=a[4],
                 )
@@ -141,13 +181,9 @@ class CanaryHook(pulumi.ComponentResource):
             # table's conditional writes still stop a concurrent run from stepping twice.
             reserved_concurrent_executions=reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={
-                    "ROLLOUT_SPEC": spec.to_json(),
-                    "STATE_TABLE": table_name,
-                    "TOPIC_ARN": topic_arn,
-                    # For the `rollout` commands in notifications (strategies/notify.py).
-                    "ROLLOUT_STACK": pulumi.get_stack(),
-                }
+                variables=hook_environment(
+                    spec, table_name=table_name, topic_arn=topic_arn, stack=pulumi.get_stack()
+                )
             ),
             tags=tags,
             opts=pulumi.ResourceOptions(

@@ -54,7 +54,9 @@ class ModelInputs(TypedDict):
     py_version: NotRequired[pulumi.Input[str]]
     """Python version of the framework image (e.g. py3), when the framework has several."""
     model_data_url: NotRequired[pulumi.Input[str]]
-    """s3://bucket/key of the model artifact."""
+    """s3://bucket/key of the model artifact (a .tar.gz unless model_data_compression is none)."""
+    model_data_compression: NotRequired[pulumi.Input[str]]
+    """gzip (default: one .tar.gz) or none (uncompressed files: one object or a prefix ending /)."""
     environment: NotRequired[pulumi.Input[dict[str, str]]]
     """Container environment variables (never secrets)."""
     execution_role_arn: NotRequired[pulumi.Input[str]]

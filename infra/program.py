@@ -14,8 +14,14 @@ import pulumi
 from pulumi.runtime import config as pulumi_config
 
 from sagemaker_rollouts.infra.awareness import OutcomeReader, dynamodb_outcomes
+from sagemaker_rollouts.infra.limits import deploy_limit_errors
 from sagemaker_rollouts.infra.render import Rendered, render, stack_outputs
-from sagemaker_rollouts.strategies.config import PROJECT, config_warnings, load_config
+from sagemaker_rollouts.strategies.config import (
+    PROJECT,
+    ConfigError,
+    config_warnings,
+    load_config,
+)
 from sagemaker_rollouts.strategies.planner import build_plan
 
 
@@ -49,6 +55,9 @@ def main(outcomes: OutcomeReader | None = None) -> None:
     for warning in config_warnings(config):  # legal but almost certainly a mistake
         pulumi.log.warn(warning)
     plan = build_plan(config, project=pulumi.get_project(), stack=pulumi.get_stack())
+    sizes = deploy_limit_errors(plan)  # what AWS would refuse in what the program generates
+    if sizes:
+        raise ConfigError(sizes)
     if outcomes is None:
         outcomes = dynamodb_outcomes(plan, profile=aws_config.get("profile"))
     export_outputs(render(plan, outcomes=outcomes))

@@ -4,11 +4,11 @@
     .venv/bin/python scripts/gen_limits.py --check  # exit 1 when the checked-in module is stale
 
 Sources, all offline and installed with the project's own extras:
-- botocore's SageMaker and CloudWatch service models (`botocore/data/<service>/<version>/
+- botocore's SageMaker, CloudWatch and EventBridge service models (`botocore/data/<service>/<version>/
   service-2.json`): hosting instance types, integer ranges, string lengths and name patterns;
 - moto's EC2 instance-type table (`moto/ec2/resources/instance_types.json.gz`, a snapshot of EC2
   DescribeInstanceTypes): which instance types have instance-store (NVMe) volumes, i.e. EC2's
-  instance-store table. SageMaker refuses an endpoint-config KmsKeyId on those types.
+  instance-store table. An endpoint-config KmsKeyId does not encrypt their local storage.
 `tests/test_aws_limits.py` runs `--check`'s comparison, so an upgraded botocore whose limits disagree
 with the checked-in data fails the suite and names each limit that changed; a botocore release that
 changes no limit (only `BOTOCORE_VERSION`, recorded for the reader) passes.
@@ -68,6 +68,10 @@ SHAPES: list[tuple[str, str]] = [
     ("cloudwatch", "DatapointsToAlarm"),
     ("cloudwatch", "TagKey"),
     ("cloudwatch", "TagValue"),
+    # What the program generates from config (infra/limits.py): the hook's DescribeAlarms call
+    # and its alarm-state rule's event pattern.
+    ("cloudwatch", "AlarmNames"),
+    ("events", "EventPattern"),
 ]
 ENUMS: list[tuple[str, str]] = [
     ("sagemaker", "ProductionVariantInstanceType"),
@@ -94,7 +98,7 @@ def _models() -> dict[str, Any]:
     import botocore.session
 
     session: Any = botocore.session.get_session()
-    return {svc: session.get_service_model(svc) for svc in ("sagemaker", "cloudwatch")}
+    return {svc: session.get_service_model(svc) for svc in ("sagemaker", "cloudwatch", "events")}
 
 
 def _ec2_instance_store() -> dict[str, bool]:

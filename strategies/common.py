@@ -70,7 +70,12 @@ def models(ctx: Context, variants: Iterable[VariantConfig]) -> tuple[ModelPlan, 
                 if m.vpc is None
                 else VpcPlan(tuple(m.vpc.security_group_ids), tuple(m.vpc.subnets)),
                 network_isolation=m.network_isolation,
-                fingerprint=fingerprint(image, m.model_data_url, env),
+                # the compression joins the fingerprint only when it is not the default, so
+                # existing rollouts keep their ids
+                fingerprint=fingerprint(image, m.model_data_url, env)
+                if m.model_data_compression == "gzip"
+                else fingerprint(image, m.model_data_url, env, "uncompressed"),
+                model_data_compressed=m.model_data_compression == "gzip",
             )
         )
     return tuple(out)

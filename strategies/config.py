@@ -347,6 +347,12 @@ class ModelConfig(_Model):
         ]
         | None
     ) = None
+    # How the artifact at model_data_url is packed (CreateModel, S3ModelDataSource
+    # CompressionType): gzip, a single .tar.gz (ModelDataUrl: "must point to a single gzip
+    # compressed tar archive (.tar.gz suffix)"); none, uncompressed model files: one object, or
+    # every object under a prefix ending in "/" (S3DataType S3Prefix: "A valid key name prefix
+    # ... always ends with a forward slash (/)"), sent as ModelDataSource.
+    model_data_compression: Literal["gzip", "none"] = "gzip"
     environment: Annotated[
         dict[EnvKey, EnvValue], Field(max_length=_lim("sagemaker.EnvironmentMap", "max"))
     ] = Field(default_factory=dict)
@@ -985,22 +991,31 @@ def _message(root: type[BaseModel], err: Any, loc: Loc) -> str:
 
 
 def _pydantic_errors(
-    root: type[BaseModel], exc: ValidationError, prefix: Loc = (), at: Loc = ()
+    root: type[BaseModel],
+    exc: ValidationError,
+    prefix: Loc = (),
+    at: Loc = (),
+    unknown: Iterable[Loc] = (),
 ) -> tuple[list[str], list[Loc]]:
     """Readable `path: message` lines, and the failed locations (relative to the validated value).
 
     `prefix` is the user's key path of the validated value; `at` its location inside `root` (for a
-    single field validated on its own).
+    single field validated on its own). Failures at or under an `unknown` location (a secret,
+    `[secret]` offline) are returned as locations but never as messages: an unknown value is
+    not checked (`secret_locations`).
     """
     seen: set[str] = set()
     out: list[str] = []
     locs: list[Loc] = []
+    hidden = tuple(unknown)
     for err in exc.errors(include_url=False):
         loc: Loc = tuple(err["loc"])
         # A dict key that fails its own check is reported under the key itself.
         if loc and loc[-1] == "[key]":
             loc = loc[:-1]
         locs.append(loc)
+        if any(loc[: len(u)] == u for u in hidden):
+            continue
         line = f"{key_path((*prefix, *loc)) or 'config'}: {_message(root, err, (*at, *loc))}"
         if line not in seen:
             seen.add(line)
@@ -1028,10 +1043,16 @@ def _given(value: object) -> bool:
 
 
 class _Bad:
-    """The key paths whose shape check failed: relations that need them are skipped."""
+    """The key paths whose shape check failed, or whose value is unknown offline (a secret):
+    relations that need them are skipped. Only `failed` ones keep the endpoint out of the config."""
 
-    def __init__(self, paths: Iterable[str]) -> None:
-        self.paths = set(paths)
+    def __init__(self, paths: Iterable[str], unknown: Iterable[str] = ()) -> None:
+        self.unknown = set(unknown)
+        self.paths = set(paths) | self.unknown
+
+    @property
+    def failed(self) -> set[str]:
+        return self.paths - self.unknown
 
     def ok(self, *paths: str) -> bool:
         """True when no failed path is any of `paths` or lies under one."""
@@ -1060,7 +1081,7 @@ def _lenient(annotation: Any, raw: Any, bad: list[Loc]) -> Any:
         except ValidationError:
             return None
     if () in bad:
-        return None
+        return raw if raw == SECRET_PLACEHOLDER else None
     for t in _unwrap(annotation):
         if isinstance(t, type) and issubclass(t, BaseModel) and isinstance(raw, Mapping):
             values: dict[str, Any] = {}
@@ -1170,6 +1191,12 @@ def _check_endpoint(
                 f"{mp}: the model key is part of the generated SageMaker model name, so it may "
                 "hold letters, digits and hyphens only; rename the key"
             )
+        if _given(m) and m.image == SECRET_PLACEHOLDER and bad.ok(f"{mp}.framework"):
+            if m.framework is None:  # unknown offline: passed through as it is
+                images[mkey] = m.image
+            else:
+                errs.append(f"{mp}: set exactly one of image or framework (+ framework_version)")
+            continue
         if not _given(m) or not bad.ok(f"{mp}.image", f"{mp}.framework"):
             continue
         if (m.image is None) == (m.framework is None):
@@ -1181,6 +1208,8 @@ def _check_endpoint(
             elif bad.ok(f"{mp}.framework_version", f"{mp}.py_version", f"{p}.variants"):
                 used = [v for v in ep.variants if _given(v) and v.model == mkey]
                 itype = used[0].instance_type if used else None
+                if itype == SECRET_PLACEHOLDER:  # unknown offline: the SDK's default image
+                    itype = None
                 try:
                     images[mkey] = resolve_framework_image(
                         m.framework, m.framework_version, region, m.py_version, itype
@@ -1191,6 +1220,22 @@ def _check_endpoint(
                     errs.append(f"{mp}.framework_version: {exc}")
         elif m.image is not None:
             images[mkey] = m.image
+        url = m.model_data_url
+        # botocore sagemaker model: ContainerDefinition.ModelDataUrl and S3ModelDataSource.
+        if (
+            url is not None
+            and url != SECRET_PLACEHOLDER
+            and bad.ok(f"{mp}.model_data_url", f"{mp}.model_data_compression")
+            and m.model_data_compression == "gzip"
+            and not url.endswith(".tar.gz")
+        ):
+            errs.append(
+                f"{mp}.model_data_url: "
+                + ("is an S3 prefix; " if url.endswith("/") else "")
+                + "SageMaker's ModelDataUrl must name a single gzip-compressed tar archive "
+                f"(.tar.gz), got {url!r}; for uncompressed model files set "
+                f"{mp}.model_data_compression: none"
+            )
         if (
             m.network_isolation
             and m.model_data_url is None
@@ -1668,17 +1713,70 @@ def _check_autoscaling(path: str, v: VariantConfig, errs: list[str]) -> None:
 
 def _validate_endpoint(key: str, raw: Any, errs: list[str]) -> tuple[EndpointConfig, _Bad] | None:
     prefix: Loc = ("endpoints", key)
+    unknown = secret_locations(raw)
+    errs += _secret_key_errors(prefix, unknown)
+    unknown_paths = [key_path((*prefix, *loc)) for loc in unknown]
     try:
-        return EndpointConfig.model_validate(raw), _Bad(())
+        return EndpointConfig.model_validate(raw), _Bad((), unknown_paths)
     except ValidationError as exc:
-        lines, locs = _pydantic_errors(EndpointConfig, exc, prefix)
+        lines, locs = _pydantic_errors(EndpointConfig, exc, prefix, unknown=unknown)
         errs += lines
         if () in locs or not isinstance(raw, Mapping):
             return None
         lenient = _lenient(EndpointConfig, raw, locs)
         if lenient is None:
             return None
-        return cast(EndpointConfig, lenient), _Bad(key_path((*prefix, *loc)) for loc in locs)
+        failed = [key_path((*prefix, *loc)) for loc in locs]
+        return cast(EndpointConfig, lenient), _Bad(failed, unknown_paths)
+
+
+# --------------------------------------------------------------------------- secrets offline
+
+# Keys whose value may be a secret (`{secure: ...}` in a stack file, a secret Output in the
+# component's args). Offline a secret is unknown (`[secret]`): it is never pattern-checked, and
+# the plan only passes it through to a resource input, so it can be unknown there. Every other
+# key is read by the plan itself (counts, names that other keys refer to, strategies, the
+# framework image lookup, the baseline file), so it cannot be planned unknown.
+SECRET_KEYS = (
+    r"endpoints\.[^.]+\.models\.[^.]+\.(image|model_data_url|execution_role_arn)",
+    r"endpoints\.[^.]+\.models\.[^.]+\.environment\.[^.]+",
+    r"endpoints\.[^.]+\.models\.[^.]+\.vpc\.(subnets|security_group_ids)\[\d+\]",
+    r"endpoints\.[^.]+\.variants\[\d+\]\.instance_type",
+    r"endpoints\.[^.]+\.data_capture\.destination_s3_uri",
+    r"endpoints\.[^.]+\.tags\.[^.]+",
+    r"tags\.[^.]+",
+    r"notifications\.topic_arn",
+    r"notifications\.subscriptions\[\d+\]\.endpoint",
+    r"notifications\.chat_channels\[\d+\]\.(channel_id|workspace_id|team_id|tenant_id)",
+    r"ci_role\.oidc_provider_arn",
+)
+_SECRET_KEYS = re.compile("|".join(f"(?:{k})" for k in SECRET_KEYS))
+
+
+def secret_locations(value: Any, at: Loc = ()) -> list[Loc]:
+    """Where `value` (raw config) holds the offline placeholder of a secret, as locations."""
+    if isinstance(value, Mapping):
+        items = cast(Mapping[Any, Any], value)
+        return [loc for k, v in items.items() for loc in secret_locations(v, (*at, str(k)))]
+    if isinstance(value, list):
+        seq = cast(list[Any], value)
+        return [loc for i, v in enumerate(seq) for loc in secret_locations(v, (*at, i))]
+    return [at] if value == SECRET_PLACEHOLDER else []
+
+
+def _secret_key_errors(prefix: Loc, unknown: Iterable[Loc]) -> list[str]:
+    out: list[str] = []
+    for loc in unknown:
+        path = key_path((*prefix, *loc))
+        if not _SECRET_KEYS.fullmatch(path):
+            out.append(
+                f"{path}: a secret (secure:) is unknown offline, and the plan needs this key's "
+                "value itself (a count, a choice or a name other keys refer to); keep it in plain "
+                "text. Keys that may be secret: image, model_data_url, execution_role_arn, "
+                "environment values, vpc ids, instance_type, data_capture.destination_s3_uri, "
+                "tag values, notification addresses and ids"
+            )
+    return out
 
 
 _SUBSCRIBER = {
@@ -1694,13 +1792,13 @@ _SUBSCRIBER = {
 
 def _check_notifications(n: NotificationsConfig, errs: list[str]) -> None:
     """Each subscriber's endpoint fits its protocol; each chat channel has its ids."""
-    if n.topic_arn is not None and not re.fullmatch(
+    if n.topic_arn not in (None, SECRET_PLACEHOLDER) and not re.fullmatch(
         r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}(\.fifo)?", n.topic_arn
     ):
         errs.append(f"notifications.topic_arn: must be an SNS topic ARN, got {n.topic_arn!r}")
     for i, sub in enumerate(n.subscriptions):
         pattern, what = _SUBSCRIBER[sub.protocol]
-        if not re.fullmatch(pattern, sub.endpoint):
+        if sub.endpoint != SECRET_PLACEHOLDER and not re.fullmatch(pattern, sub.endpoint):
             errs.append(
                 f"notifications.subscriptions[{i}].endpoint: protocol {sub.protocol} needs "
                 f"{what}, got {sub.endpoint!r}"
@@ -1732,20 +1830,35 @@ def load_config(raw: Mapping[str, Any], *, region: str = "us-east-1") -> StackCo
         hint = f"did you mean {PROJECT}:{close[0]}? " if close else ""
         errs.append(f"{k}: unknown key; {hint}{PROJECT} takes {', '.join(TOP_LEVEL_KEYS)}")
     top: dict[str, Any] = {}
+    whole_secret = [k for k in TOP_LEVEL_KEYS if data.get(k) == SECRET_PLACEHOLDER]
     for name in TOP_LEVEL_KEYS:
+        if name in whole_secret:
+            errs.append(
+                f"{name}: encrypted as a whole (secure:), so nothing in it can be planned offline; "
+                "encrypt single values instead (pulumi config set --secret --path "
+                f"'{PROJECT}:{name}.<key path>')"
+            )
+            data[name] = {} if name == "endpoints" else None
         if name == "endpoints" or data.get(name) is None:
             continue
+        unknown = secret_locations(data[name])
+        errs += _secret_key_errors((name,), unknown)
         try:
             top[name] = _adapter(_field_type(StackKeys, name)).validate_python(data[name])
         except ValidationError as exc:
-            errs += _pydantic_errors(StackKeys, exc, (name,), (name,))[0]
+            lines, locs = _pydantic_errors(StackKeys, exc, (name,), (name,), unknown=unknown)
+            errs += lines
+            if not lines:  # only unknown values failed: keep them as they are
+                top[name] = _lenient(_field_type(StackKeys, name), data[name], locs)
     stack_tags: dict[str, str] = top.get("tags", {})
     if isinstance(top.get("notifications"), NotificationsConfig):
         _check_notifications(top["notifications"], errs)
     endpoints_raw = data.get("endpoints")
     endpoints: dict[str, EndpointConfig] = {}
     images: dict[str, str] = {}
-    if not isinstance(endpoints_raw, Mapping) or not endpoints_raw:
+    if "endpoints" in whole_secret:
+        endpoints_raw = {}
+    elif not isinstance(endpoints_raw, Mapping) or not endpoints_raw:
         given = "none" if not endpoints_raw else _describe(endpoints_raw)
         errs.append(f"endpoints: must be a mapping with at least 1 endpoint, got {given}")
         endpoints_raw = {}
@@ -1759,7 +1872,7 @@ def load_config(raw: Mapping[str, Any], *, region: str = "us-east-1") -> StackCo
             images[f"{key}/{mkey}"] = img
         if bad.ok(f"endpoints.{key}.tags"):
             _check_tags(f"endpoints.{key}.tags", stack_tags, ep.tags, errs)
-        if not bad.paths:
+        if not bad.failed:
             endpoints[key] = ep
     names: dict[str, str] = {}
     for key, ep in endpoints.items():
@@ -1771,6 +1884,9 @@ def load_config(raw: Mapping[str, Any], *, region: str = "us-east-1") -> StackCo
         names.setdefault(name, key)
     if errs:
         raise ConfigError(errs)
+    if any(secret_locations(top.get(name)) for name in top):
+        # values unknown offline were kept as they are (lenient): validating again would check them
+        return StackConfig.model_construct(endpoints=endpoints, region=region, images=images, **top)
     return StackConfig(endpoints=endpoints, region=region, images=images, **top)
 
 
@@ -1873,7 +1989,12 @@ def config_warnings(config: StackConfig) -> list[str]:
     out += [
         f"{path}: encrypted (secure:) and not decryptable offline, so its form was not checked; "
         "the program checks the decrypted value at `pulumi up`"
-        for path in _secret_paths(config.endpoints, "endpoints")
+        for path in [
+            *_secret_paths(config.endpoints, "endpoints"),
+            *_secret_paths(config.tags, "tags"),
+            *_secret_paths(config.notifications, "notifications"),
+            *_secret_paths(config.ci_role, "ci_role"),
+        ]
     ]
     return out
 

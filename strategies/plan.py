@@ -51,6 +51,9 @@ class ModelPlan:
     vpc: VpcPlan | None
     network_isolation: bool
     fingerprint: str
+    # False: model_data_url is uncompressed model data (one object, or a prefix ending in "/"),
+    # declared as ModelDataSource with CompressionType None instead of ModelDataUrl.
+    model_data_compressed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from sagemaker_rollouts.strategies import (
     ab,
+    aws_limits,
     blue_green,
     canary,
     common,
@@ -39,7 +40,9 @@ PLANNERS: dict[str, Callable[[Context], EndpointPlan]] = {
 # 1..10 (botocore AlarmList), and the gates are combined into one metric-math rollback alarm,
 # which references at most 10 metrics (strategies/rollback.py).
 MAX_ROLLBACK_ALARMS = rollback.MAX_METRICS
-MAX_DESCRIBE_ALARMS = 100  # one batched DescribeAlarms call takes at most 100 names
+# CloudWatch DescribeAlarms AlarmNames: at most 100 (botocore cloudwatch model); the hook reads
+# all its alarms in one call.
+MAX_DESCRIBE_ALARMS = int(aws_limits.SHAPES["cloudwatch.AlarmNames"]["max"])
 
 
 def _with_drift(ctx: Context, plan: EndpointPlan, errs: list[str]) -> EndpointPlan:
@@ -129,10 +132,15 @@ def build_plan(
                 f"{where}: {ep.strategy.name} needs 1..{MAX_ROLLBACK_ALARMS} auto-rollback alarms "
                 f"(enabled standard alarms plus custom alarms with gate: true), got {len(gates)}"
             )
-        if plan.canary is not None and not 1 <= len(gates) < MAX_DESCRIBE_ALARMS:
+        if plan.canary is not None and not gates:
+            errs.append(f"{where}: a canary needs at least one gate alarm on the candidate, got 0")
+        watched = 0 if plan.canary is None else len(plan.canary.watched_alarms())
+        if watched > MAX_DESCRIBE_ALARMS:
             errs.append(
-                f"{where}: a canary needs at least one gate alarm on the candidate "
-                f"(and fewer than {MAX_DESCRIBE_ALARMS}), got {len(gates)}"
+                f"{where}: the canary hook would watch {watched} alarms (gates, the sample alarm "
+                f"and the stable's baseline alarms); CloudWatch DescribeAlarms reads at most "
+                f"{MAX_DESCRIBE_ALARMS} names per call, so every tick would fail; gate fewer "
+                "alarms (a custom alarm with gate: false is still declared, not watched)"
             )
         endpoints.append(plan)
     in_bucket = [

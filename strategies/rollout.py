@@ -54,6 +54,12 @@ class RolloutSpec:
     # never; the next `pulumi up` removes it). See strategies/scale_down.py.
     scale_down_delay_seconds: int | None = None
 
+    def watched_alarms(self) -> tuple[str, ...]:
+        """Every alarm the hook reads on each tick, once each: the gates, the low-traffic sample
+        alarm if any, then the baseline (stable) alarms."""
+        extra = () if self.sample_alarm is None else (self.sample_alarm,)
+        return tuple(dict.fromkeys((*self.gate_alarms, *extra, *self.baseline_alarms)))
+
     def to_json(self) -> str:
         """Serialise for the Lambda's environment; `from_json(to_json(s)) == s`."""
         return json.dumps(

@@ -1,0 +1,174 @@
+"""Sizes AWS refuses at deploy time, measured on what the program generates from a plan.
+
+The config validator (strategies/config.py) checks each key on its own; some AWS limits apply to
+what the program *builds* from many keys together: the canary hook's Lambda environment (the
+rollout spec as JSON), its inline IAM policy (one ARN per watched alarm) and the EventBridge
+pattern that listens for those alarms (the count DescribeAlarms takes is checked by the planner,
+strategies/planner.py, as it needs nothing but the plan). Each is
+measured here by calling the same function the resource uses (`infra.hook.hook_environment`,
+`hook_role_policy`, `watched_alarms`, `alarm_event_pattern`), with the plan's own names and the
+ARNs the account will give them: an account id is always 12 digits and a KMS key id a 36-char
+UUID, so those stand-ins have the exact length of the real values. A bring-your-own ARN passed as
+a `pulumi.Output` has no length offline; the stack's default is measured instead.
+
+`deploy_limit_errors(plan)` runs before anything is declared (the program and the component
+call it right after planning), so `rollout plan`, `pulumi preview` and the component all refuse
+the same config with the same `key.path: message`.
+
+Limits, with their sources:
+- Lambda environment: "4 KB, for all environment variables associated with the function, in
+  aggregate" (Lambda Developer Guide, Lambda quotas); Lambda measures the variables map as JSON
+  (its error: "Lambda was unable to configure your environment variables because the
+  environment variables you have provided exceeded the 4KB limit. String measured: {...}").
+- IAM role inline policies: "Role policy size cannot exceed 10,240 characters" for all inline
+  policies of a role together, white space not counted (IAM User Guide, IAM and AWS STS quotas).
+- EventBridge PutRule `EventPattern`: at most 4,096 characters (botocore events model,
+  `EventPattern` max 4096).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from sagemaker_rollouts.infra.hook import (
+    alarm_event_pattern,
+    hook_environment,
+    hook_function_name,
+    hook_role_policy,
+    watched_alarms,
+)
+from sagemaker_rollouts.strategies import aws_limits
+from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
+
+LAMBDA_ENVIRONMENT_BYTES = 4096
+IAM_ROLE_POLICY_CHARACTERS = 10_240
+EVENT_PATTERN_CHARACTERS = int(aws_limits.SHAPES["events.EventPattern"]["max"])
+
+# Exact-length stand-ins for values only the account knows.
+ACCOUNT_ID = "123456789012"  # account ids are 12 digits
+KEY_ID = "00000000-0000-0000-0000-000000000000"  # KMS key ids are UUIDs
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition a region belongs to (aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b)."""
+    for prefix, partition in (
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+    ):
+        if region.startswith(prefix):
+            return partition
+    return "aws"
+
+
+def lambda_environment_bytes(variables: dict[str, str]) -> int:
+    """A Lambda environment's size as Lambda measures it: the variables map as JSON, in bytes."""
+    return len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def policy_characters(document: dict[str, Any]) -> int:
+    """An IAM policy's size as IAM counts it: its JSON without white space."""
+    return len(re.sub(r"\s", "", json.dumps(document)))
+
+
+def _names(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, Any]:
+    """The names and ARNs the hook's resources get, as the program declares them."""
+    spec = ep.canary
+    assert spec is not None
+    region = plan.region
+    part = partition_of(region)
+    arn = f"arn:{part}:%s:{region}:{ACCOUNT_ID}:%s"
+    table = plan.state_table_name or f"{plan.project}-{plan.stack}-rollouts"
+    own_topic = None if plan.notifications is None else plan.notifications.topic_arn
+    topic_arn = own_topic or arn % ("sns", plan.topic_name or f"{table}-events")
+    fn = hook_function_name(spec.endpoint_name)
+    return {
+        "region": region,
+        "partition": part,
+        "table": table,
+        "topic_arn": topic_arn,
+        "endpoint_arn": arn % ("sagemaker", f"endpoint/{spec.endpoint_name.lower()}"),
+        "table_arn": arn % ("dynamodb", f"table/{table}"),
+        "log_group_arn": arn % ("logs", f"log-group:/aws/lambda/{fn}"),
+        "key_arn": arn % ("kms", f"key/{KEY_ID}") if plan.needs_kms_key else None,
+    }
+
+
+def hook_environment_for(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, str]:
+    """The canary hook's environment for `ep` as the program declares it."""
+    assert ep.canary is not None
+    n = _names(plan, ep)
+    return hook_environment(
+        ep.canary, table_name=n["table"], topic_arn=n["topic_arn"], stack=plan.stack
+    )
+
+
+def hook_policy_for(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, Any]:
+    """The canary hook role's inline policy for `ep` as the program declares it."""
+    assert ep.canary is not None
+    n = _names(plan, ep)
+    return hook_role_policy(
+        ep.canary,
+        region=n["region"],
+        account_id=ACCOUNT_ID,
+        partition=n["partition"],
+        endpoint_arn=n["endpoint_arn"],
+        table_arn=n["table_arn"],
+        topic_arn=n["topic_arn"],
+        log_group_arn=n["log_group_arn"],
+        key_arn=n["key_arn"],
+    )
+
+
+def _hook_sizes(plan: DeploymentPlan, ep: EndpointPlan) -> list[str]:
+    spec = ep.canary
+    assert spec is not None
+    env = hook_environment_for(plan, ep)
+    policy = hook_policy_for(plan, ep)
+    alarms = watched_alarms(spec)
+    what = (
+        f"{len(alarms)} watched alarms ({len(spec.gate_alarms)} gates"
+        + (", 1 sample alarm" if spec.sample_alarm is not None else "")
+        + (f", {len(spec.baseline_alarms)} baseline" if spec.baseline_alarms else "")
+        + f") and {len(spec.steps)} steps"
+    )
+    fix = (
+        "gate fewer alarms (a custom alarm with gate: false is still declared and shown, "
+        "but not watched by the hook) or shorten their keys"
+    )
+    path = f"endpoints.{ep.key}.alarms"
+    errs: list[str] = []
+    size = lambda_environment_bytes(env)
+    if size > LAMBDA_ENVIRONMENT_BYTES:
+        errs.append(
+            f"{path}: the canary hook's Lambda environment would be {size} bytes (its rollout "
+            f"spec holds {what}); Lambda allows {LAMBDA_ENVIRONMENT_BYTES} bytes (4 KB) for all "
+            f"variables together; {fix}"
+        )
+    chars = policy_characters(policy)
+    if chars > IAM_ROLE_POLICY_CHARACTERS:
+        errs.append(
+            f"{path}: the canary hook's inline IAM policy would be {chars} characters (one "
+            f"alarm ARN per watched alarm: {what}); IAM allows {IAM_ROLE_POLICY_CHARACTERS} "
+            f"characters of inline policy per role; {fix}"
+        )
+    pattern = len(alarm_event_pattern(spec))
+    if pattern > EVENT_PATTERN_CHARACTERS:
+        errs.append(
+            f"{path}: the EventBridge rule for the canary's alarm states would have a "
+            f"{pattern}-character event pattern (it names every watched alarm); EventBridge "
+            f"allows {EVENT_PATTERN_CHARACTERS}; {fix}"
+        )
+    return errs
+
+
+def deploy_limit_errors(plan: DeploymentPlan) -> list[str]:
+    """Every generated size over its AWS limit, as `endpoints.<key>.<path>: message`."""
+    errs: list[str] = []
+    for ep in plan.endpoints:
+        if ep.canary is not None:
+            errs += _hook_sizes(plan, ep)
+    return errs

@@ -1,0 +1,191 @@
+"""Secret config values are unknown offline: never pattern-checked, never refused for their
+placeholder, and the same answer through every entry point (`rollout plan` on a stack file, the
+program under mocks, the config loader); the decrypted value is checked for real by the program.
+
+Stands in for the Pulumi CLI: a `{secure: v1:...}` value in a stack file is ciphertext that only
+the stack's secrets provider can decrypt, so offline it is the placeholder `[secret]`
+(infra/mockrun.py); under `pulumi up` the language host hands the program the decrypted value.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sagemaker_rollouts.cli.main import main
+from sagemaker_rollouts.strategies.config import (
+    SECRET_PLACEHOLDER,
+    ConfigError,
+    config_warnings,
+    load_config,
+)
+from tests.stackdata import canary, with_key
+
+ROOT = Path(__file__).resolve().parent.parent
+EP = "endpoints.fraud"
+CIPHER = {"secure": "v1:AAAABBBBCCCCsecretciphertext=="}
+
+# Every key that may be secret, with a good decrypted value and a bad one the program refuses.
+SECRET_KEYS = [
+    (
+        f"{EP}.models.v1.execution_role_arn",
+        "arn:aws:iam::123456789012:role/sagemaker-exec",
+        "not-a-role",
+    ),
+    (
+        f"{EP}.models.v1.image",
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+        "no image",
+    ),
+    (
+        f"{EP}.models.v1.model_data_url",
+        "s3://acme-ml-models/fraud/v1/model.tar.gz",
+        "http://example.com/model",
+    ),
+    (f"{EP}.models.v1.environment.API_TOKEN", "tok-123", "x" * 1025),
+    (f"{EP}.variants[0].instance_type", "ml.m5.large", "ml.m5.lage"),
+    (f"{EP}.variants[1].instance_type", "ml.g5.xlarge", "m5"),
+    (f"{EP}.data_capture.destination_s3_uri", "s3://acme-capture/fraud", "acme-capture"),
+    (f"{EP}.tags.cost-center", "ml-42", "a<b"),
+    ("tags.team", "fraud", "a<b"),
+    (
+        "notifications.topic_arn",
+        "arn:aws:sns:us-east-1:123456789012:ml-alerts",
+        "ml-alerts",
+    ),
+]
+VPC_KEYS = [
+    (f"{EP}.models.v1.vpc.subnets[0]", "subnet-0abc", "subnet/0abc"),
+    (f"{EP}.models.v1.vpc.security_group_ids[0]", "sg-0abc", "sg 0abc"),
+]
+
+
+def _base() -> dict[str, Any]:
+    raw = canary()
+    raw["endpoints"]["fraud"]["data_capture"] = {"sampling_percent": 20}
+    raw["endpoints"]["fraud"]["tags"] = {"cost-center": "ml-1"}
+    raw["endpoints"]["fraud"]["models"]["v1"]["vpc"] = {
+        "subnets": ["subnet-0abc"],
+        "security_group_ids": ["sg-0abc"],
+    }
+    raw["notifications"] = {"topic_arn": "arn:aws:sns:us-east-1:123456789012:ml-alerts"}
+    return raw
+
+
+def _with(path: str, value: Any) -> dict[str, Any]:
+    return with_key(_base(), path, value)
+
+
+ALL = SECRET_KEYS + VPC_KEYS
+
+
+@pytest.mark.parametrize(("path", "good", "bad"), ALL, ids=[k[0] for k in ALL])
+def test_a_secret_is_unknown_offline_and_checked_once_decrypted(
+    path: str, good: str, bad: str
+) -> None:
+    # offline: the placeholder is never checked, and the plan's warning names the key
+    config = load_config(_with(path, SECRET_PLACEHOLDER))
+    warnings = config_warnings(config)
+    assert any(w.startswith(f"{path}: encrypted") for w in warnings), warnings
+    # decrypted (what `pulumi up` hands the program): checked for real
+    load_config(_with(path, good))
+    with pytest.raises(ConfigError) as exc:
+        load_config(_with(path, bad))
+    assert any(e.startswith(f"{path}: ") for e in exc.value.errors), exc.value.errors
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{EP}.variants[0].instance_count",
+        f"{EP}.variants[0].name",
+        f"{EP}.strategy.canary.candidate",
+        f"{EP}.endpoint_name",
+    ],
+)
+def test_a_secret_the_plan_must_read_is_refused_naming_the_key(path: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_config(_with(path, SECRET_PLACEHOLDER))
+    mine = [e for e in exc.value.errors if e.startswith(f"{path}: ")]
+    assert len(mine) == 1 and "unknown offline" in mine[0] and "plain text" in mine[0]
+    assert "got '[secret]'" not in " ".join(exc.value.errors)  # never its placeholder
+
+
+def test_a_whole_secret_endpoints_key_says_to_encrypt_single_values() -> None:
+    raw = _base() | {"endpoints": SECRET_PLACEHOLDER}
+    with pytest.raises(ConfigError) as exc:
+        load_config(raw)
+    assert exc.value.errors == [
+        "endpoints: encrypted as a whole (secure:), so nothing in it can be planned offline; "
+        "encrypt single values instead (pulumi config set --secret --path "
+        "'sagemaker-rollouts:endpoints.<key path>')"
+    ]
+
+
+def test_secrets_next_to_a_real_error_hide_nothing() -> None:
+    raw = _with(f"{EP}.models.v1.execution_role_arn", SECRET_PLACEHOLDER)
+    raw = with_key(raw, f"{EP}.variants[0].instance_type", SECRET_PLACEHOLDER)
+    raw = with_key(raw, f"{EP}.strategy.canary.steps", [50, 10])
+    with pytest.raises(ConfigError) as exc:
+        load_config(raw)
+    assert exc.value.errors == [
+        f"{EP}.strategy.canary.steps[1]: must be 1..100 and increasing, got 10"
+    ]
+
+
+def _stack_file(tmp_path: Path, secrets: dict[str, Any]) -> Path:
+    doc = yaml.safe_load((ROOT / "Pulumi.canary.yaml").read_text())
+    config = doc["config"]
+    endpoints = {"endpoints": config.pop("sagemaker-rollouts:endpoints")}
+    for path in secrets:
+        if path.startswith("endpoints."):
+            endpoints = with_key(endpoints, path, copy.deepcopy(CIPHER))
+    config["sagemaker-rollouts:endpoints"] = endpoints["endpoints"]
+    if "tags.team" in secrets:
+        config["sagemaker-rollouts:tags"] = {"team": copy.deepcopy(CIPHER)}
+    (tmp_path / "Pulumi.sec.yaml").write_text(yaml.safe_dump(doc))
+    return tmp_path
+
+
+STACK_SECRETS = [
+    f"{EP}.models.v1.execution_role_arn",
+    f"{EP}.models.v2.image",
+    f"{EP}.models.v2.model_data_url",
+    f"{EP}.models.v2.environment.API_TOKEN",
+    f"{EP}.variants[1].instance_type",
+    f"{EP}.tags.cost-center",
+    "tags.team",
+]
+
+
+def test_rollout_plan_on_a_stack_file_with_every_kind_of_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The stack file under `rollout plan` (the program run under mocks): plans, declares the
+    resources with the placeholder where the secret goes, and says which keys were not checked."""
+    _stack_file(tmp_path, dict.fromkeys(STACK_SECRETS))
+    assert main(["plan", "--json", "--stack", "sec", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    data = json.loads(out)
+    assert data["error"] is None
+    assert CIPHER["secure"] not in out
+    warned = " ".join(data.get("warnings", []))
+    for path in STACK_SECRETS:
+        assert f"{path}: encrypted" in warned, path
+    models = [r for r in data["resources"] if r["type"] == "aws:sagemaker/model:Model"]
+    assert any(SECRET_PLACEHOLDER in json.dumps(m["inputs"]) for m in models)
+
+
+def test_rollout_plan_refuses_a_secret_count_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _stack_file(tmp_path, {f"{EP}.variants[1].instance_count": None})
+    assert main(["plan", "--stack", "sec", "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{EP}.variants[1].instance_count: a secret (secure:) is unknown offline" in err
+    assert "got 8" not in err and "[secret]'" not in err
