@@ -34,6 +34,10 @@ def evaluator(ab: AbConfig, endpoint_name: str, order: list[str]) -> EvaluatorSp
         on_winner=ab.on_winner,
         window_hours=ab.window_hours,
         every_minutes=ab.evaluate_every_minutes,
+        baseline_rate=ab.baseline_rate,
+        minimum_detectable_lift=ab.minimum_detectable_lift,
+        srm_alpha=ab.srm_alpha,
+        expected_trials_per_hour=ab.expected_trials_per_hour,
     )
 
 

@@ -524,7 +524,16 @@ class AbConfig(_Model):
     significance: Annotated[Number, Field(gt=0, le=0.2)] = 0.05
     on_winner: Literal["notify", "promote"] = "notify"
     evaluate_every_minutes: Annotated[Int, Field(ge=1, le=1440)] = 60
+    # The test's horizon: counts are cumulative from its start; no winner is named after it.
     window_hours: Annotated[Int, Field(ge=1, le=24 * 63)] = 168
+    # Planning and the sequential test's tau (strategies/ab_winner.py): the control's expected
+    # rate and the smallest relative lift worth finding (0.2: 5% -> 6%).
+    baseline_rate: Annotated[Number, Field(gt=0, lt=1)] = 0.05
+    minimum_detectable_lift: Annotated[Number, Field(gt=0, le=10)] = 0.2
+    # Trials per hour across the serving variants, for `rollout plan`'s duration and MDE only.
+    expected_trials_per_hour: Annotated[Number, Field(gt=0)] | None = None
+    # Sample-ratio-mismatch check: hold while the split of trials contradicts the weights at p <.
+    srm_alpha: Annotated[Number, Field(gt=0, le=0.05)] = 0.001
 
 
 _WAIT = _shape("sagemaker.WaitIntervalInSeconds")
@@ -1390,6 +1399,15 @@ def _check_endpoint(
             and (s.ab.trials is not None or s.ab.on_winner == "promote")
         ):
             errs.append(f"{sp}.successes: required to evaluate a winner (trials or on_winner set)")
+        if (
+            bad.ok(f"{sp}.baseline_rate", f"{sp}.minimum_detectable_lift")
+            and s.ab.baseline_rate * (1 + s.ab.minimum_detectable_lift) >= 1
+        ):
+            errs.append(
+                f"{sp}.minimum_detectable_lift: baseline_rate x (1 + minimum_detectable_lift) "
+                f"must stay below 1 (a rate), got {s.ab.baseline_rate:g} x "
+                f"(1 + {s.ab.minimum_detectable_lift:g})"
+            )
 
     first = variants[0] if variants else None
     count_ok = first is not None and bad.ok(f"{p}.variants[0].instance_count")

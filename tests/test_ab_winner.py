@@ -5,6 +5,7 @@ the wiring under mocks, and the Lambda's zip importing with the standard library
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -18,7 +19,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.stats import norm
+from scipy.integrate import quad
+from scipy.stats import chi2, chisquare, norm
 from statsmodels.stats.proportion import proportions_ztest
 
 from sagemaker_rollouts.cli.main import main
@@ -37,8 +39,11 @@ from sagemaker_rollouts.strategies.ab_winner import (
     EvaluatorSpec,
     NoDecision,
     Winner,
+    chi2_sf,
     decide,
+    msprt,
     normal_sf,
+    sample_ratio,
     two_proportion_z,
 )
 
@@ -94,15 +99,84 @@ def test_normal_tail_matches_scipy(z: float) -> None:
     assert normal_sf(z) == pytest.approx(float(norm.sf(z)), rel=1e-12, abs=1e-300)
 
 
+TAU = 0.01  # the shipped defaults: baseline_rate 0.05 x minimum_detectable_lift 0.2
+
+
+def _mixture_lr(a: Arm, b: Arm, tau: float) -> float:
+    """Oracle: the mixture likelihood ratio by numerical integration (scipy), independent of the
+    closed form: the integral over theta ~ N(0, tau^2) of N(d; theta, V) / N(d; 0, V)."""
+    d = a.successes / a.trials - b.successes / b.trials
+    pooled = (a.successes + b.successes) / (a.trials + b.trials)
+    var = pooled * (1 - pooled) * (1 / a.trials + 1 / b.trials)
+    sd = math.sqrt(var)
+
+    def integrand(theta: float) -> float:
+        return float(norm.pdf(d, theta, sd) / norm.pdf(d, 0, sd) * norm.pdf(theta, 0, tau))
+
+    value, _ = quad(integrand, -12 * tau, 12 * tau, points=[0.0, d], limit=200)
+    return float(value)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "tau"),
+    [
+        (Arm("a", 1150, 10000), Arm("b", 1000, 10000), 0.01),
+        (Arm("a", 640, 10000), Arm("b", 500, 10000), 0.01),
+        (Arm("a", 55, 500), Arm("b", 50, 500), 0.02),
+        (Arm("a", 3000, 20000), Arm("b", 2700, 20000), 0.005),
+        (Arm("a", 30, 1500), Arm("b", 10, 2000), 0.01),
+    ],
+)
+def test_mixture_likelihood_ratio_matches_numerical_integration(a: Arm, b: Arm, tau: float) -> None:
+    llr, p = msprt(a, b, tau)
+    assert llr is not None and p is not None
+    assert math.exp(llr) == pytest.approx(_mixture_lr(a, b, tau), rel=1e-6)
+    assert p == pytest.approx(min(1.0, math.exp(-llr)))
+
+
+@pytest.mark.parametrize("dof", [1, 2, 3, 4, 5, 9, 10])
+@pytest.mark.parametrize("x", [0.0, 0.5, 3.84, 10.83, 25.0, 80.0])
+def test_chi_square_tail_matches_scipy(x: float, dof: int) -> None:
+    assert chi2_sf(x, dof) == pytest.approx(float(chi2.sf(x, dof)), rel=1e-9, abs=1e-300)
+
+
+@pytest.mark.parametrize(
+    ("trials", "weights"),
+    [
+        ([7000, 3000], [70, 30]),
+        ([7200, 2800], [70, 30]),
+        ([5000, 5000], [70, 30]),
+        ([1000, 1100, 900], [1, 1, 1]),
+        ([400, 330, 270], [40, 30, 30]),
+    ],
+)
+def test_sample_ratio_check_matches_scipy_chisquare(trials: list[int], weights: list[int]) -> None:
+    arms = [Arm(f"v{i}", 0, n) for i, n in enumerate(trials)]
+    got = sample_ratio(arms, {f"v{i}": w for i, w in enumerate(weights)}, 0.001)
+    total = sum(trials)
+    expected = [total * w / sum(weights) for w in weights]
+    stat, p = chisquare(trials, expected)
+    assert (got.chi2, got.p_value) == (pytest.approx(stat), pytest.approx(p, rel=1e-9, abs=1e-300))
+    assert got.mismatch == (p < 0.001)
+
+
 DECISIONS = [
     # (name, arms, min_samples, significance, expected winner or None, reason fragment)
     (
         "clear winner",
-        [Arm("control", 100, 1000), Arm("challenger", 150, 1000)],
+        [Arm("control", 1000, 10000), Arm("challenger", 1150, 10000)],
         1000,
         0.05,
         "challenger",
         "significantly above",
+    ),
+    (
+        "a one-look z-test would call it (z 2.08), the sequential test does not",
+        [Arm("control", 1000, 10000), Arm("challenger", 1090, 10000)],
+        1000,
+        0.05,
+        None,
+        "indistinguishable: challenger vs control (p=0.4069)",
     ),
     (
         "too few samples",
@@ -111,14 +185,6 @@ DECISIONS = [
         0.05,
         None,
         "too few samples: control 999 < min_samples 1000",
-    ),
-    (
-        "indistinguishable",
-        [Arm("control", 100, 1000), Arm("challenger", 105, 1000)],
-        1000,
-        0.05,
-        None,
-        "indistinguishable: challenger vs control",
     ),
     (
         "identical, no variance",
@@ -137,26 +203,26 @@ DECISIONS = [
         "inconsistent metrics for control",
     ),
     ("one serving variant", [Arm("control", 100, 1000)], 10, 0.05, None, "fewer than two"),
-    # Three arms: p for c vs b is about 0.031 < 0.05 but > 0.05 / 2 (Bonferroni): no winner.
+    # Three arms: every pair at 0.05 / 3; c's always-valid p of 0.042 is not enough.
     (
-        "bonferroni holds back a marginal leader",
-        [Arm("a", 100, 2000), Arm("b", 100, 2000), Arm("c", 130, 2000)],
+        "bonferroni over the pairs holds back a marginal leader",
+        [Arm("a", 500, 10000), Arm("b", 500, 10000), Arm("c", 600, 10000)],
         1000,
         0.05,
         None,
-        "indistinguishable: c vs",
+        "indistinguishable: c vs a (p=0.04176), b",
     ),
     (
         "three arms, clear",
-        [Arm("a", 100, 2000), Arm("b", 100, 2000), Arm("c", 160, 2000)],
+        [Arm("a", 500, 10000), Arm("b", 500, 10000), Arm("c", 640, 10000)],
         1000,
         0.05,
         "c",
-        "alpha 0.025",
+        "alpha 0.01667",
     ),
     (
         "a stricter significance holds",
-        [Arm("control", 100, 1000), Arm("challenger", 130, 1000)],
+        [Arm("control", 1000, 10000), Arm("challenger", 1150, 10000)],
         1000,
         0.01,
         None,
@@ -173,7 +239,7 @@ DECISIONS = [
 def test_decision_table(
     arms: list[Arm], min_samples: int, significance: float, winner: str | None, reason: str
 ) -> None:
-    d = decide(arms, min_samples=min_samples, significance=significance)
+    d = decide(arms, min_samples=min_samples, significance=significance, tau=TAU)
     if winner is None:
         assert isinstance(d, NoDecision)
     else:
@@ -183,19 +249,20 @@ def test_decision_table(
 
 def test_the_decision_agrees_with_statsmodels_pairwise() -> None:
     arms = [Arm("a", 100, 2000), Arm("b", 100, 2000), Arm("c", 130, 2000)]
-    d = decide(arms, min_samples=1000, significance=0.05)
+    d = decide(arms, min_samples=1000, significance=0.05, tau=TAU)
     for c in d.comparisons:
         leader = next(a for a in arms if a.variant == c.leader)
         other = next(a for a in arms if a.variant == c.other)
-        _, p = _statsmodels(leader, other)
-        assert c.p_value == pytest.approx(p)
-        assert c.significant == (p < 0.05 / 2)
+        z, _ = _statsmodels(leader, other)
+        assert c.z == pytest.approx(z)
+        assert c.p_value == pytest.approx(min(1.0, 1.0 / _mixture_lr(leader, other, TAU)))
+        assert c.significant == (c.p_value is not None and c.p_value <= 0.05 / 3)
 
 
 @pytest.mark.parametrize("significance", [0.0, 1.0, -0.1])
 def test_significance_outside_zero_one_raises(significance: float) -> None:
     with pytest.raises(ValueError, match="significance"):
-        decide([Arm("a", 1, 2), Arm("b", 1, 2)], min_samples=1, significance=significance)
+        decide([Arm("a", 1, 2), Arm("b", 1, 2)], min_samples=1, significance=significance, tau=TAU)
 
 
 # --------------------------------------------------------------------------- the Lambda on moto
@@ -244,7 +311,7 @@ def _put_counts(aws: AwsClients, spec: EvaluatorSpec, counts: dict[str, tuple[in
                         "MetricName": ref.metric,
                         "Dimensions": ref.dims(spec.endpoint_name, variant),
                         "Value": float(value),
-                        "Timestamp": NOW - timedelta(hours=2),
+                        "Timestamp": NOW - timedelta(minutes=30),
                     }
                 ],
             )
@@ -265,7 +332,7 @@ def _clients(aws: AwsClients) -> Clients:
 
 def test_evaluator_records_evidence_and_notifies_once(moto_url: str, tmp_path: Path) -> None:
     spec, aws, env = _world("ab-notify", tmp_path)
-    _put_counts(aws, spec, {"control": (100, 1000), "challenger": (160, 1000)})
+    _put_counts(aws, spec, {"control": (700, 7000), "challenger": (480, 3000)})
     sent: list[dict[str, Any]] = []
     aws.sns.meta.events.register(
         "provide-client-params.sns.Publish", lambda params, **_: sent.append(params)
@@ -274,8 +341,9 @@ def test_evaluator_records_evidence_and_notifies_once(moto_url: str, tmp_path: P
     assert (first["decision"], first["winner"], first["actions"]) == (
         "winner",
         "challenger",
-        ["notified"],
+        ["claimed", "notified"],
     )
+    assert first["notices_pending"] == 0
     assert len(sent) == 1 and "challenger" in sent[0]["Subject"]
     second = ab_evaluator.run({}, env, _clients(aws), NOW.timestamp() + 3600, log=lambda _: None)
     assert second["actions"] == ["already_decided"] and len(sent) == 1
@@ -283,8 +351,8 @@ def test_evaluator_records_evidence_and_notifies_once(moto_url: str, tmp_path: P
     assert [h["winner"] for h in history] == ["challenger", "challenger"]
     assert history[0]["arms"][1] == {
         "variant": "challenger",
-        "successes": 160,
-        "trials": 1000,
+        "successes": 480,
+        "trials": 3000,
         "rate": 0.16,
     }
     # notify never moves traffic
@@ -294,7 +362,7 @@ def test_evaluator_records_evidence_and_notifies_once(moto_url: str, tmp_path: P
 
 def test_evaluator_with_too_little_data_decides_nothing(moto_url: str, tmp_path: Path) -> None:
     spec, aws, env = _world("ab-little", tmp_path)
-    _put_counts(aws, spec, {"control": (10, 100), "challenger": (40, 100)})
+    _put_counts(aws, spec, {"control": (10, 140), "challenger": (40, 60)})
     out = ab_evaluator.run({}, env, _clients(aws), NOW.timestamp(), log=lambda _: None)
     assert (out["decision"], out["actions"]) == ("none", [])
     assert "too few samples" in out["reason"]
@@ -305,9 +373,9 @@ def test_evaluator_with_too_little_data_decides_nothing(moto_url: str, tmp_path:
 
 def test_evaluator_promotes_the_winner_when_configured(moto_url: str, tmp_path: Path) -> None:
     spec, aws, env = _world("ab-promote", tmp_path, {"on_winner": "promote"})
-    _put_counts(aws, spec, {"control": (200, 1000), "challenger": (120, 1000)})
+    _put_counts(aws, spec, {"control": (1400, 7000), "challenger": (360, 3000)})
     out = ab_evaluator.run({}, env, _clients(aws), NOW.timestamp(), log=lambda _: None)
-    assert (out["winner"], out["actions"]) == ("control", ["promoted", "notified"])
+    assert (out["winner"], out["actions"]) == ("control", ["claimed", "promoted", "notified"])
     weights = _weights(aws, spec.endpoint_name)
     assert weights == {"control": 1.0, "challenger": 0.0, "dark": 0.0}
 
@@ -316,13 +384,14 @@ def test_ab_report_prints_the_same_numbers(
     moto_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec, aws, _ = _world("ab-report", tmp_path)
-    _put_counts(aws, spec, {"control": (100, 1000), "challenger": (160, 1000)})
+    _put_counts(aws, spec, {"control": (700, 7000), "challenger": (480, 3000)})
     code = main(["ab-report", "--stack", "ab-report", "--dir", str(tmp_path), "--json"])
     data = json.loads(capsys.readouterr().out)
     assert (code, data["winner_now"], data["recorded_winner"]) == (0, "challenger", None)
-    z, p = _statsmodels(Arm("challenger", 160, 1000), Arm("control", 100, 1000))
+    leader, other = Arm("challenger", 480, 3000), Arm("control", 700, 7000)
+    z, _ = _statsmodels(leader, other)
     assert data["comparisons"][0]["z"] == pytest.approx(z)
-    assert data["comparisons"][0]["p_value"] == pytest.approx(p)
+    assert data["comparisons"][0]["p_value"] == pytest.approx(1 / _mixture_lr(leader, other, TAU))
     assert main(["ab-report", "--stack", "ab-report", "--dir", str(tmp_path)]) == 0
     assert "winner challenger" in capsys.readouterr().out
 

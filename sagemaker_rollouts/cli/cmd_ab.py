@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,19 +53,22 @@ def report(spec: EvaluatorSpec, aws: Any, table: str | None, now: float) -> dict
     """The decision now, as evidence JSON, plus the recorded winner (when the table exists)."""
     from botocore.exceptions import ClientError
 
-    from sagemaker_rollouts.lambdas.ab_evaluator import evaluate, recorded_winner
+    from sagemaker_rollouts.lambdas.ab_evaluator import default_start, evaluate, read_state
 
-    decision: Decision = evaluate(spec, aws.cloudwatch, now)
-    recorded = None
+    state = None
     if table is not None:
         try:
-            recorded = recorded_winner(aws.dynamodb, table, spec.endpoint_name)
+            state = read_state(aws.dynamodb, table, spec.endpoint_name)
         except ClientError:
-            recorded = None  # not deployed yet, or no access: the numbers still stand
+            state = None  # not deployed yet, or no access: the numbers still stand
+    started_at = default_start(spec, now) if state is None else state.started_at
+    decision: Decision = evaluate(spec, aws.cloudwatch, now, started_at)
+    recorded = None if state is None else state.winner
     return {
         **evidence(decision),
         "endpoint": spec.endpoint_name,
         "window_hours": spec.window_hours,
+        "started_at": started_at,
         "min_samples": spec.min_samples,
         "significance": spec.significance,
         "on_winner": spec.on_winner,
@@ -95,8 +99,10 @@ def print_report(data: dict[str, Any]) -> None:
 
     out = render.console()
     out.print(
-        f"[bold]{escape(data['endpoint'])}[/]: A/B over the last {data['window_hours']} h "
-        f"(min_samples {data['min_samples']}, significance {data['significance']:g})"
+        f"[bold]{escape(data['endpoint'])}[/]: A/B test since "
+        f"{datetime.fromtimestamp(data['started_at'], UTC):%Y-%m-%d %H:%M} UTC (horizon "
+        f"{data['window_hours']} h; min_samples {data['min_samples']}, significance "
+        f"{data['significance']:g}, mSPRT)"
     )
     arms = Table("variant", "successes", "trials", "rate")
     for a in data["arms"]:
@@ -109,7 +115,7 @@ def print_report(data: dict[str, Any]) -> None:
         )
     out.print(arms)
     if data["comparisons"]:
-        comps = Table("leader", "vs", "z", "p-value", "significant")
+        comps = Table("leader", "vs", "z", "always-valid p", "significant")
         for c in data["comparisons"]:
             comps.add_row(
                 c["leader"],

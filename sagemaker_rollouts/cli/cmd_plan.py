@@ -17,6 +17,7 @@ from sagemaker_rollouts.cli import render
 from sagemaker_rollouts.cli.errors import EXIT_FAILED, EXIT_OK
 from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
 from sagemaker_rollouts.cli.timeline import Series, write_png
+from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec, design
 from sagemaker_rollouts.strategies.exposure import worst_case_exposure
 
 
@@ -134,6 +135,8 @@ def print_plan(stack: LoadedStack, offline: Any, *, png: str | None) -> None:
     for ep in plan.endpoints:
         out.print(render.endpoint_table(ep))
         out.print(render.profile_table(ep))
+        if ep.ab_evaluator is not None:
+            out.print(ab_design_table(ep.key, ep.ab_evaluator))
     findings = policy_findings(offline)
     if findings:
         out.print(f"[bold]policy findings[/] ({len(findings)}; pack: policies/)")
@@ -147,6 +150,56 @@ def print_plan(stack: LoadedStack, offline: Any, *, png: str | None) -> None:
         out.print("[bold]policy findings[/] none (pack: policies/)")
     if png is not None:
         out.print(f"timeline written to {png}")
+
+
+def ab_design_table(key: str, spec: EvaluatorSpec) -> Table:
+    """The A/B test's design: what it can find, after how many trials, in how long."""
+    d = design(spec)
+    t = Table(title=f"{key}: A/B test design (mSPRT)", title_justify="left", show_header=False)
+    t.add_column("what")
+    t.add_column("value")
+    lift = spec.minimum_detectable_lift
+    challenged = f"{100 * spec.baseline_rate:g}% -> {100 * spec.baseline_rate * (1 + lift):.3g}%"
+    t.add_row(
+        "decision rule",
+        f"always-valid mSPRT, every {spec.every_minutes} min; every pair of serving "
+        f"variants at alpha {d.alpha_per_test:.4g} (significance {spec.significance:g}); "
+        f"no decision on a sample ratio mismatch (p < {spec.srm_alpha:g})",
+    )
+    t.add_row(
+        "planned sample size",
+        f"{d.planned_trials:,} trials for {100 * d.power:.0f}% power at a lift of "
+        f"{100 * lift:g}% ({challenged}): " + ", ".join(f"{v} {n:,}" for v, n in d.per_variant),
+    )
+    t.add_row("median sample size", f"{d.median_trials:,} trials (half of such tests stop by then)")
+    if d.expected_trials_per_hour is None:
+        t.add_row(
+            "expected duration",
+            "set strategy.ab.expected_trials_per_hour for the duration and the minimum "
+            "detectable effect",
+        )
+    else:
+        assert d.planned_hours is not None and d.median_hours is not None
+        t.add_row(
+            "expected duration",
+            f"{render.duration(d.median_hours * 3600)} median, "
+            f"{render.duration(d.planned_hours * 3600)} for {100 * d.power:.0f}% power, at "
+            f"{d.expected_trials_per_hour:g} trials/hour"
+            + (
+                f" [yellow](longer than the {d.horizon_hours} h horizon)[/]"
+                if d.planned_hours > d.horizon_hours
+                else ""
+            ),
+        )
+        t.add_row(
+            "minimum detectable effect",
+            f"no lift up to 10x is found with {100 * d.power:.0f}% power in {d.horizon_hours} h"
+            if d.mde_lift is None
+            else f"a relative lift of {100 * d.mde_lift:.1f}% "
+            f"({100 * spec.baseline_rate:g}% -> {100 * spec.baseline_rate * (1 + d.mde_lift):.3g}%) "
+            f"with {100 * d.power:.0f}% power within the {d.horizon_hours} h horizon",
+        )
+    return t
 
 
 def policy_findings(offline: Any) -> list[dict[str, str]]:
@@ -203,6 +256,7 @@ def plan_json(stack: LoadedStack, offline: Any) -> dict[str, Any]:
                 else [[s.candidate_percent, s.bake_seconds] for s in ep.canary.steps],
                 "profile": render.profile_json(ep.profile),
                 "timeline": [list(p) for p in ep.timeline],
+                "ab_design": None if ep.ab_evaluator is None else design(ep.ab_evaluator).to_json(),
             }
             for ep in plan.endpoints
         ],
