@@ -196,7 +196,10 @@ def evaluate(spec: EvaluatorSpec, cloudwatch: Any, now: float, started_at: float
     Unreadable metrics are a NoDecision saying why."""
     w = window(spec, started_at, now)
     start = datetime.fromtimestamp(w.start, UTC)
-    end = datetime.fromtimestamp(max(w.end, w.start), UTC)
+    end = datetime.fromtimestamp(w.end, UTC)
+    if w.end <= w.start:
+        zero = arms_from_counts(spec.variants, {}, {})
+        return NoDecision(zero, (), f"no counts yet: the test starts at {start:%Y-%m-%d %H:%M} UTC")
     try:
         trials = read_sums(cloudwatch, spec.trials, spec.endpoint_name, spec.variants, start, end)
         successes = read_sums(
