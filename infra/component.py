@@ -29,14 +29,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import pulumi
 import pulumi_aws as aws
 import yaml
 from pydantic import ConfigDict, Field, PlainValidator, ValidationError
 
-from sagemaker_rollouts.infra import awareness
+from sagemaker_rollouts.infra import awareness, secrets
 from sagemaker_rollouts.infra.endpoint import SageMakerEndpoint
 from sagemaker_rollouts.infra.limits import deploy_limit_errors
 from sagemaker_rollouts.infra.shared import Account, BringYourOwn, StackResources
@@ -45,6 +45,7 @@ from sagemaker_rollouts.strategies.config import (
     EndpointConfig,
     describe_validation_error,
     load_config,
+    validate_allowing_unknowns,
 )
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 from sagemaker_rollouts.strategies.planner import build_plan
@@ -206,8 +207,21 @@ class RolloutEndpointArgs(EndpointConfig):
                 raise ConfigError([f"args: not valid YAML: {exc}"]) from None
         if not isinstance(data, Mapping):
             raise ConfigError([f"args: must be a mapping of keys to values, got {data!r}"])
+        own = {k: v for k, v in cast(Mapping[str, Any], data).items() if k in _OWN_FIELDS}
+        rest = {k: v for k, v in cast(Mapping[str, Any], data).items() if k not in _OWN_FIELDS}
+        tokenized, refused = secrets.tokenize(rest, prefix=("endpoints", "_"))
+        if refused:
+            raise ConfigError(
+                [
+                    f"{path}: a pulumi Output is unknown until deployment, and the plan needs "
+                    "this key's value itself; pass a plain value (keys that may be Outputs: "
+                    "image, model_data_url, execution_role_arn, environment values, vpc ids, "
+                    "instance_type, data_capture.destination_s3_uri, tag values)"
+                    for path in refused
+                ]
+            )
         try:
-            return cls.model_validate(dict(data))  # pyright: ignore[reportUnknownArgumentType]
+            return validate_allowing_unknowns(cls, own | tokenized)
         except ValidationError as exc:
             raise ConfigError(describe_validation_error(exc, cls)) from None
 
@@ -367,6 +381,8 @@ def prepare(name: str, args: RolloutEndpointArgs, opts: pulumi.ResourceOptions |
         region = "us-east-1"
     project, stack = pulumi.get_project(), pulumi.get_stack()
     deployment = plan_deployment(name, args, project=project, stack=stack, region=region)
+    # secret Outputs are unknown to the plan: checked for real once the engine resolves them
+    secrets.check(args.endpoint_config(), name, region)
     reader = awareness.default_reader(deployment, aws_config.get("profile"))
     aware = awareness.check(deployment, reader)
     deployment = aware.adjusted(deployment)  # a running canary keeps its traffic
@@ -414,7 +430,7 @@ def declare(parent: pulumi.ComponentResource, name: str, prepared: Prepared) -> 
         region=prepared.region,
     )
     deployment = prepared.deployment
-    tags = dict(deployment.tags)
+    tags = {k: secrets.resolve(v) for k, v in deployment.tags}
     shared = StackResources(
         f"{name}-shared",
         deployment,

@@ -9,7 +9,7 @@ from typing import assert_never
 import pulumi
 import pulumi_aws as aws
 
-from sagemaker_rollouts.infra import iam
+from sagemaker_rollouts.infra import iam, secrets
 from sagemaker_rollouts.infra.evaluators import AbEvaluator, DriftJob
 from sagemaker_rollouts.infra.hook import CanaryHook
 from sagemaker_rollouts.infra.shared import Account, StackResources
@@ -140,21 +140,25 @@ def deployment_config(
 def capture_uri(capture: DataCapturePlan, bucket: aws.s3.Bucket | None) -> pulumi.Output[str]:
     """Where captured requests land: an explicit S3 URI, or the stack bucket + prefix."""
     if capture.destination_s3_uri is not None:
-        return pulumi.Output.from_input(capture.destination_s3_uri)
+        return pulumi.Output.from_input(secrets.resolve(capture.destination_s3_uri))
     if bucket is None:
         raise ValueError("data capture without a destination needs the stack's capture bucket")
     prefix = capture.destination_prefix.strip("/")
     return bucket.bucket.apply(lambda b: f"s3://{b}/{prefix}")
 
 
-def model_data_source(url: str) -> sm.ModelPrimaryContainerModelDataSourceArgs:
+def model_data_source(
+    url: pulumi.Input[str],
+) -> sm.ModelPrimaryContainerModelDataSourceArgs:
     """Uncompressed model data (CreateModel ModelDataSource.S3DataSource, CompressionType None):
     every object under a prefix ending in "/" (S3Prefix), else the one object (S3Object)."""
     return sm.ModelPrimaryContainerModelDataSourceArgs(
         s3_data_sources=[
             sm.ModelPrimaryContainerModelDataSourceS3DataSourceArgs(
                 s3_uri=url,
-                s3_data_type="S3Prefix" if url.endswith("/") else "S3Object",
+                s3_data_type=pulumi.Output.from_input(url).apply(
+                    lambda u: "S3Prefix" if u.endswith("/") else "S3Object"
+                ),
                 compression_type="None",
             )
         ]
@@ -198,7 +202,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         super().__init__(TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         view = rendering(plan, completed=completed)
-        tags = {**tags, **dict(plan.tags)}
+        tags = {**tags, **{k: secrets.resolve(v) for k, v in plan.tags}}
         key_arn = stack.key_arn
         # A model without its own execution role uses this one instead of a new scoped role.
         self._default_role_arn = execution_role_arn
@@ -222,7 +226,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 sm.EndpointConfigurationProductionVariantArgs(
                     variant_name=v.name,
                     model_name=models[v.model].name,
-                    instance_type=v.instance_type,
+                    instance_type=secrets.resolve(v.instance_type),
                     initial_instance_count=v.instance_count,
                     initial_variant_weight=weight(v.weight),
                 )
@@ -232,7 +236,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 sm.EndpointConfigurationShadowProductionVariantArgs(
                     variant_name=v.name,
                     model_name=models[v.model].name,
-                    instance_type=v.instance_type,
+                    instance_type=secrets.resolve(v.instance_type),
                     initial_instance_count=v.instance_count,
                     initial_variant_weight=weight(v.weight),
                 )
@@ -513,7 +517,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         depends: list[pulumi.Resource] = []
         role_arn: pulumi.Input[str]
         if model.execution_role_arn is not None:
-            role_arn = model.execution_role_arn
+            role_arn = secrets.resolve(model.execution_role_arn)
         elif self._default_role_arn is not None:
             role_arn = self._default_role_arn
         else:
@@ -528,12 +532,14 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             if self.capture_uri is not None:
                 capture_arn = self.capture_uri.apply(iam.s3_prefix_arn)
             use_key = key_arn if (plan.endpoint_kms or _captures_with_key(plan)) else None
+            # a component's secret Outputs (infra/secrets.py): grants from the real URL and image
+            real = secrets.resolve_model(model) if secrets.has_tokens(model) else model
             policy = pulumi.Output.all(
-                account.account_id, account.partition, use_key, capture_arn
+                account.account_id, account.partition, use_key, capture_arn, real
             ).apply(
                 lambda a: json.dumps(
                     iam.execution_role_policy(
-                        model=model,
+                        model=a[4],
                         endpoint_name=plan.endpoint_name,
                         rollback_alarm_arns=[
                             f"arn:{a[1]}:cloudwatch:{account.region}:{a[0]}:alarm:{n}"
@@ -561,18 +567,20 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             f"{name}-model-{model.key}",
             execution_role_arn=role_arn,
             primary_container=sm.ModelPrimaryContainerArgs(
-                image=model.image,
-                model_data_url=model.model_data_url if model.model_data_compressed else None,
+                image=secrets.resolve(model.image),
+                model_data_url=secrets.resolve(model.model_data_url)
+                if model.model_data_compressed
+                else None,
                 model_data_source=None
                 if model.model_data_compressed or model.model_data_url is None
-                else model_data_source(model.model_data_url),
-                environment=dict(model.environment) or None,
+                else model_data_source(secrets.resolve(model.model_data_url)),
+                environment={k: secrets.resolve(v) for k, v in model.environment} or None,
             ),
             vpc_config=self._default_vpc
             if model.vpc is None
             else sm.ModelVpcConfigArgs(
-                security_group_ids=list(model.vpc.security_group_ids),
-                subnets=list(model.vpc.subnets),
+                security_group_ids=[secrets.resolve(x) for x in model.vpc.security_group_ids],
+                subnets=[secrets.resolve(x) for x in model.vpc.subnets],
             ),
             enable_network_isolation=model.network_isolation,
             tags=tags,

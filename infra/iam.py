@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sagemaker_rollouts.strategies.config import SECRET_PLACEHOLDER
+from sagemaker_rollouts.strategies.config import is_unknown
 from sagemaker_rollouts.strategies.plan import ModelPlan
 
 Doc = dict[str, Any]
@@ -68,8 +68,8 @@ def s3_location(url: str) -> tuple[str, str]:
     Offline (`rollout plan`), an encrypted URL stands as `[secret]`: it maps to ("[secret]", "") so
     the plan still renders; under `pulumi up` the program sees the decrypted URL.
     """
-    if url == SECRET_PLACEHOLDER:
-        return SECRET_PLACEHOLDER, ""
+    if is_unknown(url):
+        return url, ""
     if not url.startswith("s3://"):
         raise ValueError(f"not an S3 URL: {url!r}")
     bucket, _, key = url.removeprefix("s3://").partition("/")

@@ -37,7 +37,7 @@ import types
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, Union, cast, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -58,6 +58,16 @@ from sagemaker_rollouts.strategies.plan import BlueGreenPlan, RollingPlan, Routi
 PROJECT = "sagemaker-rollouts"
 STRATEGY_KEYS = ("recreate", "shadow", "canary", "ab", "blue_green", "rolling")
 SECRET_PLACEHOLDER = "[secret]"
+# A secret the component received as a `pulumi.Output` stands as `[secret:<n>]` until the engine
+# resolves it (infra/secrets.py); like `[secret]`, it is unknown to every check here.
+_SECRET_TOKEN = re.compile(r"\[secret(:\d+)?\]")
+
+
+def is_unknown(value: object) -> bool:
+    """True for the placeholder of a secret not known here: `[secret]` (an encrypted stack-file
+    value offline) or `[secret:<n>]` (a component's secret Output, resolved by the engine)."""
+    return isinstance(value, str) and _SECRET_TOKEN.fullmatch(value) is not None
+
 
 # Tags the program adds to every endpoint's resources (strategies/common.py `tags`); they count
 # toward SageMaker's 50-tag limit (botocore TagList max).
@@ -206,7 +216,7 @@ def _matches(regex: str, what: str) -> AfterValidator:
     compiled = re.compile(regex)
 
     def check(value: str) -> str:
-        if value != SECRET_PLACEHOLDER and compiled.fullmatch(value) is None:
+        if not is_unknown(value) and compiled.fullmatch(value) is None:
             raise ValueError(f"must be {what}, got {_describe(value)}")
         return value
 
@@ -1090,7 +1100,7 @@ def _lenient(annotation: Any, raw: Any, bad: list[Loc]) -> Any:
         except ValidationError:
             return None
     if () in bad:
-        return raw if raw == SECRET_PLACEHOLDER else None
+        return raw if is_unknown(raw) else None
     for t in _unwrap(annotation):
         if isinstance(t, type) and issubclass(t, BaseModel) and isinstance(raw, Mapping):
             values: dict[str, Any] = {}
@@ -1200,9 +1210,10 @@ def _check_endpoint(
                 f"{mp}: the model key is part of the generated SageMaker model name, so it may "
                 "hold letters, digits and hyphens only; rename the key"
             )
-        if _given(m) and m.image == SECRET_PLACEHOLDER and bad.ok(f"{mp}.framework"):
+        image = m.image if _given(m) else None
+        if image is not None and is_unknown(image) and bad.ok(f"{mp}.framework"):
             if m.framework is None:  # unknown offline: passed through as it is
-                images[mkey] = m.image
+                images[mkey] = image
             else:
                 errs.append(f"{mp}: set exactly one of image or framework (+ framework_version)")
             continue
@@ -1217,7 +1228,7 @@ def _check_endpoint(
             elif bad.ok(f"{mp}.framework_version", f"{mp}.py_version", f"{p}.variants"):
                 used = [v for v in ep.variants if _given(v) and v.model == mkey]
                 itype = used[0].instance_type if used else None
-                if itype == SECRET_PLACEHOLDER:  # unknown offline: the SDK's default image
+                if is_unknown(itype):  # unknown offline: the SDK's default image
                     itype = None
                 try:
                     images[mkey] = resolve_framework_image(
@@ -1233,7 +1244,7 @@ def _check_endpoint(
         # botocore sagemaker model: ContainerDefinition.ModelDataUrl and S3ModelDataSource.
         if (
             url is not None
-            and url != SECRET_PLACEHOLDER
+            and not is_unknown(url)
             and bad.ok(f"{mp}.model_data_url", f"{mp}.model_data_compression")
             and m.model_data_compression == "gzip"
             and not url.endswith(".tar.gz")
@@ -1779,7 +1790,23 @@ def secret_locations(value: Any, at: Loc = ()) -> list[Loc]:
     if isinstance(value, list):
         seq = cast(list[Any], value)
         return [loc for i, v in enumerate(seq) for loc in secret_locations(v, (*at, i))]
-    return [at] if value == SECRET_PLACEHOLDER else []
+    return [at] if is_unknown(value) else []
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def validate_allowing_unknowns(model: type[_M], raw: Mapping[str, Any]) -> _M:
+    """`raw` validated as `model`, where values unknown here (`is_unknown`: secrets) are kept as
+    they are and never checked. Raises ConfigError (key paths relative to `raw`)."""
+    unknown = secret_locations(raw)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        lines, locs = _pydantic_errors(model, exc, unknown=unknown)
+        if lines:
+            raise ConfigError(lines) from None
+        return cast(_M, _lenient(model, raw, locs))
 
 
 def _secret_key_errors(prefix: Loc, unknown: Iterable[Loc]) -> list[str]:
@@ -1810,13 +1837,17 @@ _SUBSCRIBER = {
 
 def _check_notifications(n: NotificationsConfig, errs: list[str]) -> None:
     """Each subscriber's endpoint fits its protocol; each chat channel has its ids."""
-    if n.topic_arn not in (None, SECRET_PLACEHOLDER) and not re.fullmatch(
-        r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}(\.fifo)?", n.topic_arn
+    if (
+        n.topic_arn is not None
+        and not is_unknown(n.topic_arn)
+        and not re.fullmatch(
+            r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}(\.fifo)?", n.topic_arn
+        )
     ):
         errs.append(f"notifications.topic_arn: must be an SNS topic ARN, got {n.topic_arn!r}")
     for i, sub in enumerate(n.subscriptions):
         pattern, what = _SUBSCRIBER[sub.protocol]
-        if sub.endpoint != SECRET_PLACEHOLDER and not re.fullmatch(pattern, sub.endpoint):
+        if not is_unknown(sub.endpoint) and not re.fullmatch(pattern, sub.endpoint):
             errs.append(
                 f"notifications.subscriptions[{i}].endpoint: protocol {sub.protocol} needs "
                 f"{what}, got {sub.endpoint!r}"
@@ -1924,7 +1955,7 @@ def _secret_paths(value: Any, path: str) -> list[str]:
     if isinstance(value, list):
         seq = cast(list[Any], value)
         return [p for i, v in enumerate(seq) for p in _secret_paths(v, f"{path}[{i}]")]
-    return [path] if value == SECRET_PLACEHOLDER else []
+    return [path] if is_unknown(value) else []
 
 
 def config_warnings(config: StackConfig) -> list[str]:

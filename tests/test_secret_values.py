@@ -28,6 +28,7 @@ from tests.stackdata import canary, with_key
 
 ROOT = Path(__file__).resolve().parent.parent
 EP = "endpoints.fraud"
+MODEL = "aws:sagemaker/model:Model"
 CIPHER = {"secure": "v1:AAAABBBBCCCCsecretciphertext=="}
 
 # Every key that may be secret, with a good decrypted value and a bad one the program refuses.
@@ -189,3 +190,96 @@ def test_rollout_plan_refuses_a_secret_count_naming_the_key(
     err = capsys.readouterr().err
     assert f"{EP}.variants[1].instance_count: a secret (secure:) is unknown offline" in err
     assert "got 8" not in err and "[secret]'" not in err
+
+
+# --------------------------------------------------------------------------- component args
+
+COMPONENT_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+COMPONENT_ROLE = "arn:aws:iam::111122223333:role/platform-sagemaker"
+
+
+def _component_args(instance_type: str = "ml.m5.large") -> dict[str, Any]:
+    import pulumi
+
+    from tests.test_component import CANARY
+
+    args = copy.deepcopy(CANARY)
+    v1, v2 = args["models"]["v1"], args["models"]["v2"]
+    v1["model_data_url"] = pulumi.Output.secret("s3://secret-models/fraud/v1/model.tar.gz")
+    v2["image"] = pulumi.Output.secret(COMPONENT_IMAGE)
+    v2["execution_role_arn"] = pulumi.Output.secret(COMPONENT_ROLE)
+    v2["environment"] = {"API_TOKEN": pulumi.Output.secret("tok-123")}
+    args["variants"][1]["instance_type"] = pulumi.Output.secret(instance_type)
+    args["tags"] = {"team": pulumi.Output.secret("fraud")}
+    return args
+
+
+def _plain(value: Any) -> Any:
+    from sagemaker_rollouts.infra.mockrun import Secret
+
+    if isinstance(value, Secret):
+        return _plain(value.value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def test_component_secret_outputs_reach_the_resources_unchecked_by_the_plan() -> None:
+    """RolloutEndpoint args: a secret Output on a key that may be secret is unknown to the plan
+    (never checked as a placeholder) and reaches the resource as the secret it is; the grants
+    derived from it (the execution role's S3 read) use the real value."""
+    from sagemaker_rollouts import RolloutEndpoint
+    from sagemaker_rollouts.infra.mockrun import Secret, run_function_offline
+
+    result = run_function_offline(lambda: RolloutEndpoint("fraud", _component_args()))
+    assert result.error is None, result.error
+    models = {m.name.rsplit("-", 1)[-1]: m.inputs for m in result.of_type(MODEL)}
+    v2 = models["v2"]
+    assert isinstance(v2["executionRoleArn"], Secret)
+    assert _plain(v2["executionRoleArn"]) == COMPONENT_ROLE
+    assert _plain(v2["primaryContainer"])["image"] == COMPONENT_IMAGE
+    assert _plain(v2["primaryContainer"])["environment"] == {"API_TOKEN": "tok-123"}
+    assert _plain(models["v1"]["tags"])["team"] == "fraud"
+    assert "[secret:" not in json.dumps(_plain([r.inputs for r in result.resources]), default=str)
+    (config,) = result.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    types = [v["instanceType"] for v in _plain(config.inputs["productionVariants"])]
+    assert types == ["ml.m5.large", "ml.m5.large"]
+    role_policies = [
+        json.loads(_plain(p.inputs["policy"]))
+        for p in result.of_type("aws:iam/rolePolicy:RolePolicy")
+    ]
+    reads = [
+        s["Resource"]
+        for doc in role_policies
+        for s in doc["Statement"]
+        if s.get("Sid") == "ReadModelArtifact"
+    ]
+    assert reads == [["arn:aws:s3:::secret-models/fraud/v1/model.tar.gz*"]]
+
+
+def test_component_secret_output_is_checked_once_resolved() -> None:
+    from sagemaker_rollouts import RolloutEndpoint
+    from sagemaker_rollouts.infra.mockrun import run_function_offline
+
+    result = run_function_offline(
+        lambda: RolloutEndpoint("fraud", _component_args(instance_type="ml.m5.lage"))
+    )
+    assert result.error is not None
+    assert "variants[1].instance_type: not a SageMaker hosting instance type" in str(result.error)
+    assert not result.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+
+
+def test_component_output_on_a_key_the_plan_reads_is_refused_naming_it() -> None:
+    import pulumi
+
+    from sagemaker_rollouts import RolloutEndpoint
+    from sagemaker_rollouts.infra.mockrun import run_function_offline
+
+    args = _component_args()
+    args["variants"][1]["instance_count"] = pulumi.Output.from_input(2)
+    result = run_function_offline(lambda: RolloutEndpoint("fraud", args))
+    assert isinstance(result.error, ConfigError), result.error
+    assert result.error.errors[0].startswith("variants[1].instance_count: a pulumi Output")
+    assert result.resources == []
