@@ -1324,6 +1324,8 @@ def _check_endpoint(
         why = {
             "recreate": "recreate replaces the endpoint with one variant",
             "blue_green": "blue/green shifts one variant, kept under the same name across updates",
+            # deployment-guardrails-exclusions.html: rolling deployments exclude
+            # "Multi-variant inference endpoints".
             "rolling": "SageMaker rejects rolling updates on multi-variant endpoints",
         }[name]
         errs.append(f"{p}.variants: {name} needs exactly one variant ({why}), got {len(variants)}")
@@ -1992,6 +1994,21 @@ def config_warnings(config: StackConfig) -> list[str]:
                     "rolling update protects nothing; add instances or use blue_green"
                 )
         bgc = ep.strategy.blue_green
+        # SageMaker Developer Guide, deployment-guardrails-exclusions.html: "Endpoints that use
+        # Inf1 (Inferentia-based) instances ... cannot use deployment guardrails ... and your
+        # endpoint will fall back to using a blue/green deployment with all at once traffic
+        # shifting and no final baking period". AWS accepts the update: warn, do not refuse.
+        native = ep.strategy.blue_green is not None or ep.strategy.rolling is not None
+        inf1 = sorted(
+            {v.instance_type for v in ep.variants if v.instance_type.startswith("ml.inf1.")}
+        )
+        if native and inf1:
+            out.append(
+                f"{p}.strategy.{ep.strategy.name}: {', '.join(inf1)} (Inf1) cannot use SageMaker's "
+                "deployment guardrails: the update falls back to blue/green all at once with no "
+                "final baking period and no auto-rollback bake (deployment-guardrails-exclusions); "
+                "use a canary, or Inf2 instances"
+            )
         # guardrails S5: ALL_AT_ONCE has one traffic step, so WaitIntervalInSeconds ("between
         # incremental steps") never runs; its baking period is the termination wait.
         if (

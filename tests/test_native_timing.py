@@ -311,3 +311,22 @@ def test_all_at_once_without_a_termination_wait_warns_that_nothing_bakes(
     _, cfg = _plan(single({"blue_green": {"termination_wait_seconds": term}}))
     key = f"{SVC}.strategy.blue_green.termination_wait_seconds: "
     assert any(w.startswith(key) for w in config_warnings(cfg)) is warned
+
+
+@pytest.mark.parametrize(
+    ("strategy", "itype", "warned"),
+    [
+        ({"rolling": {"maximum_batch_size": {"value": 25}}}, "ml.inf1.xlarge", True),
+        ({"blue_green": {"termination_wait_seconds": 60}}, "ml.inf1.6xlarge", True),
+        ({"blue_green": {"termination_wait_seconds": 60}}, "ml.inf2.xlarge", False),
+    ],
+)
+def test_inf1_endpoints_warn_that_guardrails_fall_back_to_all_at_once(
+    strategy: dict[str, Any], itype: str, warned: bool
+) -> None:
+    """deployment-guardrails-exclusions: Inf1 endpoints cannot use deployment guardrails and fall
+    back to all at once with no final baking period; AWS accepts the update, so the plan warns."""
+    _, cfg = _plan(single(strategy, itype=itype))
+    name = next(iter(strategy))
+    key = f"{SVC}.strategy.{name}: "
+    assert any(w.startswith(key) and "falls back" in w for w in config_warnings(cfg)) is warned
