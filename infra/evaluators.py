@@ -84,6 +84,34 @@ def ab_policy(
     return iam.document(*statements)
 
 
+def ab_environment(
+    spec: EvaluatorSpec, *, table_name: Any, topic_arn: Any, stack: str
+) -> dict[str, Any]:
+    """The A/B evaluator Lambda's environment (`infra.limits` measures the same dict)."""
+    return {
+        "AB_SPEC": spec.to_json(),
+        "STATE_TABLE": table_name,
+        "TOPIC_ARN": topic_arn,
+        # For the `rollout` commands in notifications (strategies/notify.py).
+        "ROLLOUT_STACK": stack,
+    }
+
+
+def drift_environment(
+    job: DriftJobSpec, *, bucket: Any, stack: str, topic_arn: Any | None
+) -> dict[str, Any]:
+    """The drift job Lambda's environment (`infra.limits` measures the same dict)."""
+    variables: dict[str, Any] = {
+        "DRIFT_SPEC": job.to_json(),
+        "CAPTURE_BUCKET": bucket,
+        # For the `rollout` commands in notifications (strategies/notify.py).
+        "ROLLOUT_STACK": stack,
+    }
+    if topic_arn is not None:
+        variables["TOPIC_ARN"] = topic_arn
+    return variables
+
+
 class AbEvaluator(pulumi.ComponentResource):
     """Lambda + log group + role + schedule for one endpoint's A/B winner evaluation.
 
@@ -151,13 +179,9 @@ class AbEvaluator(pulumi.ComponentResource):
             memory_size=256,
             reserved_concurrent_executions=1,
             environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={
-                    "AB_SPEC": spec.to_json(),
-                    "STATE_TABLE": table_name,
-                    "TOPIC_ARN": topic_arn,
-                    # For the `rollout` commands in notifications (strategies/notify.py).
-                    "ROLLOUT_STACK": pulumi.get_stack(),
-                }
+                variables=ab_environment(
+                    spec, table_name=table_name, topic_arn=topic_arn, stack=pulumi.get_stack()
+                )
             ),
             tags=tags,
             opts=pulumi.ResourceOptions(
@@ -285,14 +309,9 @@ class DriftJob(pulumi.ComponentResource):
                 )
             )
         )
-        variables: dict[str, pulumi.Input[str]] = {
-            "DRIFT_SPEC": job.to_json(),
-            "CAPTURE_BUCKET": bucket.bucket,
-            # For the `rollout` commands in notifications (strategies/notify.py).
-            "ROLLOUT_STACK": pulumi.get_stack(),
-        }
-        if topic_arn is not None:
-            variables["TOPIC_ARN"] = topic_arn
+        variables = drift_environment(
+            job, bucket=bucket.bucket, stack=pulumi.get_stack(), topic_arn=topic_arn
+        )
         role_policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
         self.function = aws.lambda_.Function(
             f"{name}-function",

@@ -22,6 +22,9 @@ Limits, with their sources:
   environment variables you have provided exceeded the 4KB limit. String measured: {...}").
 - IAM role inline policies: "Role policy size cannot exceed 10,240 characters" for all inline
   policies of a role together, white space not counted (IAM User Guide, IAM and AWS STS quotas).
+- The A/B evaluator's and the drift job's environments (their specs as JSON) against the same
+  4 KB; the drift job's bucket name is the capture bucket's prefix plus the provider's 26-character
+  unique suffix.
 - EventBridge PutRule `EventPattern`: at most 4,096 characters (botocore events model,
   `EventPattern` max 4096).
 """
@@ -32,6 +35,7 @@ import json
 import re
 from typing import Any
 
+from sagemaker_rollouts.infra.evaluators import ab_environment, drift_environment
 from sagemaker_rollouts.infra.hook import (
     alarm_event_pattern,
     hook_environment,
@@ -39,6 +43,7 @@ from sagemaker_rollouts.infra.hook import (
     hook_role_policy,
     watched_alarms,
 )
+from sagemaker_rollouts.infra.shared import bucket_prefix
 from sagemaker_rollouts.strategies import aws_limits
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 
@@ -75,22 +80,20 @@ def policy_characters(document: dict[str, Any]) -> int:
 
 
 def _names(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, Any]:
-    """The names and ARNs the hook's resources get, as the program declares them."""
-    spec = ep.canary
-    assert spec is not None
+    """The names and ARNs the endpoint's Lambdas see, as the program declares them."""
     region = plan.region
     part = partition_of(region)
     arn = f"arn:{part}:%s:{region}:{ACCOUNT_ID}:%s"
     table = plan.state_table_name or f"{plan.project}-{plan.stack}-rollouts"
     own_topic = None if plan.notifications is None else plan.notifications.topic_arn
     topic_arn = own_topic or arn % ("sns", plan.topic_name or f"{table}-events")
-    fn = hook_function_name(spec.endpoint_name)
+    fn = hook_function_name(ep.endpoint_name)
     return {
         "region": region,
         "partition": part,
         "table": table,
         "topic_arn": topic_arn,
-        "endpoint_arn": arn % ("sagemaker", f"endpoint/{spec.endpoint_name.lower()}"),
+        "endpoint_arn": arn % ("sagemaker", f"endpoint/{ep.endpoint_name.lower()}"),
         "table_arn": arn % ("dynamodb", f"table/{table}"),
         "log_group_arn": arn % ("logs", f"log-group:/aws/lambda/{fn}"),
         "key_arn": arn % ("kms", f"key/{KEY_ID}") if plan.needs_kms_key else None,
@@ -165,10 +168,65 @@ def _hook_sizes(plan: DeploymentPlan, ep: EndpointPlan) -> list[str]:
     return errs
 
 
+# terraform-provider-aws names a bucket from `bucket_prefix` with the plugin SDK's
+# `id.PrefixedUniqueId`: the prefix plus a 26-character unique suffix (`UniqueIDSuffixLength`).
+UNIQUE_SUFFIX = 26
+
+
+def ab_environment_for(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, str]:
+    """The A/B evaluator's environment for `ep` as the program declares it."""
+    assert ep.ab_evaluator is not None
+    n = _names(plan, ep)
+    return ab_environment(
+        ep.ab_evaluator, table_name=n["table"], topic_arn=n["topic_arn"], stack=plan.stack
+    )
+
+
+def drift_environment_for(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, str]:
+    """The drift job's environment for `ep` as the program declares it."""
+    assert ep.drift is not None
+    bucket = bucket_prefix(plan.project, plan.stack) + "x" * UNIQUE_SUFFIX
+    n = _names(plan, ep)
+    # infra/shared.py StackResources: a topic (its own or the user's) only when the plan wants one
+    wants_topic = plan.topic_name is not None or plan.state_table_name is not None
+    return drift_environment(
+        ep.drift.job,
+        bucket=bucket,
+        stack=plan.stack,
+        topic_arn=n["topic_arn"] if wants_topic else None,
+    )
+
+
+def _environment_error(path: str, what: str, env: dict[str, str], why: str) -> list[str]:
+    size = lambda_environment_bytes(env)
+    if size <= LAMBDA_ENVIRONMENT_BYTES:
+        return []
+    return [
+        f"{path}: the {what}'s Lambda environment would be {size} bytes ({why}); Lambda allows "
+        f"{LAMBDA_ENVIRONMENT_BYTES} bytes (4 KB) for all variables together"
+    ]
+
+
 def deploy_limit_errors(plan: DeploymentPlan) -> list[str]:
     """Every generated size over its AWS limit, as `endpoints.<key>.<path>: message`."""
     errs: list[str] = []
     for ep in plan.endpoints:
         if ep.canary is not None:
             errs += _hook_sizes(plan, ep)
+        if ep.ab_evaluator is not None:
+            errs += _environment_error(
+                f"endpoints.{ep.key}.strategy.ab",
+                "A/B evaluator",
+                ab_environment_for(plan, ep),
+                "its spec holds the variants and the successes/trials metrics with their "
+                "dimensions: shorten the dimension values",
+            )
+        if ep.drift is not None:
+            errs += _environment_error(
+                f"endpoints.{ep.key}.drift.features",
+                "drift job",
+                drift_environment_for(plan, ep),
+                "its spec holds every feature's name, json_path and csv_column: fewer features "
+                "or shorter paths",
+            )
     return errs

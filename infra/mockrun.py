@@ -218,6 +218,12 @@ class RecordingMocks(pulumi_mocks.Mocks):
                 state.update(arn=_arn("kms", r, name))
             case "aws:s3/bucket:Bucket":
                 bucket = _physical_name(args, "bucket")
+                prefix = args.inputs.get("bucketPrefix")
+                if not args.inputs.get("bucket") and isinstance(prefix, str) and prefix:
+                    # the provider: prefix + a 26-character unique suffix (plugin SDK
+                    # id.PrefixedUniqueId, UniqueIDSuffixLength), as infra/limits.py counts it
+                    digest = hashlib.sha256(f"{args.typ}/{args.name}".encode()).hexdigest()
+                    bucket = prefix + digest[:26]
                 rid = bucket
                 state.update(
                     bucket=bucket,

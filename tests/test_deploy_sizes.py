@@ -215,3 +215,60 @@ def test_more_watched_alarms_than_describe_alarms_takes_fail_the_plan() -> None:
 def test_single_variant_strategies_have_no_hook_to_measure() -> None:
     plan = build_plan(load_config(single({"blue_green": {}})), project="p", stack="s")
     assert limits.deploy_limit_errors(plan) == []
+
+
+def _ab(dimension_value: str) -> dict[str, Any]:
+    raw = canary()
+    raw["endpoints"]["fraud"]["strategy"] = {
+        "ab": {
+            "weights": {"stable": 50, "candidate": 50},
+            "successes": {
+                "namespace": "Acme/Fraud",
+                "metric": "Conversions",
+                "dimensions": {f"Dim{i}": dimension_value for i in range(20)},
+            },
+        }
+    }
+    return raw
+
+
+def test_ab_evaluator_environment_is_measured_as_declared() -> None:
+    raw = _ab("checkout")
+    result = _program(raw)
+    result.raise_error()
+    plan = build_plan(
+        load_config(raw), project="sagemaker-rollouts", stack="canary", region="us-east-1"
+    )
+    (fn,) = [f for f in result.of_type(FUNCTION) if f.name.endswith("-ab-evaluator-function")]
+    declared = fn.inputs["environment"]["variables"]
+    assert declared == limits.ab_environment_for(plan, plan.endpoints[0])
+
+
+def test_ab_evaluator_environment_over_4kb_fails_the_plan() -> None:
+    result = _program(_ab("x" * 300))
+    assert isinstance(result.error, ConfigError), result.error
+    assert any(
+        e.startswith(f"{EP}.strategy.ab: the A/B evaluator's Lambda environment")
+        for e in result.error.errors
+    ), result.error.errors
+    assert result.resources == []
+
+
+def test_drift_job_environment_is_measured_as_declared() -> None:
+    """The capture bucket's name is the provider's (prefix + 26-character suffix): the mock
+    names it so too, and the measured environment is the declared one."""
+    from pathlib import Path
+
+    from sagemaker_rollouts.cli.stack import load_stack
+
+    root = Path(__file__).resolve().parent.parent
+    result = run_offline(root / "Pulumi.canary-drift.yaml")
+    result.raise_error()
+    plan = load_stack(root, "canary-drift").plan
+    (ep,) = [e for e in plan.endpoints if e.drift is not None]
+    (fn,) = [f for f in result.of_type(FUNCTION) if f.name.endswith("-drift-function")]
+    declared = fn.inputs["environment"]["variables"]
+    measured = limits.drift_environment_for(plan, ep)
+    assert declared["DRIFT_SPEC"] == measured["DRIFT_SPEC"]
+    assert len(declared["CAPTURE_BUCKET"]) == len(measured["CAPTURE_BUCKET"])
+    assert limits.lambda_environment_bytes(declared) == limits.lambda_environment_bytes(measured)
