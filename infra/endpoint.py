@@ -337,7 +337,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             )
         self.dashboard = self._dashboard(name, plan, view, alarms, account)
         self.scaling_targets = {
-            v.name: self._autoscaling(name, plan, v)
+            v.name: self._autoscaling(name, plan, v, tags)
             for v in view.production_variants
             if v.autoscaling is not None
         }
@@ -371,7 +371,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         )
 
     def _autoscaling(
-        self, name: str, plan: EndpointPlan, variant: VariantPlan
+        self, name: str, plan: EndpointPlan, variant: VariantPlan, tags: dict[str, str]
     ) -> aws.appautoscaling.Target:
         """One scalable target per variant, with a target-tracking policy on invocations per
         instance and/or a custom metric (strategies/autoscaling.py).
@@ -390,6 +390,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             resource_id=autoscaling.resource_id(plan.endpoint_name, variant.name),
             min_capacity=autoscaling.min_capacity_at(a, variant.weight),
             max_capacity=a.max_capacity,
+            # The stack's tag: the CI role registers targets only with it (infra/ci_policy.py).
+            tags=tags,
             # The variant must exist before it can be registered.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.endpoint]),
         )
@@ -530,7 +532,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             )
             capture_arn: pulumi.Input[str | None] = None
             if self.capture_uri is not None:
-                capture_arn = self.capture_uri.apply(iam.s3_prefix_arn)
+                capture_arn = self.capture_uri.apply(iam.s3_folder_arn)
             use_key = key_arn if (plan.endpoint_kms or _captures_with_key(plan)) else None
             # a component's secret Outputs (infra/secrets.py): grants from the real URL and image
             real = secrets.resolve_model(model) if secrets.has_tokens(model) else model

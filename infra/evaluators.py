@@ -44,6 +44,7 @@ def archive(files: dict[str, Path]) -> pulumi.AssetArchive:
 def ab_policy(
     *,
     endpoint_arn: str,
+    endpoint_name: str,
     table_arn: str,
     topic_arn: str,
     log_group_arn: str,
@@ -64,10 +65,14 @@ def ab_policy(
             )
             if promote
             else None,
+            # What lambdas/ab_evaluator.py calls: GetItem (recorded_winner), PutItem
+            # (record_evaluation), UpdateItem (_claim_winner), all on this endpoint's rows
+            # (partition key `ab:<endpoint>`, `rollout_key`); Query is the CLI's, not the Lambda's.
             iam.statement(
                 "History",
-                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                 [table_arn],
+                iam.own_rows(f"ab:{endpoint_name}"),
             ),
             iam.statement("Notify", ["sns:Publish"], [topic_arn]),
             iam.statement(
@@ -158,6 +163,7 @@ class AbEvaluator(pulumi.ComponentResource):
             lambda a: json.dumps(
                 ab_policy(
                     endpoint_arn=a[0],
+                    endpoint_name=spec.endpoint_name,
                     table_arn=a[1],
                     topic_arn=a[2],
                     log_group_arn=a[3],

@@ -81,13 +81,13 @@ def hook_role_policy(
     ARNs). `infra.limits` measures the same document against IAM's role policy size."""
     return iam.hook_policy(
         endpoint_arn=endpoint_arn,
+        endpoint_name=spec.endpoint_name,
         alarm_arns=[
             f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:{alarm}"
             for alarm in watched_alarms(spec)
         ],
         table_arn=table_arn,
         topic_arn=topic_arn,
-        metric_namespace=spec.metric_namespace,
         log_group_arn=log_group_arn,
         key_arn=key_arn,
     )

@@ -43,14 +43,17 @@ def document(*statements: Doc) -> Doc:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
-def assume_role(service: str) -> Doc:
-    """Trust policy letting one AWS service principal assume the role."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-        ],
-    }
+def assume_role(service: str, *, source_account: str | None = None) -> Doc:
+    """Trust policy letting one AWS service principal assume the role.
+
+    `source_account`: only on behalf of resources of this account (`aws:SourceAccount`, IAM
+    User Guide "The confused deputy problem"), for a service that serves many accounts and
+    assumes the role for one of its resources (AWS Chatbot's channel configurations).
+    """
+    st: Doc = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if source_account is not None:
+        st["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    return {"Version": "2012-10-17", "Statement": [st]}
 
 
 def ecr_repository_arn(image: str) -> str | None:
@@ -77,9 +80,21 @@ def s3_location(url: str) -> tuple[str, str]:
 
 
 def s3_prefix_arn(url: str, partition: str = "aws") -> str:
-    """Objects at or under an S3 URL: the artifact itself, or everything below a prefix."""
+    """The objects a model artifact URL names: the object itself (`s3://b/model.tar.gz`: that key
+    only, not `model.tar.gz-old`), or, for an uncompressed model (the URL ends with `/`),
+    everything below that folder (the prefix ends at the `/` delimiter)."""
     bucket, key = s3_location(url)
-    return f"arn:{partition}:s3:::{bucket}/{key}*"
+    if key == "" or key.endswith("/"):
+        return f"arn:{partition}:s3:::{bucket}/{key}*"
+    return f"arn:{partition}:s3:::{bucket}/{key}"
+
+
+def s3_folder_arn(url: str, partition: str = "aws") -> str:
+    """Everything below a folder URL (`s3://b/capture` -> `b/capture/*`): the prefix ends at the
+    `/` delimiter, so `capture-other/` is not included."""
+    bucket, key = s3_location(url)
+    key = key.strip("/")
+    return f"arn:{partition}:s3:::{bucket}/{key + '/' if key else ''}*"
 
 
 def execution_role_policy(
@@ -142,7 +157,11 @@ def execution_role_policy(
                 [repo],
             )
         )
-    log_group = f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/"
+    # SageMaker logs an endpoint to exactly `/aws/sagemaker/Endpoints/<endpoint name>` (SageMaker
+    # Developer Guide, "Log groups and streams that Amazon SageMaker AI sends to CloudWatch Logs").
+    # The group itself and its streams (`:log-stream:*`) and nothing else: a trailing `*` on the
+    # name would also match another stack's `<endpoint name>-drift`.
+    log_group = endpoint_log_group_arn(partition, region, account, endpoint_name)
     statements.append(
         statement(
             "EndpointLogs",
@@ -152,18 +171,19 @@ def execution_role_policy(
                 "logs:PutLogEvents",
                 "logs:DescribeLogStreams",
             ],
-            [f"{log_group}{endpoint_name}*"],
+            [log_group, f"{log_group}:log-stream:*"],
         )
     )
     if capture_prefix_arn is not None:
         statements.append(statement("WriteDataCapture", ["s3:PutObject"], [capture_prefix_arn]))
     if key_arn is not None:
+        # Capture objects are written with SSE-KMS: S3 asks KMS for a data key on the writer's
+        # behalf (kms:GenerateDataKey) and decrypts it for multipart parts (kms:Decrypt); S3 needs
+        # neither kms:Encrypt nor kms:DescribeKey (Amazon S3 User Guide, "Using server-side
+        # encryption with AWS KMS keys", permissions). The ML volume key is used through the grant
+        # SageMaker creates with the deployer's credentials, not through this role.
         statements.append(
-            statement(
-                "UseStackKey",
-                ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                [key_arn],
-            )
+            statement("UseStackKey", ["kms:Decrypt", "kms:GenerateDataKey"], [key_arn])
         )
     if model.vpc is not None:
         eni = f"arn:{partition}:ec2:{region}:{account}:network-interface/*"
@@ -207,17 +227,38 @@ def execution_role_policy(
     return document(*statements)
 
 
+def endpoint_log_group_arn(partition: str, region: str, account: str, endpoint_name: str) -> str:
+    """The ARN of the log group SageMaker writes an endpoint's container logs to."""
+    return f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{endpoint_name}"
+
+
+def own_rows(partition_key_pattern: str) -> Doc:
+    """Condition: every item the request touches has a partition key matching the pattern
+    (`dynamodb:LeadingKeys`, DynamoDB Developer Guide "Using IAM policy conditions for
+    fine-grained access control"; `ForAllValues` so a request naming any other key is denied)."""
+    return {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [partition_key_pattern]}}
+
+
 def hook_policy(
     *,
     endpoint_arn: str,
+    endpoint_name: str,
     alarm_arns: Sequence[str],
     table_arn: str,
     topic_arn: str,
-    metric_namespace: str,
     log_group_arn: str,
     key_arn: str | None,
 ) -> Doc:
-    """The canary hook's permissions: this endpoint, its alarms, the state table and topic."""
+    """The canary hook's permissions: this endpoint, its alarms, its own rows of the state table
+    (partition keys `<endpoint name>/<candidate>/<attempt>`, `strategies.rollout.rollout_id`;
+    endpoint names have no `/`, so the prefix ends at a delimiter) and the topic.
+
+    What the hook calls (lambdas/canary_hook.py, lambdas/store.py): DescribeEndpoint,
+    UpdateEndpointWeightsAndCapacities, DescribeAlarms, GetItem, Query (history),
+    TransactWriteItems of two Puts (authorized as dynamodb:PutItem per item, DynamoDB Developer
+    Guide "TransactWriteItems": "you need permissions for each action in the transaction"),
+    sns:Publish. Its metrics are Embedded Metric Format log lines: no PutMetricData.
+    """
     statements = [
         statement(
             "Endpoint",
@@ -234,23 +275,11 @@ def hook_policy(
         ),
         statement(
             "StateTable",
-            [
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:Query",
-                "dynamodb:ConditionCheckItem",
-            ],
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
             [table_arn],
+            own_rows(f"{endpoint_name}/*"),
         ),
         statement("Notify", ["sns:Publish"], [topic_arn]),
-        # PutMetricData has no resource-level permission; the namespace condition scopes it.
-        statement(
-            "Metrics",
-            ["cloudwatch:PutMetricData"],
-            "*",
-            {"StringEquals": {"cloudwatch:namespace": metric_namespace}},
-        ),
         statement(
             "Logs",
             ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -322,20 +351,9 @@ def tls_only_bucket_policy(bucket_arn: str) -> Doc:
 # The CI/CD pipeline's role (README "CI/CD pipeline"): GitHub Actions OIDC, least privilege.
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
-# Actions AWS only authorizes on "*" (Service Authorization Reference: no resource types):
-# creating a KMS key, and the autoscaling/alarm/dashboard reads pulumi refreshes with.
-PIPELINE_STAR_ACTIONS = ("kms:CreateKey",)
 
 
-def github_trust_policy(
-    provider_arn: str, repository: str, refs: Sequence[str], environments: Sequence[str]
-) -> Doc:
-    """Trust GitHub's OIDC tokens of one repository, for the given refs (`refs/heads/main`),
-    pull requests, and deployment environments (`production`); audience sts.amazonaws.com
-    (GitHub docs, "Configuring OpenID Connect in Amazon Web Services")."""
-    subjects = [f"repo:{repository}:ref:{r}" for r in refs]
-    subjects += [f"repo:{repository}:environment:{e}" for e in environments]
-    subjects.append(f"repo:{repository}:pull_request")
+def _github(provider_arn: str, subjects: Sequence[str]) -> Doc:
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -344,277 +362,30 @@ def github_trust_policy(
                 "Principal": {"Federated": provider_arn},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
-                    "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"},
-                    "StringLike": {f"{GITHUB_OIDC_HOST}:sub": subjects},
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+                        f"{GITHUB_OIDC_HOST}:sub": list(subjects),
+                    },
                 },
             }
         ],
     }
 
 
-def pipeline_policy(*, account: str, region: str, partition: str, project: str) -> Doc:
-    """What `pulumi preview/up` of this project and `rollout status` need, by resource ARN.
+def github_trust_policy(
+    provider_arn: str, repository: str, refs: Sequence[str], environments: Sequence[str]
+) -> Doc:
+    """The deploy role's trust: GitHub OIDC tokens of one repository whose subject is one of the
+    given refs (`refs/heads/main`: jobs without an environment) or deployment environments
+    (`production`: a job in that environment, after its required reviewers), audience
+    sts.amazonaws.com. Exact subjects (`StringEquals`), so no pull request (`repo:R:pull_request`),
+    other branch, other environment or other repository matches (GitHub docs, "About security
+    hardening with OpenID Connect", subject claims)."""
+    subjects = [f"repo:{repository}:ref:{r}" for r in refs]
+    subjects += [f"repo:{repository}:environment:{e}" for e in environments]
+    return _github(provider_arn, subjects)
 
-    Scoped to this account and region, and by name to the project's table, topic and capture
-    buckets; IAM roles may only be passed to SageMaker, Lambda and AWS Chatbot. The one action on
-    "*" is kms:CreateKey (it has no resource type). Passes the pack's `iam-no-wildcards` rule.
-    """
-    a = f"{region}:{account}"
 
-    def arn(service: str, resource: str, *, regional: bool = True) -> str:
-        return f"arn:{partition}:{service}:{a if regional else ':' + account}:{resource}"
-
-    sagemaker = [arn("sagemaker", f"{kind}/*") for kind in ("model", "endpoint-config", "endpoint")]
-    return document(
-        statement(
-            "SageMaker",
-            [
-                "sagemaker:CreateModel",
-                "sagemaker:DeleteModel",
-                "sagemaker:DescribeModel",
-                "sagemaker:CreateEndpointConfig",
-                "sagemaker:DeleteEndpointConfig",
-                "sagemaker:DescribeEndpointConfig",
-                "sagemaker:CreateEndpoint",
-                "sagemaker:UpdateEndpoint",
-                "sagemaker:DeleteEndpoint",
-                "sagemaker:DescribeEndpoint",
-                "sagemaker:AddTags",
-                "sagemaker:DeleteTags",
-                "sagemaker:ListTags",
-            ],
-            sagemaker,
-        ),
-        statement(
-            "Roles",
-            [
-                "iam:CreateRole",
-                "iam:DeleteRole",
-                "iam:GetRole",
-                "iam:UpdateRole",
-                "iam:UpdateAssumeRolePolicy",
-                "iam:TagRole",
-                "iam:UntagRole",
-                "iam:PutRolePolicy",
-                "iam:GetRolePolicy",
-                "iam:DeleteRolePolicy",
-                "iam:ListRolePolicies",
-                "iam:ListAttachedRolePolicies",
-                "iam:ListInstanceProfilesForRole",
-            ],
-            [f"arn:{partition}:iam::{account}:role/*"],
-        ),
-        statement(
-            "PassRoles",
-            ["iam:PassRole"],
-            [f"arn:{partition}:iam::{account}:role/*"],
-            {
-                "StringEquals": {
-                    "iam:PassedToService": [
-                        "sagemaker.amazonaws.com",
-                        "lambda.amazonaws.com",
-                        "chatbot.amazonaws.com",
-                    ]
-                }
-            },
-        ),
-        statement(
-            "AutoscalingServiceLinkedRole",
-            ["iam:CreateServiceLinkedRole"],
-            [
-                f"arn:{partition}:iam::{account}:role/aws-service-role/"
-                "sagemaker.application-autoscaling.amazonaws.com/*"
-            ],
-            {
-                "StringEquals": {
-                    "iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"
-                }
-            },
-        ),
-        statement(
-            "Hooks",
-            [
-                "lambda:CreateFunction",
-                "lambda:DeleteFunction",
-                "lambda:GetFunction",
-                "lambda:GetFunctionConfiguration",
-                "lambda:UpdateFunctionCode",
-                "lambda:UpdateFunctionConfiguration",
-                "lambda:PutFunctionConcurrency",
-                "lambda:DeleteFunctionConcurrency",
-                "lambda:GetFunctionCodeSigningConfig",
-                "lambda:ListVersionsByFunction",
-                "lambda:AddPermission",
-                "lambda:RemovePermission",
-                "lambda:GetPolicy",
-                "lambda:TagResource",
-                "lambda:UntagResource",
-                "lambda:ListTags",
-                "lambda:InvokeFunction",
-            ],
-            [arn("lambda", "function:*")],
-        ),
-        statement(
-            "Schedules",
-            [
-                "events:PutRule",
-                "events:DeleteRule",
-                "events:DescribeRule",
-                "events:PutTargets",
-                "events:RemoveTargets",
-                "events:ListTargetsByRule",
-                "events:TagResource",
-                "events:UntagResource",
-                "events:ListTagsForResource",
-            ],
-            [arn("events", "rule/*")],
-        ),
-        statement(
-            "AlarmsAndDashboards",
-            [
-                "cloudwatch:PutMetricAlarm",
-                "cloudwatch:DeleteAlarms",
-                "cloudwatch:DescribeAlarms",
-                "cloudwatch:TagResource",
-                "cloudwatch:UntagResource",
-                "cloudwatch:ListTagsForResource",
-                "cloudwatch:PutDashboard",
-                "cloudwatch:GetDashboard",
-                "cloudwatch:DeleteDashboards",
-            ],
-            [arn("cloudwatch", "alarm:*"), f"arn:{partition}:cloudwatch::{account}:dashboard/*"],
-        ),
-        statement(
-            "Logs",
-            [
-                "logs:CreateLogGroup",
-                "logs:DeleteLogGroup",
-                "logs:PutRetentionPolicy",
-                "logs:AssociateKmsKey",
-                "logs:DisassociateKmsKey",
-                "logs:TagResource",
-                "logs:UntagResource",
-                "logs:ListTagsForResource",
-                "logs:DescribeLogGroups",
-            ],
-            [arn("logs", "log-group:/aws/lambda/*")],
-        ),
-        statement(
-            "StateTable",
-            [
-                "dynamodb:CreateTable",
-                "dynamodb:DeleteTable",
-                "dynamodb:DescribeTable",
-                "dynamodb:UpdateTable",
-                "dynamodb:DescribeContinuousBackups",
-                "dynamodb:UpdateContinuousBackups",
-                "dynamodb:DescribeTimeToLive",
-                "dynamodb:TagResource",
-                "dynamodb:UntagResource",
-                "dynamodb:ListTagsOfResource",
-                "dynamodb:GetItem",
-                "dynamodb:Query",
-            ],
-            [arn("dynamodb", f"table/{project}-*")],
-        ),
-        statement(
-            "Topic",
-            [
-                "sns:CreateTopic",
-                "sns:DeleteTopic",
-                "sns:GetTopicAttributes",
-                "sns:SetTopicAttributes",
-                "sns:Subscribe",
-                "sns:Unsubscribe",
-                "sns:GetSubscriptionAttributes",
-                "sns:SetSubscriptionAttributes",
-                "sns:TagResource",
-                "sns:UntagResource",
-                "sns:ListTagsForResource",
-            ],
-            [arn("sns", f"{project}-*")],
-        ),
-        statement(
-            "CaptureBucket",
-            [
-                "s3:CreateBucket",
-                "s3:DeleteBucket",
-                "s3:GetBucketPolicy",
-                "s3:PutBucketPolicy",
-                "s3:GetBucketPublicAccessBlock",
-                "s3:PutBucketPublicAccessBlock",
-                "s3:GetBucketOwnershipControls",
-                "s3:PutBucketOwnershipControls",
-                "s3:GetBucketVersioning",
-                "s3:PutBucketVersioning",
-                "s3:GetBucketTagging",
-                "s3:PutBucketTagging",
-                "s3:GetBucketAcl",
-                "s3:GetBucketCORS",
-                "s3:GetBucketWebsite",
-                "s3:GetBucketLogging",
-                "s3:GetBucketRequestPayment",
-                "s3:GetBucketObjectLockConfiguration",
-                "s3:DeleteBucketPolicy",
-                "s3:GetEncryptionConfiguration",
-                "s3:PutEncryptionConfiguration",
-                "s3:GetLifecycleConfiguration",
-                "s3:PutLifecycleConfiguration",
-                "s3:GetAccelerateConfiguration",
-                "s3:GetReplicationConfiguration",
-                "s3:ListBucket",
-            ],
-            [f"arn:{partition}:s3:::*-capture-*"],
-        ),
-        statement("CreateKey", list(PIPELINE_STAR_ACTIONS), "*"),
-        statement(
-            "Key",
-            [
-                "kms:DescribeKey",
-                "kms:GetKeyPolicy",
-                "kms:PutKeyPolicy",
-                "kms:GetKeyRotationStatus",
-                "kms:EnableKeyRotation",
-                "kms:ScheduleKeyDeletion",
-                "kms:TagResource",
-                "kms:UntagResource",
-                "kms:ListResourceTags",
-                "kms:CreateAlias",
-                "kms:DeleteAlias",
-                "kms:UpdateAlias",
-            ],
-            [arn("kms", "key/*"), arn("kms", f"alias/{project}-*")],
-        ),
-        statement(
-            "Autoscaling",
-            [
-                "application-autoscaling:RegisterScalableTarget",
-                "application-autoscaling:DeregisterScalableTarget",
-                "application-autoscaling:PutScalingPolicy",
-                "application-autoscaling:DeleteScalingPolicy",
-                "application-autoscaling:DescribeScalableTargets",
-                "application-autoscaling:DescribeScalingPolicies",
-                "application-autoscaling:TagResource",
-                "application-autoscaling:UntagResource",
-                "application-autoscaling:ListTagsForResource",
-            ],
-            [arn("application-autoscaling", "scalable-target/*")],
-        ),
-        statement(
-            "ChatChannels",
-            [
-                "chatbot:CreateSlackChannelConfiguration",
-                "chatbot:UpdateSlackChannelConfiguration",
-                "chatbot:DeleteSlackChannelConfiguration",
-                "chatbot:DescribeSlackChannelConfigurations",
-                "chatbot:CreateMicrosoftTeamsChannelConfiguration",
-                "chatbot:UpdateMicrosoftTeamsChannelConfiguration",
-                "chatbot:DeleteMicrosoftTeamsChannelConfiguration",
-                "chatbot:GetMicrosoftTeamsChannelConfiguration",
-                "chatbot:TagResource",
-                "chatbot:UntagResource",
-                "chatbot:ListTagsForResource",
-            ],
-            [f"arn:{partition}:chatbot::{account}:chat-configuration/*"],
-        ),
-    )
+def github_pull_request_trust_policy(provider_arn: str, repository: str) -> Doc:
+    """The preview role's trust: this repository's pull requests only (`repo:R:pull_request`)."""
+    return _github(provider_arn, [f"repo:{repository}:pull_request"])

@@ -238,6 +238,13 @@ class RecordingMocks(pulumi_mocks.Mocks):
                 state.update(name=name, arn=rid)
             case "aws:iam/role:Role":
                 state.update(name=name, arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}")
+            case "aws:iam/policy:Policy":
+                rid = f"arn:aws:iam::{ACCOUNT_ID}:policy/{name}"
+                state.update(name=name, arn=rid)
+            case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+                host = str(args.inputs.get("url", "")).removeprefix("https://")
+                rid = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}"
+                state.update(arn=rid)
             case "aws:iam/rolePolicy:RolePolicy":
                 rid = f"{args.inputs.get('role', 'role')}:{name}"
                 state.update(name=name)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sagemaker_rollouts.infra.ci_policy import STAR_ONLY
 from sagemaker_rollouts.strategies.config import has_local_nvme
 
 Level = Literal["mandatory", "advisory", "disabled"]
@@ -43,10 +44,11 @@ STAR_ALLOWED = frozenset(
         # Read-only; no resource types in the Service Authorization Reference (A/B evaluator).
         "cloudwatch:GetMetricData",
         # No resource type either (Service Authorization Reference, AWS KMS): the CI/CD
-        # pipeline's role creates the stack key (infra/iam.py `pipeline_policy`).
+        # pipeline's role creates the stack key (infra/ci_policy.py `STAR_ONLY`).
         "kms:CreateKey",
     }
 )
+STAR_ALLOWED = STAR_ALLOWED | frozenset(STAR_ONLY)
 # Allowed on "*" only with a condition that scopes them.
 STAR_WITH_CONDITION = frozenset({"cloudwatch:PutMetricData"})
 # IAM access levels "List" and "Read" (Service Authorization Reference): the verbs AWS uses for
@@ -306,6 +308,180 @@ def _iam_reads_on_star(props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> lis
         for v in iam_policy_violations(d)
         if ": read action " in v
     ]
+
+
+# Kinds of IAM grant that make a role reach beyond what it declares (README "What each role may
+# do"): writes on a whole resource type, privilege-escalation actions, name prefixes that run on
+# past a delimiter, trust policies open to pull requests or other repositories.
+
+# Whole-type write grants AWS leaves no other way to express: a network interface SageMaker or
+# Lambda creates in a VPC has an id nobody knows in advance (SageMaker Developer Guide, "Give
+# SageMaker access to resources in your Amazon VPC").
+WHOLE_TYPE_ALLOWED = frozenset({("ec2", "network-interface")})
+# Actions that change who may do what (IAM User Guide, privilege escalation paths as catalogued by
+# Rhino Security Labs and pacu's iam__privesc_scan): each needs a condition that scopes it.
+ESCALATION_ACTIONS: dict[str, tuple[str, ...]] = {
+    # action -> condition keys, any of which scopes it
+    "iam:CreateRole": ("iam:PermissionsBoundary",),
+    "iam:PutRolePolicy": ("iam:PermissionsBoundary",),
+    "iam:AttachRolePolicy": ("iam:PermissionsBoundary",),
+    "iam:DeleteRolePolicy": ("iam:PermissionsBoundary",),
+    "iam:DetachRolePolicy": ("iam:PermissionsBoundary",),
+    "iam:PutRolePermissionsBoundary": ("iam:PermissionsBoundary",),
+    "iam:UpdateAssumeRolePolicy": ("iam:PermissionsBoundary",),
+    "iam:DeleteRolePermissionsBoundary": (),
+    "iam:CreatePolicyVersion": (),
+    "iam:SetDefaultPolicyVersion": (),
+    "iam:PutUserPolicy": (),
+    "iam:AttachUserPolicy": (),
+    "iam:PutGroupPolicy": (),
+    "iam:AttachGroupPolicy": (),
+    "iam:AddUserToGroup": (),
+    "iam:CreateAccessKey": (),
+    "iam:CreateLoginProfile": (),
+    "iam:UpdateLoginProfile": (),
+    "iam:PassRole": ("iam:PassedToService",),
+    "lambda:UpdateFunctionCode": ("aws:ResourceTag/",),
+    "lambda:CreateFunction": ("aws:RequestTag/",),
+    "lambda:InvokeFunction": ("aws:ResourceTag/",),
+    "kms:PutKeyPolicy": ("aws:ResourceTag/",),
+    "kms:CreateGrant": ("aws:ResourceTag/",),
+    "sts:AssumeRole": (),
+}
+_ARN = re.compile(r"^arn:[^:]+:(?P<service>[^:]+):[^:]*:[^:]*:(?P<rest>.*)$")
+_WHOLE_TYPE = re.compile(r"^(?P<type>[A-Za-z0-9_.-]+)[/:]\*$")
+
+
+def _statements(policy: Mapping[str, Any] | str) -> list[Mapping[str, Any]]:
+    return [
+        st
+        for st in _as_list(_json(policy, "policy").get("Statement"))
+        if isinstance(st, Mapping) and st.get("Effect") == "Allow"
+    ]
+
+
+def _condition_keys(st: Mapping[str, Any]) -> list[str]:
+    return [str(k) for block in _obj(st.get("Condition")).values() for k in _obj(block)]
+
+
+def scope_violations(policy: Mapping[str, Any] | str) -> list[str]:
+    """Writes on a whole resource type with no condition, escalation actions without the
+    condition that scopes them, and name-prefix wildcards that do not start at a delimiter."""
+    out: list[str] = []
+    for st in _statements(policy):
+        sid = st.get("Sid", "?")
+        actions = [str(a) for a in _as_list(st.get("Action"))]
+        resources = [str(r) for r in _as_list(st.get("Resource"))]
+        keys = _condition_keys(st)
+        writes = [a for a in actions if not is_read_action(a)]
+        for resource in resources:
+            m = _ARN.match(resource)
+            if m is None:
+                continue
+            rest = m["rest"]
+            whole = _WHOLE_TYPE.match(rest)
+            exempt = whole is not None and (m["service"], whole["type"]) in WHOLE_TYPE_ALLOWED
+            if whole and writes and not keys and not exempt:
+                out.append(
+                    f"statement {sid}: {', '.join(writes)} on every {m['service']} "
+                    f"{whole['type']} ({resource}) with no condition"
+                )
+            for i, ch in enumerate(rest):
+                if ch == "*" and i > 0 and rest[i - 1].isalnum():
+                    out.append(
+                        f"statement {sid}: name prefix {resource} does not end at a delimiter "
+                        f"(it also matches {rest[:i]}-other...)"
+                    )
+                    break
+        for action in actions:
+            if action not in ESCALATION_ACTIONS:
+                continue
+            scoping = ESCALATION_ACTIONS[action]
+            if not any(k.startswith(s) for k in keys for s in scoping):
+                need = " or ".join(scoping) if scoping else "nothing: never grant it"
+                out.append(f"statement {sid}: escalation action {action} unscoped (needs {need})")
+    return out
+
+
+def _iam_scoped(props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
+    return [v for d in _policy_documents(props) for v in scope_violations(d)]
+
+
+GITHUB_SUB = "token.actions.githubusercontent.com:sub"
+GITHUB_AUD = "token.actions.githubusercontent.com:aud"
+
+
+def github_trust_violations(trust: Mapping[str, Any] | str) -> tuple[list[str], bool]:
+    """(problems, admits pull requests) of a role trust policy for GitHub's OIDC tokens."""
+    out: list[str] = []
+    prs = False
+    for st in _statements(trust):
+        principal = _obj(st.get("Principal"))
+        federated = " ".join(str(p) for p in _as_list(principal.get("Federated")))
+        if "token.actions.githubusercontent.com" not in federated:
+            continue
+        cond = _obj(st.get("Condition"))
+        subs = [
+            str(v)
+            for op, block in cond.items()
+            for k, vals in _obj(block).items()
+            if k == GITHUB_SUB and not str(op).startswith("StringNot")
+            for v in _as_list(vals)
+        ]
+        auds = [v for block in cond.values() for k, v in _obj(block).items() if k == GITHUB_AUD]
+        if not subs:
+            out.append("GitHub OIDC trust without a `sub` condition: any repository may assume it")
+        if not auds:
+            out.append("GitHub OIDC trust without an `aud` condition")
+        for sub in subs:
+            repo, _, rest = sub.removeprefix("repo:").partition(":")
+            if not sub.startswith("repo:") or "*" in repo or "?" in repo:
+                out.append(f"subject {sub} admits other repositories")
+            if rest == "pull_request" or rest.startswith("*") or rest == "":
+                prs = True
+            elif "*" in rest or "?" in rest:
+                out.append(f"subject {sub} admits refs or environments by pattern")
+    return out, prs
+
+
+def _ci_trust(
+    resources: Sequence[Resource], _tags: Mapping[str, str], _cfg: Mapping[str, Any]
+) -> list[tuple[Resource | None, str]]:
+    """GitHub-trusting roles: one repository, exact subjects; a role that pull requests may
+    assume may only read."""
+    out: list[tuple[Resource | None, str]] = []
+    for role in (r for r in resources if r.type == T_ROLE):
+        problems, prs = github_trust_violations(
+            known(role.props.get("assumeRolePolicy"), "assumeRolePolicy") or {}
+        )
+        out.extend((role, p) for p in problems)
+        if not prs:
+            continue
+        docs = _policy_documents(role.props)
+        docs += [
+            known(p.props.get("policy"), "policy")
+            for p in resources
+            if p.type == T_ROLE_POLICY and _refers_to(p, role, "role")
+        ]
+        writes = sorted(
+            {
+                str(a)
+                for d in docs
+                for st in _statements(d)
+                for a in _as_list(st.get("Action"))
+                if not is_read_action(str(a))
+            }
+        )
+        attached = [
+            r
+            for r in resources
+            if r.type == "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+            and _refers_to(r, role, "role")
+        ]
+        if writes or attached:
+            what = ", ".join(writes) or "attached managed policies"
+            out.append((role, f"pull requests may assume this role, which may write ({what})"))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -664,6 +840,19 @@ POLICIES: tuple[Policy, ...] = (
         _types(T_ROLE_POLICY, T_POLICY, T_ROLE),
         _iam_reads_on_star,
         level="advisory",
+    ),
+    ResourcePolicy(
+        "iam-writes-scoped",
+        "No writes on a whole resource type, no unscoped privilege-escalation action, name "
+        "prefixes end at a delimiter.",
+        _types(T_ROLE_POLICY, T_ROLE),
+        _iam_scoped,
+    ),
+    StackPolicy(
+        "ci-trust-scoped",
+        "Roles trusting GitHub's OIDC tokens name one repository and exact subjects; a role a "
+        "pull request may assume only reads.",
+        _ci_trust,
     ),
     ResourcePolicy(
         "s3-public-access-blocked",

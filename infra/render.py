@@ -18,7 +18,7 @@ import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import awareness
 from sagemaker_rollouts.infra.endpoint import SageMakerEndpoint
-from sagemaker_rollouts.infra.pipeline import PipelineRole
+from sagemaker_rollouts.infra.pipeline import PipelineRole, boundary_rule
 from sagemaker_rollouts.infra.shared import Account, StackResources
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
 
@@ -60,19 +60,24 @@ def render(
         account_id=identity.account_id, partition=partition.partition, region=plan.region
     )
     tags = dict(plan.tags)
-    shared = StackResources(f"{plan.project}-{plan.stack}", plan, account, tags, opts=opts)
     pipeline = (
         None
         if plan.ci_role is None
         else PipelineRole(
             f"{plan.project}-{plan.stack}-ci",
-            plan=plan.ci_role,
-            project=plan.project,
+            deployment=plan,
             account=account,
             tags=tags,
             opts=opts,
         )
     )
+    if pipeline is not None:
+        # Every role the stack declares carries the workload boundary: the deploy role may only
+        # create or change roles that do (infra/ci_policy.py).
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(transformations=[boundary_rule(pipeline.boundary_arn)])
+        )
+    shared = StackResources(f"{plan.project}-{plan.stack}", plan, account, tags, opts=opts)
     endpoints = {
         e.key: SageMakerEndpoint(
             e.key,
@@ -119,6 +124,8 @@ def stack_outputs(rendered: Rendered) -> dict[str, Any]:
         out["notification_topic_arn"] = shared.topic_arn
     if rendered.pipeline is not None:
         out["ci_role_arn"] = rendered.pipeline.role_arn
+        if rendered.pipeline.preview_role_arn is not None:
+            out["ci_preview_role_arn"] = rendered.pipeline.preview_role_arn
     hooks = {k: e.hook.function.name for k, e in endpoints.items() if e.hook is not None}
     if hooks:
         out["hook_functions"] = hooks

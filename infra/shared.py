@@ -344,7 +344,10 @@ def subscribe(
         return out
     role = aws.iam.Role(
         f"{name}-chatbot",
-        assume_role_policy=json.dumps(iam.assume_role("chatbot.amazonaws.com")),
+        # Only for this account's channel configurations (the confused-deputy guard).
+        assume_role_policy=account.account_id.apply(
+            lambda a: json.dumps(iam.assume_role("chatbot.amazonaws.com", source_account=a))
+        ),
         description="AWS Chatbot channel role: posts rollout notifications, nothing else",
         tags=tags,
         opts=child,

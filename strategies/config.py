@@ -853,15 +853,29 @@ class NotificationsConfig(_Model):
 
 
 class CiRoleConfig(_Model):
-    """The CI/CD pipeline's AWS role, assumed with GitHub Actions' OIDC token (optional)."""
+    """The CI/CD pipeline's AWS roles, assumed with GitHub Actions' OIDC token (optional).
+
+    The deploy role trusts only `refs` (jobs without an environment) and `environments` (jobs
+    in a protected environment); pull requests never get it. With `preview_role`, a second,
+    read-only role trusts the repository's pull requests (for `pulumi preview`).
+    """
 
     github_repository: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]
-    refs: list[str] = Field(default_factory=lambda: ["refs/heads/main"])
-    environments: list[str] = Field(default_factory=lambda: ["production", "staging"])
-    # An existing IAM OIDC provider for token.actions.githubusercontent.com (one per account);
-    # None declares it.
+    refs: list[Annotated[str, Field(pattern=r"^refs/(heads|tags)/[^*?]+$")]] = Field(
+        default_factory=lambda: ["refs/heads/main"]
+    )
+    environments: list[Annotated[str, Field(pattern=r"^[^*?:]+$")]] = Field(
+        default_factory=lambda: ["production", "staging"]
+    )
+    # GitHub's IAM OIDC provider is one per account (its ARN is fixed by the issuer URL): the
+    # first stack declares it; another stack in the account sets `declare_oidc_provider: false`
+    # (uses arn:<partition>:iam::<account>:oidc-provider/token.actions.githubusercontent.com)
+    # or names one with `oidc_provider_arn`.
     oidc_provider_arn: str | None = None
-    role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] = "sagemaker-rollouts-deploy"
+    declare_oidc_provider: bool = True
+    # Default `<project>-<stack>-deploy` / `<project>-<stack>-preview`: one pair per stack.
+    role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] | None = None
+    preview_role: bool = True
 
 
 class StackKeys(_Model):

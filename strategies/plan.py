@@ -253,8 +253,10 @@ class CiRolePlan:
     github_repository: str
     refs: tuple[str, ...]
     environments: tuple[str, ...]
-    oidc_provider_arn: str | None
-    role_name: str
+    oidc_provider_arn: str | None  # None: declare it (or use the account's, see below)
+    role_name: str  # the deploy role
+    preview_role_name: str | None = None  # the pull requests' read-only role, when wanted
+    declare_oidc_provider: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -190,7 +190,14 @@ def build_plan(
             tuple(config.ci_role.refs),
             tuple(config.ci_role.environments),
             config.ci_role.oidc_provider_arn,
-            config.ci_role.role_name,
+            config.ci_role.role_name or f"{project}-{stack}-deploy"[:64],
+            preview_role_name=(
+                f"{config.ci_role.role_name or f'{project}-{stack}'}-preview"[:64]
+                if config.ci_role.preview_role
+                else None
+            ),
+            declare_oidc_provider=config.ci_role.declare_oidc_provider
+            and config.ci_role.oidc_provider_arn is None,
         ),
         kms_deletion_window_days=config.kms_deletion_window_days,
         capture_retention=tuple(

@@ -111,7 +111,7 @@ def test_shadow_variant_and_encrypted_capture() -> None:
     writes = [s for p in result.of_type(ROLE_POLICY) for s in statements(p).values()]
     capture_writes = [s for s in writes if s["Sid"] == "WriteDataCapture"]
     assert capture_writes
-    assert all(s["Resource"][0].endswith("/capture/fraud-shadow*") for s in capture_writes)
+    assert all(s["Resource"][0].endswith("/capture/fraud-shadow/*") for s in capture_writes)
 
 
 def test_capture_bucket_is_private_encrypted_and_tls_only() -> None:
@@ -161,14 +161,13 @@ def test_execution_roles_are_created_only_when_missing_and_scoped() -> None:
     assert models["vpc-model-inside"]["enableNetworkIsolation"] is True
     st = statements(one(result, ROLE_POLICY))
     assert st["ReadModelArtifact"]["Action"] == ["s3:GetObject"]
-    assert st["ReadModelArtifact"]["Resource"] == ["arn:aws:s3:::acme-models/inside/model.tar.gz*"]
+    assert st["ReadModelArtifact"]["Resource"] == ["arn:aws:s3:::acme-models/inside/model.tar.gz"]
     assert st["PullModelImage"]["Resource"] == [
         "arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-xgboost"
     ]
     assert st["EcrLogin"]["Resource"] == "*"
-    assert st["EndpointLogs"]["Resource"] == [
-        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/vpc-ep*"
-    ]
+    group = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/vpc-ep"
+    assert st["EndpointLogs"]["Resource"] == [group, f"{group}:log-stream:*"]
     assert "UseStackKey" not in st  # no endpoint KMS and no capture on this endpoint
     assert set(st) >= {"VpcInterfaces", "VpcInterfacePermissions", "VpcDescribe"}
     assert policies.iam_policy_violations(one(result, ROLE_POLICY).inputs["policy"]) == []
@@ -267,11 +266,13 @@ def test_canary_hook_iam_names_its_resources() -> None:
     assert st["StateTable"]["Resource"] == [
         "arn:aws:dynamodb:us-east-1:123456789012:table/sagemaker-rollouts-test-rollouts"
     ]
-    assert "dynamodb:Scan" not in st["StateTable"]["Action"]
-    assert st["Notify"]["Resource"][0].startswith("arn:aws:sns:")
-    assert st["Metrics"]["Condition"] == {
-        "StringEquals": {"cloudwatch:namespace": spec.metric_namespace}
+    assert st["StateTable"]["Action"] == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    assert st["StateTable"]["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["fraud-detector/*"]}
     }
+    assert spec.rollout_id.startswith("fraud-detector/")
+    assert st["Notify"]["Resource"][0].startswith("arn:aws:sns:")
+    assert "Metrics" not in st  # metrics are EMF log lines
     assert policies.iam_policy_violations(hook_policy.inputs["policy"]) == []
 
 

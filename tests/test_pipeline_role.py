@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sagemaker_rollouts.infra import iam, policies
+from sagemaker_rollouts.infra import policies
 from sagemaker_rollouts.infra.mockrun import OfflineRun, run_offline
 from sagemaker_rollouts.strategies.config import ConfigError, load_config
 
@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CANARY = ROOT / "Pulumi.canary.yaml"
 ROLE = "aws:iam/role:Role"
 OIDC = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
+POLICY = "aws:iam/policy:Policy"
 
 
 def offline(ci_role: dict[str, Any] | None) -> OfflineRun:
@@ -32,59 +33,73 @@ def test_no_ci_role_unless_configured() -> None:
     assert run.of_type(OIDC) == [] and "ci_role_arn" not in run.outputs
 
 
-def test_ci_role_trusts_one_repository_and_passes_every_mandatory_rule() -> None:
+def deploy_role(run: OfflineRun, name: str = "sagemaker-rollouts-canary-deploy") -> Any:
+    (role,) = [r for r in run.of_type(ROLE) if r.inputs.get("name") == name]
+    return role
+
+
+def test_ci_roles_are_per_stack_and_pass_every_mandatory_rule() -> None:
     run = offline({"github_repository": "acme/ml-endpoints", "environments": ["production"]})
     (provider,) = run.of_type(OIDC)
     assert provider.inputs["url"] == "https://token.actions.githubusercontent.com"
     assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
-    (role,) = [r for r in run.of_type(ROLE) if r.inputs.get("name") == "sagemaker-rollouts-deploy"]
-    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    trust = json.loads(deploy_role(run).inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
     cond = trust["Condition"]
-    assert cond["StringEquals"] == {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
-    assert sorted(cond["StringLike"]["token.actions.githubusercontent.com:sub"]) == [
-        "repo:acme/ml-endpoints:environment:production",
-        "repo:acme/ml-endpoints:pull_request",
-        "repo:acme/ml-endpoints:ref:refs/heads/main",
-    ]
-    assert run.outputs["ci_role_arn"].endswith(":role/sagemaker-rollouts-deploy")
+    assert cond["StringEquals"] == {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": [
+            "repo:acme/ml-endpoints:ref:refs/heads/main",
+            "repo:acme/ml-endpoints:environment:production",
+        ],
+    }
+    assert "StringLike" not in cond  # exact subjects: no pattern can widen them
+    assert run.outputs["ci_role_arn"].endswith(":role/sagemaker-rollouts-canary-deploy")
+    assert run.outputs["ci_preview_role_arn"].endswith(":role/sagemaker-rollouts-canary-preview")
     found = policies.evaluate(run.policy_resources())
     assert [str(f) for f in found if f.level == "mandatory"] == []
 
 
-def test_an_existing_oidc_provider_is_used_not_declared() -> None:
-    arn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
-    run = offline({"github_repository": "acme/ml", "oidc_provider_arn": arn})
+@pytest.mark.parametrize(
+    ("ci_role", "provider_arn"),
+    [
+        (
+            {"oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/example.com"},
+            "arn:aws:iam::123456789012:oidc-provider/example.com",
+        ),
+        (
+            {"declare_oidc_provider": False},
+            "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+        ),
+    ],
+)
+def test_an_existing_oidc_provider_is_used_not_declared(
+    ci_role: dict[str, Any], provider_arn: str
+) -> None:
+    run = offline({"github_repository": "acme/ml", **ci_role})
     assert run.of_type(OIDC) == []
-    (role,) = [r for r in run.of_type(ROLE) if r.inputs.get("name") == "sagemaker-rollouts-deploy"]
-    assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
-        "Federated": arn
-    }
+    principal = json.loads(deploy_role(run).inputs["assumeRolePolicy"])["Statement"][0]
+    assert principal["Principal"] == {"Federated": provider_arn}
 
 
-def test_pipeline_policy_is_scoped_to_the_account_region_and_project() -> None:
-    doc = iam.pipeline_policy(
-        account="123456789012", region="eu-west-1", partition="aws", project="ml"
-    )
-    assert policies.wildcard_violations(doc) == []
-    star = [st for st in doc["Statement"] if st["Resource"] == "*"]
-    assert [st["Action"] for st in star] == [["kms:CreateKey"]]
-    for st in doc["Statement"]:
-        for resource in st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]:
-            if resource == "*" or resource.startswith("arn:aws:s3:::"):  # buckets: by name
-                continue
-            assert "123456789012" in resource, resource
-            global_services = (":iam::", ":chatbot::", ":cloudwatch::")
-            assert "eu-west-1" in resource or any(g in resource for g in global_services)
-    by_sid = {st["Sid"]: st for st in doc["Statement"]}
-    assert by_sid["StateTable"]["Resource"] == [
-        "arn:aws:dynamodb:eu-west-1:123456789012:table/ml-*"
+def test_two_stacks_in_one_account_do_not_collide() -> None:
+    ci = {"sagemaker-rollouts:ci_role": {"github_repository": "acme/ml"}}
+    names = []
+    for stack in ("canary", "canary-drift"):
+        run = run_offline(ROOT / f"Pulumi.{stack}.yaml", config=ci)
+        run.raise_error()
+        names.append(
+            {r.inputs.get("name") for r in run.resources if r.type in (ROLE, POLICY)} - {None}
+        )
+    assert names[0] & names[1] == set()
+
+
+def test_no_preview_role_when_not_wanted() -> None:
+    run = offline({"github_repository": "acme/ml", "preview_role": False})
+    assert [r.inputs.get("name") for r in run.of_type(ROLE) if "-ci-" in r.name] == [
+        "sagemaker-rollouts-canary-deploy"
     ]
-    assert by_sid["PassRoles"]["Condition"]["StringEquals"]["iam:PassedToService"]
-    # the role's own policy would fail the pack if a wildcard action crept in
-    broken = json.loads(json.dumps(doc))
-    broken["Statement"][0]["Action"].append("sagemaker:*")
-    assert policies.wildcard_violations(broken)
+    assert "ci_preview_role_arn" not in run.outputs
 
 
 def test_bad_ci_role_config_is_named() -> None:

@@ -85,7 +85,7 @@ RESOURCE_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     (
         "iam-no-wildcards",
         P.T_ROLE,
-        {"inlinePolicies": [{"name": "a", "policy": allow("sns:Publish", ARN)}]},
+        {"inlinePolicies": [{"name": "a", "policy": allow(["sns:Publish"], [ARN])}]},
         {
             "inlinePolicies": [
                 {
@@ -95,6 +95,90 @@ RESOURCE_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
                     ),
                 }
             ]
+        },
+    ),
+    # Writes on a whole resource type: scoped by a tag condition, or not at all.
+    (
+        "iam-writes-scoped",
+        P.T_ROLE_POLICY,
+        {
+            "policy": allow(
+                ["sagemaker:DeleteEndpoint"],
+                ["arn:aws:sagemaker:us-east-1:1:endpoint/*"],
+                {"StringEquals": {"aws:ResourceTag/rollouts:stack": "canary"}},
+            )
+        },
+        {
+            "policy": allow(
+                ["sagemaker:DeleteEndpoint"], ["arn:aws:sagemaker:us-east-1:1:endpoint/*"]
+            )
+        },
+    ),
+    (
+        "iam-writes-scoped",
+        P.T_ROLE_POLICY,
+        {
+            "policy": allow(
+                ["cloudwatch:DeleteAlarms"], ["arn:aws:cloudwatch:us-east-1:1:alarm:fraud-5xx"]
+            )
+        },
+        {"policy": allow(["cloudwatch:DeleteAlarms"], ["arn:aws:cloudwatch:us-east-1:1:alarm:*"])},
+    ),
+    # Escalation actions need the condition that scopes them.
+    (
+        "iam-writes-scoped",
+        P.T_ROLE_POLICY,
+        {
+            "policy": allow(
+                ["iam:PutRolePolicy"],
+                ["arn:aws:iam::1:role/x"],
+                {"StringEquals": {"iam:PermissionsBoundary": "arn:aws:iam::1:policy/b"}},
+            )
+        },
+        {"policy": allow(["iam:PutRolePolicy"], ["arn:aws:iam::1:role/x"])},
+    ),
+    (
+        "iam-writes-scoped",
+        P.T_ROLE,
+        {
+            "inlinePolicies": [
+                {
+                    "name": "a",
+                    "policy": allow(
+                        ["iam:PassRole"],
+                        ["arn:aws:iam::1:role/x"],
+                        {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+                    ),
+                }
+            ]
+        },
+        {
+            "inlinePolicies": [
+                {"name": "a", "policy": allow(["iam:PassRole"], ["arn:aws:iam::1:role/x"])}
+            ]
+        },
+    ),
+    (
+        "iam-writes-scoped",
+        P.T_ROLE_POLICY,
+        {"policy": allow(["kms:Decrypt"], [KEY])},
+        {"policy": allow(["kms:PutKeyPolicy"], [KEY])},
+    ),
+    # Name prefixes end at a delimiter.
+    (
+        "iam-writes-scoped",
+        P.T_ROLE_POLICY,
+        {
+            "policy": allow(
+                ["logs:PutLogEvents"],
+                ["arn:aws:logs:us-east-1:1:log-group:/aws/sagemaker/Endpoints/fraud-detector:*"],
+            )
+        },
+        {
+            "policy": allow(
+                ["logs:PutLogEvents"],
+                ["arn:aws:logs:us-east-1:1:log-group:/aws/sagemaker/Endpoints/fraud-detector*"],
+            )
         },
     ),
     (
@@ -226,8 +310,62 @@ def res(typ: str, name: str, props: dict[str, Any], urn: str = "") -> Resource:
     return Resource(typ, name, props, urn=urn or f"urn:{name}")
 
 
+OIDC_ARN = "arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com"
+
+
+def github_role(*subjects: str, op: str = "StringEquals") -> Resource:
+    condition: dict[str, dict[str, Any]] = {
+        "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
+    }
+    condition.setdefault(op, {})["token.actions.githubusercontent.com:sub"] = list(subjects)
+    trust = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": OIDC_ARN},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": condition,
+            }
+        ]
+    }
+    return res(P.T_ROLE, "ci", {"name": "ci", "assumeRolePolicy": json.dumps(trust)}, urn="urn:ci")
+
+
+def role_policy(*actions: str) -> Resource:
+    return Resource(
+        P.T_ROLE_POLICY,
+        "ci-policy",
+        {
+            "role": "ci",
+            "policy": allow(list(actions), ["arn:aws:sagemaker:us-east-1:1:endpoint/x"]),
+        },
+        urn="urn:ci-policy",
+        depends_on=("urn:ci",),
+    )
+
+
 # (policy, stack tags, compliant stack, violating stack)
 STACK_CASES: list[tuple[str, dict[str, str], list[Resource], list[Resource]]] = [
+    # Pull requests may assume only a role that reads.
+    (
+        "ci-trust-scoped",
+        {},
+        [github_role("repo:acme/ml:pull_request"), role_policy("sagemaker:DescribeEndpoint")],
+        [github_role("repo:acme/ml:pull_request"), role_policy("sagemaker:UpdateEndpoint")],
+    ),
+    (
+        "ci-trust-scoped",
+        {},
+        [github_role("repo:acme/ml:ref:refs/heads/main"), role_policy("sagemaker:UpdateEndpoint")],
+        [github_role("repo:acme/ml:*", op="StringLike"), role_policy("sagemaker:UpdateEndpoint")],
+    ),
+    # ... and one repository.
+    (
+        "ci-trust-scoped",
+        {},
+        [github_role("repo:acme/ml:environment:production")],
+        [github_role("repo:acme/*:environment:production", op="StringLike")],
+    ),
     ("capture-bucket-guarded", {}, GOOD_BUCKET, GOOD_BUCKET[:3]),
     ("capture-bucket-guarded", {}, GOOD_BUCKET, [*GOOD_BUCKET[:2], GOOD_BUCKET[3]]),
     (

