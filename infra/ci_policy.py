@@ -678,7 +678,11 @@ def workload_boundary(*, account: str, region: str, partition: str) -> Doc:
             ["sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"],
             [arn("sagemaker", "endpoint/*")],
         ),
-        statement("Alarms", ["cloudwatch:DescribeAlarms"], [arn("cloudwatch", "alarm:*")]),
+        statement(
+            "Alarms",
+            ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],
+            [arn("cloudwatch", "alarm:*")],
+        ),
         statement("ReadMetrics", ["cloudwatch:GetMetricData"], "*"),
         statement(
             "PutMetrics",
