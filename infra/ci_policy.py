@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagemaker_rollouts.infra.iam import Doc, document, statement
+from sagemaker_rollouts.strategies.drift import BASELINE_PREFIX
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
 
 TAG_KEY = "rollouts:stack"
@@ -412,7 +413,7 @@ def deploy_policy(s: StackScope) -> Doc:
                         "s3:GetObjectTagging",
                         "s3:PutObjectTagging",
                     ],
-                    [f"{bucket}/*/_baselines/*"],
+                    [f"{bucket}/{BASELINE_PREFIX}/*"],
                 )
             )
     if "kms" in f:
