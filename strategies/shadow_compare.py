@@ -412,38 +412,50 @@ def _query(
     key = "coalesce(inference_id, to_hex(sha256(to_utf8(request))))"
     parts = [
         f"""WITH raw AS (
-  SELECT variant, try(json_parse(line)) AS doc
-  FROM {table}
-  WHERE variant IN ({p}, {s})
-    AND hour BETWEEN {_lit(hour_partition(since))} AND {_lit(hour_partition(until))}
-    AND line IS NOT NULL AND trim(line) <> ''
+  SELECT variant, doc,
+    -- a blank line is no record; trimmed only when it does not parse (the rare case)
+    CASE WHEN doc IS NULL THEN trim(line) = '' ELSE false END AS blank
+  FROM (
+    SELECT variant, line, try(json_parse(line)) AS doc
+    FROM {table}
+    WHERE variant IN ({p}, {s})
+      AND hour BETWEEN {_lit(hour_partition(since))} AND {_lit(hour_partition(until))}
+      AND line IS NOT NULL
+  ) lines
 ),
 decoded AS (
-  SELECT
-    variant,
-    doc IS NOT NULL AS parsed,
-    json_extract(doc, '$.captureData.endpointOutput') IS NULL AS no_output,
-    json_extract_scalar(doc, '$.eventMetadata.inferenceId') AS inference_id,
-    json_extract_scalar(doc, '$.eventMetadata.eventId') AS event_id,
-    try(from_iso8601_timestamp(json_extract_scalar(doc, '$.eventMetadata.inferenceTime'))) AS at,
-    {_decoded("endpointInput")} AS request,
-    {_decoded("endpointOutput")} AS answer
-  FROM raw
+  SELECT variant, blank, parsed, no_output, at,
+    request IS NOT NULL AS has_request, answer IS NOT NULL AS has_answer,
+    CASE WHEN request IS NOT NULL AND answer IS NOT NULL THEN {key} END AS pair_key,
+    CASE WHEN variant = {p} THEN 0 ELSE 1 END AS is_shadow,
+    coalesce(event_id, '') AS event_id, {values}
+  FROM (
+    SELECT
+      variant,
+      blank,
+      doc IS NOT NULL AS parsed,
+      json_extract(doc, '$.captureData.endpointOutput') IS NULL AS no_output,
+      json_extract_scalar(doc, '$.eventMetadata.inferenceId') AS inference_id,
+      json_extract_scalar(doc, '$.eventMetadata.eventId') AS event_id,
+      try(from_iso8601_timestamp(json_extract_scalar(doc, '$.eventMetadata.inferenceTime')))
+        AS at,
+      {_decoded("endpointInput")} AS request,
+      {_decoded("endpointOutput")} AS answer
+    FROM raw
+  ) sides
 ),
 classified AS (
-  SELECT variant, inference_id, event_id, at, request, answer,
-    CASE WHEN parsed AND at IS NOT NULL AND request IS NOT NULL AND answer IS NOT NULL
-           THEN 'readable'
-         WHEN parsed AND at IS NOT NULL AND request IS NOT NULL AND no_output
-           THEN 'input_only'
+  SELECT variant, pair_key, at, is_shadow, event_id, {vals},
+    CASE WHEN parsed AND at IS NOT NULL AND has_request AND has_answer THEN 'readable'
+         WHEN parsed AND at IS NOT NULL AND has_request AND no_output THEN 'input_only'
+         WHEN blank THEN 'blank'
          ELSE 'unreadable' END AS state
   FROM decoded
   WHERE NOT (parsed AND at IS NOT NULL AND (at < from_iso8601_timestamp({_lit(_iso(since))})
     OR at >= from_iso8601_timestamp({_lit(_iso(until))})))
 ),
 readable AS (
-  SELECT {key} AS pair_key, at, CASE WHEN variant = {p} THEN 0 ELSE 1 END AS is_shadow,
-    coalesce(event_id, '') AS event_id, {values}
+  SELECT pair_key, at, is_shadow, event_id, {vals}
   FROM classified
   WHERE state = 'readable'
 )"""
@@ -454,12 +466,19 @@ readable AS (
         if r < rounds:
             # The next round: what this round left unpaired, in keys where a proposal lost.
             parts.append(
-                f"""l{r} AS (
-  SELECT pair_key, at, is_shadow, event_id, {vals} FROM o{r} o
-  WHERE o.pair_key IN (SELECT pair_key FROM k{r} WHERE rank_at_cand > 1)
-    AND NOT EXISTS (SELECT 1 FROM m{r} m WHERE m.pair_key = o.pair_key AND (
-      (o.is_shadow = 1 AND m.s_at = o.at AND m.s_event = o.event_id)
-      OR (o.is_shadow = 0 AND m.p_at = o.at AND m.p_event = o.event_id)))
+                f"""lk{r} AS (
+  SELECT DISTINCT pair_key FROM k{r} WHERE rank_at_cand > 1
+),
+mk{r} AS (
+  SELECT m.* FROM m{r} m JOIN lk{r} ON m.pair_key = lk{r}.pair_key
+),
+l{r} AS (
+  SELECT o.pair_key, o.at, o.is_shadow, o.event_id, {", ".join(f"o.v{i}" for i in range(n))}
+  FROM o{r} o JOIN lk{r} ON o.pair_key = lk{r}.pair_key
+  WHERE NOT EXISTS (SELECT 1 FROM mk{r} m WHERE o.is_shadow = 1
+      AND m.pair_key = o.pair_key AND m.s_at = o.at AND m.s_event = o.event_id)
+    AND NOT EXISTS (SELECT 1 FROM mk{r} m WHERE o.is_shadow = 0
+      AND m.pair_key = o.pair_key AND m.p_at = o.at AND m.p_event = o.event_id)
 )"""
             )
             source = f"l{r}"

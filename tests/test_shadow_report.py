@@ -363,6 +363,23 @@ def test_the_differences_pass_runs_only_for_the_png(png: bool, queries: int) -> 
     assert len(sent) == queries
 
 
+def test_the_local_engine_parses_each_capture_line_once() -> None:
+    sql = comparison_sql(
+        table="capture",
+        production="live",
+        shadow="shadow",
+        fields=[SCORE, LABEL],
+        since=T0,
+        until=T0 + timedelta(hours=1),
+        window_seconds=5,
+    )
+    assert sql.count("json_extract_scalar(doc,") >= 5  # the Athena text reads doc field by field
+    duck = to_duckdb(sql)
+    assert duck.count("JSON_EXTRACT_STRING(line, [") == 1  # one parse, every path at once
+    assert "doc ->" not in duck and "JSON(line)" not in duck
+    assert "decoded AS MATERIALIZED" in duck
+
+
 # --------------------------------------------------------------------------- agreement per encoding
 
 

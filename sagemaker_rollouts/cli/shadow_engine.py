@@ -31,19 +31,20 @@ def to_duckdb(sql: str) -> str:
     The shared text reads a capture line's fields with `json_extract_scalar(doc, '$.a.b')` on
     `doc = try(json_parse(line))`, which Athena evaluates on the parsed value. DuckDB's JSON
     type is text, so each extraction would parse the line again (about eight times a line).
-    The rewrite turns `doc` into ONE `json_transform(line, structure)` to a STRUCT of exactly
-    the paths the query reads (VARCHAR leaves; a path read with `json_extract` only for
-    `IS NULL` stays JSON) and each extraction into a struct field access. `json_transform` is
-    lenient like Athena's extraction: a missing key or a value of another shape is NULL, an
-    invalid line is NULL under `try` (DuckDB docs, "JSON Processing Functions")."""
+    The rewrite turns `doc` into ONE `json_extract_string(line, [paths])` (DuckDB parses the
+    document once and returns one text per path; DuckDB docs, "JSON Processing Functions":
+    "extract multiple values at once by providing a list of paths") over exactly the paths the
+    query reads, and each extraction into an element of that list. Like Athena's extraction it
+    gives NULL for a missing key or a JSON null, and NULL for an invalid line under `try`; a
+    path read with `json_extract` (only ever tested with `IS NULL`) is present when the key is.
+    The `decoded` step is materialized: several later steps read its per-line decoding, which
+    DuckDB would otherwise inline into each and compute again (Athena plans its own)."""
     import sqlglot
     from sqlglot import exp
 
     tree = sqlglot.parse_one(sql, read="trino")
     tree = _parse_doc_once(tree)
     for cte in tree.find_all(exp.CTE):
-        # Each line's decoding (time, BASE64, state) is read by several later steps; DuckDB
-        # would inline it into each and decode again. Athena plans its own; same result.
         if cte.alias == "decoded":
             cte.set("materialized", True)
     out = tree.sql(dialect="duckdb")
@@ -56,7 +57,7 @@ def to_duckdb(sql: str) -> str:
 def _parse_doc_once(tree: Any) -> Any:
     from sqlglot import exp
 
-    def doc_path(node: Any) -> list[str] | None:
+    def doc_path(node: Any) -> str | None:
         if not isinstance(node, exp.JSONExtractScalar | exp.JSONExtract):
             return None
         col = node.this
@@ -70,23 +71,13 @@ def _parse_doc_once(tree: Any) -> Any:
             if not isinstance(part, exp.JSONPathKey) or not isinstance(part.this, str):
                 return None
             keys.append(part.this)
-        return keys or None
+        return "$." + ".".join(keys) if keys else None
 
-    structure: dict[str, Any] = {}
-    found: list[tuple[Any, list[str]]] = []
-    for node in list(tree.find_all(exp.JSONExtractScalar, exp.JSONExtract)):
-        keys = doc_path(node)
-        if keys is None:
-            continue
-        found.append((node, keys))
-        level = structure
-        for k in keys[:-1]:
-            nxt = level.setdefault(k, {})
-            if not isinstance(nxt, dict):  # read as a leaf elsewhere: keep it a struct
-                nxt = level[k] = {}
-            level = nxt
-        leaf = "VARCHAR" if isinstance(node, exp.JSONExtractScalar) else "JSON"
-        level.setdefault(keys[-1], leaf)
+    found = [
+        (node, path)
+        for node in list(tree.find_all(exp.JSONExtractScalar, exp.JSONExtract))
+        if (path := doc_path(node)) is not None
+    ]
     parses = [
         t
         for t in tree.find_all(exp.Try)
@@ -96,22 +87,24 @@ def _parse_doc_once(tree: Any) -> Any:
     ]
     if not found or len(parses) != 1:
         return tree
-    import json
-
+    paths = sorted({p for _, p in found})
     line = parses[0].this.this
     parses[0].this.replace(
         exp.Anonymous(
-            this="json_transform",
-            expressions=[line.copy(), exp.Literal.string(json.dumps(structure))],
+            this="json_extract_string",
+            expressions=[
+                line.copy(),
+                exp.Array(expressions=[exp.Literal.string(p) for p in paths]),
+            ],
         )
     )
-    for node, keys in found:
-        access: Any = exp.column("doc")
-        for k in keys:
-            access = exp.Anonymous(
-                this="struct_extract", expressions=[access, exp.Literal.string(k)]
+    for node, path in found:
+        node.replace(
+            exp.Bracket(
+                this=exp.column("doc"),
+                expressions=[exp.Literal.number(paths.index(path))],  # sqlglot: 0-based
             )
-        node.replace(access)
+        )
     return tree
 
 
