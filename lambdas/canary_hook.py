@@ -437,16 +437,20 @@ def _record(
     now: float,
 ) -> bool:
     rolled_back = isinstance(decision, Rollback) or new.status == "rolled_back"
+    consumed = new.intent is not None and new.last_intent_id != old.last_intent_id
     row = _row(
         spec,
         new,
         kind(decision),
         decision.reason,
         decision.alarm if isinstance(decision, Rollback) else None,
-        None if new.intent is None or new.last_intent_id == old.last_intent_id else new.intent.who,
+        new.intent.who if consumed and new.intent is not None else None,
         now,
         percent=0 if rolled_back else None,
     )
+    if consumed:
+        outcome = "applied" if decision.refused is None else f"refused: {decision.refused}"
+        row = replace(row, intent_outcome=outcome)
     return write_state(clients.dynamodb, table, spec.rollout_id, old.version, new, row)
 
 

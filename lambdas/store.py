@@ -51,13 +51,15 @@ class HistoryRow:
 
     version: int
     at: float
-    kind: str  # advance | hold | rollback | complete | reconcile | intent
+    kind: str  # advance | hold | rollback | complete | reconcile | intent | recover | notify
     reason: str
     status: str
     step_index: int
     candidate_percent: int
     alarm: str | None
     who: str | None
+    # On a decision that consumed an operator intent: "applied", or "refused: <why>".
+    intent_outcome: str | None = None
 
 
 def create_state_table(dynamodb: Any, name: str) -> None:
@@ -348,6 +350,8 @@ def _history_item(rollout_id: str, row: HistoryRow) -> Item:
         item["alarm"] = {"S": row.alarm}
     if row.who is not None:
         item["who"] = {"S": row.who}
+    if row.intent_outcome is not None:
+        item["intent_outcome"] = {"S": row.intent_outcome}
     return item
 
 
@@ -362,7 +366,37 @@ def _item_to_history(item: Mapping[str, Any]) -> HistoryRow:
         candidate_percent=int(_n(item, "candidate_percent")),
         alarm=_s_opt(item, "alarm"),
         who=_s_opt(item, "who"),
+        intent_outcome=_s_opt(item, "intent_outcome"),
     )
+
+
+def read_endpoint_history(
+    dynamodb: Any, table: str, endpoint_name: str, limit: int = 1000
+) -> dict[str, list[HistoryRow]]:
+    """Every rollout of one endpoint recorded in the table (rollout ids start with
+    "<endpoint>/"), each with its history rows oldest first. One paginated Scan (the state
+    table holds one stack's rollouts: small); stops after `limit` rows in all."""
+    found: dict[str, list[HistoryRow]] = {}
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "FilterExpression": "begins_with(pk, :ep) AND begins_with(sk, :hist)",
+        "ExpressionAttributeValues": {
+            ":ep": {"S": f"{endpoint_name}/"},
+            ":hist": {"S": HIST_PREFIX},
+        },
+        "ConsistentRead": True,
+    }
+    total = 0
+    while total < limit:
+        resp = dynamodb.scan(**kwargs)
+        for item in resp.get("Items", []):
+            found.setdefault(str(item["pk"]["S"]), []).append(_item_to_history(item))
+            total += 1
+        token = resp.get("LastEvaluatedKey")
+        if not token:
+            break
+        kwargs["ExclusiveStartKey"] = token
+    return {k: sorted(v, key=lambda r: r.version) for k, v in found.items()}
 
 
 def _intent_to_map(intent: Intent) -> Item:

@@ -85,6 +85,15 @@ def run(args: argparse.Namespace) -> int:
     from sagemaker_rollouts.cli.provision import AwsClients
 
     aws = AwsClients.create(stack.plan.region)
+    from sagemaker_rollouts.lambdas.aws_adapter import read_endpoint
+
+    if read_endpoint(aws.sagemaker, spec.endpoint_name).status == "Missing":
+        # No endpoint: no metrics will ever arrive, so "no decision yet" (3) would make a CI gate
+        # wait forever. It is a usage problem (wrong account or region, or not deployed).
+        raise UsageError(
+            f"endpoint {spec.endpoint_name} ({ep.key}) does not exist in {stack.plan.region}: "
+            "wrong account or region, or `pulumi up` has not run"
+        )
     data = report(spec, aws, stack.plan.state_table_name, time.time())
     if args.json:
         render.print_json(data)

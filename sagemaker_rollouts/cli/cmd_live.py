@@ -14,12 +14,15 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from sagemaker_rollouts.cli import render
 from sagemaker_rollouts.cli.errors import (
@@ -32,8 +35,13 @@ from sagemaker_rollouts.cli.errors import (
 from sagemaker_rollouts.cli.provision import AwsClients, find_topic_arn
 from sagemaker_rollouts.cli.stack import load_stack, select_endpoint
 from sagemaker_rollouts.strategies import dashboard, native
-from sagemaker_rollouts.strategies.controller import INTENT_TTL_SECONDS, RolloutState
+from sagemaker_rollouts.strategies.controller import (
+    INTENT_TTL_SECONDS,
+    EndpointView,
+    RolloutState,
+)
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 DONE_OK = "completed"
 BROKEN_ENDPOINT = frozenset({"Failed", "UpdateRollbackFailed", "Missing"})
@@ -61,6 +69,14 @@ class EndpointStatus:
     # Blue/green and rolling (strategies/native.py): SageMaker's deployment phase and why.
     phase: str | None = None
     phase_reason: str | None = None
+    # Canary: where the rollout stands (`rollout_view`), None for other strategies.
+    rollout: dict[str, Any] | None = None
+    gates: tuple[str, ...] = ()  # alarm names that gate the rollout (the rest: sample, baseline)
+
+    @property
+    def shown_status(self) -> str:
+        """What the header says: the rollout's own status (paused too), else the verdict."""
+        return self.verdict if self.rollout_status is None else self.rollout_status
 
     def exit_code(self) -> int:
         """0 completed, 1 failed or rolled back, 2 not deployed (wrong account or region?),
@@ -97,7 +113,49 @@ class EndpointStatus:
             "verdict": self.verdict,
             "phase": self.phase,
             "phase_reason": self.phase_reason,
+            "rollout": self.rollout,
         }
+
+    def line(self, now: float) -> str:
+        """One line for a log (`--wait`, `--watch` off a terminal): status, step n of N, shares,
+        bake, gates, pause."""
+        stamp = time.strftime("%H:%M:%S", time.gmtime(now))
+        head = f"{stamp} {self.key}: {self.shown_status}"
+        r = self.rollout
+        if r is not None:
+            head += f" step {r['step']} of {r['steps']}"
+            head += (
+                f", candidate {_pct(r['live_percent'])} live / {r['intended_percent']}% intended"
+            )
+            if r["bake_seconds"] is not None and self.rollout_status in ("in_progress", "paused"):
+                head += f", bake {r['evidence_seconds']:.0f}s of {r['bake_seconds']}s"
+            if r["paused_by"] is not None:
+                head += f", paused by {r['paused_by']['who']}"
+        elif self.phase is not None:
+            head += f" (SageMaker deployment: {self.phase})"
+        gates = [f"{n} {s}" for n, s in self.alarms.items() if n in self.gates]
+        if gates:
+            head += "; gates: " + ", ".join(gates)
+        if self.history:
+            newest = self.history[0]
+            head += f"; last: {newest['kind']}: {newest['reason']}"
+        return head
+
+    def change_key(self) -> tuple[Any, ...]:
+        """What counts as a change for `--wait` lines: everything but the clock's progress."""
+        r = self.rollout or {}
+        return (
+            self.endpoint_status,
+            self.shown_status,
+            self.verdict,
+            tuple(sorted(self.weights.items())),
+            tuple(sorted(self.alarms.items())),
+            r.get("step"),
+            r.get("intended_percent"),
+            None if r.get("paused_by") is None else r["paused_by"].get("who"),
+            self.phase,
+            None if not self.history else self.history[0].get("version"),
+        )
 
 
 def status(args: argparse.Namespace) -> int:
@@ -109,18 +167,87 @@ def status(args: argparse.Namespace) -> int:
         else list(plan.endpoints)
     )
     aws = AwsClients.create(plan.region)
-    deadline = time.monotonic() + (args.timeout if args.wait else 0.0)
-    while True:
-        views = [read_status(plan, ep, aws) for ep in endpoints]
+
+    def read() -> list[EndpointStatus]:
+        return [read_status(plan, ep, aws) for ep in endpoints]
+
+    watch = bool(getattr(args, "watch", False))
+    if watch and render.console().is_terminal:
+        views, code = _watch_live(read, args)
+    elif args.wait or watch:
+        views, code = _poll(read, args, log=render.console(stderr=args.json))
+    else:
+        views = read()
         code = _combined(views)
-        if code != EXIT_IN_PROGRESS or time.monotonic() >= deadline:
-            break
-        time.sleep(max(0.0, min(args.interval, deadline - time.monotonic())))
     if args.json:
         render.print_json({"stack": plan.stack, "endpoints": [v.as_json() for v in views]})
-    else:
-        _print_status(views, waited=args.wait, code=code)
+    elif not (watch and render.console().is_terminal):
+        _print_status(views, waited=args.wait or watch, code=code)
     return code
+
+
+DEFAULT_TIMEOUT = 3600.0
+
+
+def _interval(args: argparse.Namespace) -> float:
+    if args.interval is not None:
+        return float(args.interval)
+    return 5.0 if getattr(args, "watch", False) else 15.0
+
+
+def _poll(
+    read: Callable[[], list[EndpointStatus]], args: argparse.Namespace, log: Console
+) -> tuple[list[EndpointStatus], int]:
+    """`--wait` (and `--watch` off a terminal): poll until every endpoint is finished or the
+    timeout, printing one line per endpoint whenever it changes, so a CI log shows progress."""
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else float(args.timeout)
+    deadline = time.monotonic() + timeout
+    seen: dict[str, tuple[Any, ...]] = {}
+    settled = False
+    while True:
+        views = read()
+        for v in views:
+            key = v.change_key()
+            if seen.get(v.key) != key:
+                seen[v.key] = key
+                log.print(escape(v.line(time.time())))
+        code = _combined(views)
+        if code != EXIT_IN_PROGRESS and not settled:
+            # The reads of one poll are not one snapshot (the endpoint is read before the state
+            # item): read once more at once, so the last line shows the weights that go with
+            # the finished state.
+            settled = True
+            continue
+        if code != EXIT_IN_PROGRESS or time.monotonic() >= deadline:
+            return views, code
+        time.sleep(max(0.0, min(_interval(args), deadline - time.monotonic())))
+
+
+def _watch_live(
+    read: Callable[[], list[EndpointStatus]], args: argparse.Namespace
+) -> tuple[list[EndpointStatus], int]:
+    """`--watch` on a terminal: the status view refreshed in place (rich Live), like
+    `kubectl argo rollouts get rollout --watch`, until finished, the timeout or Ctrl-C."""
+    from rich.live import Live
+
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else float(args.timeout)
+    deadline = time.monotonic() + timeout
+    # Lines wrap at the terminal's width here (the shared console soft-wraps, which Live crops).
+    out = Console(file=render.console().file, highlight=False)
+    views = read()
+    code = _combined(views)
+    with Live(_status_group(views, time.time()), console=out, auto_refresh=False) as live:
+        try:
+            while code == EXIT_IN_PROGRESS and time.monotonic() < deadline:
+                time.sleep(max(0.0, min(_interval(args), deadline - time.monotonic())))
+                views = read()
+                code = _combined(views)
+                live.update(_status_group(views, time.time()), refresh=True)
+        except KeyboardInterrupt:
+            pass
+    if code == EXIT_IN_PROGRESS:
+        out.print("[yellow]still in progress[/]")
+    return views, code
 
 
 def _combined(views: list[EndpointStatus]) -> int:
@@ -155,8 +282,12 @@ def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> Endp
     history: list[dict[str, Any]] = []
     spec = ep.canary
     if spec is not None and plan.state_table_name is not None:
+        malformed: str | None = None
         try:
-            state = store.read_state(aws.dynamodb, plan.state_table_name, spec.rollout_id)
+            try:
+                state = store.read_state(aws.dynamodb, plan.state_table_name, spec.rollout_id)
+            except store.MalformedState as err:
+                state, malformed = None, str(err)  # the hook recovers it on its next tick
             rows = store.read_history(aws.dynamodb, plan.state_table_name, spec.rollout_id, 5)
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
@@ -164,6 +295,7 @@ def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> Endp
             state, rows = None, []
         if state is not None:
             rollout_status, step = state.status, state.step_index
+        rollout = rollout_view(spec, state, view, time.time(), malformed)
         history = [
             {
                 "version": r.version,
@@ -178,6 +310,8 @@ def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> Endp
             }
             for r in rows
         ]
+    else:
+        rollout = None
     phase: native.PhaseView | None = None
     if ep.deployment is not None and view.status != "Missing":
         described = aws.sagemaker.describe_endpoint(EndpointName=ep.endpoint_name)
@@ -217,59 +351,208 @@ def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> Endp
         region=plan.region,
         phase=None if phase is None else phase.phase,
         phase_reason=None if phase is None else phase.reason,
+        rollout=rollout,
+        gates=tuple(a.name for a in ep.alarms if a.gate),
     )
+
+
+def rollout_view(
+    spec: RolloutSpec,
+    state: RolloutState | None,
+    endpoint: EndpointView,
+    now: float,
+    malformed: str | None = None,
+) -> dict[str, Any]:
+    """Where a canary stands, as `status` shows it (and `--json` gives it under "rollout"):
+    step n of N (1-based, as in every table), live and intended candidate share (percent), the
+    bake's evidence seconds against the step's bake, the next step, who paused it and why.
+    Before the hook's first tick the rollout is at step 1 with no evidence yet. Pure."""
+    from sagemaker_rollouts.strategies.controller import (
+        candidate_share,
+        evidence_seconds,
+        missing_total,
+    )
+
+    index = 0 if state is None else state.step_index
+    current = spec.steps[index]
+    finished = state is not None and state.status in ("completed", "rolled_back", "failed")
+    intended = (
+        0 if state is not None and state.status == "rolled_back" else current.candidate_percent
+    )
+    following = spec.steps[index + 1] if index + 1 < len(spec.steps) else None
+    paused_by: dict[str, Any] | None = None
+    if (
+        state is not None
+        and state.status == "paused"
+        and state.intent is not None
+        and state.intent.kind == "pause"
+    ):
+        paused_by = {"who": state.intent.who, "reason": state.intent.reason, "at": state.intent.at}
+    evidence = 0.0 if state is None else evidence_seconds(state.clocks, now)
+    return {
+        "step": index + 1,
+        "steps": len(spec.steps),
+        "status": None if state is None else state.status,
+        "live_percent": candidate_share(spec, endpoint),
+        "intended_percent": intended,
+        "bake_seconds": None if finished else current.bake_seconds,
+        "evidence_seconds": 0.0 if finished else evidence,
+        "missing_data_seconds": 0.0 if state is None else missing_total(state.clocks, now),
+        "insufficient_data_limit_seconds": spec.insufficient_data_limit_seconds,
+        "next": None
+        if finished or following is None
+        else {"step": index + 2, "candidate_percent": following.candidate_percent},
+        "paused_by": paused_by,
+        "pending_rollback": state is not None and state.pending_rollback,
+        "rollback": None
+        if state is None or state.status != "rolled_back"
+        else {
+            "alarm": state.rollback_alarm,
+            "reason": state.rollback_reason,
+            "at": state.rollback_at,
+        },
+        "last_intent_refused": None if state is None else state.intent_refused,
+        "waiting_for": None if state is None else state.stuck_kind,
+        "state_malformed": malformed,
+    }
+
+
+def _pct(share: float | None) -> str:
+    return "-" if share is None else f"{share:g}%"
 
 
 def _print_status(views: list[EndpointStatus], *, waited: bool, code: int) -> None:
     out = render.console()
+    out.print(_status_group(views, time.time()))
+    if waited and code == EXIT_IN_PROGRESS:
+        out.print("[yellow]still in progress at the timeout[/]")
+
+
+_STATUS_COLOR = {"completed": "green", "in_progress": "yellow", "paused": "yellow"}
+
+
+def _status_group(views: list[EndpointStatus], now: float) -> Group:
+    """The status view of every endpoint (printed once, or refreshed in place by --watch)."""
+    parts: list[RenderableType] = []
     for v in views:
-        if v.verdict == "not_deployed":
-            out.print(
+        parts.extend(_endpoint_view(v, now))
+    return Group(*parts)
+
+
+def _endpoint_view(v: EndpointStatus, now: float) -> list[RenderableType]:
+    if v.verdict == "not_deployed":
+        return [
+            Text.from_markup(
                 f"[bold]{escape(v.key)}[/]: [red]not deployed[/]: endpoint "
                 f"{escape(v.endpoint_name)} does not exist in {v.region} and no rollout is "
                 "recorded; wrong account or region, or `pulumi up` has not run"
             )
-            continue
-        color = {"completed": "green", "in_progress": "yellow"}.get(v.verdict, "red")
-        out.print(
+        ]
+    parts: list[RenderableType] = []
+    shown = v.shown_status
+    color = _STATUS_COLOR.get(shown, "red")
+    r = v.rollout
+    where = "" if r is None else f" at step {r['step']} of {r['steps']}"
+    parts.append(
+        Text.from_markup(
             f"[bold]{escape(v.key)}[/]: endpoint {escape(v.endpoint_name)} ({v.strategy}) "
-            f"{v.endpoint_status}  rollout [{color}]{v.verdict}[/]"
-            + ("" if v.step_index is None else f" at step {v.step_index}")
+            f"{v.endpoint_status}  rollout [{color}]{shown}[/]{where}"
             + ("" if v.phase is None else f" (SageMaker deployment: {v.phase})")
         )
-        if v.phase_reason is not None:
-            out.print(f"  {escape(v.phase_reason)}")
-        out.print(f"dashboard: {v.dashboard_url}")
-        t = Table(show_header=True)
-        t.add_column("variant")
-        t.add_column("weight", justify="right")
-        total = sum(v.weights.values())
-        for name, w in v.weights.items():
-            share = "" if total <= 0 else f" ({100 * w / total:g}%)"
-            t.add_row(escape(name), f"{w:g}{share}")
-        out.print(t)
-        a = Table(show_header=True)
-        a.add_column("alarm")
-        a.add_column("state")
-        for name, state in v.alarms.items():
-            style = {"OK": "green", "ALARM": "red"}.get(state, "yellow")
-            a.add_row(escape(name), f"[{style}]{state}[/]")
-        out.print(a)
-        if v.history:
-            h = Table(title="last decisions", title_justify="left")
-            for col in ("when (UTC)", "kind", "candidate %", "who", "reason"):
-                h.add_column(col)
-            for r in v.history:
-                h.add_row(
-                    time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["at"])),
-                    r["kind"],
-                    str(r["candidate_percent"]),
-                    escape(r["who"] or ""),
-                    escape(r["reason"]),
-                )
-            out.print(h)
-    if waited and code == EXIT_IN_PROGRESS:
-        out.print("[yellow]still in progress at the timeout[/]")
+    )
+    lines: list[str] = []
+    if v.phase_reason is not None:
+        lines.append(v.phase_reason)
+    if r is not None:
+        lines.extend(_rollout_lines(v, r, now))
+    lines.append(f"dashboard: {v.dashboard_url}")
+    parts.extend(Text(f"  {line}") for line in lines)
+    t = Table(show_header=True)
+    t.add_column("variant")
+    t.add_column("weight", justify="right")
+    total = sum(v.weights.values())
+    for name, w in v.weights.items():
+        share = "" if total <= 0 else f" ({100 * w / total:g}%)"
+        t.add_row(escape(name), f"{w:g}{share}")
+    parts.append(t)
+    a = Table(show_header=True)
+    a.add_column("alarm", overflow="fold")
+    a.add_column("role")
+    a.add_column("state")
+    for name, state in v.alarms.items():
+        style = {"OK": "green", "ALARM": "red"}.get(state, "yellow")
+        a.add_row(escape(name), "gate" if name in v.gates else "watch", f"[{style}]{state}[/]")
+    parts.append(a)
+    if v.history:
+        parts.append(Text("last decisions (newest first; rollout history shows them all):"))
+        lines = render.aligned(
+            ["  when (UTC)", "kind", "step", "cand. %", "who: reason"],
+            [
+                [
+                    "  " + time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row["at"])),
+                    row["kind"],
+                    str(row["step_index"] + 1),
+                    str(row["candidate_percent"]),
+                    (f"{row['who']}: " if row["who"] else "") + row["reason"],
+                ]
+                for row in v.history
+            ],
+        )
+        parts.extend(Text(line) for line in lines)
+    return parts
+
+
+def _rollout_lines(v: EndpointStatus, r: dict[str, Any], now: float) -> list[str]:
+    """The canary's own lines: share, bake, next step, pause, rollback, refused intent."""
+    del now
+    lines = [
+        f"candidate: {_pct(r['live_percent'])} live, {r['intended_percent']}% intended "
+        f"(step {r['step']} of {r['steps']})"
+    ]
+    if r["state_malformed"] is not None:
+        lines.append(f"state item malformed ({r['state_malformed']}); the hook re-derives it")
+    if r["bake_seconds"] is not None:
+        bake = r["bake_seconds"]
+        seen = min(r["evidence_seconds"], float(bake))
+        pct = 100.0 if bake <= 0 else 100.0 * seen / bake
+        lines.append(
+            f"bake: {render.duration(seen)} of {render.duration(bake)} with evidence ({pct:.0f}%)"
+            + (
+                ""
+                if not r["missing_data_seconds"]
+                else f"; INSUFFICIENT_DATA {r['missing_data_seconds']:.0f}s of "
+                f"{r['insufficient_data_limit_seconds']}s allowed this step"
+            )
+        )
+        nxt = r["next"]
+        lines.append(
+            "next: complete after the bake"
+            if nxt is None
+            else f"next: step {nxt['step']} ({nxt['candidate_percent']}%) after the bake"
+        )
+    gates = [f"{n} {s}" for n, s in v.alarms.items() if n in v.gates]
+    if gates:
+        lines.append("gates: " + ", ".join(gates))
+    if r["paused_by"] is not None:
+        p = r["paused_by"]
+        lines.append(
+            f"paused by {p['who']} at {time.strftime('%H:%M:%S', time.gmtime(p['at']))} UTC"
+            + (f": {p['reason']}" if p["reason"] else "")
+            + " (rollout resume continues it)"
+        )
+    if r["waiting_for"] is not None:
+        lines.append(f"held for a human: {r['waiting_for']}")
+    if r["pending_rollback"]:
+        lines.append("rollback decided, not yet applied: retried every tick")
+    if r["rollback"] is not None:
+        rb = r["rollback"]
+        lines.append(
+            f"rolled back: {rb['reason']}"
+            + ("" if rb["alarm"] is None else f" (alarm {rb['alarm']})")
+        )
+    if r["last_intent_refused"] is not None:
+        lines.append(f"last operator intent refused: {r['last_intent_refused']}")
+    return lines
 
 
 # --------------------------------------------------------------------------- operator commands

@@ -84,10 +84,24 @@ def run(args: argparse.Namespace) -> int:
                 ),
                 "deleted_models" if not args.dry_run else "would_delete_models": list(found.models),
                 "kept_configs": {name: why for name, why in found.kept},
+                "nothing_to_prune": not found.configs and not found.models,
             }
         )
         return EXIT_OK
     out = render.console()
+    if not found.configs and not found.models:
+        out.print(
+            f"stack {escape(plan.stack)}: nothing to prune: no retained endpoint config or model "
+            "is unused"
+            + (
+                ""
+                if not found.kept
+                else f" ({len(found.kept)} kept: "
+                + "; ".join(f"{escape(n)}: {escape(w)}" for n, w in found.kept)
+                + ")"
+            )
+        )
+        return EXIT_OK
     verb = "would delete" if args.dry_run else "deleted"
     t = Table(title=f"stack {escape(plan.stack)}: retained endpoint configs and models")
     t.add_column("resource")

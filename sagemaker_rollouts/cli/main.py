@@ -1,4 +1,5 @@
-"""The `rollout` console script: plan, rehearse, status, pause, resume, promote, abort, prune.
+"""The `rollout` console script: plan, rehearse, status, history, pause, resume, promote, abort,
+prune, and the evidence reports.
 
 Exit codes: 0 success (rehearsal expectation met, live rollout completed), 1 failure (expectation
 not met, rollout rolled back or failed), 2 usage (missing stack file, invalid config, unknown
@@ -63,6 +64,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "rollout status --stack prod",
         "rollout status --stack prod --endpoint fraud --json",
         "rollout status --stack prod --wait --timeout 3600",
+        "rollout status --stack prod --endpoint fraud --watch",
+    ),
+    "history": (
+        "rollout history --stack prod",
+        "rollout history --stack prod --endpoint fraud --json",
     ),
     "pause": ('rollout pause --stack prod --reason "p99 latency looks odd"',),
     "resume": ("rollout resume --stack prod --endpoint fraud",),
@@ -81,6 +87,54 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "rollout baseline --from train.csv --features amount,country,score -o baselines/fraud.json",
         "rollout baseline --from train.jsonl --features amount --bins 20 -o baselines/amount.json",
     ),
+}
+
+
+# Every command's exit codes, listed under its --help (tests/test_cli_help.py checks each command
+# has them, and that the README's CLI table agrees). Codes: cli/errors.py.
+EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
+    "schema": ((0, "printed"),),
+    "plan": (
+        (0, "planned"),
+        (1, "the Pulumi program failed under mocks"),
+        (2, "usage: missing stack file or invalid config (with --json: an error document)"),
+    ),
+    "rehearse": (
+        (0, "the scenario's expect holds (or it has none)"),
+        (1, "expect not met"),
+        (2, "usage: bad scenario, unknown endpoint or alarm, invalid config"),
+    ),
+    "status": (
+        (0, "completed"),
+        (1, "rolled back or failed"),
+        (2, "usage, or not deployed (no endpoint and no rollout record)"),
+        (3, "still in progress (at the timeout with --wait/--watch)"),
+    ),
+    "history": (
+        (0, "printed (also when nothing is recorded yet)"),
+        (2, "usage, or the state table is not deployed"),
+    ),
+    **{
+        name: (
+            (0, "applied"),
+            (1, "refused or not applied (the reason is printed)"),
+            (2, "usage, or the stack is not deployed"),
+        )
+        for name in OPERATOR_COMMANDS
+    },
+    "shadow-report": (
+        (0, "promote"),
+        (1, "reject"),
+        (2, "usage"),
+        (3, "keep shadowing"),
+    ),
+    "ab-report": (
+        (0, "a clear winner"),
+        (2, "usage, or the endpoint is not deployed"),
+        (3, "no decision yet"),
+    ),
+    "prune": ((0, "done (or nothing to prune)"), (2, "usage")),
+    "baseline": ((0, "written"), (2, "usage: unreadable data, unknown feature")),
 }
 
 
@@ -157,25 +211,61 @@ def _parser() -> argparse.ArgumentParser:
         "the decisions are the same)",
     )
 
-    st = sub.add_parser("status", help="the live rollout: step, weights, alarms, last decisions")
+    st = sub.add_parser(
+        "status",
+        help="the live rollout: step n of N, live and intended share, bake, gates, pause, "
+        "last decisions",
+    )
     stack_args(st)
     st.add_argument("--endpoint", help="endpoint key or name (default: every endpoint)")
     st.add_argument("--json", action="store_true", help="machine-readable output")
-    st.add_argument("--wait", action="store_true", help="poll until the rollout finishes")
+    st.add_argument(
+        "--wait",
+        action="store_true",
+        help="poll until the rollout finishes, printing a line whenever it changes "
+        "(on stderr with --json)",
+    )
+    st.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep the view on screen until the rollout finishes: refreshed in place on a "
+        "terminal, one line per change otherwise",
+    )
     st.add_argument(
         "--timeout",
         type=_number(minimum=0),
-        default=3600.0,
+        default=None,
         metavar="S",
-        help="with --wait (default 3600)",
+        help="with --wait or --watch: give up after S seconds (default 3600)",
     )
     st.add_argument(
         "--interval",
         type=_number(minimum=0, strict=True),
-        default=15.0,
+        default=None,
         metavar="S",
-        help="with --wait: poll period",
+        help="with --wait or --watch: poll period (default 15; --watch 5)",
     )
+
+    hi = sub.add_parser(
+        "history",
+        help="the audit trail of an endpoint's rollouts: decisions, intents (applied or "
+        "refused, by whom, why), alarms and evidence",
+    )
+    stack_args(hi)
+    hi.add_argument("--endpoint", help="endpoint key or name (default: every endpoint)")
+    hi.add_argument(
+        "--rollout",
+        metavar="ID",
+        help="one rollout id (default: every rollout recorded for the endpoint)",
+    )
+    hi.add_argument(
+        "--limit",
+        type=int,
+        default=200,
+        metavar="N",
+        help="at most N rows per endpoint, newest kept (default 200)",
+    )
+    hi.add_argument("--json", action="store_true", help="machine-readable output")
 
     for name, text in (
         ("pause", "hold the canary at its current step"),
@@ -233,13 +323,20 @@ def _parser() -> argparse.ArgumentParser:
     base.add_argument("--json", action="store_true", help="print the baseline")
     for name, command in sub.choices.items():
         command.formatter_class = argparse.RawDescriptionHelpFormatter
-        command.epilog = "examples:\n" + "\n".join(f"  {e}" for e in EXAMPLES.get(name, ()))
+        command.epilog = (
+            "examples:\n"
+            + "\n".join(f"  {e}" for e in EXAMPLES.get(name, ()))
+            + "\n\nexit codes:\n"
+            + "\n".join(f"  {code}  {what}" for code, what in EXIT_CODES.get(name, ()))
+        )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns its exit code (the console script exits with it)."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _check_usage(parser, args)
     try:
         match args.command:
             case "schema":
@@ -274,12 +371,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from sagemaker_rollouts.cli import cmd_live
 
                 return cmd_live.status(args)
+            case "history":
+                from sagemaker_rollouts.cli import cmd_history
+
+                return cmd_history.run(args)
             case _:
                 from sagemaker_rollouts.cli import cmd_live
 
                 return cmd_live.operate(args)
     except UsageError as e:
-        _print_error(e.lines)
+        _fail(args, e.lines, EXIT_USAGE)
         return EXIT_USAGE
     except ModuleNotFoundError as e:
         top = (e.name or "").split(".")[0]
@@ -292,11 +393,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if extra is None:
             raise
-        _print_error(
+        _fail(
+            args,
             (
                 f"{args.command}: needs the `{extra}` extra ({top} is not installed)",
                 f"install it with: pip install 'sagemaker-rollouts[{extra}]'",
-            )
+            ),
+            EXIT_USAGE,
         )
         return EXIT_USAGE
     except Exception as e:
@@ -309,8 +412,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             "AWS credentials or endpoint: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) "
             "and AWS_REGION, or AWS_ENDPOINT_URL for a local moto server"
         )
-        _print_error((f"{args.command}: AWS call failed: {e}", hint))
+        _fail(args, (f"{args.command}: AWS call failed: {e}", hint), EXIT_USAGE)
         return EXIT_USAGE
+
+
+def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Option combinations argparse cannot express; `parser.error` exits 2 with the usage."""
+    if args.command == "status":
+        polling = args.wait or args.watch
+        for flag, value in (("--timeout", args.timeout), ("--interval", args.interval)):
+            if value is not None and not polling:
+                parser.error(f"status: {flag} needs --wait or --watch (a single read never waits)")
+        if args.watch and args.json:
+            parser.error("status: --watch draws a live view; use --wait --json for a machine")
+
+
+def _fail(args: argparse.Namespace, lines: Sequence[str], code: int) -> None:
+    """Report a failure: on stderr, and with --json also as a JSON document on stdout, so a
+    pipeline reading stdout gets `{"error": {...}}` rather than nothing."""
+    _print_error(lines)
+    if getattr(args, "json", False):
+        import json
+
+        doc = {
+            "error": {
+                "command": args.command,
+                "exit_code": code,
+                "kind": "usage" if code == EXIT_USAGE else "failed",
+                "message": lines[0] if lines else "",
+                "details": [line.strip() for line in lines[1:]],
+            }
+        }
+        print(json.dumps(doc, indent=2, sort_keys=True))
 
 
 def _print_error(lines: Sequence[str]) -> None:

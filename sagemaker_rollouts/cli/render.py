@@ -21,6 +21,17 @@ def console(*, stderr: bool = False) -> Console:
     return Console(file=stream, width=width, highlight=False, soft_wrap=True)
 
 
+def aligned(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A plain table: every column but the last padded to its widest cell, the last left free.
+    Nothing is cut or folded (long ARNs and reasons stay whole: a terminal wraps the line), so
+    it can be read, grepped and copied; used for decision logs."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    return [
+        "  ".join([*(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)), r[-1]])
+        for r in [header, *rows]
+    ]
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
     sys.stdout.flush()
