@@ -322,7 +322,7 @@ def read_outcome(dynamodb: Any, table_name: str, rollout_id: str) -> RolloutOutc
         status=state.status,
         alarm=None,
         at=None,
-        reason=f"{state.status} at step {state.step_index}",
+        reason=f"{state.status} at step {state.step_index + 1}",
     )
 
 

@@ -31,6 +31,9 @@ Decision table (docs/design.md §4; rollback beats hold beats advance; first mat
 | 12 | last step baked | complete |
 | 13 | otherwise, or promote | advance one step (promote_full: to 100%) |
 
+Steps are numbered from 1 in every reason a human reads (as in the CLI's tables); the state's
+`step_index` stays 0-based.
+
 Operator intents are applied by the decision of the tick that first sees them, or consumed as
 *refused* with that decision's reason (`RolloutState.intent_refused`); an intent never waits to fire
 later, and one older than `INTENT_TTL_SECONDS` when first seen is refused as expired (abort excepted:
@@ -307,6 +310,12 @@ class Reconcile:
 Decision = Advance | Hold | Rollback | Complete | Reconcile
 
 
+def command_name(intent: IntentKind) -> str:
+    """An intent as its command is spelled (`promote_full` is `promote-full`, the scenario
+    command, and `rollout promote --full`), for every reason and line a human reads."""
+    return intent.replace("_", "-")
+
+
 def initial_state(spec: RolloutSpec, now: float) -> RolloutState:
     """A rollout nobody has stored yet: step 0, the weights the endpoint was deployed with."""
     del spec  # every rollout starts at step 0; kept for symmetry with decide()
@@ -413,7 +422,7 @@ def decide(
 
 def _refuse(decision: Decision, intent: Intent, why: str) -> Decision:
     """`decision`, also consuming `intent` as refused (it must never fire on a later tick)."""
-    note = f"{intent.kind} by {intent.who} refused: {why}"
+    note = f"{command_name(intent.kind)} by {intent.who} refused: {why}"
     if decision.reason != why:
         note = f"{decision.reason}; {note}"
     return replace(decision, reason=note, intent_id=intent.id, refused=why)
@@ -598,7 +607,7 @@ def _progress(
     if _drifted(spec, endpoint, state.step_index) and (promote is None or state.step_index >= last):
         live = candidate_share(spec, endpoint)
         return Reconcile(
-            f"live candidate share {_pct(live)} differs from step {state.step_index} "
+            f"live candidate share {_pct(live)} differs from step {state.step_index + 1} "
             f"({spec.steps[state.step_index].candidate_percent}%)",
             step_weights(spec, state.step_index),
             intent_id=None if promote is None else promote.id,
@@ -612,7 +621,7 @@ def _progress(
     baked = clocks.evidence_since is not None and seen >= bake and seen > 0
     if promote is None and not baked:
         return Hold(
-            f"baking step {state.step_index}: {seen:.0f}s of {bake}s with evidence",
+            f"baking step {state.step_index + 1}: {seen:.0f}s of {bake}s with evidence",
             clocks=clocks,
         )
     if state.step_index >= last:
@@ -624,9 +633,9 @@ def _progress(
         last if promote is not None and promote.kind == "promote_full" else state.step_index + 1
     )
     why = (
-        f"step {state.step_index} baked ({seen:.0f}s with evidence)"
+        f"step {state.step_index + 1} baked ({seen:.0f}s with evidence)"
         if promote is None
-        else f"{promote.kind} by {promote.who}: {promote.reason}"
+        else f"{command_name(promote.kind)} by {promote.who}: {promote.reason}"
     )
     return Advance(
         f"{why}; to {spec.steps[target].candidate_percent}%",
@@ -780,7 +789,7 @@ def recover_state(
     )
     source = "live weights" if matches else f"history (live share {_pct(live)} matches no step)"
     reason = (
-        f"recovered: {why}; step {step} ({spec.steps[step].candidate_percent}%) from {source}, "
+        f"recovered: {why}; step {step + 1} ({spec.steps[step].candidate_percent}%) from {source}, "
         f"status {status} from history version {last.version}"
         + ("; rollback not yet applied: pending" if pending else "")
     )

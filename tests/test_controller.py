@@ -275,7 +275,7 @@ TABLE: list[tuple[str, RolloutState, AlarmView, EndpointView, Intent | None, flo
         None,
         BAKING,
         Reconcile,
-        "differs from step 0",
+        "differs from step 1",
     ),
     (
         "all-zero weights reconcile",
@@ -308,7 +308,7 @@ TABLE: list[tuple[str, RolloutState, AlarmView, EndpointView, Intent | None, flo
         Hold,
         "resumed by",
     ),
-    ("bake not over holds", state(), alarms(), endpoint(), None, BAKING, Hold, "baking step 0"),
+    ("bake not over holds", state(), alarms(), endpoint(), None, BAKING, Hold, "baking step 1"),
     ("bake over advances", state(), alarms(), endpoint(), None, BAKED, Advance, "to 50%"),
     (
         "promote skips the bake",

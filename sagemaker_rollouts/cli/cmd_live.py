@@ -39,6 +39,7 @@ from sagemaker_rollouts.strategies.controller import (
     INTENT_TTL_SECONDS,
     EndpointView,
     RolloutState,
+    command_name,
 )
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 from sagemaker_rollouts.strategies.rollout import RolloutSpec
@@ -662,7 +663,7 @@ def operate(args: argparse.Namespace) -> int:
     else:
         out = render.console()
         out.print(
-            f"[bold]{kind}[/] recorded for {escape(spec.rollout_id)} by {escape(who)}: "
+            f"[bold]{command_name(kind)}[/] recorded for {escape(spec.rollout_id)} by {escape(who)}: "
             f"{escape(reason)}"
         )
         out.print(f"decision: [bold]{result['decision']}[/]: {escape(str(result['reason']))}")
@@ -681,7 +682,7 @@ def operate(args: argparse.Namespace) -> int:
         if topic is None:
             out.print("[yellow]warning:[/] no notification topic found; nothing was published")
         if not applied and finished:
-            out.print(f"the rollout is {after.status}: {kind} has no effect")
+            out.print(f"the rollout is {after.status}: {command_name(kind)} has no effect")
         elif refused is not None:
             out.print(
                 f"[yellow]refused:[/] {escape(refused)}; the intent is recorded as refused and "

@@ -16,7 +16,7 @@ from rich.table import Table
 from sagemaker_rollouts.cli import render
 from sagemaker_rollouts.cli.errors import EXIT_FAILED, EXIT_OK
 from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
-from sagemaker_rollouts.cli.timeline import Series, write_png
+from sagemaker_rollouts.cli.timeline import Exposure, Marker, Series, write_png
 from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec, design
 from sagemaker_rollouts.strategies.exposure import worst_case_exposure
 
@@ -30,9 +30,9 @@ def run(args: argparse.Namespace) -> int:
 
     # The keys ESC supplies that the file does not set join the program's config.
     offline = run_offline(stack.path, stack=stack.name, config=stack.esc_config)
-    if args.png is not None:
-        draw_plan(stack, Path(args.png))
     traffic = getattr(args, "traffic", None)
+    if args.png is not None:
+        draw_plan(stack, Path(args.png), traffic)
     if args.json:
         data = plan_json(stack, offline)
         if traffic is not None:
@@ -91,9 +91,13 @@ def print_exposure(stack: LoadedStack, requests_per_minute: float) -> None:
     )
 
 
-def draw_plan(stack: LoadedStack, path: Path) -> None:
-    """Planned candidate % over time for every endpoint that shifts traffic."""
+def draw_plan(stack: LoadedStack, path: Path, traffic: float | None = None) -> None:
+    """Planned candidate % over time for every endpoint that shifts traffic; with `traffic`
+    (requests per minute) a second panel draws the worst-case exposure of each step. A recreate
+    endpoint's downtime (its length is the new endpoint's creation time, unknown offline) is
+    marked where it starts."""
     series: list[Series] = []
+    markers: list[Marker] = []
     for ep in stack.plan.endpoints:
         points = list(ep.timeline)
         if not points:
@@ -108,7 +112,26 @@ def draw_plan(stack: LoadedStack, path: Path) -> None:
         series.append(
             Series(f"{ep.key} ({ep.strategy})", [(float(t), float(p)) for t, p in points])
         )
-    write_png(path, f"planned traffic: stack {stack.name}", series)
+        if ep.profile.downtime:
+            markers.append(
+                Marker(0.0, f"{ep.key}: downtime until the new endpoint is InService", "tab:red")
+            )
+    exposure = (
+        None
+        if traffic is None
+        else Exposure(
+            traffic,
+            [
+                (
+                    f"{ep.key} ({ep.strategy})",
+                    [(e.step, e.percent, e.requests) for e in worst_case_exposure(ep, traffic)],
+                )
+                for ep in stack.plan.endpoints
+                if ep.timeline or ep.canary is not None
+            ],
+        )
+    )
+    write_png(path, f"planned traffic: stack {stack.name}", series, markers, exposure=exposure)
 
 
 def print_plan(stack: LoadedStack, offline: Any, *, png: str | None) -> None:

@@ -1052,11 +1052,17 @@ def _summary(
 
 def _draw_summaries(summaries: Sequence[Summary], path: Path, loaded: LoadedScenario) -> None:
     """Every rehearsal's candidate share on one figure (markers: alarms and rollbacks)."""
-    from sagemaker_rollouts.cli.timeline import Marker, Series, write_png
+    from sagemaker_rollouts.cli.timeline import Marker, Series, Span, write_png
 
     end = float(loaded.scenario.duration)
     series: list[Series] = []
     markers: list[Marker] = []
+    spans = [
+        Span(a, b, kind, s.stack, i)
+        for i, s in enumerate(summaries)
+        for a, b, kind in s.spans
+        if b > a
+    ]
     for s in summaries:
         points = list(s.timeline)
         if points:
@@ -1068,7 +1074,7 @@ def _draw_summaries(summaries: Sequence[Summary], path: Path, loaded: LoadedScen
                 at.add(t)
                 markers.append(Marker(float(t), f"{s.stack}: {label}", color))
     names = " vs ".join(s.stack for s in summaries)
-    write_png(path, f"rehearsal {loaded.path.name}: {names}", series, markers)
+    write_png(path, f"rehearsal {loaded.path.name}: {names}", series, markers, spans=spans)
 
 
 def _draw(result: Rehearsal, path: Path, loaded: LoadedScenario) -> None:

@@ -73,6 +73,8 @@ class Summary:
     timeline: list[tuple[float, float]]  # (seconds, candidate %) step points
     markers: list[tuple[int, str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # (start, end, kind) seconds: "provisioning" (capacity starting) or "downtime" (recreate).
+    spans: list[tuple[float, float, str]] = field(default_factory=list)
     evidence: list[tuple[str, str]] = field(default_factory=list)
     steps: list[NativeStep] = field(default_factory=list)
 
@@ -190,6 +192,7 @@ def rehearse_native(stack: str, endpoint: EndpointPlan, loaded: LoadedScenario) 
     changes = _alarm_changes(loaded, endpoint)
     steps: list[NativeStep] = []
     notes: list[str] = []
+    spans: list[tuple[float, float, str]] = []
     downtime = 0
     markers = [
         (c.at, f"{c.name} {c.state}", "tab:red" if c.state == "ALARM" else "tab:green")
@@ -251,6 +254,11 @@ def rehearse_native(stack: str, endpoint: EndpointPlan, loaded: LoadedScenario) 
         if run.rollback_reason is not None:
             rb = next(e for e in run.events if e.kind == "rollback")
             markers.append((rb.at, "SageMaker rollback", "tab:red"))
+        for i, ev in enumerate(run.events):
+            if ev.kind == "provision":
+                end = run.events[i + 1].at if i + 1 < len(run.events) else horizon
+                if end > ev.at:
+                    spans.append((float(ev.at), float(min(end, horizon)), "provisioning"))
     elif endpoint.strategy == "recreate":
         down = timing.provisioning_seconds
         downtime = min(down, horizon)
@@ -286,6 +294,8 @@ def rehearse_native(stack: str, endpoint: EndpointPlan, loaded: LoadedScenario) 
         hours = 0.0
         final = 100.0 if down <= horizon else 0.0
         markers.append((downtime, "downtime ends", "tab:orange"))
+        if downtime > 0:
+            spans.append((0.0, float(downtime), "downtime"))
     elif endpoint.strategy == "shadow":
         shadow = endpoint.shadow_variants[0] if endpoint.shadow_variants else None
         sampled = 0 if shadow is None else shadow.weight
@@ -358,6 +368,7 @@ def rehearse_native(stack: str, endpoint: EndpointPlan, loaded: LoadedScenario) 
         markers=markers,
         notes=notes,
         steps=steps,
+        spans=spans,
     )
     add_evidence(endpoint, loaded, summary)
     return summary
