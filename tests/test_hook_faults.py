@@ -1,6 +1,6 @@
 """Fault matrix: the real hook (`canary_hook.run`) against moto in server mode, with one fault
 injected at every AWS call the hook makes, in the two ticks that call them all: a rollback (gate
-alarm event at 50%) and an advance (step 0 baked, every alarm OK).
+alarm event at 50%) and an advance (step 1 baked, every alarm OK).
 
 Faults, injected with botocore's event system on the hook's own clients (nothing in the code under
 test is patched), each standing in for a real AWS behaviour:

@@ -79,7 +79,7 @@ def test_lost_or_broken_state_is_recovered_recorded_notified_and_the_rollout_goe
     kinds = [h.kind for h in w.history()]
     assert "recover" in kinds
     recover = next(h for h in w.history() if h.kind == "recover")
-    assert "step 1 (50%) from live weights" in recover.reason
+    assert "step 2 (50%) from live weights" in recover.reason  # numbered from 1
     assert any("state recovered" in s for s in subjects(w))
     # Never spinning: the following ticks decide normally and the canary steps after a full bake.
     for i in range(1, 4):

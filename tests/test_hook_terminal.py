@@ -101,7 +101,7 @@ def decided(w: World) -> list[store.HistoryRow]:
 
 
 def started_advance(w: World, now: float) -> tuple[Invocation, Delayed]:
-    """A schedule tick that decides an advance (step 0 baked), recorded it, and whose weights call
+    """A schedule tick that decides an advance (step 1 baked), recorded it, and whose weights call
     is held on the wire."""
     delayed = Delayed(w.clients.sagemaker, "UpdateEndpointWeightsAndCapacities")
     inv = Invocation(lambda: w.tick(now))
