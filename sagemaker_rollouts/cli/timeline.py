@@ -99,6 +99,7 @@ def write_png(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
 
     if exposure is None:
         fig, ax = plt.subplots(figsize=(9, 4.2), dpi=100)
@@ -119,7 +120,7 @@ def write_png(
             xs, ys = _xy(s.points)
             style = _STYLES[i % len(_STYLES)] if len(series) > 1 else {"linewidth": 2}
             (line,) = ax.plot(xs, ys, drawstyle="steps-post", label=s.label, zorder=2 + i, **style)  # type: ignore[arg-type]
-            colors.append(matplotlib.colors.to_hex(line.get_color()))
+            colors.append(to_hex(line.get_color()))
         shaded: set[tuple[str, str]] = set()
         for sp in spans:
             own = sp.series is not None and 0 <= sp.series < len(colors)
