@@ -81,3 +81,32 @@ def test_recreate_rehearsal_reports_its_downtime_span_and_blue_green_its_provisi
     bg = load_stack(ROOT, "bluegreen").plan.endpoints[0]
     spans = rehearse_native("bluegreen", bg, cmp).spans
     assert spans and spans[0] == (0.0, 300.0, "provisioning")
+
+
+# ------------------------------------------------------------------ the program and its files
+
+
+def test_plan_dir_of_a_project_with_its_own_program_plans_that_program(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    code = main(["plan", "--stack", "dev", "--dir", str(ROOT / "examples" / "python"), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["error"] is None
+    assert doc["project"] == "fraud-platform" and doc["program"].endswith("python/__main__.py")
+    types = {(r["type"], r["name"]) for r in doc["resources"]}
+    assert ("aws:ec2/vpc:Vpc", "ml") in types  # the program's own resources
+    assert ("aws:sns/topic:Topic", "ml-alerts") in types
+    assert [e["endpoint_name"] for e in doc["endpoints"]] == ["fraud-detector"]
+    assert doc["endpoints"][0]["canary_steps"][0][0] == 5  # the component's own plan
+
+
+def test_relative_paths_in_stack_config_resolve_against_dir_whatever_the_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # baselines/fraud.json does not exist here
+    argv = ["plan", "--stack", "canary-drift", "--dir", str(ROOT), "--png", "out.png"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert (tmp_path / "out.png").is_file()  # --png stays relative to where we started
+    assert Path.cwd() == tmp_path  # and the directory is restored

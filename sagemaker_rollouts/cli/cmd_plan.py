@@ -7,6 +7,7 @@ The resource list comes from running the real Pulumi program in-process under mo
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +15,39 @@ from rich.markup import escape
 from rich.table import Table
 
 from sagemaker_rollouts.cli import render
-from sagemaker_rollouts.cli.errors import EXIT_FAILED, EXIT_OK
-from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
+from sagemaker_rollouts.cli.errors import EXIT_FAILED, EXIT_OK, UsageError
+from sagemaker_rollouts.cli.stack import (
+    LoadedStack,
+    ProgramDir,
+    in_project_dir,
+    load_stack,
+    own_program,
+    stack_path,
+)
 from sagemaker_rollouts.cli.timeline import Exposure, Marker, Series, write_png
 from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec, design
 from sagemaker_rollouts.strategies.exposure import worst_case_exposure
+from sagemaker_rollouts.strategies.plan import EndpointPlan
 
 
 def run(args: argparse.Namespace) -> int:
+    png = None if args.png is None else Path(args.png).resolve()  # relative to where we started
+    program = own_program(Path(args.dir))
+    if program is not None:
+        return run_program(program, args, png)
     esc_dir = None if getattr(args, "esc_dir", None) is None else Path(args.esc_dir)
     stack = load_stack(Path(args.dir), args.stack, esc_dir=esc_dir)
     from sagemaker_rollouts.infra.mockrun import (
         run_offline,  # imports pulumi: only this command pays for it
     )
 
-    # The keys ESC supplies that the file does not set join the program's config.
-    offline = run_offline(stack.path, stack=stack.name, config=stack.esc_config)
+    # The keys ESC supplies that the file does not set join the program's config; the program
+    # runs in the project directory, as under `pulumi up`.
+    with in_project_dir(stack.path.parent):
+        offline = run_offline(stack.path, stack=stack.name, config=stack.esc_config)
     traffic = getattr(args, "traffic", None)
-    if args.png is not None:
-        draw_plan(stack, Path(args.png), traffic)
+    if png is not None:
+        draw_plan(stack, png, traffic)
     if args.json:
         data = plan_json(stack, offline)
         if traffic is not None:
@@ -65,10 +80,118 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_program(program: ProgramDir, args: argparse.Namespace, png: Path | None) -> int:
+    """`rollout plan --dir D` where D is a project with its own program (e.g. examples/python):
+    run D's `__main__.py` under mocks with `Pulumi.<stack>.yaml`'s config, in D, and show what it
+    declares: its resources, each `RolloutEndpoint` component's endpoint and strategy profile (the
+    plan the component built), the policy pack's findings, and the timeline with --png."""
+    import runpy
+    import sys
+
+    from sagemaker_rollouts.infra import component
+    from sagemaker_rollouts.infra.mockrun import read_stack_config, run_function_offline
+
+    stack_file = stack_path(program.directory, args.stack)
+    try:
+        config = read_stack_config(stack_file, program.project)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    endpoints: list[EndpointPlan] = []
+    original = component.RolloutEndpoint.__init__
+
+    def recording(self: Any, *a: Any, **k: Any) -> None:
+        original(self, *a, **k)
+        endpoints.append(self.plan)
+
+    def program_main() -> None:
+        runpy.run_path(str(program.main), run_name="__main__")
+
+    where = str(program.directory.resolve())
+    sys.path.insert(0, where)
+    component.RolloutEndpoint.__init__ = recording  # collect each component's own plan
+    try:
+        with in_project_dir(program.directory):
+            offline = run_function_offline(
+                program_main, config=config, project=program.project, stack=args.stack
+            )
+    finally:
+        component.RolloutEndpoint.__init__ = original
+        sys.path.remove(where)
+    traffic = getattr(args, "traffic", None)
+    if png is not None:
+        draw_endpoints(f"planned traffic: {program.project}/{args.stack}", endpoints, png, traffic)
+    if args.json:
+        render.print_json(
+            {
+                "program": str(program.main),
+                "project": program.project,
+                "stack": args.stack,
+                "error": None if offline.error is None else str(offline.error),
+                "warnings": list(offline.warnings),
+                "policy_findings": policy_findings(offline),
+                "resources": [
+                    {"type": r.type, "name": r.name, "inputs": r.redacted()}
+                    for r in offline.resources
+                ],
+                "endpoints": [endpoint_json(ep) for ep in endpoints],
+                **(
+                    {}
+                    if traffic is None
+                    else {"worst_case_exposure": exposure_json(endpoints, traffic)}
+                ),
+            }
+        )
+    else:
+        out = render.console()
+        out.print(
+            f"[bold]program[/] {escape(str(program.main))}  [bold]project[/] "
+            f"{escape(program.project)}  [bold]stack[/] {escape(args.stack)} ({stack_file})"
+        )
+        print_resources(offline)
+        for ep in endpoints:
+            out.print(render.endpoint_table(ep))
+            out.print(render.profile_table(ep))
+            if ep.ab_evaluator is not None:
+                out.print(ab_design_table(ep.key, ep.ab_evaluator))
+        print_findings(offline)
+        if traffic is not None:
+            print_exposure_of(endpoints, traffic)
+        if png is not None:
+            out.print(f"timeline written to {png}")
+    for line in offline.warnings:
+        render.console(stderr=True).print(f"[yellow]warning:[/] {escape(line)}")
+    if offline.error is not None:
+        render.console(stderr=True).print(
+            f"[red]error:[/] the Pulumi program failed under mocks: {escape(str(offline.error))}"
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def exposure_json(endpoints: Sequence[EndpointPlan], traffic: float) -> dict[str, Any]:
+    return {
+        ep.key: [
+            {
+                "step": e.step,
+                "percent": e.percent,
+                "detection_seconds": e.detection_seconds,
+                "reaction_seconds": e.reaction_seconds,
+                "requests": e.requests,
+            }
+            for e in worst_case_exposure(ep, traffic)
+        ]
+        for ep in endpoints
+    }
+
+
 def print_exposure(stack: LoadedStack, requests_per_minute: float) -> None:
+    print_exposure_of(stack.plan.endpoints, requests_per_minute)
+
+
+def print_exposure_of(endpoints: Sequence[EndpointPlan], requests_per_minute: float) -> None:
     """Per endpoint and step: requests a bad candidate can answer before traffic leaves it."""
     out = render.console()
-    for ep in stack.plan.endpoints:
+    for ep in endpoints:
         t = Table(
             title=f"worst-case exposure: {ep.key} ({ep.strategy}) at "
             f"{requests_per_minute:g} requests/min",
@@ -92,13 +215,20 @@ def print_exposure(stack: LoadedStack, requests_per_minute: float) -> None:
 
 
 def draw_plan(stack: LoadedStack, path: Path, traffic: float | None = None) -> None:
+    """Planned candidate % over time for every endpoint of the stack (see `draw_endpoints`)."""
+    draw_endpoints(f"planned traffic: stack {stack.name}", stack.plan.endpoints, path, traffic)
+
+
+def draw_endpoints(
+    title: str, endpoints: Sequence[EndpointPlan], path: Path, traffic: float | None = None
+) -> None:
     """Planned candidate % over time for every endpoint that shifts traffic; with `traffic`
     (requests per minute) a second panel draws the worst-case exposure of each step. A recreate
     endpoint's downtime (its length is the new endpoint's creation time, unknown offline) is
     marked where it starts."""
     series: list[Series] = []
     markers: list[Marker] = []
-    for ep in stack.plan.endpoints:
+    for ep in endpoints:
         points = list(ep.timeline)
         if not points:
             continue
@@ -126,12 +256,12 @@ def draw_plan(stack: LoadedStack, path: Path, traffic: float | None = None) -> N
                     f"{ep.key} ({ep.strategy})",
                     [(e.step, e.percent, e.requests) for e in worst_case_exposure(ep, traffic)],
                 )
-                for ep in stack.plan.endpoints
+                for ep in endpoints
                 if ep.timeline or ep.canary is not None
             ],
         )
     )
-    write_png(path, f"planned traffic: stack {stack.name}", series, markers, exposure=exposure)
+    write_png(path, title, series, markers, exposure=exposure)
 
 
 def print_plan(stack: LoadedStack, offline: Any, *, png: str | None) -> None:
@@ -147,6 +277,18 @@ def print_plan(stack: LoadedStack, offline: Any, *, png: str | None) -> None:
         )
         for line in stack.unresolved:
             out.print(f"  {escape(line)}")
+    print_resources(offline)
+    for ep in plan.endpoints:
+        out.print(render.endpoint_table(ep))
+        out.print(render.profile_table(ep))
+        if ep.ab_evaluator is not None:
+            out.print(ab_design_table(ep.key, ep.ab_evaluator))
+    print_findings(offline)
+    if png is not None:
+        out.print(f"timeline written to {png}")
+
+
+def print_resources(offline: Any) -> None:
     t = Table(
         title=f"{len(offline.resources)} resources `pulumi up` would declare", title_justify="left"
     )
@@ -154,12 +296,11 @@ def print_plan(stack: LoadedStack, offline: Any, *, png: str | None) -> None:
     t.add_column("name")
     for r in offline.resources:
         t.add_row(escape(r.type), escape(r.name))
-    out.print(t)
-    for ep in plan.endpoints:
-        out.print(render.endpoint_table(ep))
-        out.print(render.profile_table(ep))
-        if ep.ab_evaluator is not None:
-            out.print(ab_design_table(ep.key, ep.ab_evaluator))
+    render.console().print(t)
+
+
+def print_findings(offline: Any) -> None:
+    out = render.console()
     findings = policy_findings(offline)
     if findings:
         out.print(f"[bold]policy findings[/] ({len(findings)}; pack: policies/)")
@@ -171,8 +312,6 @@ def print_plan(stack: LoadedStack, offline: Any, *, png: str | None) -> None:
             )
     else:
         out.print("[bold]policy findings[/] none (pack: policies/)")
-    if png is not None:
-        out.print(f"timeline written to {png}")
 
 
 def ab_design_table(key: str, spec: EvaluatorSpec) -> Table:
@@ -257,30 +396,32 @@ def plan_json(stack: LoadedStack, offline: Any) -> dict[str, Any]:
         "resources": [
             {"type": r.type, "name": r.name, "inputs": r.redacted()} for r in offline.resources
         ],
-        "endpoints": [
+        "endpoints": [endpoint_json(ep) for ep in plan.endpoints],
+    }
+
+
+def endpoint_json(ep: EndpointPlan) -> dict[str, Any]:
+    """One endpoint of a plan, as `rollout plan --json` gives it."""
+    return {
+        "key": ep.key,
+        "endpoint_name": ep.endpoint_name,
+        "strategy": ep.strategy,
+        "production_variants": [
             {
-                "key": ep.key,
-                "endpoint_name": ep.endpoint_name,
-                "strategy": ep.strategy,
-                "production_variants": [
-                    {
-                        "name": v.name,
-                        "model": v.model,
-                        "instance_type": v.instance_type,
-                        "instance_count": v.instance_count,
-                        "weight": v.weight,
-                    }
-                    for v in ep.production_variants
-                ],
-                "shadow_variants": [v.name for v in ep.shadow_variants],
-                "alarms": [{"key": a.key, "name": a.name, "gate": a.gate} for a in ep.alarms],
-                "canary_steps": None
-                if ep.canary is None
-                else [[s.candidate_percent, s.bake_seconds] for s in ep.canary.steps],
-                "profile": render.profile_json(ep.profile),
-                "timeline": [list(p) for p in ep.timeline],
-                "ab_design": None if ep.ab_evaluator is None else design(ep.ab_evaluator).to_json(),
+                "name": v.name,
+                "model": v.model,
+                "instance_type": v.instance_type,
+                "instance_count": v.instance_count,
+                "weight": v.weight,
             }
-            for ep in plan.endpoints
+            for v in ep.production_variants
         ],
+        "shadow_variants": [v.name for v in ep.shadow_variants],
+        "alarms": [{"key": a.key, "name": a.name, "gate": a.gate} for a in ep.alarms],
+        "canary_steps": None
+        if ep.canary is None
+        else [[s.candidate_percent, s.bake_seconds] for s in ep.canary.steps],
+        "profile": render.profile_json(ep.profile),
+        "timeline": [list(p) for p in ep.timeline],
+        "ab_design": None if ep.ab_evaluator is None else design(ep.ab_evaluator).to_json(),
     }

@@ -5,7 +5,9 @@ Config errors become a UsageError (exit 2) with every `key.path: message` the co
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,49 @@ class LoadedStack:
     unresolved: tuple[str, ...] = ()
     # Stack-file problems Pulumi tolerates (duplicate keys: it keeps the last one), as warnings.
     warnings: tuple[str, ...] = ()
+
+
+@contextmanager
+def in_project_dir(directory: Path) -> Iterator[None]:
+    """Run with the current directory at the project directory, as `pulumi up` runs its program
+    there: relative paths in stack config (a drift job's `baseline: baselines/fraud.json`) resolve
+    against the project (`--dir`), whatever directory the command was started from. Restored on
+    exit. The CLI is one command per process, so changing the process's directory is safe."""
+    previous = Path.cwd()
+    os.chdir(directory.resolve())
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramDir:
+    """A Pulumi project whose own program is not this package's: `rollout plan --dir` runs its
+    `__main__.py` (which declares `RolloutEndpoint` components) instead of the built-in program."""
+
+    directory: Path
+    project: str
+    main: Path
+
+
+def own_program(directory: Path) -> ProgramDir | None:
+    """The directory's own program when its `Pulumi.yaml` names another project than ours and it
+    has a `__main__.py` (Pulumi's Python entry point); None: the built-in, config-driven program."""
+    manifest = directory / "Pulumi.yaml"
+    main = directory / "__main__.py"
+    if not manifest.is_file() or not main.is_file():
+        return None
+    try:
+        data = yaml.safe_load(manifest.read_text())
+    except yaml.YAMLError as e:
+        raise UsageError(f"{manifest}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    name = data.get("name") if isinstance(data, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"{manifest}: name: a Pulumi project needs a name")
+    if name == PROJECT:
+        return None
+    return ProgramDir(directory=directory, project=name, main=main)
 
 
 def stack_path(directory: Path, stack: str, source: str | None = None) -> Path:
@@ -110,8 +155,9 @@ def load_stack(
     doc = strip_secure(doc)[0]
     try:
         ours, region = project_config(doc)
-        config = load_config(ours, region=region)
-        plan = build_plan(config, project=PROJECT, stack=stack, region=region)
+        with in_project_dir(directory):  # relative paths in config: from the project directory
+            config = load_config(ours, region=region)
+            plan = build_plan(config, project=PROJECT, stack=stack, region=region)
     except ConfigError as e:
         hints: list[str] = []
         if unresolved:
