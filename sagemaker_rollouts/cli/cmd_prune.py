@@ -93,15 +93,9 @@ def run(args: argparse.Namespace) -> int:
         out.print(
             f"stack {escape(plan.stack)}: nothing to prune: no retained endpoint config or model "
             "is unused"
-            + (
-                ""
-                if not found.kept
-                else f" ({len(found.kept)} kept: "
-                + "; ".join(f"{escape(n)}: {escape(w)}" for n, w in found.kept)
-                + ")"
-            )
         )
-        return EXIT_OK
+        if not found.kept:
+            return EXIT_OK
     verb = "would delete" if args.dry_run else "deleted"
     t = Table(title=f"stack {escape(plan.stack)}: retained endpoint configs and models")
     t.add_column("resource")
