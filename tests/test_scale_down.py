@@ -136,7 +136,9 @@ def test_the_plan_png_ends_with_the_final_bake(monkeypatch: pytest.MonkeyPatch) 
     from sagemaker_rollouts.cli import cmd_plan
 
     drawn: list[Any] = []
-    monkeypatch.setattr(cmd_plan, "write_png", lambda path, title, series: drawn.extend(series))
+    monkeypatch.setattr(
+        cmd_plan, "write_png", lambda path, title, series, *_, **__: drawn.extend(series)
+    )
     stack = load_stack(ROOT, "canary")
     cmd_plan.draw_plan(stack, Path("unused.png"))
     (series,) = drawn
