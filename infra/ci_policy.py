@@ -8,8 +8,8 @@ that stack declares, found three ways, strongest first:
    new Lambda function and invoking it stays inside the boundary (no IAM, no KMS key policies);
 2. the stack's tag (`rollouts:stack = <stack>`, on every taggable resource the program
    declares): `aws:RequestTag` on creates, `aws:ResourceTag` on everything after;
-3. names the program sets, each ending at a delimiter or of exact length (the capture bucket's
-   autoname is `<project>-<stack>-capture-` plus 7 characters: `???????`, not `*`).
+3. names the program sets, each ending at a delimiter or of exact length (the capture bucket
+   is its prefix plus the provider's 26 characters: 26 `?`, not `*`).
 Its own roles (deploy and preview) and the boundary policy are never writable by it: changing
 them is an administrator's `pulumi up` (README "What each role may do").
 
@@ -46,6 +46,17 @@ STAR_ONLY = (
     "sns:GetSubscriptionAttributes",
     "sns:SetSubscriptionAttributes",
 )
+
+
+BUCKET_SUFFIX_LENGTH = 26
+
+
+def capture_bucket_prefix(project: str, stack: str) -> str:
+    """The capture bucket's name prefix (lowercase, at most 37 characters); the provider appends
+    a 26-character unique suffix, within S3's 63-character limit."""
+    raw = f"{project}-{stack}".lower()
+    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in raw).strip("-")
+    return f"{cleaned[:28].rstrip('-')}-capture-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,8 +377,12 @@ def deploy_policy(s: StackScope) -> Doc:
             topic,
         )
     if "bucket" in f:
-        # The capture bucket's autoname: its logical name plus "-" and 7 characters.
-        bucket = f"arn:{s.partition}:s3:::{s.prefix}capture-???????"
+        # The capture bucket's name: `bucket_prefix` plus the 26 characters the provider adds
+        # (terraform-plugin-sdk id.PrefixedUniqueId): exactly that many, not `*`.
+        bucket = (
+            f"arn:{s.partition}:s3:::{capture_bucket_prefix(s.project, s.stack)}"
+            + "?" * BUCKET_SUFFIX_LENGTH
+        )
         st.append(
             statement(
                 "CaptureBucket",
@@ -723,3 +738,56 @@ def workload_boundary(*, account: str, region: str, partition: str) -> Doc:
             "*",
         ),
     )
+
+
+# Why each grant wider than one named resource is that wide (by statement Sid; README "What each
+# role may do" is generated from the policies and these reasons by scripts/gen_role_docs.py).
+BROAD: dict[str, str] = {
+    "EcrLogin": "ecr:GetAuthorizationToken has no resource type (AWS accepts only `*`); it "
+    "returns a registry login, and what may be pulled is named by the next statement",
+    "VpcInterfaces": "the network interfaces SageMaker creates in your VPC have ids nobody knows "
+    "in advance; the subnets and security groups are named",
+    "VpcInterfacePermissions": "as above: interfaces SageMaker creates, ids unknown in advance",
+    "VpcDescribe": "EC2 Describe* calls have no resource types (AWS accepts only `*`); read-only",
+    "ReadMetrics": "cloudwatch:GetMetricData has no resource type (AWS accepts only `*`); "
+    "read-only",
+    "ReadOwnHealth": "cloudwatch:GetMetricData has no resource type (AWS accepts only `*`); "
+    "read-only",
+    "Metrics": "cloudwatch:PutMetricData has no resource type; the `cloudwatch:namespace` "
+    "condition limits it to the job's own namespace",
+    "Logs": "the function's own log group and its streams (`:*` = the streams)",
+    "SageMakerCreate": "names of models and endpoint configs are generated at deploy time: any "
+    "name, but only when the request tags it with this stack",
+    "SageMaker": "any model, endpoint config or endpoint that carries this stack's tag",
+    "AlarmsCreate": "alarms are created only with this stack's tag",
+    "Alarms": "any alarm carrying this stack's tag (the stack's own; target tracking's alarms "
+    "are made by Application Auto Scaling's service-linked role)",
+    "RolesCreate": "role names are generated at deploy time: any name, but only tagged with this "
+    "stack and carrying the stack's permissions boundary",
+    "RolesWithBoundary": "policy and trust changes only on roles tagged with this stack and "
+    "carrying its boundary, so nothing they get can exceed the boundary",
+    "Roles": "reads and tags of roles carrying this stack's tag",
+    "PassRoles": "only this stack's roles, and only to the services that run them",
+    "FunctionsCreate": "functions are created only with this stack's tag",
+    "Functions": "the stack's functions (by name when known, otherwise by tag)",
+    "SchedulesCreate": "rule names are generated at deploy time: only with this stack's tag",
+    "Schedules": "any EventBridge rule carrying this stack's tag",
+    "LogGroupsCreate": "Lambda log groups, only with this stack's tag",
+    "LogGroups": "Lambda log groups carrying this stack's tag",
+    "KeyCreate": "keys are created only with this stack's tag",
+    "Key": "key ids are generated: any key carrying this stack's tag",
+    "KeyGrantsForAwsResources": "grants SageMaker, DynamoDB, SNS and Logs make with the "
+    "deployer's credentials, only for an AWS resource, only on this stack's key",
+    "AutoscalingCreate": "scalable target ids are generated: only with this stack's tag",
+    "Autoscaling": "scalable targets carrying this stack's tag",
+    "Glue": "the stack's Glue database and the tables in it",
+    "ChatChannels": "chat configurations whose names start with the stack's prefix",
+    "DriftBaselines": "the drift baselines of the stack's capture bucket",
+    "OnlyOnStar": "these actions have no resource type (AWS accepts only `*`): create a key, list "
+    "aliases and log groups, read autoscaling targets and policies",
+    "ListCaptures": "the bucket, with the listing limited to the job's capture prefix",
+    "ReadCaptures": "the job's variant's capture folder and its baseline object",
+    "WriteDataCapture": "the endpoint's capture folder (ends at `/`)",
+    "EndpointLogs": "the endpoint's own log group and its streams",
+    "ReadEndpoints": "read-only, endpoints and configs carrying this stack's tag",
+}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from sagemaker_rollouts.infra import iam
+from sagemaker_rollouts.infra import ci_policy, iam
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, NotificationsPlan
 
 TOKEN = "sagemaker-rollouts:index:StackResources"
@@ -47,10 +47,9 @@ class Account:
 
 
 def bucket_prefix(project: str, stack: str) -> str:
-    """A valid S3 bucket name prefix (lowercase, at most 37 characters) for the capture bucket."""
-    raw = f"{project}-{stack}".lower()
-    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in raw).strip("-")
-    return f"{cleaned[:28].rstrip('-')}-capture-"
+    """A valid S3 bucket name prefix (lowercase, at most 37 characters) for the capture bucket
+    (the CI role's grant names the same prefix: `ci_policy.capture_bucket_prefix`)."""
+    return ci_policy.capture_bucket_prefix(project, stack)
 
 
 class StackResources(pulumi.ComponentResource):
@@ -287,6 +286,11 @@ class StackResources(pulumi.ComponentResource):
                     expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=days),
                     noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
                         noncurrent_days=NONCURRENT_RETENTION_DAYS
+                    ),
+                    # Parts of an upload that never completed are stored (and billed) until
+                    # aborted: drop them after a week.
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=7
                     ),
                 )
                 for prefix, days in retention

@@ -61,6 +61,8 @@ def test_captures_expire_per_endpoint_prefix_and_old_versions_soon_after() -> No
     assert rule["filter"] == {"prefix": "capture/fraud-detector/"}
     assert rule["expiration"] == {"days": 14}
     assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 7}
+    # parts of uploads that never completed are dropped too (checkov CKV_AWS_300)
+    assert rule["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
 
 
 def test_retention_defaults_to_30_days() -> None:

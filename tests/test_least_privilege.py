@@ -694,7 +694,8 @@ ESCALATIONS: list[tuple[str, Request]] = [
     (
         "open another stack's capture bucket",
         Request(
-            "s3:PutBucketPolicy", "arn:aws:s3:::sagemaker-rollouts-canary-drift-capture-1234567"
+            "s3:PutBucketPolicy",
+            "arn:aws:s3:::sagemaker-rollouts-canary-dr-capture-aaaaaaaaaaaaaaaaaaaaaaaaaa",
         ),
     ),
     (
