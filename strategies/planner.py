@@ -85,6 +85,19 @@ def _with_drift(ctx: Context, plan: EndpointPlan, errs: list[str]) -> EndpointPl
                 "which would delete it after retention_days; use a prefix such as "
                 f"capture/{key}"
             )
+    if plan.canary is not None and d.gate:
+        # A drift gate has no data until the job's first run and one whole alarm period after
+        # it; the controller rolls back past insufficient_data_limit_seconds of that.
+        first = 2 * d.every_minutes * 60
+        limit = plan.canary.insufficient_data_limit_seconds
+        if limit <= first:
+            errs.append(
+                f"{ctx.path}.strategy.canary.insufficient_data_limit_seconds: {limit} s is not "
+                f"longer than the {first} s a drift gate waits for its first scores (one run of "
+                f"the drift job every {d.every_minutes} min, then one whole alarm period), so the "
+                "canary would roll back before the job ever reports; raise it above "
+                f"{first} or lower {ctx.path}.drift.every_minutes"
+            )
     job = DriftJobSpec(
         endpoint_name=ctx.endpoint_name,
         variant=variant,

@@ -748,9 +748,30 @@ def test_drift_needs_the_stack_capture_bucket() -> None:
 def _canary_with_drift(gate: bool) -> Any:
     ours, region = project_config(yaml.safe_load((ROOT / "Pulumi.canary.yaml").read_text()))
     shadow, _ = _shadow_config()
-    drift = dict(shadow["endpoints"]["fraud"]["drift"], gate=gate)
+    drift = dict(shadow["endpoints"]["fraud"]["drift"], gate=gate, every_minutes=5)
     ours["endpoints"]["fraud"]["drift"] = drift
     return build_plan(load_config(ours, region=region), project="p", stack="s")
+
+
+@pytest.mark.parametrize(("every", "limit", "refused"), [(15, 900, True), (5, 900, False)])
+def test_a_drift_gate_that_would_time_out_before_its_first_score_is_refused(
+    every: int, limit: int, refused: bool
+) -> None:
+    ours, region = project_config(yaml.safe_load((ROOT / "Pulumi.canary.yaml").read_text()))
+    shadow, _ = _shadow_config()
+    ours["endpoints"]["fraud"]["drift"] = dict(
+        shadow["endpoints"]["fraud"]["drift"], gate=True, every_minutes=every
+    )
+    ours["endpoints"]["fraud"]["strategy"]["canary"]["insufficient_data_limit_seconds"] = limit
+    if not refused:
+        build_plan(load_config(ours, region=region), project="p", stack="s")
+        return
+    with pytest.raises(ConfigError) as err:
+        build_plan(load_config(ours, region=region), project="p", stack="s")
+    assert any(
+        "strategy.canary.insufficient_data_limit_seconds: 900 s is not longer than the 1800 s" in e
+        for e in err.value.errors
+    ), err.value.errors
 
 
 @pytest.mark.parametrize("gate", [True, False])
@@ -767,7 +788,7 @@ def test_a_canary_can_gate_on_drift_or_keep_it_as_a_warning(gate: bool) -> None:
     assert (alarm.namespace, alarm.metric, alarm.period_seconds) == (
         "SageMakerRollouts/Drift",
         "FeatureDrift",
-        900,
+        300,  # one period per run of the job (every_minutes 5)
     )
     assert ("Feature", "amount") in alarm.dimensions
 
