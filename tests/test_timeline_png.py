@@ -86,12 +86,25 @@ def test_recreate_rehearsal_reports_its_downtime_span_and_blue_green_its_provisi
 # ------------------------------------------------------------------ the program and its files
 
 
+@pytest.mark.parametrize(
+    ("cwd", "directory"),
+    [
+        (None, str(ROOT / "examples" / "python")),  # absolute --dir
+        (ROOT, "examples/python"),  # relative --dir from the repository, as the README shows
+        (ROOT / "examples", "python"),
+    ],
+)
 def test_plan_dir_of_a_project_with_its_own_program_plans_that_program(
+    cwd: Path | None,
+    directory: str,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     import json
 
-    code = main(["plan", "--stack", "dev", "--dir", str(ROOT / "examples" / "python"), "--json"])
+    if cwd is not None:
+        monkeypatch.chdir(cwd)
+    code = main(["plan", "--stack", "dev", "--dir", directory, "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["error"] is None
     assert doc["project"] == "fraud-platform" and doc["program"].endswith("python/__main__.py")

@@ -103,8 +103,12 @@ def run_program(program: ProgramDir, args: argparse.Namespace, png: Path | None)
         original(self, *a, **k)
         endpoints.append(self.plan)
 
+    # Resolved before the program runs in its own directory: a relative `--dir examples/python`
+    # names the program from where we started, not from inside that directory.
+    main_path = str(program.main.resolve())
+
     def program_main() -> None:
-        runpy.run_path(str(program.main), run_name="__main__")
+        runpy.run_path(main_path, run_name="__main__")
 
     where = str(program.directory.resolve())
     sys.path.insert(0, where)
