@@ -464,6 +464,7 @@ def _run_in_context(
     outcomes: awareness.OutcomeReader,
     endpoints: awareness.EndpointReader,
     preview: bool = False,
+    root_directory: str | None = None,
 ) -> OfflineRun:
     region = config.get("aws:region") or DEFAULT_REGION
     monitor = RecordingMonitor(RecordingMocks(region, preview=preview))
@@ -479,6 +480,7 @@ def _run_in_context(
             dry_run=preview,
             organization="offline",
             callbacks=None,
+            root_directory=root_directory,  # `pulumi.get_root_directory()`: where Pulumi.yaml is
         )
     )
     set_all_config(config, secret_keys)
@@ -516,12 +518,14 @@ def run_function_offline(
     stack: str = "offline",
     endpoints: awareness.EndpointReader | None = None,
     preview: bool = False,
+    root_directory: str | None = None,
 ) -> OfflineRun:
     """Run any Pulumi function (e.g. `lambda: render(plan)`) under recording mocks.
 
     `config` is a stack file's `config:` map (structured values allowed). `outcomes` answers
     deploy-time awareness; by default no rollout has any recorded outcome (never calls AWS).
     `preview`: run as the preview of a first deployment (see `RecordingMocks`).
+    `root_directory`: the project directory the program sees (default: none, as in unit tests).
     """
     flat, secret_keys = pulumi_config(config or {})
     reader: awareness.OutcomeReader = outcomes if outcomes is not None else awareness.no_outcomes
@@ -538,6 +542,7 @@ def run_function_offline(
             outcomes=reader,
             endpoints=awareness.no_endpoints if endpoints is None else endpoints,
             preview=preview,
+            root_directory=root_directory,
         )
         return future.result()
 
@@ -579,4 +584,5 @@ def run_offline(
         stack=stack,
         endpoints=endpoints,
         preview=preview,
+        root_directory=None if stack_file is None else str(stack_file.resolve().parent),
     )

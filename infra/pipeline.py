@@ -20,7 +20,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from sagemaker_rollouts.infra import ci_policy, iam
+from sagemaker_rollouts.infra import ci_policy, iam, secrets
 from sagemaker_rollouts.infra.shared import Account
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
 
@@ -69,7 +69,7 @@ class PipelineRole(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         provider_arn: pulumi.Input[str]
         if plan.oidc_provider_arn is not None:
-            provider_arn = plan.oidc_provider_arn
+            provider_arn = secrets.resolve(plan.oidc_provider_arn)
         elif not plan.declare_oidc_provider:
             provider_arn = pulumi.Output.all(account.partition, account.account_id).apply(
                 lambda a: f"arn:{a[0]}:iam::{a[1]}:oidc-provider/{iam.GITHUB_OIDC_HOST}"

@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as pulumi_config
 
+from sagemaker_rollouts.infra import secrets
 from sagemaker_rollouts.infra.awareness import OutcomeReader, dynamodb_outcomes
 from sagemaker_rollouts.infra.limits import deploy_limit_errors
 from sagemaker_rollouts.infra.render import Rendered, render, stack_outputs
@@ -49,6 +50,11 @@ def main(outcomes: OutcomeReader | None = None) -> None:
     # A misspelt top-level key (`sagemaker-rollouts:endpoint`) would otherwise be ignored silently.
     for key in project_keys():
         raw.setdefault(key, None)
+    # Under `pulumi up` the engine hands these decrypted and marks only the top-level key
+    # secret: find the secret leaves, so they reach resources as secrets (infra/secrets.py).
+    secret_keys = [k for k in raw if pulumi_config.is_config_secret(f"{PROJECT}:{k}")]
+    stack_config = secrets.stack_file_config(pulumi.get_stack()) if secret_keys else None
+    raw = secrets.mark_config_secrets(raw, secret_keys, stack_config)
     aws_config = pulumi.Config("aws")
     region = aws_config.get("region") or "us-east-1"
     config = load_config(raw, region=region)

@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from sagemaker_rollouts.infra import awareness
+from sagemaker_rollouts.infra import awareness, secrets
 from sagemaker_rollouts.infra.endpoint import SageMakerEndpoint
 from sagemaker_rollouts.infra.pipeline import PipelineRole, boundary_rule
 from sagemaker_rollouts.infra.shared import Account, StackResources
@@ -59,7 +59,8 @@ def render(
     account = Account(
         account_id=identity.account_id, partition=partition.partition, region=plan.region
     )
-    tags = dict(plan.tags)
+    # a decrypted secret tag value reaches every resource as a secret (infra/secrets.py)
+    tags: dict[str, Any] = {k: secrets.resolve(v) for k, v in plan.tags}
     pipeline = (
         None
         if plan.ci_role is None

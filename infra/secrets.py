@@ -10,32 +10,52 @@ reaches a resource, `resolve` turns a token back into its Output, so the engine 
 grants) from the real artifact URL and image. When the engine resolves the value, it is checked
 for real against the same rules as the stack config (`check`), and a bad value fails the update
 with its key path before the resource that needs it is created.
+
+The project program (infra/program.py) has the same need the other way round: under `pulumi up`
+the language host hands it stack config decrypted, and tells it only which *top-level* keys held
+a secret (`pulumi.runtime.config.is_config_secret`, filled from `PULUMI_CONFIG_SECRET_KEYS`;
+`pulumi.Config.get_object` returns the plain value). `mark_config_secrets` finds which leaves
+were `secure:` in the stack file and registers their decrypted values; `resolve` then gives each
+as `pulumi.Output.secret(value)` where it reaches a resource, so Pulumi's state holds it
+encrypted. The plan itself is built from the real values (fingerprints, `volume_kms: auto`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Any, cast
 
 import pulumi
+import yaml
 
 from sagemaker_rollouts.strategies.config import (
+    PROJECT,
     SECRET_KEYS,
+    SECRET_PLACEHOLDER,
     ConfigError,
+    Loc,
     is_unknown,
     key_path,
     load_config,
 )
 from sagemaker_rollouts.strategies.plan import ModelPlan, VpcPlan
+from sagemaker_rollouts.strategies.stackfile import read_stack_yaml
 
 _SECRET_KEY = re.compile("|".join(f"(?:{k})" for k in SECRET_KEYS))
 _counter = itertools.count(1)
 _lock = threading.Lock()
 _outputs: dict[str, pulumi.Output[Any]] = {}
+# Decrypted stack-config values that were secret (`mark_config_secrets`), per program run.
+_secret_values: ContextVar[frozenset[str]] = ContextVar(
+    "sagemaker_rollouts_secret_values", default=frozenset()
+)
 
 
 def tokenize(
@@ -111,19 +131,30 @@ def _fill(value: Any, real: Mapping[str, Any]) -> Any:
 
 
 def resolve(value: Any) -> Any:
-    """A plan value as a resource input: a token becomes its Output; anything else is itself."""
-    if isinstance(value, str) and is_unknown(value) and value in _outputs:
-        return _outputs[value]
+    """A plan value as a resource input: a token becomes its Output, a decrypted stack-config
+    secret (`mark_config_secrets`) becomes `pulumi.Output.secret(value)`; anything else is
+    itself."""
+    if isinstance(value, str):
+        if is_unknown(value) and value in _outputs:
+            return _outputs[value]
+        if value in _secret_values.get():
+            return pulumi.Output.secret(value)
     return value
 
 
-def has_tokens(model: ModelPlan) -> bool:
-    """True when any of the model's values is a component's secret Output."""
-    values = [model.image, model.model_data_url, model.execution_role_arn]
+def _model_values(model: ModelPlan) -> list[Any]:
+    values: list[Any] = [model.image, model.model_data_url, model.execution_role_arn]
     values += [v for _, v in model.environment]
     if model.vpc is not None:
         values += [*model.vpc.subnets, *model.vpc.security_group_ids]
-    return any(isinstance(v, str) and v in _outputs for v in values)
+    return values
+
+
+def has_tokens(model: ModelPlan) -> bool:
+    """True when any of the model's values is a component's secret Output or a decrypted
+    stack-config secret: what is derived from it (the execution role's grants) is secret too."""
+    marked = _secret_values.get()
+    return any(isinstance(v, str) and (v in _outputs or v in marked) for v in _model_values(model))
 
 
 def resolve_model(model: ModelPlan) -> pulumi.Output[ModelPlan]:
@@ -162,4 +193,136 @@ def resolve_model(model: ModelPlan) -> pulumi.Output[ModelPlan]:
             ),
         )
 
-    return pulumi.Output.all(*(_outputs[t] for t in tokens)).apply(fill)
+    outputs = [_outputs[t] for t in tokens]
+    marked = _secret_values.get()
+    if any(isinstance(v, str) and v in marked for v in _model_values(model)):
+        outputs.append(pulumi.Output.secret(None))  # makes the result secret; dropped by fill
+    return pulumi.Output.all(*outputs).apply(lambda values: fill(values[: len(tokens)]))
+
+
+# --------------------------------------------------------------------------- stack-file secrets
+
+_LEAF = re.compile("|".join(f"(?:{k})" for k in SECRET_KEYS))
+
+
+def secure_locations(value: Any, at: Loc = ()) -> list[Loc]:
+    """Where stack-file data holds an encrypted `{secure: ...}` value (`()`: the value itself)."""
+    if isinstance(value, Mapping):
+        items = cast(Mapping[Any, Any], value)
+        if set(items) == {"secure"}:
+            return [at]
+        return [loc for k, v in items.items() for loc in secure_locations(v, (*at, str(k)))]
+    if isinstance(value, list):
+        seq = cast(list[Any], value)
+        return [loc for i, v in enumerate(seq) for loc in secure_locations(v, (*at, i))]
+    return []
+
+
+def stack_file_config(stack: str, root: str | None = None) -> dict[str, Any] | None:
+    """The `config:` map of `Pulumi.<stack>.yaml` (keys with the project's namespace), read the
+    way the Pulumi CLI reads it (`strategies.stackfile`); None when there is no readable file.
+
+    `root`: the project directory (default: `pulumi.get_root_directory()`, "the location of
+    Pulumi.yaml", else the working directory, which the language host sets to the program's).
+    A `stackConfigDir:` in Pulumi.yaml moves the stack files (Pulumi's project file reference).
+    """
+    base = Path(root or pulumi.get_root_directory() or os.getcwd())
+    try:
+        project = read_stack_yaml((base / "Pulumi.yaml").read_text()).data
+    except (OSError, yaml.YAMLError):
+        project = None
+    if isinstance(project, Mapping):
+        sub = cast(Mapping[str, Any], project).get("stackConfigDir")
+        if isinstance(sub, str) and sub:
+            base = base / sub
+    for suffix in ("yaml", "yml"):
+        try:
+            text = (base / f"Pulumi.{stack}.{suffix}").read_text()
+        except OSError:
+            continue
+        try:
+            data = read_stack_yaml(text).data
+        except yaml.YAMLError:  # unreadable: every key that may be secret is treated as secret
+            return None
+        if not isinstance(data, Mapping):
+            return None
+        config = cast(Mapping[str, Any], data).get("config") or {}
+        if not isinstance(config, Mapping):
+            return None
+        items = cast(Mapping[Any, Any], config).items()
+        return {(str(k) if ":" in str(k) else f"{PROJECT}:{k}"): v for k, v in items}
+    return None
+
+
+def _leaves(value: Any, at: Loc) -> list[Loc]:
+    if isinstance(value, Mapping):
+        items = cast(Mapping[Any, Any], value)
+        return [loc for k, v in items.items() for loc in _leaves(v, (*at, str(k)))]
+    if isinstance(value, list):
+        return [loc for i, v in enumerate(cast(list[Any], value)) for loc in _leaves(v, (*at, i))]
+    return [at]
+
+
+def _get(value: Any, loc: Loc) -> Any:
+    for part in loc:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
+
+
+def _set(value: Any, loc: Loc, new: Any) -> Any:
+    if not loc:
+        return new
+    head, rest = loc[0], loc[1:]
+    if isinstance(value, Mapping) and isinstance(head, str) and head in value:
+        items = cast(Mapping[str, Any], value)
+        return {k: (_set(v, rest, new) if k == head else v) for k, v in items.items()}
+    if isinstance(value, list) and isinstance(head, int) and head < len(value):
+        seq = cast(list[Any], value)
+        return [_set(v, rest, new) if i == head else v for i, v in enumerate(seq)]
+    return value
+
+
+def mark_config_secrets(
+    raw: Mapping[str, Any],
+    secret_keys: Iterable[str],
+    stack_config: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Register the decrypted values of `raw` (the program's config, keys without namespace) that
+    were secret, so `resolve` makes them secret resource inputs; returns `raw` ready to validate.
+
+    `secret_keys`: the top-level keys the engine marked secret (`is_config_secret`). For each,
+    the `secure:` leaves of the stack file's value (`stack_config`, `stack_file_config`) say
+    which values were secret; without a stack file, or when it shows none under a secret key
+    (an ESC environment's secret), every leaf on a key that may be secret (`SECRET_KEYS`) is.
+    A `secure:` leaf on a key the plan reads itself, or a whole key encrypted at once, is
+    replaced by the offline placeholder, so `load_config` refuses it as `rollout plan` does.
+    """
+    out = dict(raw)
+    marked: set[str] = set()
+    for key in secret_keys:
+        if key not in out:
+            continue
+        value = out[key]
+        secure = secure_locations((stack_config or {}).get(f"{PROJECT}:{key}"))
+        if not secure:
+            locs = [loc for loc in _leaves(value, ()) if _LEAF.fullmatch(key_path((key, *loc)))]
+        elif () in secure:
+            out[key] = SECRET_PLACEHOLDER
+            continue
+        else:
+            locs = []
+            for loc in secure:
+                if _LEAF.fullmatch(key_path((key, *loc))):
+                    locs.append(loc)
+                else:
+                    value = _set(value, loc, SECRET_PLACEHOLDER)
+            out[key] = value
+        for loc in locs:
+            leaf = _get(value, loc)
+            if isinstance(leaf, str) and leaf and not is_unknown(leaf):
+                marked.add(leaf)
+    _secret_values.set(frozenset(marked))
+    return out

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from sagemaker_rollouts.infra import ci_policy, iam
+from sagemaker_rollouts.infra import ci_policy, iam, secrets
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, NotificationsPlan
 
 TOKEN = "sagemaker-rollouts:index:StackResources"
@@ -157,7 +157,7 @@ class StackResources(pulumi.ComponentResource):
             self.table_arn = self.table.arn
         own_topic = byo.topic_arn
         if own_topic is None and plan.notifications is not None:
-            own_topic = plan.notifications.topic_arn
+            own_topic = secrets.resolve(plan.notifications.topic_arn)
         wants_topic = plan.topic_name is not None or plan.state_table_name is not None
         if wants_topic and own_topic is not None:
             self.topic_arn = pulumi.Output.from_input(own_topic)
@@ -329,7 +329,7 @@ def subscribe(
                 aws.lambda_.Permission(
                     f"{resource_name}-invoke",
                     action="lambda:InvokeFunction",
-                    function=sub.endpoint,
+                    function=secrets.resolve(sub.endpoint),
                     principal="sns.amazonaws.com",
                     source_arn=topic_arn,
                     opts=child,
@@ -340,7 +340,7 @@ def subscribe(
                 resource_name,
                 topic=topic_arn,
                 protocol=sub.protocol,
-                endpoint=sub.endpoint,
+                endpoint=secrets.resolve(sub.endpoint),
                 opts=pulumi.ResourceOptions(parent=parent, depends_on=depends),
             )
         )
@@ -366,8 +366,8 @@ def subscribe(
                     f"{name}-chat-{i}-slack",
                     configuration_name=config_name,
                     iam_role_arn=role.arn,
-                    slack_team_id=ch.workspace_id,
-                    slack_channel_id=ch.channel_id,
+                    slack_team_id=secrets.resolve(ch.workspace_id),
+                    slack_channel_id=secrets.resolve(ch.channel_id),
                     sns_topic_arns=[topic_arn],
                     guardrail_policy_arns=[guardrail],
                     tags=tags,
@@ -381,9 +381,9 @@ def subscribe(
                     f"{name}-chat-{i}-teams",
                     configuration_name=config_name,
                     iam_role_arn=role.arn,
-                    team_id=ch.team_id,
-                    tenant_id=ch.tenant_id,
-                    channel_id=ch.channel_id,
+                    team_id=secrets.resolve(ch.team_id),
+                    tenant_id=secrets.resolve(ch.tenant_id),
+                    channel_id=secrets.resolve(ch.channel_id),
                     sns_topic_arns=[topic_arn],
                     guardrail_policy_arns=[guardrail],
                     tags=tags,

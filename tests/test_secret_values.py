@@ -285,3 +285,242 @@ def test_component_output_on_a_key_the_plan_reads_is_refused_naming_it() -> None
     assert isinstance(result.error, ConfigError), result.error
     assert result.error.errors[0].startswith("variants[1].instance_count: a pulumi Output")
     assert result.resources == []
+
+
+# --------------------------------------------------------------------------- decrypted under `pulumi up`
+# Stands in for the Python language host under `pulumi up`: the config reaches the program
+# decrypted (a structured value as one JSON string), and only the *top-level* key is marked secret
+# (pulumi/runtime/config.py `set_all_config(config, secret_keys)`, `is_config_secret`; the host
+# fills them from PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS). `pulumi.Config.get_object` then
+# returns plain values: the program must mark the secret leaves itself.
+
+DECRYPTED = {
+    f"{EP}.models.v1.execution_role_arn": "arn:aws:iam::123456789012:role/hidden-exec-role",
+    f"{EP}.models.v2.image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/hidden-repo:7",
+    f"{EP}.models.v2.model_data_url": "s3://hidden-bucket/fraud/v2/model.tar.gz",
+    f"{EP}.models.v2.environment.API_TOKEN": "hidden-token-123",
+    f"{EP}.variants[1].instance_type": "ml.c5.xlarge",
+    f"{EP}.tags.cost-center": "hidden-cc-42",
+}
+PLAIN = {  # values on keys that may be secret but are plain text in the stack file
+    f"{EP}.models.v1.image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+    f"{EP}.variants[0].instance_type": "ml.m5.large",
+}
+
+
+def _decrypted_config() -> dict[str, Any]:
+    """The canary stack's config as the engine decrypts it, with `DECRYPTED` at its paths."""
+    from sagemaker_rollouts.infra.mockrun import read_stack_config
+
+    config = read_stack_config(ROOT / "Pulumi.canary.yaml")
+    endpoints = {"endpoints": config["sagemaker-rollouts:endpoints"]}
+    for path, value in DECRYPTED.items():
+        endpoints = with_key(endpoints, path, value)
+    config["sagemaker-rollouts:endpoints"] = endpoints["endpoints"]
+    return config
+
+
+def _run_decrypted(
+    config: dict[str, Any], secret_keys: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    from pulumi.runtime.config import set_all_config
+
+    from sagemaker_rollouts.infra import awareness
+    from sagemaker_rollouts.infra.mockrun import run_function_offline
+    from sagemaker_rollouts.infra.program import main as program
+
+    flat = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+    def run() -> None:
+        set_all_config(flat, secret_keys)  # what the language host does before the program
+        program(outcomes=awareness.no_outcomes)
+
+    monkeypatch.chdir(cwd)  # the language host runs the program in its project directory
+    return run_function_offline(run, stack="sec")
+
+
+def _plain_strings(value: Any) -> list[str]:
+    """Every string in recorded inputs that is *not* inside a secret (what state holds in clear)."""
+    from sagemaker_rollouts.infra.mockrun import Secret
+
+    if isinstance(value, Secret):
+        return []
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [str(k), *_plain_strings(v)]]
+    if isinstance(value, list):
+        return [s for v in value for s in _plain_strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def _secret_inputs(result: Any) -> list[Any]:
+    """Every leaf value inside a secret in the recorded inputs."""
+    from sagemaker_rollouts.infra.mockrun import Secret
+
+    def leaves(value: Any) -> list[Any]:
+        if isinstance(value, dict):
+            return [s for v in value.values() for s in leaves(v)]
+        if isinstance(value, list):
+            return [s for v in value for s in leaves(v)]
+        return [value]
+
+    def walk(value: Any) -> list[Any]:
+        if isinstance(value, Secret):
+            return leaves(_plain(value.value))
+        if isinstance(value, dict):
+            return [s for v in value.values() for s in walk(v)]
+        if isinstance(value, list):
+            return [s for v in value for s in walk(v)]
+        return []
+
+    return [s for r in result.resources for s in walk(r.inputs)]
+
+
+def _models(result: Any) -> dict[str, dict[str, Any]]:
+    return {m.name.rsplit("-", 1)[-1]: m.inputs for m in result.of_type(MODEL)}
+
+
+@pytest.mark.parametrize("stack_file", [True, False], ids=["stack-file", "no-stack-file"])
+def test_decrypted_secrets_reach_resources_as_secrets_and_plain_values_stay_plain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stack_file: bool
+) -> None:
+    """`pulumi up` with `secure:` leaves in `sagemaker-rollouts:endpoints`: each decrypted value
+    is a secret resource input (and nothing in clear contains it: derived grants are secret too);
+    values that were plain text stay plain. Without the stack file, every key that may be secret
+    is treated as secret."""
+    from sagemaker_rollouts.infra.mockrun import Secret
+
+    if stack_file:
+        _stack_file(tmp_path, dict.fromkeys(DECRYPTED))
+    result = _run_decrypted(
+        _decrypted_config(), ["sagemaker-rollouts:endpoints"], tmp_path, monkeypatch
+    )
+    assert result.error is None, result.error
+    clear = [s for r in result.resources for s in _plain_strings(r.inputs)]
+    for value in DECRYPTED.values():
+        assert not [s for s in clear if value in s], value
+    secret = _secret_inputs(result)
+    models = _models(result)
+    assert isinstance(models["v1"]["executionRoleArn"], Secret)
+    assert (
+        _plain(models["v1"]["executionRoleArn"]) == DECRYPTED[f"{EP}.models.v1.execution_role_arn"]
+    )
+    v2 = _plain(models["v2"]["primaryContainer"])
+    assert v2["image"] == DECRYPTED[f"{EP}.models.v2.image"]
+    assert v2["modelDataUrl"] == DECRYPTED[f"{EP}.models.v2.model_data_url"]
+    assert v2["environment"] == {"API_TOKEN": "hidden-token-123"}
+    assert "ml.c5.xlarge" in secret and "hidden-cc-42" in secret
+    (config,) = result.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    # a secret inside a list makes the whole list property secret on the wire (as in the SDK)
+    variants = config.inputs["productionVariants"]
+    assert isinstance(variants, Secret)
+    by_name = {v["variantName"]: v for v in _plain(variants)}
+    assert by_name["candidate"]["instanceType"] == "ml.c5.xlarge"
+    assert by_name["stable"]["instanceType"] == "ml.m5.large"
+    assert by_name["stable"]["initialInstanceCount"] == 2  # never a secret: the plan reads it
+    v1_container = models["v1"]["primaryContainer"]
+    if stack_file:  # plain text in the stack file: unchanged, not secret
+        assert not isinstance(v1_container, Secret)
+        assert not isinstance(v1_container["image"], Secret)
+        assert v1_container["image"] == PLAIN[f"{EP}.models.v1.image"]
+        assert v1_container["modelDataUrl"] == "s3://acme-ml-models/fraud/v1/model.tar.gz"
+        assert PLAIN[f"{EP}.models.v1.image"] in clear
+    else:  # no stack file: every value on a key that may be secret is
+        assert isinstance(v1_container, Secret)
+        assert PLAIN[f"{EP}.models.v1.image"] in secret and "ml.m5.large" in secret
+        assert PLAIN[f"{EP}.models.v1.image"] not in clear
+
+
+def test_decrypted_config_without_secret_keys_declares_no_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _run_decrypted(_decrypted_config(), [], tmp_path, monkeypatch)
+    assert result.error is None, result.error
+    assert _secret_inputs(result) == []
+
+
+def test_decrypted_secret_resources_keep_their_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stack_file(tmp_path, dict.fromkeys(DECRYPTED))
+    config = _decrypted_config()
+    marked = _run_decrypted(config, ["sagemaker-rollouts:endpoints"], tmp_path, monkeypatch)
+    plain = _run_decrypted(config, [], tmp_path, monkeypatch)
+    assert [r.urn for r in marked.resources] == [r.urn for r in plain.resources]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [f"{EP}.variants[1].instance_count", f"{EP}.strategy.canary.candidate"],
+)
+def test_decrypted_secret_the_plan_must_read_is_refused_as_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """Same answer as `rollout plan`: a `secure:` value on a key the plan reads is refused."""
+    _stack_file(tmp_path, {path: None})
+    result = _run_decrypted(
+        _decrypted_config(), ["sagemaker-rollouts:endpoints"], tmp_path, monkeypatch
+    )
+    assert isinstance(result.error, ConfigError), result.error
+    assert any(
+        e.startswith(f"{path}: a secret (secure:) is unknown offline") for e in result.error.errors
+    ), result.error.errors
+    assert result.resources == []
+
+
+OTHER_KEYS = [  # (key, its decrypted value, the secure leaf in it, the secret value, stack file?)
+    ("tags", {"team": "hidden-team-7", "environment": "production"}, "team", "hidden-team-7", True),
+    (
+        "notifications",
+        {"topic_arn": "arn:aws:sns:us-east-1:123456789012:hidden-topic"},
+        "topic_arn",
+        "hidden-topic",
+        True,
+    ),
+    (
+        "notifications",
+        {"subscriptions": [{"protocol": "email", "endpoint": "hidden@example.com"}]},
+        "subscriptions[0].endpoint",
+        "hidden@example.com",
+        False,
+    ),
+    (
+        "ci_role",
+        {
+            "github_repository": "acme/ml",
+            "oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/hidden.example.com",
+        },
+        "oidc_provider_arn",
+        "hidden.example.com",
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "leaf", "hidden", "stack_file"), OTHER_KEYS, ids=[k[2] for k in OTHER_KEYS]
+)
+def test_decrypted_secrets_of_every_top_level_key_reach_no_resource_in_clear(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    key: str,
+    value: dict[str, Any],
+    leaf: str,
+    hidden: str,
+    stack_file: bool,
+) -> None:
+    """Tags, notification addresses and the CI role's provider: wherever the decrypted value goes
+    (every resource's tags, the hook's environment and policy, subscriptions, trust policies), it
+    is inside a secret."""
+    config = _decrypted_config()
+    config[f"sagemaker-rollouts:{key}"] = value
+    if stack_file:
+        doc = yaml.safe_load((ROOT / "Pulumi.canary.yaml").read_text())
+        doc["config"][f"sagemaker-rollouts:{key}"] = with_key(value, leaf, copy.deepcopy(CIPHER))
+        (tmp_path / "Pulumi.sec.yaml").write_text(yaml.safe_dump(doc))
+    result = _run_decrypted(config, [f"sagemaker-rollouts:{key}"], tmp_path, monkeypatch)
+    assert result.error is None, result.error
+    clear = [s for r in result.resources for s in _plain_strings(r.inputs)]
+    assert [s for s in clear if hidden in s] == []
+    assert any(hidden in str(s) for s in _secret_inputs(result))
+    # the endpoints key is not secret here: its values stay plain
+    assert DECRYPTED[f"{EP}.models.v2.image"] in clear
