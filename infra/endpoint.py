@@ -25,6 +25,7 @@ from sagemaker_rollouts.strategies.plan import (
     VariantPlan,
     weight,
 )
+from sagemaker_rollouts.strategies.relative_gates import EXPRESSION_ID, RelativeAlarmPlan
 from sagemaker_rollouts.strategies.rollback import RollbackAlarmPlan, rollback_alarm
 from sagemaker_rollouts.strategies.rollout import RolloutSpec
 from sagemaker_rollouts.strategies.shadow_compare import DEFAULT_HISTORY_DAYS, glue_table_spec
@@ -262,6 +263,11 @@ class SageMakerEndpoint(pulumi.ComponentResource):
 
         alarms = [self._alarm(name, plan, a, tags) for a in view.alarms]
         self.alarm_names = [a.name for a in view.alarms]
+        # Canary gates relative to the stable variant, while there is a stable variant to judge
+        # against (a completed canary renders the candidate alone, without them).
+        for rel in plan.relative_alarms if view.canary is not None else ():
+            alarms.append(self._relative_alarm(name, rel, tags))
+            self.alarm_names.append(rel.name)
         # Blue/green and rolling: SageMaker watches one rollback alarm whose name never changes;
         # the gates are its metric-math definition (strategies/rollback.py).
         rollback = rollback_alarm(plan)
@@ -713,6 +719,45 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             datapoints_to_alarm=rollback.datapoints_to_alarm,
             # Missing data per gate is already folded into the expression with FILL.
             treat_missing_data="notBreaching",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _relative_alarm(
+        self, name: str, rel: RelativeAlarmPlan, tags: dict[str, str]
+    ) -> aws.cloudwatch.MetricAlarm:
+        """A metric-math gate: per-variant MetricStat queries and one expression that returns
+        data (strategies/relative_gates.py)."""
+        queries = [
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id=m.id,
+                label=m.label,
+                return_data=False,
+                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                    namespace=m.namespace,
+                    metric_name=m.metric,
+                    stat=m.stat,
+                    period=m.period_seconds,
+                    dimensions=dict(m.dimensions),
+                ),
+            )
+            for m in rel.metrics
+        ]
+        queries.append(
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id=EXPRESSION_ID, expression=rel.expression, label=rel.label, return_data=True
+            )
+        )
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-alarm-{rel.key}",
+            name=rel.name,
+            alarm_description=rel.description,
+            metric_queries=queries,
+            threshold=rel.threshold,
+            comparison_operator=rel.comparison,
+            evaluation_periods=rel.evaluation_periods,
+            datapoints_to_alarm=rel.datapoints_to_alarm,
+            treat_missing_data=rel.treat_missing_data,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )

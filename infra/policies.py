@@ -581,10 +581,20 @@ def _key(props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
 
 
 def _alarm_dimensions(props: Mapping[str, Any], _cfg: Mapping[str, Any]) -> list[str]:
+    """A SageMaker metric in an alarm, directly or in a metric-math query, names its endpoint."""
     dims = _obj(props.get("dimensions"), "dimensions")
     if props.get("namespace") == "AWS/SageMaker" and "EndpointName" not in dims:
         return ["SageMaker alarm without an EndpointName dimension"]
-    return []
+    out: list[str] = []
+    for i, query in enumerate(_as_list(props.get("metricQueries"))):
+        q = _obj(query, "metricQueries", i)
+        metric = _obj(q.get("metric"), "metricQueries", i, "metric")
+        if metric.get("namespace") != "AWS/SageMaker":
+            continue
+        qdims = _obj(metric.get("dimensions"), "metricQueries", i, "metric", "dimensions")
+        if "EndpointName" not in qdims:
+            out.append(f"SageMaker metric query {q.get('id')} without an EndpointName dimension")
+    return out
 
 
 # --------------------------------------------------------------------------------------------

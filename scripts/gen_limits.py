@@ -66,6 +66,8 @@ SHAPES: list[tuple[str, str]] = [
     ("cloudwatch", "Period"),
     ("cloudwatch", "EvaluationPeriods"),
     ("cloudwatch", "DatapointsToAlarm"),
+    ("cloudwatch", "MetricId"),
+    ("cloudwatch", "MetricExpression"),
     ("cloudwatch", "TagKey"),
     ("cloudwatch", "TagValue"),
     # What the program generates from config (infra/limits.py): the hook's DescribeAlarms call

@@ -22,6 +22,8 @@ SHAPES: dict[str, dict[str, Any]] = {
     "cloudwatch.DimensionValue": {"max": 1024, "min": 1},
     "cloudwatch.Dimensions": {"max": 30},
     "cloudwatch.EvaluationPeriods": {"min": 1},
+    "cloudwatch.MetricExpression": {"max": 2048, "min": 1},
+    "cloudwatch.MetricId": {"max": 255, "min": 1},
     "cloudwatch.MetricName": {"max": 255, "min": 1},
     "cloudwatch.Namespace": {"max": 255, "min": 1, "pattern": "[^:].*"},
     "cloudwatch.Period": {"min": 1},

@@ -13,6 +13,7 @@ from sagemaker_rollouts.strategies import autoscaling, common, scale_down
 from sagemaker_rollouts.strategies.common import Context
 from sagemaker_rollouts.strategies.config import canary_steps
 from sagemaker_rollouts.strategies.plan import AlarmPlan, EndpointPlan, Profile
+from sagemaker_rollouts.strategies.relative_gates import relative_alarms
 from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step, rollout_id
 
 
@@ -75,6 +76,10 @@ def plan(ctx: Context) -> EndpointPlan:
         window = min(86400, max(60, common.ceil_div(min(bakes, default=60), 60) * 60))
         sample = sample_alarm(ctx, cand.name, window)
         alarms.append(sample)
+    gates_path = f"{ctx.path}.strategy.canary.relative_gates"
+    relative = relative_alarms(
+        ctx.endpoint_name, stable.name, cand.name, c.relative_gates, gates_path
+    )
     models = common.models(ctx, [stable, cand])
     cand_model = next(m for m in models if m.key == cand.model)
     spec = RolloutSpec(
@@ -83,7 +88,7 @@ def plan(ctx: Context) -> EndpointPlan:
         stable_variant=stable.name,
         candidate_variant=cand.name,
         steps=plan_steps,
-        gate_alarms=tuple(a.name for a in alarms if a.gate),
+        gate_alarms=(*(a.name for a in alarms if a.gate), *(r.name for r in relative)),
         min_invocations=c.min_invocations,
         insufficient_data_limit_seconds=c.insufficient_data_limit_seconds,
         sample_alarm=None if sample is None else sample.name,
@@ -144,4 +149,5 @@ def plan(ctx: Context) -> EndpointPlan:
         tags=common.tags(ctx, "canary"),
         hook_reserved_concurrency=ctx.ep.hook.reserved_concurrency,
         timeline=tuple(timeline),
+        relative_alarms=relative,
     )

@@ -509,6 +509,8 @@ class CanaryConfig(_Model):
     # back, then the hook scales it to one instance (like Argo Rollouts' scaleDownDelaySeconds).
     # null: keep it at full size until the next `pulumi up` removes it.
     scale_down_delay_seconds: Seconds | None = 600
+    # Gates on the candidate judged against the live stable variant (strategies/relative_gates.py).
+    relative_gates: RelativeGatesConfig | None = None
 
 
 class MetricRefConfig(_Model):
@@ -643,6 +645,39 @@ def _latency() -> StandardAlarm:
 
 def _errors4xx() -> StandardAlarm:
     return StandardAlarm.model_validate(STANDARD_ALARM_DEFAULTS["errors_4xx"])
+
+
+class RelativeErrorRate(_Model):
+    """Candidate 5xx rate minus the stable variant's, in percentage points, per period."""
+
+    enabled: bool = True
+    threshold: Annotated[Number, Field(gt=0, le=100)] = 1.0
+    # Periods where the candidate served fewer invocations read 0 (too few to judge a rate).
+    min_invocations: Annotated[Int, Field(ge=1)] = 50
+    period_seconds: Period = 60
+    evaluation_periods: Annotated[Int, Field(ge=1)] = 3
+    datapoints_to_alarm: Annotated[Int, Field(ge=1)] | None = None
+    treat_missing_data: TreatMissing = "notBreaching"
+
+
+class RelativeLatency(_Model):
+    """Candidate p99 ModelLatency divided by the stable variant's, per period."""
+
+    enabled: bool = True
+    threshold: Annotated[Number, Field(gt=1)] = 1.5
+    min_invocations: Annotated[Int, Field(ge=1)] = 50
+    period_seconds: Period = 60
+    evaluation_periods: Annotated[Int, Field(ge=1)] = 3
+    datapoints_to_alarm: Annotated[Int, Field(ge=1)] | None = None
+    treat_missing_data: TreatMissing = "notBreaching"
+
+
+class RelativeGatesConfig(_Model):
+    """`strategy.canary.relative_gates`: metric-math gate alarms on the candidate relative to the
+    stable variant; `{}` turns both on with their defaults."""
+
+    error_rate: RelativeErrorRate = Field(default_factory=RelativeErrorRate)
+    latency_p99: RelativeLatency = Field(default_factory=RelativeLatency)
 
 
 class CustomAlarm(_Model):
@@ -1145,7 +1180,10 @@ def _lenient(annotation: Any, raw: Any, bad: list[Loc]) -> Any:
 
 
 def _check_alarm_windows(
-    path: str, alarm: StandardAlarm | CustomAlarm, errs: list[str], bad: _Bad
+    path: str,
+    alarm: StandardAlarm | CustomAlarm | RelativeErrorRate | RelativeLatency,
+    errs: list[str],
+    bad: _Bad,
 ) -> None:
     period, evals = alarm.period_seconds, alarm.evaluation_periods
     if bad.ok(f"{path}.period_seconds"):
@@ -1389,6 +1427,18 @@ def _check_endpoint(
                 if not 1 <= st.percent <= 100 or st.percent <= prev:
                     errs.append(f"{sp}.steps[{i}]: must be 1..100 and increasing, got {st.percent}")
                 prev = max(prev, st.percent)
+        rg = c.relative_gates
+        if _given(rg) and rg is not None:
+            from sagemaker_rollouts.strategies.relative_gates import config_problems
+
+            for key in ("error_rate", "latency_p99"):
+                gate = getattr(rg, key)
+                if _given(gate):
+                    _check_alarm_windows(f"{sp}.relative_gates.{key}", gate, errs, bad)
+            if bad.ok(f"{sp}.relative_gates"):
+                # cast: pyright sees this module under two names (strategies.config and
+                # sagemaker_rollouts.strategies.config); the object is the one it expects.
+                errs.extend(config_problems(f"{sp}.relative_gates", cast(Any, rg)))
 
     if s.ab is not None and bad.ok(f"{sp}.weights"):
         for vname in s.ab.weights:

@@ -8,12 +8,15 @@ is the one function that turns a plan weight into a SageMaker variant weight.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec
 from sagemaker_rollouts.strategies.drift import DriftPlan
 from sagemaker_rollouts.strategies.rollout import RolloutSpec
 from sagemaker_rollouts.strategies.shadow_compare import ShadowReportPlan
+
+if TYPE_CHECKING:
+    from sagemaker_rollouts.strategies.relative_gates import RelativeAlarmPlan
 
 StrategyName = Literal["recreate", "shadow", "canary", "ab", "blue_green", "rolling"]
 TreatMissingData = Literal["breaching", "notBreaching", "ignore", "missing"]
@@ -206,6 +209,8 @@ class EndpointPlan:
     shadow_report: ShadowReportPlan | None = None  # shadow strategy: what the report compares
     ab_evaluator: EvaluatorSpec | None = None  # A/B strategy with `successes`: the evaluator
     drift: DriftPlan | None = None  # the endpoint's `drift` job
+    # Canary: metric-math gates on the candidate relative to the stable variant.
+    relative_alarms: tuple[RelativeAlarmPlan, ...] = ()
 
     def model(self, key: str) -> ModelPlan:
         for m in self.models:

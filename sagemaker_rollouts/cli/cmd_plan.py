@@ -157,6 +157,8 @@ def run_program(program: ProgramDir, args: argparse.Namespace, png: Path | None)
             out.print(render.profile_table(ep))
             if ep.ab_evaluator is not None:
                 out.print(ab_design_table(ep.key, ep.ab_evaluator))
+            if ep.relative_alarms:
+                out.print(relative_gates_table(ep))
         print_findings(offline)
         if traffic is not None:
             print_exposure_of(endpoints, traffic)
@@ -287,6 +289,8 @@ def print_plan(stack: LoadedStack, offline: Any, *, png: str | None) -> None:
         out.print(render.profile_table(ep))
         if ep.ab_evaluator is not None:
             out.print(ab_design_table(ep.key, ep.ab_evaluator))
+        if ep.relative_alarms:
+            out.print(relative_gates_table(ep))
     print_findings(offline)
     if png is not None:
         out.print(f"timeline written to {png}")
@@ -368,6 +372,26 @@ def ab_design_table(key: str, spec: EvaluatorSpec) -> Table:
     return t
 
 
+def relative_gates_table(ep: EndpointPlan) -> Table:
+    """A canary's gates relative to the stable variant: name, what fires it, and its window."""
+    t = Table(title=f"{ep.key}: gates relative to the stable variant", title_justify="left")
+    for col in ("alarm", "fires when", "window"):
+        t.add_column(col)
+    for r in ep.relative_alarms:
+        what = (
+            f"{r.candidate} 5xx rate - {r.stable}'s > {r.threshold:g} points"
+            if r.key.endswith("error_rate")
+            else f"{r.candidate} p99 / {r.stable}'s > {r.threshold:g}"
+        )
+        period = r.metrics[0].period_seconds
+        t.add_row(
+            escape(r.name),
+            escape(what),
+            f"{r.datapoints_to_alarm} of {r.evaluation_periods} x {period} s",
+        )
+    return t
+
+
 def policy_findings(offline: Any) -> list[dict[str, str]]:
     """The policy pack's findings (advisory and mandatory) on what the program declared."""
     from sagemaker_rollouts.infra import policies
@@ -428,4 +452,24 @@ def endpoint_json(ep: EndpointPlan) -> dict[str, Any]:
         "profile": render.profile_json(ep.profile),
         "timeline": [list(p) for p in ep.timeline],
         "ab_design": None if ep.ab_evaluator is None else design(ep.ab_evaluator).to_json(),
+        "relative_gates": [
+            {
+                "key": r.key,
+                "name": r.name,
+                "expression": r.expression,
+                "threshold": r.threshold,
+                "comparison": r.comparison,
+                "metrics": [
+                    {
+                        "id": m.id,
+                        "metric": m.metric,
+                        "stat": m.stat,
+                        "period_seconds": m.period_seconds,
+                        "dimensions": dict(m.dimensions),
+                    }
+                    for m in r.metrics
+                ],
+            }
+            for r in ep.relative_alarms
+        ],
     }

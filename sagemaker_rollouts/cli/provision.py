@@ -27,6 +27,7 @@ from sagemaker_rollouts.strategies.plan import (
     VariantPlan,
     weight,
 )
+from sagemaker_rollouts.strategies.relative_gates import EXPRESSION_ID, RelativeAlarmPlan
 
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 3})
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -149,6 +150,8 @@ def provision(plan: DeploymentPlan, clients: AwsClients) -> ProvisionedStack:
         configs.append((ep.key, _provision_endpoint(ep, clients, role_arn)))
         for alarm in ep.alarms:
             put_alarm(alarm, clients)
+        for rel in ep.relative_alarms:
+            put_relative_alarm(rel, clients)
     topic_arn = clients.sns.create_topic(Name=topic_name(plan))["TopicArn"]
     if plan.state_table_name is not None:
         store.create_state_table(clients.dynamodb, plan.state_table_name)
@@ -218,3 +221,43 @@ def put_alarm(alarm: AlarmPlan, clients: AwsClients) -> None:
         assert alarm.statistic is not None, f"alarm {alarm.name} has no statistic"
         request["Statistic"] = alarm.statistic
     clients.cloudwatch.put_metric_alarm(**request)
+
+
+def relative_alarm_request(rel: RelativeAlarmPlan) -> dict[str, Any]:
+    """PutMetricAlarm for a relative gate: its per-variant MetricStat queries (ReturnData false)
+    and the expression that the alarm watches (ReturnData true)."""
+    metrics: list[dict[str, Any]] = [
+        {
+            "Id": m.id,
+            "Label": m.label,
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": m.namespace,
+                    "MetricName": m.metric,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in m.dimensions],
+                },
+                "Period": m.period_seconds,
+                "Stat": m.stat,
+            },
+        }
+        for m in rel.metrics
+    ]
+    metrics.append(
+        {"Id": EXPRESSION_ID, "Expression": rel.expression, "Label": rel.label, "ReturnData": True}
+    )
+    return {
+        "AlarmName": rel.name,
+        "AlarmDescription": rel.description,
+        "Metrics": metrics,
+        "Threshold": rel.threshold,
+        "ComparisonOperator": rel.comparison,
+        "EvaluationPeriods": rel.evaluation_periods,
+        "DatapointsToAlarm": rel.datapoints_to_alarm,
+        "TreatMissingData": rel.treat_missing_data,
+    }
+
+
+def put_relative_alarm(rel: RelativeAlarmPlan, clients: AwsClients) -> None:
+    """Create a relative gate alarm (metric math) as the Pulumi program declares it."""
+    clients.cloudwatch.put_metric_alarm(**relative_alarm_request(rel))
