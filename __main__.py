@@ -1,5 +1,9 @@
 """The Pulumi program `pulumi up` runs: read the stack config, plan, render."""
 
+from sagemaker_rollouts.infra.gc_policy import for_this_program
 from sagemaker_rollouts.infra.program import main
 
+# This process exists for one evaluation: full garbage collections are made rare for all of it,
+# after the imports so that they are frozen too (why, and what it costs: infra/gc_policy.py).
+for_this_program()
 main()

@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -49,7 +49,6 @@ from sagemaker_rollouts.strategies.config import (
 )
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 from sagemaker_rollouts.strategies.planner import build_plan
-from sagemaker_rollouts.strategies.shadow_compare import glue_names
 
 __all__ = ["RolloutEndpoint", "RolloutEndpointArgs", "StackResources", "declare", "prepare"]
 
@@ -279,6 +278,8 @@ def _own_glue_database(
     """Each component declares its own Glue database (`<project>_<stack>_<name>`), as it does its
     own state table: Glue database names are unique per account and Region, so two components
     with `strategy.shadow.athena` in one stack must not both declare `<project>_<stack>`."""
+    from sagemaker_rollouts.strategies.shadow_compare import glue_names  # shadow.athena only
+
     endpoints = tuple(
         e
         if e.shadow_report is None or e.shadow_report.glue is None
@@ -309,20 +310,24 @@ class RolloutEndpoint(pulumi.ComponentResource):
     candidate completed and is rendered as the only production variant).
     """
 
-    endpoint_name: pulumi.Output[str]
-    endpoint_arn: pulumi.Output[str]
-    variant_names: list[str]
-    shadow_variant_names: list[str]
-    alarm_names: list[str]
-    capture_uri: pulumi.Output[str] | None
-    kms_key_arn: pulumi.Output[str] | None
-    state_table_name: pulumi.Output[str] | None
-    notification_topic_arn: pulumi.Output[str] | None
-    hook_function_name: pulumi.Output[str] | None
-    plan: EndpointPlan
-    completed: bool
-    shared: StackResources
-    sagemaker: SageMakerEndpoint
+    # Attribute types for type checkers only: Pulumi resolves a resource class's runtime
+    # annotations with typing.get_type_hints on every registration (pulumi._types), which
+    # would import the pulumi_aws modules they name (e.g. glue) in every stack.
+    if TYPE_CHECKING:
+        endpoint_name: pulumi.Output[str]
+        endpoint_arn: pulumi.Output[str]
+        variant_names: list[str]
+        shadow_variant_names: list[str]
+        alarm_names: list[str]
+        capture_uri: pulumi.Output[str] | None
+        kms_key_arn: pulumi.Output[str] | None
+        state_table_name: pulumi.Output[str] | None
+        notification_topic_arn: pulumi.Output[str] | None
+        hook_function_name: pulumi.Output[str] | None
+        plan: EndpointPlan
+        completed: bool
+        shared: StackResources
+        sagemaker: SageMakerEndpoint
 
     def __init__(
         self,

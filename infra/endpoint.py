@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import assert_never
+from typing import TYPE_CHECKING, assert_never
 
 import pulumi
 import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import iam, secrets
-from sagemaker_rollouts.infra.evaluators import AbEvaluator, DriftJob
 from sagemaker_rollouts.infra.hook import CanaryHook
 from sagemaker_rollouts.infra.shared import Account, StackResources
 from sagemaker_rollouts.strategies import autoscaling, dashboard
@@ -28,7 +27,9 @@ from sagemaker_rollouts.strategies.plan import (
 from sagemaker_rollouts.strategies.relative_gates import EXPRESSION_ID, RelativeAlarmPlan
 from sagemaker_rollouts.strategies.rollback import RollbackAlarmPlan, rollback_alarm
 from sagemaker_rollouts.strategies.rollout import RolloutSpec
-from sagemaker_rollouts.strategies.shadow_compare import DEFAULT_HISTORY_DAYS, glue_table_spec
+
+if TYPE_CHECKING:
+    from sagemaker_rollouts.infra.evaluators import AbEvaluator, DriftJob
 
 TOKEN = "sagemaker-rollouts:index:SageMakerEndpoint"
 # What an adopted endpoint keeps from its live state until `adopt` is unset.
@@ -174,18 +175,22 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     moves to the new config with UpdateEndpoint, except for recreate (see `_endpoint_options`).
     """
 
-    endpoint: sm.Endpoint
-    alarm_names: list[str]
-    rollback_alarm_name: str | None
-    variant_names: list[str]
-    shadow_variant_names: list[str]
-    capture_uri: pulumi.Output[str] | None
-    hook: CanaryHook | None
-    ab_evaluator: AbEvaluator | None
-    dashboard: aws.cloudwatch.Dashboard
-    scaling_targets: dict[str, aws.appautoscaling.Target]  # by variant name
-    drift_job: DriftJob | None
-    glue_table: aws.glue.CatalogTable | None  # only with `strategy.shadow.athena: true`
+    # Attribute types for type checkers only: Pulumi resolves a resource class's runtime
+    # annotations with typing.get_type_hints on every registration (pulumi._types), which
+    # would import the pulumi_aws modules they name (e.g. glue) in every stack.
+    if TYPE_CHECKING:
+        endpoint: sm.Endpoint
+        alarm_names: list[str]
+        rollback_alarm_name: str | None
+        variant_names: list[str]
+        shadow_variant_names: list[str]
+        capture_uri: pulumi.Output[str] | None
+        hook: CanaryHook | None
+        ab_evaluator: AbEvaluator | None
+        dashboard: aws.cloudwatch.Dashboard
+        scaling_targets: dict[str, aws.appautoscaling.Target]  # by variant name
+        drift_job: DriftJob | None
+        glue_table: aws.glue.CatalogTable | None  # only with `strategy.shadow.athena: true`
 
     def __init__(
         self,
@@ -328,6 +333,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 raise ValueError(
                     f"endpoint {plan.endpoint_name}: an A/B evaluator needs the stack's state table"
                 )
+            from sagemaker_rollouts.infra.evaluators import AbEvaluator  # A/B stacks only
+
             self.ab_evaluator = AbEvaluator(
                 f"{name}-ab-evaluator",
                 spec=plan.ab_evaluator,
@@ -354,6 +361,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 raise ValueError(
                     f"endpoint {plan.endpoint_name}: the drift job reads the stack's capture bucket"
                 )
+            from sagemaker_rollouts.infra.evaluators import DriftJob  # drift stacks only
+
             self.drift_job = DriftJob(
                 f"{name}-drift",
                 plan=plan.drift,
@@ -612,6 +621,11 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 f"endpoint {plan.endpoint_name}: strategy.shadow.athena needs data capture on "
                 "(the Glue table reads the capture prefix)"
             )
+        from sagemaker_rollouts.strategies.shadow_compare import (  # shadow.athena only
+            DEFAULT_HISTORY_DAYS,
+            glue_table_spec,
+        )
+
         glue = report.glue
         variants = (report.production, report.shadow)
         # Our own bucket expires captures after retention_days: project no older hours.

@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
@@ -123,7 +123,11 @@ class AbEvaluator(pulumi.ComponentResource):
     Invariants: reserved concurrency 1; the environment holds the spec and resource names only.
     """
 
-    function: aws.lambda_.Function
+    # Attribute types for type checkers only: Pulumi resolves a resource class's runtime
+    # annotations with typing.get_type_hints on every registration (pulumi._types), which
+    # would import the pulumi_aws modules they name (e.g. glue) in every stack.
+    if TYPE_CHECKING:
+        function: aws.lambda_.Function
 
     def __init__(
         self,
@@ -260,7 +264,11 @@ def drift_policy(
 class DriftJob(pulumi.ComponentResource):
     """The baseline object, Lambda, log group, role and schedule of one endpoint's drift job."""
 
-    function: aws.lambda_.Function
+    # Attribute types for type checkers only: Pulumi resolves a resource class's runtime
+    # annotations with typing.get_type_hints on every registration (pulumi._types), which
+    # would import the pulumi_aws modules they name (e.g. glue) in every stack.
+    if TYPE_CHECKING:
+        function: aws.lambda_.Function
 
     def __init__(
         self,

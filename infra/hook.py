@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
@@ -111,7 +111,11 @@ class CanaryHook(pulumi.ComponentResource):
     secrets; IAM names ARNs.
     """
 
-    function: aws.lambda_.Function
+    # Attribute types for type checkers only: Pulumi resolves a resource class's runtime
+    # annotations with typing.get_type_hints on every registration (pulumi._types), which
+    # would import the pulumi_aws modules they name (e.g. glue) in every stack.
+    if TYPE_CHECKING:
+        function: aws.lambda_.Function
 
     def __init__(
         self,

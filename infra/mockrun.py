@@ -40,7 +40,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 
-from sagemaker_rollouts.infra import awareness, policies
+from sagemaker_rollouts.infra import awareness, gc_policy, policies
 from sagemaker_rollouts.strategies.config import SECRET_PLACEHOLDER, strip_secure
 from sagemaker_rollouts.strategies.stackfile import read_stack_yaml
 
@@ -576,13 +576,16 @@ def run_offline(
 
         main(outcomes=reader)
 
-    return run_function_offline(
-        program,
-        config=raw,
-        outcomes=reader,
-        project=project,
-        stack=stack,
-        endpoints=endpoints,
-        preview=preview,
-        root_directory=None if stack_file is None else str(stack_file.resolve().parent),
-    )
+    # The same collector policy as the project's `__main__.py` (full collections made rare:
+    # infra/gc_policy.py), for this run only: the caller's own settings come back afterwards.
+    with gc_policy.rare_full_collections():
+        return run_function_offline(
+            program,
+            config=raw,
+            outcomes=reader,
+            project=project,
+            stack=stack,
+            endpoints=endpoints,
+            preview=preview,
+            root_directory=None if stack_file is None else str(stack_file.resolve().parent),
+        )

@@ -16,6 +16,7 @@ unless `declare_oidc_provider: false` or `oidc_provider_arn` says it exists.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
@@ -50,9 +51,13 @@ class PipelineRole(pulumi.ComponentResource):
 
     Attributes `role_arn`, `preview_role_arn` (or None) and `boundary_arn`."""
 
-    role_arn: pulumi.Output[str]
-    preview_role_arn: pulumi.Output[str] | None
-    boundary_arn: pulumi.Output[str]
+    # Attribute types for type checkers only: Pulumi resolves a resource class's runtime
+    # annotations with typing.get_type_hints on every registration (pulumi._types), which
+    # would import the pulumi_aws modules they name (e.g. glue) in every stack.
+    if TYPE_CHECKING:
+        role_arn: pulumi.Output[str]
+        preview_role_arn: pulumi.Output[str] | None
+        boundary_arn: pulumi.Output[str]
 
     def __init__(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
@@ -61,16 +62,20 @@ class StackResources(pulumi.ComponentResource):
     `alias/<project>-<stack>`.
     """
 
-    key: aws.kms.Key | None
-    bucket: aws.s3.Bucket | None
-    table: aws.dynamodb.Table | None
-    topic: aws.sns.Topic | None
-    glue_database: aws.glue.CatalogDatabase | None  # only when an endpoint sets shadow.athena
-    subscriptions: list[pulumi.Resource]  # subscriptions and chat channel configurations
-    key_arn: pulumi.Output[str] | None
-    table_name: pulumi.Output[str] | None
-    table_arn: pulumi.Output[str] | None
-    topic_arn: pulumi.Output[str] | None
+    # Attribute types for type checkers only: Pulumi resolves a resource class's runtime
+    # annotations with typing.get_type_hints on every registration (pulumi._types), which
+    # would import the pulumi_aws modules they name (e.g. glue) in every stack.
+    if TYPE_CHECKING:
+        key: aws.kms.Key | None
+        bucket: aws.s3.Bucket | None
+        table: aws.dynamodb.Table | None
+        topic: aws.sns.Topic | None
+        glue_database: aws.glue.CatalogDatabase | None  # only when an endpoint sets shadow.athena
+        subscriptions: list[pulumi.Resource]  # subscriptions and chat channel configurations
+        key_arn: pulumi.Output[str] | None
+        table_name: pulumi.Output[str] | None
+        table_arn: pulumi.Output[str] | None
+        topic_arn: pulumi.Output[str] | None
 
     def __init__(
         self,

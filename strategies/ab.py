@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sagemaker_rollouts.strategies import common
-from sagemaker_rollouts.strategies.ab_winner import INVOCATIONS, EvaluatorSpec, MetricRef
 from sagemaker_rollouts.strategies.common import Context
 from sagemaker_rollouts.strategies.config import AbConfig, MetricRefConfig
 from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile
 
+if TYPE_CHECKING:  # the evaluator's module is imported only when a stack has an A/B endpoint
+    from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec, MetricRef
+
 
 def _ref(m: MetricRefConfig) -> MetricRef:
+    from sagemaker_rollouts.strategies.ab_winner import MetricRef
+
     return MetricRef(
         namespace=m.namespace,
         metric=m.metric,
@@ -23,6 +29,8 @@ def evaluator(ab: AbConfig, endpoint_name: str, order: list[str]) -> EvaluatorSp
     """The evaluator's spec, or None when `successes` is not configured (nothing is declared)."""
     if ab.successes is None:
         return None
+    from sagemaker_rollouts.strategies.ab_winner import INVOCATIONS, EvaluatorSpec
+
     return EvaluatorSpec(
         endpoint_name=endpoint_name,
         variants=tuple(v for v in order if ab.weights[v] > 0),

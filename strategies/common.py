@@ -155,6 +155,9 @@ def drift_alarms(ctx: Context, default_variant: str, *, gates_allowed: bool) -> 
     (a canary's gate then holds the bake, and rolls back past `insufficient_data_limit_seconds`,
     strategies/controller.py), and the health alarm goes to ALARM when the job reports a failure
     or publishes nothing at all (missing data is breaching there)."""
+    d = ctx.ep.drift
+    if d is None:
+        return []
     from sagemaker_rollouts.strategies.drift import (
         FEATURE_METRIC,
         JOB_METRIC,
@@ -162,9 +165,6 @@ def drift_alarms(ctx: Context, default_variant: str, *, gates_allowed: bool) -> 
         METRIC_NAMESPACE,
     )
 
-    d = ctx.ep.drift
-    if d is None:
-        return []
     variant_name = drift_variant(ctx, default_variant)
     base = (("EndpointName", ctx.endpoint_name), ("VariantName", variant_name))
     period = d.every_minutes * 60

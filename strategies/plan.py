@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec
-from sagemaker_rollouts.strategies.drift import DriftPlan
-from sagemaker_rollouts.strategies.rollout import RolloutSpec
-from sagemaker_rollouts.strategies.shadow_compare import ShadowReportPlan
+if TYPE_CHECKING:  # evidence modules: imported only by stacks (and CLI commands) that use them
+    from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec
+    from sagemaker_rollouts.strategies.drift import DriftPlan
+    from sagemaker_rollouts.strategies.rollout import RolloutSpec
+    from sagemaker_rollouts.strategies.shadow_compare import ShadowReportPlan
 
 if TYPE_CHECKING:
     from sagemaker_rollouts.strategies.relative_gates import RelativeAlarmPlan

@@ -5,13 +5,6 @@ from __future__ import annotations
 from sagemaker_rollouts.strategies import common
 from sagemaker_rollouts.strategies.common import Context
 from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile
-from sagemaker_rollouts.strategies.shadow_compare import (
-    WHOLE_ANSWER,
-    FieldSpec,
-    ShadowReportPlan,
-    Thresholds,
-    glue_names,
-)
 
 
 def plan(ctx: Context) -> EndpointPlan:
@@ -21,6 +14,15 @@ def plan(ctx: Context) -> EndpointPlan:
     production variant's, so weight == sampling percent against a production weight of 100.
     Data capture is on by default: the shadow's answers are only ever captured, never returned.
     """
+    # The report's module is imported only when a stack has a shadow endpoint.
+    from sagemaker_rollouts.strategies.shadow_compare import (
+        WHOLE_ANSWER,
+        FieldSpec,
+        ShadowReportPlan,
+        Thresholds,
+        glue_names,
+    )
+
     s = ctx.ep.strategy.shadow
     assert s is not None
     prod, shadow = ctx.variant(s.production), ctx.variant(s.shadow)
