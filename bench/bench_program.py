@@ -97,7 +97,7 @@ def run_baseline(n: int) -> Any:
 
 def child(kind: str, n: int) -> int:
     """One timed run in this (fresh) process; prints one JSON line."""
-    import sagemaker_rollouts.infra.mockrun  # noqa: F401  (imports outside the timed run)
+    import sagemaker_rollouts.infra.mockrun  # imports outside the timed run
 
     if kind == "product":
         import sagemaker_rollouts.infra.program  # noqa: F401
@@ -170,7 +170,7 @@ def check(n: int) -> list[str]:
         for name, a, b in zip(fields, p_by[urn][1:], b_by[urn][1:], strict=True):
             if a != b:
                 a_s, b_s = json.dumps(a, sort_keys=True), json.dumps(b, sort_keys=True)
-                at = next((i for i, (x, y) in enumerate(zip(a_s, b_s)) if x != y), 0)
+                at = next((i for i, (x, y) in enumerate(zip(a_s, b_s, strict=False)) if x != y), 0)
                 at = max(0, at - 60)
                 problems.append(
                     f"{urn} {name}:\n  product  ...{a_s[at : at + 300]}\n"
@@ -248,7 +248,9 @@ def main() -> int:
         rows.append(row)
         failed |= row["ratio"] > TARGET
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"{args.rounds} interleaved pairs per size, fresh interpreters; medians (min-max of ratios)")
+    print(
+        f"{args.rounds} interleaved pairs per size, fresh interpreters; medians (min-max of ratios)"
+    )
     head = (
         f"{'endpoints':>9} {'resources':>9} {'product s':>9} {'baseline s':>10} "
         f"{'eval ratio':>17} {'process ratio':>17} {'gc s p/b':>11} {'full gc p/b':>11} "

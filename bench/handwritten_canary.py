@@ -320,7 +320,12 @@ def _hook_policy(a: list[str], endpoint: str, alarms: list[str]) -> str:
                 ],
                 "Resource": [table_arn],
             },
-            {"Sid": "Notify", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic_arn]},
+            {
+                "Sid": "Notify",
+                "Effect": "Allow",
+                "Action": ["sns:Publish"],
+                "Resource": [topic_arn],
+            },
             {
                 "Sid": "Metrics",
                 "Effect": "Allow",
@@ -584,9 +589,7 @@ def program(n: int) -> None:
                 }
             },
             tags=tags,
-            opts=pulumi.ResourceOptions(
-                parent=hook, depends_on=[logs, hook_policy, sm_endpoint]
-            ),
+            opts=pulumi.ResourceOptions(parent=hook, depends_on=[logs, hook_policy, sm_endpoint]),
         )
         for rule_name, rule_args in (
             (
