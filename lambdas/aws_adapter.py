@@ -62,24 +62,37 @@ def read_endpoint(sagemaker: Any, endpoint_name: str) -> EndpointView:
     A missing endpoint (ValidationException "Could not find endpoint") is status "Missing"; any
     other error propagates (the next tick retries).
     """
+    return read_endpoint_and_instances(sagemaker, endpoint_name)[0]
+
+
+def read_endpoint_and_instances(
+    sagemaker: Any, endpoint_name: str
+) -> tuple[EndpointView, dict[str, int]]:
+    """ONE DescribeEndpoint: the EndpointView (`read_endpoint`) and each production variant's
+    CurrentInstanceCount (variants that report none are absent), so a tick that scales the idle
+    stable fleet down needs no second describe."""
     from botocore.exceptions import ClientError
 
     try:
         resp = sagemaker.describe_endpoint(EndpointName=endpoint_name)
     except ClientError as err:
         if _error_code(err) == "ValidationException" and "not find" in _error_message(err):
-            return EndpointView("Missing")
+            return EndpointView("Missing"), {}
         raise
     status = str(resp.get("EndpointStatus"))
     if status not in ENDPOINT_STATUSES:
         raise ValueError(f"unknown EndpointStatus {status!r} for {endpoint_name}")
     weights: dict[str, float] = {}
+    instances: dict[str, int] = {}
     variants: list[Mapping[str, Any]] = resp.get("ProductionVariants") or []
     for variant in variants:
         current: Any = variant.get("CurrentWeight")
         live: Any = variant.get("DesiredWeight", 0.0) if current is None else current
         weights[str(variant["VariantName"])] = float(live)
-    return EndpointView.of(status, weights)
+        count: Any = variant.get("CurrentInstanceCount")
+        if count is not None:
+            instances[str(variant["VariantName"])] = int(count)
+    return EndpointView.of(status, weights), instances
 
 
 def read_alarms(cloudwatch: Any, names: Sequence[str]) -> AlarmView:
@@ -144,15 +157,6 @@ def read_alarm_history(
                 stamp = at.timestamp() if isinstance(at, datetime) else float(at)
                 found.append((str(item.get("AlarmName") or name), stamp))
     return tuple(sorted(found, key=lambda f: -f[1]))
-
-
-def variant_instances(sagemaker: Any, endpoint_name: str, variant: str) -> int | None:
-    """The variant's CurrentInstanceCount from DescribeEndpoint (None when not reported)."""
-    resp = sagemaker.describe_endpoint(EndpointName=endpoint_name)
-    for v in resp.get("ProductionVariants", []):
-        if v.get("VariantName") == variant and v.get("CurrentInstanceCount") is not None:
-            return int(v["CurrentInstanceCount"])
-    return None
 
 
 def set_instances(sagemaker: Any, endpoint_name: str, variant: str, count: int) -> bool:

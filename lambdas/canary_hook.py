@@ -51,10 +51,9 @@ from sagemaker_rollouts.lambdas.aws_adapter import (
     notify,
     read_alarm_history,
     read_alarms,
-    read_endpoint,
+    read_endpoint_and_instances,
     set_instances,
     set_weights,
-    variant_instances,
 )
 from sagemaker_rollouts.lambdas.store import (
     HistoryRow,
@@ -128,7 +127,7 @@ def run(
     table = env["STATE_TABLE"]
     topic = env.get("TOPIC_ARN") or None
 
-    endpoint = read_endpoint(clients.sagemaker, spec.endpoint_name)
+    endpoint, instances = read_endpoint_and_instances(clients.sagemaker, spec.endpoint_name)
     alarms = _with_event(spec, read_alarms(clients.cloudwatch, watched_alarms(spec)), event)
     state, recovered = _load(clients, table, spec, endpoint, topic, now)
     alarms = _with_history(clients, spec, state, alarms, endpoint, now)
@@ -180,7 +179,7 @@ def run(
 
     scaled_down = None
     if result_state.status == "completed" and not conflict:
-        scaled_down = _scale_down_stable(clients, table, spec, now)
+        scaled_down = _scale_down_stable(clients, table, spec, result_state, instances, now)
 
     live = candidate_share(spec, endpoint)
     percent = _weights_percent(spec, weights) if applied and weights is not None else live
@@ -227,17 +226,30 @@ def _with_history(
     return replace(alarms, fired=fired)
 
 
-def _scale_down_stable(clients: Clients, table: str, spec: RolloutSpec, now: float) -> int | None:
+def _scale_down_stable(
+    clients: Clients,
+    table: str,
+    spec: RolloutSpec,
+    state: RolloutState,
+    instances: Mapping[str, int],
+    now: float,
+) -> int | None:
     """After completion and `scale_down_delay_seconds`, scale the idle stable variant (weight 0)
     to its minimum (strategies/scale_down.py). Returns the count set, or None. A separate step
-    after the controller's decision: the decision table itself is unchanged."""
+    after the controller's decision: the decision table itself is unchanged.
+
+    Costs no read of its own: the instance count comes from the tick's DescribeEndpoint and the
+    completion time from the state item; only an item stored before `completed_at` existed
+    falls back to the history (while the fleet is still above its minimum)."""
     if spec.scale_down_delay_seconds is None:
         return None
-    count = variant_instances(clients.sagemaker, spec.endpoint_name, spec.stable_variant)
+    count = instances.get(spec.stable_variant)
     if count is None or count <= MIN_INSTANCES:
         return None
-    rows = read_history(clients.dynamodb, table, spec.rollout_id, 20)
-    completed_at = next((r.at for r in rows if r.kind == "complete"), None)
+    completed_at = state.completed_at
+    if completed_at is None:
+        rows = read_history(clients.dynamodb, table, spec.rollout_id, 20)
+        completed_at = next((r.at for r in rows if r.kind == "complete"), None)
     target = scale_down_target(
         delay_seconds=spec.scale_down_delay_seconds,
         completed_at=completed_at,

@@ -105,6 +105,7 @@ def state_to_item(rollout_id: str, state: RolloutState, candidate_percent: int) 
         "evidence_since": state.evidence_since,
         "intent_refused": state.intent_refused,
         "missing_alarm": state.missing_alarm,
+        "completed_at": state.completed_at,
     }
     for key, value in optional.items():
         if value is None:
@@ -156,6 +157,7 @@ def _item_to_state(item: Mapping[str, Any]) -> RolloutState:
         missing_seconds=_n_opt(item, "missing_seconds") or 0.0,
         intent_refused=_s_opt(item, "intent_refused"),
         missing_alarm=_s_opt(item, "missing_alarm"),
+        completed_at=_n_opt(item, "completed_at"),
         outbox=tuple(
             Notice(subject=_s(n["M"], "subject"), message=_s(n["M"], "message"))
             for n in item.get("outbox", {}).get("L", [])

@@ -196,6 +196,9 @@ class RolloutState:
     intent_refused: str | None = None  # why the last consumed intent was refused (None: applied)
     outbox: tuple[Notice, ...] = ()  # notifications decided but not yet published
     missing_alarm: str | None = None  # gate alarm of the step's newest INSUFFICIENT_DATA spell
+    # When the rollout completed (None before, and on items stored before this field existed):
+    # the scale-down delay counts from it without reading the history on every tick.
+    completed_at: float | None = None
 
     @property
     def clocks(self) -> Clocks:
@@ -696,6 +699,7 @@ def apply(state: RolloutState, decision: Decision, now: float) -> RolloutState:
             new = replace(
                 state,
                 status="completed",
+                completed_at=now if state.status != "completed" else state.completed_at,
                 insufficient_since=None,
                 missing_seconds=0.0,
                 missing_alarm=None,
