@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 from google.protobuf import json_format
@@ -40,9 +40,12 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 
-from sagemaker_rollouts.infra import awareness, gc_policy, policies
+from sagemaker_rollouts.infra import awareness, gc_policy
 from sagemaker_rollouts.strategies.config import SECRET_PLACEHOLDER, strip_secure
 from sagemaker_rollouts.strategies.stackfile import read_stack_yaml
+
+if TYPE_CHECKING:  # the policy rules are imported by the callers that check them, not by `plan`
+    from sagemaker_rollouts.infra import policies
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -121,6 +124,8 @@ class OfflineRun:
 
     def policy_resources(self) -> list[policies.Resource]:
         """Every custom resource as the policy rules see it (inputs; the mock id as `id`)."""
+        from sagemaker_rollouts.infra import policies
+
         return [
             policies.Resource(
                 r.type,

@@ -1,0 +1,116 @@
+"""`rollout` start-up and teardown against importing the SDKs it stands on, in one run.
+
+    .venv/bin/python bench/bench_cli.py [--rounds 7] [--strict]
+
+Each run is a fresh interpreter; the two commands alternate (product first in even rounds):
+- product: `rollout plan --stack canary` (the console script's own path: `main()` with the
+  process's argv), output to /dev/null;
+- baseline: `python -c "import pulumi, pulumi_aws"`.
+Per run: CPU seconds of the whole process (os.wait4: user + sys) and wall seconds. Ratios are
+product/baseline pair by pair; medians with min-max. Teardown: the product's command is started
+through a small wrapper that stamps `time.monotonic()` from an atexit handler registered first
+(so it runs last, right before the interpreter's own teardown or `os._exit`); teardown = the
+moment the parent reaps the process minus that stamp (CLOCK_MONOTONIC is system-wide on Linux).
+Targets: start-up ratio <= 3.0; teardown none worth measuring (median under 20 ms).
+No absolute time is asserted; `--strict` exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RATIO_TARGET = 3.0
+TEARDOWN_TARGET = 0.020
+WRAP = (
+    "import atexit, sys, time\n"
+    "atexit.register(lambda: print('EXIT_AT', time.monotonic(), file=sys.stderr, flush=True))\n"
+    "sys.argv = ['rollout', *sys.argv[1:]]\n"
+    "from sagemaker_rollouts.cli.main import main\n"
+    "sys.exit(main())\n"
+)
+
+
+# Children write and use bytecode caches like an installed environment does (pip compiles at
+# install); with PYTHONDONTWRITEBYTECODE set and no caches, every run would time the compiler.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def spawn(cmd: list[str]) -> dict[str, Any]:
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    reaped = time.monotonic()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{cmd} exited {code}:\n{err.decode()[-2000:]}")
+    stamps = [line for line in err.decode().splitlines() if line.startswith("EXIT_AT ")]
+    teardown = reaped - float(stamps[-1].split()[1]) if stamps else None
+    return {
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "wall": reaped - t0,
+        "teardown": teardown,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--strict", action="store_true")
+    args = parser.parse_args()
+    py = sys.executable
+    product = [py, "-c", WRAP, "plan", "--stack", "canary"]
+    baseline = [py, "-c", "import pulumi, pulumi_aws"]
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    spawn(product)  # warm-up: file cache, .pyc
+    spawn(baseline)
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for r in range(args.rounds):
+        if r % 2 == 0:
+            p = spawn(product)
+            b = spawn(baseline)
+        else:
+            b = spawn(baseline)
+            p = spawn(product)
+        pairs.append((p, b))
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    cpu = [p["cpu"] / b["cpu"] for p, b in pairs]
+    wall = [p["wall"] / b["wall"] for p, b in pairs]
+    teardown = [p["teardown"] for p, _ in pairs if p["teardown"] is not None]
+    med = statistics.median
+    print(f"{args.rounds} interleaved pairs, fresh interpreters; medians (min-max)")
+    print(
+        f"rollout plan --stack canary: cpu {med([p['cpu'] for p, _ in pairs]):.3f} s, "
+        f"wall {med([p['wall'] for p, _ in pairs]):.3f} s"
+    )
+    print(
+        f"import pulumi, pulumi_aws:   cpu {med([b['cpu'] for _, b in pairs]):.3f} s, "
+        f"wall {med([b['wall'] for _, b in pairs]):.3f} s"
+    )
+    print(f"ratio cpu  {med(cpu):.2f} ({min(cpu):.2f}-{max(cpu):.2f})  target <= {RATIO_TARGET}")
+    print(f"ratio wall {med(wall):.2f} ({min(wall):.2f}-{max(wall):.2f})")
+    ok_teardown = bool(teardown) and med(teardown) <= TEARDOWN_TARGET
+    if teardown:
+        print(
+            f"teardown after the command's work: {1000 * med(teardown):.1f} ms "
+            f"({1000 * min(teardown):.1f}-{1000 * max(teardown):.1f})  "
+            f"target <= {1000 * TEARDOWN_TARGET:.0f} ms"
+        )
+    met = med(cpu) <= RATIO_TARGET and ok_teardown
+    print(f"targets: {'met' if met else 'MISSED'}")
+    return 1 if args.strict and not met else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
