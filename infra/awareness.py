@@ -15,8 +15,10 @@ and the tests never call AWS.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextvars
 import dataclasses
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,19 +60,52 @@ def dynamodb_reader(
     candidate, which is exactly what this check exists to prevent. `profile` is the stack's
     `aws:profile`, so the check reads with the same credentials the provider deploys with.
     """
-    client: list[Any] = []
+    return _TableOutcomes(table_name, region, profile)
 
-    def read(rollout_id: str) -> RolloutOutcome | None:
-        if not client:
+
+class _TableOutcomes:
+    """`dynamodb_reader`'s reader: one rollout by call, or all of them at once with `many`
+    (one BatchGetItem per 100 rollouts, what `check` uses)."""
+
+    def __init__(self, table_name: str, region: str | None, profile: str | None) -> None:
+        self.table_name, self.region, self.profile = table_name, region, profile
+        self._client: Any = None
+
+    def _dynamodb(self) -> Any:
+        if self._client is None:
             import boto3
 
-            session = boto3.Session(profile_name=profile or None, region_name=region or None)
-            client.append(session.client("dynamodb"))
+            session = boto3.Session(
+                profile_name=self.profile or None, region_name=self.region or None
+            )
+            self._client = session.client("dynamodb")
+        return self._client
+
+    def __call__(self, rollout_id: str) -> RolloutOutcome | None:
         from sagemaker_rollouts.lambdas.store import read_outcome
 
-        return read_outcome(client[0], table_name, rollout_id)
+        return read_outcome(self._dynamodb(), self.table_name, rollout_id)
 
-    return read
+    def many(self, rollout_ids: Sequence[str]) -> dict[str, RolloutOutcome]:
+        from sagemaker_rollouts.lambdas.store import read_outcomes
+
+        if not rollout_ids:
+            return {}
+        return read_outcomes(self._dynamodb(), self.table_name, list(rollout_ids))
+
+
+def read_outcomes(reader: OutcomeReader, rollout_ids: Sequence[str]) -> dict[str, RolloutOutcome]:
+    """rollout id -> outcome for every id with one: in one batch when the reader offers `many`
+    (the state table's reader), else one call per id (offline overrides, tests)."""
+    many: Callable[[list[str]], dict[str, RolloutOutcome]] | None = getattr(reader, "many", None)
+    if many is not None:
+        return dict(many(list(rollout_ids)))
+    found: dict[str, RolloutOutcome] = {}
+    for rid in rollout_ids:
+        outcome = reader(rid)
+        if outcome is not None:
+            found[rid] = outcome
+    return found
 
 
 def default_reader(plan: DeploymentPlan, profile: str | None = None) -> OutcomeReader:
@@ -192,13 +227,15 @@ def sagemaker_endpoint_reader(region: str | None, profile: str | None = None) ->
     the first `up`. Other errors propagate: deploying blind over a rollback is what this prevents.
     """
     client: list[Any] = []
+    lock = threading.Lock()
 
     def read(endpoint_name: str) -> native.LiveEndpoint | None:
-        if not client:
-            import boto3
+        with lock:  # boto3 sessions are not thread-safe; the client they make is
+            if not client:
+                import boto3
 
-            session = boto3.Session(profile_name=profile or None, region_name=region or None)
-            client.append(session.client("sagemaker"))
+                session = boto3.Session(profile_name=profile or None, region_name=region or None)
+                client.append(session.client("sagemaker"))
         sm = client[0]
         try:
             described = sm.describe_endpoint(EndpointName=endpoint_name)
@@ -212,6 +249,22 @@ def sagemaker_endpoint_reader(region: str | None, profile: str | None = None) ->
         )
 
     return read
+
+
+READ_CONCURRENCY = 8  # DescribeEndpoint + ListTags of up to 8 endpoints at a time
+
+
+def read_endpoints(reader: EndpointReader, names: Sequence[str]) -> dict[str, native.LiveEndpoint]:
+    """endpoint name -> what `reader` says, for every endpoint that exists. SageMaker has no
+    batch DescribeEndpoint, so the reads run concurrently (`READ_CONCURRENCY` at a time): the
+    wait no longer grows by two round trips per endpoint. The first error propagates."""
+    unique = list(dict.fromkeys(names))
+    if len(unique) <= 1:
+        found = [(n, reader(n)) for n in unique]
+    else:
+        with concurrent.futures.ThreadPoolExecutor(min(READ_CONCURRENCY, len(unique))) as pool:
+            found = list(zip(unique, pool.map(reader, unique), strict=True))
+    return {n: live for n, live in found if live is not None}
 
 
 def default_endpoint_reader(plan: DeploymentPlan) -> EndpointReader:
@@ -264,20 +317,17 @@ def check(
     resource is declared, listing every rolled-back endpoint.
     """
     read = default_endpoint_reader(plan) if endpoints is None else endpoints
-    live: dict[str, native.LiveEndpoint] = {}
-    for e in plan.endpoints:
-        if e.deployment is not None or e.canary is not None:
-            found = read(e.endpoint_name)
-            if found is not None:
-                live[e.key] = found
-    by_name = {plan.endpoint(k).endpoint_name: v for k, v in live.items()}
+    watched = [e for e in plan.endpoints if e.deployment is not None or e.canary is not None]
+    by_name = read_endpoints(read, [e.endpoint_name for e in watched])
+    live = {e.key: by_name[e.endpoint_name] for e in watched if e.endpoint_name in by_name}
     check_native(plan, by_name.get)
     outcomes: dict[str, RolloutOutcome] = {}
     rolled_back: list[RolledBack] = []
-    for endpoint in plan.endpoints:
-        if endpoint.canary is None:
-            continue
-        outcome = reader(endpoint.canary.rollout_id)
+    canaries = [e for e in plan.endpoints if e.canary is not None]
+    recorded = read_outcomes(reader, [e.canary.rollout_id for e in canaries if e.canary])
+    for endpoint in canaries:
+        assert endpoint.canary is not None
+        outcome = recorded.get(endpoint.canary.rollout_id)
         if outcome is None:
             continue
         outcomes[endpoint.key] = outcome

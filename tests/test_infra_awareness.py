@@ -136,3 +136,64 @@ def test_the_default_reader_needs_no_aws_without_canaries() -> None:
     from sagemaker_rollouts.infra.awareness import default_reader, no_outcomes
 
     assert default_reader(fx.deployment(fx.recreate())) is no_outcomes
+
+
+@pytest.mark.parametrize("rollouts", [1, 12, 150])
+def test_the_state_table_is_read_in_one_batch_per_hundred_rollouts(rollouts: int) -> None:
+    """Deploy-time reads before anything is declared: one BatchGetItem per 100 canary rollouts
+    (DynamoDB's limit per request), not one GetItem per endpoint. Stands in for a stack whose
+    canaries ran: every other rollout has a state item, the rest none yet."""
+    from sagemaker_rollouts.cli.moto_server import moto_server
+    from sagemaker_rollouts.infra.awareness import dynamodb_reader, read_outcomes
+    from sagemaker_rollouts.lambdas import store
+    from sagemaker_rollouts.strategies.controller import RolloutState
+
+    table = "sagemaker-rollouts-batch-rollouts"
+    ids = [f"fraud-{i}/fp/1" for i in range(rollouts)]
+    with moto_server():
+        read = dynamodb_reader(table, "us-east-1")
+        client = read._dynamodb()  # type: ignore[attr-defined]
+        store.create_state_table(client, table)
+        for i, rid in enumerate(ids[::2]):
+            status = "rolled_back" if i % 2 else "completed"
+            state = RolloutState(status, 0, AT, 1, rollback_alarm="a" if i % 2 else None)
+            item = store.state_to_item(rid, state, 0)
+            client.put_item(TableName=table, Item=item)
+        calls: list[str] = []
+        client.meta.events.register(
+            "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
+        )
+        found = read_outcomes(read, ids)
+    assert calls == ["BatchGetItem"] * -(-rollouts // 100)
+    assert sorted(found) == sorted(ids[::2])
+    assert {o.status for o in found.values()} <= {"completed", "rolled_back"}
+    assert all(found[rid].rollout_id == rid for rid in found)
+
+
+def test_a_check_reads_the_endpoints_concurrently_and_each_once() -> None:
+    """SageMaker has no batch DescribeEndpoint: the reads overlap instead of queueing."""
+    import dataclasses
+    import threading
+
+    from sagemaker_rollouts.infra import awareness
+
+    plan = fx.deployment(
+        *(dataclasses.replace(fx.canary(), key=f"c{i}", endpoint_name=f"ep-{i}") for i in range(6))
+    )
+    seen: list[str] = []
+    inside = [0, 0]  # now, most at once
+    lock = threading.Lock()
+    barrier = threading.Barrier(2, timeout=30)
+
+    def read(name: str) -> None:
+        with lock:
+            seen.append(name)
+            inside[0] += 1
+            inside[1] = max(inside[1], inside[0])
+        barrier.wait()  # two reads at the same moment, or this times out
+        with lock:
+            inside[0] -= 1
+
+    awareness.check(plan, awareness.no_outcomes, read)
+    assert sorted(seen) == sorted(e.endpoint_name for e in plan.endpoints)
+    assert inside[1] >= 2
