@@ -78,21 +78,15 @@ def main() -> int:
     args = parser.parse_args()
     py = sys.executable
     product = [py, "-c", WRAP.format(argv=""), "plan", "--stack", "canary"]
-    services = [
-        "sagemaker",
-        "s3",
-        "cloudwatch",
-        "iam",
-        "lambda_",
-        "kms",
-        "dynamodb",
-        "sns",
-        "appautoscaling",
-    ]
+    # pulumi_aws binds service packages lazily: touching a class loads the package.
+    classes = (
+        "sagemaker.Endpoint s3.Bucket cloudwatch.MetricAlarm iam.Role lambda_.Function kms.Key "
+        "dynamodb.Table sns.Topic appautoscaling.Target"
+    )
     floor_cmd = [
         py,
         "-c",
-        "import pulumi, pulumi_aws, " + ", ".join(f"pulumi_aws.{s}" for s in services),
+        "import pulumi, pulumi_aws\n" + "".join(f"pulumi_aws.{c}\n" for c in classes.split()),
     ]
     as_function = [py, "-c", WRAP.format(argv="sys.argv[1:]"), "plan", "--stack", "canary"]
     baseline = [py, "-c", WRAP.split("sys.argv = ")[0] + "import pulumi, pulumi_aws\n"]
