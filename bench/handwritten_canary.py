@@ -305,7 +305,7 @@ def _hook_policy(a: list[str], endpoint: str, alarms: list[str]) -> str:
             {
                 "Sid": "Alarms",
                 "Effect": "Allow",
-                "Action": ["cloudwatch:DescribeAlarms"],
+                "Action": ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],
                 "Resource": [f"arn:aws:cloudwatch:{REGION}:{account}:alarm:{x}" for x in alarms],
             },
             {
