@@ -248,7 +248,7 @@ def _model_policy(version: str, endpoint: str, key_arn: str, account: str) -> st
                 "Sid": "ReadModelArtifact",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject"],
-                "Resource": [f"arn:aws:s3:::acme-ml-models/fraud/{version}/model.tar.gz*"],
+                "Resource": [f"arn:aws:s3:::acme-ml-models/fraud/{version}/model.tar.gz"],
             },
             {
                 "Sid": "EcrLogin",
@@ -276,13 +276,15 @@ def _model_policy(version: str, endpoint: str, key_arn: str, account: str) -> st
                     "logs:DescribeLogStreams",
                 ],
                 "Resource": [
-                    f"arn:aws:logs:{REGION}:{account}:log-group:/aws/sagemaker/Endpoints/{endpoint}*"
+                    f"arn:aws:logs:{REGION}:{account}:log-group:/aws/sagemaker/Endpoints/{endpoint}",
+                    f"arn:aws:logs:{REGION}:{account}:log-group:/aws/sagemaker/Endpoints/{endpoint}"
+                    ":log-stream:*",
                 ],
             },
             {
                 "Sid": "UseStackKey",
                 "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                 "Resource": [key_arn],
             },
         ]
@@ -311,27 +313,17 @@ def _hook_policy(a: list[str], endpoint: str, alarms: list[str]) -> str:
             {
                 "Sid": "StateTable",
                 "Effect": "Allow",
-                "Action": [
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:Query",
-                    "dynamodb:ConditionCheckItem",
-                ],
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
                 "Resource": [table_arn],
+                "Condition": {
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{endpoint}/*"]}
+                },
             },
             {
                 "Sid": "Notify",
                 "Effect": "Allow",
                 "Action": ["sns:Publish"],
                 "Resource": [topic_arn],
-            },
-            {
-                "Sid": "Metrics",
-                "Effect": "Allow",
-                "Action": ["cloudwatch:PutMetricData"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"cloudwatch:namespace": "SageMakerRollouts"}},
             },
             {
                 "Sid": "Logs",
