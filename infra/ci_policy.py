@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagemaker_rollouts.infra.iam import Doc, document, statement
-from sagemaker_rollouts.strategies.drift import BASELINE_PREFIX
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
 
 TAG_KEY = "rollouts:stack"
@@ -428,7 +427,7 @@ def deploy_policy(s: StackScope) -> Doc:
                         "s3:GetObjectTagging",
                         "s3:PutObjectTagging",
                     ],
-                    [f"{bucket}/{BASELINE_PREFIX}/*"],
+                    [f"{bucket}/{_baseline_prefix()}/*"],
                 )
             )
     if "kms" in f:
@@ -791,3 +790,10 @@ BROAD: dict[str, str] = {
     "EndpointLogs": "the endpoint's own log group and its streams",
     "ReadEndpoints": "read-only, endpoints and configs carrying this stack's tag",
 }
+
+
+def _baseline_prefix() -> str:
+    """The drift baselines' key prefix (strategies/drift.py), imported only when a policy needs it."""
+    from sagemaker_rollouts.strategies.drift import BASELINE_PREFIX
+
+    return BASELINE_PREFIX

@@ -35,7 +35,6 @@ import json
 import re
 from typing import Any
 
-from sagemaker_rollouts.infra.evaluators import ab_environment, drift_environment
 from sagemaker_rollouts.infra.hook import (
     alarm_event_pattern,
     hook_environment,
@@ -177,6 +176,8 @@ def ab_environment_for(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, str]
     """The A/B evaluator's environment for `ep` as the program declares it."""
     assert ep.ab_evaluator is not None
     n = _names(plan, ep)
+    from sagemaker_rollouts.infra.evaluators import ab_environment  # A/B stacks only
+
     return ab_environment(
         ep.ab_evaluator, table_name=n["table"], topic_arn=n["topic_arn"], stack=plan.stack
     )
@@ -189,6 +190,8 @@ def drift_environment_for(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, s
     n = _names(plan, ep)
     # infra/shared.py StackResources: a topic (its own or the user's) only when the plan wants one
     wants_topic = plan.topic_name is not None or plan.state_table_name is not None
+    from sagemaker_rollouts.infra.evaluators import drift_environment  # drift stacks only
+
     return drift_environment(
         ep.drift.job,
         bucket=bucket,
