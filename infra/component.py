@@ -221,8 +221,23 @@ class RolloutEndpointArgs(EndpointConfig):
             )
         try:
             return validate_allowing_unknowns(cls, own | tokenized)
+        except ConfigError as exc:  # validate_allowing_unknowns raises ConfigError itself
+            errors = list(exc.errors)
         except ValidationError as exc:
-            raise ConfigError(describe_validation_error(exc, cls)) from None
+            errors = describe_validation_error(exc, cls)
+        # A bad brought input (say `kms_key_arn`) must not hide the endpoint keys' own problems,
+        # relations included: those are checked as the stack config checks them.
+        own_errors = [e for e in errors if re.split(r"[.:\[]", e, maxsplit=1)[0] in _OWN_FIELDS]
+        rest_errors = [e for e in errors if e not in own_errors]
+        region = own.get("region")
+        try:
+            load_config(
+                {"endpoints": {"args": tokenized}},
+                region=region if isinstance(region, str) else "us-east-1",
+            )
+        except ConfigError as inner:
+            rest_errors = _relative(inner.errors, "args")
+        raise ConfigError(own_errors + rest_errors) from None
 
     def endpoint_config(self) -> dict[str, Any]:
         """The `EndpointConfig` part, as the stack config would hold it."""

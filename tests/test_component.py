@@ -233,6 +233,17 @@ def bad(**changes: Any) -> dict[str, Any]:
                 "strategy.canary.candidate:",
             ],
         ),
+        (
+            bad(
+                strategy={"canary": {"stable": "stable", "candidate": "nope", "steps": [5]}},
+                kms_key_arn="not-an-arn",
+            ),
+            ["kms_key_arn: must be a KMS key ARN", "strategy.canary.candidate:"],
+        ),
+        (
+            bad(variants=[{"name": "stable", "model": "v9", "instance_type": "ml.m5.lage"}]),
+            ["variants[0].instance_type:", "variants[0].model:"],
+        ),
         ("- just\n- a list\n", ["args: must be a mapping"]),
         ("models: [unclosed", ["args: not valid YAML"]),
     ],
