@@ -26,6 +26,7 @@ from typing import Any
 
 import pulumi
 
+from sagemaker_rollouts.infra.errors import AwsReadError
 from sagemaker_rollouts.strategies import native, redeploy
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 from sagemaker_rollouts.strategies.rollout import RolloutOutcome
@@ -56,8 +57,9 @@ def dynamodb_reader(
 
     The client is created on first use, so stacks without canaries never touch AWS here.
     `read_outcome` returns None when the table does not exist yet (first `up`). Any other error
-    (no credentials, access denied) propagates: deploying blind could redeploy a rolled-back
-    candidate, which is exactly what this check exists to prevent. `profile` is the stack's
+    (no credentials, access denied) stops the run as `AwsReadError` (a `pulumi.RunError`: the
+    message, no traceback): deploying blind could redeploy a rolled-back candidate, which is
+    exactly what this check exists to prevent. `profile` is the stack's
     `aws:profile`, so the check reads with the same credentials the provider deploys with.
     """
     return _TableOutcomes(table_name, region, profile)
@@ -82,16 +84,28 @@ class _TableOutcomes:
         return self._client
 
     def __call__(self, rollout_id: str) -> RolloutOutcome | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         from sagemaker_rollouts.lambdas.store import read_outcome
 
-        return read_outcome(self._dynamodb(), self.table_name, rollout_id)
+        try:
+            return read_outcome(self._dynamodb(), self.table_name, rollout_id)
+        except (BotoCoreError, ClientError) as exc:
+            what = f"rollout {rollout_id!r} from the state table {self.table_name!r}"
+            raise AwsReadError(what, exc, profile=self.profile) from None
 
     def many(self, rollout_ids: Sequence[str]) -> dict[str, RolloutOutcome]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         from sagemaker_rollouts.lambdas.store import read_outcomes
 
         if not rollout_ids:
             return {}
-        return read_outcomes(self._dynamodb(), self.table_name, list(rollout_ids))
+        try:
+            return read_outcomes(self._dynamodb(), self.table_name, list(rollout_ids))
+        except (BotoCoreError, ClientError) as exc:
+            what = f"{len(rollout_ids)} rollout(s) from the state table {self.table_name!r}"
+            raise AwsReadError(what, exc, profile=self.profile) from None
 
 
 def read_outcomes(reader: OutcomeReader, rollout_ids: Sequence[str]) -> dict[str, RolloutOutcome]:
@@ -224,26 +238,35 @@ def sagemaker_endpoint_reader(region: str | None, profile: str | None = None) ->
     """DescribeEndpoint + ListTags with the deployer's credentials (the stack's `aws:profile`).
 
     A missing endpoint (SageMaker answers ValidationException "Could not find endpoint") is None:
-    the first `up`. Other errors propagate: deploying blind over a rollback is what this prevents.
+    the first `up`. Other errors stop the run as `AwsReadError` (a `pulumi.RunError`): deploying
+    blind over a rollback is what this prevents.
     """
     client: list[Any] = []
     lock = threading.Lock()
 
     def read(endpoint_name: str) -> native.LiveEndpoint | None:
-        with lock:  # boto3 sessions are not thread-safe; the client they make is
-            if not client:
-                import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
 
-                session = boto3.Session(profile_name=profile or None, region_name=region or None)
-                client.append(session.client("sagemaker"))
-        sm = client[0]
         try:
-            described = sm.describe_endpoint(EndpointName=endpoint_name)
-        except sm.exceptions.ClientError as exc:
-            if "Could not find endpoint" in str(exc):
-                return None
-            raise
-        tags = sm.list_tags(ResourceArn=described["EndpointArn"]).get("Tags", [])
+            with lock:  # boto3 sessions are not thread-safe; the client they make is
+                if not client:
+                    import boto3
+
+                    session = boto3.Session(
+                        profile_name=profile or None, region_name=region or None
+                    )
+                    client.append(session.client("sagemaker"))
+            sm = client[0]
+            try:
+                described = sm.describe_endpoint(EndpointName=endpoint_name)
+            except ClientError as exc:
+                if "Could not find endpoint" in str(exc):
+                    return None
+                raise
+            tags = sm.list_tags(ResourceArn=described["EndpointArn"]).get("Tags", [])
+        except (BotoCoreError, ClientError) as exc:
+            what = f"endpoint {endpoint_name!r} (DescribeEndpoint, ListTags)"
+            raise AwsReadError(what, exc, profile=profile) from None
         return native.LiveEndpoint.from_describe(
             described, {str(t["Key"]): str(t["Value"]) for t in tags}
         )

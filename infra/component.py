@@ -38,6 +38,7 @@ from pydantic import ConfigDict, Field, PlainValidator, ValidationError
 
 from sagemaker_rollouts.infra import awareness, secrets
 from sagemaker_rollouts.infra.endpoint import SageMakerEndpoint
+from sagemaker_rollouts.infra.errors import ComponentArgsError
 from sagemaker_rollouts.infra.limits import deploy_limit_errors
 from sagemaker_rollouts.infra.shared import Account, BringYourOwn, StackResources
 from sagemaker_rollouts.strategies.config import (
@@ -314,8 +315,9 @@ class RolloutEndpoint(pulumi.ComponentResource):
     """A SageMaker real-time endpoint with its rollout strategy, alarms and (canary) hook.
 
     Token `sagemaker-rollouts:index:RolloutEndpoint`. `args`: `RolloutEndpointArgs`, or a mapping
-    or YAML snippet of the same keys. Raises `ConfigError` (all problems, args key paths) or
-    `RolledBackCandidateError` before declaring anything.
+    or YAML snippet of the same keys. Raises `ComponentArgsError` (a `ConfigError` and a
+    `pulumi.RunError`: all problems, args key paths) or `RolledBackCandidateError` before
+    declaring anything.
 
     Attributes (all also registered as the component's outputs):
     `endpoint_name`, `endpoint_arn` (Output[str]); `variant_names`, `shadow_variant_names`,
@@ -351,7 +353,14 @@ class RolloutEndpoint(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # Everything that can fail on input runs before the component itself is registered.
-        prepared = prepare(name, RolloutEndpointArgs.parse(args), opts)
+        # A user's mistake leaves as a `pulumi.RunError` (the CLI prints the message, no
+        # traceback): `ComponentArgsError` is still a `ConfigError` with every problem.
+        try:
+            prepared = prepare(name, RolloutEndpointArgs.parse(args), opts)
+        except ComponentArgsError:
+            raise
+        except ConfigError as exc:
+            raise ComponentArgsError(exc.errors, component=name) from None
         super().__init__(TOKEN, name, None, prepared.opts)
         built = declare(self, name, prepared)
         self.plan = prepared.plan

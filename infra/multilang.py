@@ -30,6 +30,7 @@ from sagemaker_rollouts.infra.component import (
     declare,
     prepare,
 )
+from sagemaker_rollouts.infra.errors import ComponentArgsError
 from sagemaker_rollouts.strategies.config import ConfigError
 
 
@@ -237,7 +238,12 @@ class RolloutEndpoint(pulumi.ComponentResource):
         args: RolloutEndpointInputs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        prepared = prepare(name, to_args(args), opts)
+        try:  # a user's mistake reaches the host program as a RunError (message, no traceback)
+            prepared = prepare(name, to_args(args), opts)
+        except ComponentArgsError:
+            raise
+        except ConfigError as exc:
+            raise ComponentArgsError(exc.errors, component=name) from None
         super().__init__(TOKEN, name, None, prepared.opts)
         outputs = declare(self, name, prepared).outputs()
         for key, value in outputs.items():

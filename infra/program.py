@@ -8,6 +8,7 @@ outputs: the library's components expose theirs as attributes and component outp
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
@@ -15,14 +16,18 @@ from pulumi.runtime import config as pulumi_config
 
 from sagemaker_rollouts.infra import secrets
 from sagemaker_rollouts.infra.awareness import OutcomeReader, dynamodb_outcomes
+from sagemaker_rollouts.infra.errors import StackConfigError
 from sagemaker_rollouts.infra.limits import deploy_limit_errors
 from sagemaker_rollouts.infra.render import Rendered, render, stack_outputs
 from sagemaker_rollouts.strategies.config import (
     PROJECT,
     ConfigError,
+    StackConfig,
     config_warnings,
     load_config,
 )
+from sagemaker_rollouts.strategies.deploy_checks import deployment_warnings
+from sagemaker_rollouts.strategies.plan import DeploymentPlan
 from sagemaker_rollouts.strategies.planner import build_plan
 
 
@@ -33,20 +38,28 @@ def project_keys() -> list[str]:
     return sorted(k.removeprefix(prefix) for k in keys if k.startswith(prefix))
 
 
-def main(outcomes: OutcomeReader | None = None) -> None:
-    """Declare the stack. `outcomes` reads canary rollout results (deploy-time awareness)."""
+def _value(cfg: pulumi.Config, key: str) -> Any:
+    """A config value as the stack file holds it: structured values as data, anything else as
+    the string Pulumi stores (the validator names the key and the value; `require_object` would
+    raise Pulumi's own error, without the key path or what is allowed)."""
+    text = cfg.get(key)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def read_config() -> tuple[StackConfig, DeploymentPlan]:
+    """The validated stack config and its plan; `StackConfigError` (a `pulumi.RunError`, every
+    problem by key path, as `rollout plan` prints them) before anything is declared."""
     cfg = pulumi.Config(PROJECT)
-    raw: dict[str, Any] = {"endpoints": cfg.require_object("endpoints")}
-    tags = cfg.get_object("tags")
-    if tags is not None:
-        raw["tags"] = tags
-    for key in ("notifications", "ci_role"):
-        value = cfg.get_object(key)
+    raw: dict[str, Any] = {"endpoints": _value(cfg, "endpoints")}
+    for key in ("tags", "notifications", "ci_role", "kms_deletion_window_days"):
+        value = _value(cfg, key)  # kms_deletion_window_days: a number, or a string via the CLI
         if value is not None:
             raw[key] = value
-    window = cfg.get_object("kms_deletion_window_days")  # a number, or a string via the CLI
-    if window is not None:
-        raw["kms_deletion_window_days"] = window
     # A misspelt top-level key (`sagemaker-rollouts:endpoint`) would otherwise be ignored silently.
     for key in project_keys():
         raw.setdefault(key, None)
@@ -57,15 +70,30 @@ def main(outcomes: OutcomeReader | None = None) -> None:
     raw = secrets.mark_config_secrets(raw, secret_keys, stack_config)
     aws_config = pulumi.Config("aws")
     region = aws_config.get("region") or "us-east-1"
-    config = load_config(raw, region=region)
-    for warning in config_warnings(config):  # legal but almost certainly a mistake
+    try:
+        config = load_config(raw, region=region)
+        plan = build_plan(config, project=pulumi.get_project(), stack=pulumi.get_stack())
+        sizes = deploy_limit_errors(plan)  # what AWS would refuse in what the program generates
+        if sizes:
+            raise ConfigError(sizes)
+    except ConfigError as exc:
+        raise StackConfigError(exc.errors, stack=pulumi.get_stack()) from None
+    return config, plan
+
+
+def main(outcomes: OutcomeReader | None = None) -> None:
+    """Declare the stack. `outcomes` reads canary rollout results (deploy-time awareness).
+
+    Every error a user can fix leaves as a `pulumi.RunError` (message only, no traceback):
+    `StackConfigError`, the awareness errors (`RolledBackCandidateError`,
+    `RolledBackDeploymentError`, `AwsReadError`).
+    """
+    config, plan = read_config()
+    # legal but almost certainly a mistake, or what `pulumi up` may run into
+    for warning in (*config_warnings(config), *deployment_warnings(plan)):
         pulumi.log.warn(warning)
-    plan = build_plan(config, project=pulumi.get_project(), stack=pulumi.get_stack())
-    sizes = deploy_limit_errors(plan)  # what AWS would refuse in what the program generates
-    if sizes:
-        raise ConfigError(sizes)
     if outcomes is None:
-        outcomes = dynamodb_outcomes(plan, profile=aws_config.get("profile"))
+        outcomes = dynamodb_outcomes(plan, profile=pulumi.Config("aws").get("profile"))
     export_outputs(render(plan, outcomes=outcomes))
 
 

@@ -11,6 +11,7 @@ from sagemaker_rollouts.strategies import (
     blue_green,
     canary,
     common,
+    deploy_checks,
     recreate,
     rollback,
     rolling,
@@ -138,6 +139,7 @@ def build_plan(
             plan = dataclasses.replace(plan, adopt=True)
         if ep.drift is not None:
             plan = _with_drift(ctx, plan, errs)
+        errs += deploy_checks.plan_problems(plan, ctx.path, stack)  # what `pulumi up` would fail on
         gates = plan.gate_alarms
         where = f"{ctx.path}.alarms"
         if plan.deployment is not None and not 1 <= len(gates) <= MAX_ROLLBACK_ALARMS:
