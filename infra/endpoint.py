@@ -409,6 +409,12 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             tags=tags,
             # The variant must exist before it can be registered.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.endpoint]),
+            # The variant must exist before it can be registered. An adopted endpoint keeps its
+            # scaling on `pulumi destroy` as it keeps the endpoint (deregistering would leave a
+            # production endpoint at whatever count it had): retained while adopted.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.endpoint], retain_on_delete=plan.adopt
+            ),
         )
         track = aws.appautoscaling
         policies: list[tuple[str, track.PolicyTargetTrackingScalingPolicyConfigurationArgs]] = []
@@ -458,7 +464,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 scalable_dimension=target.scalable_dimension,
                 resource_id=target.resource_id,
                 target_tracking_scaling_policy_configuration=config,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=plan.adopt),
             )
         return target
 
@@ -502,11 +508,16 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             # inputs match the live endpoint, and this stack's config is new, so the config,
             # deployment settings and tags are left as they are while `adopt` is set. Unset
             # it and the next `up` moves the endpoint to this stack's config (UpdateEndpoint).
+            # Retained on delete while adopted: `pulumi destroy` (or dropping the endpoint from
+            # the config) must not delete a production endpoint this stack never created; an
+            # import is otherwise deleted like any resource (pulumi/pulumi#3842, and Pulumi's
+            # import guide recommends `retain_on_delete` for imported resources).
             return pulumi.ResourceOptions(
                 parent=self,
                 depends_on=alarms,
                 import_=plan.endpoint_name,
                 ignore_changes=list(ADOPT_IGNORES),
+                retain_on_delete=True,
             )
         if not plan.replace_on_change:
             return pulumi.ResourceOptions(parent=self, depends_on=alarms)

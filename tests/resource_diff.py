@@ -105,3 +105,8 @@ def by_type(before: OfflineRun, after: OfflineRun, types: dict[str, str]) -> dic
         if role is not None and _RANK[effect] > _RANK[out[role]]:
             out[role] = effect
     return out
+
+
+def ordered(resources: Iterable[RecordedResource]) -> list[RecordedResource]:
+    """Resources in an order the engine may process them: each after its dependencies."""
+    return _ordered(resources)
