@@ -22,6 +22,7 @@ from sagemaker_rollouts.strategies.plan import (
     ModelPlan,
     RollingPlan,
     VariantPlan,
+    VpcPlan,
     weight,
 )
 from sagemaker_rollouts.strategies.relative_gates import EXPRESSION_ID, RelativeAlarmPlan
@@ -568,6 +569,19 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 lambda a: json.dumps(
                     iam.execution_role_policy(
                         model=a[4],
+            # The platform's VPC (component args) needs the same EC2 grants as a model's own.
+            default_vpc = self._default_vpc if model.vpc is None else None
+            subnets = None if default_vpc is None else default_vpc.subnets
+            groups = None if default_vpc is None else default_vpc.security_group_ids
+            policy = pulumi.Output.all(
+                account.account_id, account.partition, use_key, capture_arn, subnets, groups
+            ).apply(
+                lambda a: json.dumps(
+                    iam.execution_role_policy(
+                        model=model,
+                        vpc=None
+                        if a[4] is None or a[5] is None
+                        else VpcPlan(security_group_ids=tuple(a[5]), subnets=tuple(a[4])),
                         endpoint_name=plan.endpoint_name,
                         rollback_alarm_arns=[
                             f"arn:{a[1]}:cloudwatch:{account.region}:{a[0]}:alarm:{n}"

@@ -13,6 +13,8 @@ from typing import Any
 
 from sagemaker_rollouts.strategies.config import is_unknown
 from sagemaker_rollouts.strategies.plan import ModelPlan
+from sagemaker_rollouts.strategies.config import SECRET_PLACEHOLDER
+from sagemaker_rollouts.strategies.plan import ModelPlan, VpcPlan
 
 Doc = dict[str, Any]
 
@@ -107,8 +109,15 @@ def execution_role_policy(
     key_arn: str | None,
     capture_prefix_arn: str | None,
     rollback_alarm_arns: Sequence[str] = (),
+    vpc: VpcPlan | None = None,
 ) -> Doc:
     """What a SageMaker model's execution role needs to host it, and nothing else.
+
+    `vpc`: the VPC the model runs in when it has none of its own (`model.vpc` wins): the
+    component's `vpc_subnet_ids`/`vpc_security_group_ids`. SageMaker creates the network
+    interfaces with the execution role, so a VpcConfig without the EC2 grants fails CreateModel
+    (SageMaker Developer Guide, "Give SageMaker AI Hosted Endpoints Access to Resources in Your
+    Amazon VPC", and the CreateModel execution-role permissions).
 
     `rollback_alarm_arns`: the endpoint's auto-rollback alarms (blue/green, rolling). SageMaker's
     deployment guardrails read them with the execution role: "Ensure that your IAM execution
@@ -185,12 +194,13 @@ def execution_role_policy(
         statements.append(
             statement("UseStackKey", ["kms:Decrypt", "kms:GenerateDataKey"], [key_arn])
         )
-    if model.vpc is not None:
+    vpc = model.vpc if model.vpc is not None else vpc
+    if vpc is not None:
         eni = f"arn:{partition}:ec2:{region}:{account}:network-interface/*"
-        subnets = [f"arn:{partition}:ec2:{region}:{account}:subnet/{s}" for s in model.vpc.subnets]
+        subnets = [f"arn:{partition}:ec2:{region}:{account}:subnet/{s}" for s in vpc.subnets]
         groups = [
             f"arn:{partition}:ec2:{region}:{account}:security-group/{g}"
-            for g in model.vpc.security_group_ids
+            for g in vpc.security_group_ids
         ]
         statements.append(
             statement(
