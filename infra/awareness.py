@@ -295,7 +295,7 @@ def default_endpoint_reader(plan: DeploymentPlan) -> EndpointReader:
     override = _ENDPOINT_OVERRIDE.get()
     if override is not None:
         return override
-    if all(e.deployment is None and e.canary is None for e in plan.endpoints):
+    if not any(_reads_live(e) for e in plan.endpoints):
         return no_endpoints
     return sagemaker_endpoint_reader(plan.region, pulumi.Config("aws").get("profile"))
 
@@ -330,6 +330,12 @@ def check_native(plan: DeploymentPlan, reader: EndpointReader) -> None:
         raise RolledBackDeploymentError(problems)
 
 
+def _reads_live(e: EndpointPlan) -> bool:
+    """Endpoints whose live state this run needs: native deployments (rollbacks), canaries
+    (weights) and A/B endpoints (variants that may leave, `infra.scaling_guard`)."""
+    return e.deployment is not None or e.canary is not None or e.strategy == "ab"
+
+
 def check(
     plan: DeploymentPlan, reader: OutcomeReader, endpoints: EndpointReader | None = None
 ) -> Awareness:
@@ -340,7 +346,7 @@ def check(
     resource is declared, listing every rolled-back endpoint.
     """
     read = default_endpoint_reader(plan) if endpoints is None else endpoints
-    watched = [e for e in plan.endpoints if e.deployment is not None or e.canary is not None]
+    watched = [e for e in plan.endpoints if _reads_live(e)]
     by_name = read_endpoints(read, [e.endpoint_name for e in watched])
     live = {e.key: by_name[e.endpoint_name] for e in watched if e.endpoint_name in by_name}
     check_native(plan, by_name.get)

@@ -36,7 +36,7 @@ import pulumi_aws as aws
 import yaml
 from pydantic import ConfigDict, Field, PlainValidator, ValidationError
 
-from sagemaker_rollouts.infra import awareness, secrets
+from sagemaker_rollouts.infra import awareness, scaling_guard, secrets
 from sagemaker_rollouts.infra.endpoint import SageMakerEndpoint
 from sagemaker_rollouts.infra.errors import ComponentArgsError
 from sagemaker_rollouts.infra.limits import deploy_limit_errors
@@ -415,6 +415,7 @@ def prepare(name: str, args: RolloutEndpointArgs, opts: pulumi.ResourceOptions |
     reader = awareness.default_reader(deployment, aws_config.get("profile"))
     aware = awareness.check(deployment, reader)
     deployment = aware.adjusted(deployment)  # a running canary keeps its traffic
+    scaling_guard.guard(deployment, aware)  # leaving variants lose their autoscaling first
     if args.permissions_boundary_arn is not None:
         rule = _boundary(args.permissions_boundary_arn)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[rule]))

@@ -413,9 +413,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             # The variant must exist before it can be registered. An adopted endpoint keeps its
             # scaling on `pulumi destroy` as it keeps the endpoint (deregistering would leave a
             # production endpoint at whatever count it had): retained while adopted.
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[self.endpoint], retain_on_delete=plan.adopt
-            ),
+            opts=self._scaling_options(plan, depends_on=[self.endpoint]),
         )
         track = aws.appautoscaling
         policies: list[tuple[str, track.PolicyTargetTrackingScalingPolicyConfigurationArgs]] = []
@@ -465,9 +463,32 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 scalable_dimension=target.scalable_dimension,
                 resource_id=target.resource_id,
                 target_tracking_scaling_policy_configuration=config,
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=plan.adopt),
+                opts=self._scaling_options(plan),
             )
         return target
+
+    def _scaling_options(
+        self, plan: EndpointPlan, depends_on: list[pulumi.Resource] | None = None
+    ) -> pulumi.ResourceOptions:
+        """Options of a variant's scalable target and policies.
+
+        Recreate deletes the endpoint before creating its replacement, and deleting an endpoint
+        deregisters its variants from Application Auto Scaling (SageMaker Developer Guide,
+        "Delete endpoints configured for auto scaling"), while their inputs (a resource id
+        spelling the endpoint's fixed name) stay the same, so Pulumi would keep believing they
+        exist. They are replaced with the endpoint instead (the trigger is its config name,
+        which changes exactly when recreate replaces it), deleted first: deregistering what is
+        already gone succeeds (the provider ignores ObjectNotFoundException), then they are
+        registered on the new endpoint, after it (they depend on it).
+        """
+        recreate = plan.replace_on_change and not plan.adopt
+        return pulumi.ResourceOptions(
+            parent=self,
+            depends_on=depends_on,
+            retain_on_delete=plan.adopt,
+            replacement_trigger=self.endpoint.endpoint_config_name if recreate else None,
+            delete_before_replace=recreate,
+        )
 
     def _dashboard(
         self,

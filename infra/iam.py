@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sagemaker_rollouts.strategies.config import is_unknown
-from sagemaker_rollouts.strategies.plan import ModelPlan
-from sagemaker_rollouts.strategies.config import SECRET_PLACEHOLDER
 from sagemaker_rollouts.strategies.plan import ModelPlan, VpcPlan
 
 Doc = dict[str, Any]

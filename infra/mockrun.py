@@ -40,7 +40,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 
-from sagemaker_rollouts.infra import awareness, gc_policy
+from sagemaker_rollouts.infra import awareness, gc_policy, scaling_guard
 from sagemaker_rollouts.strategies.config import SECRET_PLACEHOLDER, strip_secure
 from sagemaker_rollouts.strategies.stackfile import read_stack_yaml
 
@@ -470,6 +470,7 @@ def _run_in_context(
     endpoints: awareness.EndpointReader,
     preview: bool = False,
     root_directory: str | None = None,
+    scaling: scaling_guard.ScalingRegistry | None = None,
 ) -> OfflineRun:
     region = config.get("aws:region") or DEFAULT_REGION
     monitor = RecordingMonitor(RecordingMocks(region, preview=preview))
@@ -491,6 +492,7 @@ def _run_in_context(
     set_all_config(config, secret_keys)
     awareness.set_reader_override(outcomes)
     awareness.set_endpoint_reader_override(endpoints)
+    scaling_guard.set_override(scaling_guard.NoScaling() if scaling is None else scaling)
     error: BaseException | None = None
     try:
         with _fresh_loop() as loop:
@@ -524,6 +526,7 @@ def run_function_offline(
     endpoints: awareness.EndpointReader | None = None,
     preview: bool = False,
     root_directory: str | None = None,
+    scaling: scaling_guard.ScalingRegistry | None = None,
 ) -> OfflineRun:
     """Run any Pulumi function (e.g. `lambda: render(plan)`) under recording mocks.
 
@@ -548,6 +551,7 @@ def run_function_offline(
             endpoints=awareness.no_endpoints if endpoints is None else endpoints,
             preview=preview,
             root_directory=root_directory,
+            scaling=scaling_guard.NoScaling() if scaling is None else scaling,
         )
         return future.result()
 
@@ -561,6 +565,7 @@ def run_offline(
     stack: str | None = None,
     endpoints: awareness.EndpointReader | None = None,
     preview: bool = False,
+    scaling: scaling_guard.ScalingRegistry | None = None,
 ) -> OfflineRun:
     """Run the real program (`sagemaker_rollouts.infra.program.main`) under mocks with a stack's config.
 
@@ -593,4 +598,5 @@ def run_offline(
             endpoints=endpoints,
             preview=preview,
             root_directory=None if stack_file is None else str(stack_file.resolve().parent),
+            scaling=scaling,
         )

@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from sagemaker_rollouts.infra import awareness, secrets
+from sagemaker_rollouts.infra import awareness, scaling_guard, secrets
 from sagemaker_rollouts.infra.endpoint import SageMakerEndpoint
 from sagemaker_rollouts.infra.pipeline import PipelineRole, boundary_rule
 from sagemaker_rollouts.infra.shared import Account, StackResources
@@ -49,6 +49,9 @@ def render(
     reader = outcomes if outcomes is not None else awareness.default_reader(plan)
     aware = awareness.check(plan, reader)
     plan = aware.adjusted(plan)  # a running canary keeps its traffic (strategies/redeploy.py)
+    # Variants this run removes lose their autoscaling first: SageMaker refuses to remove a
+    # registered variant, and Pulumi would deregister it only after the endpoint update.
+    scaling_guard.guard(plan, aware)
 
     invoke = pulumi.InvokeOutputOptions(
         provider=None if opts is None else opts.provider,

@@ -85,9 +85,11 @@ def diff(before: OfflineRun, after: OfflineRun) -> dict[str, Effect]:
             out[r.name] = "replace"
             continue
         effect = effect_of(r.type, prev, _mark(r.inputs, replaced), r.replace_on_changes)
-        if r.replacement_trigger != prev.replacement_trigger:
+        if _mark(r.replacement_trigger, replaced) != prev.replacement_trigger:
             effect = "replace"  # the `replacement_trigger` resource option
-        if effect == "replace" and prev.id is not None:
+        # A replacement gets a new physical name only when it was autonamed: an explicit name
+        # (an endpoint's `name`) is the same after it, so inputs that spell it do not change.
+        if effect == "replace" and prev.id is not None and prev.inputs.get("name") != prev.id:
             replaced.add(prev.id.lower())
         out[r.name] = effect
     for _, name in old:
