@@ -138,6 +138,7 @@ _OWN_FIELDS = (
     "region",
     "kms_key_arn",
     "notification_topic_arn",
+    "notification_topic_kms_key_arn",
     "permissions_boundary_arn",
     "state_table_name",
     "execution_role_arn",
@@ -154,6 +155,9 @@ class RolloutEndpointArgs(EndpointConfig):
     - `kms_key_arn`: key for capture, state table, logs and the endpoint volume. Its key policy
       must let CloudWatch Logs, SNS, DynamoDB and SageMaker in this account use it.
     - `notification_topic_arn`: SNS topic the canary hook notifies (rollback, completion, stuck).
+    - `notification_topic_kms_key_arn`: the KMS key that topic is encrypted with, if it is: the
+      hook and the A/B evaluator get `kms:GenerateDataKey*` and `kms:Decrypt` on it (SNS needs
+      them to publish to an encrypted topic; without them every notification fails).
     - `permissions_boundary_arn`: set on every IAM role the component creates.
     - `state_table_name`: the canary state table (hash key `pk`, range key `sk`, both strings).
     - `execution_role_arn`: SageMaker execution role for models without their own
@@ -171,6 +175,7 @@ class RolloutEndpointArgs(EndpointConfig):
     region: Region | None = None
     kms_key_arn: KmsKeyArn | None = None
     notification_topic_arn: TopicArn | None = None
+    notification_topic_kms_key_arn: KmsKeyArn | None = None
     permissions_boundary_arn: PolicyArn | None = None
     state_table_name: TableName | None = None
     execution_role_arn: RoleArn | None = None
@@ -180,6 +185,11 @@ class RolloutEndpointArgs(EndpointConfig):
     def problems(self) -> list[str]:
         """Rules between the brought inputs (the endpoint config's own rules are the stack's)."""
         errs: list[str] = []
+        if self.notification_topic_kms_key_arn is not None and self.notification_topic_arn is None:
+            errs.append(
+                "notification_topic_kms_key_arn: the key of a brought topic; set "
+                "notification_topic_arn too (the component's own topic uses kms_key_arn)"
+            )
         if (self.vpc_subnet_ids is None) != (self.vpc_security_group_ids is None):
             errs.append(
                 "vpc_subnet_ids: set together with vpc_security_group_ids (both or neither)"
@@ -471,6 +481,7 @@ def declare(parent: pulumi.ComponentResource, name: str, prepared: Prepared) -> 
             kms_key_arn=args.kms_key_arn,
             topic_arn=args.notification_topic_arn,
             table_name=args.state_table_name,
+            topic_kms_key_arn=args.notification_topic_kms_key_arn,
         ),
         key_alias=f"alias/{deployment.project}-{deployment.stack}-{name}",
     )

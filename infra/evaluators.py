@@ -50,6 +50,7 @@ def ab_policy(
     log_group_arn: str,
     key_arn: str | None,
     promote: bool,
+    topic_key_arn: str | None = None,
 ) -> iam.Doc:
     """The evaluator's permissions. GetMetricData has no resource-level permissions (Service
     Authorization Reference, CloudWatch: resource types column empty), so it is the one `*`;
@@ -83,6 +84,7 @@ def ab_policy(
             None
             if key_arn is None
             else iam.statement("UseStackKey", ["kms:Decrypt", "kms:GenerateDataKey"], [key_arn]),
+            None if topic_key_arn is None else iam.topic_key_statement(topic_key_arn),
         )
         if statement is not None
     ]
@@ -143,6 +145,7 @@ class AbEvaluator(pulumi.ComponentResource):
         tags: dict[str, str],
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
+        topic_key_arn: pulumi.Input[str] | None = None,
     ) -> None:
         super().__init__(AB_TOKEN, name, None, opts)
         from sagemaker_rollouts.lambdas.packaging import (
@@ -162,7 +165,7 @@ class AbEvaluator(pulumi.ComponentResource):
             opts=child,
         )
         policy = pulumi.Output.all(
-            endpoint_arn, table_arn, topic_arn, log_group.arn, key_arn
+            endpoint_arn, table_arn, topic_arn, log_group.arn, key_arn, topic_key_arn
         ).apply(
             lambda a: json.dumps(
                 ab_policy(
@@ -173,6 +176,7 @@ class AbEvaluator(pulumi.ComponentResource):
                     log_group_arn=a[3],
                     key_arn=a[4],
                     promote=spec.on_winner == "promote",
+                    topic_key_arn=a[5],
                 )
             )
         )

@@ -132,6 +132,7 @@ class CanaryHook(pulumi.ComponentResource):
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
         reserved_concurrency: int | None = 1,
+        topic_key_arn: pulumi.Input[str] | None = None,
     ) -> None:
         super().__init__(TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -154,6 +155,7 @@ class CanaryHook(pulumi.ComponentResource):
             key_arn,
             account.account_id,
             account.partition,
+            topic_key_arn,
         ).apply(
             lambda a: json.dumps(
                 hook_role_policy(
@@ -166,6 +168,7 @@ class CanaryHook(pulumi.ComponentResource):
                     topic_arn=a[2],
                     log_group_arn=a[3],
                     key_arn=a[4],
+                    topic_key_arn=a[7],
                 )
             )
         )

@@ -256,6 +256,7 @@ def hook_policy(
     topic_arn: str,
     log_group_arn: str,
     key_arn: str | None,
+    topic_key_arn: str | None = None,
 ) -> Doc:
     """The canary hook's permissions: this endpoint, its alarms, its own rows of the state table
     (partition keys `<endpoint name>/<candidate>/<attempt>`, `strategies.rollout.rollout_id`;
@@ -267,6 +268,9 @@ def hook_policy(
     Guide "TransactWriteItems": "you need permissions for each action in the transaction"),
     sns:Publish. Its metrics are Embedded Metric Format log lines: no PutMetricData.
     """
+    """The canary hook's permissions: this endpoint, its alarms, the state table and topic.
+
+    `topic_key_arn`: the KMS key of a brought, encrypted topic (`topic_key_statement`)."""
     statements = [
         statement(
             "Endpoint",
@@ -298,7 +302,16 @@ def hook_policy(
         statements.append(
             statement("UseStackKey", ["kms:Decrypt", "kms:GenerateDataKey"], [key_arn])
         )
+    if topic_key_arn is not None:
+        statements.append(topic_key_statement(topic_key_arn))
     return document(*statements)
+
+
+def topic_key_statement(topic_key_arn: str) -> Doc:
+    """Publishing to an SNS topic encrypted with a customer managed key needs
+    `kms:GenerateDataKey*` and `kms:Decrypt` on that key (SNS Developer Guide, "Encryption at
+    rest": "the publisher must have the kms:GenerateDataKey* and kms:Decrypt permissions")."""
+    return statement("UseTopicKey", ["kms:GenerateDataKey*", "kms:Decrypt"], [topic_key_arn])
 
 
 def key_policy(*, account: str, region: str, partition: str) -> Doc:

@@ -143,6 +143,8 @@ class RolloutEndpointInputs(TypedDict):
     """Your KMS key instead of the component's."""
     notification_topic_arn: NotRequired[pulumi.Input[str]]
     """Your SNS topic for canary notifications instead of the component's."""
+    notification_topic_kms_key_arn: NotRequired[pulumi.Input[str]]
+    """The KMS key your topic is encrypted with (publishers get GenerateDataKey*/Decrypt)."""
     permissions_boundary_arn: NotRequired[pulumi.Input[str]]
     """IAM permissions boundary set on every role the component creates."""
     state_table_name: NotRequired[pulumi.Input[str]]
@@ -159,6 +161,7 @@ _MAY_BE_OUTPUT = frozenset(
     {
         "kms_key_arn",
         "notification_topic_arn",
+        "notification_topic_kms_key_arn",
         "permissions_boundary_arn",
         "execution_role_arn",
         "vpc_subnet_ids",

@@ -36,6 +36,8 @@ class BringYourOwn:
     kms_key_arn: pulumi.Input[str] | None = None
     topic_arn: pulumi.Input[str] | None = None
     table_name: str | None = None
+    # The KMS key `topic_arn` is encrypted with: publishers need GenerateDataKey*/Decrypt on it.
+    topic_kms_key_arn: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,8 @@ class StackResources(pulumi.ComponentResource):
         self.table_name = None
         self.table_arn = None
         self.topic_arn = None
+        # The key of a brought topic (None: the stack's own topic, on `key_arn` or aws/sns).
+        self.topic_key_arn: pulumi.Output[str] | None = None
 
         if plan.needs_kms_key and byo.kms_key_arn is not None:
             self.key_arn = pulumi.Output.from_input(byo.kms_key_arn)
@@ -166,6 +170,11 @@ class StackResources(pulumi.ComponentResource):
         wants_topic = plan.topic_name is not None or plan.state_table_name is not None
         if wants_topic and own_topic is not None:
             self.topic_arn = pulumi.Output.from_input(own_topic)
+            topic_key = byo.topic_kms_key_arn
+            if topic_key is None and plan.notifications is not None:
+                topic_key = plan.notifications.topic_kms_key_arn
+            if topic_key is not None:
+                self.topic_key_arn = pulumi.Output.from_input(topic_key)
         elif wants_topic:
             # Without a stack key, SNS's AWS-managed key still encrypts at rest.
             self.topic = aws.sns.Topic(

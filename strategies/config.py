@@ -883,6 +883,13 @@ class NotificationsConfig(_Model):
     """Who hears about rollbacks, completions, stuck rollouts, A/B winners and drift."""
 
     topic_arn: str | None = None  # bring your own topic instead of the stack's
+    # The KMS key your topic is encrypted with (SNS server-side encryption): the hook and the A/B
+    # evaluator get kms:GenerateDataKey* and kms:Decrypt on it, which publishing to an encrypted
+    # topic needs (SNS Developer Guide, "Encryption at rest"). Only with `topic_arn`.
+    topic_kms_key_arn: (
+        Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")]
+        | None
+    ) = None
     subscriptions: list[SubscriptionConfig] = Field(default_factory=list[SubscriptionConfig])
     chat_channels: list[ChatChannelConfig] = Field(default_factory=list[ChatChannelConfig])
 

@@ -250,6 +250,7 @@ class NotificationsPlan:
     topic_arn: str | None
     subscriptions: tuple[SubscriptionPlan, ...]
     chat_channels: tuple[ChatChannelPlan, ...]
+    topic_kms_key_arn: str | None = None  # the key a brought topic is encrypted with
 
 
 @dataclass(frozen=True, slots=True)

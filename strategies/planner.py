@@ -233,4 +233,5 @@ def notifications_plan(cfg: NotificationsConfig | None) -> NotificationsPlan | N
             ChatChannelPlan(c.kind, c.channel_id, c.workspace_id, c.team_id, c.tenant_id)
             for c in cfg.chat_channels
         ),
+        topic_kms_key_arn=cfg.topic_kms_key_arn,
     )
