@@ -76,9 +76,11 @@ def hook_role_policy(
     topic_arn: str,
     log_group_arn: str,
     key_arn: str | None,
+    topic_key_arn: str | None = None,
 ) -> dict[str, Any]:
     """The hook role's one inline policy document (`iam.hook_policy` over the watched alarms'
-    ARNs). `infra.limits` measures the same document against IAM's role policy size."""
+    ARNs). `infra.limits` measures the same document against IAM's role policy size.
+    `topic_key_arn`: the KMS key of a brought, encrypted notification topic."""
     return iam.hook_policy(
         endpoint_arn=endpoint_arn,
         endpoint_name=spec.endpoint_name,
@@ -90,6 +92,7 @@ def hook_role_policy(
         topic_arn=topic_arn,
         log_group_arn=log_group_arn,
         key_arn=key_arn,
+        topic_key_arn=topic_key_arn,
     )
 
 

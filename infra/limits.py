@@ -122,6 +122,7 @@ def hook_policy_for(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, Any]:
         topic_arn=n["topic_arn"],
         log_group_arn=n["log_group_arn"],
         key_arn=n["key_arn"],
+        topic_key_arn=None if plan.notifications is None else plan.notifications.topic_kms_key_arn,
     )
 
 

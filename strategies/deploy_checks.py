@@ -23,21 +23,16 @@ incremental steps to turn on traffic on the new endpoint fleet"; `TerminationWai
 "additional waiting time ... after the completion of an update" before the old fleet is
 terminated; `RollingUpdatePolicy.WaitIntervalInSeconds` "the length of the baking period, during
 which SageMaker monitors alarms for each batch on the new fleet". So blue/green waits
-(steps - 1) x wait + termination wait at least, rolling batches x wait. Steps and batches are
-counted in whole instances (`guardrails.instances_of`), as SageMaker turns on instances.
+(steps - 1) x wait + termination wait at least, rolling batches x wait, steps and batches in
+whole instances: `guardrails.update_waits`, the count the timeout rule and the emulator use.
 
 Pure: no pulumi, no boto3.
 """
 
 from __future__ import annotations
 
-from sagemaker_rollouts.strategies.guardrails import instances_of
-from sagemaker_rollouts.strategies.plan import (
-    BlueGreenPlan,
-    DeploymentPlan,
-    EndpointPlan,
-    RollingPlan,
-)
+from sagemaker_rollouts.strategies.guardrails import update_waits
+from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 
 PROVIDER_WAIT_SECONDS = 60 * 60
 """terraform-provider-aws `waitEndpointInService`: `timeout = 60 * time.Minute` (endpoint.go)."""
@@ -49,34 +44,12 @@ def _seconds(value: int) -> str:
 
 def updating_at_least(plan: EndpointPlan) -> tuple[int, str] | None:
     """The seconds a blue/green or rolling deployment keeps the endpoint Updating at least (its
-    waits, provisioning not counted) and how they add up; None for other strategies."""
-    deployment = plan.deployment
-    if deployment is None:
+    waits, provisioning not counted) and how they add up; None for other strategies.
+
+    The same count as the timeout rule and the guardrails emulator (`guardrails.update_waits`)."""
+    if plan.deployment is None:
         return None
-    fleet = plan.production_variants[0].instance_count
-    match deployment:
-        case BlueGreenPlan():
-            wait, term = deployment.wait_seconds, deployment.termination_wait_seconds
-            match deployment.routing:
-                case "ALL_AT_ONCE":
-                    steps = 1
-                case "CANARY":
-                    steps = 2
-                case "LINEAR":
-                    assert deployment.linear_step is not None
-                    per = instances_of(deployment.linear_step, fleet)
-                    steps = -(-fleet // per)
-            total = (steps - 1) * wait + term
-            how = (
-                f"{steps - 1} traffic step(s) x wait_seconds {wait} + termination_wait_seconds "
-                f"{term}"
-            )
-            return total, how
-        case RollingPlan():
-            per = instances_of(deployment.maximum_batch_size, fleet)
-            batches = -(-fleet // per)
-            wait = deployment.wait_seconds
-            return batches * wait, f"{batches} batch(es) of {per} x wait_seconds {wait}"
+    return update_waits(plan.deployment, plan.production_variants[0].instance_count)
 
 
 def plan_problems(plan: EndpointPlan, path: str, stack: str) -> list[str]:
