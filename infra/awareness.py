@@ -333,7 +333,25 @@ def check_native(plan: DeploymentPlan, reader: EndpointReader) -> None:
 def _reads_live(e: EndpointPlan) -> bool:
     """Endpoints whose live state this run needs: native deployments (rollbacks), canaries
     (weights) and A/B endpoints (variants that may leave, `infra.scaling_guard`)."""
-    return e.deployment is not None or e.canary is not None or e.strategy == "ab"
+    return e.adopt or e.deployment is not None or e.canary is not None or e.strategy == "ab"
+
+
+class AdoptionError(pulumi.RunError):
+    """`adopt: true` names an endpoint that does not exist: the import would fail.
+
+    A `RunError`, so the Pulumi CLI shows the message without a Python traceback.
+    """
+
+    def __init__(self, missing: Sequence[EndpointPlan], region: str) -> None:
+        self.missing = tuple(missing)
+        super().__init__(
+            "\n".join(
+                f"endpoints.{e.key}.adopt: no endpoint named {e.endpoint_name!r} in {region} to "
+                "adopt (DescribeEndpoint: Could not find endpoint); check endpoint_name and "
+                "aws:region, or unset adopt to create it"
+                for e in self.missing
+            )
+        )
 
 
 def check(
@@ -349,6 +367,10 @@ def check(
     watched = [e for e in plan.endpoints if _reads_live(e)]
     by_name = read_endpoints(read, [e.endpoint_name for e in watched])
     live = {e.key: by_name[e.endpoint_name] for e in watched if e.endpoint_name in by_name}
+    # Offline (`no_endpoints`) nothing can be known about a live endpoint: not checked.
+    missing = [e for e in plan.endpoints if e.adopt and e.key not in live]
+    if missing and read is not no_endpoints:
+        raise AdoptionError(missing, plan.region)
     check_native(plan, by_name.get)
     outcomes: dict[str, RolloutOutcome] = {}
     rolled_back: list[RolledBack] = []

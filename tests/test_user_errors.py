@@ -170,7 +170,17 @@ def _aware_cases() -> list[AwareCase]:
     # The real readers, with a profile that does not exist: botocore raises ProfileNotFound, as
     # it does for a wrong `aws:profile` under `pulumi up` (no AWS call is made).
     nope = "no-such-profile-for-tests"
+    adopting = copy.deepcopy(bluegreen)
+    adopting[KEY]["search"]["adopt"] = True
     return [
+        AwareCase(
+            "adopt-a-missing-endpoint",
+            "bluegreen",
+            adopting,
+            None,
+            lambda name: None,  # DescribeEndpoint: Could not find endpoint
+            "endpoints.search.adopt: no endpoint named 'search-embeddings'",
+        ),
         AwareCase("rolled-back-canary", "canary", canary, _rolled_back_reader, None, "rolled back"),
         AwareCase(
             "sagemaker-rolled-back", "bluegreen", bluegreen, None, _sagemaker_rolled_back, "attempt"
