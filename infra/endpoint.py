@@ -410,8 +410,6 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             max_capacity=a.max_capacity,
             # The stack's tag: the CI role registers targets only with it (infra/ci_policy.py).
             tags=tags,
-            # The variant must exist before it can be registered.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.endpoint]),
             # The variant must exist before it can be registered. An adopted endpoint keeps its
             # scaling on `pulumi destroy` as it keeps the endpoint (deregistering would leave a
             # production endpoint at whatever count it had): retained while adopted.
@@ -586,25 +584,19 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             use_key = key_arn if (plan.endpoint_kms or _captures_with_key(plan)) else None
             # a component's secret Outputs (infra/secrets.py): grants from the real URL and image
             real = secrets.resolve_model(model) if secrets.has_tokens(model) else model
-            policy = pulumi.Output.all(
-                account.account_id, account.partition, use_key, capture_arn, real
-            ).apply(
-                lambda a: json.dumps(
-                    iam.execution_role_policy(
-                        model=a[4],
             # The platform's VPC (component args) needs the same EC2 grants as a model's own.
             default_vpc = self._default_vpc if model.vpc is None else None
             subnets = None if default_vpc is None else default_vpc.subnets
             groups = None if default_vpc is None else default_vpc.security_group_ids
             policy = pulumi.Output.all(
-                account.account_id, account.partition, use_key, capture_arn, subnets, groups
+                account.account_id, account.partition, use_key, capture_arn, real, subnets, groups
             ).apply(
                 lambda a: json.dumps(
                     iam.execution_role_policy(
-                        model=model,
+                        model=a[4],
                         vpc=None
-                        if a[4] is None or a[5] is None
-                        else VpcPlan(security_group_ids=tuple(a[5]), subnets=tuple(a[4])),
+                        if a[5] is None or a[6] is None
+                        else VpcPlan(security_group_ids=tuple(a[6]), subnets=tuple(a[5])),
                         endpoint_name=plan.endpoint_name,
                         rollback_alarm_arns=[
                             f"arn:{a[1]}:cloudwatch:{account.region}:{a[0]}:alarm:{n}"

@@ -267,10 +267,8 @@ def hook_policy(
     TransactWriteItems of two Puts (authorized as dynamodb:PutItem per item, DynamoDB Developer
     Guide "TransactWriteItems": "you need permissions for each action in the transaction"),
     sns:Publish. Its metrics are Embedded Metric Format log lines: no PutMetricData.
+    `topic_key_arn`: the KMS key of a brought, encrypted topic (`topic_key_statement`).
     """
-    """The canary hook's permissions: this endpoint, its alarms, the state table and topic.
-
-    `topic_key_arn`: the KMS key of a brought, encrypted topic (`topic_key_statement`)."""
     statements = [
         statement(
             "Endpoint",
