@@ -37,8 +37,11 @@ def _plan(raw: dict[str, Any]):  # type: ignore[no-untyped-def]
 
 
 def _errors(raw: dict[str, Any]) -> list[str]:
+    """Config and plan-level errors (the plan also refuses deployments that outlast the AWS
+    provider's one-hour wait, strategies/deploy_checks.py)."""
     try:
-        load_config(raw, region="us-east-1")
+        cfg = load_config(raw, region="us-east-1")
+        build_plan(cfg, project="p", stack="s", region="us-east-1")
     except ConfigError as exc:
         return exc.errors
     return []
