@@ -30,7 +30,7 @@ from sagemaker_rollouts.infra.component import (
     declare,
     prepare,
 )
-from sagemaker_rollouts.strategies.config import ConfigError
+from sagemaker_rollouts.strategies.config_errors import ConfigError
 
 
 class VpcInputs(TypedDict):
@@ -239,6 +239,7 @@ class RolloutEndpoint(pulumi.ComponentResource):
     ) -> None:
         prepared = prepare(name, to_args(args), opts)
         super().__init__(TOKEN, name, None, prepared.opts)
+        prepared.warn(self)
         outputs = declare(self, name, prepared).outputs()
         for key, value in outputs.items():
             setattr(self, key, pulumi.Output.from_input(value))

@@ -13,17 +13,13 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as pulumi_config
 
-from sagemaker_rollouts.infra import secrets
+from sagemaker_rollouts.infra import names, secrets
 from sagemaker_rollouts.infra.awareness import OutcomeReader, dynamodb_outcomes
 from sagemaker_rollouts.infra.limits import deploy_limit_errors
 from sagemaker_rollouts.infra.render import Rendered, render, stack_outputs
-from sagemaker_rollouts.strategies.config import (
-    PROJECT,
-    ConfigError,
-    config_warnings,
-    load_config,
-)
-from sagemaker_rollouts.strategies.planner import build_plan
+from sagemaker_rollouts.strategies.config_errors import ConfigError
+from sagemaker_rollouts.strategies.config_model import PROJECT
+from sagemaker_rollouts.strategies.pipeline import claims, validate_stack
 
 
 def project_keys() -> list[str]:
@@ -57,13 +53,16 @@ def main(outcomes: OutcomeReader | None = None) -> None:
     raw = secrets.mark_config_secrets(raw, secret_keys, stack_config)
     aws_config = pulumi.Config("aws")
     region = aws_config.get("region") or "us-east-1"
-    config = load_config(raw, region=region)
-    for warning in config_warnings(config):  # legal but almost certainly a mistake
-        pulumi.log.warn(warning)
-    plan = build_plan(config, project=pulumi.get_project(), stack=pulumi.get_stack())
-    sizes = deploy_limit_errors(plan)  # what AWS would refuse in what the program generates
+    validated = validate_stack(
+        raw, region=region, project=pulumi.get_project(), stack=pulumi.get_stack()
+    )
+    sizes = deploy_limit_errors(validated.plan)  # what AWS would refuse in what is generated
     if sizes:
         raise ConfigError(sizes)
+    names.claim(claims(validated))
+    for warning in validated.warnings:  # legal but almost certainly a mistake
+        pulumi.log.warn(warning)
+    plan = validated.plan
     if outcomes is None:
         outcomes = dynamodb_outcomes(plan, profile=aws_config.get("profile"))
     export_outputs(render(plan, outcomes=outcomes))
