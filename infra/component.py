@@ -29,29 +29,30 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pulumi
 import pulumi_aws as aws
 import yaml
-from pydantic import ConfigDict, Field, PlainValidator, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, create_model
 
-from sagemaker_rollouts.infra import awareness, scaling_guard, secrets
+from sagemaker_rollouts.infra import awareness, names, scaling_guard, secrets
 from sagemaker_rollouts.infra.endpoint import SageMakerEndpoint
 from sagemaker_rollouts.infra.errors import ComponentArgsError
 from sagemaker_rollouts.infra.limits import deploy_limit_errors
 from sagemaker_rollouts.infra.shared import Account, BringYourOwn, StackResources
-from sagemaker_rollouts.strategies.config import (
+from sagemaker_rollouts.strategies.config_errors import (
     ConfigError,
-    EndpointConfig,
     describe_validation_error,
-    load_config,
-    validate_allowing_unknowns,
+    field_type,
+    unknown_key,
 )
+from sagemaker_rollouts.strategies.config_load import validate_allowing_unknowns
+from sagemaker_rollouts.strategies.config_model import PROJECT, EndpointConfig
+from sagemaker_rollouts.strategies.pipeline import Validated, claims, validate_component
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
-from sagemaker_rollouts.strategies.planner import build_plan
 
-__all__ = ["RolloutEndpoint", "RolloutEndpointArgs", "StackResources", "declare", "prepare"]
+__all__ = ["ConfigError", "RolloutEndpoint", "RolloutEndpointArgs", "StackResources"]
 
 TOKEN = "sagemaker-rollouts:index:RolloutEndpoint"
 
@@ -182,24 +183,22 @@ class RolloutEndpointArgs(EndpointConfig):
     vpc_subnet_ids: SubnetIds | None = None
     vpc_security_group_ids: SecurityGroupIds | None = None
 
+    def __init__(self, /, **data: Any) -> None:
+        """Typed args; raises `ConfigError` with every problem (shapes and relations, args key
+        paths, did-you-mean), never pydantic's own error."""
+        try:
+            super().__init__(**data)
+        except ValidationError:
+            problems = args_problems(data)
+            if not problems:
+                # Only values unknown here (secret Outputs) failed their checks: the caller
+                # (`validate_allowing_unknowns`) keeps them as they are.
+                raise
+            raise ConfigError(problems) from None
+
     def problems(self) -> list[str]:
         """Rules between the brought inputs (the endpoint config's own rules are the stack's)."""
-        errs: list[str] = []
-        if self.notification_topic_kms_key_arn is not None and self.notification_topic_arn is None:
-            errs.append(
-                "notification_topic_kms_key_arn: the key of a brought topic; set "
-                "notification_topic_arn too (the component's own topic uses kms_key_arn)"
-            )
-        if (self.vpc_subnet_ids is None) != (self.vpc_security_group_ids is None):
-            errs.append(
-                "vpc_subnet_ids: set together with vpc_security_group_ids (both or neither)"
-            )
-        # botocore sagemaker VpcConfig: Subnets 1..16, SecurityGroupIds 1..5.
-        for key, most in (("vpc_subnet_ids", 16), ("vpc_security_group_ids", 5)):
-            ids = getattr(self, key)
-            if isinstance(ids, list) and len(ids) > most:  # pyright: ignore[reportUnknownArgumentType]
-                errs.append(f"{key}: at most {most} ids, got {len(ids)}")  # pyright: ignore[reportUnknownArgumentType]
-        return errs
+        return _brought_problems(self)
 
     @classmethod
     def parse(cls, value: RolloutEndpointArgs | Mapping[str, Any] | str) -> RolloutEndpointArgs:
@@ -217,8 +216,9 @@ class RolloutEndpointArgs(EndpointConfig):
                 raise ConfigError([f"args: not valid YAML: {exc}"]) from None
         if not isinstance(data, Mapping):
             raise ConfigError([f"args: must be a mapping of keys to values, got {data!r}"])
-        own = {k: v for k, v in cast(Mapping[str, Any], data).items() if k in _OWN_FIELDS}
-        rest = {k: v for k, v in cast(Mapping[str, Any], data).items() if k not in _OWN_FIELDS}
+        items: dict[str, Any] = {str(k): v for k, v in data.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        own = {k: v for k, v in items.items() if k in _OWN_FIELDS}
+        rest = {k: v for k, v in items.items() if k not in _OWN_FIELDS}
         tokenized, refused = secrets.tokenize(rest, prefix=("endpoints", "_"))
         if refused:
             raise ConfigError(
@@ -230,43 +230,110 @@ class RolloutEndpointArgs(EndpointConfig):
                     for path in refused
                 ]
             )
+        merged = own | tokenized
         try:
-            return validate_allowing_unknowns(cls, own | tokenized)
-        except ConfigError as exc:  # validate_allowing_unknowns raises ConfigError itself
-            errors = list(exc.errors)
+            return validate_allowing_unknowns(cls, merged)
+        except ConfigError as exc:
+            # every problem, relations included, in the stack config's words
+            raise ConfigError(args_problems(merged) or exc.errors) from None
         except ValidationError as exc:
-            errors = describe_validation_error(exc, cls)
-        # A bad brought input (say `kms_key_arn`) must not hide the endpoint keys' own problems,
-        # relations included: those are checked as the stack config checks them.
-        own_errors = [e for e in errors if re.split(r"[.:\[]", e, maxsplit=1)[0] in _OWN_FIELDS]
-        rest_errors = [e for e in errors if e not in own_errors]
-        region = own.get("region")
-        try:
-            load_config(
-                {"endpoints": {"args": tokenized}},
-                region=region if isinstance(region, str) else "us-east-1",
-            )
-        except ConfigError as inner:
-            rest_errors = _relative(inner.errors, "args")
-        raise ConfigError(own_errors + rest_errors) from None
+            raise ConfigError(
+                args_problems(merged) or describe_validation_error(exc, cls)
+            ) from None
 
     def endpoint_config(self) -> dict[str, Any]:
         """The `EndpointConfig` part, as the stack config would hold it."""
         return self.model_dump(exclude=set(_OWN_FIELDS), exclude_none=False)
 
 
-def _relative(errors: list[str], key: str) -> list[str]:
-    """Stack-config paths (`endpoints.<key>.strategy...`) as args paths (`strategy...`)."""
-    prefix = f"endpoints.{key}"
-    out: list[str] = []
-    for line in errors:
-        if line.startswith(prefix + "."):
-            out.append(line[len(prefix) + 1 :])
-        elif line.startswith(prefix + ":"):
-            out.append("args" + line[len(prefix) :])
+def _brought_problems(brought: Any) -> list[str]:
+    """Rules between the brought inputs: a topic key only with its topic, VPC ids together, within SageMaker's VpcConfig sizes."""
+    errs: list[str] = []
+    if brought.notification_topic_kms_key_arn is not None and brought.notification_topic_arn is None:
+        errs.append(
+            "notification_topic_kms_key_arn: the key of a brought topic; set "
+            "notification_topic_arn too (the component's own topic uses kms_key_arn)"
+        )
+    if (brought.vpc_subnet_ids is None) != (brought.vpc_security_group_ids is None):
+        errs.append("vpc_subnet_ids: set together with vpc_security_group_ids (both or neither)")
+    # botocore sagemaker VpcConfig: Subnets 1..16, SecurityGroupIds 1..5.
+    for key, most in (("vpc_subnet_ids", 16), ("vpc_security_group_ids", 5)):
+        ids = getattr(brought, key)
+        if isinstance(ids, list) and len(ids) > most:  # pyright: ignore[reportUnknownArgumentType]
+            errs.append(f"{key}: at most {most} ids, got {len(ids)}")  # pyright: ignore[reportUnknownArgumentType]
+    return errs
+
+
+# The brought inputs alone, validated apart from the endpoint config (whose problems the pipeline
+# finds, relations included).
+_Brought: type[BaseModel] = create_model(
+    "_Brought",
+    __config__=ConfigDict(extra="ignore", frozen=True, arbitrary_types_allowed=True),
+    **{k: (field_type(RolloutEndpointArgs, k), None) for k in _OWN_FIELDS},  # pyright: ignore[reportArgumentType, reportCallIssue]
+)
+
+
+def args_problems(
+    data: Mapping[str, Any], name: str = "args", *, region: str | None = None
+) -> list[str]:
+    """Every problem in component args, as the stack config reports them: shapes and relations
+    together, args key paths, did-you-mean over every args key. Empty when the args are valid.
+
+    `name`: the component's name where it is known (it is the endpoint name by default).
+    """
+    errs: list[str] = []
+    endpoint: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _OWN_FIELDS:
+            continue
+        if key not in RolloutEndpointArgs.model_fields:
+            errs.append(f"{key}: {unknown_key(RolloutEndpointArgs, (key,))}")
         else:
-            out.append(line)
-    return out
+            endpoint[key] = value
+    own = {k: v for k, v in data.items() if k in _OWN_FIELDS}
+    brought: Any = None
+    try:
+        brought = _Brought.model_validate(own)
+    except ValidationError as exc:
+        errs = describe_validation_error(exc, _Brought) + errs
+    if brought is not None:
+        errs = _brought_problems(brought) + errs
+        if region is None:
+            region = brought.region
+    try:
+        validate_component(
+            name,
+            endpoint,
+            region="us-east-1" if region is None else region,
+            project=PROJECT,
+            stack="args",
+            problems=errs,
+        )
+    except ConfigError as exc:
+        return exc.errors
+    return errs
+
+
+def validate_args(
+    name: str, args: RolloutEndpointArgs, *, project: str, stack: str, region: str
+) -> Validated:
+    """Component `name`'s validated config, plan (shared resources named for it) and warnings.
+
+    Raises `ConfigError` (every problem, as args key paths) before anything is declared.
+    """
+    validated = validate_component(
+        name,
+        args.endpoint_config(),
+        region=region,
+        project=project,
+        stack=stack,
+        problems=args.problems(),
+        state_table_name=args.state_table_name,
+    )
+    sizes = deploy_limit_errors(validated.plan)  # what AWS would refuse in what is generated
+    if sizes:
+        raise ConfigError(validated.origin.relative(sizes))
+    return validated
 
 
 def plan_deployment(
@@ -278,47 +345,7 @@ def plan_deployment(
     `<project>-<stack>-<name>-rollouts` and `...-rollout-events`; `args.state_table_name` wins.
     Raises `ConfigError` (every problem, as args key paths) before anything is declared.
     """
-    raw = {"endpoints": {name: args.endpoint_config()}}
-    errs = args.problems()
-    try:
-        config = load_config(raw, region=region)
-        plan = build_plan(config, project=project, stack=stack, region=region)
-        sizes = deploy_limit_errors(plan)  # what AWS would refuse in what is generated
-        if sizes:
-            raise ConfigError(sizes)
-    except ConfigError as exc:
-        raise ConfigError(errs + _relative(exc.errors, name)) from None
-    if errs:
-        raise ConfigError(errs)
-    plan = _own_glue_database(plan, name, project=project, stack=stack)
-    if plan.state_table_name is None:
-        return plan
-    scope = f"{project}-{stack}-{name}"
-    table = f"{scope}-rollouts" if args.state_table_name is None else args.state_table_name
-    return dataclasses.replace(plan, state_table_name=table, topic_name=f"{scope}-rollout-events")
-
-
-def _own_glue_database(
-    plan: DeploymentPlan, name: str, *, project: str, stack: str
-) -> DeploymentPlan:
-    """Each component declares its own Glue database (`<project>_<stack>_<name>`), as it does its
-    own state table: Glue database names are unique per account and Region, so two components
-    with `strategy.shadow.athena` in one stack must not both declare `<project>_<stack>`."""
-    from sagemaker_rollouts.strategies.shadow_compare import glue_names  # shadow.athena only
-
-    endpoints = tuple(
-        e
-        if e.shadow_report is None or e.shadow_report.glue is None
-        else dataclasses.replace(
-            e,
-            shadow_report=dataclasses.replace(
-                e.shadow_report,
-                glue=glue_names(project, f"{stack}_{name}", e.endpoint_name),
-            ),
-        )
-        for e in plan.endpoints
-    )
-    return dataclasses.replace(plan, endpoints=endpoints)
+    return validate_args(name, args, project=project, stack=stack, region=region).plan
 
 
 class RolloutEndpoint(pulumi.ComponentResource):
@@ -372,6 +399,7 @@ class RolloutEndpoint(pulumi.ComponentResource):
         except ConfigError as exc:
             raise ComponentArgsError(exc.errors, component=name) from None
         super().__init__(TOKEN, name, None, prepared.opts)
+        prepared.warn(self)
         built = declare(self, name, prepared)
         self.plan = prepared.plan
         self.completed = prepared.completed
@@ -401,6 +429,12 @@ class Prepared:
     region: str
     completed: bool
     opts: pulumi.ResourceOptions | None  # the caller's, plus the permissions-boundary rule
+    warnings: tuple[str, ...] = ()  # legal but almost certainly a mistake (args key paths)
+
+    def warn(self, component: pulumi.Resource) -> None:
+        """Log the config warnings on `component` (`pulumi.log.warn`), as the project program does."""
+        for warning in self.warnings:
+            pulumi.log.warn(warning, resource=component)
 
     @property
     def plan(self) -> EndpointPlan:
@@ -419,7 +453,10 @@ def prepare(name: str, args: RolloutEndpointArgs, opts: pulumi.ResourceOptions |
     if region is None:
         region = "us-east-1"
     project, stack = pulumi.get_project(), pulumi.get_stack()
-    deployment = plan_deployment(name, args, project=project, stack=stack, region=region)
+    validated = validate_args(name, args, project=project, stack=stack, region=region)
+    brought = () if args.state_table_name is None else (args.state_table_name,)
+    names.claim(claims(validated, brought=brought))
+    deployment = validated.plan
     # secret Outputs are unknown to the plan: checked for real once the engine resolves them
     secrets.check(args.endpoint_config(), name, region)
     reader = awareness.default_reader(deployment, aws_config.get("profile"))
@@ -429,7 +466,8 @@ def prepare(name: str, args: RolloutEndpointArgs, opts: pulumi.ResourceOptions |
     if args.permissions_boundary_arn is not None:
         rule = _boundary(args.permissions_boundary_arn)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[rule]))
-    return Prepared(args, deployment, region, aware.completed(deployment.endpoints[0]), opts)
+    completed = aware.completed(deployment.endpoints[0])
+    return Prepared(args, deployment, region, completed, opts, validated.warnings)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from sagemaker_rollouts.infra.component import (
     prepare,
 )
 from sagemaker_rollouts.infra.errors import ComponentArgsError
-from sagemaker_rollouts.strategies.config import ConfigError
+from sagemaker_rollouts.strategies.config_errors import ConfigError
 
 
 class VpcInputs(TypedDict):
@@ -248,6 +248,7 @@ class RolloutEndpoint(pulumi.ComponentResource):
         except ConfigError as exc:
             raise ComponentArgsError(exc.errors, component=name) from None
         super().__init__(TOKEN, name, None, prepared.opts)
+        prepared.warn(self)
         outputs = declare(self, name, prepared).outputs()
         for key, value in outputs.items():
             setattr(self, key, pulumi.Output.from_input(value))

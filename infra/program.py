@@ -14,21 +14,14 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as pulumi_config
 
-from sagemaker_rollouts.infra import secrets
+from sagemaker_rollouts.infra import names, secrets
 from sagemaker_rollouts.infra.awareness import OutcomeReader, dynamodb_outcomes
 from sagemaker_rollouts.infra.errors import StackConfigError
 from sagemaker_rollouts.infra.limits import deploy_limit_errors
 from sagemaker_rollouts.infra.render import Rendered, render, stack_outputs
-from sagemaker_rollouts.strategies.config import (
-    PROJECT,
-    ConfigError,
-    StackConfig,
-    config_warnings,
-    load_config,
-)
-from sagemaker_rollouts.strategies.deploy_checks import deployment_warnings
-from sagemaker_rollouts.strategies.plan import DeploymentPlan
-from sagemaker_rollouts.strategies.planner import build_plan
+from sagemaker_rollouts.strategies.config_errors import ConfigError
+from sagemaker_rollouts.strategies.config_model import PROJECT
+from sagemaker_rollouts.strategies.pipeline import Validated, claims, validate_stack
 
 
 def project_keys() -> list[str]:
@@ -51,9 +44,11 @@ def _value(cfg: pulumi.Config, key: str) -> Any:
         return text
 
 
-def read_config() -> tuple[StackConfig, DeploymentPlan]:
-    """The validated stack config and its plan; `StackConfigError` (a `pulumi.RunError`, every
-    problem by key path, as `rollout plan` prints them) before anything is declared."""
+def read_config() -> Validated:
+    """The validated stack config, its plan and warnings, its names claimed for this run.
+
+    Raises `StackConfigError` (a `pulumi.RunError`, every problem by key path, as `rollout plan`
+    prints them) before anything is declared."""
     cfg = pulumi.Config(PROJECT)
     raw: dict[str, Any] = {"endpoints": _value(cfg, "endpoints")}
     for key in ("tags", "notifications", "ci_role", "kms_deletion_window_days"):
@@ -71,14 +66,16 @@ def read_config() -> tuple[StackConfig, DeploymentPlan]:
     aws_config = pulumi.Config("aws")
     region = aws_config.get("region") or "us-east-1"
     try:
-        config = load_config(raw, region=region)
-        plan = build_plan(config, project=pulumi.get_project(), stack=pulumi.get_stack())
-        sizes = deploy_limit_errors(plan)  # what AWS would refuse in what the program generates
+        validated = validate_stack(
+            raw, region=region, project=pulumi.get_project(), stack=pulumi.get_stack()
+        )
+        sizes = deploy_limit_errors(validated.plan)  # what AWS would refuse in what is generated
         if sizes:
             raise ConfigError(sizes)
+        names.claim(claims(validated))  # names unique per account and Region
     except ConfigError as exc:
         raise StackConfigError(exc.errors, stack=pulumi.get_stack()) from None
-    return config, plan
+    return validated
 
 
 def main(outcomes: OutcomeReader | None = None) -> None:
@@ -88,10 +85,11 @@ def main(outcomes: OutcomeReader | None = None) -> None:
     `StackConfigError`, the awareness errors (`RolledBackCandidateError`,
     `RolledBackDeploymentError`, `AwsReadError`).
     """
-    config, plan = read_config()
+    validated = read_config()
     # legal but almost certainly a mistake, or what `pulumi up` may run into
-    for warning in (*config_warnings(config), *deployment_warnings(plan)):
+    for warning in validated.warnings:
         pulumi.log.warn(warning)
+    plan = validated.plan
     if outcomes is None:
         outcomes = dynamodb_outcomes(plan, profile=pulumi.Config("aws").get("profile"))
     export_outputs(render(plan, outcomes=outcomes))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from sagemaker_rollouts.strategies.config import AutoscalingConfig
+from sagemaker_rollouts.strategies.config_shapes import AutoscalingConfig
 from sagemaker_rollouts.strategies.plan import AutoscalingPlan, ScalingMetricPlan
 
 RESOURCE_ID = "endpoint/{endpoint}/variant/{variant}"

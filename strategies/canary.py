@@ -7,14 +7,148 @@ steps, rolling back to candidate 0 the moment a gate alarm fires (see strategies
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Annotated, Any, cast
+
+from pydantic import BeforeValidator, Field
 
 from sagemaker_rollouts.strategies import autoscaling, common, scale_down
 from sagemaker_rollouts.strategies.common import Context
-from sagemaker_rollouts.strategies.config import canary_steps
+from sagemaker_rollouts.strategies.config_errors import given
+from sagemaker_rollouts.strategies.config_rules import (
+    EndpointChecks,
+    check_alarm_windows,
+    gate_alarm_count,
+)
+from sagemaker_rollouts.strategies.config_shapes import RelativeGatesConfig
+from sagemaker_rollouts.strategies.config_values import (
+    Bool,
+    ConfigModel,
+    Int,
+    Seconds,
+    Text,
+    describe_value,
+)
 from sagemaker_rollouts.strategies.plan import AlarmPlan, EndpointPlan, Profile
 from sagemaker_rollouts.strategies.relative_gates import relative_alarms
 from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step, rollout_id
+
+
+class CanaryStep(ConfigModel):
+    percent: Int
+    """Candidate share of traffic, percent (1..100)."""
+    bake_seconds: Seconds | None = None
+    """This step's bake in seconds (default: the canary's bake_seconds)."""
+
+
+def _step(value: Any) -> Any:
+    """A bare number is a step's percent: `5` (or "5", as `pulumi config set` may store it) means
+    `{percent: 5}`."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"percent": value}
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+        return {"percent": value}
+    if isinstance(value, Mapping):
+        return cast(Mapping[str, Any], value)
+    raise ValueError(
+        f"must be a percent (1..100) or a mapping {{percent, bake_seconds}}, got {describe_value(value)}"
+    )
+
+
+ConfigStep = Annotated[CanaryStep, BeforeValidator(_step)]
+
+
+class CanaryConfig(ConfigModel):
+    stable: Text
+    """The variant serving today (weight 100 before the rollout)."""
+    candidate: Text
+    """The variant being rolled out."""
+    steps: list[ConfigStep] = Field(min_length=1)
+    """Candidate percents in increasing order (1..100), each a number or {percent, bake_seconds}; 100 is added when missing."""
+    bake_seconds: Seconds = 600
+    """Seconds each step bakes with quiet alarms before the next (0..86400)."""
+    min_invocations: Annotated[Int, Field(ge=0)] = 100
+    """Requests the candidate must get per alarm window, or the step holds (low-traffic alarm)."""
+    insufficient_data_limit_seconds: Seconds = 900
+    """Seconds a gate alarm may stay INSUFFICIENT_DATA before the canary rolls back."""
+    attempt: Annotated[Int, Field(ge=1)] = 1
+    """Raise to run the canary again after a rollback."""
+    # The stable variant's standard alarms watch the fleet a rollback would send all traffic to:
+    # in ALARM they hold the rollout and notify; they never roll the candidate back.
+    baseline_alarms: Bool = False
+    """Watch the stable fleet too: its alarms hold the rollout and notify, never roll back."""
+    # After completion the stable variant (weight 0) keeps its full fleet this long, a fast way
+    # back, then the hook scales it to one instance (like Argo Rollouts' scaleDownDelaySeconds).
+    # null: keep it at full size until the next `pulumi up` removes it.
+    scale_down_delay_seconds: Seconds | None = 600
+    """After completion the stable fleet keeps its size this long, then shrinks to one instance (null: until the next `pulumi up`)."""
+    # Gates on the candidate judged against the live stable variant (strategies/relative_gates.py).
+    relative_gates: RelativeGatesConfig | None = None
+    """Gate alarms on the candidate relative to the stable variant (5xx rate difference, p99 ratio)."""
+
+
+def canary_steps(c: CanaryConfig) -> list[tuple[int, int]]:
+    """The config's steps as (percent, bake seconds); a step without its own bake uses `bake_seconds`."""
+    return [
+        (s.percent, c.bake_seconds if s.bake_seconds is None else s.bake_seconds) for s in c.steps
+    ]
+
+
+def check(chk: EndpointChecks, sp: str, cfg: CanaryConfig) -> None:
+    """A stable and a distinct candidate; steps 1..100, increasing, each bake at most a day."""
+    stable = chk.variant(f"{sp}.stable", cfg.stable)
+    cand = chk.variant(f"{sp}.candidate", cfg.candidate)
+    if stable is not None and stable is cand:
+        chk.errs.append(f"{sp}.candidate: must differ from stable")
+    if chk.variants_ok and len(chk.variants) != 2:
+        chk.errs.append(
+            f"{chk.path}.variants: canary takes a stable and a candidate variant, "
+            f"got {len(chk.variants)}"
+        )
+    if chk.bad.ok(f"{sp}.steps", f"{sp}.bake_seconds"):
+        prev = 0
+        for i, (pct, bake) in enumerate(canary_steps(cfg)):
+            if not 1 <= pct <= 100 or pct <= prev:
+                chk.errs.append(f"{sp}.steps[{i}]: must be 1..100 and increasing, got {pct}")
+            elif bake > 86400:
+                chk.errs.append(f"{sp}.steps[{i}].bake_seconds: must be 0..86400, got {bake}")
+            prev = max(prev, pct)
+    elif given(cfg.steps):
+        # Some steps failed their shape check: still order-check the ones that passed.
+        prev = 0
+        for i, st in enumerate(cfg.steps):
+            if not given(st) or not chk.bad.ok(f"{sp}.steps[{i}]"):
+                continue
+            if not 1 <= st.percent <= 100 or st.percent <= prev:
+                chk.errs.append(f"{sp}.steps[{i}]: must be 1..100 and increasing, got {st.percent}")
+            prev = max(prev, st.percent)
+    _check_relative_gates(chk, sp, cfg)
+
+
+def _check_relative_gates(chk: EndpointChecks, sp: str, cfg: CanaryConfig) -> None:
+    """Each relative gate's alarm window, and `relative_gates.config_problems`."""
+    rg = cfg.relative_gates
+    if not given(rg) or rg is None:
+        return
+    from sagemaker_rollouts.strategies.relative_gates import config_problems
+
+    for key in ("error_rate", "latency_p99"):
+        gate = getattr(rg, key)
+        if given(gate):
+            check_alarm_windows(f"{sp}.relative_gates.{key}", gate, chk.errs, chk.bad)
+    if chk.bad.ok(f"{sp}.relative_gates"):
+        chk.errs.extend(config_problems(f"{sp}.relative_gates", rg))
+
+
+def check_gates(chk: EndpointChecks) -> None:
+    """At least one alarm gates the candidate."""
+    if gate_alarm_count(chk.ep) < 1:
+        chk.errs.append(
+            f"{chk.path}.alarms: a canary needs at least one gate alarm on the candidate "
+            "(an enabled standard alarm or a custom alarm with gate: true), got 0"
+        )
 
 
 def steps(ctx: Context) -> tuple[Step, ...]:

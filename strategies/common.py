@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sagemaker_rollouts.strategies import autoscaling
-from sagemaker_rollouts.strategies.config import (
-    STANDARD_STATISTICS,
-    CustomAlarm,
-    EndpointConfig,
-    StackConfig,
-    StandardAlarm,
-    VariantConfig,
-    has_local_nvme,
-)
+from sagemaker_rollouts.strategies.config_values import STANDARD_STATISTICS, has_local_nvme
 from sagemaker_rollouts.strategies.plan import (
     AlarmPlan,
     DataCapturePlan,
@@ -24,6 +17,15 @@ from sagemaker_rollouts.strategies.plan import (
     VpcPlan,
 )
 from sagemaker_rollouts.strategies.rollout import fingerprint
+
+if TYPE_CHECKING:
+    # Annotations only: the config model imports the strategy modules, which import this one.
+    from sagemaker_rollouts.strategies.config_model import EndpointConfig, StackConfig
+    from sagemaker_rollouts.strategies.config_shapes import (
+        CustomAlarm,
+        StandardAlarm,
+        VariantConfig,
+    )
 
 SAGEMAKER_NS = "AWS/SageMaker"
 

@@ -4,7 +4,27 @@ from __future__ import annotations
 
 from sagemaker_rollouts.strategies import common
 from sagemaker_rollouts.strategies.common import Context
+from sagemaker_rollouts.strategies.config_rules import EndpointChecks
+from sagemaker_rollouts.strategies.config_values import ConfigModel
 from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile
+
+
+class RecreateConfig(ConfigModel):
+    pass  # `strategy: {recreate: {}}`: no settings
+
+
+def check(chk: EndpointChecks, sp: str, cfg: RecreateConfig) -> None:
+    """One variant: the endpoint is replaced by one variant."""
+    n = len(chk.variants)
+    if chk.variants_ok and n != 1:
+        chk.errs.append(
+            f"{chk.path}.variants: recreate needs exactly one variant "
+            f"(recreate replaces the endpoint with one variant), got {n}"
+        )
+
+
+def check_gates(chk: EndpointChecks) -> None:
+    """No gate alarms: nothing moves traffic."""
 
 
 def plan(ctx: Context) -> EndpointPlan:

@@ -5,15 +5,100 @@ Only one batch of extra capacity at a time; rollback is batch by batch too, so i
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
+
 from sagemaker_rollouts.strategies import common
 from sagemaker_rollouts.strategies.blue_green import capacity
 from sagemaker_rollouts.strategies.common import Context
+from sagemaker_rollouts.strategies.config_rules import (
+    EndpointChecks,
+    check_rollback_alarm_count,
+    check_timeout,
+    size_args,
+    size_percent,
+)
+from sagemaker_rollouts.strategies.config_values import (
+    ConfigModel,
+    Int,
+    Size,
+    Timeout,
+    WaitSeconds,
+)
 from sagemaker_rollouts.strategies.guardrails import (
+    capacity_size,
     instances_of,
     planned_timeline,
     update_waits,
 )
 from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile, RollingPlan
+
+
+class RollingConfig(ConfigModel):
+    maximum_batch_size: Size
+    """Instances replaced per batch (5..50% of the fleet)."""
+    wait_seconds: WaitSeconds = 300
+    """Seconds each batch bakes with quiet alarms."""
+    rollback_maximum_batch_size: Size | None = None
+    """Batch size when SageMaker rolls back (default: all at once)."""
+    max_execution_timeout_seconds: Timeout | None = None
+    """Longest the whole update may take, seconds (provider: 600..14400)."""
+    # Raised to deploy again after SageMaker rolled a deployment back (strategies/native.py).
+    attempt: Annotated[Int, Field(ge=1)] = 1
+    """Raise to deploy again after SageMaker rolled a deployment back."""
+
+
+def check(chk: EndpointChecks, sp: str, cfg: RollingConfig) -> None:
+    """One variant; a batch of 5..50% of the fleet; a timeout longer than every wait together."""
+    n = len(chk.variants)
+    # deployment-guardrails-exclusions.html: rolling deployments exclude "Multi-variant
+    # inference endpoints".
+    if chk.variants_ok and n != 1:
+        chk.errs.append(
+            f"{chk.path}.variants: rolling needs exactly one variant (SageMaker rejects rolling "
+            f"updates on multi-variant endpoints), got {n}"
+        )
+    if not chk.bad.ok(f"{sp}.maximum_batch_size"):
+        return
+    count, count_ok = chk.count, chk.count_ok
+    batch = cfg.maximum_batch_size
+    pct = size_percent(batch, count)
+    # RollingUpdatePolicy MaximumBatchSize: "Value must be between 5% to 50% of the variant's
+    # total instance count" (botocore sagemaker model). A one-instance fleet can only take a
+    # batch of 1 (100%): the docs do not say AWS refuses it, so it is allowed with a warning
+    # (config_warnings).
+    if batch.type == "capacity_percent" and not 5 <= pct <= 50:
+        chk.errs.append(
+            f"{sp}.maximum_batch_size: must be 5..50 capacity_percent, got {batch.value}"
+        )
+    if count_ok and batch.type == "instance_count" and not 1 <= batch.value <= max(1, count // 2):
+        chk.errs.append(
+            f"{sp}.maximum_batch_size: must be 1..{max(1, count // 2)} instances "
+            f"(at most 50% of {count}), got {batch.value}"
+        )
+    if count_ok and chk.bad.ok(
+        f"{sp}.wait_seconds",
+        f"{sp}.max_execution_timeout_seconds",
+        f"{sp}.rollback_maximum_batch_size",
+    ):
+        check_timeout(sp, _policy(cfg), count, chk.errs)
+
+
+def _policy(ro: RollingConfig) -> RollingPlan:
+    """The update policy the config asks for, as the guardrails emulator counts its waits."""
+    rb = ro.rollback_maximum_batch_size
+    return RollingPlan(
+        maximum_batch_size=capacity_size(*size_args(ro.maximum_batch_size)),
+        wait_seconds=ro.wait_seconds,
+        rollback_maximum_batch_size=None if rb is None else capacity_size(*size_args(rb)),
+        max_execution_timeout_seconds=ro.max_execution_timeout_seconds,
+    )
+
+
+def check_gates(chk: EndpointChecks) -> None:
+    """SageMaker's auto-rollback takes 1..10 alarms."""
+    check_rollback_alarm_count(chk, "rolling")
 
 
 def plan(ctx: Context) -> EndpointPlan:

@@ -2,9 +2,10 @@
 
 YAML editors use it for completion and checks: put
 `# yaml-language-server: $schema=<path or URL of the file `rollout schema` wrote>` on the first
-line of a stack file. The schema never refuses what the validator accepts (numbers and booleans in
-string maps, `volume_kms: off` unquoted); the validator checks more (relations, AWS limits that
-span fields), so `rollout plan` stays the authority.
+line of a stack file. The schema refuses what the model refuses field by field and never refuses
+what `rollout plan` accepts (tests/test_config_docs.py checks both on every sample stack and on
+variations of every key); `rollout plan` checks more (relations, AWS limits that span fields, the
+range of a number given as a string), so it stays the authority.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def stack_file_schema() -> dict[str, Any]:
     props = cast(dict[str, Any], inner["properties"])
     config_props: dict[str, Any] = {"aws:region": {"type": "string", "description": "AWS region"}}
     for key, sub in props.items():
+        if key != "endpoints":  # null means unset (the program reads only what is set)
+            sub = {"anyOf": [sub, {"type": "null"}]}
         config_props[f"{PROJECT}:{key}"] = sub
         config_props[key] = sub
     return {
@@ -71,5 +74,15 @@ def stack_file_schema() -> dict[str, Any]:
             "environment": {},
         },
         "additionalProperties": True,
+        # `endpoints` is required, unless a Pulumi ESC environment may supply it.
+        "if": {"not": {"required": ["environment"]}},
+        "then": {
+            "required": ["config"],
+            "properties": {
+                "config": {
+                    "anyOf": [{"required": [f"{PROJECT}:endpoints"]}, {"required": ["endpoints"]}]
+                }
+            },
+        },
         "$defs": defs,
     }

@@ -148,3 +148,9 @@ def test_site_packages_gets_nothing_at_top_level_but_the_package(
     record = next(site.glob("sagemaker_rollouts-*.dist-info")) / "RECORD"
     tops = {line.split("/", 1)[0] for line in record.read_text().splitlines() if line}
     assert {t for t in tops if not t.endswith(".dist-info") and t != ".."} == {"sagemaker_rollouts"}
+
+
+def test_the_wheel_marks_the_package_as_typed(installed: tuple[Path, Path]) -> None:
+    """PEP 561: `py.typed` tells a user's pyright/mypy to read the package's own annotations."""
+    _, site = installed
+    assert (site / "sagemaker_rollouts" / "py.typed").is_file()

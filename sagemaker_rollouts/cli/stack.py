@@ -126,8 +126,8 @@ def load_stack(
     own values win) and what it could not resolve is kept in `unresolved` (and added to a config
     error, since a missing key may be one of them).
     """
-    from sagemaker_rollouts.strategies.config import ConfigError, load_config, project_config
-    from sagemaker_rollouts.strategies.planner import build_plan
+    from sagemaker_rollouts.strategies.config import ConfigError, project_config
+    from sagemaker_rollouts.strategies.pipeline import validate_stack
 
     path = stack_path(directory, stack, source)
     try:
@@ -156,8 +156,7 @@ def load_stack(
     try:
         ours, region = project_config(doc)
         with in_project_dir(directory):  # relative paths in config: from the project directory
-            config = load_config(ours, region=region)
-            plan = build_plan(config, project=PROJECT, stack=stack, region=region)
+            plan = validate_stack(ours, region=region, project=PROJECT, stack=stack).plan
     except ConfigError as e:
         hints: list[str] = []
         if unresolved:
