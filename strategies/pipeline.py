@@ -32,7 +32,6 @@ from sagemaker_rollouts.strategies.config_warnings import config_warnings
 from sagemaker_rollouts.strategies.deploy_checks import deployment_warnings
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
 from sagemaker_rollouts.strategies.planner import build_plan
-from sagemaker_rollouts.strategies.shadow_compare import glue_names
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +131,8 @@ def _own_glue_database(
     """Each component declares its own Glue database (`<project>_<stack>_<name>`), as it does its
     own state table: Glue database names are unique per account and Region, so two components
     with `strategy.shadow.athena` in one stack must not both declare `<project>_<stack>`."""
+    from sagemaker_rollouts.strategies.shadow_compare import glue_names  # shadow.athena only
+
     endpoints = tuple(
         e
         if e.shadow_report is None or e.shadow_report.glue is None
