@@ -247,9 +247,13 @@ class RolloutEndpointArgs(EndpointConfig):
 
 
 def _brought_problems(brought: Any) -> list[str]:
-    """Rules between the brought inputs: a topic key only with its topic, VPC ids together, within SageMaker's VpcConfig sizes."""
+    """Rules between the brought inputs: a topic key only with its topic, VPC ids together and
+    within SageMaker's VpcConfig sizes."""
     errs: list[str] = []
-    if brought.notification_topic_kms_key_arn is not None and brought.notification_topic_arn is None:
+    if (
+        brought.notification_topic_kms_key_arn is not None
+        and brought.notification_topic_arn is None
+    ):
         errs.append(
             "notification_topic_kms_key_arn: the key of a brought topic; set "
             "notification_topic_arn too (the component's own topic uses kms_key_arn)"
