@@ -8,7 +8,7 @@ Pulumi infers the package schema from the annotations here: the `args` annotatio
 gives the inputs, the class annotations give the outputs. Its analyzer (pulumi 3.272) handles
 TypedDicts of `pulumi.Input[...]` and fails on pydantic models whose fields use `Literal` or
 `Annotated` (`TypeError: issubclass() arg 1 must be a class`), so the inputs are TypedDicts that
-mirror `RolloutEndpointArgs` key for key (`tests/test_multilang.py` keeps the two in step), and
+mirror `RolloutEndpointArgs` key for key (`tests/infra/test_multilang.py` keeps the two in step), and
 every value is validated by that pydantic model on construction: the same all-problems
 `ConfigError`, the same rules as the Python component and the stack config.
 

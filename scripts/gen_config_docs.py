@@ -4,7 +4,7 @@
     .venv/bin/python scripts/gen_config_docs.py --check  # exit 1 when it is stale
 
 Descriptions, types, defaults and ranges come from the model's JSON Schema (`rollout schema`); the source of
-each AWS range is looked up in SOURCES by key name. tests/test_config_docs.py fails when stale.
+each AWS range is looked up in SOURCES by key name. tests/strategies/test_config_docs.py fails when stale.
 """
 
 from __future__ import annotations

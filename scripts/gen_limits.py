@@ -9,7 +9,7 @@ Sources, all offline and installed with the project's own extras:
 - moto's EC2 instance-type table (`moto/ec2/resources/instance_types.json.gz`, a snapshot of EC2
   DescribeInstanceTypes): which instance types have instance-store (NVMe) volumes, i.e. EC2's
   instance-store table. An endpoint-config KmsKeyId does not encrypt their local storage.
-`tests/test_aws_limits.py` runs `--check`'s comparison, so an upgraded botocore whose limits disagree
+`tests/strategies/test_aws_limits.py` runs `--check`'s comparison, so an upgraded botocore whose limits disagree
 with the checked-in data fails the suite and names each limit that changed; a botocore release that
 changes no limit (only `BOTOCORE_VERSION`, recorded for the reader) passes.
 """

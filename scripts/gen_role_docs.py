@@ -5,7 +5,7 @@ broad (`sagemaker_rollouts.infra.ci_policy.BROAD`).
     .venv/bin/python scripts/gen_role_docs.py          # rewrite the section in README.md
     .venv/bin/python scripts/gen_role_docs.py --check  # exit 1 if README.md is stale
 
-tests/test_role_docs.py runs the check.
+tests/project/test_role_docs.py runs the check.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 YAML editors use it for completion and checks: put
 `# yaml-language-server: $schema=<path or URL of the file `rollout schema` wrote>` on the first
 line of a stack file. The schema refuses what the model refuses field by field and never refuses
-what `rollout plan` accepts (tests/test_config_docs.py checks both on every sample stack and on
+what `rollout plan` accepts (tests/strategies/test_config_docs.py checks both on every sample stack and on
 variations of every key); `rollout plan` checks more (relations, AWS limits that span fields, the
 range of a number given as a string), so it stays the authority.
 """

@@ -2,7 +2,7 @@
 
 `RolloutEndpoint` is declared next to the program's own resources and is handed the team's key,
 topic and private subnets instead of creating its own. Try it without an AWS account:
-`.venv/bin/python -m pytest tests/test_examples.py` runs this file under Pulumi's mocks.
+`.venv/bin/python -m pytest tests/project/test_examples.py` runs this file under Pulumi's mocks.
 """
 
 import json

@@ -456,7 +456,7 @@ def rehearse(
     the world since (no scenario event, no fed alarm moved), is computed from the pure controller
     on the views read once (`_QuietTicks`) instead of three API calls; every other tick runs the
     real hook. The steps are identical to a tick-by-tick run (`skip_quiet=False`), which
-    tests/test_rehearse_speed.py checks for every shipped scenario.
+    tests/cli/test_rehearse_speed.py checks for every shipped scenario.
     """
     from sagemaker_rollouts.cli.moto_server import moto_server
     from sagemaker_rollouts.cli.provision import AwsClients, provision

@@ -42,7 +42,7 @@ def _number(*, minimum: float, strict: bool = False) -> Callable[[str], float]:
     return parse
 
 
-# Shown under each subcommand's --help; tests/test_cli_help.py parses every line, so they stay real.
+# Shown under each subcommand's --help; tests/cli/test_help.py parses every line, so they stay real.
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "schema": (
         "rollout schema",
@@ -90,7 +90,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
 }
 
 
-# Every command's exit codes, listed under its --help (tests/test_cli_help.py checks each command
+# Every command's exit codes, listed under its --help (tests/cli/test_help.py checks each command
 # has them, and that the README's CLI table agrees). Codes: cli/errors.py.
 EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
     "schema": ((0, "printed"),),

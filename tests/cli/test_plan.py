@@ -1,0 +1,159 @@
+"""`rollout plan` through the entry point: every sample stack, JSON, PNG, config errors, secrets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sagemaker_rollouts.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_STACKS = sorted(
+    p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml")
+)
+PROFILE_LABELS = (
+    "downtime",
+    "rollback speed",
+    "live-traffic testing",
+    "extra instances",
+    "extra instance-hours",
+    "time to 100%",
+)
+
+
+def _plan_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    assert main(["plan", "--json", *argv]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_sample_stacks_are_present() -> None:
+    assert {"dev", "canary", "shadow", "ab", "bluegreen", "rolling", "multi"} <= set(SAMPLE_STACKS)
+
+
+@pytest.mark.parametrize("stack", SAMPLE_STACKS)
+def test_plan_json_lists_the_program_resources_and_each_endpoint_profile(
+    stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _plan_json(capsys, "--stack", stack, "--dir", str(ROOT))
+    assert data["stack"] == stack and data["error"] is None
+    types = {r["type"] for r in data["resources"]}
+    assert "aws:sagemaker/endpoint:Endpoint" in types
+    assert "aws:sagemaker/endpointConfiguration:EndpointConfiguration" in types
+    endpoints = [r for r in data["resources"] if r["type"] == "aws:sagemaker/endpoint:Endpoint"]
+    assert len(endpoints) == len(data["endpoints"])
+    for ep in data["endpoints"]:
+        profile = ep["profile"]
+        assert set(profile) >= {
+            "downtime",
+            "rollback_speed",
+            "live_traffic_test",
+            "extra_instances",
+            "extra_instance_hours",
+            "time_to_full_seconds",
+        }
+        assert all(0 <= pct <= 100 for _, pct in ep["timeline"])
+        if ep["strategy"] == "canary":
+            assert ep["canary_steps"][-1][0] == 100
+            assert "aws:lambda/function:Function" in types  # the hook is declared
+
+
+def test_plan_prints_resources_and_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--stack", "canary", "--dir", str(ROOT)]) == 0
+    out = capsys.readouterr().out
+    assert "aws:sagemaker/endpoint:Endpoint" in out
+    for label in PROFILE_LABELS:
+        assert label in out
+    assert "canary steps" in out
+    # The pack's advisory findings: the sample's models run without network isolation.
+    assert "advisory model-network-isolation" in out
+
+
+def test_plan_json_carries_the_policy_findings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _plan_json(capsys, "--stack", "canary", "--dir", str(ROOT))
+    levels = {(f["policy"], f["level"]) for f in data["policy_findings"]}
+    assert levels == {("model-network-isolation", "advisory")}
+    # A stack whose model opts in to network isolation has no such finding.
+    raw = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    for model in raw["config"]["sagemaker-rollouts:endpoints"]["churn"]["models"].values():
+        model["network_isolation"] = True
+    (tmp_path / "Pulumi.iso.yaml").write_text(yaml.safe_dump(raw))
+    data = _plan_json(capsys, "--stack", "iso", "--dir", str(tmp_path))
+    assert data["policy_findings"] == []
+
+
+def test_plan_png_draws_the_planned_timeline(tmp_path: Path) -> None:
+    png = tmp_path / "plan.png"
+    assert main(["plan", "--stack", "multi", "--dir", str(ROOT), "--png", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_missing_stack_file_exits_2_naming_the_file_and_the_stacks_present(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["plan", "--stack", "nope", "--dir", str(ROOT)]) == 2
+    err = capsys.readouterr().err
+    assert "Pulumi.nope.yaml" in err and "not found" in err and "canary" in err
+
+
+def _write_stack(tmp_path: Path, name: str, mutate) -> Path:  # type: ignore[no-untyped-def]
+    doc = yaml.safe_load((ROOT / "Pulumi.canary.yaml").read_text())
+    mutate(doc["config"]["sagemaker-rollouts:endpoints"]["fraud"])
+    (tmp_path / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(doc))
+    return tmp_path
+
+
+def test_invalid_config_reports_every_error_with_its_key_path_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def break_it(ep: dict) -> None:
+        ep["strategy"]["canary"]["steps"] = [5, 120]
+        ep["variants"][0]["instance_type"] = "ml.nope.large"
+
+    _write_stack(tmp_path, "bad", break_it)
+    assert main(["plan", "--stack", "bad", "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "endpoints.fraud.strategy.canary.steps[1]" in err
+    assert "endpoints.fraud.variants[0].instance_type" in err
+
+
+def test_secret_config_values_are_redacted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ciphertext = "v1:AAABBBCCCsecretciphertext"
+
+    def add_secret(ep: dict) -> None:
+        ep["models"]["v2"]["environment"] = {"API_TOKEN": {"secure": ciphertext}}
+
+    _write_stack(tmp_path, "secret", add_secret)
+    assert main(["plan", "--stack", "secret", "--dir", str(tmp_path), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert ciphertext not in out
+    assert "[secret]" in out
+    assert main(["plan", "--stack", "secret", "--dir", str(tmp_path)]) == 0
+    assert ciphertext not in capsys.readouterr().out
+
+
+def test_console_script_smoke(tmp_path: Path) -> None:
+    """The installed `rollout` script (pyproject [project.scripts]) runs `plan` end to end."""
+    script = shutil.which("rollout", path=str(Path(sys.executable).parent))
+    assert script is not None, "the package is not installed: pip install -e .[dev]"
+    png = tmp_path / "canary.png"
+    done = subprocess.run(
+        [script, "plan", "--stack", "canary", "--png", str(png)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},  # no AWS credentials at all
+    )
+    assert done.returncode == 0, done.stderr
+    assert "time to 100%" in done.stdout
+    assert png.is_file()

@@ -1,0 +1,179 @@
+"""The multi-language component package, offline: the schema Pulumi infers, the inputs kept in step
+with the pydantic model, and the YAML example constructed through the provider under mocks."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+import yaml
+from pulumi.provider.experimental.component import ComponentProvider
+from pydantic import BaseModel
+
+from sagemaker_rollouts.infra import multilang
+from sagemaker_rollouts.infra.component import RolloutEndpointArgs
+from sagemaker_rollouts.infra.mockrun import run_function_offline
+from sagemaker_rollouts.strategies import config as cfg
+from sagemaker_rollouts.strategies.config import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "sagemaker-rollouts:index:RolloutEndpoint"
+EXAMPLE = ROOT / "examples" / "yaml" / "Pulumi.yaml"
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+@cache
+def provider() -> ComponentProvider:
+    return ComponentProvider([multilang.RolloutEndpoint], "sagemaker-rollouts", None, "0.0.0")
+
+
+@cache
+def schema() -> dict[str, Any]:
+    return json.loads(provider().schema)
+
+
+def ref(name: str) -> str:
+    return f"#/types/sagemaker-rollouts:index:{name}"
+
+
+def test_the_inferred_schema_has_the_component_with_typed_inputs_and_outputs() -> None:
+    component = schema()["resources"][TOKEN]
+    inputs = component["inputProperties"]
+    assert inputs["endpointName"]["type"] == "string"
+    assert inputs["models"]["type"] == "object"
+    assert inputs["models"]["additionalProperties"]["$ref"] == ref("ModelInputs")
+    assert inputs["variants"]["items"]["$ref"] == ref("VariantInputs")
+    assert inputs["dataCapture"]["$ref"] == ref("DataCaptureInputs")
+    assert inputs["strategy"]["$ref"] == "pulumi.json#/Any"
+    for key in ("kmsKeyArn", "notificationTopicArn", "permissionsBoundaryArn", "region"):
+        assert inputs[key]["type"] == "string", key
+    assert inputs["tags"]["additionalProperties"]["type"] == "string"
+    assert sorted(component["requiredInputs"]) == ["models", "strategy", "variants"]
+    outputs = component["properties"]
+    assert outputs["endpointName"]["type"] == "string"
+    assert outputs["variantNames"]["type"] == "array"
+    assert outputs["variantNames"]["items"]["type"] == "string"
+    assert {"alarmNames", "captureUri", "hookFunctionName", "stateTableName"} <= set(outputs)
+    variant = schema()["types"]["sagemaker-rollouts:index:VariantInputs"]
+    assert variant["properties"]["instanceCount"]["type"] == "integer"
+    assert sorted(variant["required"]) == ["instanceType", "model", "name"]
+
+
+PAIRS: list[tuple[type[Any], type[BaseModel]]] = [
+    (multilang.RolloutEndpointInputs, RolloutEndpointArgs),
+    (multilang.ModelInputs, cfg.ModelConfig),
+    (multilang.VariantInputs, cfg.VariantConfig),
+    (multilang.DataCaptureInputs, cfg.DataCaptureConfig),
+    (multilang.VpcInputs, cfg.VpcConfig),
+    (multilang.HookInputs, cfg.HookConfig),
+]
+
+
+@pytest.mark.parametrize(("inputs", "model"), PAIRS, ids=[p[0].__name__ for p in PAIRS])
+def test_multi_language_inputs_and_the_pydantic_model_have_the_same_keys(
+    inputs: type[Any], model: type[BaseModel]
+) -> None:
+    fields = model.model_fields
+    assert set(inputs.__annotations__) == set(fields)
+    required = {k for k, f in fields.items() if f.is_required()}
+    assert set(inputs.__required_keys__) == required
+
+
+def example_properties() -> dict[str, Any]:
+    program = yaml.safe_load(EXAMPLE.read_text())
+    found = [r for r in program["resources"].values() if r["type"] == TOKEN]
+    assert len(found) == 1
+    return found[0]["properties"]
+
+
+def test_the_yaml_example_uses_only_schema_inputs() -> None:
+    props = example_properties()
+    component = schema()["resources"][TOKEN]
+    assert set(props) <= set(component["inputProperties"])
+    assert set(component["requiredInputs"]) <= set(props)
+    variant = set(schema()["types"]["sagemaker-rollouts:index:VariantInputs"]["properties"])
+    model = set(schema()["types"]["sagemaker-rollouts:index:ModelInputs"]["properties"])
+    assert all(set(v) <= variant for v in props["variants"])
+    assert all(set(m) <= model for m in props["models"].values())
+
+
+def test_the_yaml_example_constructs_through_the_provider_with_its_own_key_and_topic() -> None:
+    props = example_properties()
+
+    def program() -> None:
+        key = aws.kms.Key("key", enable_key_rotation=True)
+        topic = aws.sns.Topic("alerts")
+        wired = props | {"kmsKeyArn": key.arn, "notificationTopicArn": topic.arn}
+        for value in wired.values():
+            assert not (isinstance(value, str) and re.search(r"\$\{", value))
+        provider().construct("fraud", TOKEN, wired, pulumi.ResourceOptions())
+
+    result = run_function_offline(program)
+    result.raise_error()
+    assert [r.name for r in result.of_type("aws:kms/key:Key")] == ["key"]
+    assert [r.name for r in result.of_type("aws:sns/topic:Topic")] == ["alerts"]
+    endpoint = result.of_type("aws:sagemaker/endpoint:Endpoint")[0]
+    assert endpoint.inputs["name"] == "fraud-detector"
+    config = result.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")[0]
+    variants = {v["variantName"]: v for v in config.inputs["productionVariants"]}
+    assert variants["stable"]["initialInstanceCount"] == 2
+    assert config.inputs["dataCaptureConfig"]["initialSamplingPercentage"] == 20
+
+
+def test_an_output_where_the_plan_needs_a_value_is_a_config_error_with_its_path() -> None:
+    props = {camel_to_snake(k): v for k, v in example_properties().items()}
+    props.pop("kms_key_arn")
+    props.pop("notification_topic_arn")
+
+    def program() -> None:
+        bucket = aws.s3.Bucket("artifacts")
+        models = dict(props["models"])
+        models["v2"] = dict(models["v2"]) | {"image": bucket.bucket}
+        multilang.RolloutEndpoint("fraud", props | {"models": models, "volume_kms": "sometimes"})  # type: ignore[arg-type]
+
+    result = run_function_offline(program)
+    assert isinstance(result.error, ConfigError), result.error
+    text = "\n".join(result.error.errors)
+    assert "models.v2.image: must be known when the program starts" in text
+    assert "volume_kms:" in text  # the other problems are reported together
+    assert result.of_type("aws:sagemaker/endpoint:Endpoint") == []
+
+
+def camel_to_snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def test_the_plugin_entry_point_hosts_the_component_under_the_package_name() -> None:
+    spec = importlib.util.spec_from_file_location("plugin_main", ROOT / "provider" / "__main__.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # not __main__: nothing is hosted
+    assert TOKEN.split(":")[0] == module.PACKAGE
+    assert module.RolloutEndpoint is multilang.RolloutEndpoint
+    plugin = yaml.safe_load((ROOT / "provider" / "PulumiPlugin.yaml").read_text())
+    assert plugin["runtime"]["name"] == "python"
+
+
+def test_the_yaml_examples_key_lets_cloudwatch_logs_use_it() -> None:
+    """AWS: a log group's KMS key must allow `logs.<region>.amazonaws.com` in its key policy
+    (CloudWatch Logs cannot use a key through IAM), else CreateLogGroup fails."""
+    program = yaml.safe_load(EXAMPLE.read_text())
+    policy = program["resources"]["key"]["properties"]["policy"]["fn::toJSON"]
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert (
+        statements["CloudWatchLogs"]["Principal"]["Service"]
+        == "logs.${region.region}.amazonaws.com"
+    )
+    assert "kms:GenerateDataKey*" in statements["CloudWatchLogs"]["Action"]
+    assert statements["AccountIamDecides"]["Action"] == "kms:*"
