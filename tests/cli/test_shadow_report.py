@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import functools
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from hypothesis import strategies as st
 from sagemaker_rollouts.cli import capture_gen
 from sagemaker_rollouts.cli.capture_gen import CaptureSpec, record
 from sagemaker_rollouts.cli.main import main
-from sagemaker_rollouts.cli.moto_server import moto_server
 from sagemaker_rollouts.cli.shadow_engine import (
     AthenaEngine,
     LocalEngine,
@@ -627,11 +625,9 @@ def test_recommendation(
 
 
 @pytest.fixture(scope="module")
-def moto() -> Iterator[Any]:
-    import boto3
-
-    with moto_server() as url:
-        yield boto3.session.Session(region_name="us-east-1"), url
+def moto(moto_session: Any, moto_url: str) -> tuple[Any, str]:
+    """The shared moto server (tests/conftest.py): its session and URL."""
+    return moto_session, moto_url
 
 
 def _truth(spec: CaptureSpec) -> tuple[int, int]:

@@ -36,9 +36,7 @@ from botocore.httpsession import URLLib3Session
 from sagemaker_rollouts.lambdas import ab_evaluator, store
 from sagemaker_rollouts.lambdas.aws_adapter import Clients, make_clients
 from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec, MetricRef
-from tests.moto_fixtures import REGION, _session, create_endpoint, moto_url
-
-__all__ = ["moto_url"]  # fixture used by name (by `shared`)
+from tests.moto_fixtures import REGION, _session, create_endpoint
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 COUNTS = {"control": (500, 10000), "challenger": (640, 10000)}  # challenger wins (p ~ 0.0009)

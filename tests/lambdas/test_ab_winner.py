@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from scipy.stats import chi2, chisquare, norm
 from statsmodels.stats.proportion import proportions_ztest
 
 from sagemaker_rollouts.cli.main import main
-from sagemaker_rollouts.cli.moto_server import moto_server
 from sagemaker_rollouts.cli.provision import AwsClients, provision
 from sagemaker_rollouts.cli.stack import load_stack
 from sagemaker_rollouts.lambdas import ab_evaluator
@@ -266,12 +264,6 @@ def test_significance_outside_zero_one_raises(significance: float) -> None:
 
 
 # --------------------------------------------------------------------------- the Lambda on moto
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
 
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)

@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 from sagemaker_rollouts.cli import capture_gen
 from sagemaker_rollouts.cli.capture_gen import CaptureSpec, record
 from sagemaker_rollouts.cli.main import main
-from sagemaker_rollouts.cli.moto_server import moto_server
 from sagemaker_rollouts.lambdas import drift_job
 from sagemaker_rollouts.lambdas.packaging import DRIFT_JOB_MODULES, build_zip, module_archive_files
 from sagemaker_rollouts.strategies.config import ConfigError, load_config, project_config
@@ -354,14 +353,6 @@ def test_input_only_captures_score_requests_and_leave_answers_unscored() -> None
 
 
 # --------------------------------------------------------------------------- the Lambda on moto
-
-
-@pytest.fixture(scope="module")
-def moto_session() -> Iterator[Any]:
-    import boto3
-
-    with moto_server() as _:
-        yield boto3.session.Session(region_name="us-east-1")
 
 
 def _job(name: str, sample_size: int = 500) -> DriftJobSpec:

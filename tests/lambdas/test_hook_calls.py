@@ -11,9 +11,7 @@ import pytest
 
 from sagemaker_rollouts.lambdas.store import STATE_SK
 from sagemaker_rollouts.strategies.scale_down import MIN_INSTANCES
-from tests.moto_fixtures import T0, World, make_world, moto_url, patch_response
-
-__all__ = ["make_world", "moto_url"]  # fixtures used by name
+from tests.moto_fixtures import T0, World, patch_response
 
 MakeWorld = Callable[..., World]
 BAKE = 301.0

@@ -29,9 +29,7 @@ from botocore.exceptions import ReadTimeoutError
 
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.strategies.controller import RolloutState, step_weights
-from tests.moto_fixtures import T0, World, alarm_event, fork, moto_url, new_world
-
-__all__ = ["moto_url"]  # fixtures used by name
+from tests.moto_fixtures import T0, World, alarm_event, fork, new_world
 
 BAKE = 301.0
 

@@ -29,13 +29,9 @@ from tests.moto_fixtures import (
     crash,
     fail,
     fresh_clients,
-    make_world,
-    moto_url,
     patch_response,
     throttle_wire,
 )
-
-__all__ = ["make_world", "moto_url"]  # fixtures used by name
 
 MakeWorld = Callable[..., World]
 BAKE = 301.0  # the steps bake 300 s

@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 
 from sagemaker_rollouts.lambdas import store
-from tests.moto_fixtures import T0, World, alarm_event, fail, fork, moto_url, new_world
-
-__all__ = ["moto_url"]
+from tests.moto_fixtures import T0, World, alarm_event, fail, fork, new_world
 
 BAKE = 301.0
 

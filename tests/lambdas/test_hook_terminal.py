@@ -36,18 +36,7 @@ from sagemaker_rollouts.strategies.controller import (
     decide,
 )
 from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step
-from tests.moto_fixtures import (
-    T0,
-    World,
-    alarm_event,
-    fail,
-    fresh_clients,
-    make_world,
-    moto_url,
-    schedule_event,
-)
-
-__all__ = ["make_world", "moto_url"]  # fixtures used by name
+from tests.moto_fixtures import T0, World, alarm_event, fail, fresh_clients, schedule_event
 
 MakeWorld = Callable[..., World]
 ROOT = Path(__file__).resolve().parents[2]

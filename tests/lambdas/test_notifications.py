@@ -16,9 +16,6 @@ from sagemaker_rollouts.infra.mockrun import OfflineRun, run_offline
 from sagemaker_rollouts.lambdas.aws_adapter import notify
 from sagemaker_rollouts.strategies import notify as fmt
 from sagemaker_rollouts.strategies.config import ConfigError, load_config
-from tests.moto_fixtures import moto_url
-
-__all__ = ["moto_url"]  # fixture used by name
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY = ROOT / "Pulumi.canary.yaml"

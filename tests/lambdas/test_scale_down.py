@@ -12,9 +12,7 @@ import pytest
 
 from sagemaker_rollouts.cli.stack import load_stack
 from sagemaker_rollouts.strategies.scale_down import MIN_INSTANCES, scale_down_target
-from tests.moto_fixtures import T0, World, make_world, moto_url, patch_response
-
-__all__ = ["make_world", "moto_url"]  # fixtures used by name
+from tests.moto_fixtures import T0, World, patch_response
 
 ROOT = Path(__file__).resolve().parents[2]
 MakeWorld = Callable[..., World]

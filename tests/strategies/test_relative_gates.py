@@ -22,9 +22,6 @@ from sagemaker_rollouts.strategies.relative_gates import (
     RelativeAlarmPlan,
     math_alarm_problems,
 )
-from tests.moto_fixtures import moto_url
-
-__all__ = ["moto_url"]  # fixture used by name
 
 ROOT = Path(__file__).resolve().parents[2]
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
