@@ -503,13 +503,17 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             plan,
             production_variants=view.production_variants,
             shadow_variants=view.shadow_variants,
-            canary=view.canary,
         )
+        completed = view.canary is None
         stack = pulumi.get_stack()
         body = pulumi.Output.all(*[a.arn for a in alarms]).apply(
             lambda arns: json.dumps(
                 dashboard.dashboard_body(
-                    shown, region=account.region, stack=stack, alarm_arns=list(arns)
+                    shown,
+                    region=account.region,
+                    stack=stack,
+                    alarm_arns=list(arns),
+                    completed=completed,
                 ),
                 sort_keys=True,
             )

@@ -19,7 +19,7 @@ from sagemaker_rollouts.strategies.config_values import (
     aws_length,
     aws_limit,
 )
-from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile
+from sagemaker_rollouts.strategies.plan import ABPlan, EndpointPlan, Profile
 
 if TYPE_CHECKING:  # the evaluator's module is imported only when a stack has an A/B endpoint
     from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec, MetricRef
@@ -184,18 +184,15 @@ def plan(ctx: Context) -> EndpointPlan:
     return EndpointPlan(
         key=ctx.key,
         endpoint_name=ctx.endpoint_name,
-        strategy="ab",
+        strategy_plan=ABPlan(evaluator(ab, ctx.endpoint_name, [v.name for v in variants])),
         models=common.models(ctx, variants),
         production_variants=tuple(
             common.variant(v, ab.weights[v.name], endpoint_name=ctx.endpoint_name) for v in variants
         ),
         shadow_variants=(),
-        deployment=None,
-        replace_on_change=False,
         alarms=tuple(alarms),
         data_capture=common.data_capture(ctx, default_on=False),
         endpoint_kms=common.endpoint_kms(ctx, variants),
-        canary=None,
         profile=Profile(
             downtime=False,
             rollback_speed="instant",
@@ -207,5 +204,4 @@ def plan(ctx: Context) -> EndpointPlan:
         ),
         tags=common.tags(ctx, "ab"),
         timeline=((0, share),),
-        ab_evaluator=evaluator(ab, ctx.endpoint_name, [v.name for v in variants]),
     )

@@ -31,7 +31,7 @@ from sagemaker_rollouts.strategies.config_values import (
     Text,
     describe_value,
 )
-from sagemaker_rollouts.strategies.plan import AlarmPlan, EndpointPlan, Profile
+from sagemaker_rollouts.strategies.plan import AlarmPlan, CanaryPlan, EndpointPlan, Profile
 from sagemaker_rollouts.strategies.relative_gates import relative_alarms
 from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step, rollout_id
 
@@ -258,16 +258,17 @@ def plan(ctx: Context) -> EndpointPlan:
     return EndpointPlan(
         key=ctx.key,
         endpoint_name=ctx.endpoint_name,
-        strategy="canary",
+        strategy_plan=CanaryPlan(
+            rollout=spec,
+            relative_alarms=relative,
+            hook_reserved_concurrency=ctx.ep.hook.reserved_concurrency,
+        ),
         models=models,
         production_variants=(stable_plan, cand_plan),
         shadow_variants=(),
-        deployment=None,
-        replace_on_change=False,
         alarms=tuple(alarms),
         data_capture=common.data_capture(ctx, default_on=False),
         endpoint_kms=common.endpoint_kms(ctx, [stable, cand]),
-        canary=spec,
         profile=Profile(
             downtime=False,
             rollback_speed="instant",
@@ -281,7 +282,5 @@ def plan(ctx: Context) -> EndpointPlan:
             extra_instance_hours=extra_hours,
         ),
         tags=common.tags(ctx, "canary"),
-        hook_reserved_concurrency=ctx.ep.hook.reserved_concurrency,
         timeline=tuple(timeline),
-        relative_alarms=relative,
     )

@@ -19,9 +19,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, assert_never
 
-from sagemaker_rollouts.strategies.plan import EndpointPlan
+from sagemaker_rollouts.strategies.plan import (
+    ABPlan,
+    BlueGreenPlan,
+    CanaryPlan,
+    EndpointPlan,
+    RecreatePlan,
+    RollingPlan,
+    ShadowPlan,
+)
+
+if TYPE_CHECKING:
+    from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 Widget = dict[str, Any]
 Section = Callable[[EndpointPlan], list[Widget]]
@@ -95,9 +106,21 @@ def traffic_widgets(ep: EndpointPlan, region: str) -> list[Widget]:
     ]
 
 
-def rollout_widgets(ep: EndpointPlan, region: str) -> list[Widget]:
-    """The canary candidate's weight (%) and step index, from the hook's EMF metrics."""
-    spec = ep.canary
+def _stepped(ep: EndpointPlan, completed: bool) -> RolloutSpec | None:
+    """The rollout a canary's hook still steps; None for other strategies and after completion."""
+    match ep.strategy_plan:
+        case CanaryPlan(rollout=spec):
+            return None if completed else spec
+        case RecreatePlan() | ShadowPlan() | ABPlan() | BlueGreenPlan() | RollingPlan():
+            return None
+        case _:
+            assert_never(ep.strategy_plan)
+
+
+def rollout_widgets(ep: EndpointPlan, region: str, *, completed: bool = False) -> list[Widget]:
+    """The canary candidate's weight (%) and step index, from the hook's EMF metrics (none after
+    the canary `completed`: its hook is removed)."""
+    spec = _stepped(ep, completed)
     if spec is None:
         return []
     ns, dims = spec.metric_namespace, ["EndpointName", ep.endpoint_name]
@@ -128,11 +151,11 @@ def alarm_widget(ep: EndpointPlan, alarm_arns: Sequence[str]) -> Widget:
     }
 
 
-def text_widget(ep: EndpointPlan, stack: str) -> Widget:
+def text_widget(ep: EndpointPlan, stack: str, *, completed: bool = False) -> Widget:
     """What this endpoint runs, and the `rollout` commands that act on it."""
     lines = [f"## {ep.endpoint_name} ({ep.strategy})", ""]
     lines.append(f"`rollout status --stack {stack} --endpoint {ep.key}`")
-    if ep.canary is not None:
+    if _stepped(ep, completed) is not None:
         lines.append(f"`rollout pause|resume|promote|abort --stack {stack} --endpoint {ep.key}`")
     return {"type": "text", "properties": {"markdown": "\n".join(lines)}}
 
@@ -148,14 +171,19 @@ def dashboard_body(
     stack: str,
     alarm_arns: Sequence[str],
     sections: Sequence[Section] | None = None,
+    completed: bool = False,
 ) -> dict[str, Any]:
     """The dashboard body of `ep`: rows of widgets laid out on the 24-unit grid.
 
     `alarm_arns`: ARNs of the endpoint's alarms (the alarm widget needs ARNs, not names).
     `sections`: extra widget rows (default `SECTIONS`).
+    `completed`: a finished canary (no hook left: no rollout widgets, no operator commands).
     """
     rows: list[list[Widget]] = [
-        [text_widget(ep, stack), *rollout_widgets(ep, region)],
+        [
+            text_widget(ep, stack, completed=completed),
+            *rollout_widgets(ep, region, completed=completed),
+        ],
         traffic_widgets(ep, region),
     ]
     if alarm_arns:

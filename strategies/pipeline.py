@@ -30,7 +30,7 @@ from sagemaker_rollouts.strategies.config_load import load_config
 from sagemaker_rollouts.strategies.config_model import StackConfig
 from sagemaker_rollouts.strategies.config_warnings import config_warnings
 from sagemaker_rollouts.strategies.deploy_checks import deployment_warnings
-from sagemaker_rollouts.strategies.plan import DeploymentPlan
+from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan, ShadowPlan
 from sagemaker_rollouts.strategies.planner import build_plan
 
 
@@ -133,19 +133,17 @@ def _own_glue_database(
     with `strategy.shadow.athena` in one stack must not both declare `<project>_<stack>`."""
     from sagemaker_rollouts.strategies.shadow_compare import glue_names  # shadow.athena only
 
-    endpoints = tuple(
-        e
-        if e.shadow_report is None or e.shadow_report.glue is None
-        else dataclasses.replace(
-            e,
-            shadow_report=dataclasses.replace(
-                e.shadow_report,
-                glue=glue_names(project, f"{stack}_{name}", e.endpoint_name),
-            ),
-        )
-        for e in plan.endpoints
-    )
-    return dataclasses.replace(plan, endpoints=endpoints)
+    def own(e: EndpointPlan) -> EndpointPlan:
+        match e.strategy_plan:
+            case ShadowPlan(report=report) if report.glue is not None:
+                glue = glue_names(project, f"{stack}_{name}", e.endpoint_name)
+                return dataclasses.replace(
+                    e, strategy_plan=ShadowPlan(dataclasses.replace(report, glue=glue))
+                )
+            case _:
+                return e
+
+    return dataclasses.replace(plan, endpoints=tuple(own(e) for e in plan.endpoints))
 
 
 # --------------------------------------------------------------------------- unique names
@@ -181,9 +179,9 @@ def claims(v: Validated, *, brought: Iterable[str] = ()) -> list[Claim]:
     named = [("DynamoDB table", plan.state_table_name), ("SNS topic", plan.topic_name)]
     named += sorted(
         {
-            ("Glue database", e.shadow_report.glue.database)
+            ("Glue database", glue.database)
             for e in plan.endpoints
-            if e.shadow_report is not None and e.shadow_report.glue is not None
+            if (glue := e.glue_table) is not None
         }
     )
     for kind, name in named:

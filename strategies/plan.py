@@ -8,13 +8,13 @@ is the one function that turns a plan weight into a SageMaker variant weight.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, assert_never
 
 if TYPE_CHECKING:  # evidence modules: imported only by stacks (and CLI commands) that use them
     from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec
     from sagemaker_rollouts.strategies.drift import DriftPlan
     from sagemaker_rollouts.strategies.rollout import RolloutSpec
-    from sagemaker_rollouts.strategies.shadow_compare import ShadowReportPlan
+    from sagemaker_rollouts.strategies.shadow_compare import GlueTable, ShadowReportPlan
 
 if TYPE_CHECKING:
     from sagemaker_rollouts.strategies.relative_gates import RelativeAlarmPlan
@@ -185,33 +185,135 @@ class Profile:
 
 
 @dataclass(frozen=True, slots=True)
+class RecreatePlan:
+    """Recreate: the endpoint is deleted before its replacement is created (downtime)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowPlan:
+    """Shadow: the shadow variant gets a copy of production traffic; `report` says what
+    `rollout shadow-report` compares (and the Glue table to declare, with `athena`)."""
+
+    report: ShadowReportPlan
+
+
+@dataclass(frozen=True, slots=True)
+class CanaryPlan:
+    """Canary: the hook Lambda steps the candidate's weight through `rollout.steps`.
+
+    `relative_alarms`: metric-math gates on the candidate relative to the stable variant.
+    `hook_reserved_concurrency`: the hook's reserved concurrency; None: unreserved (conditional
+    writes only).
+    """
+
+    rollout: RolloutSpec
+    relative_alarms: tuple[RelativeAlarmPlan, ...] = ()
+    hook_reserved_concurrency: int | None = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ABPlan:
+    """A/B: fixed weights; `evaluator` None when `successes` is not configured (none declared)."""
+
+    evaluator: EvaluatorSpec | None = None
+
+
+# What only one strategy has: exactly one of these per endpoint, handled with `match` and
+# `assert_never`, so pyright names every place a new strategy must be handled. Evidence that
+# applies across strategies (drift, alarms, data capture) stays on `EndpointPlan`.
+StrategyPlan = RecreatePlan | ShadowPlan | CanaryPlan | ABPlan | BlueGreenPlan | RollingPlan
+
+
+def strategy_name(plan: StrategyPlan) -> StrategyName:
+    """The config's name of a strategy plan (`strategy.<name>` in a stack file)."""
+    match plan:
+        case RecreatePlan():
+            return "recreate"
+        case ShadowPlan():
+            return "shadow"
+        case CanaryPlan():
+            return "canary"
+        case ABPlan():
+            return "ab"
+        case BlueGreenPlan():
+            return "blue_green"
+        case RollingPlan():
+            return "rolling"
+        case _:
+            assert_never(plan)
+
+
+@dataclass(frozen=True, slots=True)
 class EndpointPlan:
+    """One endpoint: what every strategy declares, and `strategy_plan`, what only its own does."""
+
     key: str
     endpoint_name: str
-    strategy: StrategyName
+    strategy_plan: StrategyPlan
     models: tuple[ModelPlan, ...]
     production_variants: tuple[VariantPlan, ...]
     shadow_variants: tuple[VariantPlan, ...]
-    deployment: BlueGreenPlan | RollingPlan | None
-    replace_on_change: bool  # recreate: delete the endpoint before its replacement is created
     alarms: tuple[AlarmPlan, ...]
     data_capture: DataCapturePlan | None
     endpoint_kms: bool  # encrypt the endpoint's ML storage volume with the stack key
-    canary: RolloutSpec | None
     profile: Profile
     tags: tuple[tuple[str, str], ...]
     timeline: tuple[tuple[int, int], ...] = field(default=())  # (seconds, candidate %) points
-    # The canary hook's reserved concurrency; None: unreserved (conditional writes only).
-    hook_reserved_concurrency: int | None = 1
     # Import the existing endpoint `endpoint_name` (leaving its config alone) instead of creating.
     adopt: bool = False
     # Tags on the endpoint only (not its models or config): what the next `up` reads back.
     endpoint_tags: tuple[tuple[str, str], ...] = ()
-    shadow_report: ShadowReportPlan | None = None  # shadow strategy: what the report compares
-    ab_evaluator: EvaluatorSpec | None = None  # A/B strategy with `successes`: the evaluator
     drift: DriftPlan | None = None  # the endpoint's `drift` job
-    # Canary: metric-math gates on the candidate relative to the stable variant.
-    relative_alarms: tuple[RelativeAlarmPlan, ...] = ()
+
+    @property
+    def strategy(self) -> StrategyName:
+        return strategy_name(self.strategy_plan)
+
+    # Transitional accessors: call sites move to `match ep.strategy_plan`.
+    @property
+    def deployment(self) -> BlueGreenPlan | RollingPlan | None:
+        p = self.strategy_plan
+        return p if isinstance(p, BlueGreenPlan | RollingPlan) else None
+
+    @property
+    def replace_on_change(self) -> bool:
+        return isinstance(self.strategy_plan, RecreatePlan)
+
+    @property
+    def canary(self) -> RolloutSpec | None:
+        p = self.strategy_plan
+        return p.rollout if isinstance(p, CanaryPlan) else None
+
+    @property
+    def hook_reserved_concurrency(self) -> int | None:
+        p = self.strategy_plan
+        return p.hook_reserved_concurrency if isinstance(p, CanaryPlan) else 1
+
+    @property
+    def shadow_report(self) -> ShadowReportPlan | None:
+        p = self.strategy_plan
+        return p.report if isinstance(p, ShadowPlan) else None
+
+    @property
+    def ab_evaluator(self) -> EvaluatorSpec | None:
+        p = self.strategy_plan
+        return p.evaluator if isinstance(p, ABPlan) else None
+
+    @property
+    def relative_alarms(self) -> tuple[RelativeAlarmPlan, ...]:
+        p = self.strategy_plan
+        return p.relative_alarms if isinstance(p, CanaryPlan) else ()
+
+    @property
+    def glue_table(self) -> GlueTable | None:
+        """The Glue table `rollout shadow-report --engine athena` reads (shadow with `athena`)."""
+        match self.strategy_plan:
+            case ShadowPlan(report=report):
+                return report.glue
+            case RecreatePlan() | CanaryPlan() | ABPlan() | BlueGreenPlan() | RollingPlan():
+                return None
+            case _:
+                assert_never(self.strategy_plan)
 
     def model(self, key: str) -> ModelPlan:
         for m in self.models:

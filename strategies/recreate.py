@@ -6,7 +6,7 @@ from sagemaker_rollouts.strategies import common
 from sagemaker_rollouts.strategies.common import Context
 from sagemaker_rollouts.strategies.config_rules import EndpointChecks
 from sagemaker_rollouts.strategies.config_values import ConfigModel
-from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile
+from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile, RecreatePlan
 
 
 class RecreateConfig(ConfigModel):
@@ -36,16 +36,13 @@ def plan(ctx: Context) -> EndpointPlan:
     return EndpointPlan(
         key=ctx.key,
         endpoint_name=ctx.endpoint_name,
-        strategy="recreate",
+        strategy_plan=RecreatePlan(),
         models=common.models(ctx, [v]),
         production_variants=(common.variant(v, 100, endpoint_name=ctx.endpoint_name),),
         shadow_variants=(),
-        deployment=None,
-        replace_on_change=True,
         alarms=tuple(alarms),
         data_capture=common.data_capture(ctx, default_on=False),
         endpoint_kms=common.endpoint_kms(ctx, [v]),
-        canary=None,
         profile=Profile(
             downtime=True,
             rollback_speed="redeploy",

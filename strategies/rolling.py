@@ -125,16 +125,13 @@ def plan(ctx: Context) -> EndpointPlan:
     return EndpointPlan(
         key=ctx.key,
         endpoint_name=ctx.endpoint_name,
-        strategy="rolling",
+        strategy_plan=deployment,
         models=common.models(ctx, [v]),
         production_variants=(common.variant(v, 100, endpoint_name=ctx.endpoint_name),),
         shadow_variants=(),
-        deployment=deployment,
-        replace_on_change=False,
         alarms=tuple(alarms),
         data_capture=common.data_capture(ctx, default_on=False),
         endpoint_kms=common.endpoint_kms(ctx, [v]),
-        canary=None,
         profile=Profile(
             downtime=False,
             rollback_speed="slow",

@@ -18,7 +18,7 @@ from sagemaker_rollouts.strategies.config_values import (
     Text,
     matches,
 )
-from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile
+from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile, ShadowPlan
 
 
 class OutputField(ConfigModel):
@@ -145,18 +145,14 @@ def plan(ctx: Context) -> EndpointPlan:
     return EndpointPlan(
         key=ctx.key,
         endpoint_name=ctx.endpoint_name,
-        strategy="shadow",
         models=common.models(ctx, [prod, shadow]),
         production_variants=(common.variant(prod, 100, endpoint_name=ctx.endpoint_name),),
         shadow_variants=(
             common.variant(shadow, s.sampling_percent, endpoint_name=ctx.endpoint_name),
         ),
-        deployment=None,
-        replace_on_change=False,
         alarms=tuple(alarms),
         data_capture=common.data_capture(ctx, default_on=True),
         endpoint_kms=common.endpoint_kms(ctx, [prod, shadow]),
-        canary=None,
         profile=Profile(
             downtime=False,
             rollback_speed="instant",
@@ -168,26 +164,30 @@ def plan(ctx: Context) -> EndpointPlan:
         ),
         tags=common.tags(ctx, "shadow"),
         timeline=((0, 0),),
-        shadow_report=ShadowReportPlan(
-            production=prod.name,
-            shadow=shadow.name,
-            fields=tuple(
-                FieldSpec(
-                    name=f.name,
-                    kind=f.kind,
-                    json_path=f.json_path,
-                    csv_column=f.csv_column,
-                    tolerance=0.0 if f.tolerance is None else f.tolerance,
+        strategy_plan=ShadowPlan(
+            report=ShadowReportPlan(
+                production=prod.name,
+                shadow=shadow.name,
+                fields=tuple(
+                    FieldSpec(
+                        name=f.name,
+                        kind=f.kind,
+                        json_path=f.json_path,
+                        csv_column=f.csv_column,
+                        tolerance=0.0 if f.tolerance is None else f.tolerance,
+                    )
+                    for f in s.outputs
                 )
-                for f in s.outputs
+                or (WHOLE_ANSWER,),
+                thresholds=Thresholds(
+                    min_pairs=s.promote_when.min_pairs,
+                    min_agreement=s.promote_when.min_agreement,
+                    max_p99_latency_ratio=s.promote_when.max_p99_latency_ratio,
+                ),
+                window_seconds=s.pair_window_seconds,
+                glue=glue_names(ctx.project, ctx.stack_name, ctx.endpoint_name)
+                if s.athena
+                else None,
             )
-            or (WHOLE_ANSWER,),
-            thresholds=Thresholds(
-                min_pairs=s.promote_when.min_pairs,
-                min_agreement=s.promote_when.min_agreement,
-                max_p99_latency_ratio=s.promote_when.max_p99_latency_ratio,
-            ),
-            window_seconds=s.pair_window_seconds,
-            glue=glue_names(ctx.project, ctx.stack_name, ctx.endpoint_name) if s.athena else None,
         ),
     )

@@ -10,19 +10,28 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sagemaker_rollouts.strategies.plan import (
+    ABPlan,
     AlarmPlan,
     BlueGreenPlan,
+    CanaryPlan,
     CapacitySize,
     DataCapturePlan,
     DeploymentPlan,
     EndpointPlan,
     ModelPlan,
     Profile,
+    RecreatePlan,
     RollingPlan,
+    ShadowPlan,
     VariantPlan,
     VpcPlan,
 )
 from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step, rollout_id
+from sagemaker_rollouts.strategies.shadow_compare import (
+    WHOLE_ANSWER,
+    ShadowReportPlan,
+    Thresholds,
+)
 
 REGION = "us-east-1"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -88,16 +97,13 @@ def endpoint(key: str = "ep", name: str = "ep-test", **kw: object) -> EndpointPl
     base = EndpointPlan(
         key=key,
         endpoint_name=name,
-        strategy="recreate",
+        strategy_plan=RecreatePlan(),
         models=(model("m1"),),
         production_variants=(variant("primary", "m1"),),
         shadow_variants=(),
-        deployment=None,
-        replace_on_change=False,
         alarms=(alarm(name, "primary"), alarm(name, "primary", "latency")),
         data_capture=None,
         endpoint_kms=True,
-        canary=None,
         profile=PROFILE,
         tags=(("endpoint", key),),
     )
@@ -122,7 +128,7 @@ def deployment(*endpoints: EndpointPlan, stack: str = "test") -> DeploymentPlan:
 
 
 def recreate() -> EndpointPlan:
-    return endpoint("churn", "churn-dev", strategy="recreate", replace_on_change=True)
+    return endpoint("churn", "churn-dev", strategy_plan=RecreatePlan())
 
 
 def ab_with_dark_variant() -> EndpointPlan:
@@ -130,7 +136,7 @@ def ab_with_dark_variant() -> EndpointPlan:
     return endpoint(
         "ranker",
         name,
-        strategy="ab",
+        strategy_plan=ABPlan(),
         models=(model("a"), model("b"), model("c")),
         production_variants=(
             variant("control", "a", 70),
@@ -141,12 +147,23 @@ def ab_with_dark_variant() -> EndpointPlan:
     )
 
 
+# What the shadow planner always plans: the report's comparison (no Glue table without `athena`).
+SHADOW_REPORT = ShadowReportPlan(
+    production="live",
+    shadow="shadow",
+    fields=(WHOLE_ANSWER,),
+    thresholds=Thresholds(min_pairs=1, min_agreement=99.0, max_p99_latency_ratio=1.2),
+    window_seconds=5,
+    glue=None,
+)
+
+
 def shadow() -> EndpointPlan:
     name = "fraud-shadow"
     return endpoint(
         "fraud",
         name,
-        strategy="shadow",
+        strategy_plan=ShadowPlan(SHADOW_REPORT),
         models=(model("live"), model("next")),
         production_variants=(variant("live", "live"),),
         shadow_variants=(variant("shadow", "next", 50),),
@@ -165,9 +182,8 @@ def blue_green(routing: str = "LINEAR") -> EndpointPlan:
     return endpoint(
         "search",
         name,
-        strategy="blue_green",
         production_variants=(variant("primary", "m1", count=4),),
-        deployment=BlueGreenPlan(
+        strategy_plan=BlueGreenPlan(
             routing=routing,  # type: ignore[arg-type]
             wait_seconds=300,
             canary_size=CapacitySize("CAPACITY_PERCENT", 25) if routing == "CANARY" else None,
@@ -182,9 +198,8 @@ def rolling() -> EndpointPlan:
     return endpoint(
         "recs",
         "recs-rolling",
-        strategy="rolling",
         production_variants=(variant("primary", "m1", count=6),),
-        deployment=RollingPlan(
+        strategy_plan=RollingPlan(
             maximum_batch_size=CapacitySize("CAPACITY_PERCENT", 25),
             wait_seconds=120,
             rollback_maximum_batch_size=CapacitySize("INSTANCE_COUNT", 2),
@@ -198,7 +213,7 @@ def with_vpc_and_role() -> EndpointPlan:
     return endpoint(
         "vpc",
         "vpc-ep",
-        strategy="ab",
+        strategy_plan=ABPlan(),
         models=(
             model("inside", vpc=VpcPlan(("sg-0123",), ("subnet-a", "subnet-b"))),
             model("byo", execution_role_arn="arn:aws:iam::123456789012:role/existing"),
@@ -244,7 +259,7 @@ def canary(attempt: int = 1, sample_alarm: bool = True) -> EndpointPlan:
     return endpoint(
         "fraud",
         name,
-        strategy="canary",
+        strategy_plan=CanaryPlan(spec),
         models=(model("v1"), model("v2")),
         production_variants=(variant("stable", "v1", 95, count=3), variant("candidate", "v2", 5)),
         alarms=alarms,
@@ -254,5 +269,4 @@ def canary(attempt: int = 1, sample_alarm: bool = True) -> EndpointPlan:
             destination_s3_uri=None,
             kms=True,
         ),
-        canary=spec,
     )

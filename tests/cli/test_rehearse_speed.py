@@ -11,6 +11,7 @@ import pytest
 
 from sagemaker_rollouts.cli import cmd_rehearse
 from sagemaker_rollouts.lambdas import canary_hook
+from sagemaker_rollouts.strategies.plan import CanaryPlan
 
 ROOT = Path(__file__).resolve().parents[2]
 # The shipped scenario whose outcome depends on time alone (INSUFFICIENT_DATA past its limit);
@@ -53,10 +54,12 @@ def _run(
     monkeypatch.setattr(canary_hook, "run", counted)
     stack, endpoint, loaded, resolved = cmd_rehearse.prepare(ROOT, path)
     if baseline:  # the stable fleet's alarms as baseline alarms: they hold, never roll back
-        spec = endpoint.canary
-        assert spec is not None
+        canary = endpoint.strategy_plan
+        assert isinstance(canary, CanaryPlan)
+        spec = canary.rollout
         stable = tuple(a.name for a in endpoint.alarms if a.variant == spec.stable_variant)
-        endpoint = replace(endpoint, canary=replace(spec, baseline_alarms=stable))
+        rollout = replace(spec, baseline_alarms=stable)
+        endpoint = replace(endpoint, strategy_plan=replace(canary, rollout=rollout))
     result = cmd_rehearse.rehearse(stack, endpoint, loaded, resolved, skip_quiet=skip)
     return [s.as_json() for s in result.steps], calls
 

@@ -27,6 +27,7 @@ from sagemaker_rollouts.infra.mockrun import (
 from sagemaker_rollouts.infra.program import export_outputs
 from sagemaker_rollouts.infra.render import render
 from sagemaker_rollouts.strategies.config import PROJECT, load_config
+from sagemaker_rollouts.strategies.plan import ShadowPlan
 from sagemaker_rollouts.strategies.planner import build_plan
 from sagemaker_rollouts.strategies.shadow_compare import (
     WHOLE_ANSWER,
@@ -164,12 +165,14 @@ def test_no_glue_resources_without_a_glue_table_in_the_plan(plan: Any) -> None:
 
 
 def test_two_athena_endpoints_share_one_database() -> None:
-    a = replace(fx.shadow(), shadow_report=_report(glue_names(PROJECT, "test", "fraud-shadow")))
+    a = replace(
+        fx.shadow(), strategy_plan=ShadowPlan(_report(glue_names(PROJECT, "test", "fraud-shadow")))
+    )
     b = replace(
         fx.shadow(),
         key="fraud2",
         endpoint_name="fraud-shadow-2",
-        shadow_report=_report(glue_names(PROJECT, "test", "fraud-shadow-2")),
+        strategy_plan=ShadowPlan(_report(glue_names(PROJECT, "test", "fraud-shadow-2"))),
     )
     result = run_function_offline(lambda: export_outputs(render(fx.deployment(a, b))))
     result.raise_error()
@@ -183,7 +186,7 @@ def test_athena_without_data_capture_is_refused() -> None:
     plan = replace(
         fx.shadow(),
         data_capture=None,
-        shadow_report=_report(glue_names(PROJECT, "test", "fraud-shadow")),
+        strategy_plan=ShadowPlan(_report(glue_names(PROJECT, "test", "fraud-shadow"))),
     )
     result = run_function_offline(lambda: export_outputs(render(fx.deployment(plan))))
     assert result.error is not None and "strategy.shadow.athena" in str(result.error)
