@@ -2,7 +2,7 @@
 
 Contenders, each over the same capture files and each in a fresh child process per measurement:
 - product: what `rollout shadow-report --from-dir` runs (`cli.cmd_shadow.compare`: the shared
-  Athena-dialect `comparison_sql`, transpiled by sqlglot, on the CLI's DuckDB settings), without
+  `comparison_sql` in its DuckDB spelling, on the CLI's DuckDB settings), without
   `--png`;
 - loop: a plain Python loop with the `json` module (parse each line, decode, key, pair each shadow
   record with the nearest production record of its key within the window, count agreement);

@@ -26,18 +26,23 @@ SageMaker documents no id shared by a request and its shadow copy, so the pairin
    nearer to its neighbour's request than to its own, inside one window, leaves the last copies
    unpaired (counted as unpaired, never mispaired across bodies).
 A production record without a partner is "unpaired" (expected: the shadow sees only its sampling
-share), so is a shadow record. A line that parses, has a request and a parseable time but no
-`endpointOutput` at all is "input-only" (CaptureOptions with `Input` only): counted as such,
-never compared. A line that is not JSON, lacks a request, an answer that decodes or a parseable
-`inferenceTime`, or whose BASE64 does not decode to UTF-8 text is "unreadable": counted and
-skipped, the rest of the file is still read.
+share), so is a shadow record. A side counts as captured when its `data` is there: with
+CaptureMode `Input` SageMaker writes no `endpointOutput`, with `Output` no `endpointInput`
+(SageMaker API reference, CaptureOption: `Input | Output | InputAndOutput`). A line with a
+request, a parseable time and no answer is "input-only": counted as such, never compared. A line
+with an answer and no request is paired by its `inferenceId` when it has one (the body is only
+the fallback key); without one it is "output-only": counted, never compared. A line that is not
+JSON, lacks a parseable `inferenceTime`, has neither side, or has a side whose BASE64 does not
+decode to UTF-8 text is "unreadable": counted and skipped, the rest of the file is still read.
 
-One source of truth for the query: `comparison_sql` writes it once in Athena's dialect (Trino);
-Athena runs it as is over the Glue table the program declares, and the local engine transpiles the
-same text with sqlglot to DuckDB (parsing each line once there: `cli/shadow_engine.to_duckdb`).
-Pairing uses window functions only (a running count and the previous / next production time in
-(time, variant, eventId) order per key), so both engines compute the same pairs. The table it reads has three columns: `line` (one capture line),
-`variant` and `hour` (`yyyy/MM/dd/HH`), the two partition keys projected from the S3 path.
+One source of truth for the query: `comparison_sql` writes it once; Athena runs its Trino text
+over the Glue table the program declares, and the local engine runs the same query in DuckDB's
+spelling, which is what sqlglot's transpiler makes of the Trino text (parsing each line once
+there: `cli/shadow_engine.to_duckdb`); a test holds the two texts equal, so no transpiler runs
+at report time. Pairing uses window functions only (a running count and the previous / next
+production time in (time, variant, eventId) order per key), so both engines compute the same
+pairs. The table it reads has three columns: `line` (one capture line), `variant` and `hour`
+(`yyyy/MM/dd/HH`), the two partition keys projected from the S3 path.
 
 Agreement per output field: labels agree when equal as text (after trimming); numbers agree when
 `|production - shadow| <= tolerance`, and report the mean and max absolute difference. A paired
@@ -85,7 +90,8 @@ class VariantCounts:
     records: int  # readable records inside the time range
     unreadable: int  # malformed lines, skipped (any time: an unreadable line has no time)
     unpaired: int
-    input_only: int = 0  # request captured without its answer (CaptureOption `Input` only)
+    input_only: int = 0  # request captured without its answer (CaptureMode `Input` only)
+    output_only: int = 0  # answer without request and without InferenceId: nothing to pair by
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,8 +272,21 @@ def glue_table_spec(
 # --------------------------------------------------------------------------- the query
 
 
-# Space, tab, newline, carriage return: what `trim` removes around an answer or field.
-_BLANKS = "concat(' ', chr(9), chr(10), chr(13))"
+Dialect = Literal["athena", "duckdb"]
+
+# The capture-line fields the query reads, in one place: Athena reads each from the parsed line
+# (`json_extract_scalar(doc, path)`); DuckDB extracts them all in one parse of the line
+# (`json_extract_string(line, [paths])`, then `doc[i]`, 1-based). Sorted, as
+# `cli/shadow_engine.to_duckdb` lists the paths it finds in the Athena text.
+_DOC_PATHS = (
+    "$.captureData.endpointInput.data",
+    "$.captureData.endpointInput.encoding",
+    "$.captureData.endpointOutput.data",
+    "$.captureData.endpointOutput.encoding",
+    "$.eventMetadata.eventId",
+    "$.eventMetadata.inferenceId",
+    "$.eventMetadata.inferenceTime",
+)
 
 
 def _lit(text: str) -> str:
@@ -283,46 +302,98 @@ def hour_partition(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y/%m/%d/%H")
 
 
-def _decoded(side: str) -> str:
-    base = f"json_extract_scalar(doc, '$.captureData.{side}.data')"
-    enc = f"json_extract_scalar(doc, '$.captureData.{side}.encoding')"
-    return f"CASE {enc} WHEN 'BASE64' THEN try(from_utf8(from_base64({base}))) ELSE {base} END"
+# The few spellings that differ between Athena (Trino) and DuckDB. The DuckDB texts are what
+# sqlglot's Trino -> DuckDB transpiler (plus `to_duckdb`'s parse-once rewrite) makes of the
+# Athena texts; tests/test_shadow_report.py checks the whole query both ways, so the local
+# engine needs no transpiler at run time (importing sqlglot and transpiling cost ~0.5 s a run).
+def _doc(d: Dialect) -> str:
+    """One parse of the capture line (NULL when it is not JSON)."""
+    if d == "athena":
+        return "try(json_parse(line))"
+    return f"TRY(JSON_EXTRACT_STRING(line, [{', '.join(_lit(p) for p in _DOC_PATHS)}]))"
 
 
-def _field_value(f: FieldSpec, answer: str) -> str:
+def _get(d: Dialect, path: str) -> str:
+    """A scalar of the parsed line as text (NULL when missing or JSON null)."""
+    if d == "athena":
+        return f"json_extract_scalar(doc, {_lit(path)})"
+    return f"doc[{_DOC_PATHS.index(path) + 1}]"
+
+
+def _b64_text(d: Dialect, x: str) -> str:
+    if d == "athena":
+        return f"try(from_utf8(from_base64({x})))"
+    return f"TRY(DECODE(FROM_BASE64({x})))"
+
+
+def _timestamp(d: Dialect, x: str) -> str:
+    return f"from_iso8601_timestamp({x})" if d == "athena" else f"CAST({x} AS TIMESTAMPTZ)"
+
+
+def _sha256_hex(d: Dialect, x: str) -> str:
+    # Trino's sha256 returns bytes, hex-encoded here; DuckDB's returns the hex text already
+    # (the key is compared within one engine only, so the letter case does not matter).
+    return f"to_hex(sha256(to_utf8({x})))" if d == "athena" else f"((SHA256(ENCODE({x}))))"
+
+
+def _json_scalar(d: Dialect, x: str, path: str) -> str:
+    if d == "athena":
+        return f"try(json_extract_scalar({x}, {_lit(path)}))"
+    return f"TRY({x} ->> {_lit(path)})"
+
+
+def _trim_blanks(d: Dialect, x: str) -> str:
+    """`x` without space, tab, newline and carriage return around it."""
+    if d == "athena":
+        return f"trim(BOTH concat(' ', chr(9), chr(10), chr(13)) FROM {x})"
+    return f"TRIM({x}, ' ' || CHR(9) || CHR(10) || CHR(13))"
+
+
+def _ms_between(d: Dialect, a: str, b: str) -> str:
+    unit = "'millisecond'" if d == "athena" else "'MILLISECOND'"
+    return f"date_diff({unit}, {a}, {b})"
+
+
+def _decoded(d: Dialect, side: str) -> str:
+    base = _get(d, f"$.captureData.{side}.data")
+    enc = _get(d, f"$.captureData.{side}.encoding")
+    return f"CASE {enc} WHEN 'BASE64' THEN {_b64_text(d, base)} ELSE {base} END"
+
+
+def _field_value(d: Dialect, f: FieldSpec, answer: str) -> str:
     if f.json_path is not None:
-        raw = f"try(json_extract_scalar({answer}, {_lit(f.json_path)}))"
+        raw = _json_scalar(d, answer, f.json_path)
     elif f.csv_column is not None:
         raw = f"split_part({answer}, ',', {f.csv_column + 1})"
     else:
         raw = answer
-    text = f"nullif(trim(BOTH {_BLANKS} FROM {raw}), '')"
+    text = f"nullif({_trim_blanks(d, raw)}, '')"
     return f"try_cast({text} AS double)" if f.kind == "number" else text
 
 
 PAIRING_ROUNDS = 3  # rounds of "propose to the nearest, nearest proposer wins" (see module doc)
 
 
-def _pairing_round(r: int, source: str, window_ms: int, nfields: int) -> str:
+def _pairing_round(d: Dialect, r: int, source: str, window_ms: int, nfields: int) -> str:
     """CTEs `o{r}` (records of `source` numbered in merged time order per key), `c{r}` (each
     shadow record's nearest production record within the window), `w{r}` (the nearest proposer
     of each production record wins) and `m{r}` (the pairs, with both sides' field values)."""
-    order = "ORDER BY at, is_shadow, event_id"
+    order = "ORDER BY at_time, is_shadow, event_id"
     vals = ", ".join(f"v{i}" for i in range(nfields))
     prod_vals = ", ".join(f"pr.v{i} AS p{i}" for i in range(nfields))
     shadow_vals = ", ".join(f"w.v{i} AS s{i}" for i in range(nfields))
     return f"""o{r} AS (
-  SELECT pair_key, at, is_shadow, event_id, {vals},
+  SELECT pair_key, at_time, is_shadow, event_id, {vals},
     sum(1 - is_shadow) OVER (PARTITION BY pair_key {order}
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS p_seq,
-    max(CASE WHEN is_shadow = 0 THEN at END) OVER (PARTITION BY pair_key {order}
+    max(CASE WHEN is_shadow = 0 THEN at_time END) OVER (PARTITION BY pair_key {order}
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS prev_at,
-    min(CASE WHEN is_shadow = 0 THEN at END) OVER (PARTITION BY pair_key {order}
+    min(CASE WHEN is_shadow = 0 THEN at_time END) OVER (PARTITION BY pair_key {order}
       ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS next_at
   FROM {source}
 ),
 c{r} AS (
-  SELECT pair_key, at, event_id, {vals},
+  SELECT pair_key, at_time, event_id, {vals},
     CASE WHEN d_prev <= {window_ms} AND (d_next IS NULL OR d_next > {window_ms}
            OR d_prev <= d_next) THEN p_seq
          WHEN d_next <= {window_ms} THEN p_seq + 1 END AS cand,
@@ -330,15 +401,15 @@ c{r} AS (
            OR d_prev <= d_next) THEN d_prev
          WHEN d_next <= {window_ms} THEN d_next END AS dist
   FROM (
-    SELECT pair_key, at, event_id, {vals}, p_seq,
-      date_diff('millisecond', prev_at, at) AS d_prev,
-      date_diff('millisecond', at, next_at) AS d_next
+    SELECT pair_key, at_time, event_id, {vals}, p_seq,
+      {_ms_between(d, "prev_at", "at_time")} AS d_prev,
+      {_ms_between(d, "at_time", "next_at")} AS d_next
     FROM o{r}
     WHERE is_shadow = 1
   ) s
 ),
 k{r} AS (
-  SELECT c{r}.*, row_number() OVER (PARTITION BY pair_key, cand ORDER BY dist, at, event_id)
+  SELECT c{r}.*, row_number() OVER (PARTITION BY pair_key, cand ORDER BY dist, at_time, event_id)
     AS rank_at_cand
   FROM c{r}
   WHERE cand IS NOT NULL
@@ -347,7 +418,7 @@ w{r} AS (
   SELECT * FROM k{r} WHERE rank_at_cand = 1
 ),
 m{r} AS (
-  SELECT w.pair_key, w.at AS s_at, w.event_id AS s_event, pr.at AS p_at,
+  SELECT w.pair_key, w.at_time AS s_at, w.event_id AS s_event, pr.at_time AS p_at,
     pr.event_id AS p_event, {prod_vals}, {shadow_vals}
   FROM w{r} w
   JOIN o{r} pr ON pr.pair_key = w.pair_key AND pr.p_seq = w.cand AND pr.is_shadow = 0
@@ -364,13 +435,16 @@ def comparison_sql(
     until: datetime,
     window_seconds: int,
     rounds: int = PAIRING_ROUNDS,
+    dialect: Dialect = "athena",
 ) -> str:
-    """The whole comparison as ONE Athena (Trino) query returning one row; see `parse_row`.
+    """The whole comparison as ONE query returning one row; see `parse_row`.
 
     `since` <= inferenceTime < `until` (timezone-aware); partitions outside the hours are pruned.
     Pairing: `rounds` rounds of the rule in the module doc. Each capture line is parsed once
-    (`doc`); every field is read from that parse. Raises ValueError for an empty or inverted
-    range, a field list without fields, or `rounds` < 1.
+    (`doc`); every field is read from that parse. `dialect`: "athena" (Trino, the text Athena
+    runs) or "duckdb" (the same query as sqlglot transpiles it for the local engine; a test holds
+    the two equal). Raises ValueError for an empty or inverted range, a field list without
+    fields, or `rounds` < 1.
     """
     if until <= since:
         raise ValueError(f"until ({_iso(until)}) must be after since ({_iso(since)})")
@@ -388,6 +462,7 @@ def comparison_sql(
             until=until,
             window_ms=int(window_seconds) * 1000,
             rounds=rounds,
+            dialect=dialect,
         )
         + f",\n{_summary(production, shadow, fields)}"
     )
@@ -403,30 +478,41 @@ def _query(
     until: datetime,
     window_ms: int,
     rounds: int,
+    dialect: Dialect,
 ) -> str:
     """Every CTE of the comparison, up to `pairs` (all rounds' pairs); no final SELECT."""
+    d = dialect
     p, s = _lit(production), _lit(shadow)
     n = len(fields)
     vals = ", ".join(f"v{i}" for i in range(n))
-    values = ", ".join(f"{_field_value(f, 'answer')} AS v{i}" for i, f in enumerate(fields))
-    key = "coalesce(inference_id, to_hex(sha256(to_utf8(request))))"
+    values = ", ".join(f"{_field_value(d, f, 'answer')} AS v{i}" for i, f in enumerate(fields))
+    key = f"coalesce(inference_id, {_sha256_hex(d, 'request')})"
+    materialized = " MATERIALIZED" if d == "duckdb" else ""
+    # A side counts as captured when its `data` is there (CaptureMode Input writes no
+    # endpointOutput, Output no endpointInput); captured but not decodable is unreadable.
+    ok = "parsed AND at_time IS NOT NULL"
     parts = [
         f"""WITH raw AS (
   SELECT variant, doc,
     -- a blank line is no record; trimmed only when it does not parse (the rare case)
     CASE WHEN doc IS NULL THEN trim(line) = '' ELSE false END AS blank
   FROM (
-    SELECT variant, line, try(json_parse(line)) AS doc
+    SELECT variant, line, {_doc(d)} AS doc
     FROM {table}
     WHERE variant IN ({p}, {s})
       AND hour BETWEEN {_lit(hour_partition(since))} AND {_lit(hour_partition(until))}
       AND line IS NOT NULL
   ) lines
 ),
-decoded AS (
-  SELECT variant, blank, parsed, no_output, at,
-    request IS NOT NULL AS has_request, answer IS NOT NULL AS has_answer,
-    CASE WHEN request IS NOT NULL AND answer IS NOT NULL THEN {key} END AS pair_key,
+decoded AS{materialized} (
+  SELECT variant, blank, parsed, at_time,
+    CASE WHEN {ok} AND answer IS NOT NULL AND (request IS NOT NULL
+           OR (request_data IS NULL AND inference_id IS NOT NULL)) THEN 'readable'
+         WHEN {ok} AND request IS NOT NULL AND answer_data IS NULL THEN 'input_only'
+         WHEN {ok} AND answer IS NOT NULL AND request_data IS NULL THEN 'output_only'
+         WHEN blank THEN 'blank'
+         ELSE 'unreadable' END AS state,
+    CASE WHEN answer IS NOT NULL THEN {key} END AS pair_key,
     CASE WHEN variant = {p} THEN 0 ELSE 1 END AS is_shadow,
     coalesce(event_id, '') AS event_id, {values}
   FROM (
@@ -434,35 +520,31 @@ decoded AS (
       variant,
       blank,
       doc IS NOT NULL AS parsed,
-      json_extract(doc, '$.captureData.endpointOutput') IS NULL AS no_output,
-      json_extract_scalar(doc, '$.eventMetadata.inferenceId') AS inference_id,
-      json_extract_scalar(doc, '$.eventMetadata.eventId') AS event_id,
-      try(from_iso8601_timestamp(json_extract_scalar(doc, '$.eventMetadata.inferenceTime')))
-        AS at,
-      {_decoded("endpointInput")} AS request,
-      {_decoded("endpointOutput")} AS answer
+      {_get(d, "$.eventMetadata.inferenceId")} AS inference_id,
+      {_get(d, "$.eventMetadata.eventId")} AS event_id,
+      try({_timestamp(d, _get(d, "$.eventMetadata.inferenceTime"))}) AS at_time,
+      {_get(d, "$.captureData.endpointInput.data")} AS request_data,
+      {_get(d, "$.captureData.endpointOutput.data")} AS answer_data,
+      {_decoded(d, "endpointInput")} AS request,
+      {_decoded(d, "endpointOutput")} AS answer
     FROM raw
   ) sides
 ),
 classified AS (
-  SELECT variant, pair_key, at, is_shadow, event_id, {vals},
-    CASE WHEN parsed AND at IS NOT NULL AND has_request AND has_answer THEN 'readable'
-         WHEN parsed AND at IS NOT NULL AND has_request AND no_output THEN 'input_only'
-         WHEN blank THEN 'blank'
-         ELSE 'unreadable' END AS state
+  SELECT variant, pair_key, at_time, is_shadow, event_id, {vals}, state
   FROM decoded
-  WHERE NOT (parsed AND at IS NOT NULL AND (at < from_iso8601_timestamp({_lit(_iso(since))})
-    OR at >= from_iso8601_timestamp({_lit(_iso(until))})))
+  WHERE NOT (parsed AND at_time IS NOT NULL AND (at_time < {_timestamp(d, _lit(_iso(since)))}
+    OR at_time >= {_timestamp(d, _lit(_iso(until)))}))
 ),
 readable AS (
-  SELECT pair_key, at, is_shadow, event_id, {vals}
+  SELECT pair_key, at_time, is_shadow, event_id, {vals}
   FROM classified
   WHERE state = 'readable'
 )"""
     ]
     source = "readable"
     for r in range(1, rounds + 1):
-        parts.append(_pairing_round(r, source, window_ms, n))
+        parts.append(_pairing_round(dialect, r, source, window_ms, n))
         if r < rounds:
             # The next round: what this round left unpaired, in keys where a proposal lost.
             parts.append(
@@ -473,12 +555,12 @@ mk{r} AS (
   SELECT m.* FROM m{r} m JOIN lk{r} ON m.pair_key = lk{r}.pair_key
 ),
 l{r} AS (
-  SELECT o.pair_key, o.at, o.is_shadow, o.event_id, {", ".join(f"o.v{i}" for i in range(n))}
+  SELECT o.pair_key, o.at_time, o.is_shadow, o.event_id, {", ".join(f"o.v{i}" for i in range(n))}
   FROM o{r} o JOIN lk{r} ON o.pair_key = lk{r}.pair_key
   WHERE NOT EXISTS (SELECT 1 FROM mk{r} m WHERE o.is_shadow = 1
-      AND m.pair_key = o.pair_key AND m.s_at = o.at AND m.s_event = o.event_id)
+      AND m.pair_key = o.pair_key AND m.s_at = o.at_time AND m.s_event = o.event_id)
     AND NOT EXISTS (SELECT 1 FROM mk{r} m WHERE o.is_shadow = 0
-      AND m.pair_key = o.pair_key AND m.p_at = o.at AND m.p_event = o.event_id)
+      AND m.pair_key = o.pair_key AND m.p_at = o.at_time AND m.p_event = o.event_id)
 )"""
             )
             source = f"l{r}"
@@ -519,7 +601,9 @@ def _summary(production: str, shadow: str, fields: Sequence[FieldSpec]) -> str:
     {count(p, "unreadable", "production_unreadable")},
     {count(s, "unreadable", "shadow_unreadable")},
     {count(p, "input_only", "production_input_only")},
-    {count(s, "input_only", "shadow_input_only")}
+    {count(s, "input_only", "shadow_input_only")},
+    {count(p, "output_only", "production_output_only")},
+    {count(s, "output_only", "shadow_output_only")}
   FROM classified
 ),
 agreement AS (
@@ -580,12 +664,14 @@ def parse_row(row: Mapping[str, Any], fields: Sequence[FieldSpec]) -> Comparison
             _int(row["production_unreadable"]),
             prod_records - paired,
             _int(row.get("production_input_only")),
+            _int(row.get("production_output_only")),
         ),
         shadow=VariantCounts(
             shadow_records,
             _int(row["shadow_unreadable"]),
             shadow_records - paired,
             _int(row.get("shadow_input_only")),
+            _int(row.get("shadow_output_only")),
         ),
         fields=tuple(out),
     )

@@ -14,14 +14,14 @@ import re
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sagemaker_rollouts.cli import render
+# Only what the comparison itself needs is imported here: `compare` is the report's hot path
+# (and the benchmark's); the stack loader (pydantic), rich and the plan types load on use.
 from sagemaker_rollouts.cli.errors import EXIT_FAILED, EXIT_IN_PROGRESS, EXIT_OK, UsageError
-from sagemaker_rollouts.cli.stack import load_stack
-from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 from sagemaker_rollouts.strategies.shadow_compare import (
     Comparison,
+    Dialect,
     Recommendation,
     ShadowReportPlan,
     VariantMetrics,
@@ -31,6 +31,9 @@ from sagemaker_rollouts.strategies.shadow_compare import (
     parse_row,
     recommend,
 )
+
+if TYPE_CHECKING:
+    from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 
 EXIT_BY_ACTION = {"promote": EXIT_OK, "reject": EXIT_FAILED, "keep_shadowing": EXIT_IN_PROGRESS}
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -106,30 +109,31 @@ def compare(
     *,
     differences: bool = False,
 ) -> tuple[Comparison, str, list[dict[str, Any]]]:
-    """Run the comparison query on `engine`; with `differences` (only `--png` draws them) also
-    the query listing each numeric field's shadow - production differences (a second pass over
-    the captures, so it is skipped otherwise)."""
+    """Run the comparison query on `engine`, in the engine's dialect (`engine.dialect`:
+    "duckdb" for the local engine, else Athena's); with `differences` (only `--png` draws
+    them) also the query listing each numeric field's shadow - production differences (a
+    second pass over the captures, so it is skipped otherwise)."""
+    local = getattr(engine, "dialect", "athena") == "duckdb"
+    dialect: Dialect = "duckdb" if local else "athena"
     sql = comparison_sql(
-        table="capture" if report.glue is None or _is_local(engine) else report.glue.table,
+        table="capture" if report.glue is None or local else report.glue.table,
         production=report.production,
         shadow=report.shadow,
         fields=report.fields,
         since=since,
         until=until,
         window_seconds=report.window_seconds,
+        dialect=dialect,
     )
     rows = engine.rows(sql)
     diffs = engine.rows(differences_sql(sql, report.fields)) if differences else []
     return parse_row(rows[0], report.fields), sql, diffs
 
 
-def _is_local(engine: Any) -> bool:
-    from sagemaker_rollouts.cli.shadow_engine import LocalEngine
-
-    return isinstance(engine, LocalEngine)
-
-
 def run(args: argparse.Namespace) -> int:
+    from sagemaker_rollouts.cli import render
+    from sagemaker_rollouts.cli.stack import load_stack
+
     stack = load_stack(Path(args.dir), args.stack)
     plan = stack.plan
     ep = select_shadow_endpoint(plan, args.endpoint)
@@ -200,6 +204,8 @@ class ReportResult:
         from rich.markup import escape
         from rich.table import Table
 
+        from sagemaker_rollouts.cli import render
+
         out = render.console()
         c, r = self.comparison, self.report
         out.print(
@@ -208,7 +214,13 @@ class ReportResult:
             f"{self.until:%Y-%m-%d %H:%M} UTC ({self.engine} engine)"
         )
         counts = Table(
-            "variant", "records", "paired", "unpaired", "input-only", "unreadable (skipped)"
+            "variant",
+            "records",
+            "paired",
+            "unpaired",
+            "input-only",
+            "output-only",
+            "unreadable (skipped)",
         )
         for name, v in ((r.production, c.production), (r.shadow, c.shadow)):
             counts.add_row(
@@ -217,6 +229,7 @@ class ReportResult:
                 str(c.paired),
                 str(v.unpaired),
                 str(v.input_only),
+                str(v.output_only),
                 str(v.unreadable),
             )
         out.print(counts)

@@ -36,6 +36,7 @@ from sagemaker_rollouts.strategies.shadow_compare import (
     VariantCounts,
     VariantMetrics,
     comparison_sql,
+    differences_sql,
     parse_row,
     recommend,
 )
@@ -88,6 +89,7 @@ def _compare(
         since=T0,
         until=T0 + timedelta(hours=1),
         window_seconds=window,
+        dialect="duckdb",
     )
     engine = LocalEngine(tmp_path, EP)
     try:
@@ -200,6 +202,7 @@ def test_repeated_bodies_with_half_sampling_pair_every_shadow_copy(tmp_path: Pat
         since=T0,
         until=T0 + timedelta(hours=1),
         window_seconds=5,
+        dialect="duckdb",
     )
     engine = LocalEngine(tmp_path, EP)
     try:
@@ -477,21 +480,110 @@ def test_malformed_lines_are_counted_and_skipped_and_the_rest_is_read(tmp_path: 
     assert (c.paired, c.fields[0].agreed) == (3, 3)
 
 
-def _input_only(ms: int, request: str, n: int = 0) -> str:
-    """A line as SageMaker writes it with CaptureOptions [{CaptureMode: Input}]: the request and
-    the event metadata, no `endpointOutput` (stands in for the real capture format)."""
-    doc = json.loads(_line(_ans(0.1, "ok"), ms=ms, request=request, n=n))
-    del doc["captureData"]["endpointOutput"]
+def _captured(
+    mode: str,
+    *,
+    ms: int,
+    request: str = "1.5,US",
+    answer: str = '{"score": 0.1, "label": "ok"}',
+    iid: str | None = None,
+    encoding: capture_gen.Encoding = "JSON",
+    n: int = 0,
+) -> str:
+    """A line as SageMaker writes it under CaptureOptions [{CaptureMode: mode}]: `Input` keeps
+    only `captureData.endpointInput`, `Output` only `endpointOutput`, `InputAndOutput` both
+    (SageMaker API reference, CaptureOption; each side is {observedContentType, mode, data,
+    encoding}); `none` is a damaged line with neither side."""
+    doc = json.loads(_line(answer, ms=ms, request=request, iid=iid, encoding=encoding, n=n))
+    if mode in ("Output", "none"):
+        del doc["captureData"]["endpointInput"]
+    if mode in ("Input", "none"):
+        del doc["captureData"]["endpointOutput"]
     return json.dumps(doc)
 
 
-def test_input_only_captures_are_counted_as_input_only_not_unreadable(tmp_path: Path) -> None:
-    prod = [_input_only(i, f"r{i}", i) for i in range(4)] + [_line(_ans(0.1, "ok"), ms=9)]
-    shadow = [_input_only(i + 1, f"r{i}", i) for i in range(2)] + [_line(_ans(0.1, "ok"), ms=10)]
-    c = _compare(tmp_path, prod, shadow, [LABEL])
-    assert c.production == VariantCounts(records=1, unreadable=0, unpaired=0, input_only=4)
-    assert c.shadow == VariantCounts(records=1, unreadable=0, unpaired=0, input_only=2)
-    assert c.paired == 1
+# Each case: production lines, shadow lines (as functions of the encoding), expected production
+# and shadow counts, and pairs.
+CAPTURE_MODES: dict[str, tuple[Any, Any, VariantCounts, VariantCounts, int]] = {
+    "Input only: counted input-only, never compared": (
+        lambda e: [_captured("Input", ms=i, request=f"r{i}", encoding=e, n=i) for i in range(3)],
+        lambda e: [
+            _captured("Input", ms=i + 1, request=f"r{i}", encoding=e, n=i) for i in range(2)
+        ],
+        VariantCounts(records=0, unreadable=0, unpaired=0, input_only=3),
+        VariantCounts(records=0, unreadable=0, unpaired=0, input_only=2),
+        0,
+    ),
+    "Output only without InferenceId: counted output-only, nothing to pair by": (
+        lambda e: [_captured("Output", ms=i, encoding=e, n=i) for i in range(3)],
+        lambda e: [_captured("Output", ms=i + 1, encoding=e, n=i) for i in range(3)],
+        VariantCounts(records=0, unreadable=0, unpaired=0, output_only=3),
+        VariantCounts(records=0, unreadable=0, unpaired=0, output_only=3),
+        0,
+    ),
+    "Output only with InferenceId: paired by the id": (
+        lambda e: [_captured("Output", ms=i, iid=f"id{i}", encoding=e, n=i) for i in range(3)],
+        lambda e: [_captured("Output", ms=i + 1, iid=f"id{i}", encoding=e, n=i) for i in range(2)],
+        VariantCounts(records=3, unreadable=0, unpaired=1),
+        VariantCounts(records=2, unreadable=0, unpaired=0),
+        2,
+    ),
+    "InputAndOutput on production, Input only on the shadow": (
+        lambda e: [
+            _captured("InputAndOutput", ms=i, request=f"r{i}", encoding=e) for i in range(2)
+        ],
+        lambda e: [_captured("Input", ms=i + 1, request=f"r{i}", encoding=e) for i in range(2)],
+        VariantCounts(records=2, unreadable=0, unpaired=2),
+        VariantCounts(records=0, unreadable=0, unpaired=0, input_only=2),
+        0,
+    ),
+    "capture option changed mid-range: each record by what it holds": (
+        lambda e: [
+            _captured("InputAndOutput", ms=0, request="a", encoding=e),
+            _captured("Input", ms=10, request="b", encoding=e),
+            _captured("Output", ms=20, encoding=e),
+            _captured("Output", ms=30, iid="x", encoding=e),
+        ],
+        lambda e: [
+            _captured("InputAndOutput", ms=1, request="a", encoding=e),
+            _captured("Output", ms=31, iid="x", encoding=e),
+        ],
+        VariantCounts(records=2, unreadable=0, unpaired=0, input_only=1, output_only=1),
+        VariantCounts(records=2, unreadable=0, unpaired=0),
+        2,
+    ),
+    "neither side captured: unreadable": (
+        lambda e: [
+            _captured("none", ms=0, encoding=e),
+            _captured("InputAndOutput", ms=5, encoding=e),
+        ],
+        lambda e: [_captured("InputAndOutput", ms=6, encoding=e)],
+        VariantCounts(records=1, unreadable=1, unpaired=0),
+        VariantCounts(records=1, unreadable=0, unpaired=0),
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize("encoding", capture_gen.ENCODINGS)
+@pytest.mark.parametrize("case", list(CAPTURE_MODES), ids=list(CAPTURE_MODES))
+def test_records_are_counted_by_what_their_capture_option_kept(
+    tmp_path: Path, case: str, encoding: capture_gen.Encoding
+) -> None:
+    prod, shadow, want_prod, want_shadow, paired = CAPTURE_MODES[case]
+    c = _compare(tmp_path, prod(encoding), shadow(encoding), [LABEL])
+    assert (c.production, c.shadow, c.paired) == (want_prod, want_shadow, paired)
+    assert c.fields[0].agreed == paired
+
+
+def test_an_output_only_answer_that_does_not_decode_is_unreadable(tmp_path: Path) -> None:
+    doc = json.loads(_captured("Output", ms=0, iid="a", encoding="BASE64"))
+    doc["captureData"]["endpointOutput"]["data"] = "%%%"
+    bad = json.dumps(doc)
+    good = _captured("Output", ms=1, iid="a", encoding="BASE64")
+    c = _compare(tmp_path, [bad], [good], [LABEL])
+    assert c.production == VariantCounts(records=0, unreadable=1, unpaired=0)
+    assert (c.shadow.records, c.shadow.unpaired, c.paired) == (1, 1, 0)
 
 
 def test_no_capture_files_gives_zero_counts(tmp_path: Path) -> None:
@@ -504,6 +596,7 @@ def test_no_capture_files_gives_zero_counts(tmp_path: Path) -> None:
         since=T0,
         until=T0 + timedelta(hours=1),
         window_seconds=5,
+        dialect="duckdb",
     )
     c = parse_row(engine.rows(sql)[0], [LABEL])
     assert (c.paired, c.production.records, c.fields[0].agreement_percent) == (0, 0, None)
@@ -541,6 +634,71 @@ def test_the_athena_text_transpiles_with_duckdb_functions() -> None:
     assert "json_extract_scalar" in sql and "from_iso8601_timestamp" in sql  # Trino's names
     duck = to_duckdb(sql)
     assert "json_extract_scalar" not in duck.lower() and "->>" in duck
+
+
+FIELD_SHAPES = {
+    "json number": [SCORE],
+    "json label": [LABEL],
+    "csv number and label": [CSV_SCORE, CSV_LABEL],
+    "whole answer": [WHOLE_ANSWER],
+    "every shape at once": [SCORE, LABEL, CSV_SCORE, CSV_LABEL, WHOLE_ANSWER],
+}
+
+
+def _normalized(duckdb_sql: str) -> str:
+    import sqlglot
+
+    return sqlglot.parse_one(duckdb_sql, read="duckdb").sql(dialect="duckdb", comments=False)
+
+
+@pytest.mark.parametrize("shape", list(FIELD_SHAPES), ids=list(FIELD_SHAPES))
+@pytest.mark.parametrize("rounds", [1, PAIRING_ROUNDS])
+def test_the_local_engine_runs_the_athena_text_as_sqlglot_transpiles_it(
+    shape: str, rounds: int
+) -> None:
+    """The DuckDB text the local engine runs is the transpiled Athena text (one query, two
+    spellings), so the engine needs no transpiler at run time."""
+    fields = FIELD_SHAPES[shape]
+    kw: dict[str, Any] = {
+        "table": "capture",
+        "production": "live'1",
+        "shadow": "shadow",
+        "fields": fields,
+        "since": T0,
+        "until": T0 + timedelta(hours=3),
+        "window_seconds": 7,
+        "rounds": rounds,
+    }
+    athena = comparison_sql(**kw)
+    duck = comparison_sql(**kw, dialect="duckdb")
+    assert duck != athena
+    assert _normalized(duck) == _normalized(to_duckdb(athena))
+    assert _normalized(differences_sql(duck, fields)) == _normalized(
+        to_duckdb(differences_sql(athena, fields))
+    )
+
+
+def test_the_athena_text_and_its_duckdb_spelling_give_the_same_report(tmp_path: Path) -> None:
+    spec = CaptureSpec(requests=300, sampling_percent=60, distinct_bodies=40, disagree_percent=10)
+    capture_gen.write_tree(tmp_path, spec, {"live": ["garbage"]})
+    kw: dict[str, Any] = {
+        "table": "capture",
+        "production": "live",
+        "shadow": "shadow",
+        "fields": [SCORE, LABEL],
+        "since": T0,
+        "until": T0 + timedelta(hours=1),
+        "window_seconds": 5,
+    }
+    engine = LocalEngine(tmp_path, EP)
+    try:
+        direct = engine.rows(comparison_sql(**kw, dialect="duckdb"))
+        transpiled = engine.rows(to_duckdb(comparison_sql(**kw)))
+    finally:
+        engine.close()
+    # the same row; float sums may differ in the last bits (threads add in any order)
+    assert direct[0] == pytest.approx(transpiled[0])
+    assert direct[0]["paired"] > 0 and direct[0]["production_unreadable"] == 1
 
 
 # --------------------------------------------------------------------------- recommendation
@@ -662,6 +820,7 @@ def test_captures_in_moto_s3_are_downloaded_by_hour_and_compared(moto: Any, tmp_
         since=spec.start,
         until=until,
         window_seconds=5,
+        dialect="duckdb",
     )
     engine = LocalEngine(tmp_path, EP)
     c = parse_row(engine.rows(sql)[0], [SCORE, LABEL])
