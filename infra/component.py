@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationErr
 from sagemaker_rollouts.infra import awareness, names, scaling_guard, secrets
 from sagemaker_rollouts.infra.endpoint import SageMakerEndpoint
 from sagemaker_rollouts.infra.errors import ComponentArgsError
-from sagemaker_rollouts.infra.limits import deploy_limit_errors
+from sagemaker_rollouts.infra.limits import Brought, deploy_limit_errors
 from sagemaker_rollouts.infra.shared import Account, BringYourOwn, StackResources
 from sagemaker_rollouts.strategies.config_errors import (
     ConfigError,
@@ -142,6 +142,7 @@ _OWN_FIELDS = (
     "notification_topic_kms_key_arn",
     "permissions_boundary_arn",
     "state_table_name",
+    "state_table_kms_key_arn",
     "execution_role_arn",
     "vpc_subnet_ids",
     "vpc_security_group_ids",
@@ -161,6 +162,9 @@ class RolloutEndpointArgs(EndpointConfig):
       them to publish to an encrypted topic; without them every notification fails).
     - `permissions_boundary_arn`: set on every IAM role the component creates.
     - `state_table_name`: the canary state table (hash key `pk`, range key `sk`, both strings).
+    - `state_table_kms_key_arn`: the customer managed KMS key that table is encrypted with, if
+      it is: the hook and the A/B evaluator get `kms:Decrypt`, `kms:Encrypt` and
+      `kms:GenerateDataKey` on it through DynamoDB (without them every read and write fails).
     - `execution_role_arn`: SageMaker execution role for models without their own
       (`models.<key>.execution_role_arn`); it needs ECR/S3 read, and `cloudwatch:DescribeAlarms`
       for deployment guardrails.
@@ -179,6 +183,7 @@ class RolloutEndpointArgs(EndpointConfig):
     notification_topic_kms_key_arn: KmsKeyArn | None = None
     permissions_boundary_arn: PolicyArn | None = None
     state_table_name: TableName | None = None
+    state_table_kms_key_arn: KmsKeyArn | None = None
     execution_role_arn: RoleArn | None = None
     vpc_subnet_ids: SubnetIds | None = None
     vpc_security_group_ids: SecurityGroupIds | None = None
@@ -247,7 +252,8 @@ class RolloutEndpointArgs(EndpointConfig):
 
 
 def _brought_problems(brought: Any) -> list[str]:
-    """Rules between the brought inputs: a topic key only with its topic, VPC ids together and
+    """Rules between the brought inputs: a topic key only with its topic, a table key only with
+    its table, VPC ids together and
     within SageMaker's VpcConfig sizes."""
     errs: list[str] = []
     if (
@@ -257,6 +263,11 @@ def _brought_problems(brought: Any) -> list[str]:
         errs.append(
             "notification_topic_kms_key_arn: the key of a brought topic; set "
             "notification_topic_arn too (the component's own topic uses kms_key_arn)"
+        )
+    if brought.state_table_kms_key_arn is not None and brought.state_table_name is None:
+        errs.append(
+            "state_table_kms_key_arn: the key of a brought state table; set state_table_name "
+            "too (the component's own table uses kms_key_arn)"
         )
     if (brought.vpc_subnet_ids is None) != (brought.vpc_security_group_ids is None):
         errs.append("vpc_subnet_ids: set together with vpc_security_group_ids (both or neither)")
@@ -334,7 +345,13 @@ def validate_args(
         problems=args.problems(),
         state_table_name=args.state_table_name,
     )
-    sizes = deploy_limit_errors(validated.plan)  # what AWS would refuse in what is generated
+    brought = Brought(
+        topic_arn=args.notification_topic_arn,
+        topic_key_arn=args.notification_topic_kms_key_arn,
+        table_key_arn=args.state_table_kms_key_arn,
+    )
+    # what AWS would refuse in what is generated, brought ARNs included
+    sizes = deploy_limit_errors(validated.plan, brought)
     if sizes:
         raise ConfigError(validated.origin.relative(sizes))
     return validated
@@ -524,6 +541,7 @@ def declare(parent: pulumi.ComponentResource, name: str, prepared: Prepared) -> 
             topic_arn=args.notification_topic_arn,
             table_name=args.state_table_name,
             topic_kms_key_arn=args.notification_topic_kms_key_arn,
+            table_kms_key_arn=args.state_table_kms_key_arn,
         ),
         key_alias=f"alias/{deployment.project}-{deployment.stack}-{name}",
     )

@@ -321,6 +321,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 table_arn=stack.table_arn,
                 topic_arn=stack.topic_arn,
                 topic_key_arn=stack.topic_key_arn,
+                table_key_arn=stack.table_key_arn,
                 key_arn=key_arn,
                 account=account,
                 tags=tags,
@@ -345,6 +346,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 table_arn=stack.table_arn,
                 topic_arn=stack.topic_arn,
                 topic_key_arn=stack.topic_key_arn,
+                table_key_arn=stack.table_key_arn,
                 key_arn=key_arn,
                 account=account,
                 tags=tags,
@@ -373,6 +375,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 key_arn=key_arn,
                 tags=tags,
                 topic_arn=stack.topic_arn,
+                topic_key_arn=stack.topic_key_arn,
                 depends_on=[self.endpoint],
                 opts=child,
             )

@@ -51,6 +51,7 @@ def ab_policy(
     key_arn: str | None,
     promote: bool,
     topic_key_arn: str | None = None,
+    table_key_arn: str | None = None,
 ) -> iam.Doc:
     """The evaluator's permissions. GetMetricData has no resource-level permissions (Service
     Authorization Reference, CloudWatch: resource types column empty), so it is the one `*`;
@@ -84,10 +85,12 @@ def ab_policy(
             None
             if key_arn is None
             else iam.statement("UseStackKey", ["kms:Decrypt", "kms:GenerateDataKey"], [key_arn]),
-            None if topic_key_arn is None else iam.topic_key_statement(topic_key_arn),
         )
         if statement is not None
     ]
+    statements += iam.brought_key_statements(
+        topic_key_arn=topic_key_arn, table_arn=table_arn, table_key_arn=table_key_arn
+    )
     return iam.document(*statements)
 
 
@@ -146,6 +149,7 @@ class AbEvaluator(pulumi.ComponentResource):
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
         topic_key_arn: pulumi.Input[str] | None = None,
+        table_key_arn: pulumi.Input[str] | None = None,
     ) -> None:
         super().__init__(AB_TOKEN, name, None, opts)
         from sagemaker_rollouts.lambdas.packaging import (
@@ -165,7 +169,7 @@ class AbEvaluator(pulumi.ComponentResource):
             opts=child,
         )
         policy = pulumi.Output.all(
-            endpoint_arn, table_arn, topic_arn, log_group.arn, key_arn, topic_key_arn
+            endpoint_arn, table_arn, topic_arn, log_group.arn, key_arn, topic_key_arn, table_key_arn
         ).apply(
             lambda a: json.dumps(
                 ab_policy(
@@ -177,6 +181,7 @@ class AbEvaluator(pulumi.ComponentResource):
                     key_arn=a[4],
                     promote=spec.on_winner == "promote",
                     topic_key_arn=a[5],
+                    table_key_arn=a[6],
                 )
             )
         )
@@ -225,13 +230,15 @@ def drift_policy(
     log_group_arn: str,
     key_arn: str | None,
     topic_arn: str | None = None,
+    topic_key_arn: str | None = None,
 ) -> iam.Doc:
     """The drift job's permissions: list and read only its variant's capture folder and its
     baseline object; PutMetricData only in the drift namespace (no resource-level permissions,
     scoped by the `cloudwatch:namespace` condition key); GetMetricData (read-only, no resource
     types in CloudWatch's Service Authorization Reference) to see whether it already reported a
     failure; Publish to the stack's topic to tell a human; decrypt (and
-    encrypt for the KMS-encrypted topic) with the stack key."""
+    encrypt for the KMS-encrypted topic) with the stack key; `topic_key_arn`: the key of a
+    brought, encrypted topic (`iam.topic_key_statement`: without it the failure notice fails)."""
     statements = [
         iam.statement(
             "ListCaptures",
@@ -262,6 +269,8 @@ def drift_policy(
     if key_arn is not None:
         actions = ["kms:Decrypt"] if topic_arn is None else ["kms:Decrypt", "kms:GenerateDataKey"]
         statements.append(iam.statement("UseStackKey", actions, [key_arn]))
+    if topic_arn is not None and topic_key_arn is not None:
+        statements.append(iam.topic_key_statement(topic_key_arn))
     return iam.document(*statements)
 
 
@@ -285,6 +294,7 @@ class DriftJob(pulumi.ComponentResource):
         topic_arn: pulumi.Input[str] | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
+        topic_key_arn: pulumi.Input[str] | None = None,
     ) -> None:
         super().__init__(DRIFT_TOKEN, name, None, opts)
         from sagemaker_rollouts.lambdas.packaging import (
@@ -314,7 +324,9 @@ class DriftJob(pulumi.ComponentResource):
             opts=child,
         )
         read_prefix = f"{job.capture_prefix}/{job.endpoint_name}/{job.variant}/"
-        policy = pulumi.Output.all(bucket.arn, log_group.arn, key_arn, topic_arn).apply(
+        policy = pulumi.Output.all(
+            bucket.arn, log_group.arn, key_arn, topic_arn, topic_key_arn
+        ).apply(
             lambda a: json.dumps(
                 drift_policy(
                     bucket_arn=a[0],
@@ -324,6 +336,7 @@ class DriftJob(pulumi.ComponentResource):
                     log_group_arn=a[1],
                     key_arn=a[2],
                     topic_arn=a[3],
+                    topic_key_arn=a[4],
                 )
             )
         )

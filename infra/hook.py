@@ -77,10 +77,12 @@ def hook_role_policy(
     log_group_arn: str,
     key_arn: str | None,
     topic_key_arn: str | None = None,
+    table_key_arn: str | None = None,
 ) -> dict[str, Any]:
     """The hook role's one inline policy document (`iam.hook_policy` over the watched alarms'
     ARNs). `infra.limits` measures the same document against IAM's role policy size.
-    `topic_key_arn`: the KMS key of a brought, encrypted notification topic."""
+    `topic_key_arn` / `table_key_arn`: the KMS keys of a brought, encrypted notification topic
+    and state table."""
     return iam.hook_policy(
         endpoint_arn=endpoint_arn,
         endpoint_name=spec.endpoint_name,
@@ -93,6 +95,7 @@ def hook_role_policy(
         log_group_arn=log_group_arn,
         key_arn=key_arn,
         topic_key_arn=topic_key_arn,
+        table_key_arn=table_key_arn,
     )
 
 
@@ -136,6 +139,7 @@ class CanaryHook(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         reserved_concurrency: int | None = 1,
         topic_key_arn: pulumi.Input[str] | None = None,
+        table_key_arn: pulumi.Input[str] | None = None,
     ) -> None:
         super().__init__(TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -159,6 +163,7 @@ class CanaryHook(pulumi.ComponentResource):
             account.account_id,
             account.partition,
             topic_key_arn,
+            table_key_arn,
         ).apply(
             lambda a: json.dumps(
                 hook_role_policy(
@@ -172,6 +177,7 @@ class CanaryHook(pulumi.ComponentResource):
                     log_group_arn=a[3],
                     key_arn=a[4],
                     topic_key_arn=a[7],
+                    table_key_arn=a[8],
                 )
             )
         )

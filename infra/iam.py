@@ -257,6 +257,7 @@ def hook_policy(
     log_group_arn: str,
     key_arn: str | None,
     topic_key_arn: str | None = None,
+    table_key_arn: str | None = None,
 ) -> Doc:
     """The canary hook's permissions: this endpoint, its alarms, its own rows of the state table
     (partition keys `<endpoint name>/<candidate>/<attempt>`, `strategies.rollout.rollout_id`;
@@ -267,7 +268,8 @@ def hook_policy(
     TransactWriteItems of two Puts (authorized as dynamodb:PutItem per item, DynamoDB Developer
     Guide "TransactWriteItems": "you need permissions for each action in the transaction"),
     sns:Publish. Its metrics are Embedded Metric Format log lines: no PutMetricData.
-    `topic_key_arn`: the KMS key of a brought, encrypted topic (`topic_key_statement`).
+    `topic_key_arn`: the KMS key of a brought, encrypted topic (`topic_key_statement`);
+    `table_key_arn`: the KMS key of a brought state table (`table_key_statement`).
     """
     statements = [
         statement(
@@ -300,9 +302,42 @@ def hook_policy(
         statements.append(
             statement("UseStackKey", ["kms:Decrypt", "kms:GenerateDataKey"], [key_arn])
         )
-    if topic_key_arn is not None:
-        statements.append(topic_key_statement(topic_key_arn))
+    statements += brought_key_statements(
+        topic_key_arn=topic_key_arn, table_arn=table_arn, table_key_arn=table_key_arn
+    )
     return document(*statements)
+
+
+def brought_key_statements(
+    *, topic_key_arn: str | None, table_arn: str, table_key_arn: str | None
+) -> list[Doc]:
+    """The grants on the keys of a brought topic and a brought state table (none when neither
+    is brought): what every Lambda that publishes to the topic and reads or writes the table
+    needs besides the topic and table themselves."""
+    out: list[Doc] = []
+    if topic_key_arn is not None:
+        out.append(topic_key_statement(topic_key_arn))
+    if table_key_arn is not None:
+        out.append(table_key_statement(table_key_arn, table_arn))
+    return out
+
+
+def table_key_statement(table_key_arn: str, table_arn: str) -> Doc:
+    """Reading and writing items of a DynamoDB table encrypted with a customer managed key needs
+    that key, used through DynamoDB: `kms:Decrypt`, `kms:Encrypt` and `kms:GenerateDataKey`
+    (DynamoDB Developer Guide, "Encryption at rest: how it works", customer managed keys; the
+    KMS Developer Guide's DynamoDB key policy lets principals use the key only
+    `kms:ViaService` DynamoDB). The same condition here: the Lambda cannot use the key directly.
+    `table_arn` names the table's partition and Region (`arn:PARTITION:dynamodb:REGION:...`;
+    China's service endpoints end in `.amazonaws.com.cn`)."""
+    _, partition, _, region, *_ = table_arn.split(":")
+    host = f"dynamodb.{region}.amazonaws.com" + (".cn" if partition == "aws-cn" else "")
+    return statement(
+        "UseTableKey",
+        ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+        [table_key_arn],
+        {"StringEquals": {"kms:ViaService": host}},
+    )
 
 
 def topic_key_statement(topic_key_arn: str) -> Doc:

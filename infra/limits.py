@@ -9,7 +9,9 @@ measured here by calling the same function the resource uses (`infra.hook.hook_e
 `hook_role_policy`, `watched_alarms`, `alarm_event_pattern`), with the plan's own names and the
 ARNs the account will give them: an account id is always 12 digits and a KMS key id a 36-char
 UUID, so those stand-ins have the exact length of the real values. A bring-your-own ARN passed as
-a `pulumi.Output` has no length offline; the stack's default is measured instead.
+a `pulumi.Output` has no length offline; the stack's default is measured instead (a brought KMS
+key: a key ARN of this Region, whose length is fixed). The component's brought topic and the
+keys of a brought topic and table (`Brought`) add their statements to the hook's policy.
 
 `deploy_limit_errors(plan)` runs before anything is declared (the program and the component
 call it right after planning), so `rollout plan`, `pulumi preview` and the component all refuse
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from sagemaker_rollouts.infra.hook import (
@@ -53,6 +56,17 @@ EVENT_PATTERN_CHARACTERS = int(aws_limits.SHAPES["events.EventPattern"]["max"])
 # Exact-length stand-ins for values only the account knows.
 ACCOUNT_ID = "123456789012"  # account ids are 12 digits
 KEY_ID = "00000000-0000-0000-0000-000000000000"  # KMS key ids are UUIDs
+
+
+@dataclass(frozen=True, slots=True)
+class Brought:
+    """What a component brings that the hook's policy names: a topic and the keys of a brought
+    topic and table. Each a string, None (not brought), or any other value (a `pulumi.Output`:
+    unknown offline, measured with a stand-in of the real length where there is one)."""
+
+    topic_arn: object = None
+    topic_key_arn: object = None
+    table_key_arn: object = None
 
 
 def partition_of(region: str) -> str:
@@ -78,14 +92,23 @@ def policy_characters(document: dict[str, Any]) -> int:
     return len(re.sub(r"\s", "", json.dumps(document)))
 
 
-def _names(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, Any]:
+def _names(plan: DeploymentPlan, ep: EndpointPlan, brought: Brought) -> dict[str, Any]:
     """The names and ARNs the endpoint's Lambdas see, as the program declares them."""
     region = plan.region
     part = partition_of(region)
     arn = f"arn:{part}:%s:{region}:{ACCOUNT_ID}:%s"
     table = plan.state_table_name or f"{plan.project}-{plan.stack}-rollouts"
-    own_topic = None if plan.notifications is None else plan.notifications.topic_arn
+    n = plan.notifications
+    own_topic = brought.topic_arn if isinstance(brought.topic_arn, str) else None
+    own_topic = own_topic or (None if n is None else n.topic_arn)
     topic_arn = own_topic or arn % ("sns", plan.topic_name or f"{table}-events")
+
+    def key(value: object) -> str | None:
+        return value if isinstance(value, str) or value is None else arn % ("kms", f"key/{KEY_ID}")
+
+    topic_key = brought.topic_key_arn
+    if topic_key is None and n is not None:
+        topic_key = n.topic_kms_key_arn
     fn = hook_function_name(ep.endpoint_name)
     return {
         "region": region,
@@ -96,22 +119,29 @@ def _names(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, Any]:
         "table_arn": arn % ("dynamodb", f"table/{table}"),
         "log_group_arn": arn % ("logs", f"log-group:/aws/lambda/{fn}"),
         "key_arn": arn % ("kms", f"key/{KEY_ID}") if plan.needs_kms_key else None,
+        "topic_key_arn": key(topic_key),
+        "table_key_arn": key(brought.table_key_arn),
     }
 
 
-def hook_environment_for(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, str]:
+def hook_environment_for(
+    plan: DeploymentPlan, ep: EndpointPlan, brought: Brought = Brought()
+) -> dict[str, str]:
     """The canary hook's environment for `ep` as the program declares it."""
     assert ep.canary is not None
-    n = _names(plan, ep)
+    n = _names(plan, ep, brought)
     return hook_environment(
         ep.canary, table_name=n["table"], topic_arn=n["topic_arn"], stack=plan.stack
     )
 
 
-def hook_policy_for(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, Any]:
-    """The canary hook role's inline policy for `ep` as the program declares it."""
+def hook_policy_for(
+    plan: DeploymentPlan, ep: EndpointPlan, brought: Brought = Brought()
+) -> dict[str, Any]:
+    """The canary hook role's inline policy for `ep` as the program declares it (with what a
+    component brings: `brought`)."""
     assert ep.canary is not None
-    n = _names(plan, ep)
+    n = _names(plan, ep, brought)
     return hook_role_policy(
         ep.canary,
         region=n["region"],
@@ -122,15 +152,16 @@ def hook_policy_for(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, Any]:
         topic_arn=n["topic_arn"],
         log_group_arn=n["log_group_arn"],
         key_arn=n["key_arn"],
-        topic_key_arn=None if plan.notifications is None else plan.notifications.topic_kms_key_arn,
+        topic_key_arn=n["topic_key_arn"],
+        table_key_arn=n["table_key_arn"],
     )
 
 
-def _hook_sizes(plan: DeploymentPlan, ep: EndpointPlan) -> list[str]:
+def _hook_sizes(plan: DeploymentPlan, ep: EndpointPlan, brought: Brought) -> list[str]:
     spec = ep.canary
     assert spec is not None
-    env = hook_environment_for(plan, ep)
-    policy = hook_policy_for(plan, ep)
+    env = hook_environment_for(plan, ep, brought)
+    policy = hook_policy_for(plan, ep, brought)
     alarms = watched_alarms(spec)
     what = (
         f"{len(alarms)} watched alarms ({len(spec.gate_alarms)} gates"
@@ -173,10 +204,12 @@ def _hook_sizes(plan: DeploymentPlan, ep: EndpointPlan) -> list[str]:
 UNIQUE_SUFFIX = 26
 
 
-def ab_environment_for(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, str]:
+def ab_environment_for(
+    plan: DeploymentPlan, ep: EndpointPlan, brought: Brought = Brought()
+) -> dict[str, str]:
     """The A/B evaluator's environment for `ep` as the program declares it."""
     assert ep.ab_evaluator is not None
-    n = _names(plan, ep)
+    n = _names(plan, ep, brought)
     from sagemaker_rollouts.infra.evaluators import ab_environment  # A/B stacks only
 
     return ab_environment(
@@ -184,11 +217,13 @@ def ab_environment_for(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, str]
     )
 
 
-def drift_environment_for(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, str]:
+def drift_environment_for(
+    plan: DeploymentPlan, ep: EndpointPlan, brought: Brought = Brought()
+) -> dict[str, str]:
     """The drift job's environment for `ep` as the program declares it."""
     assert ep.drift is not None
     bucket = bucket_prefix(plan.project, plan.stack) + "x" * UNIQUE_SUFFIX
-    n = _names(plan, ep)
+    n = _names(plan, ep, brought)
     # infra/shared.py StackResources: a topic (its own or the user's) only when the plan wants one
     wants_topic = plan.topic_name is not None or plan.state_table_name is not None
     from sagemaker_rollouts.infra.evaluators import drift_environment  # drift stacks only
@@ -211,17 +246,19 @@ def _environment_error(path: str, what: str, env: dict[str, str], why: str) -> l
     ]
 
 
-def deploy_limit_errors(plan: DeploymentPlan) -> list[str]:
-    """Every generated size over its AWS limit, as `endpoints.<key>.<path>: message`."""
+def deploy_limit_errors(plan: DeploymentPlan, brought: Brought = Brought()) -> list[str]:
+    """Every generated size over its AWS limit, as `endpoints.<key>.<path>: message`.
+
+    `brought`: a component's brought topic and keys (the stack file's are in `plan`)."""
     errs: list[str] = []
     for ep in plan.endpoints:
         if ep.canary is not None:
-            errs += _hook_sizes(plan, ep)
+            errs += _hook_sizes(plan, ep, brought)
         if ep.ab_evaluator is not None:
             errs += _environment_error(
                 f"endpoints.{ep.key}.strategy.ab",
                 "A/B evaluator",
-                ab_environment_for(plan, ep),
+                ab_environment_for(plan, ep, brought),
                 "its spec holds the variants and the successes/trials metrics with their "
                 "dimensions: shorten the dimension values",
             )
@@ -229,7 +266,7 @@ def deploy_limit_errors(plan: DeploymentPlan) -> list[str]:
             errs += _environment_error(
                 f"endpoints.{ep.key}.drift.features",
                 "drift job",
-                drift_environment_for(plan, ep),
+                drift_environment_for(plan, ep, brought),
                 "its spec holds every feature's name, json_path and csv_column: fewer features "
                 "or shorter paths",
             )

@@ -149,6 +149,9 @@ class RolloutEndpointInputs(TypedDict):
     """IAM permissions boundary set on every role the component creates."""
     state_table_name: NotRequired[pulumi.Input[str]]
     """Your DynamoDB canary state table (pk, sk strings) instead of the component's."""
+    state_table_kms_key_arn: NotRequired[pulumi.Input[str]]
+    """The KMS key your state table is encrypted with (its readers get Decrypt/Encrypt/
+    GenerateDataKey through DynamoDB)."""
     execution_role_arn: NotRequired[pulumi.Input[str]]
     """SageMaker execution role for models without their own."""
     vpc_subnet_ids: NotRequired[pulumi.Input[list[str]]]
@@ -163,6 +166,7 @@ _MAY_BE_OUTPUT = frozenset(
         "notification_topic_arn",
         "notification_topic_kms_key_arn",
         "permissions_boundary_arn",
+        "state_table_kms_key_arn",
         "execution_role_arn",
         "vpc_subnet_ids",
         "vpc_security_group_ids",

@@ -31,6 +31,8 @@ class BringYourOwn:
     `kms_key_arn` replaces the stack's KMS key (its key policy must let CloudWatch Logs, SNS,
     DynamoDB and SageMaker use it); `topic_arn` the notification topic; `table_name` the canary
     state table (same key schema: `pk` and `sk`, both strings). None: the stack declares its own.
+    `topic_kms_key_arn` / `table_kms_key_arn`: the customer managed keys a brought topic / table
+    is encrypted with (None: an AWS managed or owned key, which needs no grant).
     """
 
     kms_key_arn: pulumi.Input[str] | None = None
@@ -38,6 +40,8 @@ class BringYourOwn:
     table_name: str | None = None
     # The KMS key `topic_arn` is encrypted with: publishers need GenerateDataKey*/Decrypt on it.
     topic_kms_key_arn: pulumi.Input[str] | None = None
+    # The KMS key `table_name` is encrypted with: its readers and writers need it through DynamoDB.
+    table_kms_key_arn: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,8 @@ class StackResources(pulumi.ComponentResource):
         self.topic_arn = None
         # The key of a brought topic (None: the stack's own topic, on `key_arn` or aws/sns).
         self.topic_key_arn: pulumi.Output[str] | None = None
+        # The key of a brought state table (None: the stack's own table, on `key_arn`).
+        self.table_key_arn: pulumi.Output[str] | None = None
 
         if plan.needs_kms_key and byo.kms_key_arn is not None:
             self.key_arn = pulumi.Output.from_input(byo.kms_key_arn)
@@ -144,6 +150,8 @@ class StackResources(pulumi.ComponentResource):
             self.table_arn = pulumi.Output.all(account.partition, account.account_id).apply(
                 lambda a: f"arn:{a[0]}:dynamodb:{account.region}:{a[1]}:table/{table}"
             )
+            if byo.table_kms_key_arn is not None:
+                self.table_key_arn = pulumi.Output.from_input(byo.table_kms_key_arn)
         elif plan.state_table_name is not None:
             self.table = aws.dynamodb.Table(
                 f"{name}-state",

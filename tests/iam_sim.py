@@ -204,3 +204,60 @@ def may_assume(
             return False
         allow = True
     return allow
+
+
+# --------------------------------------------------------------------------- KMS on the caller's behalf
+# A call on a resource encrypted with a customer managed key makes the service call KMS with the
+# caller's credentials (`kms:ViaService` names the service): IAM then evaluates those KMS requests
+# too, and the call fails when any is denied. What each call asks KMS for:
+KMS_ON_BEHALF: dict[str, tuple[str, ...]] = {
+    # SNS Developer Guide, "Encryption at rest" (key management): "the publisher must have the
+    # kms:GenerateDataKey* and kms:Decrypt permissions" on the topic's key.
+    "sns:Publish": ("kms:GenerateDataKey", "kms:Decrypt"),
+    # DynamoDB Developer Guide, "Encryption at rest: how it works" (table keys): on access to a
+    # table on a customer managed key, DynamoDB has KMS decrypt the table key for the caller.
+    "dynamodb:GetItem": ("kms:Decrypt",),
+    "dynamodb:Query": ("kms:Decrypt",),
+    "dynamodb:PutItem": ("kms:Decrypt",),
+    "dynamodb:UpdateItem": ("kms:Decrypt",),
+    # S3 User Guide, "Using server-side encryption with AWS KMS keys" (permissions): an upload
+    # needs kms:GenerateDataKey, a download kms:Decrypt.
+    "s3:PutObject": ("kms:GenerateDataKey",),
+    "s3:GetObject": ("kms:Decrypt",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Encryption:
+    """Which resources a customer managed key encrypts: resource ARN pattern (IAM wildcards)
+    -> key ARN. Resources named by no pattern use AWS owned or managed keys (no grant needed)."""
+
+    keys: Mapping[str, str] = field(default_factory=dict)
+    region: str = "us-east-1"
+
+    def key_of(self, resource: str) -> str | None:
+        return next((k for p, k in self.keys.items() if _wild(p, resource)), None)
+
+    def requests(self, request: Request) -> list[Request]:
+        """`request` and the KMS requests its service makes with the caller's credentials."""
+        key = self.key_of(request.resource)
+        if key is None:
+            return [request]
+        service = request.action.split(":")[0]
+        via = {"kms:ViaService": f"{service}.{self.region}.amazonaws.com"}
+        return [request] + [Request(a, key, via) for a in KMS_ON_BEHALF.get(request.action, ())]
+
+
+def call_decision(
+    request: Request,
+    identity: Sequence[Doc | str],
+    boundary: Doc | str | None = None,
+    encryption: Encryption | None = None,
+) -> str:
+    """ "allow" when the call and every KMS request it causes are allowed, else the first
+    denial as `"<decision>: <request>"`."""
+    for one in (encryption or Encryption()).requests(request):
+        found = decision(one, identity, boundary)
+        if found != "allow":
+            return f"{found}: {one}"
+    return "allow"
