@@ -25,6 +25,7 @@ from sagemaker_rollouts.infra.mockrun import (
 )
 from tests.iam_sim import Encryption, Request, call_decision
 
+ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ARGS: dict[str, Any] = {
     "models": {"v1": {"image": IMAGE, "model_data_url": "s3://acme-ml/fraud/v1/model.tar.gz"}},
@@ -144,10 +145,9 @@ def test_the_topic_key_is_only_granted_for_a_brought_topic() -> None:
 
 
 def test_the_stack_configs_brought_topic_key_reaches_the_hook() -> None:
-    root = ROOT
     notify = {"topic_arn": TOPIC, "topic_kms_key_arn": TEAM_KEY}
     run = run_offline(
-        root / "Pulumi.canary.yaml", config={"sagemaker-rollouts:notifications": notify}
+        ROOT / "Pulumi.canary.yaml", config={"sagemaker-rollouts:notifications": notify}
     )
     run.raise_error()
     (hook,) = [r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if "hook" in r.name]
@@ -164,7 +164,6 @@ def test_the_stack_configs_brought_topic_key_reaches_the_hook() -> None:
 # execution role (SageMaker writes captures with it, and creates its network interfaces).
 
 
-ROOT = Path(__file__).resolve().parents[2]
 TABLE_KEY = "arn:aws:kms:us-east-1:123456789012:key/0f0f0f0f-aaaa-bbbb-cccc-222222222222"
 PLATFORM_KEY = "arn:aws:kms:us-east-1:123456789012:key/5a5a5a5a-dddd-eeee-ffff-333333333333"
 SUBNET, GROUP = "subnet-0abc1234", "sg-0def5678"
