@@ -13,23 +13,24 @@ exactly one `Decision`. The shell acts on it (weights call, notification) and st
 `apply(state, decision, now)` with a write conditional on the version it read, so two ticks racing
 on the same state cannot both step.
 
-Decision table (docs/design.md §4; rollback beats hold beats advance; first matching row wins):
+Decision table (docs/design.md §4; rollback beats hold beats advance; first matching row wins). It
+is `RULES` below, rows evaluated in order; this copy and README.md's are checked against it:
 
 | # | what it sees | what it does |
 |---|---|---|
-| 1 | rollout completed / failed / rolled back (and applied) | hold the endpoint to its terminal weights: when InService with both variants and the live share differs (a delayed advance call, a racing abort or alarm invocation, a hand edit), re-apply them (rolled back: candidate 0; completed: the last step) and record it; otherwise nothing |
-| 2 | a pending rollback | retry it (weights to candidate 0) before anything else |
-| 3 | operator abort | rollback (abort is the one intent that survives a broken baseline) |
-| 4 | gate ALARM, or the step's total INSUFFICIENT_DATA time past the limit (open spell or closed ones), or the candidate found at 0% (alarms are checked first, then the gates' alarm history since the step began, so the alarm is named) | rollback; endpoint mid-update -> recorded as pending; endpoint broken -> hold for a human |
-| 5 | the same, while a baseline (stable) alarm is in ALARM | hold and notify: never roll back onto the broken fleet |
-| 6 | pause / resume intent | recorded, folded into whatever holds (resume restarts the evidence clock) |
-| 7 | endpoint Failed / UpdateRollbackFailed / Deleting / missing, a variant missing, alarms unreadable, an alarm missing, a baseline alarm in ALARM | hold for a human; notify once per *kind* of reason |
-| 8 | gate INSUFFICIENT_DATA, low traffic (sample alarm not OK), endpoint in progress | hold (back off) |
-| 9 | live weights differ from the step's | reconcile: re-apply the step's weights |
+| 1 | the rollout completed, failed or rolled back (and applied) | hold the endpoint to its terminal weights: when it is InService with both variants and the live share differs (a weights call that landed late, a racing `rollout abort` or alarm invocation, a hand edit), put them back (rolled back: candidate 0%; completed: the last step), record it and notify; otherwise nothing |
+| 2 | a rollback decided earlier and not yet applied | retry it first (candidate to 0%), whatever the alarms say now |
+| 3 | operator abort | candidate to 0% (abort is the one intent that survives a broken baseline) |
+| 4 | a gate alarm in ALARM; the step's *total* INSUFFICIENT_DATA time past `insufficient_data_limit_seconds` (open spell or closed ones, also when the spell that crossed it has just ended); the candidate found at 0% | candidate to 0% (alarms are checked before the weights, so the alarm is named; a candidate found at 0% with every gate OK again names the gate whose ALARM the alarm history shows since the step began); endpoint mid-update or the weights call failing: recorded as pending and retried every tick; endpoint broken or a variant missing: hold for a human |
+| 5 | the same, while a baseline (stable) alarm is in ALARM | hold and notify: never move every request onto a broken fleet; `rollout abort` decides |
+| 6 | a pause or resume intent | recorded, folded into whatever rows 7-13 decide (resume restarts the evidence clock) |
+| 7 | endpoint Failed / UpdateRollbackFailed / Deleting / missing, a variant missing, alarms unreadable, an alarm missing, a baseline alarm in ALARM | hold and notify a human (once per *kind* of reason) |
+| 8 | a gate alarm in INSUFFICIENT_DATA, low traffic (sample alarm not OK), endpoint updating | hold (back off) |
+| 9 | live weights differ from the step's | put the step's weights back |
 | 10 | paused | hold |
-| 11 | evidence clock short of the bake | hold |
-| 12 | last step baked | complete |
-| 13 | otherwise, or promote | advance one step (promote_full: to 100%) |
+| 11 | evidence time short of the step's bake | hold |
+| 12 | last step baked | completed, notify |
+| 13 | otherwise, or `promote` | one step forward (`promote --full`: to 100%) |
 
 Steps are numbered from 1 in every reason a human reads (as in the CLI's tables); the state's
 `step_index` stays 0-based.
@@ -76,8 +77,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Literal, TypeVar, assert_never
 
 from sagemaker_rollouts.strategies.rollout import RolloutSpec, RolloutStatus, sagemaker_weights
@@ -402,25 +404,48 @@ def decide(
     intent: Intent | None,
     now: float,
 ) -> Decision:
-    """The next move for one rollout (the decision table above). Pure.
+    """The next move for one rollout (the decision table above, `RULES`). Pure.
 
     Rollback beats hold beats advance; never advance on missing data. An intent not yet consumed
     is consumed by this decision, applied or refused (with the decision's reason); an intent whose
     id was already consumed is ignored, so replaying the same input changes nothing.
     """
+    return _decided(spec, state, alarms, endpoint, intent, now)[1]
+
+
+def decided_by(
+    spec: RolloutSpec,
+    state: RolloutState,
+    alarms: AlarmView,
+    endpoint: EndpointView,
+    intent: Intent | None,
+    now: float,
+) -> Rule:
+    """The row of the decision table (`RULES`) that `decide` follows for the same input. Pure."""
+    return _decided(spec, state, alarms, endpoint, intent, now)[0]
+
+
+def _decided(
+    spec: RolloutSpec,
+    state: RolloutState,
+    alarms: AlarmView,
+    endpoint: EndpointView,
+    intent: Intent | None,
+    now: float,
+) -> tuple[Rule, Decision]:
     fresh = intent if intent is not None and intent.id != state.last_intent_id else None
     if fresh is not None and fresh.kind != "abort" and now - fresh.at > INTENT_TTL_SECONDS:
-        decision = _decide(spec, state, alarms, endpoint, None, now)
-        return _refuse(
+        rule, decision = _decide(spec, state, alarms, endpoint, None, now)
+        return rule, _refuse(
             decision,
             fresh,
             f"expired: first seen {now - fresh.at:.0f}s after it was given "
             f"(limit {INTENT_TTL_SECONDS}s)",
         )
-    decision = _decide(spec, state, alarms, endpoint, fresh, now)
+    rule, decision = _decide(spec, state, alarms, endpoint, fresh, now)
     if fresh is not None and _consumed(decision) != fresh.id:
-        return _refuse(decision, fresh, decision.reason)
-    return decision
+        return rule, _refuse(decision, fresh, decision.reason)
+    return rule, decision
 
 
 def _refuse(decision: Decision, intent: Intent, why: str) -> Decision:
@@ -438,88 +463,102 @@ def _decide(
     endpoint: EndpointView,
     fresh: Intent | None,
     now: float,
-) -> Decision:
-    if state.status in TERMINAL and not state.pending_rollback:
-        return _hold_terminal(spec, state, endpoint, fresh)
-
+) -> tuple[Rule, Decision]:
     clocks = next_clocks(spec, state, alarms, endpoint, now)
-    variants_missing = [
+    return _evaluate(_tick(spec, state, alarms, endpoint, fresh, now, clocks), RULES)
+
+
+# --------------------------------------------------------------------------- the decision table
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What one decision reads: the rollout, its world this tick, and the fresh intent (if any).
+
+    `clocks` are this tick's clocks (`next_clocks`), with the evidence clock restarted when the
+    state's was cleared (a resume); `variants_missing` lists the rollout's variants the endpoint
+    lacks (none while the endpoint itself is broken: that hold names the endpoint).
+    """
+
+    spec: RolloutSpec
+    state: RolloutState
+    alarms: AlarmView
+    endpoint: EndpointView
+    intent: Intent | None
+    now: float
+    clocks: Clocks
+    variants_missing: tuple[str, ...]
+
+    @cached_property
+    def rollback(self) -> tuple[str, str | None, bool] | None:
+        """(reason, alarm, automatic) when the rollout must go back to candidate 0, else None."""
+        return _rollback_wanted(
+            self.spec, self.state, self.alarms, self.endpoint, self.intent, self.clocks, self.now
+        )
+
+    @property
+    def promote(self) -> Intent | None:
+        i = self.intent
+        return i if i is not None and i.kind in ("promote", "promote_full") else None
+
+    @property
+    def last(self) -> int:
+        return len(self.spec.steps) - 1
+
+    def stuck(self, reason: str, what: str) -> Hold:
+        return _stuck(self.state, reason, what, self.clocks)
+
+
+def _tick(
+    spec: RolloutSpec,
+    state: RolloutState,
+    alarms: AlarmView,
+    endpoint: EndpointView,
+    intent: Intent | None,
+    now: float,
+    clocks: Clocks,
+) -> Tick:
+    # A resume (state.evidence_since cleared by row 6) restarts the evidence clock; otherwise
+    # `next_clocks` has already started it at `now` when the state had none.
+    if state.evidence_since is None and clocks.evidence_since is not None:
+        clocks = replace(clocks, evidence_since=now)
+    missing = tuple(
         v
         for v in (spec.stable_variant, spec.candidate_variant)
         if endpoint.status not in BROKEN and endpoint.weight(v) is None
-    ]
-
-    def stuck(reason: str, what: str) -> Hold:
-        return _stuck(state, reason, what, clocks)
-
-    def progress(st: RolloutState, intent: Intent | None) -> Decision:
-        return _progress(spec, st, alarms, endpoint, intent, now, clocks, variants_missing)
-
-    # 1. Rollback, unless the endpoint cannot take a weights call at all, or (for an automatic
-    #    rollback) the fleet it would send every request to is itself alarming.
-    wanted = _rollback_wanted(spec, state, alarms, endpoint, fresh, clocks, now)
-    if wanted is not None:
-        reason, alarm, automatic = wanted
-        if endpoint.status in BROKEN:
-            return stuck(
-                f"rollback wanted ({reason}) but endpoint is {endpoint.status}",
-                f"endpoint:{endpoint.status}",
-            )
-        if variants_missing:
-            return stuck(
-                f"rollback wanted ({reason}) but variant {variants_missing[0]} is missing",
-                f"variant-missing:{variants_missing[0]}",
-            )
-        broken = _baseline_alarming(spec, alarms)
-        if automatic and broken is not None:
-            return stuck(
-                f"rollback wanted ({reason}) but baseline alarm {broken} is ALARM: not moving "
-                f"every request onto the stable fleet; a human decides (rollout abort)",
-                f"baseline:{broken}",
-            )
-        return Rollback(
-            reason,
-            alarm,
-            rollback_weights(spec),
-            deferred=endpoint.status in IN_PROGRESS,
-            intent_id=fresh.id if fresh is not None and fresh.kind == "abort" else None,
-        )
-
-    # 2. Pause and resume are recorded whatever else holds, folded into that hold (or reconcile)
-    #    so one decision does all this input asks for and replaying it changes nothing more.
-    if fresh is not None and (fresh.kind == "pause" or fresh.kind == "resume"):
-        resume = fresh.kind == "resume"
-        status: RolloutStatus = "in_progress" if resume else "paused"
-        restarted = replace(state, evidence_since=None) if resume else state
-        then = progress(replace(restarted, status=status), None)
-        what = f"{'resumed' if resume else 'paused'} by {fresh.who}: {fresh.reason}"
-        match then:
-            case Hold():
-                return replace(
-                    then,
-                    reason=then.reason if then.stuck else f"{what}; {then.reason}",
-                    status=status,
-                    intent_id=fresh.id,
-                )
-            case Reconcile():
-                return replace(
-                    then, reason=f"{what}; {then.reason}", status=status, intent_id=fresh.id
-                )
-            case Advance() | Complete() | Rollback():
-                # Unreachable: a paused rollout or a just-restarted evidence clock cannot move.
-                raise AssertionError(f"{fresh.kind} cannot {kind(then)}")
-            case _:
-                assert_never(then)
-    return progress(state, fresh)
+    )
+    return Tick(spec, state, alarms, endpoint, intent, now, clocks, missing)
 
 
-def _hold_terminal(
-    spec: RolloutSpec, state: RolloutState, endpoint: EndpointView, fresh: Intent | None
-) -> Decision:
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One row of the decision table: the first rule that `applies` to a tick `acts` on it.
+
+    `sees` and `does` are the row as a human reads it (the module docstring, README.md "How a
+    canary runs" and docs/design.md are checked against `decision_table()`).
+    """
+
+    number: int
+    name: str
+    sees: str
+    does: str
+    applies: Callable[[Tick], bool]
+    act: Callable[[Tick], Decision]
+
+
+# --------------------------------------------------------------------------- rules 1-6
+
+
+def _is_terminal(t: Tick) -> bool:
+    return t.state.status in TERMINAL and not t.state.pending_rollback
+
+
+def _hold_terminal(t: Tick) -> Decision:
     """Row 1: a finished rollout keeps the endpoint at its terminal weights (rolled back:
     candidate 0; completed: the last step). Acts only on an InService endpoint with both variants
     (mid-update the weights are not settled yet; the next tick looks again); a missing variant
     (the next `pulumi up` removed the idle fleet) means there is nothing left to hold."""
+    spec, state, endpoint, fresh = t.spec, t.state, t.endpoint, t.intent
     done = Hold(f"rollout is {state.status}")
     if endpoint.status != "InService" or any(
         endpoint.weight(v) is None for v in (spec.stable_variant, spec.candidate_variant)
@@ -548,104 +587,355 @@ def _hold_terminal(
     return done
 
 
-def _progress(
-    spec: RolloutSpec,
-    state: RolloutState,
-    alarms: AlarmView,
-    endpoint: EndpointView,
-    fresh: Intent | None,
-    now: float,
-    clocks: Clocks,
-    variants_missing: list[str],
-) -> Decision:
-    """Rows 7-13 of the decision table: holds, reconcile, complete, advance."""
-    # A resume (state.evidence_since cleared by the caller) restarts the evidence clock.
-    if state.evidence_since is None and clocks.evidence_since is not None:
-        clocks = replace(clocks, evidence_since=now)
+def _pending(t: Tick) -> bool:
+    return t.state.pending_rollback
 
-    def stuck(reason: str, what: str) -> Hold:
-        return _stuck(state, reason, what, clocks)
 
-    # 7. Holds that need a human.
-    if endpoint.status in BROKEN:
-        return stuck(f"endpoint is {endpoint.status}", f"endpoint:{endpoint.status}")
-    if variants_missing:
-        return stuck(
-            f"variant {variants_missing[0]} is missing from the endpoint",
-            f"variant-missing:{variants_missing[0]}",
+def _aborted(t: Tick) -> bool:
+    return t.intent is not None and t.intent.kind == "abort"
+
+
+def _baseline_blocks(t: Tick) -> bool:
+    """An automatic rollback the endpoint could take, onto a stable fleet that is alarming."""
+    wanted = t.rollback
+    return (
+        wanted is not None
+        and wanted[2]
+        and t.endpoint.status not in BROKEN
+        and not t.variants_missing
+        and _baseline_alarming(t.spec, t.alarms) is not None
+    )
+
+
+def _rollback_due(t: Tick) -> bool:
+    return t.rollback is not None and not _baseline_blocks(t)
+
+
+def _roll_back(t: Tick) -> Decision:
+    """Rows 2-4: candidate to 0%, unless the endpoint cannot take a weights call at all."""
+    assert t.rollback is not None
+    reason, alarm, _ = t.rollback
+    if t.endpoint.status in BROKEN:
+        return t.stuck(
+            f"rollback wanted ({reason}) but endpoint is {t.endpoint.status}",
+            f"endpoint:{t.endpoint.status}",
         )
+    if t.variants_missing:
+        return t.stuck(
+            f"rollback wanted ({reason}) but variant {t.variants_missing[0]} is missing",
+            f"variant-missing:{t.variants_missing[0]}",
+        )
+    fresh = t.intent
+    return Rollback(
+        reason,
+        alarm,
+        rollback_weights(t.spec),
+        deferred=t.endpoint.status in IN_PROGRESS,
+        intent_id=fresh.id if fresh is not None and fresh.kind == "abort" else None,
+    )
+
+
+def _rollback_wanted_anyway(t: Tick) -> bool:
+    return t.rollback is not None
+
+
+def _hold_baseline(t: Tick) -> Decision:
+    """Row 5: never move every request onto a stable fleet that is itself alarming."""
+    assert t.rollback is not None
+    broken = _baseline_alarming(t.spec, t.alarms)
+    return t.stuck(
+        f"rollback wanted ({t.rollback[0]}) but baseline alarm {broken} is ALARM: not moving "
+        f"every request onto the stable fleet; a human decides (rollout abort)",
+        f"baseline:{broken}",
+    )
+
+
+def _pause_or_resume(t: Tick) -> bool:
+    return t.intent is not None and t.intent.kind in ("pause", "resume")
+
+
+def _fold(t: Tick) -> Decision:
+    """Row 6: pause and resume are recorded whatever else holds, folded into that hold (or
+    reconcile, rows 7-13) so one decision does all this input asks for and replaying it changes
+    nothing more."""
+    fresh = t.intent
+    assert fresh is not None
+    resume = fresh.kind == "resume"
+    status: RolloutStatus = "in_progress" if resume else "paused"
+    restarted = replace(t.state, evidence_since=None) if resume else t.state
+    st = replace(restarted, status=status)
+    then = _evaluate(_tick(t.spec, st, t.alarms, t.endpoint, None, t.now, t.clocks), _PROGRESS)[1]
+    what = f"{'resumed' if resume else 'paused'} by {fresh.who}: {fresh.reason}"
+    match then:
+        case Hold():
+            return replace(
+                then,
+                reason=then.reason if then.stuck else f"{what}; {then.reason}",
+                status=status,
+                intent_id=fresh.id,
+            )
+        case Reconcile():
+            return replace(then, reason=f"{what}; {then.reason}", status=status, intent_id=fresh.id)
+        case Advance() | Complete() | Rollback():
+            # Unreachable: a paused rollout or a just-restarted evidence clock cannot move.
+            raise AssertionError(f"{fresh.kind} cannot {kind(then)}")
+        case _:
+            assert_never(then)
+
+
+# --------------------------------------------------------------------------- rules 7-13
+
+
+def _human_needed(t: Tick) -> tuple[str, str] | None:
+    """(reason, kind of reason) of a hold only a human can end, else None."""
+    spec, alarms, endpoint = t.spec, t.alarms, t.endpoint
+    if endpoint.status in BROKEN:
+        return f"endpoint is {endpoint.status}", f"endpoint:{endpoint.status}"
+    if t.variants_missing:
+        missing = t.variants_missing[0]
+        return f"variant {missing} is missing from the endpoint", f"variant-missing:{missing}"
     if alarms.unreadable is not None:
-        return stuck(f"alarms unreadable: {alarms.unreadable}", "alarms-unreadable")
+        return f"alarms unreadable: {alarms.unreadable}", "alarms-unreadable"
     for name in (*spec.gate_alarms, *_sample(spec), *spec.baseline_alarms):
         if alarms.get(name) is None:
-            return stuck(f"alarm {name} is missing", f"alarm-missing:{name}")
+            return f"alarm {name} is missing", f"alarm-missing:{name}"
     broken = _baseline_alarming(spec, alarms)
     if broken is not None:
-        return stuck(
+        return (
             f"baseline alarm {broken} is ALARM: the stable fleet is unhealthy; holding",
             f"baseline:{broken}",
         )
+    return None
 
-    # 8. Holds that wait.
+
+def _needs_human(t: Tick) -> bool:
+    return _human_needed(t) is not None
+
+
+def _hold_for_human(t: Tick) -> Decision:
+    needed = _human_needed(t)
+    assert needed is not None
+    return t.stuck(*needed)
+
+
+def _wait_reason(t: Tick) -> str | None:
+    """Why this tick must wait and look again (no human needed), else None."""
+    spec, alarms = t.spec, t.alarms
     waiting = [n for n in spec.gate_alarms if alarms.get(n) == "INSUFFICIENT_DATA"]
     if waiting:
-        return Hold(
+        return (
             f"alarm {waiting[0]} has INSUFFICIENT_DATA "
-            f"({missing_total(clocks, now):.0f}s of {spec.insufficient_data_limit_seconds}s "
-            "allowed this step)",
-            clocks=clocks,
+            f"({missing_total(t.clocks, t.now):.0f}s of {spec.insufficient_data_limit_seconds}s "
+            "allowed this step)"
         )
     if spec.sample_alarm is not None and alarms.get(spec.sample_alarm) != "OK":
-        return Hold(
-            f"low traffic: sample alarm {spec.sample_alarm} is {alarms.get(spec.sample_alarm)}",
-            clocks=clocks,
-        )
-    if endpoint.status in IN_PROGRESS:
-        return Hold(f"endpoint is {endpoint.status}: back off", clocks=clocks)
+        return f"low traffic: sample alarm {spec.sample_alarm} is {alarms.get(spec.sample_alarm)}"
+    if t.endpoint.status in IN_PROGRESS:
+        return f"endpoint is {t.endpoint.status}: back off"
+    return None
 
-    # 9. Reconcile drift. A promote below the last step sets the next step's weights anyway, so it
-    #    goes ahead; at the last step it is consumed by the reconcile (completion follows the bake).
-    promote = fresh if fresh is not None and fresh.kind in ("promote", "promote_full") else None
-    last = len(spec.steps) - 1
-    if _drifted(spec, endpoint, state.step_index) and (promote is None or state.step_index >= last):
-        live = candidate_share(spec, endpoint)
-        return Reconcile(
-            f"live candidate share {_pct(live)} differs from step {state.step_index + 1} "
-            f"({spec.steps[state.step_index].candidate_percent}%)",
-            step_weights(spec, state.step_index),
-            intent_id=None if promote is None else promote.id,
-        )
 
-    # 10-13. Progress.
-    if state.status == "paused" and promote is None:
-        return Hold("paused", clocks=clocks)
-    bake = spec.steps[state.step_index].bake_seconds
-    seen = evidence_seconds(clocks, now)
-    baked = clocks.evidence_since is not None and seen >= bake and seen > 0
-    if promote is None and not baked:
-        return Hold(
-            f"baking step {state.step_index + 1}: {seen:.0f}s of {bake}s with evidence",
-            clocks=clocks,
-        )
-    if state.step_index >= last:
-        return Complete(
-            "last step baked" if promote is None else f"promoted by {promote.who}",
-            intent_id=None if promote is None else promote.id,
-        )
-    target = (
-        last if promote is not None and promote.kind == "promote_full" else state.step_index + 1
+def _must_wait(t: Tick) -> bool:
+    return _wait_reason(t) is not None
+
+
+def _hold_waiting(t: Tick) -> Decision:
+    reason = _wait_reason(t)
+    assert reason is not None
+    return Hold(reason, clocks=t.clocks)
+
+
+def _weights_drifted(t: Tick) -> bool:
+    # A promote below the last step sets the next step's weights anyway, so it goes ahead; at
+    # the last step it is consumed by the reconcile (completion follows the bake).
+    return _drifted(t.spec, t.endpoint, t.state.step_index) and (
+        t.promote is None or t.state.step_index >= t.last
     )
+
+
+def _reconcile(t: Tick) -> Decision:
+    i = t.state.step_index
+    return Reconcile(
+        f"live candidate share {_pct(candidate_share(t.spec, t.endpoint))} differs from step "
+        f"{i + 1} ({t.spec.steps[i].candidate_percent}%)",
+        step_weights(t.spec, i),
+        intent_id=None if t.promote is None else t.promote.id,
+    )
+
+
+def _paused(t: Tick) -> bool:
+    return t.state.status == "paused" and t.promote is None
+
+
+def _hold_paused(t: Tick) -> Decision:
+    return Hold("paused", clocks=t.clocks)
+
+
+def _bake(t: Tick) -> tuple[int, float]:
+    """(the step's bake seconds, seconds of evidence so far)."""
+    return t.spec.steps[t.state.step_index].bake_seconds, evidence_seconds(t.clocks, t.now)
+
+
+def _baking(t: Tick) -> bool:
+    bake, seen = _bake(t)
+    baked = t.clocks.evidence_since is not None and seen >= bake and seen > 0
+    return t.promote is None and not baked
+
+
+def _hold_baking(t: Tick) -> Decision:
+    bake, seen = _bake(t)
+    return Hold(
+        f"baking step {t.state.step_index + 1}: {seen:.0f}s of {bake}s with evidence",
+        clocks=t.clocks,
+    )
+
+
+def _on_last_step(t: Tick) -> bool:
+    return t.state.step_index >= t.last
+
+
+def _complete(t: Tick) -> Decision:
+    promote = t.promote
+    return Complete(
+        "last step baked" if promote is None else f"promoted by {promote.who}",
+        intent_id=None if promote is None else promote.id,
+    )
+
+
+def _always(t: Tick) -> bool:
+    del t
+    return True
+
+
+def _advance(t: Tick) -> Decision:
+    promote, i = t.promote, t.state.step_index
+    target = t.last if promote is not None and promote.kind == "promote_full" else i + 1
     why = (
-        f"step {state.step_index + 1} baked ({seen:.0f}s with evidence)"
+        f"step {i + 1} baked ({evidence_seconds(t.clocks, t.now):.0f}s with evidence)"
         if promote is None
         else f"{command_name(promote.kind)} by {promote.who}: {promote.reason}"
     )
     return Advance(
-        f"{why}; to {spec.steps[target].candidate_percent}%",
+        f"{why}; to {t.spec.steps[target].candidate_percent}%",
         target,
-        step_weights(spec, target),
+        step_weights(t.spec, target),
         intent_id=None if promote is None else promote.id,
     )
+
+
+# The decision table (docs/design.md §4): rollback beats hold beats advance; first matching row
+# wins. The module docstring and README.md "How a canary runs" print `decision_table()`.
+RULES: tuple[Rule, ...] = (
+    Rule(
+        1,
+        "terminal",
+        "the rollout completed, failed or rolled back (and applied)",
+        "hold the endpoint to its terminal weights: when it is InService with both variants and "
+        "the live share differs (a weights call that landed late, a racing `rollout abort` or "
+        "alarm invocation, a hand edit), put them back (rolled back: candidate 0%; completed: the "
+        "last step), record it and notify; otherwise nothing",
+        _is_terminal,
+        _hold_terminal,
+    ),
+    Rule(
+        2,
+        "pending rollback",
+        "a rollback decided earlier and not yet applied",
+        "retry it first (candidate to 0%), whatever the alarms say now",
+        _pending,
+        _roll_back,
+    ),
+    Rule(
+        3,
+        "abort",
+        "operator abort",
+        "candidate to 0% (abort is the one intent that survives a broken baseline)",
+        _aborted,
+        _roll_back,
+    ),
+    Rule(
+        4,
+        "rollback",
+        "a gate alarm in ALARM; the step's *total* INSUFFICIENT_DATA time past "
+        "`insufficient_data_limit_seconds` (open spell or closed ones, also when the spell that "
+        "crossed it has just ended); the candidate found at 0%",
+        "candidate to 0% (alarms are checked before the weights, so the alarm is named; a "
+        "candidate found at 0% with every gate OK again names the gate whose ALARM the alarm "
+        "history shows since the step began); endpoint mid-update or the weights call failing: "
+        "recorded as pending and retried every tick; endpoint broken or a variant missing: hold "
+        "for a human",
+        _rollback_due,
+        _roll_back,
+    ),
+    Rule(
+        5,
+        "baseline blocks rollback",
+        "the same, while a baseline (stable) alarm is in ALARM",
+        "hold and notify: never move every request onto a broken fleet; `rollout abort` decides",
+        _rollback_wanted_anyway,
+        _hold_baseline,
+    ),
+    Rule(
+        6,
+        "pause or resume",
+        "a pause or resume intent",
+        "recorded, folded into whatever rows 7-13 decide (resume restarts the evidence clock)",
+        _pause_or_resume,
+        _fold,
+    ),
+    Rule(
+        7,
+        "human needed",
+        "endpoint Failed / UpdateRollbackFailed / Deleting / missing, a variant missing, alarms "
+        "unreadable, an alarm missing, a baseline alarm in ALARM",
+        "hold and notify a human (once per *kind* of reason)",
+        _needs_human,
+        _hold_for_human,
+    ),
+    Rule(
+        8,
+        "wait",
+        "a gate alarm in INSUFFICIENT_DATA, low traffic (sample alarm not OK), endpoint updating",
+        "hold (back off)",
+        _must_wait,
+        _hold_waiting,
+    ),
+    Rule(
+        9,
+        "reconcile",
+        "live weights differ from the step's",
+        "put the step's weights back",
+        _weights_drifted,
+        _reconcile,
+    ),
+    Rule(10, "paused", "paused", "hold", _paused, _hold_paused),
+    Rule(11, "baking", "evidence time short of the step's bake", "hold", _baking, _hold_baking),
+    Rule(12, "complete", "last step baked", "completed, notify", _on_last_step, _complete),
+    Rule(
+        13,
+        "advance",
+        "otherwise, or `promote`",
+        "one step forward (`promote --full`: to 100%)",
+        _always,
+        _advance,
+    ),
+)
+# Rows 7-13: what a pause or resume (row 6) is folded into.
+_PROGRESS: tuple[Rule, ...] = RULES[6:]
+
+
+def _evaluate(t: Tick, rules: tuple[Rule, ...]) -> tuple[Rule, Decision]:
+    """The first rule that applies, and its decision (row 13 always applies)."""
+    for rule in rules:
+        if rule.applies(t):
+            return rule, rule.act(t)
+    raise AssertionError("the decision table ends with a rule that always applies")
+
+
+def decision_table() -> str:
+    """`RULES` as the markdown table the docstring and README.md print (`| # | sees | does |`)."""
+    rows = [f"| {r.number} | {r.sees} | {r.does} |" for r in RULES]
+    return "\n".join(["| # | what it sees | what it does |", "|---|---|---|", *rows])
 
 
 def apply(state: RolloutState, decision: Decision, now: float) -> RolloutState:

@@ -3,11 +3,15 @@ changes nothing (not even the version) when nothing should change."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from sagemaker_rollouts.strategies import controller
 from sagemaker_rollouts.strategies.controller import (
+    RULES,
     Advance,
     AlarmStateValue,
     AlarmView,
@@ -24,6 +28,8 @@ from sagemaker_rollouts.strategies.controller import (
     apply,
     changes_weights,
     decide,
+    decided_by,
+    decision_table,
     initial_state,
     step_weights,
 )
@@ -41,6 +47,7 @@ SPEC = RolloutSpec(
     sample_alarm="ep-sample",
 )
 T0 = 1_000_000.0
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def alarms(unreadable: str | None = None, **states: AlarmStateValue | None) -> AlarmView:
@@ -399,6 +406,82 @@ def test_decision_table(
     decision = decide(SPEC, st, al, ep, it, now)
     assert isinstance(decision, expected), decision
     assert fragment in decision.reason
+
+
+# The row of the decision table (`controller.RULES`, numbered as in the module docstring and
+# README.md "How a canary runs") that decides each TABLE case.
+RULE_OF: dict[str, int] = {
+    "gate ALARM rolls back": 4,
+    "ALARM beats a promote": 4,
+    "abort rolls back": 3,
+    "INSUFFICIENT_DATA holds": 8,
+    "INSUFFICIENT_DATA past the limit rolls back": 4,
+    "INSUFFICIENT_DATA at the limit still holds": 8,
+    "gate alarm missing holds": 7,
+    "sample alarm missing holds": 7,
+    "DescribeAlarms denied holds": 7,
+    "low traffic holds": 8,
+    "low traffic holds a promote": 8,
+    "endpoint Updating backs off": 8,
+    "endpoint Updating defers a rollback": 4,
+    "pending rollback keeps priority over alarms unreadable": 2,
+    "endpoint Failed stops": 7,
+    "endpoint UpdateRollbackFailed stops": 4,
+    "endpoint missing stops": 7,
+    "candidate variant missing stops": 7,
+    "drifted weights reconcile": 9,
+    "all-zero weights reconcile": 9,
+    "paused holds": 10,
+    "pause intent pauses": 6,
+    "resume intent resumes": 6,
+    "bake not over holds": 11,
+    "bake over advances": 13,
+    "promote skips the bake": 13,
+    "promote while paused advances": 13,
+    "promote_full goes to 100": 13,
+    "last step baked completes": 12,
+    "a consumed intent is ignored": 11,
+    "completed never moves": 1,
+    "rolled back never moves": 1,
+}
+BASELINE_SPEC = replace(SPEC, baseline_alarms=("ep-stable-5xx",))
+
+
+@pytest.mark.parametrize(
+    ("name", "st", "al", "ep", "it", "now"),
+    [pytest.param(*row[:6], id=row[0]) for row in TABLE],
+)
+def test_each_case_is_decided_by_its_numbered_row(
+    name: str, st: RolloutState, al: AlarmView, ep: EndpointView, it: Intent | None, now: float
+) -> None:
+    rule = decided_by(SPEC, st, al, ep, it, now)
+    assert rule.number == RULE_OF[name], rule.name
+
+
+def test_a_rollback_onto_an_alarming_baseline_is_decided_by_row_5() -> None:
+    al = alarms(ep_5xx="ALARM", ep_stable_5xx="ALARM")
+    rule = decided_by(BASELINE_SPEC, state(), al, endpoint(), None, BAKING)
+    decision = decide(BASELINE_SPEC, state(), al, endpoint(), None, BAKING)
+    assert rule.number == 5
+    assert isinstance(decision, Hold) and decision.stuck_kind == "baseline:ep-stable-5xx"
+
+
+def test_every_row_of_the_decision_table_is_exercised_and_numbered_in_order() -> None:
+    assert [r.number for r in RULES] == list(range(1, len(RULES) + 1))
+    assert len({r.name for r in RULES}) == len(RULES)
+    assert {*RULE_OF.values(), 5} == {r.number for r in RULES}
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        pytest.param(lambda: controller.__doc__ or "", id="controller docstring"),
+        pytest.param(lambda: (ROOT / "README.md").read_text(encoding="utf-8"), id="README"),
+    ],
+)
+def test_the_prose_prints_the_decision_table_as_the_code_has_it(where: Callable[[], str]) -> None:
+    """Regenerate with `controller.decision_table()` when a row changes."""
+    assert decision_table() in where()
 
 
 def test_never_stored_state_is_written_even_when_holding() -> None:
