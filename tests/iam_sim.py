@@ -21,6 +21,7 @@ PyPI offers linters (parliament), an action database (policy_sentry) and report 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -40,10 +41,17 @@ def _doc(policy: Doc | str) -> Doc:
     return json.loads(policy) if isinstance(policy, str) else policy
 
 
+@functools.cache
+def _compiled(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    # Compiled once per pattern: the cross-stack checks match thousands of requests against the
+    # same few hundred Action/Resource patterns.
+    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+    return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
 def _wild(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
     """IAM's `*` (any run, `/` and `:` included) and `?` (one character)."""
-    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.fullmatch(regex, value, re.DOTALL | (re.IGNORECASE if ignore_case else 0)) is not None
+    return _compiled(pattern, ignore_case).fullmatch(value) is not None
 
 
 def _arn_like(pattern: str, value: str) -> bool:

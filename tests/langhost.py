@@ -18,6 +18,7 @@ file), then the same two `except` clauses.
 
 from __future__ import annotations
 
+import gc
 import runpy
 import traceback
 from collections.abc import Mapping
@@ -80,9 +81,17 @@ def run_program(
     def run() -> None:
         runpy.run_path(str(program), run_name="__main__")
 
-    result = run_function_offline(
-        run, config=config, outcomes=outcomes, project=project, stack=stack, endpoints=endpoints
-    )
+    # The project's `__main__.py` tunes its process's collector for good (infra/gc_policy.py);
+    # the language host's process ends with the program, this test process goes on: put it back.
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    try:
+        result = run_function_offline(
+            run, config=config, outcomes=outcomes, project=project, stack=stack, endpoints=endpoints
+        )
+    finally:
+        gc.set_threshold(*threshold)
+        if frozen == 0:
+            gc.unfreeze()
     error = result.error
     if error is None:
         return Terminal(0, "", result)

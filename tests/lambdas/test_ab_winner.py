@@ -18,9 +18,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.integrate import quad
-from scipy.stats import chi2, chisquare, norm
-from statsmodels.stats.proportion import proportions_ztest
 
 from sagemaker_rollouts.cli.main import main
 from sagemaker_rollouts.cli.provision import AwsClients, provision
@@ -51,7 +48,13 @@ ROOT = Path(__file__).resolve().parents[2]
 # --------------------------------------------------------------------------- against statsmodels
 
 
+# The oracles (scipy, statsmodels: about 1.5 s to import) are imported where they are used, so a
+# test worker that never runs this module does not pay for them while collecting it.
+
+
 def _statsmodels(a: Arm, b: Arm) -> tuple[float, float]:
+    from statsmodels.stats.proportion import proportions_ztest
+
     z, p = proportions_ztest([a.successes, b.successes], [a.trials, b.trials])
     return float(z), float(p)
 
@@ -94,6 +97,8 @@ def test_z_and_p_match_statsmodels_on_any_counts(n1: int, n2: int, r1: float, r2
 
 @pytest.mark.parametrize("z", [-4.0, -1.96, 0.0, 0.5, 1.645, 3.3, 8.0])
 def test_normal_tail_matches_scipy(z: float) -> None:
+    from scipy.stats import norm
+
     assert normal_sf(z) == pytest.approx(float(norm.sf(z)), rel=1e-12, abs=1e-300)
 
 
@@ -103,6 +108,9 @@ TAU = 0.01  # the shipped defaults: baseline_rate 0.05 x minimum_detectable_lift
 def _mixture_lr(a: Arm, b: Arm, tau: float) -> float:
     """Oracle: the mixture likelihood ratio by numerical integration (scipy), independent of the
     closed form: the integral over theta ~ N(0, tau^2) of N(d; theta, V) / N(d; 0, V)."""
+    from scipy.integrate import quad
+    from scipy.stats import norm
+
     d = a.successes / a.trials - b.successes / b.trials
     pooled = (a.successes + b.successes) / (a.trials + b.trials)
     var = pooled * (1 - pooled) * (1 / a.trials + 1 / b.trials)
@@ -135,6 +143,8 @@ def test_mixture_likelihood_ratio_matches_numerical_integration(a: Arm, b: Arm, 
 @pytest.mark.parametrize("dof", [1, 2, 3, 4, 5, 9, 10])
 @pytest.mark.parametrize("x", [0.0, 0.5, 3.84, 10.83, 25.0, 80.0])
 def test_chi_square_tail_matches_scipy(x: float, dof: int) -> None:
+    from scipy.stats import chi2
+
     assert chi2_sf(x, dof) == pytest.approx(float(chi2.sf(x, dof)), rel=1e-9, abs=1e-300)
 
 
@@ -149,6 +159,8 @@ def test_chi_square_tail_matches_scipy(x: float, dof: int) -> None:
     ],
 )
 def test_sample_ratio_check_matches_scipy_chisquare(trials: list[int], weights: list[int]) -> None:
+    from scipy.stats import chisquare
+
     arms = [Arm(f"v{i}", 0, n) for i, n in enumerate(trials)]
     got = sample_ratio(arms, {f"v{i}": w for i, w in enumerate(weights)}, 0.001)
     total = sum(trials)
