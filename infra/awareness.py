@@ -22,13 +22,22 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, assert_never
 
 import pulumi
 
 from sagemaker_rollouts.infra.errors import AwsReadError
 from sagemaker_rollouts.strategies import native, redeploy
-from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.strategies.plan import (
+    ABPlan,
+    BlueGreenPlan,
+    CanaryPlan,
+    DeploymentPlan,
+    EndpointPlan,
+    RecreatePlan,
+    RollingPlan,
+    ShadowPlan,
+)
 from sagemaker_rollouts.strategies.rollout import RolloutOutcome
 
 OutcomeReader = Callable[[str], RolloutOutcome | None]
@@ -200,7 +209,7 @@ class Awareness:
         Completed canaries are rendered by `rendering(completed=True)` and left alone here."""
         endpoints: list[EndpointPlan] = []
         for e in plan.endpoints:
-            if e.canary is None or self.completed(e):
+            if not isinstance(e.strategy_plan, CanaryPlan) or self.completed(e):
                 endpoints.append(e)
                 continue
             live = self.live.get(e.key)
@@ -316,13 +325,18 @@ def check_native(plan: DeploymentPlan, reader: EndpointReader) -> None:
     endpoint and its `attempt` was not raised since. Reads only such endpoints."""
     problems: list[str] = []
     for e in plan.endpoints:
-        if e.deployment is None:
-            continue
+        match e.strategy_plan:
+            case BlueGreenPlan() | RollingPlan() as deployment:
+                attempt = deployment.attempt
+            case RecreatePlan() | ShadowPlan() | CanaryPlan() | ABPlan():
+                continue  # SageMaker rolls back only its own deployments
+            case _:
+                assert_never(e.strategy_plan)
         found = native.check_deploy(
             reader(e.endpoint_name),
             config_path=f"endpoints.{e.key}",
             strategy_key=e.strategy,
-            attempt=e.deployment.attempt,
+            attempt=attempt,
         )
         if found is not None:
             problems.append(found)
@@ -333,7 +347,13 @@ def check_native(plan: DeploymentPlan, reader: EndpointReader) -> None:
 def _reads_live(e: EndpointPlan) -> bool:
     """Endpoints whose live state this run needs: native deployments (rollbacks), canaries
     (weights) and A/B endpoints (variants that may leave, `infra.scaling_guard`)."""
-    return e.adopt or e.deployment is not None or e.canary is not None or e.strategy == "ab"
+    match e.strategy_plan:
+        case BlueGreenPlan() | RollingPlan() | CanaryPlan() | ABPlan():
+            return True
+        case RecreatePlan() | ShadowPlan():
+            return e.adopt
+        case _:
+            assert_never(e.strategy_plan)
 
 
 class AdoptionError(pulumi.RunError):
@@ -374,11 +394,12 @@ def check(
     check_native(plan, by_name.get)
     outcomes: dict[str, RolloutOutcome] = {}
     rolled_back: list[RolledBack] = []
-    canaries = [e for e in plan.endpoints if e.canary is not None]
-    recorded = read_outcomes(reader, [e.canary.rollout_id for e in canaries if e.canary])
-    for endpoint in canaries:
-        assert endpoint.canary is not None
-        outcome = recorded.get(endpoint.canary.rollout_id)
+    canaries = [
+        (e, p.rollout) for e in plan.endpoints if isinstance(p := e.strategy_plan, CanaryPlan)
+    ]
+    recorded = read_outcomes(reader, [spec.rollout_id for _, spec in canaries])
+    for endpoint, spec in canaries:
+        outcome = recorded.get(spec.rollout_id)
         if outcome is None:
             continue
         outcomes[endpoint.key] = outcome

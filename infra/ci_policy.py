@@ -99,13 +99,13 @@ def features(plan: DeploymentPlan) -> frozenset[str]:
         out.add("table")
     if plan.topic_name is not None:
         out.add("topic")
-    if any(e.canary is not None or e.ab_evaluator is not None or e.drift is not None for e in eps):
+    if any(e.uses_state_table or e.drift is not None for e in eps):
         out |= {"lambdas", "roles"}
     if any(e.drift is not None for e in eps):
         out.add("drift-baseline")
     if any(v.autoscaling is not None for e in eps for v in e.production_variants):
         out.add("autoscaling")
-    if any(e.shadow_report is not None and e.shadow_report.glue is not None for e in eps):
+    if any(e.glue_table is not None for e in eps):
         out.add("glue")
     n = plan.notifications
     if n is not None and n.chat_channels:

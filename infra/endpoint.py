@@ -15,19 +15,22 @@ from sagemaker_rollouts.infra.shared import Account, StackResources
 from sagemaker_rollouts.strategies import autoscaling, dashboard
 from sagemaker_rollouts.strategies.native import ATTEMPT_TAG, DEPLOYED_CONFIG_TAG
 from sagemaker_rollouts.strategies.plan import (
+    ABPlan,
     AlarmPlan,
     BlueGreenPlan,
+    CanaryPlan,
     DataCapturePlan,
     EndpointPlan,
     ModelPlan,
+    RecreatePlan,
     RollingPlan,
+    ShadowPlan,
     VariantPlan,
     VpcPlan,
     weight,
 )
 from sagemaker_rollouts.strategies.relative_gates import EXPRESSION_ID, RelativeAlarmPlan
 from sagemaker_rollouts.strategies.rollback import RollbackAlarmPlan, rollback_alarm
-from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 if TYPE_CHECKING:
     from sagemaker_rollouts.infra.evaluators import AbEvaluator, DriftJob
@@ -46,7 +49,7 @@ class Rendering:
     production_variants: tuple[VariantPlan, ...]
     shadow_variants: tuple[VariantPlan, ...]
     alarms: tuple[AlarmPlan, ...]
-    canary: RolloutSpec | None  # the hook to install, if any
+    canary: CanaryPlan | None  # the hook to install, if any
 
 
 def rendering(endpoint: EndpointPlan, *, completed: bool) -> Rendering:
@@ -57,11 +60,18 @@ def rendering(endpoint: EndpointPlan, *, completed: bool) -> Rendering:
     are dropped (they could only sit in INSUFFICIENT_DATA), and no hook is installed: there is
     nothing left to step, and a schedule pointing at a missing stable variant would only notify.
     """
-    spec = endpoint.canary
-    if not completed or spec is None:
+    match endpoint.strategy_plan:
+        case CanaryPlan() as canary:
+            pass
+        case RecreatePlan() | ShadowPlan() | ABPlan() | BlueGreenPlan() | RollingPlan():
+            canary = None
+        case _:
+            assert_never(endpoint.strategy_plan)
+    if not completed or canary is None:
         return Rendering(
-            endpoint.production_variants, endpoint.shadow_variants, endpoint.alarms, spec
+            endpoint.production_variants, endpoint.shadow_variants, endpoint.alarms, canary
         )
+    spec = canary.rollout
     by_name = {v.name: v for v in endpoint.production_variants}
     candidate = by_name[spec.candidate_variant]
     stable = by_name.get(spec.stable_variant)
@@ -93,8 +103,8 @@ def deployment_config(
         if alarm_names
         else None
     )
-    match endpoint.deployment:
-        case None:
+    match endpoint.strategy_plan:
+        case RecreatePlan() | ShadowPlan() | CanaryPlan() | ABPlan():
             return None
         case BlueGreenPlan() as bg:
             routing = sm.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
@@ -137,7 +147,7 @@ def deployment_config(
                 auto_rollback_configuration=rollback,
             )
         case _:
-            assert_never(endpoint.deployment)
+            assert_never(endpoint.strategy_plan)
 
 
 def capture_uri(capture: DataCapturePlan, bucket: aws.s3.Bucket | None) -> pulumi.Output[str]:
@@ -226,7 +236,13 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             if model.key in used:
                 models[model.key] = self._model(name, plan, model, key_arn, account, tags)
 
-        attempt = 1 if plan.deployment is None else plan.deployment.attempt
+        match plan.strategy_plan:
+            case BlueGreenPlan() | RollingPlan() as deployment:
+                attempt, native = deployment.attempt, True
+            case RecreatePlan() | ShadowPlan() | CanaryPlan() | ABPlan():
+                attempt, native = 1, False
+            case _:
+                assert_never(plan.strategy_plan)
         config = sm.EndpointConfiguration(
             f"{name}-config",
             production_variants=[
@@ -271,7 +287,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         self.alarm_names = [a.name for a in view.alarms]
         # Canary gates relative to the stable variant, while there is a stable variant to judge
         # against (a completed canary renders the candidate alone, without them).
-        for rel in plan.relative_alarms if view.canary is not None else ():
+        for rel in () if view.canary is None else view.canary.relative_alarms:
             alarms.append(self._relative_alarm(name, rel, tags))
             self.alarm_names.append(rel.name)
         # Blue/green and rolling: SageMaker watches one rollback alarm whose name never changes;
@@ -284,7 +300,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             rollback_names.append(rollback.name)
         self.rollback_alarm_name = None if rollback is None else rollback.name
         endpoint_tags: pulumi.Input[dict[str, str]] = {**tags, **dict(plan.endpoint_tags)}
-        if plan.deployment is not None:
+        if native:
             # What this stack deployed, for `rollout status` and the next `pulumi up` to compare
             # with the config SageMaker actually runs (strategies/native.py).
             endpoint_tags = config.name.apply(
@@ -315,7 +331,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 )
             self.hook = CanaryHook(
                 f"{name}-hook",
-                spec=view.canary,
+                spec=view.canary.rollout,
                 endpoint_arn=self.endpoint.arn,
                 table_name=stack.table_name,
                 table_arn=stack.table_arn,
@@ -325,13 +341,14 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 key_arn=key_arn,
                 account=account,
                 tags=tags,
-                reserved_concurrency=plan.hook_reserved_concurrency,
+                reserved_concurrency=view.canary.hook_reserved_concurrency,
                 depends_on=[self.endpoint],
                 opts=child,
             )
 
         self.ab_evaluator = None
-        if plan.ab_evaluator is not None:
+        evaluator = plan.strategy_plan.evaluator if isinstance(plan.strategy_plan, ABPlan) else None
+        if evaluator is not None:
             if stack.table_name is None or stack.table_arn is None or stack.topic_arn is None:
                 raise ValueError(
                     f"endpoint {plan.endpoint_name}: an A/B evaluator needs the stack's state table"
@@ -340,7 +357,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
 
             self.ab_evaluator = AbEvaluator(
                 f"{name}-ab-evaluator",
-                spec=plan.ab_evaluator,
+                spec=evaluator,
                 endpoint_arn=self.endpoint.arn,
                 table_name=stack.table_name,
                 table_arn=stack.table_arn,
@@ -484,7 +501,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         already gone succeeds (the provider ignores ObjectNotFoundException), then they are
         registered on the new endpoint, after it (they depend on it).
         """
-        recreate = plan.replace_on_change and not plan.adopt
+        recreate = isinstance(plan.strategy_plan, RecreatePlan) and not plan.adopt
         return pulumi.ResourceOptions(
             parent=self,
             depends_on=depends_on,
@@ -548,7 +565,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 ignore_changes=list(ADOPT_IGNORES),
                 retain_on_delete=True,
             )
-        if not plan.replace_on_change:
+        if not isinstance(plan.strategy_plan, RecreatePlan):
             return pulumi.ResourceOptions(parent=self, depends_on=alarms)
         # Recreate. pulumi_aws updates an endpoint in place when `endpointConfigName` changes
         # (UpdateEndpoint: SageMaker brings up the new fleet, shifts traffic, then drops the
@@ -659,9 +676,20 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         """The Glue table `rollout shadow-report --engine athena` queries: one `line` column over
         the endpoint's capture prefix, partitions projected by Athena (see
         `shadow_compare.glue_table_spec` for the layout and the AWS docs it follows)."""
-        report = plan.shadow_report
-        if report is None or report.glue is None:
-            return None
+        match plan.strategy_plan:
+            case ShadowPlan(report=report) if report.glue is not None:
+                glue = report.glue
+            case (
+                RecreatePlan()
+                | ShadowPlan()
+                | CanaryPlan()
+                | ABPlan()
+                | BlueGreenPlan()
+                | RollingPlan()
+            ):
+                return None  # a Glue table only for a shadow with `athena`
+            case _:
+                assert_never(plan.strategy_plan)
         capture = plan.data_capture
         if capture is None or self.capture_uri is None or stack.glue_database is None:
             raise ValueError(
@@ -673,7 +701,6 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             glue_table_spec,
         )
 
-        glue = report.glue
         variants = (report.production, report.shadow)
         # Our own bucket expires captures after retention_days: project no older hours.
         history = (

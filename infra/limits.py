@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from sagemaker_rollouts.infra.hook import (
     alarm_event_pattern,
@@ -47,7 +47,17 @@ from sagemaker_rollouts.infra.hook import (
 )
 from sagemaker_rollouts.infra.shared import bucket_prefix
 from sagemaker_rollouts.strategies import aws_limits
-from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.strategies.plan import (
+    ABPlan,
+    BlueGreenPlan,
+    CanaryPlan,
+    DeploymentPlan,
+    EndpointPlan,
+    RecreatePlan,
+    RollingPlan,
+    ShadowPlan,
+)
+from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 LAMBDA_ENVIRONMENT_BYTES = 4096
 IAM_ROLE_POLICY_CHARACTERS = 10_240
@@ -124,26 +134,31 @@ def _names(plan: DeploymentPlan, ep: EndpointPlan, brought: Brought) -> dict[str
     }
 
 
+def _rollout(ep: EndpointPlan) -> RolloutSpec:
+    if not isinstance(ep.strategy_plan, CanaryPlan):
+        raise ValueError(f"endpoint {ep.key}: {ep.strategy} has no canary hook")
+    return ep.strategy_plan.rollout
+
+
 def hook_environment_for(
     plan: DeploymentPlan, ep: EndpointPlan, brought: Brought = Brought()
 ) -> dict[str, str]:
-    """The canary hook's environment for `ep` as the program declares it."""
-    assert ep.canary is not None
+    """The canary hook's environment for `ep` (a canary: else ValueError) as the program
+    declares it."""
     n = _names(plan, ep, brought)
     return hook_environment(
-        ep.canary, table_name=n["table"], topic_arn=n["topic_arn"], stack=plan.stack
+        _rollout(ep), table_name=n["table"], topic_arn=n["topic_arn"], stack=plan.stack
     )
 
 
 def hook_policy_for(
     plan: DeploymentPlan, ep: EndpointPlan, brought: Brought = Brought()
 ) -> dict[str, Any]:
-    """The canary hook role's inline policy for `ep` as the program declares it (with what a
-    component brings: `brought`)."""
-    assert ep.canary is not None
+    """The canary hook role's inline policy for `ep` (a canary: else ValueError) as the program
+    declares it (with what a component brings: `brought`)."""
     n = _names(plan, ep, brought)
     return hook_role_policy(
-        ep.canary,
+        _rollout(ep),
         region=n["region"],
         account_id=ACCOUNT_ID,
         partition=n["partition"],
@@ -158,8 +173,7 @@ def hook_policy_for(
 
 
 def _hook_sizes(plan: DeploymentPlan, ep: EndpointPlan, brought: Brought) -> list[str]:
-    spec = ep.canary
-    assert spec is not None
+    spec = _rollout(ep)
     env = hook_environment_for(plan, ep, brought)
     policy = hook_policy_for(plan, ep, brought)
     alarms = watched_alarms(spec)
@@ -207,14 +221,15 @@ UNIQUE_SUFFIX = 26
 def ab_environment_for(
     plan: DeploymentPlan, ep: EndpointPlan, brought: Brought = Brought()
 ) -> dict[str, str]:
-    """The A/B evaluator's environment for `ep` as the program declares it."""
-    assert ep.ab_evaluator is not None
+    """The A/B evaluator's environment for `ep` (A/B with `successes`: else ValueError) as the
+    program declares it."""
+    spec = ep.strategy_plan.evaluator if isinstance(ep.strategy_plan, ABPlan) else None
+    if spec is None:
+        raise ValueError(f"endpoint {ep.key}: {ep.strategy} has no A/B evaluator")
     n = _names(plan, ep, brought)
     from sagemaker_rollouts.infra.evaluators import ab_environment  # A/B stacks only
 
-    return ab_environment(
-        ep.ab_evaluator, table_name=n["table"], topic_arn=n["topic_arn"], stack=plan.stack
-    )
+    return ab_environment(spec, table_name=n["table"], topic_arn=n["topic_arn"], stack=plan.stack)
 
 
 def drift_environment_for(
@@ -252,16 +267,21 @@ def deploy_limit_errors(plan: DeploymentPlan, brought: Brought = Brought()) -> l
     `brought`: a component's brought topic and keys (the stack file's are in `plan`)."""
     errs: list[str] = []
     for ep in plan.endpoints:
-        if ep.canary is not None:
-            errs += _hook_sizes(plan, ep, brought)
-        if ep.ab_evaluator is not None:
-            errs += _environment_error(
-                f"endpoints.{ep.key}.strategy.ab",
-                "A/B evaluator",
-                ab_environment_for(plan, ep, brought),
-                "its spec holds the variants and the successes/trials metrics with their "
-                "dimensions: shorten the dimension values",
-            )
+        match ep.strategy_plan:  # the strategy's own Lambda, if any
+            case CanaryPlan():
+                errs += _hook_sizes(plan, ep, brought)
+            case ABPlan(evaluator=evaluator) if evaluator is not None:
+                errs += _environment_error(
+                    f"endpoints.{ep.key}.strategy.ab",
+                    "A/B evaluator",
+                    ab_environment_for(plan, ep, brought),
+                    "its spec holds the variants and the successes/trials metrics with their "
+                    "dimensions: shorten the dimension values",
+                )
+            case RecreatePlan() | ShadowPlan() | ABPlan() | BlueGreenPlan() | RollingPlan():
+                pass
+            case _:
+                assert_never(ep.strategy_plan)
         if ep.drift is not None:
             errs += _environment_error(
                 f"endpoints.{ep.key}.drift.features",

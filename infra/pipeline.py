@@ -103,11 +103,7 @@ class PipelineRole(pulumi.ComponentResource):
         self.boundary_arn = boundary.arn
         features = ci_policy.features(deployment)
         glue = next(
-            (
-                e.shadow_report.glue.database
-                for e in deployment.endpoints
-                if e.shadow_report is not None and e.shadow_report.glue is not None
-            ),
+            (t.database for e in deployment.endpoints if (t := e.glue_table) is not None),
             None,
         )
 

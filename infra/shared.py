@@ -198,11 +198,7 @@ class StackResources(pulumi.ComponentResource):
         # One Glue database per stack for the shadow-report tables (`strategy.shadow.athena`);
         # every endpoint's plan names the same one (`shadow_compare.glue_names`).
         databases = sorted(
-            {
-                e.shadow_report.glue.database
-                for e in plan.endpoints
-                if e.shadow_report is not None and e.shadow_report.glue is not None
-            }
+            {glue.database for e in plan.endpoints if (glue := e.glue_table) is not None}
         )
         if databases:
             if len(databases) > 1:

@@ -31,8 +31,19 @@ Pure: no pulumi, no boto3.
 
 from __future__ import annotations
 
+from typing import assert_never
+
 from sagemaker_rollouts.strategies.guardrails import update_waits
-from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.strategies.plan import (
+    ABPlan,
+    BlueGreenPlan,
+    CanaryPlan,
+    DeploymentPlan,
+    EndpointPlan,
+    RecreatePlan,
+    RollingPlan,
+    ShadowPlan,
+)
 
 PROVIDER_WAIT_SECONDS = 60 * 60
 """terraform-provider-aws `waitEndpointInService`: `timeout = 60 * time.Minute` (endpoint.go)."""
@@ -47,9 +58,13 @@ def updating_at_least(plan: EndpointPlan) -> tuple[int, str] | None:
     waits, provisioning not counted) and how they add up; None for other strategies.
 
     The same count as the timeout rule and the guardrails emulator (`guardrails.update_waits`)."""
-    if plan.deployment is None:
-        return None
-    return update_waits(plan.deployment, plan.production_variants[0].instance_count)
+    match plan.strategy_plan:
+        case BlueGreenPlan() | RollingPlan() as deployment:
+            return update_waits(deployment, plan.production_variants[0].instance_count)
+        case RecreatePlan() | ShadowPlan() | CanaryPlan() | ABPlan():
+            return None
+        case _:
+            assert_never(plan.strategy_plan)
 
 
 def plan_problems(plan: EndpointPlan, path: str, stack: str) -> list[str]:
@@ -75,9 +90,9 @@ def plan_problems(plan: EndpointPlan, path: str, stack: str) -> list[str]:
 def plan_warnings(plan: EndpointPlan, path: str, stack: str) -> list[str]:
     """What `pulumi up` may run into, as `key.path: message` (never blocking)."""
     found = updating_at_least(plan)
-    deployment = plan.deployment
-    if found is None or deployment is None:
-        return []
+    deployment = plan.strategy_plan
+    if found is None or not isinstance(deployment, BlueGreenPlan | RollingPlan):
+        return []  # only blue/green and rolling keep the endpoint Updating (updating_at_least)
     total, _ = found
     timeout = deployment.max_execution_timeout_seconds
     if total >= PROVIDER_WAIT_SECONDS or timeout is None or timeout <= PROVIDER_WAIT_SECONDS:

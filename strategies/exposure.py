@@ -10,8 +10,17 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import assert_never
 
-from sagemaker_rollouts.strategies.plan import EndpointPlan
+from sagemaker_rollouts.strategies.plan import (
+    ABPlan,
+    BlueGreenPlan,
+    CanaryPlan,
+    EndpointPlan,
+    RecreatePlan,
+    RollingPlan,
+    ShadowPlan,
+)
 
 DAY = 86_400
 HOUR = 3_600
@@ -117,18 +126,22 @@ def worst_case_exposure(
         raise ValueError(f"requests_per_minute must be >= 0, got {requests_per_minute}")
     gates = endpoint.gate_alarms
     detect = max((a.period_seconds * a.datapoints_to_alarm for a in gates), default=0)
-    if endpoint.canary is not None:
-        shares = [s.candidate_percent for s in endpoint.canary.steps]
-        react = HOOK_TICK_SECONDS
-    elif endpoint.strategy == "shadow":
-        return (StepExposure(1, 0, 0, 0, 0.0),)
-    else:
-        shares: list[int] = []
-        for _, p in endpoint.timeline:
-            if p > 0 and (not shares or shares[-1] != p):
-                shares.append(p)
-        react = sagemaker_reaction_seconds
-    automatic = endpoint.deployment is not None or endpoint.canary is not None
+    shares: list[int]
+    match endpoint.strategy_plan:
+        case CanaryPlan(rollout=rollout):
+            shares = [s.candidate_percent for s in rollout.steps]
+            react, automatic = HOOK_TICK_SECONDS, True
+        case ShadowPlan():
+            return (StepExposure(1, 0, 0, 0, 0.0),)
+        case RecreatePlan() | ABPlan() | BlueGreenPlan() | RollingPlan() as other:
+            shares = []
+            for _, p in endpoint.timeline:
+                if p > 0 and (not shares or shares[-1] != p):
+                    shares.append(p)
+            react = sagemaker_reaction_seconds
+            automatic = isinstance(other, BlueGreenPlan | RollingPlan)
+        case _:
+            assert_never(endpoint.strategy_plan)
     return tuple(
         StepExposure(
             i + 1,

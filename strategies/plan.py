@@ -305,6 +305,20 @@ class EndpointPlan:
         return p.relative_alarms if isinstance(p, CanaryPlan) else ()
 
     @property
+    def uses_state_table(self) -> bool:
+        """True when a Lambda of this strategy keeps its state and history in the stack's state
+        table and notifies on its topic: the canary hook, the A/B evaluator (with `successes`)."""
+        match self.strategy_plan:
+            case CanaryPlan():
+                return True
+            case ABPlan(evaluator=evaluator):
+                return evaluator is not None
+            case RecreatePlan() | ShadowPlan() | BlueGreenPlan() | RollingPlan():
+                return False
+            case _:
+                assert_never(self.strategy_plan)
+
+    @property
     def glue_table(self) -> GlueTable | None:
         """The Glue table `rollout shadow-report --engine athena` reads (shadow with `athena`)."""
         match self.strategy_plan:

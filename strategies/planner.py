@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import assert_never
 
 from sagemaker_rollouts.strategies import (
     ab,
@@ -20,13 +21,20 @@ from sagemaker_rollouts.strategies import (
 from sagemaker_rollouts.strategies.common import Context
 from sagemaker_rollouts.strategies.config import ConfigError, NotificationsConfig, StackConfig
 from sagemaker_rollouts.strategies.plan import (
+    ABPlan,
+    BlueGreenPlan,
+    CanaryPlan,
     ChatChannelPlan,
     CiRolePlan,
     DeploymentPlan,
     EndpointPlan,
     NotificationsPlan,
+    RecreatePlan,
+    RollingPlan,
+    ShadowPlan,
     SubscriptionPlan,
 )
+from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 PLANNERS: dict[str, Callable[[Context], EndpointPlan]] = {
     "recreate": recreate.plan,
@@ -64,12 +72,17 @@ def _with_drift(ctx: Context, plan: EndpointPlan, errs: list[str]) -> EndpointPl
             "(data_capture: {sampling_percent: 10})"
         )
         return plan
-    if plan.shadow_variants:
-        default = plan.shadow_variants[0].name
-    elif plan.canary is not None:
-        default = plan.canary.candidate_variant
-    else:
-        default = plan.production_variants[0].name
+    # The variant the new model runs on: its captures are what drift is measured on.
+    canary: RolloutSpec | None = None
+    match plan.strategy_plan:
+        case CanaryPlan(rollout=canary):
+            default = canary.candidate_variant
+        case ShadowPlan():
+            default = plan.shadow_variants[0].name
+        case RecreatePlan() | ABPlan() | BlueGreenPlan() | RollingPlan():
+            default = plan.production_variants[0].name
+        case _:
+            assert_never(plan.strategy_plan)
     variant = common.drift_variant(ctx, default)
     prefix = plan.data_capture.destination_prefix.strip("/")
     # Every endpoint capturing into the stack's bucket gets a lifecycle rule on its prefix; one
@@ -86,11 +99,11 @@ def _with_drift(ctx: Context, plan: EndpointPlan, errs: list[str]) -> EndpointPl
                 "which would delete it after retention_days; use a prefix such as "
                 f"capture/{key}"
             )
-    if plan.canary is not None and d.gate:
+    if canary is not None and d.gate:
         # A drift gate has no data until the job's first run and one whole alarm period after
         # it; the controller rolls back past insufficient_data_limit_seconds of that.
         first = 2 * d.every_minutes * 60
-        limit = plan.canary.insufficient_data_limit_seconds
+        limit = canary.insufficient_data_limit_seconds
         if limit <= first:
             errs.append(
                 f"{ctx.path}.strategy.canary.insufficient_data_limit_seconds: {limit} s is not "
@@ -114,13 +127,45 @@ def _with_drift(ctx: Context, plan: EndpointPlan, errs: list[str]) -> EndpointPl
     with open(d.baseline, encoding="utf-8") as fh:  # validated readable by load_config
         baseline_json = fh.read()
     alarms = plan.alarms
-    if plan.canary is None:
+    if canary is None:  # a canary's drift alarms are planned with its gates
         alarms = (*alarms, *common.drift_alarms(ctx, default, gates_allowed=False))
     return dataclasses.replace(
         plan,
         alarms=alarms,
         drift=DriftPlan(job=job, baseline_json=baseline_json, threshold=d.threshold, gate=d.gate),
     )
+
+
+def _gate_problems(plan: EndpointPlan, where: str) -> list[str]:
+    """The gate-alarm counts a strategy's watcher can take (`where`: `endpoints.<k>.alarms`)."""
+    gates = plan.gate_alarms
+    match plan.strategy_plan:
+        case BlueGreenPlan() | RollingPlan():
+            if 1 <= len(gates) <= MAX_ROLLBACK_ALARMS:
+                return []
+            return [
+                f"{where}: {plan.strategy} needs 1..{MAX_ROLLBACK_ALARMS} auto-rollback alarms "
+                f"(enabled standard alarms plus custom alarms with gate: true), got {len(gates)}"
+            ]
+        case CanaryPlan(rollout=rollout):
+            errs: list[str] = []
+            if not gates:
+                errs.append(
+                    f"{where}: a canary needs at least one gate alarm on the candidate, got 0"
+                )
+            watched = len(rollout.watched_alarms())
+            if watched > MAX_DESCRIBE_ALARMS:
+                errs.append(
+                    f"{where}: the canary hook would watch {watched} alarms (gates, the sample "
+                    f"alarm and the stable's baseline alarms); CloudWatch DescribeAlarms reads at "
+                    f"most {MAX_DESCRIBE_ALARMS} names per call, so every tick would fail; gate "
+                    "fewer alarms (a custom alarm with gate: false is still declared, not watched)"
+                )
+            return errs
+        case RecreatePlan() | ShadowPlan() | ABPlan():
+            return []
+        case _:
+            assert_never(plan.strategy_plan)
 
 
 def build_plan(
@@ -140,23 +185,7 @@ def build_plan(
         if ep.drift is not None:
             plan = _with_drift(ctx, plan, errs)
         errs += deploy_checks.plan_problems(plan, ctx.path, stack)  # what `pulumi up` would fail on
-        gates = plan.gate_alarms
-        where = f"{ctx.path}.alarms"
-        if plan.deployment is not None and not 1 <= len(gates) <= MAX_ROLLBACK_ALARMS:
-            errs.append(
-                f"{where}: {ep.strategy.name} needs 1..{MAX_ROLLBACK_ALARMS} auto-rollback alarms "
-                f"(enabled standard alarms plus custom alarms with gate: true), got {len(gates)}"
-            )
-        if plan.canary is not None and not gates:
-            errs.append(f"{where}: a canary needs at least one gate alarm on the candidate, got 0")
-        watched = 0 if plan.canary is None else len(plan.canary.watched_alarms())
-        if watched > MAX_DESCRIBE_ALARMS:
-            errs.append(
-                f"{where}: the canary hook would watch {watched} alarms (gates, the sample alarm "
-                f"and the stable's baseline alarms); CloudWatch DescribeAlarms reads at most "
-                f"{MAX_DESCRIBE_ALARMS} names per call, so every tick would fail; gate fewer "
-                "alarms (a custom alarm with gate: false is still declared, not watched)"
-            )
+        errs += _gate_problems(plan, f"{ctx.path}.alarms")
         endpoints.append(plan)
     in_bucket = [
         (e, e.data_capture)
@@ -181,7 +210,7 @@ def build_plan(
         e.endpoint_kms or (e.data_capture is not None and e.data_capture.kms) for e in endpoints
     )
     # A/B evaluators record their evidence in the rollout history and notify like the hook does.
-    canaries = any(e.canary is not None or e.ab_evaluator is not None for e in endpoints)
+    canaries = any(e.uses_state_table for e in endpoints)
     notify = notifications_plan(config.notifications)
     # A drift job that cannot measure tells a human on the stack's topic.
     drifts = any(e.drift is not None for e in endpoints)

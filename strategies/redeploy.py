@@ -21,8 +21,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from sagemaker_rollouts.strategies.plan import EndpointPlan
-from sagemaker_rollouts.strategies.rollout import fingerprint
+from sagemaker_rollouts.strategies.plan import CanaryPlan, EndpointPlan
+from sagemaker_rollouts.strategies.rollout import RolloutSpec, fingerprint
+
+
+def _rollout(plan: EndpointPlan) -> RolloutSpec:
+    """A canary plan's rollout; the functions here redeclare canaries only."""
+    if not isinstance(plan.strategy_plan, CanaryPlan):
+        raise ValueError(f"endpoint {plan.endpoint_name}: {plan.strategy} is not a canary")
+    return plan.strategy_plan.rollout
+
 
 ROLLOUT_TAG = "rollouts:rollout-id"
 CONFIG_TAG = "rollouts:config-fingerprint"
@@ -53,10 +61,10 @@ def candidate_percent(
 
     `tags` / `weights`: the live endpoint's tags and current variant weights; `tags` None when
     the endpoint does not exist yet. Invariant: never below the live share for the same rollout
-    unless the config is unchanged (then nothing is sent to SageMaker at all).
+    unless the config is unchanged (then nothing is sent to SageMaker at all). Raises
+    ValueError for a plan of another strategy.
     """
-    spec = plan.canary
-    assert spec is not None
+    spec = _rollout(plan)
     first = spec.steps[0].candidate_percent
     if tags is None or tags.get(ROLLOUT_TAG) != spec.rollout_id:
         return first
@@ -70,9 +78,9 @@ def candidate_percent(
 
 def with_candidate_percent(plan: EndpointPlan, percent: int) -> EndpointPlan:
     """`plan` with the canary's stable/candidate weights set to `percent` and the endpoint tags
-    that let the next `up` recognise the config (`endpoint_tags`)."""
-    spec = plan.canary
-    assert spec is not None
+    that let the next `up` recognise the config (`endpoint_tags`). Raises ValueError for a plan
+    of another strategy."""
+    spec = _rollout(plan)
     weights = {spec.stable_variant: 100 - percent, spec.candidate_variant: percent}
     variants = tuple(
         replace(v, weight=weights[v.name]) if v.name in weights else v

@@ -30,8 +30,19 @@ Pure: no pulumi, no boto3.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import assert_never
 
-from sagemaker_rollouts.strategies.plan import AlarmPlan, Comparison, EndpointPlan
+from sagemaker_rollouts.strategies.plan import (
+    ABPlan,
+    AlarmPlan,
+    BlueGreenPlan,
+    CanaryPlan,
+    Comparison,
+    EndpointPlan,
+    RecreatePlan,
+    RollingPlan,
+    ShadowPlan,
+)
 
 MAX_METRICS = 10  # CloudWatch: an alarm on a metric-math expression references at most 10 metrics
 ROLLBACK_SUFFIX = "-rollback"
@@ -93,8 +104,14 @@ def rollback_alarm(plan: EndpointPlan) -> RollbackAlarmPlan | None:
     """The rollback alarm of a blue/green or rolling endpoint; None for other strategies or none
     with no gates. Raises ValueError past `MAX_METRICS` gates (the planner reports it first)."""
     gates = plan.gate_alarms
-    if plan.deployment is None or not gates:
-        return None
+    match plan.strategy_plan:
+        case BlueGreenPlan() | RollingPlan():
+            if not gates:
+                return None
+        case RecreatePlan() | ShadowPlan() | CanaryPlan() | ABPlan():
+            return None  # SageMaker rolls back only blue/green and rolling deployments
+        case _:
+            assert_never(plan.strategy_plan)
     if len(gates) > MAX_METRICS:
         raise ValueError(f"{len(gates)} gate alarms, a metric-math alarm takes {MAX_METRICS}")
     metrics: list[RollbackMetric] = []

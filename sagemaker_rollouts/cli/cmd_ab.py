@@ -17,16 +17,21 @@ from sagemaker_rollouts.cli import render
 from sagemaker_rollouts.cli.errors import EXIT_IN_PROGRESS, EXIT_OK, UsageError
 from sagemaker_rollouts.cli.stack import load_stack
 from sagemaker_rollouts.strategies.ab_winner import Decision, EvaluatorSpec, Winner, evidence
-from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.strategies.plan import ABPlan, DeploymentPlan, EndpointPlan
+
+
+def evaluator_of(ep: EndpointPlan) -> EvaluatorSpec | None:
+    """An A/B endpoint's evaluator (with `successes`); None otherwise."""
+    return ep.strategy_plan.evaluator if isinstance(ep.strategy_plan, ABPlan) else None
 
 
 def select_ab_endpoint(plan: DeploymentPlan, wanted: str | None) -> EndpointPlan:
     """The A/B endpoint with an evaluator, by key or name; the only one when `wanted` is None."""
-    evaluated = [e for e in plan.endpoints if e.ab_evaluator is not None]
+    evaluated = [e for e in plan.endpoints if evaluator_of(e) is not None]
     if wanted is not None:
         for e in plan.endpoints:
             if wanted in (e.key, e.endpoint_name):
-                if e.ab_evaluator is None:
+                if evaluator_of(e) is None:
                     hint = (
                         f"set endpoints.{e.key}.strategy.ab.successes to evaluate a winner"
                         if e.strategy == "ab"
@@ -80,8 +85,8 @@ def report(spec: EvaluatorSpec, aws: Any, table: str | None, now: float) -> dict
 def run(args: argparse.Namespace) -> int:
     stack = load_stack(Path(args.dir), args.stack)
     ep = select_ab_endpoint(stack.plan, args.endpoint)
-    spec = ep.ab_evaluator
-    assert spec is not None
+    spec = evaluator_of(ep)
+    assert spec is not None  # select_ab_endpoint returns evaluated endpoints only
     from sagemaker_rollouts.cli.provision import AwsClients
 
     aws = AwsClients.create(stack.plan.region)

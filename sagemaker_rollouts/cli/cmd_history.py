@@ -33,7 +33,13 @@ from sagemaker_rollouts.cli.errors import EXIT_OK, UsageError
 from sagemaker_rollouts.cli.provision import AwsClients
 from sagemaker_rollouts.cli.stack import load_stack, select_endpoint
 from sagemaker_rollouts.strategies import native
-from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.strategies.plan import (
+    ABPlan,
+    BlueGreenPlan,
+    DeploymentPlan,
+    EndpointPlan,
+    RollingPlan,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +129,13 @@ def collect(
 ) -> EndpointHistory:
     """Everything recorded about one endpoint's rollouts, oldest first."""
     history = EndpointHistory(ep.key, ep.endpoint_name, ep.strategy)
-    if plan.state_table_name is not None:
-        _canary_rows(plan.state_table_name, ep, aws, history, rollout)
-        if ep.ab_evaluator is not None:
-            _ab_rows(plan.state_table_name, ep, aws, history)
+    table = plan.state_table_name
+    if table is not None:
+        _canary_rows(table, ep, aws, history, rollout)
+        if isinstance(ep.strategy_plan, ABPlan) and ep.strategy_plan.evaluator is not None:
+            _ab_rows(table, ep, aws, history)
     _alarm_rows(ep, aws, history, now)
-    if ep.deployment is not None:
+    if isinstance(ep.strategy_plan, BlueGreenPlan | RollingPlan):  # SageMaker's own deployment
         _phase_row(ep, aws, history, now)
     history.entries.sort(key=lambda e: (e.at, e.version or 0))
     return history

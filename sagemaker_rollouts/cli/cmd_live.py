@@ -33,7 +33,7 @@ from sagemaker_rollouts.cli.errors import (
     UsageError,
 )
 from sagemaker_rollouts.cli.provision import AwsClients, find_topic_arn
-from sagemaker_rollouts.cli.stack import load_stack, select_endpoint
+from sagemaker_rollouts.cli.stack import load_stack, rollout_of, select_endpoint
 from sagemaker_rollouts.strategies import dashboard, native
 from sagemaker_rollouts.strategies.controller import (
     INTENT_TTL_SECONDS,
@@ -41,7 +41,12 @@ from sagemaker_rollouts.strategies.controller import (
     RolloutState,
     command_name,
 )
-from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.strategies.plan import (
+    BlueGreenPlan,
+    DeploymentPlan,
+    EndpointPlan,
+    RollingPlan,
+)
 from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 DONE_OK = "completed"
@@ -281,7 +286,7 @@ def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> Endp
     rollout_status: str | None = None
     step: int | None = None
     history: list[dict[str, Any]] = []
-    spec = ep.canary
+    spec = rollout_of(ep)
     if spec is not None and plan.state_table_name is not None:
         malformed: str | None = None
         try:
@@ -314,7 +319,7 @@ def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> Endp
     else:
         rollout = None
     phase: native.PhaseView | None = None
-    if ep.deployment is not None and view.status != "Missing":
+    if isinstance(ep.strategy_plan, BlueGreenPlan | RollingPlan) and view.status != "Missing":
         described = aws.sagemaker.describe_endpoint(EndpointName=ep.endpoint_name)
         tags = aws.sagemaker.list_tags(ResourceArn=described["EndpointArn"]).get("Tags", [])
         live = native.LiveEndpoint.from_describe(
@@ -570,7 +575,7 @@ def operate(args: argparse.Namespace) -> int:
     stack = load_stack(Path(args.dir), args.stack)
     plan = stack.plan
     ep = select_endpoint(plan, args.endpoint, canary_only=True)
-    spec = ep.canary
+    spec = rollout_of(ep)
     assert spec is not None and plan.state_table_name is not None
     kind = "promote_full" if args.command == "promote" and args.full else args.command
     aws = AwsClients.create(plan.region)
@@ -700,7 +705,7 @@ def operate(args: argparse.Namespace) -> int:
 def _check_first_step(aws: AwsClients, ep: EndpointPlan) -> None:
     from sagemaker_rollouts.strategies.controller import step_weights
 
-    spec = ep.canary
+    spec = rollout_of(ep)
     assert spec is not None
     live = _live_weights(aws, ep)
     want = dict(step_weights(spec, 0))

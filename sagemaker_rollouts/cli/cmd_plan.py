@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 from rich.markup import escape
 from rich.table import Table
@@ -27,7 +27,18 @@ from sagemaker_rollouts.cli.stack import (
 from sagemaker_rollouts.cli.timeline import Exposure, Marker, Series, write_png
 from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec, design
 from sagemaker_rollouts.strategies.exposure import worst_case_exposure
-from sagemaker_rollouts.strategies.plan import EndpointPlan
+from sagemaker_rollouts.strategies.plan import (
+    ABPlan,
+    BlueGreenPlan,
+    CanaryPlan,
+    EndpointPlan,
+    RecreatePlan,
+    RollingPlan,
+    ShadowPlan,
+)
+
+if TYPE_CHECKING:
+    from sagemaker_rollouts.strategies.relative_gates import RelativeAlarmPlan
 
 
 def run(args: argparse.Namespace) -> int:
@@ -155,10 +166,8 @@ def run_program(program: ProgramDir, args: argparse.Namespace, png: Path | None)
         for ep in endpoints:
             out.print(render.endpoint_table(ep))
             out.print(render.profile_table(ep))
-            if ep.ab_evaluator is not None:
-                out.print(ab_design_table(ep.key, ep.ab_evaluator))
-            if ep.relative_alarms:
-                out.print(relative_gates_table(ep))
+            for table in strategy_tables(ep):
+                out.print(table)
         print_findings(offline)
         if traffic is not None:
             print_exposure_of(endpoints, traffic)
@@ -263,7 +272,7 @@ def draw_endpoints(
                     [(e.step, e.percent, e.requests) for e in worst_case_exposure(ep, traffic)],
                 )
                 for ep in endpoints
-                if ep.timeline or ep.canary is not None
+                if ep.timeline or isinstance(ep.strategy_plan, CanaryPlan)
             ],
         )
     )
@@ -287,10 +296,8 @@ def print_plan(stack: LoadedStack, offline: Any, *, png: str | None) -> None:
     for ep in plan.endpoints:
         out.print(render.endpoint_table(ep))
         out.print(render.profile_table(ep))
-        if ep.ab_evaluator is not None:
-            out.print(ab_design_table(ep.key, ep.ab_evaluator))
-        if ep.relative_alarms:
-            out.print(relative_gates_table(ep))
+        for table in strategy_tables(ep):
+            out.print(table)
     print_findings(offline)
     if png is not None:
         out.print(f"timeline written to {png}")
@@ -372,12 +379,33 @@ def ab_design_table(key: str, spec: EvaluatorSpec) -> Table:
     return t
 
 
-def relative_gates_table(ep: EndpointPlan) -> Table:
+def strategy_tables(ep: EndpointPlan) -> list[Table]:
+    """What only the endpoint's strategy plans, as tables: an A/B evaluator's design, a canary's
+    gates relative to the stable variant."""
+    match ep.strategy_plan:
+        case ABPlan(evaluator=spec) if spec is not None:
+            return [ab_design_table(ep.key, spec)]
+        case CanaryPlan(relative_alarms=relative) if relative:
+            return [relative_gates_table(ep.key, relative)]
+        case (
+            RecreatePlan()
+            | ShadowPlan()
+            | CanaryPlan()
+            | ABPlan()
+            | BlueGreenPlan()
+            | RollingPlan()
+        ):
+            return []
+        case _:
+            assert_never(ep.strategy_plan)
+
+
+def relative_gates_table(key: str, relative: Sequence[RelativeAlarmPlan]) -> Table:
     """A canary's gates relative to the stable variant: name, what fires it, and its window."""
-    t = Table(title=f"{ep.key}: gates relative to the stable variant", title_justify="left")
+    t = Table(title=f"{key}: gates relative to the stable variant", title_justify="left")
     for col in ("alarm", "fires when", "window"):
         t.add_column(col)
-    for r in ep.relative_alarms:
+    for r in relative:
         what = (
             f"{r.candidate} 5xx rate - {r.stable}'s > {r.threshold:g} points"
             if r.key.endswith("error_rate")
@@ -430,6 +458,18 @@ def plan_json(stack: LoadedStack, offline: Any) -> dict[str, Any]:
 
 def endpoint_json(ep: EndpointPlan) -> dict[str, Any]:
     """One endpoint of a plan, as `rollout plan --json` gives it."""
+    steps: list[list[int]] | None = None
+    ab_design: dict[str, Any] | None = None
+    relative: tuple[RelativeAlarmPlan, ...] = ()
+    match ep.strategy_plan:
+        case CanaryPlan(rollout=rollout, relative_alarms=relative):
+            steps = [[s.candidate_percent, s.bake_seconds] for s in rollout.steps]
+        case ABPlan(evaluator=spec):
+            ab_design = None if spec is None else design(spec).to_json()
+        case RecreatePlan() | ShadowPlan() | BlueGreenPlan() | RollingPlan():
+            pass
+        case _:
+            assert_never(ep.strategy_plan)
     return {
         "key": ep.key,
         "endpoint_name": ep.endpoint_name,
@@ -446,12 +486,10 @@ def endpoint_json(ep: EndpointPlan) -> dict[str, Any]:
         ],
         "shadow_variants": [v.name for v in ep.shadow_variants],
         "alarms": [{"key": a.key, "name": a.name, "gate": a.gate} for a in ep.alarms],
-        "canary_steps": None
-        if ep.canary is None
-        else [[s.candidate_percent, s.bake_seconds] for s in ep.canary.steps],
+        "canary_steps": steps,
         "profile": render.profile_json(ep.profile),
         "timeline": [list(p) for p in ep.timeline],
-        "ab_design": None if ep.ab_evaluator is None else design(ep.ab_evaluator).to_json(),
+        "ab_design": ab_design,
         "relative_gates": [
             {
                 "key": r.key,
@@ -470,6 +508,6 @@ def endpoint_json(ep: EndpointPlan) -> dict[str, Any]:
                     for m in r.metrics
                 ],
             }
-            for r in ep.relative_alarms
+            for r in relative
         ],
     }

@@ -45,7 +45,7 @@ from sagemaker_rollouts.cli.scenario import (
     MetricEvent,
     load_scenario,
 )
-from sagemaker_rollouts.cli.stack import LoadedStack, load_stack, select_endpoint
+from sagemaker_rollouts.cli.stack import LoadedStack, load_stack, rollout_of, select_endpoint
 from sagemaker_rollouts.strategies.drift import FEATURE_METRIC
 from sagemaker_rollouts.strategies.drift import JOB_METRIC as DRIFT_JOB_METRIC
 from sagemaker_rollouts.strategies.drift import METRIC_NAMESPACE as DRIFT_NAMESPACE
@@ -152,7 +152,7 @@ def prepare_stack(
 def _resolve_for(loaded: LoadedScenario, endpoint: EndpointPlan) -> _Resolved | None:
     from sagemaker_rollouts.cli.rehearse_native import check_native
 
-    if endpoint.canary is not None:
+    if rollout_of(endpoint) is not None:
         return _resolve(loaded, endpoint)
     if loaded.scenario.drift is not None:
         raise UsageError(
@@ -191,7 +191,7 @@ def summarize(
     scenario = loaded.scenario
     if scenario.detect is not None and scenario.bad_from is not None:
         # The canary's candidate serves its first step's share from the start.
-        spec = ep.canary
+        spec = rollout_of(ep)
         assert spec is not None
         first = scenario.bad_from if spec.steps[0].candidate_percent > 0 else None
         loaded = with_detection(loaded, first)
@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     show = not args.json
     out = render.console()
     if show:
-        what = "" if ep.canary is not None else f" ({ep.strategy.replace('_', '/')}: emulated)"
+        what = "" if rollout_of(ep) is not None else f" ({ep.strategy.replace('_', '/')}: emulated)"
         out.print(
             f"[bold]rehearsal[/] {escape(str(loaded.path))}: stack {st.name}, endpoint "
             f"{ep.endpoint_name}{what}, {render.duration(scenario.duration)} simulated"
@@ -464,7 +464,7 @@ def rehearse(
     from sagemaker_rollouts.lambdas.aws_adapter import Clients
     from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
 
-    spec = endpoint.canary
+    spec = rollout_of(endpoint)
     assert spec is not None
     scenario = loaded.scenario
     result = Rehearsal(endpoint=endpoint, spec=spec)
@@ -663,7 +663,7 @@ def check_summary(loaded: LoadedScenario, result: Summary) -> tuple[bool, list[s
 def _resolve(loaded: LoadedScenario, endpoint: EndpointPlan) -> _Resolved:
     """Map alarm references (full name, config key, `candidate.`/`stable.` key) and metric
     variants onto the plan; every unknown reference is a UsageError naming its line."""
-    spec = endpoint.canary
+    spec = rollout_of(endpoint)
     assert spec is not None
     by_ref: dict[str, str] = {}
     for a in endpoint.alarms:
@@ -753,7 +753,7 @@ class _DriftFeed:
     def __init__(self, aws: Any, endpoint: EndpointPlan, feed: Any, base: float) -> None:
         from sagemaker_rollouts.lambdas.drift_job import DriftClients
 
-        assert endpoint.drift is not None and endpoint.canary is not None
+        assert endpoint.drift is not None and rollout_of(endpoint) is not None
         self.aws = aws
         self.endpoint = endpoint
         self.plan = endpoint.drift
@@ -788,7 +788,7 @@ class _DriftFeed:
         from sagemaker_rollouts.lambdas.drift_job import run as drift_run
 
         job = self.plan.job
-        spec = self.endpoint.canary
+        spec = rollout_of(self.endpoint)
         assert spec is not None
         rpm = self.feed.requests_per_minute
         stable = spec.stable_variant if job.variant != spec.stable_variant else "other"

@@ -55,13 +55,20 @@ def parse_time(text: str, now: datetime, arg: str) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
+def report_of(ep: EndpointPlan) -> ShadowReportPlan | None:
+    """What a shadow endpoint's report compares; None for the other strategies."""
+    from sagemaker_rollouts.strategies.plan import ShadowPlan
+
+    return ep.strategy_plan.report if isinstance(ep.strategy_plan, ShadowPlan) else None
+
+
 def select_shadow_endpoint(plan: DeploymentPlan, wanted: str | None) -> EndpointPlan:
     """The shadow endpoint to report on, by key or name; the only one when `wanted` is None."""
-    shadows = [e for e in plan.endpoints if e.shadow_report is not None]
+    shadows = [e for e in plan.endpoints if report_of(e) is not None]
     if wanted is not None:
         for e in plan.endpoints:
             if wanted in (e.key, e.endpoint_name):
-                if e.shadow_report is None:
+                if report_of(e) is None:
                     raise UsageError(
                         f"--endpoint {wanted}: uses the {e.strategy} strategy; shadow-report "
                         "compares shadow endpoints only"
@@ -137,8 +144,8 @@ def run(args: argparse.Namespace) -> int:
     stack = load_stack(Path(args.dir), args.stack)
     plan = stack.plan
     ep = select_shadow_endpoint(plan, args.endpoint)
-    report = ep.shadow_report
-    assert report is not None
+    report = report_of(ep)
+    assert report is not None  # select_shadow_endpoint returns shadow endpoints only
     now = datetime.now(UTC)
     until = now if args.until is None else parse_time(args.until, now, "--until")
     since = (

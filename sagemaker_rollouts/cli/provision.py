@@ -22,6 +22,7 @@ from botocore.config import Config
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.strategies.plan import (
     AlarmPlan,
+    CanaryPlan,
     DeploymentPlan,
     EndpointPlan,
     VariantPlan,
@@ -150,8 +151,9 @@ def provision(plan: DeploymentPlan, clients: AwsClients) -> ProvisionedStack:
         configs.append((ep.key, _provision_endpoint(ep, clients, role_arn)))
         for alarm in ep.alarms:
             put_alarm(alarm, clients)
-        for rel in ep.relative_alarms:
-            put_relative_alarm(rel, clients)
+        if isinstance(ep.strategy_plan, CanaryPlan):
+            for rel in ep.strategy_plan.relative_alarms:
+                put_relative_alarm(rel, clients)
     topic_arn = clients.sns.create_topic(Name=topic_name(plan))["TopicArn"]
     if plan.state_table_name is not None:
         store.create_state_table(clients.dynamodb, plan.state_table_name)

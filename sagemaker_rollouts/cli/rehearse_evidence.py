@@ -138,8 +138,8 @@ def _shadow(plan: Any, sc: EvidenceScenario, feed: ShadowFeed, wanted: str | Non
     from sagemaker_rollouts.cli.provision import AwsClients
 
     ep = cmd_shadow.select_shadow_endpoint(plan, wanted if wanted is not None else sc.endpoint)
-    report = ep.shadow_report
-    assert report is not None
+    report = cmd_shadow.report_of(ep)
+    assert report is not None  # select_shadow_endpoint returns shadow endpoints only
     aws = AwsClients.create(plan.region)
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(minutes=50)
@@ -231,7 +231,7 @@ def _ab(plan: Any, sc: EvidenceScenario, feed: AbFeed, wanted: str | None) -> Ou
     from sagemaker_rollouts.lambdas.aws_adapter import Clients
 
     ep = cmd_ab.select_ab_endpoint(plan, wanted if wanted is not None else sc.endpoint)
-    spec = ep.ab_evaluator
+    spec = cmd_ab.evaluator_of(ep)
     assert spec is not None and plan.state_table_name is not None
     unknown = sorted(set(feed.counts) - set(spec.variants))
     if unknown:

@@ -203,7 +203,7 @@ def rehearse_native(stack: str, endpoint: EndpointPlan, loaded: LoadedScenario) 
     def bg(pct: float) -> dict[str, float]:
         return {"blue": round(100.0 - pct, 6), "green": round(pct, 6)}
 
-    deployment = endpoint.deployment
+    deployment = endpoint.strategy_plan
     if isinstance(deployment, BlueGreenPlan | RollingPlan):
 
         def go(chs: Sequence[AlarmChange]) -> GuardrailRun:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sagemaker_rollouts.strategies.plan import EndpointPlan, Profile
+from sagemaker_rollouts.strategies.plan import CanaryPlan, EndpointPlan, Profile
 
 
 def console(*, stderr: bool = False) -> Console:
@@ -128,16 +128,17 @@ def profile_table(ep: EndpointPlan) -> Table:
     t.add_column("value")
     for k, v in profile_rows(ep.profile):
         t.add_row(k, escape(v))
-    if ep.canary is not None:
+    if isinstance(ep.strategy_plan, CanaryPlan):
+        spec = ep.strategy_plan.rollout
         steps = ", ".join(
-            f"{s.candidate_percent}% for {duration(s.bake_seconds)}" for s in ep.canary.steps
+            f"{s.candidate_percent}% for {duration(s.bake_seconds)}" for s in spec.steps
         )
         t.add_row("canary steps", steps)
-        t.add_row("gate alarms", ", ".join(ep.canary.gate_alarms))
-        if ep.canary.sample_alarm is not None:
+        t.add_row("gate alarms", ", ".join(spec.gate_alarms))
+        if spec.sample_alarm is not None:
             t.add_row(
                 "low-traffic hold",
-                f"{ep.canary.sample_alarm} (< {ep.canary.min_invocations} requests)",
+                f"{spec.sample_alarm} (< {spec.min_invocations} requests)",
             )
     return t
 

@@ -16,7 +16,8 @@ import yaml
 
 from sagemaker_rollouts.cli.errors import UsageError
 from sagemaker_rollouts.strategies.config import PROJECT, strip_secure
-from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.strategies.plan import CanaryPlan, DeploymentPlan, EndpointPlan
+from sagemaker_rollouts.strategies.rollout import RolloutSpec
 from sagemaker_rollouts.strategies.stackfile import read_stack_yaml
 
 
@@ -183,16 +184,21 @@ def load_stack(
     )
 
 
+def rollout_of(ep: EndpointPlan) -> RolloutSpec | None:
+    """The rollout the canary hook steps; None for the other strategies (no hook to drive)."""
+    return ep.strategy_plan.rollout if isinstance(ep.strategy_plan, CanaryPlan) else None
+
+
 def select_endpoint(plan: DeploymentPlan, wanted: str | None, *, canary_only: bool) -> EndpointPlan:
     """The endpoint a command acts on, by config key or endpoint name.
 
     Without `wanted` the stack must have exactly one (canary, when `canary_only`) endpoint.
     """
-    candidates = [e for e in plan.endpoints if not canary_only or e.canary is not None]
+    candidates = [e for e in plan.endpoints if not canary_only or rollout_of(e) is not None]
     if wanted is not None:
         for e in plan.endpoints:
             if wanted in (e.key, e.endpoint_name):
-                if canary_only and e.canary is None:
+                if canary_only and rollout_of(e) is None:
                     raise UsageError(
                         f"endpoint {wanted!r} uses the {e.strategy} strategy; this command drives "
                         "canary rollouts only (SageMaker runs blue/green and rolling itself)"
