@@ -26,6 +26,7 @@ No absolute time is asserted; `--strict` exits 1 when a target is missed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -48,6 +49,68 @@ WRAP = (
 # Children write and use bytecode caches like an installed environment does (pip compiles at
 # install); with PYTHONDONTWRITEBYTECODE set and no caches, every run would time the compiler.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+# Where `rollout plan --stack canary`'s CPU goes, phase by phase in one fresh process (process CPU
+# time, so a busy machine's waits do not count): the SDKs the baseline imports; the stack's nine
+# pulumi_aws service packages, split into their type modules (`_inputs`, `outputs`: hundreds of
+# input/output classes per service) and the rest of each package (every resource module of the
+# service, used or not); then the CLI's own imports (the config model, planners, rendering); then
+# the command's work (read, validate, plan, evaluate the program under mocks, render).
+PHASES = """
+import importlib, importlib.util, json, os, sys, time
+t = time.process_time
+out = {}
+def mark(key, since):
+    out[key] = t() - since
+    return t()
+c = t()
+import pulumi, pulumi_aws
+c = mark("sdk", c)
+types = 0.0
+for svc, cls in SERVICES:
+    name = "pulumi_aws." + svc
+    spec = importlib.machinery.PathFinder.find_spec(name, pulumi_aws.__path__)
+    bare = importlib.util.module_from_spec(spec)  # the package without its __init__
+    real = sys.modules[name]
+    sys.modules[name] = bare
+    for sub in ("_inputs", "outputs"):
+        if os.path.exists(os.path.join(spec.submodule_search_locations[0], sub + ".py")):
+            a = t()
+            importlib.import_module(name + "." + sub)
+            types += t() - a
+    sys.modules[name] = real
+    getattr(real, cls)  # pulumi's lazy stub loads the whole package (type modules already in)
+out["types"] = types
+c = mark("services", c)
+out["services"] -= types
+from sagemaker_rollouts.cli import cmd_plan, main
+c = mark("cli_imports", c)
+sys.stdout = open(os.devnull, "w")
+main.main(["plan", "--stack", "canary"])
+c = mark("command", c)
+sys.stderr.write("PHASES " + json.dumps(out) + "\\n")
+"""
+SERVICES = [
+    ("sagemaker", "Endpoint"),
+    ("s3", "Bucket"),
+    ("cloudwatch", "MetricAlarm"),
+    ("iam", "Role"),
+    ("lambda_", "Function"),
+    ("kms", "Key"),
+    ("dynamodb", "Table"),
+    ("sns", "Topic"),
+    ("appautoscaling", "Target"),
+]
+
+
+def phases(py: str) -> dict[str, float]:
+    code = f"SERVICES = {SERVICES!r}\n" + PHASES
+    done = subprocess.run([py, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    line = [x for x in done.stderr.splitlines() if x.startswith("PHASES ")]
+    if done.returncode != 0 or not line:
+        raise RuntimeError(f"phases child failed:\n{done.stderr[-2000:]}")
+    return json.loads(line[-1].removeprefix("PHASES "))
 
 
 def spawn(cmd: list[str]) -> dict[str, Any]:
@@ -108,6 +171,7 @@ def main() -> int:
         old = spawn(as_function)["teardown"]
         if old is not None:
             old_teardown.append(old)
+    phase_runs = [phases(py) for _ in range(3)]
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     cpu = [p["cpu"] / b["cpu"] for p, b in pairs]
     wall = [p["wall"] / b["wall"] for p, b in pairs]
@@ -127,6 +191,16 @@ def main() -> int:
         f"info: import pulumi, pulumi_aws + the stack's 9 service modules: cpu "
         f"{med(floor_cpu):.3f} s; product / that floor {med([p['cpu'] for p, _ in pairs]) / med(floor_cpu):.2f}"
     )
+    labels = {
+        "sdk": "import pulumi, pulumi_aws",
+        "types": "9 service packages: their _inputs/outputs type modules",
+        "services": "9 service packages: every resource module in them",
+        "cli_imports": "the CLI's own imports (config model, planners, rendering)",
+        "command": "the command's work (validate, plan, evaluate under mocks, render)",
+    }
+    print("info: where the product's CPU goes (one fresh process, CPU s, median of 3):")
+    for key, label in labels.items():
+        print(f"  {med([r[key] for r in phase_runs]):.3f}  {label}")
     print(f"ratio wall {med(wall):.2f} ({min(wall):.2f}-{max(wall):.2f})")
     floor = [b["teardown"] for _, b in pairs if b["teardown"] is not None]
     ok_teardown = bool(teardown) and bool(floor) and med(teardown) <= med(floor)
