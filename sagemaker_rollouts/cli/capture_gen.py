@@ -22,6 +22,11 @@ from typing import Literal
 
 Encoding = Literal["CSV", "JSON", "BASE64"]
 ENCODINGS: tuple[Encoding, ...] = ("CSV", "JSON", "BASE64")
+# DataCaptureConfig.CaptureOptions[].CaptureMode (SageMaker API reference, CaptureOption:
+# `Input | Output | InputAndOutput`): which sides a capture line holds. `Input` alone writes no
+# `endpointOutput`, `Output` alone no `endpointInput`.
+CaptureMode = Literal["InputAndOutput", "Input", "Output"]
+CAPTURE_MODES: tuple[CaptureMode, ...] = ("InputAndOutput", "Input", "Output")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,7 @@ class CaptureSpec:
     Requests carry features `amount` (numeric, N(mean, 1)) and `country` (categorical).
     Answers are JSON `{"score": float, "label": "fraud"|"ok"}`. `distinct_bodies`: draw each
     request from that many distinct bodies (repeats, as real traffic has); None: all distinct.
+    `capture_mode`: which sides every line holds (see `CaptureMode`).
     """
 
     endpoint: str = "fraud-shadow"
@@ -49,6 +55,7 @@ class CaptureSpec:
     seed: int = 7
     per_file: int = 5000
     distinct_bodies: int | None = None
+    capture_mode: CaptureMode = "InputAndOutput"
 
 
 def _side(mode: str, content_type: str, text: str, encoding: Encoding) -> dict[str, str]:
@@ -69,8 +76,9 @@ def record(
     encoding: Encoding,
     inference_id: str | None,
     event_id: str,
+    capture_mode: CaptureMode = "InputAndOutput",
 ) -> str:
-    """One capture line exactly as SageMaker writes it."""
+    """One capture line exactly as SageMaker writes it under `capture_mode`."""
     request_type = "text/csv" if encoding == "CSV" else "application/json"
     meta: dict[str, str] = {
         "eventId": event_id,
@@ -79,12 +87,14 @@ def record(
     }
     if inference_id is not None:
         meta["inferenceId"] = inference_id
+    capture: dict[str, dict[str, str]] = {}
+    if capture_mode != "Output":
+        capture["endpointInput"] = _side("INPUT", request_type, request, encoding)
+    if capture_mode != "Input":
+        capture["endpointOutput"] = _side("OUTPUT", "application/json", answer, encoding)
     return json.dumps(
         {
-            "captureData": {
-                "endpointInput": _side("INPUT", request_type, request, encoding),
-                "endpointOutput": _side("OUTPUT", "application/json", answer, encoding),
-            },
+            "captureData": capture,
             "eventMetadata": meta,
             "eventVersion": "0",
         },
@@ -131,6 +141,7 @@ def records(spec: CaptureSpec) -> Iterator[tuple[str, datetime, str]]:
                 encoding=encoding,
                 inference_id=iid,
                 event_id=str(uuid.UUID(int=rng.getrandbits(128))),
+                capture_mode=spec.capture_mode,
             ),
         )
         if rng.random() * 100 >= spec.sampling_percent:
@@ -151,6 +162,7 @@ def records(spec: CaptureSpec) -> Iterator[tuple[str, datetime, str]]:
                 encoding=encoding,
                 inference_id=iid,
                 event_id=str(uuid.UUID(int=rng.getrandbits(128))),
+                capture_mode=spec.capture_mode,
             ),
         )
 

@@ -9,7 +9,7 @@ import functools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from botocore.stub import Stubber
@@ -481,7 +481,7 @@ def test_malformed_lines_are_counted_and_skipped_and_the_rest_is_read(tmp_path: 
 
 
 def _captured(
-    mode: str,
+    mode: capture_gen.CaptureMode | Literal["none"],
     *,
     ms: int,
     request: str = "1.5,US",
@@ -494,12 +494,19 @@ def _captured(
     only `captureData.endpointInput`, `Output` only `endpointOutput`, `InputAndOutput` both
     (SageMaker API reference, CaptureOption; each side is {observedContentType, mode, data,
     encoding}); `none` is a damaged line with neither side."""
-    doc = json.loads(_line(answer, ms=ms, request=request, iid=iid, encoding=encoding, n=n))
-    if mode in ("Output", "none"):
-        del doc["captureData"]["endpointInput"]
-    if mode in ("Input", "none"):
-        del doc["captureData"]["endpointOutput"]
-    return json.dumps(doc)
+    if mode == "none":
+        doc = json.loads(_line(answer, ms=ms, request=request, iid=iid, encoding=encoding, n=n))
+        del doc["captureData"]["endpointInput"], doc["captureData"]["endpointOutput"]
+        return json.dumps(doc)
+    return record(
+        request=request,
+        answer=answer,
+        at=T0 + timedelta(milliseconds=ms),
+        encoding=encoding,
+        inference_id=iid,
+        event_id=f"e{n}-{ms}",
+        capture_mode=mode,
+    )
 
 
 # Each case: production lines, shadow lines (as functions of the encoding), expected production
@@ -574,6 +581,52 @@ def test_records_are_counted_by_what_their_capture_option_kept(
     c = _compare(tmp_path, prod(encoding), shadow(encoding), [LABEL])
     assert (c.production, c.shadow, c.paired) == (want_prod, want_shadow, paired)
     assert c.fields[0].agreed == paired
+
+
+@pytest.mark.parametrize(
+    ("mode", "with_id"),
+    [(m, i) for m in capture_gen.CAPTURE_MODES for i in (True, False)],
+)
+def test_generated_captures_of_every_capture_mode_are_read_as_what_they_hold(
+    tmp_path: Path, mode: capture_gen.CaptureMode, with_id: bool
+) -> None:
+    """The generator writes what SageMaker writes under each CaptureMode (repeated bodies, a
+    sampled shadow, all three encodings); the report pairs every shadow copy it can pair."""
+    spec = CaptureSpec(
+        requests=300,
+        sampling_percent=50,
+        distinct_bodies=60,
+        capture_mode=mode,
+        with_inference_id=with_id,
+        seed=5,
+    )
+    capture_gen.write_tree(tmp_path, spec)
+    prod_n, shadow_n = _truth(spec)
+    sql = comparison_sql(
+        table="capture",
+        production="live",
+        shadow="shadow",
+        fields=[SCORE],
+        since=T0,
+        until=T0 + timedelta(hours=1),
+        window_seconds=5,
+        dialect="duckdb",
+    )
+    engine = LocalEngine(tmp_path, EP)
+    try:
+        c = parse_row(engine.rows(sql)[0], [SCORE])
+    finally:
+        engine.close()
+    readable = mode == "InputAndOutput" or (mode == "Output" and with_id)
+    counts = {
+        "records": (prod_n, shadow_n) if readable else (0, 0),
+        "input_only": (prod_n, shadow_n) if mode == "Input" else (0, 0),
+        "output_only": (prod_n, shadow_n) if mode == "Output" and not with_id else (0, 0),
+    }
+    for name, want in counts.items():
+        assert (getattr(c.production, name), getattr(c.shadow, name)) == want, name
+    assert (c.production.unreadable, c.shadow.unreadable) == (0, 0)
+    assert c.paired == (shadow_n if readable else 0)
 
 
 def test_an_output_only_answer_that_does_not_decode_is_unreadable(tmp_path: Path) -> None:
