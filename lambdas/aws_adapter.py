@@ -23,6 +23,7 @@ from sagemaker_rollouts.strategies.controller import (
 
 IN_PROGRESS_MESSAGE = "Cannot update in-progress endpoint"
 SERVICES = ("sagemaker", "cloudwatch", "dynamodb", "sns")
+_ALARM_STATE: dict[str, AlarmStateValue] = {s: s for s in ALARM_STATES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +96,40 @@ def read_endpoint_and_instances(
     return EndpointView.of(status, weights), instances
 
 
-def read_alarms(cloudwatch: Any, names: Sequence[str]) -> AlarmView:
-    """ONE DescribeAlarms call for every gate and sample alarm (at most 100 names).
+def describe_alarm_states(cloudwatch: Any, names: Sequence[str]) -> dict[str, str]:
+    """StateValue of every metric and composite alarm among `names` that exists (at most 100
+    names): DescribeAlarms with MaxRecords 100, following NextToken to the last page. CloudWatch
+    answers DescribeAlarms in pages (botocore's cloudwatch paginators: input/output token
+    NextToken, limit key MaxRecords 1..100), so one answer may hold only some of the alarms named.
+    Errors propagate (ClientError, BotoCoreError)."""
+    if len(names) > 100:
+        raise ValueError(f"DescribeAlarms takes at most 100 names, got {len(names)}")
+    states: dict[str, str] = {}
+    if not names:
+        return states
+    kwargs: dict[str, Any] = {
+        "AlarmNames": list(names),
+        "AlarmTypes": ["MetricAlarm", "CompositeAlarm"],
+        "MaxRecords": 100,
+    }
+    seen: set[str] = set()
+    while True:
+        resp = cloudwatch.describe_alarms(**kwargs)
+        for alarm in [*resp.get("MetricAlarms", []), *resp.get("CompositeAlarms", [])]:
+            states[str(alarm["AlarmName"])] = str(alarm.get("StateValue"))
+        token: Any = resp.get("NextToken")
+        if not token or token in seen:  # a repeated token would loop forever
+            return states
+        seen.add(str(token))
+        kwargs["NextToken"] = token
 
-    A failing call (AccessDenied, throttling past the retries, a network error) becomes
-    `unreadable`, so the controller holds and notifies instead of guessing.
+
+def read_alarms(cloudwatch: Any, names: Sequence[str]) -> AlarmView:
+    """Every gate and sample alarm's state (`describe_alarm_states`: every page, at most 100
+    names).
+
+    A failing call (AccessDenied, throttling past the retries, a network error), on any page,
+    becomes `unreadable`, so the controller holds and notifies instead of guessing.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -108,18 +138,16 @@ def read_alarms(cloudwatch: Any, names: Sequence[str]) -> AlarmView:
     if not names:
         return AlarmView()
     try:
-        resp = cloudwatch.describe_alarms(
-            AlarmNames=list(names), AlarmTypes=["MetricAlarm", "CompositeAlarm"]
-        )
+        found = describe_alarm_states(cloudwatch, names)
     except ClientError as err:
         return AlarmView(unreadable=f"DescribeAlarms {_error_code(err)}: {_error_message(err)}")
     except BotoCoreError as err:
         return AlarmView(unreadable=f"DescribeAlarms {type(err).__name__}: {err}")
     states: dict[str, AlarmStateValue] = {}
-    for alarm in [*resp.get("MetricAlarms", []), *resp.get("CompositeAlarms", [])]:
-        value = str(alarm.get("StateValue"))
-        if value in ALARM_STATES:
-            states[str(alarm["AlarmName"])] = value
+    for name, value in found.items():
+        known = _ALARM_STATE.get(value)
+        if known is not None:
+            states[name] = known
     return AlarmView.of(states)
 
 

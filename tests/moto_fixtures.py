@@ -382,3 +382,46 @@ def fresh_clients(recorder: Recorder | None = None) -> Clients:
     if recorder is not None:
         instrument(clients, recorder)
     return clients
+
+
+ALARM_PAGE = 50
+
+
+def page_describe_alarms(client: Any, source: Any, page_size: int = ALARM_PAGE) -> None:
+    """Stand-in for CloudWatch's paging of DescribeAlarms (moto answers every alarm at once and
+    ignores MaxRecords): at most `MaxRecords` alarms per answer and never more than `page_size`
+    (a paginated API may return fewer than asked: only NextToken says whether more are left), by
+    name, with a `NextToken` while more are left. The API marks DescribeAlarms
+    paginated (botocore's cloudwatch paginators: NextToken, limit key MaxRecords, 1..100), so a
+    caller that reads one answer sees only the first page. `source` is an un-instrumented client
+    whose (moto) answer is the whole list."""
+    asked: list[dict[str, Any]] = []
+
+    def remember(params: dict[str, Any], **_: Any) -> None:
+        asked.append(dict(params))
+
+    def answer(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        params = asked.pop()
+        whole = source.describe_alarms(
+            **{k: v for k, v in params.items() if k not in ("MaxRecords", "NextToken")}
+        )
+        items = sorted(
+            [("MetricAlarms", a) for a in whole.get("MetricAlarms", [])]
+            + [("CompositeAlarms", a) for a in whole.get("CompositeAlarms", [])],
+            key=lambda kind_alarm: str(kind_alarm[1]["AlarmName"]),
+        )
+        start = int(params.get("NextToken") or 0)
+        size = min(int(params.get("MaxRecords") or page_size), page_size)
+        page = items[start : start + size]
+        parsed: dict[str, Any] = {
+            "MetricAlarms": [a for k, a in page if k == "MetricAlarms"],
+            "CompositeAlarms": [a for k, a in page if k == "CompositeAlarms"],
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
+        if start + size < len(items):
+            parsed["NextToken"] = str(start + size)
+        return AWSResponse("https://injected", 200, HTTPHeaders(), None), parsed
+
+    events = client.meta.events
+    events.register("before-parameter-build.cloudwatch.DescribeAlarms", remember)
+    events.register("before-call.cloudwatch.DescribeAlarms", answer)

@@ -273,16 +273,13 @@ def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> Endp
     from botocore.exceptions import ClientError
 
     from sagemaker_rollouts.lambdas import store
-    from sagemaker_rollouts.lambdas.aws_adapter import read_endpoint
+    from sagemaker_rollouts.lambdas.aws_adapter import describe_alarm_states, read_endpoint
 
     view = read_endpoint(aws.sagemaker, ep.endpoint_name)
     weights = {name: w for name, w in view.weights}
     names = [a.name for a in ep.alarms][:100]
     alarms: dict[str, str] = dict.fromkeys(names, "MISSING")
-    if names:
-        resp = aws.cloudwatch.describe_alarms(AlarmNames=names)
-        for a in resp.get("MetricAlarms", []):
-            alarms[str(a["AlarmName"])] = str(a["StateValue"])
+    alarms.update(describe_alarm_states(aws.cloudwatch, names))  # every page, composites too
     rollout_status: str | None = None
     step: int | None = None
     history: list[dict[str, Any]] = []
