@@ -638,7 +638,11 @@ def operate(args: argparse.Namespace) -> int:
     refused = after.intent_refused if after.last_intent_id == intent.id else None
     applied = after.last_intent_id == intent.id and refused is None
     finished = after.status in ("completed", "rolled_back", "failed")
-    ok = _goal_met(kind, after.status) and (applied or finished)
+    # Recorded is not done: while SageMaker refuses the weights call (the endpoint is Updating,
+    # or started updating after the hook's DescribeEndpoint) traffic has not moved; the hook's
+    # next InService tick moves it (a pending rollback, or a reconcile to the stored step).
+    traffic_pending = not _weights_at(_target(spec, after), weights_after)
+    ok = _goal_met(kind, after.status) and (applied or finished) and not traffic_pending
     if args.json:
         render.print_json(
             {
@@ -659,6 +663,7 @@ def operate(args: argparse.Namespace) -> int:
                     "step_index": after.step_index,
                     "weights": weights_after,
                 },
+                "traffic_pending": traffic_pending,
                 "notification_topic": topic,
             }
         )
@@ -683,7 +688,13 @@ def operate(args: argparse.Namespace) -> int:
         out.print(t)
         if topic is None:
             out.print("[yellow]warning:[/] no notification topic found; nothing was published")
-        if not applied and finished:
+        if traffic_pending:
+            out.print(
+                f"[yellow]recorded, traffic not moved yet:[/] {escape(str(result['reason']))}; "
+                "the hook moves it on its next tick once the endpoint is InService (every "
+                "minute); check with `rollout status`"
+            )
+        elif not applied and finished:
             out.print(f"the rollout is {after.status}: {command_name(kind)} has no effect")
         elif refused is not None:
             out.print(
@@ -697,6 +708,22 @@ def operate(args: argparse.Namespace) -> int:
                 f"{INTENT_TTL_SECONDS // 60} minutes applies it"
             )
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def _target(spec: RolloutSpec, state: RolloutState) -> dict[str, float] | None:
+    """The weights the stored state holds the endpoint to (None for a failed rollout: no
+    target): the rollback's for rolled_back, else the current step's."""
+    from sagemaker_rollouts.strategies.controller import rollback_weights, step_weights
+
+    if state.status == "failed":
+        return None
+    if state.status == "rolled_back":
+        return dict(rollback_weights(spec))
+    return dict(step_weights(spec, state.step_index))
+
+
+def _weights_at(target: dict[str, float] | None, live: dict[str, float]) -> bool:
+    return target is None or all(abs(live.get(k, -1.0) - w) < 1e-6 for k, w in target.items())
 
 
 def _check_first_step(aws: AwsClients, ep: EndpointPlan) -> None:

@@ -1,0 +1,135 @@
+"""Operator commands while SageMaker cannot move traffic: the endpoint is Updating (a
+`pulumi up`, an autoscaling change) or starts updating between the command's DescribeEndpoint
+and its UpdateEndpointWeightsAndCapacities. Real SageMaker answers that call with
+ValidationException "Cannot update in-progress endpoint" and DescribeEndpoint reports
+EndpointStatus "Updating"; moto does neither (its updates return straight to InService), so both
+are injected on the CLI's own clients with botocore's event hooks.
+
+An operator must never be told an abort or promote is done while traffic has not moved: the
+command exits 1 ("not applied", README CLI table), says the change is recorded and who applies
+it, and the hook's next tick once the endpoint is InService applies it."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+from sagemaker_rollouts.cli.main import main
+from sagemaker_rollouts.cli.moto_server import moto_server
+from sagemaker_rollouts.cli.provision import AwsClients, provision
+from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
+from sagemaker_rollouts.lambdas import store
+from sagemaker_rollouts.lambdas.aws_adapter import make_clients
+from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = ["--stack", "canary", "--dir", str(ROOT)]
+
+
+@pytest.fixture
+def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[LoadedStack, AwsClients]]:
+    monkeypatch.setenv("USER", "alice")
+    stack = load_stack(ROOT, "canary")
+    with moto_server(stack.plan.region):
+        aws = AwsClients.create(stack.plan.region)
+        provision(stack.plan, aws)
+        yield stack, aws
+
+
+def busy_endpoint(monkeypatch: pytest.MonkeyPatch, *, describe_says_updating: bool) -> None:
+    """Every AwsClients the CLI makes from now on sees a busy endpoint: the weights call answers
+    "Cannot update in-progress endpoint"; with `describe_says_updating`, DescribeEndpoint also
+    reports Updating (else InService: the update began between the two calls)."""
+    real = AwsClients.__init__
+
+    def init(self: AwsClients, region: str) -> None:
+        real(self, region)
+        events = self.sagemaker.meta.events
+
+        def refuse(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+            parsed = {
+                "Error": {
+                    "Code": "ValidationException",
+                    "Message": "Cannot update in-progress endpoint "
+                    '"arn:aws:sagemaker:us-east-1:123456789012:endpoint/fraud-detector".',
+                },
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
+            return AWSResponse("https://injected", 400, HTTPHeaders(), None), parsed
+
+        def updating(parsed: dict[str, Any], **_: Any) -> None:
+            if "EndpointStatus" in parsed:
+                parsed["EndpointStatus"] = "Updating"
+
+        events.register("before-call.sagemaker.UpdateEndpointWeightsAndCapacities", refuse)
+        if describe_says_updating:
+            events.register("after-call.sagemaker.DescribeEndpoint", updating)
+
+    monkeypatch.setattr(AwsClients, "__init__", init)
+
+
+def live_candidate(stack: LoadedStack, aws: AwsClients) -> float:
+    resp = aws.sagemaker.describe_endpoint(EndpointName=stack.plan.endpoints[0].endpoint_name)
+    return {v["VariantName"]: float(v["CurrentWeight"]) for v in resp["ProductionVariants"]}[
+        "candidate"
+    ]
+
+
+def hook_tick(stack: LoadedStack) -> dict[str, Any]:
+    spec = stack.plan.endpoints[0].canary
+    assert spec is not None and stack.plan.state_table_name is not None
+    env = {"ROLLOUT_SPEC": spec.to_json(), "STATE_TABLE": stack.plan.state_table_name}
+    return hook_run({}, env, make_clients(stack.plan.region), time.time(), log=lambda _: None)
+
+
+@pytest.mark.parametrize("describe_says_updating", [True, False], ids=["updating", "raced"])
+def test_abort_on_a_busy_endpoint_is_not_reported_done_and_the_hook_finishes_it(
+    deployed: tuple[LoadedStack, AwsClients],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    describe_says_updating: bool,
+) -> None:
+    stack, aws = deployed
+    assert main(["status", *STACK]) == 3  # the hook's first tick has run
+    capsys.readouterr()
+    busy_endpoint(monkeypatch, describe_says_updating=describe_says_updating)
+    code = main(["abort", *STACK, "--json", "--reason", "bad scores"])
+    doc = json.loads(capsys.readouterr().out)
+    assert live_candidate(stack, aws) == 5.0  # traffic did not move
+    assert code == 1, doc
+    assert doc["after"]["status"] == "rolled_back" and doc["traffic_pending"] is True
+    assert doc["after"]["weights"]["candidate"] == 5.0
+    code = main(["abort", *STACK, "--reason", "bad scores"])
+    text = capsys.readouterr().out
+    assert code == 1 and "not moved yet" in text and "has no effect" not in text
+    monkeypatch.undo()  # the update finished: the hook's next tick applies the rollback
+    hook_tick(stack)
+    assert live_candidate(stack, aws) == 0.0
+    spec = stack.plan.endpoints[0].canary
+    assert spec is not None and stack.plan.state_table_name is not None
+    state = store.read_state(aws.dynamodb, stack.plan.state_table_name, spec.rollout_id)
+    assert state is not None and not state.pending_rollback
+
+
+@pytest.mark.parametrize("describe_says_updating", [True, False], ids=["updating", "raced"])
+def test_promote_on_a_busy_endpoint_is_not_reported_done(
+    deployed: tuple[LoadedStack, AwsClients],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    describe_says_updating: bool,
+) -> None:
+    stack, aws = deployed
+    assert main(["status", *STACK]) == 3
+    capsys.readouterr()
+    busy_endpoint(monkeypatch, describe_says_updating=describe_says_updating)
+    code = main(["promote", *STACK, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert live_candidate(stack, aws) == 5.0
+    assert code == 1, doc
+    assert doc["after"]["weights"]["candidate"] == 5.0
