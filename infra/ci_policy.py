@@ -655,15 +655,30 @@ def preview_policy(s: StackScope) -> Doc:
     return document(*st)
 
 
-def workload_boundary(*, account: str, region: str, partition: str) -> Doc:
+def workload_boundary(
+    *, account: str, region: str, partition: str, endpoint_names: Sequence[str] = ()
+) -> Doc:
     """The permissions boundary every role the stack creates carries: the union of what the
     product's roles need (SageMaker execution roles, canary hook, A/B evaluator, drift job,
     Chatbot), in this account and region. No IAM, no STS, no Lambda, no KMS key administration:
-    a role made by the CI role can never grant itself more."""
+    a role made by the CI role can never grant itself more.
+
+    The deploy role may create a bounded role, give it any inline policy, pass it to a function
+    it creates and schedule that, so the boundary is what the CI role can reach through it:
+    `endpoint_names` (the stack's endpoints) limits reading and moving traffic to them (empty:
+    every endpoint of the account and region). An endpoint's ARN carries its name lowercased
+    (seen in the field: prometheus-community/yet-another-cloudwatch-exporter#1178, "Resource ARN
+    is only in lower case"; aws-solutions/research-service-workbench-on-aws#1048), and IAM
+    matches resources case-sensitively, so a name with capitals is granted both ways."""
     a = f"{region}:{account}"
 
     def arn(service: str, resource: str) -> str:
         return f"arn:{partition}:{service}:{a}:{resource}"
+
+    endpoints = [
+        arn("sagemaker", f"endpoint/{n}")
+        for n in dict.fromkeys(v for name in endpoint_names for v in (name, name.lower()))
+    ] or [arn("sagemaker", "endpoint/*")]
 
     return document(
         statement(
@@ -691,7 +706,7 @@ def workload_boundary(*, account: str, region: str, partition: str) -> Doc:
         statement(
             "Endpoints",
             ["sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"],
-            [arn("sagemaker", "endpoint/*")],
+            endpoints,
         ),
         statement(
             "Alarms",

@@ -94,7 +94,12 @@ class PipelineRole(pulumi.ComponentResource):
             description=f"Permissions boundary of every role stack {deployment.stack} declares",
             policy=pulumi.Output.all(account.account_id, account.partition).apply(
                 lambda a: json.dumps(
-                    ci_policy.workload_boundary(account=a[0], region=account.region, partition=a[1])
+                    ci_policy.workload_boundary(
+                        account=a[0],
+                        region=account.region,
+                        partition=a[1],
+                        endpoint_names=[e.endpoint_name for e in deployment.endpoints],
+                    )
                 )
             ),
             tags=tags,
