@@ -590,6 +590,10 @@ def operate(args: argparse.Namespace) -> int:
     tick = {"source": "rollout.cli", "detail-type": "Operator Command", "detail": {"kind": kind}}
 
     table = plan.state_table_name
+    offset = _aws_clock_offset(aws)
+
+    def aws_now() -> float:
+        return time.time() + offset
 
     def read_or_recover() -> RolloutState | None:
         """The state item; a malformed one is first re-derived by one hook decision (from the
@@ -598,7 +602,7 @@ def operate(args: argparse.Namespace) -> int:
         try:
             return store.read_state(aws.dynamodb, table, spec.rollout_id)
         except store.MalformedState:
-            hook_run(tick, env, hook_clients, time.time(), log=_quiet)
+            hook_run(tick, env, hook_clients, aws_now(), log=_quiet)
             return store.read_state(aws.dynamodb, table, spec.rollout_id)
 
     try:
@@ -612,19 +616,19 @@ def operate(args: argparse.Namespace) -> int:
             # history and the live weights, so the first-step check does not apply.
             if not store.read_history(aws.dynamodb, plan.state_table_name, spec.rollout_id, 1):
                 _check_first_step(aws, ep)
-            hook_run(tick, env, hook_clients, time.time(), log=_quiet)
+            hook_run(tick, env, hook_clients, aws_now(), log=_quiet)
             before = store.read_state(aws.dynamodb, plan.state_table_name, spec.rollout_id)
         weights_before = _live_weights(aws, ep)
         try:
             intent = store.record_intent(
-                aws.dynamodb, plan.state_table_name, spec.rollout_id, kind, who, reason, time.time()
+                aws.dynamodb, plan.state_table_name, spec.rollout_id, kind, who, reason, aws_now()
             )
         except store.MalformedState:  # broken between our read and the intent's: recover, again
             read_or_recover()
             intent = store.record_intent(
-                aws.dynamodb, plan.state_table_name, spec.rollout_id, kind, who, reason, time.time()
+                aws.dynamodb, plan.state_table_name, spec.rollout_id, kind, who, reason, aws_now()
             )
-        result = hook_run(tick, env, hook_clients, time.time(), log=_quiet)
+        result = hook_run(tick, env, hook_clients, aws_now(), log=_quiet)
         after = store.read_state(aws.dynamodb, plan.state_table_name, spec.rollout_id)
     except ClientError as e:
         if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
@@ -758,6 +762,30 @@ def _live_weights(aws: AwsClients, ep: EndpointPlan) -> dict[str, float]:
     from sagemaker_rollouts.lambdas.aws_adapter import read_endpoint
 
     return {name: w for name, w in read_endpoint(aws.sagemaker, ep.endpoint_name).weights}
+
+
+CLOCK_TOLERANCE_SECONDS = 2.0
+
+
+def _aws_clock_offset(aws: AwsClients) -> float:
+    """Seconds to add to this machine's clock to read AWS's: an operator command decides and
+    records on the clock the hook Lambda ticks on, so a machine a few minutes off (AWS accepts
+    signed requests up to 5 minutes off: SigV4's RequestTimeTooSkewed) neither shortens nor
+    stretches a bake. From the `Date` header (RFC 9110 HTTP-date, whole seconds) of one
+    sts:GetCallerIdentity, which needs no permission (STS API reference); within
+    CLOCK_TOLERANCE_SECONDS, or when the header is missing or the call fails, 0."""
+    from email.utils import parsedate_to_datetime
+
+    try:
+        before = time.time()
+        resp = aws.sts.get_caller_identity()
+        after = time.time()
+        header = str(resp["ResponseMetadata"]["HTTPHeaders"]["date"])
+        server = parsedate_to_datetime(header).timestamp() + 0.5  # the second's middle
+    except Exception:  # no clock to compare with: this machine's, as before
+        return 0.0
+    offset = server - (before + after) / 2
+    return 0.0 if abs(offset) <= CLOCK_TOLERANCE_SECONDS else offset
 
 
 def _who(aws: AwsClients) -> str:

@@ -133,3 +133,50 @@ def test_promote_on_a_busy_endpoint_is_not_reported_done(
     assert live_candidate(stack, aws) == 5.0
     assert code == 1, doc
     assert doc["after"]["weights"]["candidate"] == 5.0
+
+
+class SkewedClock:
+    """The operator's machine's `time` module, `offset` seconds off AWS's clock (the moto server
+    and the hook Lambda keep the true time). AWS accepts SigV4 requests up to 5 minutes off
+    (SigV4 reference: "RequestTimeTooSkewed"/"Signature expired" beyond that), so a clock a few
+    minutes off goes unnoticed by every call."""
+
+    def __init__(self, offset: float) -> None:
+        self.offset = offset
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@pytest.mark.parametrize("offset", [-240.0, 240.0], ids=["behind", "ahead"])
+def test_an_operators_skewed_clock_does_not_shorten_or_stretch_the_next_bake(
+    deployed: tuple[LoadedStack, AwsClients],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    offset: float,
+) -> None:
+    """`rollout promote` from a machine whose clock is 4 minutes off: the step it starts must be
+    timed on AWS's clock, the one the hook ticks on, so the next step's bake is neither cut short
+    (the candidate's new share advanced before it was watched for `bake_seconds`) nor stretched."""
+    stack, aws = deployed
+    spec = stack.plan.endpoints[0].canary
+    assert spec is not None and stack.plan.state_table_name is not None
+    monkeypatch.setattr("sagemaker_rollouts.cli.cmd_live.time", SkewedClock(offset))
+    assert main(["promote", *STACK, "--json"]) == 0
+    capsys.readouterr()
+    promoted = time.time()
+    state = store.read_state(aws.dynamodb, stack.plan.state_table_name, spec.rollout_id)
+    assert state is not None and state.step_index == 1
+    assert abs(state.step_started_at - promoted) < 5.0, state.step_started_at - promoted
+    bake = spec.steps[1].bake_seconds
+    early = hook_run(
+        {},
+        {"ROLLOUT_SPEC": spec.to_json(), "STATE_TABLE": stack.plan.state_table_name},
+        make_clients(stack.plan.region),
+        promoted + bake - 30,
+        log=lambda _: None,
+    )
+    assert early["decision"] == "hold" and early["step_index"] == 1, early["reason"]
