@@ -243,7 +243,21 @@ def _json(value: Any, *path: str | int) -> Mapping[str, Any]:
 def is_read_action(action: str) -> bool:
     """True for `service:Verb...` actions whose verb is a List/Read access level verb."""
     _, _, verb = action.partition(":")
-    return verb.startswith(READ_VERBS) and "*" not in verb
+    return verb.startswith(READ_VERBS) and not has_wildcard(verb)
+
+
+def has_wildcard(action: str) -> bool:
+    """IAM action names take both `*` and `?` (IAM User Guide, "IAM JSON policy elements:
+    Action")."""
+    return "*" in action or "?" in action
+
+
+def action_covers(pattern: str, action: str) -> bool:
+    """Whether the policy's `pattern` grants `action` as IAM matches them: prefix and name case
+    insensitive, `*` any run of characters, `?` one (IAM User Guide, "IAM JSON policy elements:
+    Action")."""
+    rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(rx, action, re.IGNORECASE) is not None
 
 
 def wildcard_violations(policy: Mapping[str, Any] | str) -> list[str]:
@@ -260,11 +274,11 @@ def wildcard_violations(policy: Mapping[str, Any] | str) -> list[str]:
         actions = [str(a) for a in _as_list(st.get("Action"))]
         if "NotAction" in st:
             out.append(f"statement {sid}: NotAction in an Allow grants every other action")
-        out.extend(f"statement {sid}: wildcard action {a}" for a in actions if "*" in a)
+        out.extend(f"statement {sid}: wildcard action {a}" for a in actions if has_wildcard(a))
         if "*" not in _as_list(st.get("Resource")) and "NotResource" not in st:
             continue
         for action in actions:
-            if "*" in action or action in STAR_ALLOWED or is_read_action(action):
+            if has_wildcard(action) or action in STAR_ALLOWED or is_read_action(action):
                 continue
             if action in STAR_WITH_CONDITION and st.get("Condition"):
                 continue
@@ -394,12 +408,18 @@ def scope_violations(policy: Mapping[str, Any] | str) -> list[str]:
                     )
                     break
         for action in actions:
-            if action not in ESCALATION_ACTIONS:
-                continue
-            scoping = ESCALATION_ACTIONS[action]
-            if not any(k.startswith(s) for k in keys for s in scoping):
+            # Spelled in any case, or matched by a pattern, it is the same grant.
+            for escalation, scoping in ESCALATION_ACTIONS.items():
+                if not action_covers(action, escalation):
+                    continue
+                if any(k.startswith(s) for k in keys for s in scoping):
+                    continue
                 need = " or ".join(scoping) if scoping else "nothing: never grant it"
-                out.append(f"statement {sid}: escalation action {action} unscoped (needs {need})")
+                spelled = "" if action == escalation else f" (granted as {action})"
+                out.append(
+                    f"statement {sid}: escalation action {escalation}{spelled} unscoped "
+                    f"(needs {need})"
+                )
     return out
 
 
