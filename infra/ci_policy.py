@@ -351,7 +351,9 @@ def deploy_policy(s: StackScope) -> Doc:
                 "dynamodb:TagResource",
                 "dynamodb:UntagResource",
                 "dynamodb:ListTagsOfResource",
-                # deploy-time awareness and the operator CLI read rollouts; operator intents
+                # deploy-time awareness (BatchGetItem: every canary's outcome at once, its own
+                # IAM action) and the operator CLI read rollouts; operator intents
+                "dynamodb:BatchGetItem",
                 "dynamodb:GetItem",
                 "dynamodb:Query",
                 "dynamodb:PutItem",
@@ -648,7 +650,13 @@ def preview_policy(s: StackScope) -> Doc:
         st.append(
             statement(
                 "ReadRollouts",
-                ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"],
+                # deploy-time awareness reads every canary's outcome with one BatchGetItem
+                [
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:GetItem",
+                    "dynamodb:Query",
+                    "dynamodb:DescribeTable",
+                ],
                 [s.arn("dynamodb", f"table/{s.prefix}rollouts")],
             )
         )
