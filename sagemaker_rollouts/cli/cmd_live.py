@@ -590,7 +590,7 @@ def operate(args: argparse.Namespace) -> int:
     tick = {"source": "rollout.cli", "detail-type": "Operator Command", "detail": {"kind": kind}}
 
     table = plan.state_table_name
-    offset = _aws_clock_offset(aws)
+    offset = _aws_clock_offset(aws, ep.endpoint_name)
 
     def aws_now() -> float:
         return time.time() + offset
@@ -767,22 +767,29 @@ def _live_weights(aws: AwsClients, ep: EndpointPlan) -> dict[str, float]:
 CLOCK_TOLERANCE_SECONDS = 2.0
 
 
-def _aws_clock_offset(aws: AwsClients) -> float:
+def _aws_clock_offset(aws: AwsClients, endpoint_name: str) -> float:
     """Seconds to add to this machine's clock to read AWS's: an operator command decides and
     records on the clock the hook Lambda ticks on, so a machine a few minutes off (AWS accepts
     signed requests up to 5 minutes off: SigV4's RequestTimeTooSkewed) neither shortens nor
     stretches a bake. From the `Date` header (RFC 9110 HTTP-date, whole seconds) of one
-    sts:GetCallerIdentity, which needs no permission (STS API reference); within
-    CLOCK_TOLERANCE_SECONDS, or when the header is missing or the call fails, 0."""
+    DescribeEndpoint, a call the command needs anyway (an error answer carries one too); within
+    CLOCK_TOLERANCE_SECONDS, or when there is no answer or no header, 0."""
     from email.utils import parsedate_to_datetime
 
+    from botocore.exceptions import ClientError
+
+    before = time.time()
     try:
-        before = time.time()
-        resp = aws.sts.get_caller_identity()
-        after = time.time()
+        resp: Any = aws.sagemaker.describe_endpoint(EndpointName=endpoint_name)
+    except ClientError as err:
+        resp = err.response
+    except Exception:  # no answer, no clock to compare with: this machine's, as before
+        return 0.0
+    after = time.time()
+    try:
         header = str(resp["ResponseMetadata"]["HTTPHeaders"]["date"])
         server = parsedate_to_datetime(header).timestamp() + 0.5  # the second's middle
-    except Exception:  # no clock to compare with: this machine's, as before
+    except (KeyError, TypeError, ValueError):
         return 0.0
     offset = server - (before + after) / 2
     return 0.0 if abs(offset) <= CLOCK_TOLERANCE_SECONDS else offset
