@@ -20,9 +20,12 @@ only the ARN inputs may be other resources' outputs.
 No `from __future__ import annotations` here: the analyzer reads the annotations at runtime.
 """
 
+import dataclasses
+import re
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
+from pulumi.provider.experimental.util import camel_case
 
 from sagemaker_rollouts.infra.component import (
     TOKEN,
@@ -191,6 +194,51 @@ def _known(path: str, value: Any, errs: list[str]) -> Any:
     return value
 
 
+# Where a key path leaves the schema's typed inputs (camelCase names, from the TypedDicts above)
+# for the user's own keys (model keys, tag and environment names) or the free-form objects whose
+# keys are the stack config's own (strategy, alarms, drift, autoscaling: snake_case, as written).
+_NEXT = {
+    "top": {
+        "models": "model_map",
+        "variants": "variant_list",
+        "data_capture": "typed",
+        "hook": "typed",
+    },
+    "model": {"vpc": "typed"},
+}
+_AFTER = {"model_map": "model", "variant_list": "variant"}
+
+
+def schema_path(path: str) -> str:
+    """An args key path (`variants[1].instance_type`) as the schema names it, the way a
+    TypeScript or YAML program wrote it (`variants[1].instanceType`): the Pulumi component host
+    hands the component snake_case names (pulumi `provider/experimental/util.camel_case` is its
+    mapping back); map keys and the free-form objects keep their own keys."""
+    out = ""
+    state = "top"
+    for seg in re.findall(r"\[\d+\]|[^.\[\]]+", path):
+        if seg.startswith("["):
+            out += seg
+            state = _AFTER.get(state, state)
+            continue
+        if state in ("top", "model", "variant", "typed"):
+            name, state = camel_case(seg), _NEXT.get(state, {}).get(seg, "free")
+        elif state == "model_map":
+            name, state = seg, "model"
+        else:
+            name = seg
+        out += f".{name}" if out else name
+    return out
+
+
+def schema_line(line: str) -> str:
+    """A `key.path: message` line with its key path as the schema names it (`schema_path`)."""
+    path, sep, message = line.partition(": ")
+    if not sep or path == "args" or " " in path:
+        return line
+    return f"{schema_path(path)}{sep}{message}"
+
+
 def to_args(inputs: RolloutEndpointInputs | dict[str, Any]) -> RolloutEndpointArgs:
     """Validate multi-language inputs into `RolloutEndpointArgs`.
 
@@ -245,12 +293,15 @@ class RolloutEndpoint(pulumi.ComponentResource):
         args: RolloutEndpointInputs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        try:  # a user's mistake reaches the host program as a RunError (message, no traceback)
+        # A user's mistake reaches the host program as a RunError (message, no traceback), each
+        # line naming its key as the program wrote it (the schema's camelCase names).
+        try:
             prepared = prepare(name, to_args(args), opts)
-        except ComponentArgsError:
-            raise
         except ConfigError as exc:
-            raise ComponentArgsError(exc.errors, component=name) from None
+            lines = [schema_line(e) for e in exc.errors]
+            raise ComponentArgsError(lines, component=name) from None
+        warnings = tuple(schema_line(w) for w in prepared.warnings)
+        prepared = dataclasses.replace(prepared, warnings=warnings)
         super().__init__(TOKEN, name, None, prepared.opts)
         prepared.warn(self)
         outputs = declare(self, name, prepared).outputs()

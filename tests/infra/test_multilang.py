@@ -3,6 +3,7 @@ with the pydantic model, and the YAML example constructed through the provider u
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import re
@@ -146,7 +147,41 @@ def test_an_output_where_the_plan_needs_a_value_is_a_config_error_with_its_path(
     assert isinstance(result.error, ConfigError), result.error
     text = "\n".join(result.error.errors)
     assert "models.v2.image: must be known when the program starts" in text
-    assert "volume_kms:" in text  # the other problems are reported together
+    assert "volumeKms:" in text  # the other problems are reported together
+    assert result.of_type("aws:sagemaker/endpoint:Endpoint") == []
+
+
+def test_mistakes_through_the_provider_name_the_keys_as_the_program_wrote_them() -> None:
+    """A YAML or TypeScript program writes the schema's camelCase names; the component host
+    hands the component snake_case. Every error line names the key as the program wrote it:
+    camelCase for typed inputs, the user's own model keys, and the stack config's snake_case
+    inside the free-form `strategy` and `alarms`."""
+    props = copy.deepcopy(example_properties())
+    props["variants"][1]["instanceType"] = "ml.m5.lage"
+    props["models"]["v2"]["frameworkVersion"] = 1.10
+    props["models"]["v2"]["framework"] = "xgboost"
+    props["dataCapture"] = {"samplingPercent": 120}
+    props["strategy"]["canary"]["steps"] = [10, 5]
+    props["strategy"]["canary"]["bake_secnds"] = 600
+    props["kmsKeyArn"] = "alias/ml"
+    props.pop("notificationTopicArn")
+
+    def program() -> None:
+        provider().construct("fraud", TOKEN, props, pulumi.ResourceOptions())
+
+    result = run_function_offline(program)
+    assert result.error is not None
+    lines = str(result.error).splitlines()
+    assert lines[0] == "RolloutEndpoint 'fraud': invalid args"
+    paths = {line.strip().split(":")[0] for line in lines[1:]}
+    assert {
+        "kmsKeyArn",
+        "models.v2.frameworkVersion",
+        "dataCapture.samplingPercent",
+        "variants[1].instanceType",
+        "strategy.canary.steps[1]",
+        "strategy.canary.bake_secnds",
+    } <= paths, lines
     assert result.of_type("aws:sagemaker/endpoint:Endpoint") == []
 
 
