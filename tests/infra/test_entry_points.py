@@ -175,6 +175,16 @@ ENTRY_POINTS = {
 }
 
 
+# How an entry point names a key: the multi-language component as its schema does (camelCase
+# typed inputs), since the TypeScript and YAML programs that use it write them so.
+SPELLING: dict[str, Callable[[str], str]] = {"multilang": multilang.schema_line}
+
+
+def spelled(entry: str, lines: list[str]) -> list[str]:
+    spell = SPELLING.get(entry)
+    return list(lines) if spell is None else [spell(line) for line in lines]
+
+
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
 @pytest.mark.parametrize(("cfg", "expected"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
 def test_every_entry_point_reports_every_problem_in_the_same_words(
@@ -183,9 +193,10 @@ def test_every_entry_point_reports_every_problem_in_the_same_words(
     errors, _ = ENTRY_POINTS[entry](cfg, tmp_path)
     reference, _ = via_pipeline(cfg, tmp_path)
     assert errors is not None, f"{entry} accepted a bad config"
-    assert errors == reference
+    assert reference is not None
+    assert errors == spelled(entry, reference)
     assert len(errors) == len(expected), errors
-    for want in expected:
+    for want in spelled(entry, expected):
         assert any(want in line for line in errors), (want, errors)
 
 
@@ -201,7 +212,7 @@ def test_every_entry_point_shows_the_same_warnings(
     errors, warnings = ENTRY_POINTS[entry](cfg, tmp_path)
     assert errors is None, errors
     assert len(warnings) == len(expected), warnings
-    for want in expected:
+    for want in spelled(entry, expected):
         assert any(want in w for w in warnings), (want, warnings)
 
 
