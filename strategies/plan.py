@@ -269,41 +269,6 @@ class EndpointPlan:
     def strategy(self) -> StrategyName:
         return strategy_name(self.strategy_plan)
 
-    # Transitional accessors: call sites move to `match ep.strategy_plan`.
-    @property
-    def deployment(self) -> BlueGreenPlan | RollingPlan | None:
-        p = self.strategy_plan
-        return p if isinstance(p, BlueGreenPlan | RollingPlan) else None
-
-    @property
-    def replace_on_change(self) -> bool:
-        return isinstance(self.strategy_plan, RecreatePlan)
-
-    @property
-    def canary(self) -> RolloutSpec | None:
-        p = self.strategy_plan
-        return p.rollout if isinstance(p, CanaryPlan) else None
-
-    @property
-    def hook_reserved_concurrency(self) -> int | None:
-        p = self.strategy_plan
-        return p.hook_reserved_concurrency if isinstance(p, CanaryPlan) else 1
-
-    @property
-    def shadow_report(self) -> ShadowReportPlan | None:
-        p = self.strategy_plan
-        return p.report if isinstance(p, ShadowPlan) else None
-
-    @property
-    def ab_evaluator(self) -> EvaluatorSpec | None:
-        p = self.strategy_plan
-        return p.evaluator if isinstance(p, ABPlan) else None
-
-    @property
-    def relative_alarms(self) -> tuple[RelativeAlarmPlan, ...]:
-        p = self.strategy_plan
-        return p.relative_alarms if isinstance(p, CanaryPlan) else ()
-
     @property
     def uses_state_table(self) -> bool:
         """True when a Lambda of this strategy keeps its state and history in the stack's state

@@ -8,6 +8,7 @@ only what it is about.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from sagemaker_rollouts.strategies.plan import (
     ABPlan,
@@ -32,6 +33,10 @@ from sagemaker_rollouts.strategies.shadow_compare import (
     ShadowReportPlan,
     Thresholds,
 )
+
+if TYPE_CHECKING:
+    from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec
+    from sagemaker_rollouts.strategies.relative_gates import RelativeAlarmPlan
 
 REGION = "us-east-1"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -111,7 +116,7 @@ def endpoint(key: str = "ep", name: str = "ep-test", **kw: object) -> EndpointPl
 
 
 def deployment(*endpoints: EndpointPlan, stack: str = "test") -> DeploymentPlan:
-    canary = any(e.canary is not None for e in endpoints)
+    canary = any(e.uses_state_table for e in endpoints)
     return DeploymentPlan(
         project="sagemaker-rollouts",
         stack=stack,
@@ -270,3 +275,37 @@ def canary(attempt: int = 1, sample_alarm: bool = True) -> EndpointPlan:
             kms=True,
         ),
     )
+
+
+# Reading the strategy's own part of a plan (`EndpointPlan.strategy_plan`) in tests: each fails the
+# test when the endpoint runs another strategy.
+
+
+def rollout_of(ep: EndpointPlan) -> RolloutSpec:
+    """A canary's rollout (what its hook steps)."""
+    assert isinstance(ep.strategy_plan, CanaryPlan), ep.strategy
+    return ep.strategy_plan.rollout
+
+
+def relative_of(ep: EndpointPlan) -> tuple[RelativeAlarmPlan, ...]:
+    """A canary's gates relative to the stable variant."""
+    assert isinstance(ep.strategy_plan, CanaryPlan), ep.strategy
+    return ep.strategy_plan.relative_alarms
+
+
+def native_of(ep: EndpointPlan) -> BlueGreenPlan | RollingPlan:
+    """A blue/green or rolling endpoint's SageMaker deployment policy."""
+    assert isinstance(ep.strategy_plan, BlueGreenPlan | RollingPlan), ep.strategy
+    return ep.strategy_plan
+
+
+def evaluator_of(ep: EndpointPlan) -> EvaluatorSpec | None:
+    """An A/B endpoint's evaluator (None without `successes`)."""
+    assert isinstance(ep.strategy_plan, ABPlan), ep.strategy
+    return ep.strategy_plan.evaluator
+
+
+def report_of(ep: EndpointPlan) -> ShadowReportPlan:
+    """A shadow endpoint's report plan."""
+    assert isinstance(ep.strategy_plan, ShadowPlan), ep.strategy
+    return ep.strategy_plan.report

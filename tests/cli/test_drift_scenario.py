@@ -13,6 +13,7 @@ import pytest
 
 from sagemaker_rollouts.cli.main import main
 from sagemaker_rollouts.cli.stack import load_stack
+from tests.plan_fixtures import rollout_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "drift-held.yaml"
@@ -26,11 +27,11 @@ def _rehearse(capsys: pytest.CaptureFixture[str], scenario: Path) -> tuple[int, 
 
 def test_the_drift_alarm_is_a_gate_of_the_canary() -> None:
     ep = load_stack(ROOT, "canary-drift").plan.endpoints[0]
-    assert ep.canary is not None and ep.drift is not None and ep.drift.gate
+    assert ep.drift is not None and ep.drift.gate
     gates = {a.key for a in ep.alarms if a.gate}
     assert {"drift.amount", "drift.country", "drift.score"} <= gates
     assert "drift.max" not in gates  # the maximum stays a warning
-    assert ep.drift.job.variant == ep.canary.candidate_variant
+    assert ep.drift.job.variant == rollout_of(ep).candidate_variant
 
 
 def test_a_drifted_feature_rolls_the_canary_back(capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,7 +97,7 @@ def test_a_broken_drift_job_holds_the_canary_and_never_reads_as_no_drift(
     )
     code, data = _rehearse(capsys, broken)
     (run,) = data["rehearsals"]
-    limit = load_stack(ROOT, "canary-drift").plan.endpoints[0].canary
+    limit = rollout_of(load_stack(ROOT, "canary-drift").plan.endpoints[0])
     assert limit is not None
     before = [d for d in run["decisions"] if d["at"] <= limit.insufficient_data_limit_seconds]
     assert before and all(d["decision"] == "hold" for d in before), before

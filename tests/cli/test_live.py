@@ -16,6 +16,7 @@ from sagemaker_rollouts.cli.moto_server import moto_server
 from sagemaker_rollouts.cli.provision import AwsClients, provision
 from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
 from sagemaker_rollouts.lambdas import store
+from tests.plan_fixtures import rollout_of
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "canary", "--dir", str(ROOT)]
@@ -43,7 +44,7 @@ def _op(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
 
 
 def _state(stack: LoadedStack, aws: AwsClients):  # type: ignore[no-untyped-def]
-    spec = stack.plan.endpoints[0].canary
+    spec = rollout_of(stack.plan.endpoints[0])
     assert spec is not None and stack.plan.state_table_name is not None
     return store.read_state(aws.dynamodb, stack.plan.state_table_name, spec.rollout_id)
 
@@ -199,11 +200,11 @@ def test_promote_while_held_is_refused_with_the_reason_not_kept_for_later(deploy
     """AWS: the low-traffic sample alarm is in ALARM (too few candidate requests)."""
     stack, aws = deployed
     ep = stack.plan.endpoints[0]
-    assert ep.canary is not None and ep.canary.sample_alarm is not None
+    assert rollout_of(ep).sample_alarm is not None
     main(["status", *STACK])  # read only; the first promote creates the state item
     capsys.readouterr()
     aws.cloudwatch.set_alarm_state(
-        AlarmName=ep.canary.sample_alarm, StateValue="ALARM", StateReason="test"
+        AlarmName=rollout_of(ep).sample_alarm, StateValue="ALARM", StateReason="test"
     )
     code, out = _op(capsys, "promote", "--full")
     assert code == 1 and not out["applied"]
@@ -220,7 +221,7 @@ def test_an_operator_command_after_the_state_item_was_lost_recovers_it(deployed,
     stack, aws = deployed
     code, _ = _op(capsys, "promote")
     assert code == 0
-    spec = stack.plan.endpoints[0].canary
+    spec = rollout_of(stack.plan.endpoints[0])
     aws.dynamodb.delete_item(
         TableName=stack.plan.state_table_name,
         Key={"pk": {"S": spec.rollout_id}, "sk": {"S": store.STATE_SK}},

@@ -25,6 +25,7 @@ from sagemaker_rollouts.lambdas.aws_adapter import make_clients
 from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
 from sagemaker_rollouts.strategies.controller import RolloutState
 from tests.moto_fixtures import answer_alarm_history
+from tests.plan_fixtures import rollout_of
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "canary", "--dir", str(ROOT)]
@@ -84,7 +85,7 @@ def test_status_wait_streams_a_line_per_change_before_it_returns(
     stack, _ = deployed
     out = io.StringIO()
     monkeypatch.setattr("sys.stdout", out)
-    spec = stack.plan.endpoints[0].canary
+    spec = rollout_of(stack.plan.endpoints[0])
     assert spec is not None and stack.plan.state_table_name is not None
     env = {"ROLLOUT_SPEC": spec.to_json(), "STATE_TABLE": stack.plan.state_table_name}
     clients = make_clients(stack.plan.region)
@@ -165,7 +166,7 @@ def test_history_lists_decisions_intents_with_outcome_and_alarms_across_rollouts
 ) -> None:
     stack, aws = deployed
     ep = stack.plan.endpoints[0]
-    spec = ep.canary
+    spec = rollout_of(ep)
     assert spec is not None and spec.sample_alarm is not None
     table = stack.plan.state_table_name
     assert table is not None
@@ -212,7 +213,7 @@ def test_history_shows_alarm_transitions_and_the_deployment_phase_of_blue_green(
     CloudWatch's alarm history; moto has none, tests/moto_fixtures.answer_alarm_history stands in)
     and the current phase."""
     stack = load_stack(ROOT, "multi")  # a canary, an A/B and a blue/green endpoint
-    ep = next(e for e in stack.plan.endpoints if e.deployment is not None)
+    ep = next(e for e in stack.plan.endpoints if e.strategy in ("blue_green", "rolling"))
     gate = next(a for a in ep.alarms if a.gate)
     with moto_server(stack.plan.region):
         aws = AwsClients.create(stack.plan.region)
@@ -230,7 +231,7 @@ def test_history_of_an_ab_endpoint_lists_the_evaluators_decisions() -> None:
     from sagemaker_rollouts.lambdas.ab_evaluator import record_evaluation
 
     stack = load_stack(ROOT, "ab")
-    ep = next(e for e in stack.plan.endpoints if e.ab_evaluator is not None)
+    ep = next(e for e in stack.plan.endpoints if e.uses_state_table and e.strategy == "ab")
     assert stack.plan.state_table_name is not None
     with moto_server(stack.plan.region):
         aws = AwsClients.create(stack.plan.region)

@@ -29,7 +29,7 @@ def reader(outcomes: dict[str, RolloutOutcome]):
 
 
 def outcome(plan: DeploymentPlan, status: str, **kw: object) -> dict[str, RolloutOutcome]:
-    spec = next(e.canary for e in plan.endpoints if e.canary is not None)
+    spec = next(fx.rollout_of(e) for e in plan.endpoints if e.strategy == "canary")
     assert spec is not None
     base = {"alarm": None, "at": None, "reason": ""} | kw
     return {spec.rollout_id: RolloutOutcome(spec.rollout_id, status, **base)}  # type: ignore[arg-type]
@@ -118,7 +118,7 @@ def test_only_canary_candidates_are_looked_up() -> None:
     read = reader({})
     result = run_function_offline(lambda: export_outputs(render(plan)), outcomes=read)
     assert result.error is None
-    assert read.asked == [fx.canary().canary.rollout_id]  # type: ignore[attr-defined,union-attr]
+    assert read.asked == [fx.rollout_of(fx.canary()).rollout_id]  # type: ignore[attr-defined]
 
 
 def test_the_real_reader_finds_nothing_before_the_first_up() -> None:

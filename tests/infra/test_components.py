@@ -215,7 +215,7 @@ def test_every_child_has_a_component_parent_with_our_token() -> None:
 
 def test_canary_hook_wiring() -> None:
     plan = fx.canary()
-    spec = plan.canary
+    spec = fx.rollout_of(plan)
     assert spec is not None
     result = run(fx.deployment(plan))
     fn = one(result, FUNCTION).inputs
@@ -251,7 +251,7 @@ def test_canary_hook_wiring() -> None:
 
 def test_canary_hook_iam_names_its_resources() -> None:
     plan = fx.canary()
-    spec = plan.canary
+    spec = fx.rollout_of(plan)
     assert spec is not None
     result = run(fx.deployment(plan))
     hook_policy = next(p for p in result.of_type(ROLE_POLICY) if p.name == "fraud-hook-policy")

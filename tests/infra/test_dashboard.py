@@ -69,11 +69,15 @@ def test_widgets_fit_the_grid_without_overlap(ep: EndpointPlan) -> None:
 
 def test_canary_shows_candidate_weight_and_step_from_the_hook_metrics() -> None:
     ep = fx.canary()
-    assert ep.canary is not None
     body = body_of(ep)
     for metric in ("CandidateWeight", "Step"):
         (row,) = metrics_of(body, metric)
-        assert row[:4] == [ep.canary.metric_namespace, metric, "EndpointName", ep.endpoint_name]
+        assert row[:4] == [
+            fx.rollout_of(ep).metric_namespace,
+            metric,
+            "EndpointName",
+            ep.endpoint_name,
+        ]
     assert not metrics_of(body_of(fx.blue_green()), "CandidateWeight")
 
 

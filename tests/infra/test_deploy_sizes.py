@@ -22,6 +22,7 @@ from sagemaker_rollouts.infra import limits
 from sagemaker_rollouts.infra.mockrun import OfflineRun, run_function_offline, run_offline
 from sagemaker_rollouts.strategies.config import ConfigError, load_config
 from sagemaker_rollouts.strategies.planner import build_plan
+from tests.plan_fixtures import rollout_of
 from tests.stackdata import canary, single, with_key
 
 EP = "endpoints.fraud"
@@ -134,10 +135,9 @@ def test_measured_sizes_are_what_the_program_declares(n: int) -> None:
     env = hook.inputs["environment"]["variables"]
     (policy,) = [p for p in result.of_type(POLICY) if p.name.endswith("-hook-policy")]
     (ep,) = plan.endpoints
-    assert ep.canary is not None
     from sagemaker_rollouts.infra import hook as hook_module
 
-    spec = ep.canary
+    spec = rollout_of(ep)
     expected_env = hook_module.hook_environment(
         spec,
         table_name=env["STATE_TABLE"],

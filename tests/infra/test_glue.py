@@ -72,12 +72,12 @@ def _plan_glue() -> tuple[GlueTable, str, str, str]:
     cfg = load_config({"endpoints": _shadow_endpoints(True)}, region=raw.get("aws:region"))
     plan = build_plan(cfg, project=PROJECT, stack="shadow")
     (ep,) = plan.endpoints
-    assert ep.shadow_report is not None and ep.shadow_report.glue is not None
+    assert fx.report_of(ep).glue is not None
     return (
-        ep.shadow_report.glue,
+        fx.report_of(ep).glue,
         ep.endpoint_name,
-        ep.shadow_report.production,
-        (ep.shadow_report.shadow),
+        fx.report_of(ep).production,
+        (fx.report_of(ep).shadow),
     )
 
 

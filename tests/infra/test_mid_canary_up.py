@@ -109,7 +109,7 @@ def test_a_retuned_alarm_mid_canary_leaves_endpoint_and_config_alone(first: Offl
 
 
 PLAN = fx.canary()
-SPEC = PLAN.canary
+SPEC = fx.rollout_of(PLAN)
 assert SPEC is not None
 FP = redeploy.config_fingerprint(PLAN)
 

@@ -21,9 +21,18 @@ from sagemaker_rollouts.infra.mockrun import (
     stack_name_of,
 )
 from sagemaker_rollouts.strategies.config import PROJECT, load_config
-from sagemaker_rollouts.strategies.plan import BlueGreenPlan, DeploymentPlan, RollingPlan
+from sagemaker_rollouts.strategies.plan import (
+    ABPlan,
+    BlueGreenPlan,
+    CanaryPlan,
+    DeploymentPlan,
+    RecreatePlan,
+    RollingPlan,
+    ShadowPlan,
+)
 from sagemaker_rollouts.strategies.planner import build_plan
 from sagemaker_rollouts.strategies.rollback import rollback_alarm
+from tests.plan_fixtures import rollout_of
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = sorted(ROOT.glob("Pulumi.*.yaml"))
@@ -101,14 +110,14 @@ def test_deployment_config_and_replacement(stack_file: Path) -> None:
     for e in plan.endpoints:
         ep = endpoints[e.endpoint_name]
         deployment = ep.inputs.get("deploymentConfig")
-        match e.deployment:
+        match e.strategy_plan:
             case BlueGreenPlan() as bg:
                 assert deployment is not None
                 routing = deployment["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]
                 assert routing["type"] == bg.routing
             case RollingPlan():
                 assert deployment is not None and "rollingUpdatePolicy" in deployment
-            case None:
+            case RecreatePlan() | ShadowPlan() | CanaryPlan() | ABPlan():
                 assert deployment is None
         if deployment is not None:
             alarms = [a["alarmName"] for a in deployment["autoRollbackConfiguration"]["alarms"]]
@@ -116,8 +125,9 @@ def test_deployment_config_and_replacement(stack_file: Path) -> None:
             rollback = rollback_alarm(e)
             assert rollback is not None and alarms == [rollback.name]
             assert [m.gate_key for m in rollback.metrics] == [a.key for a in e.gate_alarms]
-        assert ep.delete_before_replace == e.replace_on_change
-        assert (ep.replace_on_changes == ("endpointConfigName",)) == e.replace_on_change
+        recreate = isinstance(e.strategy_plan, RecreatePlan)
+        assert ep.delete_before_replace == recreate
+        assert (ep.replace_on_changes == ("endpointConfigName",)) == recreate
 
 
 @stacks
@@ -173,7 +183,7 @@ def test_encryption_where_data_rests(stack_file: Path) -> None:
 @stacks
 def test_canary_stacks_install_one_hook_per_canary(stack_file: Path) -> None:
     plan, result = planned(stack_file), offline(stack_file)
-    canaries = [e for e in plan.endpoints if e.canary is not None]
+    canaries = [e for e in plan.endpoints if isinstance(e.strategy_plan, CanaryPlan)]
     functions = [
         f
         for f in result.of_type("aws:lambda/function:Function")
@@ -181,9 +191,8 @@ def test_canary_stacks_install_one_hook_per_canary(stack_file: Path) -> None:
     ]
     assert len(functions) == len(canaries)
     for e, fn in zip(canaries, functions, strict=True):
-        assert e.canary is not None
         spec = json.loads(fn.inputs["environment"]["variables"]["ROLLOUT_SPEC"])
-        assert spec["rollout_id"] == e.canary.rollout_id
+        assert spec["rollout_id"] == rollout_of(e).rollout_id
         assert fn.inputs["reservedConcurrentExecutions"] == 1
     if canaries:
         assert result.outputs["hook_functions"]

@@ -41,6 +41,7 @@ from sagemaker_rollouts.strategies.ab_winner import (
     sample_ratio,
     two_proportion_z,
 )
+from tests.plan_fixtures import evaluator_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -295,7 +296,7 @@ def _world(
     plan = load_stack(tmp_path, stack).plan
     aws = AwsClients.create(plan.region)
     provision(plan, aws)
-    spec = plan.endpoints[0].ab_evaluator
+    spec = evaluator_of(plan.endpoints[0])
     assert spec is not None and plan.state_table_name is not None
     topic = aws.sns.create_topic(Name=str(plan.topic_name))["TopicArn"]
     return (
@@ -479,7 +480,7 @@ def test_evaluator_is_wired_only_when_configured() -> None:
     ab = ours["endpoints"]["ranker"]["strategy"]["ab"]
     ours["endpoints"]["ranker"]["strategy"]["ab"] = {"weights": ab["weights"]}
     bare = build_plan(load_config(ours, region=region), project="p", stack="s")
-    assert bare.endpoints[0].ab_evaluator is None
+    assert evaluator_of(bare.endpoints[0]) is None
     assert (bare.state_table_name, bare.topic_name) == (None, None)
 
 

@@ -44,6 +44,7 @@ from sagemaker_rollouts.strategies.drift import (
 )
 from sagemaker_rollouts.strategies.planner import build_plan
 from tests.lambdas.test_ab_winner import BLOCKER
+from tests.plan_fixtures import rollout_of
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -768,12 +769,12 @@ def test_a_drift_gate_that_would_time_out_before_its_first_score_is_refused(
 @pytest.mark.parametrize("gate", [True, False])
 def test_a_canary_can_gate_on_drift_or_keep_it_as_a_warning(gate: bool) -> None:
     ep = _canary_with_drift(gate).endpoints[0]
-    assert ep.canary is not None and ep.drift is not None
+    assert ep.drift is not None
     names = {a.key: a.name for a in ep.alarms}
     per_feature = {names[f"drift.{f}"] for f in ("amount", "country", "score")}
     assert per_feature <= {a.name for a in ep.alarms}
-    assert (per_feature <= set(ep.canary.gate_alarms)) is gate
-    assert names["drift.max"] not in ep.canary.gate_alarms  # the max is a warning only
+    assert (per_feature <= set(rollout_of(ep).gate_alarms)) is gate
+    assert names["drift.max"] not in rollout_of(ep).gate_alarms  # the max is a warning only
     assert ep.drift.job.variant == "candidate"
     alarm = next(a for a in ep.alarms if a.key == "drift.amount")
     assert (alarm.namespace, alarm.metric, alarm.period_seconds) == (

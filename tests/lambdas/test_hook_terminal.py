@@ -37,6 +37,7 @@ from sagemaker_rollouts.strategies.controller import (
 )
 from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step
 from tests.moto_fixtures import T0, World, alarm_event, fail, fresh_clients, schedule_event
+from tests.plan_fixtures import rollout_of
 
 MakeWorld = Callable[..., World]
 ROOT = Path(__file__).resolve().parents[2]
@@ -333,7 +334,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[LoadedStack, Aws
 
 
 def _hook(stack: LoadedStack) -> tuple[dict[str, str], Clients]:
-    spec = stack.plan.endpoints[0].canary
+    spec = rollout_of(stack.plan.endpoints[0])
     assert spec is not None and stack.plan.state_table_name is not None
     env = {"ROLLOUT_SPEC": spec.to_json(), "STATE_TABLE": stack.plan.state_table_name}
     return env, make_clients(stack.plan.region)
@@ -377,7 +378,7 @@ def test_rollout_abort_on_a_malformed_state_item_recovers_it_and_aborts(
     stack, aws = deployed
     env, clients = _hook(stack)
     run(schedule_event(), env, clients, time.time(), log=lambda _: None)
-    spec = stack.plan.endpoints[0].canary
+    spec = rollout_of(stack.plan.endpoints[0])
     assert spec is not None and stack.plan.state_table_name is not None
     aws.dynamodb.update_item(
         TableName=stack.plan.state_table_name,

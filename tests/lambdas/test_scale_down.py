@@ -13,6 +13,7 @@ import pytest
 from sagemaker_rollouts.cli.stack import load_stack
 from sagemaker_rollouts.strategies.scale_down import MIN_INSTANCES, scale_down_target
 from tests.moto_fixtures import T0, World, patch_response
+from tests.plan_fixtures import rollout_of
 
 ROOT = Path(__file__).resolve().parents[2]
 MakeWorld = Callable[..., World]
@@ -119,7 +120,7 @@ def test_the_completion_notice_says_what_happens_to_the_stable_fleet(
 def test_the_canary_profile_counts_the_final_bake_and_the_idle_stable_fleet() -> None:
     """Pulumi.canary.yaml: steps 5/25/50 then 100, 600 s bakes, stable 2 x, candidate 1 x."""
     plan = load_stack(ROOT, "canary").plan.endpoint("fraud")
-    spec = plan.canary
+    spec = rollout_of(plan)
     assert spec is not None and spec.scale_down_delay_seconds == 600
     to_full = 3 * 600
     assert plan.profile.time_to_full_seconds == to_full

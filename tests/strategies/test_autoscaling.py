@@ -16,6 +16,7 @@ from sagemaker_rollouts.strategies.config import ConfigError, load_config
 from sagemaker_rollouts.strategies.plan import AutoscalingPlan
 from sagemaker_rollouts.strategies.planner import build_plan
 from sagemaker_rollouts.strategies.rollout import RolloutOutcome
+from tests.plan_fixtures import rollout_of
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY = ROOT / "Pulumi.canary.yaml"
@@ -146,7 +147,7 @@ def test_a_completed_candidate_gets_its_full_minimum() -> None:
     plan = build_plan(
         load_config({"endpoints": endpoints}), project="sagemaker-rollouts", stack="canary"
     )
-    spec = plan.endpoints[0].canary
+    spec = rollout_of(plan.endpoints[0])
     assert spec is not None
     done = RolloutOutcome(spec.rollout_id, "completed", alarm=None, at=None, reason="")
     got = targets(offline(endpoints, outcomes=lambda rid: done if rid == spec.rollout_id else None))

@@ -9,6 +9,7 @@ import pytest
 from sagemaker_rollouts.infra.mockrun import run_offline
 from sagemaker_rollouts.strategies.config import ConfigError, load_config
 from sagemaker_rollouts.strategies.planner import build_plan
+from tests.plan_fixtures import rollout_of
 from tests.stackdata import DELETE, canary, single, two, with_key
 
 EP = "endpoints.fraud"
@@ -419,5 +420,4 @@ def test_string_numbers_from_pulumi_config_set_are_accepted() -> None:
     config = load_config(raw)
     plan = build_plan(config, project="p", stack="s")
     assert plan.endpoints[0].production_variants[0].instance_count == 3
-    assert plan.endpoints[0].canary is not None
-    assert [s.candidate_percent for s in plan.endpoints[0].canary.steps] == [10, 50, 100]
+    assert [s.candidate_percent for s in rollout_of(plan.endpoints[0]).steps] == [10, 50, 100]

@@ -19,6 +19,7 @@ from sagemaker_rollouts.strategies.plan import (
 )
 from sagemaker_rollouts.strategies.planner import build_plan
 from tests import stackdata
+from tests.plan_fixtures import native_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_STACKS = sorted(p.stem.removeprefix("Pulumi.") for p in ROOT.glob("Pulumi.*.yaml"))
@@ -39,7 +40,7 @@ def _native_endpoints() -> list[tuple[str, EndpointPlan]]:
     out: list[tuple[str, EndpointPlan]] = []
     for name in filter(_names_a_native_strategy, SAMPLE_STACKS):
         for ep in load_stack(ROOT, name).plan.endpoints:
-            if isinstance(ep.deployment, BlueGreenPlan | RollingPlan):
+            if isinstance(ep.strategy_plan, BlueGreenPlan | RollingPlan):
                 out.append((f"{name}:{ep.key}", ep))
     # the two routings the sample stacks do not use, and an uneven fleet
     for label, strategy, count in (
@@ -79,17 +80,16 @@ NATIVE = _native_endpoints()
 
 
 def test_sample_stacks_include_blue_green_and_rolling() -> None:
-    kinds = {type(ep.deployment).__name__ for _, ep in NATIVE}
+    kinds = {type(ep.strategy_plan).__name__ for _, ep in NATIVE}
     assert kinds == {"BlueGreenPlan", "RollingPlan"}
 
 
 @pytest.mark.parametrize(("label", "ep"), NATIVE, ids=[label for label, _ in NATIVE])
 def test_emulated_timeline_matches_the_plan_profile(label: str, ep: EndpointPlan) -> None:
-    assert ep.deployment is not None and not isinstance(ep.deployment, type(None))
-    assert isinstance(ep.deployment, BlueGreenPlan | RollingPlan)
+    assert isinstance(ep.strategy_plan, BlueGreenPlan | RollingPlan)
     fleet = ep.production_variants[0].instance_count
     alarms = [a.name for a in ep.gate_alarms]
-    run = emulate(ep.deployment, fleet, alarms, [], horizon=10**6)
+    run = emulate(native_of(ep), fleet, alarms, [], horizon=10**6)
     assert run.outcome == "completed"
     assert run.time_to_full_seconds == ep.profile.time_to_full_seconds
     assert max(v for _, v in run.capacity) == ep.profile.extra_instances

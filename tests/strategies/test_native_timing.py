@@ -26,6 +26,7 @@ from sagemaker_rollouts.strategies.config import (
 from sagemaker_rollouts.strategies.guardrails import emulate, update_waits
 from sagemaker_rollouts.strategies.plan import BlueGreenPlan, RollingPlan
 from sagemaker_rollouts.strategies.planner import build_plan
+from tests.plan_fixtures import native_of
 from tests.stackdata import single, with_key
 
 SVC = "endpoints.svc"
@@ -65,11 +66,11 @@ def test_aws_canary_example_plans_and_completes_within_its_timeout() -> None:
         count=10,
     )
     ep, _ = _plan(raw)
-    assert isinstance(ep.deployment, BlueGreenPlan)
-    assert update_waits(ep.deployment, 10)[0] == 1200
+    assert isinstance(native_of(ep), BlueGreenPlan)
+    assert update_waits(native_of(ep), 10)[0] == 1200
     assert ep.profile.time_to_full_seconds == 600
     assert ep.profile.extra_instance_hours == pytest.approx(10 * 1200 / 3600, abs=1e-3)
-    run = emulate(ep.deployment, 10, [a.name for a in ep.gate_alarms], [], horizon=10**6)
+    run = emulate(native_of(ep), 10, [a.name for a in ep.gate_alarms], [], horizon=10**6)
     assert (run.outcome, run.ended_at) == ("completed", 1200)
 
 
@@ -154,9 +155,9 @@ WAITS = [
 )
 def test_waits_are_counted_from_instances(strategy: dict[str, Any], fleet: int, waits: int) -> None:
     ep, _ = _plan(single(strategy, count=fleet))
-    assert isinstance(ep.deployment, BlueGreenPlan | RollingPlan)
-    assert update_waits(ep.deployment, fleet)[0] == waits
-    run = emulate(ep.deployment, fleet, ["a"], [], horizon=10**6)
+    assert isinstance(native_of(ep), BlueGreenPlan | RollingPlan)
+    assert update_waits(native_of(ep), fleet)[0] == waits
+    run = emulate(native_of(ep), fleet, ["a"], [], horizon=10**6)
     assert (run.outcome, run.ended_at) == ("completed", waits)
     # the timeout check follows: one second more than the waits plans, the waits exactly do not
     name = next(iter(strategy))
@@ -246,7 +247,7 @@ def test_plan_checks_and_emulator_agree(strategy: dict[str, Any], fleet: int) ->
     assert timeout is None or timeout > waits
     assert late.outcome == "completed" and late.ended_at == waits + _provisions(policy, fleet)
     ep, _ = _plan(raw)
-    assert ep.deployment == policy
+    assert native_of(ep) == policy
     run = emulate(policy, fleet, ["a"], [], horizon=10**6)
     assert (run.outcome, run.ended_at) == ("completed", waits)
     assert run.time_to_full_seconds == ep.profile.time_to_full_seconds

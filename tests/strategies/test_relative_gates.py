@@ -22,6 +22,7 @@ from sagemaker_rollouts.strategies.relative_gates import (
     RelativeAlarmPlan,
     math_alarm_problems,
 )
+from tests.plan_fixtures import relative_of, rollout_of
 
 ROOT = Path(__file__).resolve().parents[2]
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -47,13 +48,13 @@ def config_errors(gates: Any) -> list[str]:
 
 def test_both_gates_are_planned_as_gates_of_the_canary() -> None:
     ep = canary_plan({}).endpoints[0]
-    names = [r.name for r in ep.relative_alarms]
+    names = [r.name for r in relative_of(ep)]
     assert names == [
         "fraud-detector-candidate-vs-stable-5xx-rate",
         "fraud-detector-candidate-vs-stable-p99-ratio",
     ]
-    assert ep.canary is not None and set(names) <= set(ep.canary.gate_alarms)
-    for r in ep.relative_alarms:
+    assert set(names) <= set(rollout_of(ep).gate_alarms)
+    for r in relative_of(ep):
         variants = {dict(m.dimensions)["VariantName"] for m in r.metrics}
         assert variants == {"candidate", "stable"}
         assert all(dict(m.dimensions)["EndpointName"] == "fraud-detector" for m in r.metrics)
@@ -62,14 +63,13 @@ def test_both_gates_are_planned_as_gates_of_the_canary() -> None:
 
 def test_without_relative_gates_nothing_changes() -> None:
     before = canary_plan(None).endpoints[0]
-    assert before.relative_alarms == ()
-    assert before.canary is not None
-    assert not any("-vs-" in n for n in before.canary.gate_alarms)
+    assert relative_of(before) == ()
+    assert not any("-vs-" in n for n in rollout_of(before).gate_alarms)
 
 
 def test_a_disabled_gate_is_not_planned() -> None:
     ep = canary_plan({"latency_p99": {"enabled": False}}).endpoints[0]
-    assert [r.key for r in ep.relative_alarms] == ["relative.error_rate"]
+    assert [r.key for r in relative_of(ep)] == ["relative.error_rate"]
 
 
 # --------------------------------------------------------------------------- what they compute
@@ -106,7 +106,7 @@ ERROR_RATE = [
 def test_error_rate_expression_is_the_difference_of_rates_in_points(
     ce: float | None, ci: float | None, se: float | None, si: float | None, points: float
 ) -> None:
-    rel = canary_plan({}).endpoints[0].relative_alarms[0]
+    rel = relative_of(canary_plan({}).endpoints[0])[0]
     got = _evaluate(
         rel.expression, {"cand_err": ce, "cand_inv": ci, "stab_err": se, "stab_inv": si}
     )
@@ -126,7 +126,7 @@ LATENCY = [
 def test_latency_expression_is_the_ratio_of_p99s(
     cp: float | None, ci: float | None, sp: float | None, ratio: float
 ) -> None:
-    rel = canary_plan({}).endpoints[0].relative_alarms[1]
+    rel = relative_of(canary_plan({}).endpoints[0])[1]
     got = _evaluate(rel.expression, {"cand_p99": cp, "cand_inv": ci, "stab_p99": sp})
     assert got == pytest.approx(ratio)
 
@@ -170,7 +170,7 @@ def _limits(service: str, shape: str) -> dict[str, Any]:
 
 
 def _gate() -> RelativeAlarmPlan:
-    return canary_plan({}).endpoints[0].relative_alarms[0]
+    return relative_of(canary_plan({}).endpoints[0])[0]
 
 
 MATH_PROBLEMS = [
@@ -227,7 +227,7 @@ def test_the_ids_follow_the_documented_id_rule() -> None:
         .documentation
     )
     assert "first character must be a lowercase letter" in doc
-    for r in canary_plan({}).endpoints[0].relative_alarms:
+    for r in relative_of(canary_plan({}).endpoints[0]):
         for mid in [*(m.id for m in r.metrics), EXPRESSION_ID]:
             assert re.fullmatch(r"[a-z][A-Za-z0-9_]*", mid)
 
@@ -248,7 +248,7 @@ def test_the_alarms_are_metric_math_alarms_under_pulumi_mocks() -> None:
     watched = next(q for q in queries if q["returnData"])
     assert (watched["id"], watched["expression"]) == (
         "e1",
-        plan.endpoints[0].relative_alarms[0].expression,
+        relative_of(plan.endpoints[0])[0].expression,
     )
     for q in queries:
         if q.get("metric"):
@@ -326,7 +326,7 @@ def test_the_hook_rolls_back_when_a_relative_gate_fires(moto_url: str) -> None:
     from sagemaker_rollouts.cli.provision import relative_alarm_request
     from tests.moto_fixtures import new_world
 
-    rels = canary_plan({}).endpoints[0].relative_alarms
+    rels = relative_of(canary_plan({}).endpoints[0])
     world = new_world()
     names: list[str] = []
     for rel in rels:

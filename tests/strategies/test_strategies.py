@@ -9,9 +9,15 @@ from typing import Any
 import pytest
 
 from sagemaker_rollouts.strategies.config import load_config
-from sagemaker_rollouts.strategies.plan import BlueGreenPlan, EndpointPlan, RollingPlan
+from sagemaker_rollouts.strategies.plan import (
+    BlueGreenPlan,
+    EndpointPlan,
+    RecreatePlan,
+    RollingPlan,
+)
 from sagemaker_rollouts.strategies.planner import build_plan
 from sagemaker_rollouts.strategies.rollout import RolloutSpec, sagemaker_weights
+from tests.plan_fixtures import native_of, rollout_of
 from tests.stackdata import canary, single, two, with_key
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -174,8 +180,7 @@ def test_canary_steps_end_at_100_and_the_timeline_accumulates_bakes() -> None:
         canary(), "endpoints.fraud.strategy.canary.steps", [5, {"percent": 50, "bake_seconds": 60}]
     )
     p = plan_of(raw)
-    assert p.canary is not None
-    assert [(s.candidate_percent, s.bake_seconds) for s in p.canary.steps] == [
+    assert [(s.candidate_percent, s.bake_seconds) for s in rollout_of(p).steps] == [
         (5, 600),
         (50, 60),
         (100, 600),
@@ -186,12 +191,12 @@ def test_canary_steps_end_at_100_and_the_timeline_accumulates_bakes() -> None:
 
 def test_canary_that_ends_at_100_gets_no_extra_step() -> None:
     p = plan_of(with_key(canary(), "endpoints.fraud.strategy.canary.steps", [10, 100]))
-    assert p.canary is not None and [s.candidate_percent for s in p.canary.steps] == [10, 100]
+    assert [s.candidate_percent for s in rollout_of(p).steps] == [10, 100]
 
 
 def test_canary_gates_on_candidate_alarms_and_holds_on_its_sample_alarm() -> None:
     p = plan_of(canary())
-    spec = p.canary
+    spec = rollout_of(p)
     assert spec is not None
     gate_names = {a.name for a in p.alarms if a.gate}
     assert set(spec.gate_alarms) == gate_names
@@ -208,19 +213,21 @@ def test_canary_gates_on_candidate_alarms_and_holds_on_its_sample_alarm() -> Non
 
 def test_canary_without_minimum_sample_has_no_sample_alarm() -> None:
     p = plan_of(with_key(canary(), "endpoints.fraud.strategy.canary.min_invocations", 0))
-    assert p.canary is not None and p.canary.sample_alarm is None
+    assert rollout_of(p).sample_alarm is None
     assert not any(a.metric == "Invocations" for a in p.alarms)
 
 
 def test_rollout_id_changes_with_the_candidate_and_the_attempt_only() -> None:
-    base = plan_of(canary()).canary
-    steps_changed = plan_of(
-        with_key(canary(), "endpoints.fraud.strategy.canary.steps", [10])
-    ).canary
-    retried = plan_of(with_key(canary(), "endpoints.fraud.strategy.canary.attempt", 2)).canary
-    new_model = plan_of(
-        with_key(canary(), "endpoints.fraud.models.v2.model_data_url", "s3://b/v3/m.tar.gz")
-    ).canary
+    base = rollout_of(plan_of(canary()))
+    steps_changed = rollout_of(
+        plan_of(with_key(canary(), "endpoints.fraud.strategy.canary.steps", [10]))
+    )
+    retried = rollout_of(plan_of(with_key(canary(), "endpoints.fraud.strategy.canary.attempt", 2)))
+    new_model = rollout_of(
+        plan_of(
+            with_key(canary(), "endpoints.fraud.models.v2.model_data_url", "s3://b/v3/m.tar.gz")
+        )
+    )
     assert base and steps_changed and retried and new_model
     assert base.rollout_id == steps_changed.rollout_id
     assert len({base.rollout_id, retried.rollout_id, new_model.rollout_id}) == 3
@@ -228,14 +235,14 @@ def test_rollout_id_changes_with_the_candidate_and_the_attempt_only() -> None:
 
 
 def test_rollout_spec_survives_json_for_the_lambda() -> None:
-    spec = plan_of(canary()).canary
+    spec = rollout_of(plan_of(canary()))
     assert spec is not None
     assert RolloutSpec.from_json(spec.to_json()) == spec
 
 
 @pytest.mark.parametrize("pct", [0, 5, 50, 100])
 def test_sagemaker_weights_never_negative_and_some_variant_serves(pct: int) -> None:
-    spec = plan_of(canary()).canary
+    spec = rollout_of(plan_of(canary()))
     assert spec is not None
     w = sagemaker_weights(spec, pct)
     assert all(x >= 0 for x in w.values()) and sum(w.values()) == 100
@@ -308,7 +315,7 @@ def test_blue_green_deployment_config(routing: dict[str, Any], expected: tuple[A
     p = plan_of(
         single({"blue_green": {"traffic_routing": routing, "termination_wait_seconds": 120}})
     )
-    d = p.deployment
+    d = native_of(p)
     assert isinstance(d, BlueGreenPlan)
     size = None if d.canary_size is None else (d.canary_size.type, d.canary_size.value)
     step = None if d.linear_step is None else (d.linear_step.type, d.linear_step.value)
@@ -330,7 +337,7 @@ def test_rolling_deployment_config() -> None:
             count=8,
         )
     )
-    d = p.deployment
+    d = native_of(p)
     assert isinstance(d, RollingPlan)
     assert (d.maximum_batch_size.type, d.maximum_batch_size.value) == ("INSTANCE_COUNT", 2)
     assert d.rollback_maximum_batch_size is not None and d.rollback_maximum_batch_size.value == 50
@@ -338,8 +345,8 @@ def test_rolling_deployment_config() -> None:
 
 
 def test_recreate_replaces_the_endpoint_and_nothing_else_does() -> None:
-    assert plan_of(single({"recreate": {}})).replace_on_change
-    assert not plan_of(canary()).replace_on_change
+    assert isinstance(plan_of(single({"recreate": {}})).strategy_plan, RecreatePlan)
+    assert not isinstance(plan_of(canary()).strategy_plan, RecreatePlan)
 
 
 @pytest.mark.parametrize(
