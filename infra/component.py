@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationErr
 
 from sagemaker_rollouts.infra import awareness, names, scaling_guard, secrets
 from sagemaker_rollouts.infra.endpoint import SageMakerEndpoint
-from sagemaker_rollouts.infra.errors import ComponentArgsError
+from sagemaker_rollouts.infra.errors import ComponentArgsError, TypedArgsError
 from sagemaker_rollouts.infra.limits import Brought, deploy_limit_errors
 from sagemaker_rollouts.infra.shared import Account, BringYourOwn, StackResources
 from sagemaker_rollouts.strategies.config_errors import (
@@ -189,8 +189,9 @@ class RolloutEndpointArgs(EndpointConfig):
     vpc_security_group_ids: SecurityGroupIds | None = None
 
     def __init__(self, /, **data: Any) -> None:
-        """Typed args; raises `ConfigError` with every problem (shapes and relations, args key
-        paths, did-you-mean), never pydantic's own error."""
+        """Typed args; raises `TypedArgsError` (a `ConfigError` and a `pulumi.RunError`, so
+        Pulumi prints the message without a traceback) with every problem (shapes and
+        relations, args key paths, did-you-mean), never pydantic's own error."""
         try:
             super().__init__(**data)
         except ValidationError:
@@ -199,7 +200,7 @@ class RolloutEndpointArgs(EndpointConfig):
                 # Only values unknown here (secret Outputs) failed their checks: the caller
                 # (`validate_allowing_unknowns`) keeps them as they are.
                 raise
-            raise ConfigError(problems) from None
+            raise TypedArgsError(problems) from None
 
     def problems(self) -> list[str]:
         """Rules between the brought inputs (the endpoint config's own rules are the stack's)."""
@@ -209,7 +210,8 @@ class RolloutEndpointArgs(EndpointConfig):
     def parse(cls, value: RolloutEndpointArgs | Mapping[str, Any] | str) -> RolloutEndpointArgs:
         """Args from a model (returned as is), a mapping, or a YAML/JSON snippet.
 
-        Raises `ConfigError` listing every problem as `key.path: message`.
+        Raises `TypedArgsError` (a `ConfigError` and a `pulumi.RunError`) listing every problem
+        as `key.path: message`.
         """
         if isinstance(value, RolloutEndpointArgs):
             return value
@@ -218,15 +220,15 @@ class RolloutEndpointArgs(EndpointConfig):
             try:
                 data = yaml.safe_load(value)
             except yaml.YAMLError as exc:
-                raise ConfigError([f"args: not valid YAML: {exc}"]) from None
+                raise TypedArgsError([f"args: not valid YAML: {exc}"]) from None
         if not isinstance(data, Mapping):
-            raise ConfigError([f"args: must be a mapping of keys to values, got {data!r}"])
+            raise TypedArgsError([f"args: must be a mapping of keys to values, got {data!r}"])
         items: dict[str, Any] = {str(k): v for k, v in data.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
         own = {k: v for k, v in items.items() if k in _OWN_FIELDS}
         rest = {k: v for k, v in items.items() if k not in _OWN_FIELDS}
         tokenized, refused = secrets.tokenize(rest, prefix=("endpoints", "_"))
         if refused:
-            raise ConfigError(
+            raise TypedArgsError(
                 [
                     f"{path}: a pulumi Output is unknown until deployment, and the plan needs "
                     "this key's value itself; pass a plain value (keys that may be Outputs: "
@@ -240,9 +242,9 @@ class RolloutEndpointArgs(EndpointConfig):
             return validate_allowing_unknowns(cls, merged)
         except ConfigError as exc:
             # every problem, relations included, in the stack config's words
-            raise ConfigError(args_problems(merged) or exc.errors) from None
+            raise TypedArgsError(args_problems(merged) or exc.errors) from None
         except ValidationError as exc:
-            raise ConfigError(
+            raise TypedArgsError(
                 args_problems(merged) or describe_validation_error(exc, cls)
             ) from None
 

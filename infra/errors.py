@@ -24,7 +24,9 @@ from sagemaker_rollouts.strategies.config import ConfigError
 __all__ = [
     "AwsReadError",
     "ComponentArgsError",
+    "ResolvedSecretError",
     "StackConfigError",
+    "TypedArgsError",
     "UserError",
     "config_lines",
 ]
@@ -65,6 +67,44 @@ class ComponentArgsError(ConfigError, UserError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class TypedArgsError(ConfigError, UserError):
+    """Invalid typed args, `RolloutEndpointArgs(...)` or `RolloutEndpointArgs.parse(...)`: raised
+    where the user's program builds them, before any component (and its name) exists.
+
+    `str(e)` is `RolloutEndpointArgs: invalid args` and the same `key.path: message` lines the
+    component prints for the same args."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        ConfigError.__init__(self, errors)
+        self.args = (config_lines("RolloutEndpointArgs: invalid args", self.errors),)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ResolvedSecretError(UserError):
+    """A component's secret `pulumi.Output` resolved to a value its key refuses.
+
+    Raised while the engine resolves that Output, that is while the Python SDK prepares the first
+    resource that takes it. The SDK re-raises a `ValueError` from there as its own `ValueError`
+    ("While processing resource: ...", pulumi `runtime/resource.py` `do_register`), which the
+    language host prints with a traceback; so this is a `RunError` and deliberately not a
+    `ConfigError` (a `ValueError`). `.errors` holds the `key.path: message` lines, with the
+    secret values themselves shown as `[secret]` (the terminal and CI logs never see them).
+    """
+
+    def __init__(self, errors: Sequence[str], *, component: str) -> None:
+        self.errors = list(errors)
+        self.component = component
+        super().__init__(
+            config_lines(
+                f"RolloutEndpoint {component!r}: invalid args (secret values, checked once "
+                "resolved)",
+                self.errors,
+            )
+        )
 
 
 class AwsReadError(UserError):

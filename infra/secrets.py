@@ -9,7 +9,8 @@ reaches a resource, `resolve` turns a token back into its Output, so the engine 
 (still secret) value; `resolve_model` gives the derived values (the execution role's S3 and ECR
 grants) from the real artifact URL and image. When the engine resolves the value, it is checked
 for real against the same rules as the stack config (`check`), and a bad value fails the update
-with its key path before the resource that needs it is created.
+with its key path (the value itself shown as `[secret]`) before the resource that needs it is
+created, as a `ResolvedSecretError` (a `pulumi.RunError`: the message, no traceback).
 
 The project program (infra/program.py) has the same need the other way round: under `pulumi up`
 the language host hands it stack config decrypted, and tells it only which *top-level* keys held
@@ -35,6 +36,7 @@ from typing import Any, cast
 import pulumi
 import yaml
 
+from sagemaker_rollouts.infra.errors import ResolvedSecretError
 from sagemaker_rollouts.strategies.config import (
     PROJECT,
     SECRET_KEYS,
@@ -90,8 +92,8 @@ def tokenize(
 
 def check(raw_endpoint: Mapping[str, Any], name: str, region: str) -> None:
     """Make every secret of the endpoint checked before use: once the engine knows them all, the
-    endpoint config is validated with the real values, and a problem raises ConfigError (args key
-    paths). Each token then resolves to its value *after* that check, so no resource that takes
+    endpoint config is validated with the real values, and a problem raises `ResolvedSecretError`
+    (args key paths, values masked). Each token then resolves to its value *after* that check, so no resource that takes
     a secret is created with a bad one."""
     tokens = _tokens_in(raw_endpoint)
     if not tokens:
@@ -103,13 +105,26 @@ def check(raw_endpoint: Mapping[str, Any], name: str, region: str) -> None:
             load_config({"endpoints": {name: filled}}, region=region)
         except ConfigError as exc:
             prefix = f"endpoints.{name}."
-            raise ConfigError([e.removeprefix(prefix) for e in exc.errors]) from None
+            lines = [_masked(e.removeprefix(prefix), values) for e in exc.errors]
+            raise ResolvedSecretError(lines, component=name) from None
         return values
 
     checked = pulumi.Output.all(*(_outputs[t] for t in tokens)).apply(validate)
     with _lock:
         for i, token in enumerate(tokens):
             _outputs[token] = checked.apply(lambda values, i=i: values[i])
+
+
+def _masked(line: str, values: Iterable[Any]) -> str:
+    """An error line with each secret value in it shown as `[secret]` (quoted, as the checks
+    print values with `!r`, and bare)."""
+    texts = sorted((v for v in values if isinstance(v, str) and v), key=len, reverse=True)
+    for text in texts:
+        line = line.replace(repr(text), SECRET_PLACEHOLDER)
+    for text in texts:
+        if len(text) >= 4:  # shorter ones would also match inside the message's own words
+            line = line.replace(text, SECRET_PLACEHOLDER)
+    return line
 
 
 def _tokens_in(value: Any) -> list[str]:

@@ -18,6 +18,14 @@ from sagemaker_rollouts.strategies.config_values import (
     is_unknown,
 )
 
+# The warning on a secret the offline plan could not check (a stack file's `secure:` value). A
+# component's secret Outputs are checked once the engine resolves them (infra/secrets.py `check`),
+# offline under mocks as under `pulumi up`, so the component drops it (pipeline.validate_component).
+UNCHECKED_SECRET = (
+    "encrypted (secure:) and not decryptable offline, so its form was not checked; "
+    "the program checks the decrypted value at `pulumi up`"
+)
+
 
 def secret_paths(value: Any, path: str) -> list[str]:
     if isinstance(value, BaseModel):
@@ -97,8 +105,7 @@ def config_warnings(config: StackConfig) -> list[str]:
                     "stable fleet is still unwatched; enable one of them"
                 )
     out += [
-        f"{path}: encrypted (secure:) and not decryptable offline, so its form was not checked; "
-        "the program checks the decrypted value at `pulumi up`"
+        f"{path}: {UNCHECKED_SECRET}"
         for path in [
             *secret_paths(config.endpoints, "endpoints"),
             *secret_paths(config.tags, "tags"),

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from sagemaker_rollouts.strategies.config_errors import ConfigError
 from sagemaker_rollouts.strategies.config_load import load_config
 from sagemaker_rollouts.strategies.config_model import StackConfig
-from sagemaker_rollouts.strategies.config_warnings import config_warnings
+from sagemaker_rollouts.strategies.config_warnings import UNCHECKED_SECRET, config_warnings
 from sagemaker_rollouts.strategies.deploy_checks import deployment_warnings
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan, ShadowPlan
 from sagemaker_rollouts.strategies.planner import build_plan
@@ -122,7 +122,9 @@ def validate_component(
     if plan.topic_name is not None or plan.state_table_name is not None:
         # A drift-only (or shadow with drift) component has a topic too: scoped like the table.
         plan = dataclasses.replace(plan, topic_name=f"{scope}-rollout-events")
-    return Validated(origin, v.config, plan, tuple(origin.relative(v.warnings)))
+    # A secret Output is checked for real once resolved: no "not checked" warning for it.
+    warnings = [w for w in v.warnings if not w.endswith(f": {UNCHECKED_SECRET}")]
+    return Validated(origin, v.config, plan, tuple(origin.relative(warnings)))
 
 
 def _own_glue_database(

@@ -259,6 +259,93 @@ def test_a_component_args_mistake_reaches_the_user_program_as_a_message(
     assert any(line.startswith("  ") and expect in line for line in lines[1:]), lines
 
 
+TYPED_PROGRAM = """
+from sagemaker_rollouts import RolloutEndpoint, RolloutEndpointArgs
+
+args = RolloutEndpointArgs(**{args!r})
+RolloutEndpoint("fraud", args)
+"""
+
+_TYPED_MISTAKES: dict[str, Any] = {
+    "kms_key": "arn:aws:kms:us-east-1:123456789012:key/abc",  # misspelt kms_key_arn
+    "data_capture": {"sampling_percent": 120},
+    "models": {"v1": {**_ARGS["models"]["v1"], "framework_version": 1.10}},
+}
+
+
+def test_typed_args_mistakes_print_the_dict_args_lines_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """`RolloutEndpointArgs(...)` is built in the user's program before any component exists:
+    its mistakes stop the run as a message (a RunError), with the same lines the component
+    prints for the same args given as a dict."""
+    args = {**_ARGS, **_TYPED_MISTAKES}
+    typed = tmp_path / "typed.py"
+    typed.write_text(TYPED_PROGRAM.format(args=args))
+    as_dict = tmp_path / "as_dict.py"
+    as_dict.write_text(COMPONENT_PROGRAM.format(args=args))
+    config = {"aws:region": "us-east-1"}
+    terminal = run_program(typed, config=config, stack="dev")
+    assert terminal.exit_code == 1 and not terminal.traceback_shown, terminal.text
+    lines = terminal.error_lines()
+    assert lines[0] == "RolloutEndpointArgs: invalid args"
+    expected = run_program(as_dict, config=config, stack="dev").error_lines()
+    assert sorted(lines[1:]) == sorted(expected[1:])
+    assert {line.split(":")[0].strip() for line in lines[1:]} == {
+        "kms_key",
+        "data_capture.sampling_percent",
+        "models.v1.framework_version",
+    }
+    assert terminal.run.resources == []
+
+
+SECRET_PROGRAM = """
+import pulumi
+from sagemaker_rollouts import RolloutEndpoint
+
+args = {args!r}
+args["models"]["v1"]["model_data_url"] = pulumi.Output.secret({url!r})
+args["variants"][0]["instance_type"] = pulumi.Output.secret({instance_type!r})
+RolloutEndpoint("fraud", args)
+"""
+
+
+@pytest.mark.parametrize(
+    ("url", "instance_type", "bad_keys"),
+    [
+        ("https://acme-private/fraud/v1.zip", "ml.m5.large", ["models.v1.model_data_url"]),
+        (
+            "s3://acme-private/fraud/v1/model.tar.gz",
+            "ml.m5.lage-private",
+            ["variants[0].instance_type"],
+        ),
+        (
+            "https://acme-private/fraud/v1.zip",
+            "ml.m5.lage-private",
+            ["models.v1.model_data_url", "variants[0].instance_type"],
+        ),
+    ],
+    ids=["bad-url", "bad-instance-type", "both"],
+)
+def test_a_secret_output_that_resolves_to_a_bad_value_prints_its_key_not_its_value(
+    url: str, instance_type: str, bad_keys: list[str], tmp_path: Path
+) -> None:
+    """A secret Output is checked once the engine resolves it, inside the SDK's preparation of
+    the first resource that takes it, where the SDK wraps a ValueError in its own (a traceback
+    at the terminal): the error must still be the message alone, naming every bad key, and must
+    not print the secret."""
+    program = tmp_path / "__main__.py"
+    program.write_text(SECRET_PROGRAM.format(args=_ARGS, url=url, instance_type=instance_type))
+    terminal = run_program(program, config={"aws:region": "us-east-1"}, stack="dev")
+    assert terminal.exit_code == 1 and not terminal.traceback_shown, terminal.text
+    lines = terminal.error_lines()
+    assert lines[0].startswith("RolloutEndpoint 'fraud': invalid args")
+    assert [line.split(":")[0].strip() for line in lines[1:]] == bad_keys
+    assert "acme-private" not in terminal.text and "lage-private" not in terminal.text
+    assert all("[secret]" in line for line in lines[1:])
+    assert not terminal.run.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+
+
 def test_the_stand_in_shows_a_traceback_for_a_programming_error(tmp_path: Path) -> None:
     """The stand-in itself: a non-RunError prints the host's headline and the user's frames."""
     program = tmp_path / "__main__.py"

@@ -273,6 +273,18 @@ def test_component_secret_output_is_checked_once_resolved() -> None:
     assert not result.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
 
 
+def test_component_secret_outputs_are_not_warned_about_as_unchecked() -> None:
+    """The stack file's `secure:` values are unchecked offline (a warning says so); a
+    component's secret Outputs are checked once resolved, so it warns about none of them."""
+    from sagemaker_rollouts import RolloutEndpoint
+    from sagemaker_rollouts.infra.mockrun import run_function_offline
+    from sagemaker_rollouts.strategies.config_warnings import UNCHECKED_SECRET
+
+    result = run_function_offline(lambda: RolloutEndpoint("fraud", _component_args()))
+    assert result.error is None, result.error
+    assert [w for w in result.warnings if UNCHECKED_SECRET in w] == []
+
+
 def test_component_output_on_a_key_the_plan_reads_is_refused_naming_it() -> None:
     import pulumi
 
