@@ -664,7 +664,12 @@ def preview_policy(s: StackScope) -> Doc:
 
 
 def workload_boundary(
-    *, account: str, region: str, partition: str, endpoint_names: Sequence[str] = ()
+    *,
+    account: str,
+    region: str,
+    partition: str,
+    endpoint_names: Sequence[str] = (),
+    table_names: Sequence[str] = (),
 ) -> Doc:
     """The permissions boundary every role the stack creates carries: the union of what the
     product's roles need (SageMaker execution roles, canary hook, A/B evaluator, drift job,
@@ -674,7 +679,8 @@ def workload_boundary(
     The deploy role may create a bounded role, give it any inline policy, pass it to a function
     it creates and schedule that, so the boundary is what the CI role can reach through it:
     `endpoint_names` (the stack's endpoints) limits reading and moving traffic to them (empty:
-    every endpoint of the account and region). An endpoint's ARN carries its name lowercased
+    every endpoint of the account and region), and `table_names` (the stack's state table) the
+    item reads and writes (empty: every table). An endpoint's ARN carries its name lowercased
     (seen in the field: prometheus-community/yet-another-cloudwatch-exporter#1178, "Resource ARN
     is only in lower case"; aws-solutions/research-service-workbench-on-aws#1048), and IAM
     matches resources case-sensitively, so a name with capitals is granted both ways."""
@@ -687,6 +693,7 @@ def workload_boundary(
         arn("sagemaker", f"endpoint/{n}")
         for n in dict.fromkeys(v for name in endpoint_names for v in (name, name.lower()))
     ] or [arn("sagemaker", "endpoint/*")]
+    tables = [arn("dynamodb", f"table/{t}") for t in table_names] or [arn("dynamodb", "table/*")]
 
     return document(
         statement(
@@ -731,7 +738,7 @@ def workload_boundary(
         statement(
             "Rollouts",
             ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
-            [arn("dynamodb", "table/*")],
+            tables,
         ),
         statement("Notify", ["sns:Publish"], [arn("sns", "*")]),
         statement(

@@ -99,6 +99,7 @@ class PipelineRole(pulumi.ComponentResource):
                         region=account.region,
                         partition=a[1],
                         endpoint_names=[e.endpoint_name for e in deployment.endpoints],
+                        table_names=[t for t in (deployment.state_table_name,) if t],
                     )
                 )
             ),

@@ -32,3 +32,19 @@ def test_a_bounded_role_moves_traffic_only_on_the_stacks_endpoints(endpoint: str
     arn = f"arn:aws:sagemaker:{R}:{A}:endpoint/{endpoint}"
     for action in (WEIGHTS, "sagemaker:DescribeEndpoint"):
         assert allowed(Request(action, arn), [ADMIN], boundary) is ok, (action, endpoint)
+
+
+@pytest.mark.parametrize(
+    ("table", "ok"),
+    [
+        ("sagemaker-rollouts-canary-rollouts", True),  # the stack's state table
+        ("payments", False),  # another team's table
+        ("sagemaker-rollouts-canary-drift-rollouts", False),  # another stack's state table
+    ],
+)
+def test_a_bounded_role_writes_items_only_of_the_stacks_state_table(table: str, ok: bool) -> None:
+    run = stack_run(ROOT / "Pulumi.canary.yaml")
+    boundary = boundary_of(run)
+    arn = f"arn:aws:dynamodb:{R}:{A}:table/{table}"
+    for action in ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"):
+        assert allowed(Request(action, arn), [ADMIN], boundary) is ok, (action, table)
