@@ -165,16 +165,26 @@ def _go_string(value: Any) -> Any:
     return value
 
 
+def _quote_advice(value: float, what: str) -> str:
+    """Why a number is refused where a string belongs, and what to write instead. The number has
+    lost its spelling on the way: YAML (and Python) read `1.10` as 1.1, and the Pulumi CLI's YAML
+    reader hands `2.0` on as 2, so the value cannot tell `1.1` from `1.10` or `2` from `2.0`:
+    both spellings are offered, never only the one that may be wrong."""
+    other = f"{value}0" if isinstance(value, float) else f"{value}.0"
+    return (
+        f"must be a string, got the number {describe_value(value)}; YAML reads an unquoted "
+        f"{what} as a number and drops trailing zeros (1.10 becomes 1.1, 2.0 becomes 2): "
+        f'quote it as you mean it ("{value}" or "{other}")'
+    )
+
+
 def _text(value: Any) -> Any:
     """Strings; a whole number written unquoted (`name: 2024`) is its digits. A boolean, a
     fraction (YAML drops digits: 1.10 is 1.1) and a negative number are refused: quote them."""
     if isinstance(value, bool):
         raise ValueError(f"must be a string, got {describe_value(value)} ({QUOTE_HINT})")
     if isinstance(value, float) or (isinstance(value, int) and value < 0):
-        raise ValueError(
-            f"must be a string, got the number {describe_value(value)}; YAML reads unquoted "
-            f'numbers as numbers (1.10 becomes 1.1): quote it ("{value}")'
-        )
+        raise ValueError(_quote_advice(value, "value"))
     if isinstance(value, int):
         return str(value)
     return value
@@ -294,10 +304,7 @@ def _version_text(value: Any) -> Any:
     """A version or image reference must be written as a string: YAML reads `1.10` as the number
     1.1 and `2.0` as 2, so an unquoted version would silently name another release."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        raise ValueError(
-            f"must be a string, got the number {describe_value(value)}; YAML reads unquoted "
-            f'versions as numbers (1.10 becomes 1.1): quote it ("{value}")'
-        )
+        raise ValueError(_quote_advice(value, "version"))
     return _text(value)
 
 

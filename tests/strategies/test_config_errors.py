@@ -421,3 +421,31 @@ def test_string_numbers_from_pulumi_config_set_are_accepted() -> None:
     plan = build_plan(config, project="p", stack="s")
     assert plan.endpoints[0].production_variants[0].instance_count == 3
     assert [s.candidate_percent for s in rollout_of(plan.endpoints[0]).steps] == [10, 50, 100]
+
+
+@pytest.mark.parametrize(
+    ("field", "written", "offered"),
+    [
+        ("framework_version", "1.10", ['"1.1"', '"1.10"']),
+        ("framework_version", "2.0", ['"2"', '"2.0"']),  # the Pulumi CLI hands on 2
+        ("framework_version", "2", ['"2"', '"2.0"']),
+        ("py_version", "3", ['"3"', '"3.0"']),
+    ],
+    ids=["trailing-zero-lost", "float-two", "whole-number", "py-version"],
+)
+def test_a_version_written_as_a_number_offers_what_the_user_may_have_written(
+    field: str, written: str, offered: list[str]
+) -> None:
+    """YAML reads `framework_version: 1.10` as 1.1: the value no longer says what was written,
+    so the advice offers every spelling it may have come from, never only the wrong one."""
+    from sagemaker_rollouts.strategies.stackfile import read_stack_yaml
+
+    raw = canary()
+    model = raw["endpoints"]["fraud"]["models"]["v1"]
+    del model["image"]
+    value = read_stack_yaml(f"v: {written}\n").data["v"]
+    model.update({"framework": "xgboost", "framework_version": "1.7-1", field: value})
+    (line,) = [e for e in errors_of(raw) if e.startswith(f"{EP}.models.v1.{field}:")]
+    assert "must be a string" in line and "quote it" in line
+    quoted = line.split("quote it", 1)[1]
+    assert [q for q in offered if q in quoted] == offered, line
