@@ -273,7 +273,6 @@ def _sm_name_rules(shape: str) -> tuple[Any, Matches]:
 
 _VARIANT_NAME = _sm_name_rules("sagemaker.VariantName")
 _ENDPOINT_NAME = _sm_name_rules("sagemaker.EndpointName")
-Int = Annotated[int, BeforeValidator(_whole_number)]
 
 
 class _NumericStringSchema:
@@ -291,6 +290,11 @@ class _NumericStringSchema:
         return {"anyOf": [schema, {"type": "string", "pattern": self.pattern}]}
 
 
+# A whole number; `pulumi config set --path ... 2` stores "2", which the model parses (so does
+# the schema: an editor must not flag what the CLI itself wrote).
+Int = Annotated[
+    int, BeforeValidator(_whole_number), _NumericStringSchema(r"^\s*[+-]?\d+(\.0*)?\s*$")
+]
 Number = Annotated[
     float,
     BeforeValidator(_number),

@@ -24,7 +24,10 @@ def _patch_steps(defs: dict[str, Any]) -> None:
     if canary is None:
         return
     steps = cast(dict[str, Any], canary["properties"]["steps"])
-    steps["items"] = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 100}, steps["items"]]}
+    # `pulumi config set --path '...steps[0]' 10` may store "10": the model parses it (`_step`).
+    percent = {"type": "integer", "minimum": 1, "maximum": 100}
+    text = {"type": "string", "pattern": r"^\s*[+-]?\d+\s*$"}
+    steps["items"] = {"anyOf": [percent, text, steps["items"]]}
 
 
 _KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}

@@ -228,3 +228,32 @@ def test_every_key_in_the_reference_has_a_description() -> None:
     assert rows
     missing = [r.split(" | ")[0] for r in rows if not r.split(" | ")[1].strip()]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("variants", 0, "instance_count"), "3"),
+        (("strategy", "canary", "steps"), ["10", "50"]),
+        (("strategy", "canary", "steps"), [{"percent": "10", "bake_seconds": "300"}]),
+        (("strategy", "canary", "bake_seconds"), "900"),
+        (("strategy", "canary", "min_invocations"), "50"),
+        (("alarms", "latency_p99", "threshold"), "300"),
+    ],
+    ids=["instance-count", "steps", "step-mapping", "bake", "min-invocations", "threshold"],
+)
+def test_the_schema_accepts_the_numbers_pulumi_config_set_stores_as_strings(
+    path: tuple[Any, ...], value: Any
+) -> None:
+    """`pulumi config set --path '...steps[0]' 10` (the README's own example) may store "10";
+    the model reads it as 10, so an editor using the schema must not flag it."""
+    validator = _validator()
+    doc = read_stack_yaml((ROOT / "Pulumi.canary.yaml").read_text()).data
+    ours, region = project_config(doc)
+    variant = _with(ours, ("endpoints", "fraud", *path), value)
+    load_config(variant, region=region)  # the model accepts it
+    file = {"config": {f"{PROJECT}:{k}": v for k, v in variant.items()}}
+    assert [e.message for e in validator.iter_errors(file)] == []
+    spelled = _with(ours, ("endpoints", "fraud", *path), "ten")  # and words stay refused
+    file = {"config": {f"{PROJECT}:{k}": v for k, v in spelled.items()}}
+    assert list(validator.iter_errors(file))
