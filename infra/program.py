@@ -20,15 +20,19 @@ from sagemaker_rollouts.infra.errors import StackConfigError
 from sagemaker_rollouts.infra.limits import deploy_limit_errors
 from sagemaker_rollouts.infra.render import Rendered, render, stack_outputs
 from sagemaker_rollouts.strategies.config_errors import ConfigError
+from sagemaker_rollouts.strategies.config_load import misspelt_project_keys
 from sagemaker_rollouts.strategies.config_model import PROJECT
 from sagemaker_rollouts.strategies.pipeline import Validated, claims, validate_stack
 
 
 def project_keys() -> list[str]:
-    """Every `sagemaker-rollouts:*` key in the stack config, as the language host passed them."""
+    """Every `sagemaker-rollouts:*` key in the stack config, as the language host passed them,
+    and whole every key under a namespace that is almost ours (`sagemaker-rolouts:endpoints`,
+    `misspelt_project_keys`), so the validator reports it."""
     keys = set(pulumi_config.CONFIG.get()) | set(pulumi_config.get_config_env())
     prefix = f"{PROJECT}:"
-    return sorted(k.removeprefix(prefix) for k in keys if k.startswith(prefix))
+    ours = [k.removeprefix(prefix) for k in keys if k.startswith(prefix)]
+    return sorted([*ours, *misspelt_project_keys(keys)])
 
 
 def _value(cfg: pulumi.Config, key: str) -> Any:

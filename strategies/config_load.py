@@ -218,6 +218,14 @@ def load_config(raw: Mapping[str, Any], *, region: str = "us-east-1") -> StackCo
     errs: list[str] = []
     data = dict(raw)
     for k in sorted(set(data) - set(TOP_LEVEL_KEYS)):
+        ns, sep, key = k.partition(":")
+        if sep:  # a namespace like ours (misspelt_project_keys): Pulumi would ignore the key
+            close = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1, cutoff=0.6)
+            errs.append(
+                f"{k}: unknown namespace {ns!r}, which Pulumi gives to no package; did you "
+                f"mean {PROJECT}:{close[0] if close else key}?"
+            )
+            continue
         close = difflib.get_close_matches(k, TOP_LEVEL_KEYS, n=1, cutoff=0.6)
         hint = f"did you mean {PROJECT}:{close[0]}? " if close else ""
         errs.append(f"{k}: unknown key; {hint}{PROJECT} takes {', '.join(TOP_LEVEL_KEYS)}")
@@ -299,12 +307,26 @@ def _validate_top(name: str, raw: Any, top: dict[str, Any], errs: list[str]) -> 
 # --------------------------------------------------------------------------- warnings
 
 
+def misspelt_project_keys(keys: Iterable[str]) -> list[str]:
+    """Config keys whose namespace is almost ours (`sagemaker-rolouts:endpoints`): Pulumi hands
+    them to no package, so the stack would silently lose them. Returned whole, for `load_config`
+    to report with a did-you-mean."""
+    out: list[str] = []
+    for k in keys:
+        ns, sep, _ = k.partition(":")
+        similar = difflib.SequenceMatcher(None, ns.lower(), PROJECT).ratio() >= 0.8
+        if sep and ns != PROJECT and similar:
+            out.append(k)
+    return sorted(out)
+
+
 def project_config(stack_yaml: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     """Split a parsed `Pulumi.<stack>.yaml` into this project's keys and the AWS region.
 
     As the Pulumi CLI does (sdk/go/common/workspace/loaders.go `stackConfigNamespacedWithProject`),
     a key without a namespace belongs to the project: `endpoints:` is `sagemaker-rollouts:endpoints`.
-    Unknown project keys are left to `load_config`, which reports them with every other problem.
+    Unknown project keys are left to `load_config`, which reports them with every other problem;
+    so are keys under a misspelt namespace (`misspelt_project_keys`), kept whole.
     """
     config: Any = stack_yaml.get("config") or {}
     if not isinstance(config, Mapping):
@@ -317,6 +339,8 @@ def project_config(stack_yaml: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
             ours[k] = v
         elif ns == PROJECT:
             ours[key] = v
+    for k in misspelt_project_keys(items):
+        ours[k] = items[k]
     region = items.get("aws:region")
     return ours, "us-east-1" if region is None else str(region)
 

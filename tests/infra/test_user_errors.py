@@ -59,6 +59,10 @@ def _misspelt_top_level_key(cfg: dict[str, Any]) -> None:
     cfg["sagemaker-rollouts:endpoint"] = cfg[KEY]
 
 
+def _misspelt_namespace(cfg: dict[str, Any]) -> None:
+    cfg["sagemaker-rolouts:endpoints"] = cfg.pop(KEY)  # Pulumi gives it to no package
+
+
 def _missing_baseline(cfg: dict[str, Any]) -> None:
     _canary(cfg)["drift"] = {
         "baseline": "baselines/no-such-file.json",
@@ -92,6 +96,12 @@ CONFIG_CASES = (
     ConfigCase("no-endpoints", "canary", _no_endpoints, "endpoints:"),
     ConfigCase("endpoints-not-a-mapping", "canary", _endpoints_not_a_mapping, "endpoints:"),
     ConfigCase("misspelt-key", "canary", _misspelt_top_level_key, "endpoint"),
+    ConfigCase(
+        "misspelt-namespace",
+        "canary",
+        _misspelt_namespace,
+        "sagemaker-rolouts:endpoints: unknown namespace 'sagemaker-rolouts'",
+    ),
     ConfigCase("missing-baseline-file", "canary", _missing_baseline, "no-such-file.json"),
     ConfigCase(
         "deployment-outlasts-provider-wait", "bluegreen", _long_linear, "waitEndpointInService"

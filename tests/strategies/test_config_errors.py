@@ -449,3 +449,28 @@ def test_a_version_written_as_a_number_offers_what_the_user_may_have_written(
     assert "must be a string" in line and "quote it" in line
     quoted = line.split("quote it", 1)[1]
     assert [q for q in offered if q in quoted] == offered, line
+
+
+@pytest.mark.parametrize(
+    ("key", "flagged"),
+    [
+        ("sagemaker-rolouts:endpoints", True),
+        ("sagemaker_rollouts:tags", True),
+        ("Sagemaker-Rollouts:endpoints", True),
+        ("sagemaker-rollouts:endpoints", False),  # ours
+        ("aws:region", False),
+        ("pulumi:tags", False),
+        ("fraud-platform:candidate_model", False),
+        ("endpoints", False),  # no namespace: the project's, as Pulumi reads it
+    ],
+)
+def test_a_key_under_an_almost_matching_namespace_is_reported_not_dropped(
+    key: str, flagged: bool
+) -> None:
+    from sagemaker_rollouts.strategies.config_load import misspelt_project_keys, project_config
+
+    assert misspelt_project_keys([key]) == ([key] if flagged else [])
+    ours, _ = project_config({"config": {key: {}, "sagemaker-rollouts:endpoints": {}}})
+    if flagged:
+        (line,) = [e for e in errors_of(ours) if e.startswith(f"{key}: ")]
+        assert "unknown namespace" in line and "did you mean sagemaker-rollouts:" in line
