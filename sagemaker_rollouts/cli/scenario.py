@@ -30,7 +30,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import yaml
 from pydantic import (
@@ -94,6 +94,14 @@ def _event_kind(value: Any) -> str | None:
         present = [k for k in _KINDS if k in value]
         if len(present) == 1:
             return f"{present[0]}-event"
+        if not present:  # `comand: pause`: checked as that kind, the key named with did-you-mean
+            near = {
+                m
+                for k in cast(dict[Any, Any], value)
+                for m in difflib.get_close_matches(str(k), _KINDS, n=1, cutoff=0.7)
+            }
+            if len(near) == 1:
+                return f"{near.pop()}-event"
     if isinstance(value, AlarmEvent | MetricEvent | CommandEvent):
         return f"{type(value).__name__.removesuffix('Event').lower()}-event"
     return None

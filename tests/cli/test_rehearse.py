@@ -253,6 +253,17 @@ def test_rehearse_needs_a_stack(tmp_path: Path, capsys: pytest.CaptureFixture[st
             ["events[0].metric.nam: unknown key; did you mean name?"],
             [],
         ),
+        # a misspelt event kind is checked as that kind: the key itself named, did-you-mean
+        (
+            "duration: 600\nevents:\n  - {at: 60, comand: pause}\n",
+            [":4: events[0].comand: unknown key; did you mean command?"],
+            ["exactly one of alarm, metric, command"],
+        ),
+        (
+            "duration: 600\nevents:\n  - {at: 60, foo: 1}\n",
+            [":4: events[0]: an event is a mapping with `at` and exactly one of alarm"],
+            [],
+        ),
         (
             "duration: 600\nsagemaker: {zzz: 1}\n",
             ["sagemaker.zzz: unknown key; allowed keys: provisioning_seconds"],
