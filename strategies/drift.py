@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import json
 import math
 import re
@@ -257,9 +258,11 @@ def build_baseline(
     """A baseline from training rows (column -> value). Raises BaselineError for a feature that
     is missing from every row."""
     values: dict[str, list[str]] = {f: [] for f in features}
+    columns: dict[str, None] = {}  # every column seen, in order (for the error's did-you-mean)
     n = 0
     for row in rows:
         n += 1
+        columns.update(dict.fromkeys(map(str, row)))
         for f in features:
             v = as_text(row.get(f))
             if v is not None:
@@ -267,7 +270,18 @@ def build_baseline(
     out: list[tuple[str, NumericBins | CategoryShares]] = []
     missing = [f for f in features if not values[f]]
     if missing:
-        raise BaselineError(f"no values for feature(s) {', '.join(missing)} in {n} rows")
+        hints = [
+            f"{f}: did you mean {close[0]}?"
+            for f in missing
+            for close in [difflib.get_close_matches(f, list(columns), n=1)]
+            if close
+        ]
+        known = f"; columns: {', '.join(columns)}" if columns else ""
+        raise BaselineError(
+            f"no values for feature(s) {', '.join(missing)} in {n} rows"
+            + (f" ({'; '.join(hints)})" if hints else "")
+            + known
+        )
     for f in features:
         absent = (n - len(values[f])) / n
         nums = [_number(v) for v in values[f]]

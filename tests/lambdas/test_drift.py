@@ -668,7 +668,8 @@ def test_rollout_baseline_from_csv_and_jsonl(
     ("argv", "message"),
     [
         (["--from", "nope.csv", "--features", "x"], "--from nope.csv: file not found"),
-        (["--features", "missing"], "no values for feature(s) missing"),
+        (["--features", "missing"], "no values for feature(s) missing in 2 rows; columns: x"),
+        (["--features", "xx,y"], "feature(s) xx, y in 2 rows (xx: did you mean x?); columns: x"),
         (["--features", " , "], "--features: name at least one column"),
         (["--features", "x", "--bins", "1"], "--bins: must be 2..100"),
     ],
