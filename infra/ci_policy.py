@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagemaker_rollouts.infra.iam import Doc, document, statement
+from sagemaker_rollouts.infra.iam import Doc, document, service_host, statement
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
 
 TAG_KEY = "rollouts:stack"
@@ -73,6 +73,10 @@ class StackScope:
     endpoint_names: tuple[str, ...] = ()
     glue_database: str | None = None
     function_names: tuple[str, ...] = field(default=())
+    # What the stack config brings instead of declaring (README "Bring your own"): the models'
+    # own execution roles (`models.<key>.execution_role_arn`) and the notification topic.
+    brought_role_arns: tuple[str, ...] = ()
+    brought_topic_arn: str | None = None
 
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         where = f"{self.region}:{self.account}" if regional else f":{self.account}"
@@ -97,8 +101,9 @@ def features(plan: DeploymentPlan) -> frozenset[str]:
         out.add("bucket")
     if plan.state_table_name is not None:
         out.add("table")
-    if plan.topic_name is not None:
-        out.add("topic")
+    brought_topic = plan.notifications is not None and plan.notifications.topic_arn is not None
+    if plan.topic_name is not None and not brought_topic:
+        out.add("topic")  # the stack's own topic
     if any(e.uses_state_table or e.drift is not None for e in eps):
         out |= {"lambdas", "roles"}
     if any(e.drift is not None for e in eps):
@@ -111,7 +116,7 @@ def features(plan: DeploymentPlan) -> frozenset[str]:
     if n is not None and n.chat_channels:
         out |= {"chatbot", "roles"}
     if n is not None and n.subscriptions:
-        out |= {"topic", "subscriptions"}
+        out |= {"subscriptions"} if brought_topic else {"topic", "subscriptions"}
     if plan.ci_role is not None and plan.ci_role.declare_oidc_provider:
         out.add("oidc-provider")
     return frozenset(out)
@@ -273,6 +278,7 @@ def deploy_policy(s: StackScope) -> Doc:
                 },
             )
         )
+    st += _brought_grants(s)
     if "lambdas" in f:
         fn = [s.arn("lambda", f"function:{n}") for n in s.function_names] or [
             s.arn("lambda", "function:*")
@@ -336,30 +342,7 @@ def deploy_policy(s: StackScope) -> Doc:
             [s.arn("logs", "log-group:/aws/lambda/*")],
         )
     if "table" in f:
-        table = [s.arn("dynamodb", f"table/{s.prefix}rollouts")]
-        st += _pair(
-            s,
-            "StateTable",
-            ["dynamodb:CreateTable", "dynamodb:TagResource"],
-            [
-                "dynamodb:DescribeTable",
-                "dynamodb:UpdateTable",
-                "dynamodb:DeleteTable",
-                "dynamodb:DescribeContinuousBackups",
-                "dynamodb:UpdateContinuousBackups",
-                "dynamodb:DescribeTimeToLive",
-                "dynamodb:TagResource",
-                "dynamodb:UntagResource",
-                "dynamodb:ListTagsOfResource",
-                # deploy-time awareness (BatchGetItem: every canary's outcome at once, its own
-                # IAM action) and the operator CLI read rollouts; operator intents
-                "dynamodb:BatchGetItem",
-                "dynamodb:GetItem",
-                "dynamodb:Query",
-                "dynamodb:PutItem",
-            ],
-            table,
-        )
+        st += _state_table(s)
     if "topic" in f:
         topic = [s.arn("sns", f"{s.prefix}rollout-events")]
         st += _pair(
@@ -630,6 +613,80 @@ def _star_needed(action: str, f: frozenset[str]) -> bool:
     }[service]
 
 
+def _state_table(s: StackScope) -> list[Doc]:
+    """The stack's state table: created, managed and read by the deploy role (deploy-time
+    awareness and the operator commands), with its key where the stack has one."""
+    table = [s.arn("dynamodb", f"table/{s.prefix}rollouts")]
+    st = _pair(
+        s,
+        "StateTable",
+        ["dynamodb:CreateTable", "dynamodb:TagResource"],
+        [
+            "dynamodb:DescribeTable",
+            "dynamodb:UpdateTable",
+            "dynamodb:DeleteTable",
+            "dynamodb:DescribeContinuousBackups",
+            "dynamodb:UpdateContinuousBackups",
+            "dynamodb:DescribeTimeToLive",
+            "dynamodb:TagResource",
+            "dynamodb:UntagResource",
+            "dynamodb:ListTagsOfResource",
+            # deploy-time awareness (BatchGetItem: every canary's outcome at once, its own
+            # IAM action) and the operator CLI read rollouts; operator intents
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+        ],
+        table,
+    )
+    if "kms" in s.features:
+        st.append(_state_table_key(s, "StateTableKey", write=True))
+    return st
+
+
+def _brought_grants(s: StackScope) -> list[Doc]:
+    """What deploying needs on the resources the stack config brings (not tagged with the stack,
+    so each is named)."""
+    st: list[Doc] = []
+    if s.brought_role_arns:
+        # CreateModel passes the model's execution role to SageMaker (iam:PassRole; IAM User
+        # Guide, "Grant a user permissions to pass a role to an AWS service"): passed to
+        # SageMaker only.
+        st.append(
+            statement(
+                "PassBroughtRoles",
+                ["iam:PassRole"],
+                list(s.brought_role_arns),
+                {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+    if s.brought_topic_arn is not None and "subscriptions" in s.features:
+        # The subscriptions' Subscribe is authorized on the topic (SNS API reference, Subscribe;
+        # terraform-provider-aws sns topic_subscription).
+        st.append(statement("SubscribeBroughtTopic", ["sns:Subscribe"], [s.brought_topic_arn]))
+    return st
+
+
+def _state_table_key(s: StackScope, sid: str, *, write: bool) -> Doc:
+    """The stack key, used through DynamoDB only, by a role that reads (and writes) the state
+    table: the table is encrypted with the stack key, so each item read needs kms:Decrypt and a
+    write kms:Encrypt/GenerateDataKey with the caller's credentials (DynamoDB Developer Guide,
+    "Encryption at rest", customer managed keys). Only keys carrying this stack's tag."""
+    actions = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"] if write else ["kms:Decrypt"]
+    return statement(
+        sid,
+        actions,
+        [s.arn("kms", "key/*")],
+        {
+            "StringEquals": {
+                f"aws:ResourceTag/{TAG_KEY}": s.stack,
+                "kms:ViaService": service_host("dynamodb", s.region, s.partition),
+            }
+        },
+    )
+
+
 def preview_policy(s: StackScope) -> Doc:
     """The pull requests' role: what `pulumi preview` of this stack reads (the provider checks
     its credentials with sts:GetCallerIdentity, which needs no permission; the program reads the
@@ -660,6 +717,8 @@ def preview_policy(s: StackScope) -> Doc:
                 [s.arn("dynamodb", f"table/{s.prefix}rollouts")],
             )
         )
+        if "kms" in s.features:
+            st.append(_state_table_key(s, "ReadRolloutsKey", write=False))
     return document(*st)
 
 
@@ -670,6 +729,8 @@ def workload_boundary(
     partition: str,
     endpoint_names: Sequence[str] = (),
     table_names: Sequence[str] = (),
+    topic_arn: str | None = None,
+    topic_key_arn: str | None = None,
 ) -> Doc:
     """The permissions boundary every role the stack creates carries: the union of what the
     product's roles need (SageMaker execution roles, canary hook, A/B evaluator, drift job,
@@ -683,7 +744,11 @@ def workload_boundary(
     item reads and writes (empty: every table). An endpoint's ARN carries its name lowercased
     (seen in the field: prometheus-community/yet-another-cloudwatch-exporter#1178, "Resource ARN
     is only in lower case"; aws-solutions/research-service-workbench-on-aws#1048), and IAM
-    matches resources case-sensitively, so a name with capitals is granted both ways."""
+    matches resources case-sensitively, so a name with capitals is granted both ways.
+
+    `topic_arn`, `topic_key_arn`: a brought notification topic and its key, which may live in
+    another account or Region (a platform's alerts topic): named, so the publishers' grants on
+    them are not cut by the boundary."""
     a = f"{region}:{account}"
 
     def arn(service: str, resource: str) -> str:
@@ -766,6 +831,20 @@ def workload_boundary(
             ],
             "*",
         ),
+        *(
+            ()
+            if topic_arn is None
+            else (statement("NotifyBroughtTopic", ["sns:Publish"], [topic_arn]),)
+        ),
+        *(
+            ()
+            if topic_key_arn is None
+            else (
+                statement(
+                    "UseBroughtTopicKey", ["kms:GenerateDataKey*", "kms:Decrypt"], [topic_key_arn]
+                ),
+            )
+        ),
     )
 
 
@@ -805,6 +884,10 @@ BROAD: dict[str, str] = {
     "LogGroups": "Lambda log groups carrying this stack's tag",
     "KeyCreate": "keys are created only with this stack's tag",
     "Key": "key ids are generated: any key carrying this stack's tag",
+    "StateTableKey": "the state table's key, whose id is generated: only a key carrying this "
+    "stack's tag, and only through DynamoDB (reading and writing the table's items)",
+    "ReadRolloutsKey": "the state table's key, whose id is generated: only a key carrying this "
+    "stack's tag, decrypt only, and only through DynamoDB (reading the table's items)",
     "KeyGrantsForAwsResources": "grants SageMaker, DynamoDB, SNS and Logs make with the "
     "deployer's credentials, only for an AWS resource, only on this stack's key",
     "AutoscalingCreate": "scalable target ids are generated: only with this stack's tag",

@@ -331,13 +331,19 @@ def table_key_statement(table_key_arn: str, table_arn: str) -> Doc:
     `table_arn` names the table's partition and Region (`arn:PARTITION:dynamodb:REGION:...`;
     China's service endpoints end in `.amazonaws.com.cn`)."""
     _, partition, _, region, *_ = table_arn.split(":")
-    host = f"dynamodb.{region}.amazonaws.com" + (".cn" if partition == "aws-cn" else "")
     return statement(
         "UseTableKey",
         ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
         [table_key_arn],
-        {"StringEquals": {"kms:ViaService": host}},
+        {"StringEquals": {"kms:ViaService": service_host("dynamodb", region, partition)}},
     )
+
+
+def service_host(service: str, region: str, partition: str) -> str:
+    """A service's Regional endpoint host, the value of `kms:ViaService` for requests it makes
+    to KMS for a caller (AWS KMS Developer Guide, "kms:ViaService"): `dynamodb.us-east-1.
+    amazonaws.com`; China's end in `.amazonaws.com.cn`."""
+    return f"{service}.{region}.amazonaws.com" + (".cn" if partition == "aws-cn" else "")
 
 
 def topic_key_statement(topic_key_arn: str) -> Doc:

@@ -88,11 +88,29 @@ class PipelineRole(pulumi.ComponentResource):
                 opts=child,
             ).arn
         prefix = f"{deployment.project}-{deployment.stack}"
+        # What the stack config brings (its real values: a `secure:` one is decrypted here):
+        # [topic ARN or None, its key ARN or None, execution role ARNs...].
+        n = deployment.notifications
+        brought = pulumi.Output.all(
+            None if n is None else secrets.resolve(n.topic_arn),
+            None if n is None else secrets.resolve(n.topic_kms_key_arn),
+            *(
+                secrets.resolve(arn)
+                for arn in sorted(
+                    {
+                        m.execution_role_arn
+                        for e in deployment.endpoints
+                        for m in e.models
+                        if m.execution_role_arn is not None
+                    }
+                )
+            ),
+        )
         boundary = aws.iam.Policy(
             f"{name}-boundary",
             name=f"{prefix}-boundary"[:128],
             description=f"Permissions boundary of every role stack {deployment.stack} declares",
-            policy=pulumi.Output.all(account.account_id, account.partition).apply(
+            policy=pulumi.Output.all(account.account_id, account.partition, brought).apply(
                 lambda a: json.dumps(
                     ci_policy.workload_boundary(
                         account=a[0],
@@ -100,6 +118,8 @@ class PipelineRole(pulumi.ComponentResource):
                         partition=a[1],
                         endpoint_names=[e.endpoint_name for e in deployment.endpoints],
                         table_names=[t for t in (deployment.state_table_name,) if t],
+                        topic_arn=a[2][0],
+                        topic_key_arn=a[2][1],
                     )
                 )
             ),
@@ -129,9 +149,11 @@ class PipelineRole(pulumi.ComponentResource):
                 features=features,
                 endpoint_names=tuple(e.endpoint_name for e in deployment.endpoints),
                 glue_database=glue,
+                brought_role_arns=tuple(a[3][2:]),
+                brought_topic_arn=a[3][0],
             )
 
-        scoped = pulumi.Output.all(account.account_id, account.partition, boundary.arn)
+        scoped = pulumi.Output.all(account.account_id, account.partition, boundary.arn, brought)
 
         def github_role(
             role_name: str, trust: pulumi.Output[str], policy: pulumi.Output[str], what: str

@@ -489,7 +489,7 @@ def _ci_trust(
                 for d in docs
                 for st in _statements(d)
                 for a in _as_list(st.get("Action"))
-                if not is_read_action(str(a))
+                if not is_read_action(str(a)) and not _decrypt_for_a_service(str(a), st)
             }
         )
         attached = [
@@ -502,6 +502,20 @@ def _ci_trust(
             what = ", ".join(writes) or "attached managed policies"
             out.append((role, f"pull requests may assume this role, which may write ({what})"))
     return out
+
+
+def _decrypt_for_a_service(action: str, st: Any) -> bool:
+    """`kms:Decrypt` usable only through a service (`kms:ViaService`): the key decrypts what that
+    service returns to a read (the Service Authorization Reference lists Decrypt as a write, but
+    it changes nothing; a role whose other grants on that service are reads can only read)."""
+    condition = st.get("Condition") if isinstance(st, Mapping) else None
+    if action.lower() != "kms:decrypt" or not isinstance(condition, Mapping):
+        return False
+    return any(
+        isinstance(block, Mapping) and "kms:ViaService" in block
+        for op, block in condition.items()  # pyright: ignore[reportUnknownVariableType]
+        if str(op) == "StringEquals"  # pyright: ignore[reportUnknownArgumentType]
+    )
 
 
 # --------------------------------------------------------------------------------------------

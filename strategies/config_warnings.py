@@ -57,6 +57,18 @@ def config_warnings(config: StackConfig) -> list[str]:
                 f"{p}.data_capture.sampling_percent: 0% captures nothing while data capture is "
                 "on; set a percent above 0, or enabled: false to turn capture off"
             )
+        if dc is not None and dc.enabled and dc.destination_s3_uri and not dc.kms:
+            # SageMaker writes captures with the execution role; without a KmsKeyId S3 applies
+            # the bucket's default encryption, and a customer managed default key needs
+            # kms:GenerateDataKey for the writer (S3 User Guide, "Using server-side encryption
+            # with AWS KMS keys"), which the program cannot know to grant.
+            out.append(
+                f"{p}.data_capture.kms: false with your own destination_s3_uri: captures get "
+                "that bucket's default encryption; if it is a customer managed KMS key, the "
+                "execution role needs kms:GenerateDataKey on it and every capture write fails "
+                "without it; keep kms: true (captures are then encrypted with the stack key, "
+                "which the roles are granted)"
+            )
         for akey in sorted(ep.alarms.left_off):
             out.append(
                 f"{p}.alarms.{akey}: the block does not set enabled, and {akey} is off by "

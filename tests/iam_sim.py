@@ -225,6 +225,7 @@ KMS_ON_BEHALF: dict[str, tuple[str, ...]] = {
     # DynamoDB Developer Guide, "Encryption at rest: how it works" (table keys): on access to a
     # table on a customer managed key, DynamoDB has KMS decrypt the table key for the caller.
     "dynamodb:GetItem": ("kms:Decrypt",),
+    "dynamodb:BatchGetItem": ("kms:Decrypt",),
     "dynamodb:Query": ("kms:Decrypt",),
     "dynamodb:PutItem": ("kms:Decrypt",),
     "dynamodb:UpdateItem": ("kms:Decrypt",),
@@ -242,6 +243,8 @@ class Encryption:
 
     keys: Mapping[str, str] = field(default_factory=dict)
     region: str = "us-east-1"
+    # What IAM sees of each key besides the request: its tags (`aws:ResourceTag/<key>`).
+    key_context: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def key_of(self, resource: str) -> str | None:
         return next((k for p, k in self.keys.items() if _wild(p, resource)), None)
@@ -252,7 +255,10 @@ class Encryption:
         if key is None:
             return [request]
         service = request.action.split(":")[0]
-        via = {"kms:ViaService": f"{service}.{self.region}.amazonaws.com"}
+        via = {
+            **self.key_context.get(key, {}),
+            "kms:ViaService": f"{service}.{self.region}.amazonaws.com",
+        }
         return [request] + [Request(a, key, via) for a in KMS_ON_BEHALF.get(request.action, ())]
 
 

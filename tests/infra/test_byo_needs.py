@@ -26,6 +26,8 @@ from sagemaker_rollouts.infra.mockrun import (
 from tests.iam_sim import Encryption, Request, call_decision
 
 ROOT = Path(__file__).resolve().parents[2]
+POLICY = "aws:iam/policy:Policy"
+CI = {"sagemaker-rollouts:ci_role": {"github_repository": "acme/ml", "environments": ["prod"]}}
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ARGS: dict[str, Any] = {
     "models": {"v1": {"image": IMAGE, "model_data_url": "s3://acme-ml/fraud/v1/model.tar.gz"}},
@@ -160,8 +162,10 @@ def test_the_stack_configs_brought_topic_key_reaches_the_hook() -> None:
 # evaluated with the KMS requests its service makes on the caller's behalf, against the keys the
 # resources are really encrypted with: the run's own resources' keys read from the run, a brought
 # resource's from the input that brings it. Consumers: the hook, the A/B evaluator and the drift
-# job (their calls, from lambdas/*.py, on what their environment names) and each model's
-# execution role (SageMaker writes captures with it, and creates its network interfaces).
+# job (their calls, from lambdas/*.py, on what their environment names), each model's
+# execution role (SageMaker writes captures with it, and creates its network interfaces) and the
+# CI roles (deploy-time awareness and the operator commands read and write the state table).
+# Every role is evaluated with the permissions boundary it carries.
 
 
 TABLE_KEY = "arn:aws:kms:us-east-1:123456789012:key/0f0f0f0f-aaaa-bbbb-cccc-222222222222"
@@ -171,6 +175,16 @@ SUBNET, GROUP = "subnet-0abc1234", "sg-0def5678"
 
 def _outs(r: Any) -> dict[str, Any]:
     return json_format.MessageToDict(r.wire_outputs)
+
+
+def _boundaries(run: OfflineRun) -> dict[str, dict[str, Any]]:
+    """Each role's ARN -> the permissions boundary document it carries (when it carries one)."""
+    docs = {_outs(p)["arn"]: json.loads(p.inputs["policy"]) for p in run.of_type(POLICY)}
+    return {
+        _outs(r)["arn"]: docs[r.inputs["permissionsBoundary"]]
+        for r in run.of_type("aws:iam/role:Role")
+        if r.inputs.get("permissionsBoundary") in docs
+    }
 
 
 def _role_policies(run: OfflineRun) -> dict[str, list[dict[str, Any]]]:
@@ -228,6 +242,17 @@ def _consumers(run: OfflineRun, region: str) -> list[Consumer]:
                     Request("ec2:CreateNetworkInterface", arn % ("ec2", f"subnet/{subnet}"))
                 )
         out.append(Consumer(model.inputs["executionRoleArn"], model.name, tuple(calls)))
+    for role in run.of_type("aws:iam/role:Role"):
+        name = str(role.inputs.get("name", ""))
+        tables = {  # each table's ARN -> what IAM sees of it (its tags)
+            _outs(t)["arn"]: {f"aws:ResourceTag/{k}": v for k, v in t.inputs["tags"].items()}
+            for t in run.of_type("aws:dynamodb/table:Table")
+        }
+        if name.endswith(("-deploy", "-preview")) and tables:  # infra/ci_policy.py StateTable
+            reads = ("dynamodb:GetItem", "dynamodb:Query")
+            actions = (*reads, "dynamodb:PutItem") if name.endswith("-deploy") else reads
+            calls = tuple(Request(a, t, ctx) for a in actions for t, ctx in tables.items())
+            out.append(Consumer(_outs(role)["arn"], name, calls))
     return out
 
 
@@ -248,7 +273,13 @@ def _encryption(run: OfflineRun, region: str, brought: dict[str, str]) -> Encryp
         if capture.get("kmsKeyId"):  # SageMaker writes captures with SSE-KMS under this key
             bucket = capture["destinationS3Uri"].removeprefix("s3://").split("/")[0]
             keys[f"arn:aws:s3:::{bucket}/*"] = capture["kmsKeyId"]
-    return Encryption({**keys, **brought}, region)
+    tags = {
+        _outs(k)["arn"]: {
+            f"aws:ResourceTag/{t}": v for t, v in (k.inputs.get("tags") or {}).items()
+        }
+        for k in run.of_type("aws:kms/key:Key")
+    }
+    return Encryption({**keys, **brought}, region, tags)
 
 
 def _cut(doc: dict[str, Any], key: str) -> dict[str, Any]:
@@ -264,10 +295,11 @@ def _denials(
     if without is not None:
         roles = {r: [_cut(d, without) for d in docs] for r, docs in roles.items()}
     world = _encryption(run, region, brought)
+    boundaries = _boundaries(run)
     denied: list[str] = []
     for c in _consumers(run, region):
         for call in c.calls:
-            found = call_decision(call, roles[c.role_arn], encryption=world)
+            found = call_decision(call, roles[c.role_arn], boundaries.get(c.role_arn), world)
             if found != "allow":
                 denied.append(f"{c.what}: {found}")
     return denied
@@ -290,7 +322,9 @@ def _component_run(stack_file: str, brought: dict[str, Any]) -> tuple[OfflineRun
 
 def _stack_run(stack_file: str, notifications: dict[str, Any]) -> tuple[OfflineRun, str]:
     region, _ = _endpoint(stack_file)
-    run = run_offline(ROOT / stack_file, config={"sagemaker-rollouts:notifications": notifications})
+    run = run_offline(
+        ROOT / stack_file, config={"sagemaker-rollouts:notifications": notifications, **CI}
+    )
     run.raise_error()
     return run, region
 

@@ -95,6 +95,13 @@ GOOD_WITH_WARNINGS = [
         ["data_capture.sampling_percent: 0% captures nothing while data capture is on"],
     ),
     (
+        "own capture bucket without the stack key",
+        edited(
+            (("data_capture",), {"destination_s3_uri": "s3://platform-capture/ml", "kms": False})
+        ),
+        ["data_capture.kms: false with your own destination_s3_uri: captures get that bucket's"],
+    ),
+    (
         "candidate too small for the last step",
         edited(
             (("variants", 1, "instance_count"), 1), (("strategy", "canary", "steps"), [10, 100])

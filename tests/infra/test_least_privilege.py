@@ -211,10 +211,21 @@ def bucket_arn(r: RecordedResource, run: OfflineRun) -> str:
 SM_TAGS = ["sagemaker:AddTags", "sagemaker:ListTags", "sagemaker:DeleteTags"]
 # terraform-provider-aws internal/service/<svc>/<resource>.go: what each resource's CRUD calls.
 CALLS: dict[str, list[Call]] = {
-    "aws:sagemaker/model:Model": crud(
-        ["sagemaker:CreateModel", "sagemaker:AddTags"],
-        ["sagemaker:DescribeModel", "sagemaker:DeleteModel", *SM_TAGS],
-    ),
+    "aws:sagemaker/model:Model": [
+        *crud(
+            ["sagemaker:CreateModel", "sagemaker:AddTags"],
+            ["sagemaker:DescribeModel", "sagemaker:DeleteModel", *SM_TAGS],
+        ),
+        # CreateModel passes the execution role to SageMaker: iam:PassRole on that role, the
+        # stack's own or a brought one (IAM User Guide, "Grant a user permissions to pass a role
+        # to an AWS service").
+        Call("pass", "iam:PassRole", lambda r, run: r.inputs["executionRoleArn"]),
+    ],
+    "aws:sns/topicSubscription:TopicSubscription": [
+        Call("manage", "sns:Subscribe", lambda r, run: r.inputs["topic"]),
+        Call("manage", "sns:GetSubscriptionAttributes", lambda r, run: "*"),
+        Call("manage", "sns:Unsubscribe", lambda r, run: "*"),
+    ],
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": crud(
         ["sagemaker:CreateEndpointConfig", "sagemaker:AddTags"],
         ["sagemaker:DescribeEndpointConfig", "sagemaker:DeleteEndpointConfig", *SM_TAGS],
@@ -475,6 +486,10 @@ OWN = ("-deploy", "-preview")
 
 def context_for(call: Call, r: RecordedResource, run: OfflineRun, stack: str) -> dict[str, Any]:
     tags = r.inputs.get("tags")
+    if call.phase == "pass":  # the passed role's tags: a brought role has none of the stack's
+        passed = [x for x in run.of_type(ROLE) if _outs(x)["arn"] == call.arn(r, run)]
+        ctx = {"iam:PassedToService": "sagemaker.amazonaws.com"}
+        return ctx | ({f"aws:ResourceTag/{ci_policy.TAG_KEY}": stack} if passed else {})
     if call.phase == "create":
         ctx: dict[str, Any] = {f"aws:RequestTag/{k}": v for k, v in (tags or {}).items()}
         ctx["aws:TagKeys"] = list(tags or {})
@@ -506,8 +521,53 @@ def is_ci_own(r: RecordedResource, run: OfflineRun) -> bool:
 
 @pytest.mark.parametrize("stack_file", SAMPLE_STACKS, ids=[p.stem for p in SAMPLE_STACKS])
 def test_the_deploy_role_can_deploy_its_stack(stack_file: Path) -> None:
-    run = stack_run(stack_file)
-    deploy = policies_of(run, role_named(run, "-deploy"))
+    assert deploy_denials(stack_run(stack_file)) == []
+
+
+BROUGHT_ROLE = f"arn:aws:iam::{A}:role/platform/sagemaker-execution"
+PLATFORM_TOPIC = "arn:aws:sns:us-west-2:210987654321:platform-alerts"  # another account and Region
+
+
+def test_the_deploy_role_can_deploy_a_stack_that_brings_its_own() -> None:
+    """A stack whose models bring their execution role and whose notifications bring a topic
+    (with subscribers) in another account: SageMaker gets the role passed, the topic is
+    subscribed to, and the denials name exactly what the stack brings without the grants."""
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "Pulumi.canary.yaml").read_text())["config"]
+    endpoints = cfg["sagemaker-rollouts:endpoints"]
+    for ep in endpoints.values():
+        for model in ep["models"].values():
+            model["execution_role_arn"] = BROUGHT_ROLE
+    notify = {
+        "topic_arn": PLATFORM_TOPIC,
+        "subscriptions": [{"protocol": "email", "endpoint": "a@b.c"}],
+    }
+    run = run_offline(
+        ROOT / "Pulumi.canary.yaml",
+        config={
+            **CI,
+            "sagemaker-rollouts:endpoints": endpoints,
+            "sagemaker-rollouts:notifications": notify,
+        },
+    )
+    run.raise_error()
+    assert run.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert deploy_denials(run) == []
+    (doc,) = policies_of(run, role_named(run, "-deploy"))
+    cut = [st for st in doc["Statement"] if st["Sid"] not in BROUGHT_SIDS]
+    denied = deploy_denials(run, [{**doc, "Statement": cut}])
+    assert {d.split(": ", 1)[1].split(" ")[0] for d in denied} == {"iam:PassRole", "sns:Subscribe"}
+    assert all(BROUGHT_ROLE in d or PLATFORM_TOPIC in d for d in denied), denied
+
+
+BROUGHT_SIDS = ("PassBroughtRoles", "SubscribeBroughtTopic")
+
+
+def deploy_denials(run: OfflineRun, deploy: list[dict[str, Any]] | None = None) -> list[str]:
+    """Every provider call of the run's resources the deploy role's policy denies."""
+    if deploy is None:
+        deploy = policies_of(run, role_named(run, "-deploy"))
     denied: list[str] = []
     untraced = sorted({r.type for r in run.resources if r.custom} - set(CALLS))
     assert untraced == [], "resource types without a provider-call trace"
@@ -521,7 +581,7 @@ def test_the_deploy_role_can_deploy_its_stack(stack_file: Path) -> None:
             request = Request(call.action, call.arn(r, run), context_for(call, r, run, run.stack))
             if not allowed(request, deploy):
                 denied.append(f"{r.type} {r.name}: {request} -> {decision(request, deploy)}")
-    assert denied == []
+    return denied
 
 
 # Which resource types each statement of the deploy policy is for: a statement is granted only
