@@ -40,7 +40,12 @@ from sagemaker_rollouts.infra import awareness, names, scaling_guard, secrets
 from sagemaker_rollouts.infra.endpoint import SageMakerEndpoint
 from sagemaker_rollouts.infra.errors import ComponentArgsError, TypedArgsError
 from sagemaker_rollouts.infra.limits import Brought, deploy_limit_errors
-from sagemaker_rollouts.infra.shared import Account, BringYourOwn, StackResources
+from sagemaker_rollouts.infra.shared import (
+    Account,
+    BringYourOwn,
+    StackResources,
+    boundary_rule,
+)
 from sagemaker_rollouts.strategies.config_errors import (
     ConfigError,
     describe_validation_error,
@@ -487,7 +492,7 @@ def prepare(name: str, args: RolloutEndpointArgs, opts: pulumi.ResourceOptions |
     deployment = aware.adjusted(deployment)  # a running canary keeps its traffic
     scaling_guard.guard(deployment, aware)  # leaving variants lose their autoscaling first
     if args.permissions_boundary_arn is not None:
-        rule = _boundary(args.permissions_boundary_arn)
+        rule = boundary_rule(args.permissions_boundary_arn)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[rule]))
     completed = aware.completed(deployment.endpoints[0])
     return Prepared(args, deployment, region, completed, opts, validated.warnings)
@@ -563,18 +568,3 @@ def declare(parent: pulumi.ComponentResource, name: str, prepared: Prepared) -> 
         opts=child,
     )
     return Declared(shared, endpoint)
-
-
-def _boundary(arn: pulumi.Input[str]) -> pulumi.ResourceTransformation:
-    """Set `permissions_boundary` on every IAM role declared under the component."""
-
-    def apply(
-        args: pulumi.ResourceTransformationArgs,
-    ) -> pulumi.ResourceTransformationResult | None:
-        if args.type_ != "aws:iam/role:Role":
-            return None
-        return pulumi.ResourceTransformationResult(
-            props={**args.props, "permissions_boundary": arn}, opts=args.opts
-        )
-
-    return apply

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
 import pulumi
 import pulumi_aws as aws
@@ -323,52 +324,43 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         self.variant_names = [v.name for v in view.production_variants]
         self.shadow_variant_names = [v.name for v in view.shadow_variants]
 
-        self.hook = None
-        if view.canary is not None:
+        def table_users(what: str) -> dict[str, Any]:
+            """What the hook and the A/B evaluator take alike: this endpoint, the stack's state
+            table, topic and keys (brought or declared)."""
             if stack.table_name is None or stack.table_arn is None or stack.topic_arn is None:
                 raise ValueError(
-                    f"endpoint {plan.endpoint_name}: a canary needs the stack's state table"
+                    f"endpoint {plan.endpoint_name}: {what} needs the stack's state table"
                 )
+            return {
+                "endpoint_arn": self.endpoint.arn,
+                "table_name": stack.table_name,
+                "table_arn": stack.table_arn,
+                "topic_arn": stack.topic_arn,
+                "topic_key_arn": stack.topic_key_arn,
+                "table_key_arn": stack.table_key_arn,
+                "key_arn": key_arn,
+                "account": account,
+                "tags": tags,
+                "depends_on": [self.endpoint],
+                "opts": child,
+            }
+
+        self.hook = None
+        if view.canary is not None:
             self.hook = CanaryHook(
                 f"{name}-hook",
                 spec=view.canary.rollout,
-                endpoint_arn=self.endpoint.arn,
-                table_name=stack.table_name,
-                table_arn=stack.table_arn,
-                topic_arn=stack.topic_arn,
-                topic_key_arn=stack.topic_key_arn,
-                table_key_arn=stack.table_key_arn,
-                key_arn=key_arn,
-                account=account,
-                tags=tags,
                 reserved_concurrency=view.canary.hook_reserved_concurrency,
-                depends_on=[self.endpoint],
-                opts=child,
+                **table_users("a canary"),
             )
 
         self.ab_evaluator = None
         evaluator = plan.strategy_plan.evaluator if isinstance(plan.strategy_plan, ABPlan) else None
         if evaluator is not None:
-            if stack.table_name is None or stack.table_arn is None or stack.topic_arn is None:
-                raise ValueError(
-                    f"endpoint {plan.endpoint_name}: an A/B evaluator needs the stack's state table"
-                )
             from sagemaker_rollouts.infra.evaluators import AbEvaluator  # A/B stacks only
 
             self.ab_evaluator = AbEvaluator(
-                f"{name}-ab-evaluator",
-                spec=evaluator,
-                endpoint_arn=self.endpoint.arn,
-                table_name=stack.table_name,
-                table_arn=stack.table_arn,
-                topic_arn=stack.topic_arn,
-                topic_key_arn=stack.topic_key_arn,
-                table_key_arn=stack.table_key_arn,
-                key_arn=key_arn,
-                account=account,
-                tags=tags,
-                depends_on=[self.endpoint],
-                opts=child,
+                f"{name}-ab-evaluator", spec=evaluator, **table_users("an A/B evaluator")
             )
         self.dashboard = self._dashboard(name, plan, view, alarms, account)
         self.scaling_targets = {
@@ -773,28 +765,14 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         self, name: str, rollback: RollbackAlarmPlan, tags: dict[str, str]
     ) -> aws.cloudwatch.MetricAlarm:
         """`MAX([gate conditions]) >= 1` as a metric-math alarm with a stable name."""
-        queries = [
-            aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id=m.id,
-                label=m.gate_key,
-                return_data=False,
-                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                    namespace=m.namespace,
-                    metric_name=m.metric,
-                    stat=m.stat,
-                    period=m.period_seconds,
-                    dimensions=dict(m.dimensions) or None,
-                ),
-            )
-            for m in rollback.metrics
-        ]
-        queries.append(
+        queries = metric_queries(
+            [(m, m.gate_key) for m in rollback.metrics],
             aws.cloudwatch.MetricAlarmMetricQueryArgs(
                 id="rollback",
                 expression=rollback.expression,
                 label="any gate breaching",
                 return_data=True,
-            )
+            ),
         )
         return aws.cloudwatch.MetricAlarm(
             f"{name}-rollback-alarm",
@@ -816,25 +794,11 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     ) -> aws.cloudwatch.MetricAlarm:
         """A metric-math gate: per-variant MetricStat queries and one expression that returns
         data (strategies/relative_gates.py)."""
-        queries = [
-            aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id=m.id,
-                label=m.label,
-                return_data=False,
-                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                    namespace=m.namespace,
-                    metric_name=m.metric,
-                    stat=m.stat,
-                    period=m.period_seconds,
-                    dimensions=dict(m.dimensions),
-                ),
-            )
-            for m in rel.metrics
-        ]
-        queries.append(
+        queries = metric_queries(
+            [(m, m.label) for m in rel.metrics],
             aws.cloudwatch.MetricAlarmMetricQueryArgs(
                 id=EXPRESSION_ID, expression=rel.expression, label=rel.label, return_data=True
-            )
+            ),
         )
         return aws.cloudwatch.MetricAlarm(
             f"{name}-alarm-{rel.key}",
@@ -871,6 +835,30 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+def metric_queries(
+    metrics: Sequence[tuple[Any, str]], expression: aws.cloudwatch.MetricAlarmMetricQueryArgs
+) -> list[aws.cloudwatch.MetricAlarmMetricQueryArgs]:
+    """A metric-math alarm's queries: one MetricStat per `(metric, label)` (a rollback or
+    relative gate's metric: id, namespace, metric, stat, period_seconds, dimensions), returning
+    no data, then the `expression` query, the one that returns data (CloudWatch PutMetricAlarm:
+    exactly one query returns data)."""
+    return [
+        aws.cloudwatch.MetricAlarmMetricQueryArgs(
+            id=m.id,
+            label=label,
+            return_data=False,
+            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                namespace=m.namespace,
+                metric_name=m.metric,
+                stat=m.stat,
+                period=m.period_seconds,
+                dimensions=dict(m.dimensions) or None,
+            ),
+        )
+        for m, label in metrics
+    ] + [expression]
 
 
 def _rollback_names(plan: EndpointPlan) -> list[str]:

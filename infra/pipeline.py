@@ -31,21 +31,6 @@ TOKEN = "sagemaker-rollouts:index:PipelineRole"
 GITHUB_ISSUER = f"https://{iam.GITHUB_OIDC_HOST}"
 
 
-def boundary_rule(arn: pulumi.Input[str]) -> pulumi.ResourceTransformation:
-    """Set `permissions_boundary` on every IAM role declared under the resource it is given to."""
-
-    def apply(
-        args: pulumi.ResourceTransformationArgs,
-    ) -> pulumi.ResourceTransformationResult | None:
-        if args.type_ != "aws:iam/role:Role":
-            return None
-        return pulumi.ResourceTransformationResult(
-            props={**args.props, "permissions_boundary": arn}, opts=args.opts
-        )
-
-    return apply
-
-
 class PipelineRole(pulumi.ComponentResource):
     """OIDC provider (unless it exists) + boundary policy + deploy role (+ preview role).
 

@@ -18,8 +18,8 @@ import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import awareness, scaling_guard, secrets
 from sagemaker_rollouts.infra.endpoint import SageMakerEndpoint
-from sagemaker_rollouts.infra.pipeline import PipelineRole, boundary_rule
-from sagemaker_rollouts.infra.shared import Account, StackResources
+from sagemaker_rollouts.infra.pipeline import PipelineRole
+from sagemaker_rollouts.infra.shared import Account, StackResources, boundary_rule
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
 
 

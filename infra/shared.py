@@ -24,6 +24,21 @@ def _retains_capture(plan: DeploymentPlan) -> bool:
     return plan.needs_capture_bucket and plan.capture_on_destroy == "retain"
 
 
+def boundary_rule(arn: pulumi.Input[str]) -> pulumi.ResourceTransformation:
+    """Set `permissions_boundary` on every IAM role declared under the resource it is given to."""
+
+    def apply(
+        args: pulumi.ResourceTransformationArgs,
+    ) -> pulumi.ResourceTransformationResult | None:
+        if args.type_ != "aws:iam/role:Role":
+            return None
+        return pulumi.ResourceTransformationResult(
+            props={**args.props, "permissions_boundary": arn}, opts=args.opts
+        )
+
+    return apply
+
+
 @dataclass(frozen=True, slots=True)
 class BringYourOwn:
     """Resources a user's program already has, used instead of the ones the stack would declare.

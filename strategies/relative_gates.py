@@ -100,34 +100,93 @@ def _n(value: float) -> str:
     return f"{value:.12g}"
 
 
-def error_rate_alarm(
-    endpoint: str, stable: str, candidate: str, cfg: RelativeErrorRate, path: str
-) -> RelativeAlarmPlan:
-    """Candidate 5xx rate minus stable's (percentage points) > threshold."""
-    p = cfg.period_seconds
+@dataclass(frozen=True, slots=True)
+class _GateMath:
+    """One relative gate: its per-variant metrics (`(id, "candidate"|"stable", metric, stat)`),
+    its expression, label and description as templates over `{candidate}`, `{stable}`,
+    `{min}` (min_invocations), `{threshold}` and `{endpoint}`, and the alarm name's suffix."""
 
-    def m(mid: str, variant: str, metric: str) -> MathMetric:
-        return MathMetric(
-            mid, f"{variant} {metric}", SAGEMAKER_NS, metric, "Sum", p, _dims(endpoint, variant)
+    suffix: str
+    metrics: tuple[tuple[str, str, str, str], ...]
+    expression: str
+    label: str
+    description: str
+
+
+_STABLE_RATE = "IF(FILL(stab_inv, 0) > 0, 100 * FILL(stab_err, 0) / FILL(stab_inv, 1), 0)"
+# The relative gates, by config key: the candidate judged against the stable variant.
+GATES: dict[str, _GateMath] = {
+    # Candidate 5xx rate minus stable's (percentage points) > threshold.
+    "error_rate": _GateMath(
+        suffix="5xx-rate",
+        metrics=(
+            ("cand_err", "candidate", "Invocation5XXErrors", "Sum"),
+            ("cand_inv", "candidate", "Invocations", "Sum"),
+            ("stab_err", "stable", "Invocation5XXErrors", "Sum"),
+            ("stab_inv", "stable", "Invocations", "Sum"),
+        ),
+        expression="IF(FILL(cand_inv, 0) >= {min}, "
+        f"100 * FILL(cand_err, 0) / FILL(cand_inv, 1) - {_STABLE_RATE}, 0)",
+        label="{candidate} 5xx rate minus {stable}'s (percentage points)",
+        description="5xx rate of {candidate} more than {threshold} points above {stable}'s on "
+        "endpoint {endpoint}",
+    ),
+    # Candidate p99 ModelLatency / stable's > threshold.
+    "latency_p99": _GateMath(
+        suffix="p99-ratio",
+        metrics=(
+            ("cand_p99", "candidate", "ModelLatency", "p99"),
+            ("cand_inv", "candidate", "Invocations", "Sum"),
+            ("stab_p99", "stable", "ModelLatency", "p99"),
+        ),
+        expression="IF(FILL(cand_inv, 0) >= {min}, "
+        "IF(FILL(stab_p99, 0) > 0, FILL(cand_p99, 0) / FILL(stab_p99, 1), 0), 0)",
+        label="{candidate} p99 latency / {stable}'s",
+        description="p99 ModelLatency of {candidate} more than {threshold}x {stable}'s on "
+        "endpoint {endpoint}",
+    ),
+}
+
+
+def gate_alarm(
+    endpoint: str,
+    stable: str,
+    candidate: str,
+    key: str,
+    cfg: RelativeErrorRate | RelativeLatency,
+    path: str,
+) -> RelativeAlarmPlan:
+    """The alarm of relative gate `key` (a `GATES` key) of `candidate` against `stable`: its
+    expression above the configured threshold for the configured periods (datapoints default to
+    every period), named `<endpoint>-<candidate>-vs-<stable>-<suffix>`."""
+    gate = GATES[key]
+    words = {
+        "candidate": candidate,
+        "stable": stable,
+        "endpoint": endpoint,
+        "min": cfg.min_invocations,
+        "threshold": _n(cfg.threshold),
+    }
+    variant = {"candidate": candidate, "stable": stable}
+    p = cfg.period_seconds
+    metrics = tuple(
+        MathMetric(
+            mid,
+            f"{variant[who]} {metric}" + ("" if stat == "Sum" else f" {stat}"),
+            SAGEMAKER_NS,
+            metric,
+            stat,
+            p,
+            _dims(endpoint, variant[who]),
         )
-
-    metrics = (
-        m("cand_err", candidate, "Invocation5XXErrors"),
-        m("cand_inv", candidate, "Invocations"),
-        m("stab_err", stable, "Invocation5XXErrors"),
-        m("stab_inv", stable, "Invocations"),
-    )
-    stable_rate = "IF(FILL(stab_inv, 0) > 0, 100 * FILL(stab_err, 0) / FILL(stab_inv, 1), 0)"
-    expression = (
-        f"IF(FILL(cand_inv, 0) >= {cfg.min_invocations}, "
-        f"100 * FILL(cand_err, 0) / FILL(cand_inv, 1) - {stable_rate}, 0)"
+        for mid, who, metric, stat in gate.metrics
     )
     dta = cfg.evaluation_periods if cfg.datapoints_to_alarm is None else cfg.datapoints_to_alarm
     return RelativeAlarmPlan(
-        key="relative.error_rate",
-        name=f"{endpoint}-{candidate}-vs-{stable}-5xx-rate",
-        expression=expression,
-        label=f"{candidate} 5xx rate minus {stable}'s (percentage points)",
+        key=f"relative.{key}",
+        name=f"{endpoint}-{candidate}-vs-{stable}-{gate.suffix}",
+        expression=gate.expression.format(**words),
+        label=gate.label.format(**words),
         metrics=metrics,
         threshold=float(cfg.threshold),
         comparison="GreaterThanThreshold",
@@ -136,65 +195,7 @@ def error_rate_alarm(
         treat_missing_data=cfg.treat_missing_data,
         candidate=candidate,
         stable=stable,
-        description=f"5xx rate of {candidate} more than {_n(cfg.threshold)} points above "
-        f"{stable}'s on endpoint {endpoint} ({path}.error_rate)",
-    )
-
-
-def latency_alarm(
-    endpoint: str, stable: str, candidate: str, cfg: RelativeLatency, path: str
-) -> RelativeAlarmPlan:
-    """Candidate p99 ModelLatency / stable's > threshold."""
-    p = cfg.period_seconds
-    metrics = (
-        MathMetric(
-            "cand_p99",
-            f"{candidate} ModelLatency p99",
-            SAGEMAKER_NS,
-            "ModelLatency",
-            "p99",
-            p,
-            _dims(endpoint, candidate),
-        ),
-        MathMetric(
-            "cand_inv",
-            f"{candidate} Invocations",
-            SAGEMAKER_NS,
-            "Invocations",
-            "Sum",
-            p,
-            _dims(endpoint, candidate),
-        ),
-        MathMetric(
-            "stab_p99",
-            f"{stable} ModelLatency p99",
-            SAGEMAKER_NS,
-            "ModelLatency",
-            "p99",
-            p,
-            _dims(endpoint, stable),
-        ),
-    )
-    expression = (
-        f"IF(FILL(cand_inv, 0) >= {cfg.min_invocations}, "
-        "IF(FILL(stab_p99, 0) > 0, FILL(cand_p99, 0) / FILL(stab_p99, 1), 0), 0)"
-    )
-    dta = cfg.evaluation_periods if cfg.datapoints_to_alarm is None else cfg.datapoints_to_alarm
-    return RelativeAlarmPlan(
-        key="relative.latency_p99",
-        name=f"{endpoint}-{candidate}-vs-{stable}-p99-ratio",
-        expression=expression,
-        label=f"{candidate} p99 latency / {stable}'s",
-        metrics=metrics,
-        threshold=float(cfg.threshold),
-        comparison="GreaterThanThreshold",
-        evaluation_periods=cfg.evaluation_periods,
-        datapoints_to_alarm=dta,
-        treat_missing_data=cfg.treat_missing_data,
-        candidate=candidate,
-        stable=stable,
-        description=f"p99 ModelLatency of {candidate} more than {_n(cfg.threshold)}x "
-        f"{stable}'s on endpoint {endpoint} ({path}.latency_p99)",
+        description=f"{gate.description.format(**words)} ({path}.{key})",
     )
 
 
@@ -204,12 +205,12 @@ def relative_alarms(
     """The enabled relative gates of a canary (none without `relative_gates`)."""
     if cfg is None:
         return ()
-    out: list[RelativeAlarmPlan] = []
-    if cfg.error_rate.enabled:
-        out.append(error_rate_alarm(endpoint, stable, candidate, cfg.error_rate, path))
-    if cfg.latency_p99.enabled:
-        out.append(latency_alarm(endpoint, stable, candidate, cfg.latency_p99, path))
-    return tuple(out)
+    gates = (("error_rate", cfg.error_rate), ("latency_p99", cfg.latency_p99))
+    return tuple(
+        gate_alarm(endpoint, stable, candidate, key, gate, path)
+        for key, gate in gates
+        if gate.enabled
+    )
 
 
 def math_alarm_problems(alarm: RelativeAlarmPlan, path: str) -> list[str]:

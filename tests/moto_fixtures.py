@@ -169,6 +169,32 @@ def fail(
     return lambda: client.meta.events.unregister(name, short_circuit)
 
 
+# The error code each service answers an IAM denial with (botocore service models' error shapes;
+# SNS's AuthorizationError, CloudWatch's query-protocol AccessDenied).
+DENIED = {
+    "sagemaker": "AccessDeniedException",
+    "cloudwatch": "AccessDenied",
+    "dynamodb": "AccessDeniedException",
+    "sns": "AuthorizationError",
+}
+
+
+def injected_error(service: str, fault: str) -> tuple[AWSResponse, dict[str, Any]]:
+    """A `before-call` short-circuit answer: AWS's error for `fault` (`throttle`: HTTP 400
+    ThrottlingException; `5xx`: HTTP 500 InternalFailure; `denied`: `service`'s access-denied
+    code, HTTP 400), as botocore would parse it."""
+    code, status = {
+        "throttle": ("ThrottlingException", 400),
+        "5xx": ("InternalFailure", 500),
+        "denied": (DENIED[service], 400),
+    }[fault]
+    parsed = {
+        "Error": {"Code": code, "Message": f"injected {fault}"},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return AWSResponse("https://injected", status, HTTPHeaders(), None), parsed
+
+
 def crash(client: Any, operation: str, times: int = 1) -> None:
     """The Lambda dies (timeout, OOM) right before `operation` is sent: raise out of the hook."""
     service = client.meta.service_model.service_id.hyphenize()

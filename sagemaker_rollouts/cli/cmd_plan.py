@@ -62,19 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         data = plan_json(stack, offline)
         if traffic is not None:
-            data["worst_case_exposure"] = {
-                ep.key: [
-                    {
-                        "step": e.step,
-                        "percent": e.percent,
-                        "detection_seconds": e.detection_seconds,
-                        "reaction_seconds": e.reaction_seconds,
-                        "requests": e.requests,
-                    }
-                    for e in worst_case_exposure(ep, traffic)
-                ]
-                for ep in stack.plan.endpoints
-            }
+            data["worst_case_exposure"] = exposure_json(stack.plan.endpoints, traffic)
         render.print_json(data)
     else:
         print_plan(stack, offline, png=args.png)

@@ -36,7 +36,7 @@ from botocore.httpsession import URLLib3Session
 from sagemaker_rollouts.lambdas import ab_evaluator, store
 from sagemaker_rollouts.lambdas.aws_adapter import Clients, make_clients
 from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec, MetricRef
-from tests.moto_fixtures import REGION, _session, create_endpoint
+from tests.moto_fixtures import REGION, _session, create_endpoint, injected_error
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 COUNTS = {"control": (500, 10000), "challenger": (640, 10000)}  # challenger wins (p ~ 0.0009)
@@ -173,12 +173,6 @@ SERVICE = {
     "Publish": "sns",
     "UpdateEndpointWeightsAndCapacities": "sagemaker",
 }
-DENIED = {
-    "sagemaker": "AccessDeniedException",
-    "cloudwatch": "AccessDenied",
-    "dynamodb": "AccessDeniedException",
-    "sns": "AuthorizationError",
-}
 # Which UpdateItem: each of the evaluator's writes, told apart by its expression.
 WRITES = {
     "open": b"if_not_exists(started_at",
@@ -219,16 +213,7 @@ def inject(w: AbWorld, op: str, fault: str, marker: bytes | None = None) -> None
         if left[0] <= 0 or not _matches(params.get("body"), marker):
             return None
         left[0] -= 1
-        code, status = {
-            "throttle": ("ThrottlingException", 400),
-            "5xx": ("InternalFailure", 500),
-            "denied": (DENIED[service], 400),
-        }[fault]
-        parsed = {
-            "Error": {"Code": code, "Message": f"injected {fault}"},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        }
-        return AWSResponse("https://injected", status, HTTPHeaders(), None), parsed
+        return injected_error(service, fault)
 
     client.meta.events.register(f"before-call.{hyphen}.{op}", answer)
 

@@ -24,12 +24,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.strategies.controller import RolloutState, step_weights
-from tests.moto_fixtures import T0, World, alarm_event, fork, new_world
+from tests.moto_fixtures import T0, World, alarm_event, fork, injected_error, new_world
 
 BAKE = 301.0
 
@@ -65,12 +65,6 @@ OPS: dict[str, str] = {
     "Publish": "sns",
 }
 FAULTS = ("throttle", "5xx", "timeout", "denied", "crash")
-DENIED = {
-    "sagemaker": "AccessDeniedException",
-    "cloudwatch": "AccessDenied",
-    "dynamodb": "AccessDeniedException",
-    "sns": "AuthorizationError",
-}
 
 
 class Crash(BaseException):
@@ -91,16 +85,7 @@ def inject(w: World, op: str, fault: str) -> Callable[[], None]:
         left[0] -= 1
         if fault == "timeout":
             raise ReadTimeoutError(endpoint_url=f"https://{service}.us-east-1.amazonaws.com")
-        code, status = {
-            "throttle": ("ThrottlingException", 400),
-            "5xx": ("InternalFailure", 500),
-            "denied": (DENIED[service], 400),
-        }[fault]
-        parsed = {
-            "Error": {"Code": code, "Message": f"injected {fault}"},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        }
-        return AWSResponse("https://injected", status, HTTPHeaders(), None), parsed
+        return injected_error(service, fault)
 
     def die(**_: Any) -> None:
         if left[0] > 0:

@@ -261,6 +261,70 @@ def test_component_secret_outputs_reach_the_resources_unchecked_by_the_plan() ->
     ]  # the object itself: a .tar.gz is one key
 
 
+# What a component user's program marks secret, on every key that may take one: the needle each
+# value holds, to find it wherever it reaches (values derived from it included).
+USER_SECRETS: dict[str, tuple[tuple[str, ...], str]] = {
+    "model_data_url": (("models", "v1", "model_data_url"), "s3://vault-models-x9/v1/model.tar.gz"),
+    "image": (("models", "v2", "image"), "111122223333.dkr.ecr.us-east-1.amazonaws.com/vault-x9:7"),
+    "execution_role_arn": (
+        ("models", "v2", "execution_role_arn"),
+        "arn:aws:iam::111122223333:role/vault-x9-exec",
+    ),
+    "environment value": (("models", "v2", "environment", "API_TOKEN"), "vault-x9-token"),
+    "tag value": (("tags", "team"), "vault-x9-team"),
+}
+
+
+def _in_clear(value: Any, needle: str) -> bool:
+    """Whether `needle` appears in `value` outside every `Secret` (a string holding JSON, such
+    as a role policy, counts as the string it is)."""
+    from sagemaker_rollouts.infra.mockrun import Secret
+
+    if isinstance(value, Secret):
+        return False
+    if isinstance(value, dict):
+        return any(_in_clear(v, needle) for v in value.values())  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    if isinstance(value, list):
+        return any(_in_clear(v, needle) for v in value)  # pyright: ignore[reportUnknownVariableType]
+    return isinstance(value, str) and needle in value
+
+
+@pytest.mark.parametrize("key", sorted(USER_SECRETS))
+@pytest.mark.parametrize("marked", [True, False], ids=["Output.secret", "plain string"])
+def test_a_component_users_secret_stays_secret_wherever_it_reaches(key: str, marked: bool) -> None:
+    """A value the user's program marks secret (`pulumi.Output.secret`, or
+    `config.require_secret`) reaches every resource that takes it, and every value derived from
+    it (the execution role's grants), as a secret. A plain string stays plain: what
+    `config.require_object` returns is plain data even when the stack file encrypts its leaves
+    (Pulumi marks only the top-level key secret), so the user must wrap it (README)."""
+    import pulumi
+
+    from sagemaker_rollouts import RolloutEndpoint
+    from sagemaker_rollouts.infra.mockrun import run_function_offline
+    from tests.infra.test_component import CANARY
+
+    path, value = USER_SECRETS[key]
+
+    def program() -> None:  # Outputs belong to the program's event loop: made inside it
+        args = copy.deepcopy(CANARY)
+        parent: Any = args
+        for part in path[:-1]:
+            parent = parent.setdefault(part, {})
+        parent[path[-1]] = pulumi.Output.secret(value) if marked else value
+        RolloutEndpoint("fraud", args)
+
+    result = run_function_offline(program)
+    assert result.error is None, result.error
+    # each value holds "vault" and nothing else in the args does
+    reached = [r for r in result.resources if "vault" in json.dumps(_plain(r.inputs), default=str)]
+    assert reached, f"{key}: reaches no resource"
+    clear = [r.name for r in reached if _in_clear(r.inputs, "vault")]
+    if marked:
+        assert clear == [], key
+    else:
+        assert clear, key  # the component cannot know a plain string was meant to be secret
+
+
 def test_component_secret_output_is_checked_once_resolved() -> None:
     from sagemaker_rollouts import RolloutEndpoint
     from sagemaker_rollouts.infra.mockrun import run_function_offline
