@@ -27,6 +27,7 @@ from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.lambdas.aws_adapter import make_clients
 from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
+from tests.plan_fixtures import rollout_of
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "canary", "--dir", str(ROOT)]
@@ -82,7 +83,7 @@ def live_candidate(stack: LoadedStack, aws: AwsClients) -> float:
 
 
 def hook_tick(stack: LoadedStack) -> dict[str, Any]:
-    spec = stack.plan.endpoints[0].canary
+    spec = rollout_of(stack.plan.endpoints[0])
     assert spec is not None and stack.plan.state_table_name is not None
     env = {"ROLLOUT_SPEC": spec.to_json(), "STATE_TABLE": stack.plan.state_table_name}
     return hook_run({}, env, make_clients(stack.plan.region), time.time(), log=lambda _: None)
@@ -111,7 +112,7 @@ def test_abort_on_a_busy_endpoint_is_not_reported_done_and_the_hook_finishes_it(
     monkeypatch.undo()  # the update finished: the hook's next tick applies the rollback
     hook_tick(stack)
     assert live_candidate(stack, aws) == 0.0
-    spec = stack.plan.endpoints[0].canary
+    spec = rollout_of(stack.plan.endpoints[0])
     assert spec is not None and stack.plan.state_table_name is not None
     state = store.read_state(aws.dynamodb, stack.plan.state_table_name, spec.rollout_id)
     assert state is not None and not state.pending_rollback
@@ -162,7 +163,7 @@ def test_an_operators_skewed_clock_does_not_shorten_or_stretch_the_next_bake(
     timed on AWS's clock, the one the hook ticks on, so the next step's bake is neither cut short
     (the candidate's new share advanced before it was watched for `bake_seconds`) nor stretched."""
     stack, aws = deployed
-    spec = stack.plan.endpoints[0].canary
+    spec = rollout_of(stack.plan.endpoints[0])
     assert spec is not None and stack.plan.state_table_name is not None
     monkeypatch.setattr("sagemaker_rollouts.cli.cmd_live.time", SkewedClock(offset))
     assert main(["promote", *STACK, "--json"]) == 0
