@@ -83,7 +83,7 @@ def report(spec: EvaluatorSpec, aws: Any, table: str | None, now: float) -> dict
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = load_stack(Path(args.dir), args.stack)
+    stack = load_stack(Path(args.dir), args.stack, endpoint=getattr(args, "endpoint", None))
     ep = select_ab_endpoint(stack.plan, args.endpoint)
     spec = evaluator_of(ep)
     assert spec is not None  # select_ab_endpoint returns evaluated endpoints only

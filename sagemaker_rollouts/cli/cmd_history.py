@@ -99,7 +99,7 @@ class EndpointHistory:
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = load_stack(Path(args.dir), args.stack)
+    stack = load_stack(Path(args.dir), args.stack, endpoint=getattr(args, "endpoint", None))
     plan = stack.plan
     endpoints = (
         [select_endpoint(plan, args.endpoint, canary_only=False)]

@@ -165,7 +165,7 @@ class EndpointStatus:
 
 
 def status(args: argparse.Namespace) -> int:
-    stack = load_stack(Path(args.dir), args.stack)
+    stack = load_stack(Path(args.dir), args.stack, endpoint=getattr(args, "endpoint", None))
     plan = stack.plan
     endpoints = (
         [select_endpoint(plan, args.endpoint, canary_only=False)]
@@ -569,7 +569,7 @@ def operate(args: argparse.Namespace) -> int:
     from sagemaker_rollouts.lambdas.aws_adapter import Clients
     from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
 
-    stack = load_stack(Path(args.dir), args.stack)
+    stack = load_stack(Path(args.dir), args.stack, endpoint=getattr(args, "endpoint", None))
     plan = stack.plan
     ep = select_endpoint(plan, args.endpoint, canary_only=True)
     spec = rollout_of(ep)

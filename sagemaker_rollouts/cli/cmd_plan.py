@@ -15,14 +15,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from sagemaker_rollouts.cli import render
-from sagemaker_rollouts.cli.errors import EXIT_FAILED, EXIT_OK, UsageError
+from sagemaker_rollouts.cli.errors import EXIT_FAILED, EXIT_OK
 from sagemaker_rollouts.cli.stack import (
     LoadedStack,
     ProgramDir,
     in_project_dir,
     load_stack,
     own_program,
-    stack_path,
+    run_program_offline,
 )
 from sagemaker_rollouts.cli.timeline import Exposure, Marker, Series, write_png
 from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec, design
@@ -84,42 +84,9 @@ def run_program(program: ProgramDir, args: argparse.Namespace, png: Path | None)
     run D's `__main__.py` under mocks with `Pulumi.<stack>.yaml`'s config, in D, and show what it
     declares: its resources, each `RolloutEndpoint` component's endpoint and strategy profile (the
     plan the component built), the policy pack's findings, and the timeline with --png."""
-    import runpy
-    import sys
-
-    from sagemaker_rollouts.infra import component
-    from sagemaker_rollouts.infra.mockrun import read_stack_config, run_function_offline
-
-    stack_file = stack_path(program.directory, args.stack)
-    try:
-        config = read_stack_config(stack_file, program.project)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    endpoints: list[EndpointPlan] = []
-    original = component.RolloutEndpoint.__init__
-
-    def recording(self: Any, *a: Any, **k: Any) -> None:
-        original(self, *a, **k)
-        endpoints.append(self.plan)
-
-    # Resolved before the program runs in its own directory: a relative `--dir examples/python`
-    # names the program from where we started, not from inside that directory.
-    main_path = str(program.main.resolve())
-
-    def program_main() -> None:
-        runpy.run_path(main_path, run_name="__main__")
-
-    where = str(program.directory.resolve())
-    sys.path.insert(0, where)
-    component.RolloutEndpoint.__init__ = recording  # collect each component's own plan
-    try:
-        with in_project_dir(program.directory):
-            offline = run_function_offline(
-                program_main, config=config, project=program.project, stack=args.stack
-            )
-    finally:
-        component.RolloutEndpoint.__init__ = original
-        sys.path.remove(where)
+    ran = run_program_offline(program, args.stack)
+    offline, stack_file = ran.offline, ran.stack_file
+    endpoints: list[EndpointPlan] = [d.endpoints[0] for d in ran.deployments]
     traffic = getattr(args, "traffic", None)
     if png is not None:
         draw_endpoints(f"planned traffic: {program.project}/{args.stack}", endpoints, png, traffic)

@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     from sagemaker_rollouts.cli import render
     from sagemaker_rollouts.cli.stack import load_stack
 
-    stack = load_stack(Path(args.dir), args.stack)
+    stack = load_stack(Path(args.dir), args.stack, endpoint=getattr(args, "endpoint", None))
     plan = stack.plan
     ep = select_shadow_endpoint(plan, args.endpoint)
     report = report_of(ep)

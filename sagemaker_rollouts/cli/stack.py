@@ -79,6 +79,93 @@ def own_program(directory: Path) -> ProgramDir | None:
     return ProgramDir(directory=directory, project=name, main=main)
 
 
+@dataclass(frozen=True, slots=True)
+class ProgramRun:
+    """A project's own program run under mocks: what it declared (`mockrun.OfflineRun`) and the
+    plan of each `RolloutEndpoint` component, in declaration order (its shared resources, such as
+    the state table `<project>-<stack>-<component>-rollouts`, named as the component names them)."""
+
+    offline: Any
+    deployments: tuple[DeploymentPlan, ...]
+    stack_file: Path
+
+
+def run_program_offline(program: ProgramDir, stack: str) -> ProgramRun:
+    """Run `program`'s `__main__.py` under Pulumi's mocks with `Pulumi.<stack>.yaml`'s config, in
+    its directory (as `pulumi up` runs it), recording each component's plan. Raises UsageError
+    when the stack file is missing or unreadable; a failing program is `offline.error`."""
+    import runpy
+    import sys
+
+    from sagemaker_rollouts.infra import component
+    from sagemaker_rollouts.infra.mockrun import read_stack_config, run_function_offline
+
+    stack_file = stack_path(program.directory, stack)
+    try:
+        config = read_stack_config(stack_file, program.project)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    deployments: list[DeploymentPlan] = []
+    original = component.prepare
+
+    def recording(*a: Any, **k: Any) -> Any:
+        prepared = original(*a, **k)
+        deployments.append(prepared.deployment)
+        return prepared
+
+    # Resolved before the program runs in its own directory: a relative `--dir examples/python`
+    # names the program from where we started, not from inside that directory.
+    main_path = str(program.main.resolve())
+
+    def program_main() -> None:
+        runpy.run_path(main_path, run_name="__main__")
+
+    where = str(program.directory.resolve())
+    sys.path.insert(0, where)
+    component.prepare = recording  # collect each component's own plan
+    try:
+        with in_project_dir(program.directory):
+            offline = run_function_offline(
+                program_main, config=config, project=program.project, stack=stack
+            )
+    finally:
+        component.prepare = original
+        sys.path.remove(where)
+    return ProgramRun(offline, tuple(deployments), stack_file)
+
+
+def load_program_stack(program: ProgramDir, stack: str, endpoint: str | None = None) -> LoadedStack:
+    """The stack of a project with its own program (`own_program`), for the commands that act on
+    a deployed endpoint (status, history, pause, resume, promote, abort, ...): the program runs
+    under mocks and the plan is the one its `RolloutEndpoint` component made, so the state table
+    and topic are the component's own. `endpoint` (a component name or an endpoint name) picks
+    the component when the program declares several. Raises UsageError (exit 2) when the program
+    fails, declares no component, or `endpoint` names none of them or is missing among several.
+    """
+    run = run_program_offline(program, stack)
+    if run.offline.error is not None:
+        raise UsageError(
+            f"{program.main}: the Pulumi program failed under mocks", f"  {run.offline.error}"
+        )
+    found = list(run.deployments)
+    names = ", ".join(f"{e.key} ({e.endpoint_name})" for d in found for e in d.endpoints)
+    if endpoint is not None:
+        found = [d for d in found if any(endpoint in (e.key, e.endpoint_name) for e in d.endpoints)]
+        if not found:
+            raise UsageError(
+                f"{program.main}: no RolloutEndpoint component or endpoint named {endpoint!r}; "
+                f"it declares: {names or 'none'}"
+            )
+    if not found:
+        raise UsageError(f"{program.main}: declares no RolloutEndpoint component")
+    if len(found) > 1:
+        raise UsageError(
+            f"{program.main}: declares {len(found)} RolloutEndpoint components ({names}); "
+            "name one with --endpoint"
+        )
+    return LoadedStack(name=stack, path=run.stack_file, plan=found[0], config={})
+
+
 def stack_path(directory: Path, stack: str, source: str | None = None) -> Path:
     """`Pulumi.<stack>.yaml` in `directory`; UsageError naming the stacks that exist when missing.
 
@@ -116,7 +203,11 @@ def esc_loader(esc_dir: Path) -> Callable[[str], dict[str, Any] | None]:
 
 
 def load_stack(
-    directory: Path, stack: str, esc_dir: Path | None = None, source: str | None = None
+    directory: Path,
+    stack: str,
+    esc_dir: Path | None = None,
+    source: str | None = None,
+    endpoint: str | None = None,
 ) -> LoadedStack:
     """Validate `Pulumi.<stack>.yaml` and build its DeploymentPlan (pure: no AWS, no Pulumi).
 
@@ -125,11 +216,16 @@ def load_stack(
     evaluated as far as it can be offline (`sagemaker_rollouts.strategies.esc`; definitions from
     `esc_dir`, default `<directory>/esc`): the config keys it supplies join the file's (the file's
     own values win) and what it could not resolve is kept in `unresolved` (and added to a config
-    error, since a missing key may be one of them).
+    error, since a missing key may be one of them). A project with its own program (`own_program`,
+    e.g. examples/python) is loaded by running it (`load_program_stack`; `endpoint` picks one of
+    several components).
     """
     from sagemaker_rollouts.strategies.config import ConfigError, project_config
     from sagemaker_rollouts.strategies.pipeline import validate_stack
 
+    program = own_program(directory) if source is None else None
+    if program is not None:  # a project with its own program: its components' plans
+        return load_program_stack(program, stack, endpoint)
     path = stack_path(directory, stack, source)
     try:
         parsed = read_stack_yaml(path.read_text())  # as the Pulumi CLI reads it (go-yaml v2)

@@ -313,3 +313,82 @@ def test_readme_cli_table_lists_the_same_exit_codes_as_the_help() -> None:
         cell = mine[0].rsplit("|", 2)[1]
         for code, _ in codes:
             assert re.search(rf"(^| ){code}[ ,]", cell), (name, code, cell)
+
+
+# ------------------------------------------------------------------ a program's own component
+
+PROGRAM_DIR = ROOT / "examples" / "python"
+PROGRAM_STACK = ["--stack", "dev", "--dir", str(PROGRAM_DIR)]
+
+
+def test_operator_commands_act_on_a_components_endpoint_in_the_programs_own_project(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A platform program (examples/python) declares `RolloutEndpoint`: its hook tells the
+    operator `rollout status|resume|abort --stack S --endpoint E`, so those commands must find the
+    component's endpoint and its own state table (`<project>-<stack>-<component>-rollouts`),
+    not look for this package's stack config in the program's stack file."""
+    monkeypatch.setenv("USER", WHO)
+    stack = load_stack(PROGRAM_DIR, "dev")
+    assert stack.plan.state_table_name == "fraud-platform-dev-fraud-rollouts"
+    with moto_server(stack.plan.region):
+        aws = AwsClients.create(stack.plan.region)
+        provision(stack.plan, aws)
+        endpoint = ["--endpoint", "fraud-detector"]
+        assert main(["pause", *PROGRAM_STACK, *endpoint, "--reason", "looks odd"]) == 0
+        capsys.readouterr()
+        code, doc = _json(capsys, "status", *PROGRAM_STACK, *endpoint)
+        (ep,) = doc["endpoints"]
+        assert code == 3 and ep["rollout_status"] == "paused"
+        assert ep["rollout"]["paused_by"]["reason"] == "looks odd"
+        assert main(["abort", *PROGRAM_STACK]) == 0  # one component: no --endpoint needed
+        capsys.readouterr()
+        code, doc = _json(capsys, "status", *PROGRAM_STACK)
+        assert code == 1 and doc["endpoints"][0]["rollout_status"] == "rolled_back"
+
+
+TWO_COMPONENTS = """
+from sagemaker_rollouts import RolloutEndpoint
+
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+for name in ("fraud", "churn"):
+    RolloutEndpoint(name, {
+        "models": {
+            "v1": {"image": IMAGE, "model_data_url": f"s3://acme/{name}/v1/model.tar.gz"},
+            "v2": {"image": IMAGE, "model_data_url": f"s3://acme/{name}/v2/model.tar.gz"},
+        },
+        "variants": [
+            {"name": "stable", "model": "v1", "instance_type": "ml.m5.large"},
+            {"name": "candidate", "model": "v2", "instance_type": "ml.m5.large"},
+        ],
+        "strategy": {"canary": {"stable": "stable", "candidate": "candidate", "steps": [10]}},
+    })
+"""
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "table", "usage"),
+    [
+        (None, None, "declares 2 RolloutEndpoint components"),
+        ("churn", "platform-dev-churn-rollouts", None),
+        ("fraud", "platform-dev-fraud-rollouts", None),
+        ("search", None, "no RolloutEndpoint component or endpoint named 'search'"),
+    ],
+    ids=["several-without-endpoint", "churn", "fraud", "unknown"],
+)
+def test_a_program_with_several_components_is_loaded_for_the_one_named(
+    endpoint: str | None, table: str | None, usage: str | None, tmp_path: Path
+) -> None:
+    from sagemaker_rollouts.cli.errors import UsageError
+
+    (tmp_path / "Pulumi.yaml").write_text("name: platform\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: us-east-1\n")
+    (tmp_path / "__main__.py").write_text(TWO_COMPONENTS)
+    if usage is not None:
+        with pytest.raises(UsageError) as caught:
+            load_stack(tmp_path, "dev", endpoint=endpoint)
+        assert usage in str(caught.value)
+        return
+    stack = load_stack(tmp_path, "dev", endpoint=endpoint)
+    assert stack.plan.state_table_name == table
+    assert [e.key for e in stack.plan.endpoints] == [endpoint]
