@@ -93,7 +93,8 @@ class ProgramRun:
 def run_program_offline(program: ProgramDir, stack: str) -> ProgramRun:
     """Run `program`'s `__main__.py` under Pulumi's mocks with `Pulumi.<stack>.yaml`'s config, in
     its directory (as `pulumi up` runs it), recording each component's plan. Raises UsageError
-    when the stack file is missing or unreadable; a failing program is `offline.error`."""
+    when the stack file is missing or unreadable, or the program stops on invalid config (every
+    `key.path: message` line, as for a stack file); any other failure is `offline.error`."""
     import runpy
     import sys
 
@@ -131,7 +132,19 @@ def run_program_offline(program: ProgramDir, stack: str) -> ProgramRun:
     finally:
         component.prepare = original
         sys.path.remove(where)
+    config_error = _config_error(offline.error)
+    if config_error is not None:
+        headline, *lines = str(config_error).splitlines()
+        raise UsageError(f"{program.main}: {headline}", *lines)
     return ProgramRun(offline, tuple(deployments), stack_file)
+
+
+def _config_error(error: BaseException | None) -> BaseException | None:
+    """A program's failure that is invalid config (a component's args, a stack config): the
+    user's to fix, reported like a stack file's (exit 2), not as a failed program."""
+    from sagemaker_rollouts.strategies.config import ConfigError
+
+    return error if isinstance(error, ConfigError) else None
 
 
 def load_program_stack(program: ProgramDir, stack: str, endpoint: str | None = None) -> LoadedStack:

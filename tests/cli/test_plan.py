@@ -157,3 +157,36 @@ def test_console_script_smoke(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "time to 100%" in done.stdout
     assert png.is_file()
+
+
+BAD_COMPONENT = """
+from sagemaker_rollouts import RolloutEndpoint
+
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+RolloutEndpoint("fraud", {
+    "models": {"v1": {"image": IMAGE, "model_data_url": "s3://acme/fraud/v1/model.tar.gz"}},
+    "variants": [{"name": "main", "model": "v1", "instance_type": "ml.m5.lage"}],
+    "strategy": {"recreate": {}},
+    "kms_key": "arn:aws:kms:us-east-1:123456789012:key/abc",
+})
+"""
+
+
+def test_plan_of_a_program_with_invalid_component_args_is_an_invalid_config_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Invalid component args in a project's own program are the user's config to fix, as in a
+    stack file: exit 2, every `key.path: message`, and the --json error document."""
+    (tmp_path / "Pulumi.yaml").write_text("name: platform\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: us-east-1\n")
+    (tmp_path / "__main__.py").write_text(BAD_COMPONENT)
+    assert main(["plan", "--stack", "dev", "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].endswith("RolloutEndpoint 'fraud': invalid args"), err
+    assert [line.split(":")[0].strip() for line in err[1:]] == [
+        "kms_key",
+        "variants[0].instance_type",
+    ]
+    assert main(["plan", "--stack", "dev", "--dir", str(tmp_path), "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["error"]["exit_code"] == 2 and len(doc["error"]["details"]) == 2
