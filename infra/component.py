@@ -318,6 +318,15 @@ def args_problems(
         brought = _Brought.model_validate(own)
     except ValidationError as exc:
         errs = describe_validation_error(exc, _Brought) + errs
+        # The rules between brought inputs still run: a malformed input counts as given.
+        failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        try:
+            good = _Brought.model_validate({k: v for k, v in own.items() if k not in failed})
+        except ValidationError:
+            good = None
+        if good is not None:
+            given = {**dict(good), **{k: own[k] for k in failed if k in own}}
+            brought = _Brought.model_construct(**given)
     if brought is not None:
         errs = _brought_problems(brought) + errs
         if region is None:

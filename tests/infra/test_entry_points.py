@@ -254,6 +254,42 @@ def test_a_bad_brought_input_is_reported_with_the_endpoints_own_problems() -> No
     ]
 
 
+TOPIC_KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+
+
+@pytest.mark.parametrize(
+    ("edits", "paths"),
+    [
+        (  # relation rules between brought inputs beside a malformed one
+            ((("notification_topic_kms_key_arn",), TOPIC_KEY), (("execution_role_arn",), "x")),
+            ["notification_topic_kms_key_arn", "execution_role_arn"],
+        ),
+        (
+            ((("state_table_kms_key_arn",), TOPIC_KEY), (("kms_key_arn",), "alias/ml")),
+            ["state_table_kms_key_arn", "kms_key_arn"],
+        ),
+        (
+            ((("vpc_subnet_ids",), ["subnet-0123abcd"]), (("permissions_boundary_arn",), "p")),
+            ["vpc_subnet_ids", "permissions_boundary_arn"],
+        ),
+        (  # a malformed input still counts as given: no "set notification_topic_arn too"
+            (
+                (("notification_topic_kms_key_arn",), TOPIC_KEY),
+                (("notification_topic_arn",), "not-an-arn"),
+            ),
+            ["notification_topic_arn"],
+        ),
+    ],
+    ids=["topic-key-alone", "table-key-alone", "vpc-half", "malformed-counts-as-given"],
+)
+def test_brought_input_rules_are_reported_with_malformed_brought_inputs(
+    edits: tuple[tuple[tuple[Any, ...], Any], ...], paths: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        RolloutEndpointArgs(**edited(*edits))
+    assert sorted(e.split(":")[0] for e in caught.value.errors) == sorted(paths)
+
+
 def test_two_components_with_one_endpoint_name_are_refused_before_the_second_declares_anything() -> (
     None
 ):
