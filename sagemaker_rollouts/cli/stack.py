@@ -142,9 +142,10 @@ def run_program_offline(program: ProgramDir, stack: str) -> ProgramRun:
 def _config_error(error: BaseException | None) -> BaseException | None:
     """A program's failure that is invalid config (a component's args, a stack config): the
     user's to fix, reported like a stack file's (exit 2), not as a failed program."""
+    from sagemaker_rollouts.infra.errors import ResolvedSecretError
     from sagemaker_rollouts.strategies.config import ConfigError
 
-    return error if isinstance(error, ConfigError) else None
+    return error if isinstance(error, ConfigError | ResolvedSecretError) else None
 
 
 def load_program_stack(program: ProgramDir, stack: str, endpoint: str | None = None) -> LoadedStack:
