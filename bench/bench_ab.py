@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sagemaker_rollouts.lambdas.ab_winner import design
 from sagemaker_rollouts.strategies.ab import evaluator
-from sagemaker_rollouts.strategies.ab_winner import design
 from sagemaker_rollouts.strategies.config import AbConfig
 from tests.ab_simulation import simulate
 

@@ -26,17 +26,13 @@ STACK = "offline"
 ROLLOUT_HASH = "736d00f0952e"  # the plan's hash of the candidate (same for every copy)
 FINGERPRINT = "c43a1b2d0895"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+# Every function's zip carries the whole lambdas/ folder (infra/lambda_code.py).
 HOOK_FILES = {
     "sagemaker_rollouts/__init__.py": "sagemaker_rollouts/__init__.py",
-    "sagemaker_rollouts/lambdas/__init__.py": "lambdas/__init__.py",
-    "sagemaker_rollouts/lambdas/aws_adapter.py": "lambdas/aws_adapter.py",
-    "sagemaker_rollouts/lambdas/canary_hook.py": "lambdas/canary_hook.py",
-    "sagemaker_rollouts/lambdas/store.py": "lambdas/store.py",
-    "sagemaker_rollouts/strategies/__init__.py": "strategies/__init__.py",
-    "sagemaker_rollouts/strategies/controller.py": "strategies/controller.py",
-    "sagemaker_rollouts/strategies/notify.py": "strategies/notify.py",
-    "sagemaker_rollouts/strategies/rollout.py": "strategies/rollout.py",
-    "sagemaker_rollouts/strategies/scale_down.py": "strategies/scale_down.py",
+    **{
+        f"sagemaker_rollouts/lambdas/{p.name}": f"lambdas/{p.name}"
+        for p in (ROOT / "lambdas").glob("*.py")
+    },
 }
 
 

@@ -27,6 +27,7 @@ from typing import Any, assert_never
 import pulumi
 
 from sagemaker_rollouts.infra.errors import AwsReadError
+from sagemaker_rollouts.lambdas.rollout import RolloutOutcome
 from sagemaker_rollouts.strategies import native, redeploy
 from sagemaker_rollouts.strategies.plan import (
     ABPlan,
@@ -38,7 +39,6 @@ from sagemaker_rollouts.strategies.plan import (
     RollingPlan,
     ShadowPlan,
 )
-from sagemaker_rollouts.strategies.rollout import RolloutOutcome
 
 OutcomeReader = Callable[[str], RolloutOutcome | None]
 """rollout id -> its recorded outcome, or None when nothing is recorded (or no table yet)."""

@@ -906,7 +906,7 @@ BROAD: dict[str, str] = {
 
 
 def _baseline_prefix() -> str:
-    """The drift baselines' key prefix (strategies/drift.py), imported only when a policy needs it."""
-    from sagemaker_rollouts.strategies.drift import BASELINE_PREFIX
+    """The drift baselines' key prefix (lambdas/drift.py), imported only when a policy needs it."""
+    from sagemaker_rollouts.lambdas.drift import BASELINE_PREFIX
 
     return BASELINE_PREFIX

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -20,10 +19,12 @@ from sagemaker_rollouts.infra.hook import (
     RUNTIME,
     function_log_group_and_role,
     invoke_on_schedule,
+    lambda_code,
 )
+from sagemaker_rollouts.infra.lambda_code import AB_EVALUATOR_HANDLER, DRIFT_JOB_HANDLER
 from sagemaker_rollouts.infra.shared import Account
-from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec
-from sagemaker_rollouts.strategies.drift import METRIC_NAMESPACE, DriftJobSpec, DriftPlan
+from sagemaker_rollouts.lambdas.ab_winner import EvaluatorSpec
+from sagemaker_rollouts.lambdas.drift import METRIC_NAMESPACE, DriftJobSpec, DriftPlan
 
 AB_TOKEN = "sagemaker-rollouts:index:AbEvaluator"
 
@@ -34,11 +35,6 @@ def function_name(endpoint_name: str, suffix: str) -> str:
         return f"{endpoint_name}{suffix}"
     digest = hashlib.sha256(endpoint_name.encode()).hexdigest()[:8]
     return f"{endpoint_name[: 64 - len(suffix) - 9]}-{digest}{suffix}"
-
-
-def archive(files: dict[str, Path]) -> pulumi.AssetArchive:
-    assets: dict[str, Any] = {p: pulumi.FileAsset(str(src)) for p, src in sorted(files.items())}
-    return pulumi.AssetArchive(assets)
 
 
 def ab_policy(
@@ -102,7 +98,7 @@ def ab_environment(
         "AB_SPEC": spec.to_json(),
         "STATE_TABLE": table_name,
         "TOPIC_ARN": topic_arn,
-        # For the `rollout` commands in notifications (strategies/notify.py).
+        # For the `rollout` commands in notifications (lambdas/notify.py).
         "ROLLOUT_STACK": stack,
     }
 
@@ -114,7 +110,7 @@ def drift_environment(
     variables: dict[str, Any] = {
         "DRIFT_SPEC": job.to_json(),
         "CAPTURE_BUCKET": bucket,
-        # For the `rollout` commands in notifications (strategies/notify.py).
+        # For the `rollout` commands in notifications (lambdas/notify.py).
         "ROLLOUT_STACK": stack,
     }
     if topic_arn is not None:
@@ -152,11 +148,6 @@ class AbEvaluator(pulumi.ComponentResource):
         table_key_arn: pulumi.Input[str] | None = None,
     ) -> None:
         super().__init__(AB_TOKEN, name, None, opts)
-        from sagemaker_rollouts.lambdas.packaging import (
-            AB_EVALUATOR_HANDLER,
-            AB_EVALUATOR_MODULES,
-            module_archive_files,
-        )
 
         child = pulumi.ResourceOptions(parent=self)
         fn_name = function_name(spec.endpoint_name, "-ab-evaluator")
@@ -192,7 +183,7 @@ class AbEvaluator(pulumi.ComponentResource):
             description=f"A/B winner evaluation for {spec.endpoint_name}",
             runtime=RUNTIME,
             handler=AB_EVALUATOR_HANDLER,
-            code=archive(module_archive_files(AB_EVALUATOR_MODULES)),
+            code=lambda_code(),
             role=role.arn,
             timeout=60,
             memory_size=256,
@@ -297,11 +288,6 @@ class DriftJob(pulumi.ComponentResource):
         topic_key_arn: pulumi.Input[str] | None = None,
     ) -> None:
         super().__init__(DRIFT_TOKEN, name, None, opts)
-        from sagemaker_rollouts.lambdas.packaging import (
-            DRIFT_JOB_HANDLER,
-            DRIFT_JOB_MODULES,
-            module_archive_files,
-        )
 
         job: DriftJobSpec = plan.job
         child = pulumi.ResourceOptions(parent=self)
@@ -350,7 +336,7 @@ class DriftJob(pulumi.ComponentResource):
             description=f"feature drift of {job.endpoint_name}/{job.variant}",
             runtime=RUNTIME,
             handler=DRIFT_JOB_HANDLER,
-            code=archive(module_archive_files(DRIFT_JOB_MODULES)),
+            code=lambda_code(),
             role=role.arn,
             timeout=120,
             memory_size=512,

@@ -11,11 +11,11 @@ import pulumi
 import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import iam
+from sagemaker_rollouts.infra.lambda_code import HOOK_HANDLER
 from sagemaker_rollouts.infra.shared import Account
-from sagemaker_rollouts.strategies.rollout import RolloutSpec
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec
 
 TOKEN = "sagemaker-rollouts:index:CanaryHook"
-HANDLER = "sagemaker_rollouts.lambdas.canary_hook.handler"
 # The newest Lambda Python whose semantics our stdlib-only hook code is tested against (3.11+).
 # CPython 3.13 builds each dataclass's methods in one exec (its changelog: up to 20% faster class
 # creation), which is most of the hook's own cold-import cost; not measurable on this 3.11 machine.
@@ -60,7 +60,7 @@ def hook_environment(
         "ROLLOUT_SPEC": spec.to_json(),
         "STATE_TABLE": table_name,
         "TOPIC_ARN": topic_arn,
-        # For the `rollout` commands in notifications (strategies/notify.py).
+        # For the `rollout` commands in notifications (lambdas/notify.py).
         "ROLLOUT_STACK": stack,
     }
 
@@ -99,12 +99,13 @@ def hook_role_policy(
     )
 
 
-def hook_code() -> pulumi.AssetArchive:
-    """The hook's zip, built from our own source files (stdlib + boto3 at runtime)."""
-    from sagemaker_rollouts.lambdas.packaging import hook_archive_files
+def lambda_code() -> pulumi.AssetArchive:
+    """Every function's zip: the whole `lambdas/` folder (`infra/lambda_code.py`; stdlib + boto3
+    at runtime)."""
+    from sagemaker_rollouts.infra.lambda_code import lambda_archive_files
 
     assets: dict[str, Any] = {
-        path: pulumi.FileAsset(str(src)) for path, src in sorted(hook_archive_files().items())
+        path: pulumi.FileAsset(str(src)) for path, src in sorted(lambda_archive_files().items())
     }
     return pulumi.AssetArchive(assets)
 
@@ -187,8 +188,8 @@ class CanaryHook(pulumi.ComponentResource):
             name=fn_name,
             description=f"canary controller for {spec.endpoint_name} ({spec.rollout_id})",
             runtime=RUNTIME,
-            handler=HANDLER,
-            code=hook_code(),
+            handler=HOOK_HANDLER,
+            code=lambda_code(),
             role=role.arn,
             timeout=60,
             memory_size=256,

@@ -260,7 +260,7 @@ def hook_policy(
     table_key_arn: str | None = None,
 ) -> Doc:
     """The canary hook's permissions: this endpoint, its alarms, its own rows of the state table
-    (partition keys `<endpoint name>/<candidate>/<attempt>`, `strategies.rollout.rollout_id`;
+    (partition keys `<endpoint name>/<candidate>/<attempt>`, `lambdas.rollout.rollout_id`;
     endpoint names have no `/`, so the prefix ends at a delimiter) and the topic.
 
     What the hook calls (lambdas/canary_hook.py, lambdas/store.py): DescribeEndpoint,

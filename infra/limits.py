@@ -46,6 +46,7 @@ from sagemaker_rollouts.infra.hook import (
     watched_alarms,
 )
 from sagemaker_rollouts.infra.shared import bucket_prefix
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec
 from sagemaker_rollouts.strategies import aws_limits
 from sagemaker_rollouts.strategies.plan import (
     ABPlan,
@@ -57,7 +58,6 @@ from sagemaker_rollouts.strategies.plan import (
     RollingPlan,
     ShadowPlan,
 )
-from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 LAMBDA_ENVIRONMENT_BYTES = 4096
 IAM_ROLE_POLICY_CHARACTERS = 10_240

@@ -13,7 +13,7 @@ claimed, and an outbox of notices not yet published. Each run, in this order:
    since counts gathered under other weights are no evidence for these.
 2. Sums `successes` and `trials` per serving variant from the test's start to now (GetMetricData,
    Sum, hourly periods, every page), capped at the horizon `window_hours`. Counts are cumulative:
-   the sequential test (`strategies.ab_winner`) is valid at every look only on them. A result
+   the sequential test (`lambdas.ab_winner`) is valid at every look only on them. A result
    whose `StatusCode` is not Complete after its last page (InternalError, Forbidden, PartialData
    with no NextToken), a call that fails, or a variant with trials but no `successes` datapoint
    at all is no count: the run decides nothing and says why ("metrics unreadable"), never
@@ -47,8 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sagemaker_rollouts.lambdas.aws_adapter import Clients, make_clients, notify, set_weights
-from sagemaker_rollouts.strategies.ab_winner import (
+from sagemaker_rollouts.lambdas.ab_winner import (
     Decision,
     EvaluatorSpec,
     MetricRef,
@@ -59,6 +58,7 @@ from sagemaker_rollouts.strategies.ab_winner import (
     evidence,
     promoted_weights,
 )
+from sagemaker_rollouts.lambdas.aws_adapter import Clients, make_clients, notify, set_weights
 
 STATE_SK = "STATE"
 EVAL_PREFIX = "EVAL#"

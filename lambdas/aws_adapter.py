@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sagemaker_rollouts.strategies import notify as notify_format
-from sagemaker_rollouts.strategies.controller import (
+from sagemaker_rollouts.lambdas import notify as notify_format
+from sagemaker_rollouts.lambdas.controller import (
     ALARM_STATES,
     ENDPOINT_STATUSES,
     AlarmStateValue,
@@ -230,7 +230,7 @@ def set_weights(sagemaker: Any, endpoint_name: str, weights: Sequence[tuple[str,
 def notify(sns: Any, topic_arn: str | None, subject: str, message: Mapping[str, Any]) -> bool:
     """Publish one notification; False when no topic is configured.
 
-    One message per protocol (`strategies.notify.render`): plain text for email, the JSON record
+    One message per protocol (`lambdas.notify.render`): plain text for email, the JSON record
     (the body plus endpoint, decision, alarm, evidence and the `rollout` commands) for SQS and
     Lambda, an AWS Chatbot custom notification for HTTPS and chat channels. The stack name for
     the commands comes from the `ROLLOUT_STACK` environment variable.

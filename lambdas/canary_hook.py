@@ -55,15 +55,7 @@ from sagemaker_rollouts.lambdas.aws_adapter import (
     set_instances,
     set_weights,
 )
-from sagemaker_rollouts.lambdas.store import (
-    HistoryRow,
-    MalformedState,
-    last_record,
-    read_history,
-    read_state,
-    write_state,
-)
-from sagemaker_rollouts.strategies.controller import (
+from sagemaker_rollouts.lambdas.controller import (
     Advance,
     AlarmStateValue,
     AlarmView,
@@ -86,8 +78,16 @@ from sagemaker_rollouts.strategies.controller import (
     recover_state,
     watched_alarms,
 )
-from sagemaker_rollouts.strategies.rollout import RolloutSpec
-from sagemaker_rollouts.strategies.scale_down import MIN_INSTANCES, scale_down_target
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec
+from sagemaker_rollouts.lambdas.scale_down import MIN_INSTANCES, scale_down_target
+from sagemaker_rollouts.lambdas.store import (
+    HistoryRow,
+    MalformedState,
+    last_record,
+    read_history,
+    read_state,
+    write_state,
+)
 
 ALARM_EVENT = "CloudWatch Alarm State Change"
 MAX_OUTBOX = 20  # oldest pending notices are dropped beyond this (SNS down for a long time)
@@ -235,7 +235,7 @@ def _scale_down_stable(
     now: float,
 ) -> int | None:
     """After completion and `scale_down_delay_seconds`, scale the idle stable variant (weight 0)
-    to its minimum (strategies/scale_down.py). Returns the count set, or None. A separate step
+    to its minimum (lambdas/scale_down.py). Returns the count set, or None. A separate step
     after the controller's decision: the decision table itself is unchanged.
 
     Costs no read of its own: the instance count comes from the tick's DescribeEndpoint and the

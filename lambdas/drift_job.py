@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sagemaker_rollouts.strategies import notify as notify_format
-from sagemaker_rollouts.strategies.drift import (
+from sagemaker_rollouts.lambdas import notify as notify_format
+from sagemaker_rollouts.lambdas.drift import (
     FEATURE_METRIC,
     JOB_METRIC,
     MAX_METRIC,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sagemaker_rollouts.strategies.controller import (
+from sagemaker_rollouts.lambdas.controller import (
     INTENT_KINDS,
     Intent,
     IntentKind,
@@ -23,7 +23,7 @@ from sagemaker_rollouts.strategies.controller import (
     Notice,
     RolloutState,
 )
-from sagemaker_rollouts.strategies.rollout import RolloutOutcome, RolloutStatus
+from sagemaker_rollouts.lambdas.rollout import RolloutOutcome, RolloutStatus
 
 STATE_SK = "STATE"
 HIST_PREFIX = "HIST#"

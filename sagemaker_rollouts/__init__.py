@@ -1,10 +1,10 @@
 """sagemaker-rollouts: ship ML models to Amazon SageMaker endpoints safely, with Pulumi.
 
-Public API (imported lazily, so the canary hook's zip, which carries this file, needs neither
-pulumi nor pydantic): `RolloutEndpoint` and `RolloutEndpointArgs` (the component for your own
-Pulumi program), `StackResources`. Subpackages: `sagemaker_rollouts.strategies` (pure config,
-plans and the canary controller), `sagemaker_rollouts.infra` (Pulumi components),
-`sagemaker_rollouts.lambdas` (AWS handlers), `sagemaker_rollouts.cli` (the `rollout` command).
+Public API (imported lazily, so the Lambda zips, which carry this file, need neither pulumi nor
+pydantic): `RolloutEndpoint` and `RolloutEndpointArgs` (the component for your own Pulumi
+program), `StackResources`. Subpackages: `sagemaker_rollouts.strategies` (pure config and
+plans), `sagemaker_rollouts.infra` (Pulumi components), `sagemaker_rollouts.lambdas` (what the
+Lambdas run: handlers and the canary controller), `sagemaker_rollouts.cli` (the `rollout` command).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""The pure core (`sagemaker_rollouts.strategies`): config model, planners, canary controller.
+"""The pure core (`sagemaker_rollouts.strategies`): config model and planners.
 
 No pulumi, boto3 or botocore. Public: `validate_stack` / `validate_component` (raw config to
-config, plan and warnings, `pipeline`), `load_config`, `ConfigError`, `build_plan`. The canary
-hook's zip carries this package, so nothing is imported here until asked for.
+config, plan and warnings, `pipeline`), `load_config`, `ConfigError`, `build_plan`. Nothing is
+imported here until asked for. The canary controller and the other decisions a Lambda takes
+live in `sagemaker_rollouts.lambdas`.
 """
 
 from __future__ import annotations

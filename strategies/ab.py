@@ -22,7 +22,7 @@ from sagemaker_rollouts.strategies.config_values import (
 from sagemaker_rollouts.strategies.plan import ABPlan, EndpointPlan, Profile
 
 if TYPE_CHECKING:  # the evaluator's module is imported only when a stack has an A/B endpoint
-    from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec, MetricRef
+    from sagemaker_rollouts.lambdas.ab_winner import EvaluatorSpec, MetricRef
 
 
 class MetricRefConfig(ConfigModel):
@@ -65,7 +65,7 @@ class AbConfig(ConfigModel):
     # The test's horizon: counts are cumulative from its start; no winner is named after it.
     window_hours: Annotated[Int, Field(ge=1, le=24 * 63)] = 168
     """The test's horizon in hours (1..1512): counts are cumulative from its start; no winner is named after it."""
-    # Planning and the sequential test's tau (strategies/ab_winner.py): the control's expected
+    # Planning and the sequential test's tau (lambdas/ab_winner.py): the control's expected
     # rate and the smallest relative lift worth finding (0.2: 5% -> 6%).
     baseline_rate: Annotated[Number, Field(gt=0, lt=1)] = 0.05
     """The control's expected success rate (0..1), for planning and the sequential test."""
@@ -136,7 +136,7 @@ def check_gates(chk: EndpointChecks) -> None:
 
 
 def _ref(m: MetricRefConfig) -> MetricRef:
-    from sagemaker_rollouts.strategies.ab_winner import MetricRef
+    from sagemaker_rollouts.lambdas.ab_winner import MetricRef
 
     return MetricRef(
         namespace=m.namespace,
@@ -151,7 +151,7 @@ def evaluator(ab: AbConfig, endpoint_name: str, order: list[str]) -> EvaluatorSp
     """The evaluator's spec, or None when `successes` is not configured (nothing is declared)."""
     if ab.successes is None:
         return None
-    from sagemaker_rollouts.strategies.ab_winner import INVOCATIONS, EvaluatorSpec
+    from sagemaker_rollouts.lambdas.ab_winner import INVOCATIONS, EvaluatorSpec
 
     return EvaluatorSpec(
         endpoint_name=endpoint_name,

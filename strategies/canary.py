@@ -2,7 +2,7 @@
 
 SageMaker's managed canary shifts by instance count in at most two steps; here the stable and the
 candidate are two production variants and the hook Lambda moves their weights through any list of
-steps, rolling back to candidate 0 the moment a gate alarm fires (see strategies/controller.py).
+steps, rolling back to candidate 0 the moment a gate alarm fires (see lambdas/controller.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from typing import Annotated, Any, cast
 
 from pydantic import BeforeValidator, Field
 
-from sagemaker_rollouts.strategies import autoscaling, common, scale_down
+from sagemaker_rollouts.lambdas import scale_down
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec, Step, rollout_id
+from sagemaker_rollouts.strategies import autoscaling, common
 from sagemaker_rollouts.strategies.common import Context
 from sagemaker_rollouts.strategies.config_errors import given
 from sagemaker_rollouts.strategies.config_rules import (
@@ -33,7 +35,6 @@ from sagemaker_rollouts.strategies.config_values import (
 )
 from sagemaker_rollouts.strategies.plan import AlarmPlan, CanaryPlan, EndpointPlan, Profile
 from sagemaker_rollouts.strategies.relative_gates import relative_alarms
-from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step, rollout_id
 
 
 class CanaryStep(ConfigModel):

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sagemaker_rollouts.lambdas.rollout import fingerprint
 from sagemaker_rollouts.strategies import autoscaling
 from sagemaker_rollouts.strategies.config_values import STANDARD_STATISTICS, has_local_nvme
 from sagemaker_rollouts.strategies.plan import (
@@ -16,7 +17,6 @@ from sagemaker_rollouts.strategies.plan import (
     VariantPlan,
     VpcPlan,
 )
-from sagemaker_rollouts.strategies.rollout import fingerprint
 
 if TYPE_CHECKING:
     # Annotations only: the config model imports the strategy modules, which import this one.
@@ -150,17 +150,17 @@ def drift_variant(ctx: Context, default: str) -> str:
 def drift_alarms(ctx: Context, default_variant: str, *, gates_allowed: bool) -> list[AlarmPlan]:
     """One alarm per drift feature (a gate when `drift.gate` and the strategy has gates), a
     warning on the maximum, and a warning on the job's health, on the metrics the drift job
-    publishes (strategies/drift.py).
+    publishes (lambdas/drift.py).
 
     A job that cannot measure never reads as "no drift": the feature and maximum alarms treat
     missing data as missing, so they go INSUFFICIENT_DATA when the job stops publishing scores
     (a canary's gate then holds the bake, and rolls back past `insufficient_data_limit_seconds`,
-    strategies/controller.py), and the health alarm goes to ALARM when the job reports a failure
+    lambdas/controller.py), and the health alarm goes to ALARM when the job reports a failure
     or publishes nothing at all (missing data is breaching there)."""
     d = ctx.ep.drift
     if d is None:
         return []
-    from sagemaker_rollouts.strategies.drift import (
+    from sagemaker_rollouts.lambdas.drift import (
         FEATURE_METRIC,
         JOB_METRIC,
         MAX_METRIC,

@@ -407,7 +407,7 @@ def check_timeout(
 
 def check_drift(chk: EndpointChecks) -> None:
     """Drift reads the stack's capture bucket and a baseline file holding every feature."""
-    from sagemaker_rollouts.strategies.drift import BaselineError, load_baseline_file
+    from sagemaker_rollouts.lambdas.drift import BaselineError, load_baseline_file
 
     p, ep, errs = chk.path, chk.ep, chk.errs
     d = ep.drift

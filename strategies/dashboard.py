@@ -32,7 +32,7 @@ from sagemaker_rollouts.strategies.plan import (
 )
 
 if TYPE_CHECKING:
-    from sagemaker_rollouts.strategies.rollout import RolloutSpec
+    from sagemaker_rollouts.lambdas.rollout import RolloutSpec
 
 Widget = dict[str, Any]
 Section = Callable[[EndpointPlan], list[Widget]]

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, assert_never
 
 if TYPE_CHECKING:  # evidence modules: imported only by stacks (and CLI commands) that use them
-    from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec
-    from sagemaker_rollouts.strategies.drift import DriftPlan
-    from sagemaker_rollouts.strategies.rollout import RolloutSpec
+    from sagemaker_rollouts.lambdas.ab_winner import EvaluatorSpec
+    from sagemaker_rollouts.lambdas.drift import DriftPlan
+    from sagemaker_rollouts.lambdas.rollout import RolloutSpec
     from sagemaker_rollouts.strategies.shadow_compare import GlueTable, ShadowReportPlan
 
 if TYPE_CHECKING:

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import assert_never
 
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec
 from sagemaker_rollouts.strategies import (
     ab,
     aws_limits,
@@ -34,7 +35,6 @@ from sagemaker_rollouts.strategies.plan import (
     ShadowPlan,
     SubscriptionPlan,
 )
-from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 PLANNERS: dict[str, Callable[[Context], EndpointPlan]] = {
     "recreate": recreate.plan,
@@ -56,7 +56,7 @@ MAX_DESCRIBE_ALARMS = int(aws_limits.SHAPES["cloudwatch.AlarmNames"]["max"])
 
 def _with_drift(ctx: Context, plan: EndpointPlan, errs: list[str]) -> EndpointPlan:
     """Attach the drift job (and, except for canaries, which add their own, its alarms)."""
-    from sagemaker_rollouts.strategies.drift import (
+    from sagemaker_rollouts.lambdas.drift import (
         BASELINE_PREFIX,
         DriftJobSpec,
         DriftPlan,

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec, fingerprint
 from sagemaker_rollouts.strategies.plan import CanaryPlan, EndpointPlan
-from sagemaker_rollouts.strategies.rollout import RolloutSpec, fingerprint
 
 
 def _rollout(plan: EndpointPlan) -> RolloutSpec:

@@ -3,7 +3,7 @@
 Each run draws, at every look of the schedule (`every_minutes`), the requests since the previous
 look: `trials_per_hour` x interval requests split among the serving variants at random by their
 weights (as SageMaker routes each request), each converting with its variant's true rate. At every
-look the real `strategies.ab_winner.decide` sees the cumulative counts with the spec's settings,
+look the real `lambdas.ab_winner.decide` sees the cumulative counts with the spec's settings,
 sample-ratio check included; a run ends at its first winner. Alongside, on the same draws, the
 old rule: a one-look pooled z-test at `significance` read at every look (two variants only).
 Seeded (numpy's PCG64): the same arguments give the same answer.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sagemaker_rollouts.strategies.ab_winner import Arm, EvaluatorSpec, Winner, decide
+from sagemaker_rollouts.lambdas.ab_winner import Arm, EvaluatorSpec, Winner, decide
 
 
 @dataclass(frozen=True)

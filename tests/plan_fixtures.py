@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec, Step, rollout_id
 from sagemaker_rollouts.strategies.plan import (
     ABPlan,
     AlarmPlan,
@@ -27,7 +28,6 @@ from sagemaker_rollouts.strategies.plan import (
     VariantPlan,
     VpcPlan,
 )
-from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step, rollout_id
 from sagemaker_rollouts.strategies.shadow_compare import (
     WHOLE_ANSWER,
     ShadowReportPlan,
@@ -35,7 +35,7 @@ from sagemaker_rollouts.strategies.shadow_compare import (
 )
 
 if TYPE_CHECKING:
-    from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec
+    from sagemaker_rollouts.lambdas.ab_winner import EvaluatorSpec
     from sagemaker_rollouts.strategies.relative_gates import RelativeAlarmPlan
 
 REGION = "us-east-1"

@@ -1,7 +1,7 @@
 """`rollout ab-report`: the A/B evaluator's numbers on demand, and the recorded winner if any.
 
 Runs the evaluator's own reading and decision code (`lambdas.ab_evaluator.evaluate`, the pure
-`strategies.ab_winner.decide`) against CloudWatch (or `AWS_ENDPOINT_URL`), without side effects.
+`lambdas.ab_winner.decide`) against CloudWatch (or `AWS_ENDPOINT_URL`), without side effects.
 Exit codes: 0 a winner is clear, 3 no decision yet, 2 usage.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from sagemaker_rollouts.cli import render
 from sagemaker_rollouts.cli.errors import EXIT_IN_PROGRESS, EXIT_OK, UsageError
 from sagemaker_rollouts.cli.stack import load_stack
-from sagemaker_rollouts.strategies.ab_winner import Decision, EvaluatorSpec, Winner, evidence
+from sagemaker_rollouts.lambdas.ab_winner import Decision, EvaluatorSpec, Winner, evidence
 from sagemaker_rollouts.strategies.plan import ABPlan, DeploymentPlan, EndpointPlan
 
 

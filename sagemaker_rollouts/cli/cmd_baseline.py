@@ -1,6 +1,6 @@
 """`rollout baseline`: build a drift baseline from training data (CSV with a header, or JSON lines).
 
-Each named feature becomes numeric bins (deciles) or category shares (strategies/drift.py). For
+Each named feature becomes numeric bins (deciles) or category shares (lambdas/drift.py). For
 prediction drift, include the model's predictions on the training data as one more column and
 list it as a feature (with `source: output` in the stack's `drift.features`).
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from sagemaker_rollouts.cli import render
 from sagemaker_rollouts.cli.errors import EXIT_OK, UsageError
-from sagemaker_rollouts.strategies.drift import BaselineError, NumericBins, build_baseline
+from sagemaker_rollouts.lambdas.drift import BaselineError, NumericBins, build_baseline
 
 
 def rows(path: Path) -> Iterator[dict[str, Any]]:

@@ -34,20 +34,20 @@ from sagemaker_rollouts.cli.errors import (
 )
 from sagemaker_rollouts.cli.provision import AwsClients, find_topic_arn
 from sagemaker_rollouts.cli.stack import load_stack, rollout_of, select_endpoint
-from sagemaker_rollouts.strategies import dashboard, native
-from sagemaker_rollouts.strategies.controller import (
+from sagemaker_rollouts.lambdas.controller import (
     INTENT_TTL_SECONDS,
     EndpointView,
     RolloutState,
     command_name,
 )
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec
+from sagemaker_rollouts.strategies import dashboard, native
 from sagemaker_rollouts.strategies.plan import (
     BlueGreenPlan,
     DeploymentPlan,
     EndpointPlan,
     RollingPlan,
 )
-from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 DONE_OK = "completed"
 BROKEN_ENDPOINT = frozenset({"Failed", "UpdateRollbackFailed", "Missing"})
@@ -370,7 +370,7 @@ def rollout_view(
     step n of N (1-based, as in every table), live and intended candidate share (percent), the
     bake's evidence seconds against the step's bake, the next step, who paused it and why.
     Before the hook's first tick the rollout is at step 1 with no evidence yet. Pure."""
-    from sagemaker_rollouts.strategies.controller import (
+    from sagemaker_rollouts.lambdas.controller import (
         candidate_share,
         evidence_seconds,
         missing_total,
@@ -717,7 +717,7 @@ def operate(args: argparse.Namespace) -> int:
 def _target(spec: RolloutSpec, state: RolloutState) -> dict[str, float] | None:
     """The weights the stored state holds the endpoint to (None for a failed rollout: no
     target): the rollback's for rolled_back, else the current step's."""
-    from sagemaker_rollouts.strategies.controller import rollback_weights, step_weights
+    from sagemaker_rollouts.lambdas.controller import rollback_weights, step_weights
 
     if state.status == "failed":
         return None
@@ -731,7 +731,7 @@ def _weights_at(target: dict[str, float] | None, live: dict[str, float]) -> bool
 
 
 def _check_first_step(aws: AwsClients, ep: EndpointPlan) -> None:
-    from sagemaker_rollouts.strategies.controller import step_weights
+    from sagemaker_rollouts.lambdas.controller import step_weights
 
     spec = rollout_of(ep)
     assert spec is not None

@@ -25,7 +25,7 @@ from sagemaker_rollouts.cli.stack import (
     run_program_offline,
 )
 from sagemaker_rollouts.cli.timeline import Exposure, Marker, Series, write_png
-from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec, design
+from sagemaker_rollouts.lambdas.ab_winner import EvaluatorSpec, design
 from sagemaker_rollouts.strategies.exposure import worst_case_exposure
 from sagemaker_rollouts.strategies.plan import (
     ABPlan,

@@ -46,11 +46,11 @@ from sagemaker_rollouts.cli.scenario import (
     load_scenario,
 )
 from sagemaker_rollouts.cli.stack import LoadedStack, load_stack, rollout_of, select_endpoint
-from sagemaker_rollouts.strategies.drift import FEATURE_METRIC
-from sagemaker_rollouts.strategies.drift import JOB_METRIC as DRIFT_JOB_METRIC
-from sagemaker_rollouts.strategies.drift import METRIC_NAMESPACE as DRIFT_NAMESPACE
+from sagemaker_rollouts.lambdas.drift import FEATURE_METRIC
+from sagemaker_rollouts.lambdas.drift import JOB_METRIC as DRIFT_JOB_METRIC
+from sagemaker_rollouts.lambdas.drift import METRIC_NAMESPACE as DRIFT_NAMESPACE
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec
 from sagemaker_rollouts.strategies.plan import AlarmPlan, EndpointPlan
-from sagemaker_rollouts.strategies.rollout import RolloutSpec
 
 FINISHED = frozenset({"completed", "rolled_back", "failed"})
 TICK_SECONDS = 60  # the hook's EventBridge schedule: rate(1 minute)
@@ -873,8 +873,7 @@ class _QuietTicks:
     def tick(self, now: float) -> dict[str, Any] | None:
         """The hook's result for a schedule tick at `now`, or None: run the real hook."""
         from sagemaker_rollouts.lambdas.aws_adapter import read_alarms, read_endpoint
-        from sagemaker_rollouts.lambdas.store import read_state
-        from sagemaker_rollouts.strategies.controller import (
+        from sagemaker_rollouts.lambdas.controller import (
             Hold,
             apply,
             candidate_share,
@@ -882,6 +881,7 @@ class _QuietTicks:
             kind,
             watched_alarms,
         )
+        from sagemaker_rollouts.lambdas.store import read_state
 
         if not self._armed:
             return None

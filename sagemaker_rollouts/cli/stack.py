@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 
 from sagemaker_rollouts.cli.errors import UsageError
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec
 from sagemaker_rollouts.strategies.config import PROJECT, strip_secure
 from sagemaker_rollouts.strategies.plan import CanaryPlan, DeploymentPlan, EndpointPlan
-from sagemaker_rollouts.strategies.rollout import RolloutSpec
 from sagemaker_rollouts.strategies.stackfile import read_stack_yaml
 
 

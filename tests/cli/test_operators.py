@@ -23,7 +23,7 @@ from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.lambdas.aws_adapter import make_clients
 from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
-from sagemaker_rollouts.strategies.controller import RolloutState
+from sagemaker_rollouts.lambdas.controller import RolloutState
 from tests.moto_fixtures import answer_alarm_history
 from tests.plan_fixtures import rollout_of
 

@@ -10,8 +10,8 @@ from sagemaker_rollouts.infra.awareness import RolledBackCandidateError
 from sagemaker_rollouts.infra.mockrun import OfflineRun, run_function_offline
 from sagemaker_rollouts.infra.program import export_outputs
 from sagemaker_rollouts.infra.render import render
+from sagemaker_rollouts.lambdas.rollout import RolloutOutcome
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
-from sagemaker_rollouts.strategies.rollout import RolloutOutcome
 from tests import plan_fixtures as fx
 
 AT = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -146,7 +146,7 @@ def test_the_state_table_is_read_in_one_batch_per_hundred_rollouts(rollouts: int
     from sagemaker_rollouts.cli.moto_server import moto_server
     from sagemaker_rollouts.infra.awareness import dynamodb_reader, read_outcomes
     from sagemaker_rollouts.lambdas import store
-    from sagemaker_rollouts.strategies.controller import RolloutState
+    from sagemaker_rollouts.lambdas.controller import RolloutState
 
     table = "sagemaker-rollouts-batch-rollouts"
     ids = [f"fraud-{i}/fp/1" for i in range(rollouts)]

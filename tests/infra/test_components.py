@@ -228,7 +228,7 @@ def test_canary_hook_wiring() -> None:
     assert env["STATE_TABLE"] == "sagemaker-rollouts-test-rollouts"
     assert env["TOPIC_ARN"].startswith("arn:aws:sns:")
     assert "sagemaker_rollouts/lambdas/canary_hook.py" in fn["code"].assets
-    assert "sagemaker_rollouts/strategies/controller.py" in fn["code"].assets
+    assert "sagemaker_rollouts/lambdas/controller.py" in fn["code"].assets
 
     logs = one(result, "aws:cloudwatch/logGroup:LogGroup").inputs
     assert logs["name"] == f"/aws/lambda/{fn['name']}"

@@ -19,7 +19,7 @@ import pytest
 
 from sagemaker_rollouts.infra import gc_policy
 from sagemaker_rollouts.infra.mockrun import run_function_offline, run_offline
-from sagemaker_rollouts.strategies.rollout import RolloutOutcome
+from sagemaker_rollouts.lambdas.rollout import RolloutOutcome
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -140,7 +140,7 @@ def test_a_canary_stack_imports_no_glue_and_no_evidence_module() -> None:
         "from sagemaker_rollouts.infra.mockrun import run_offline\n"
         "run_offline(Path('Pulumi.canary.yaml')).raise_error()\n"
         "names = ['pulumi_aws.glue', 'sagemaker_rollouts.strategies.shadow_compare',\n"
-        "         'sagemaker_rollouts.strategies.ab_winner', 'sagemaker_rollouts.strategies.drift',\n"
+        "         'sagemaker_rollouts.lambdas.ab_winner', 'sagemaker_rollouts.lambdas.drift',\n"
         "         'sagemaker_rollouts.infra.evaluators']\n"
         "loaded = [n for n in names if n in sys.modules\n"
         "          and type(sys.modules[n]).__name__ != '_LazyModule']\n"  # pulumi_aws's lazy stubs

@@ -20,8 +20,8 @@ import yaml
 from sagemaker_rollouts.cli.main import main as cli
 from sagemaker_rollouts.infra import awareness
 from sagemaker_rollouts.infra.mockrun import read_stack_config
+from sagemaker_rollouts.lambdas.rollout import RolloutOutcome
 from sagemaker_rollouts.strategies.native import LiveEndpoint
-from sagemaker_rollouts.strategies.rollout import RolloutOutcome
 from tests.langhost import UNHANDLED_EXIT, run_program
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -34,8 +34,8 @@ from botocore.exceptions import ReadTimeoutError
 from botocore.httpsession import URLLib3Session
 
 from sagemaker_rollouts.lambdas import ab_evaluator, store
+from sagemaker_rollouts.lambdas.ab_winner import EvaluatorSpec, MetricRef
 from sagemaker_rollouts.lambdas.aws_adapter import Clients, make_clients
-from sagemaker_rollouts.strategies.ab_winner import EvaluatorSpec, MetricRef
 from tests.moto_fixtures import REGION, _session, create_endpoint, injected_error
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)

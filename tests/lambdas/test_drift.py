@@ -5,10 +5,6 @@ config errors, the wiring (a canary can gate on drift) and the Lambda zip's impo
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,9 +19,7 @@ from sagemaker_rollouts.cli import capture_gen
 from sagemaker_rollouts.cli.capture_gen import CaptureSpec, record
 from sagemaker_rollouts.cli.main import main
 from sagemaker_rollouts.lambdas import drift_job
-from sagemaker_rollouts.lambdas.packaging import DRIFT_JOB_MODULES, build_zip, module_archive_files
-from sagemaker_rollouts.strategies.config import ConfigError, load_config, project_config
-from sagemaker_rollouts.strategies.drift import (
+from sagemaker_rollouts.lambdas.drift import (
     OTHER,
     Baseline,
     BaselineError,
@@ -42,8 +36,8 @@ from sagemaker_rollouts.strategies.drift import (
     sample_features,
     score,
 )
+from sagemaker_rollouts.strategies.config import ConfigError, load_config, project_config
 from sagemaker_rollouts.strategies.planner import build_plan
-from tests.lambdas.test_ab_winner import BLOCKER
 from tests.plan_fixtures import rollout_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -456,7 +450,7 @@ def _messages(sqs: Any, queue: str) -> list[dict[str, Any]]:
 
 def _world(session: Any, name: str) -> tuple[dict[str, str], drift_job.DriftClients, Any, str]:
     """A capture bucket with captures and the baseline, and an SNS topic with an SQS
-    subscriber (SQS gets the JSON record, strategies/notify.py)."""
+    subscriber (SQS gets the JSON record, lambdas/notify.py)."""
     s3, cw, sns, sqs = (session.client(c) for c in ("s3", "cloudwatch", "sns", "sqs"))
     bucket = f"cap-{name}"
     s3.create_bucket(Bucket=bucket)
@@ -818,21 +812,3 @@ def test_drift_job_is_wired_with_a_scoped_policy() -> None:
         "StringEquals": {"cloudwatch:namespace": "SageMakerRollouts/Drift"}
     }
     assert policies.iam_policy_violations(policy.inputs["policy"]) == []
-
-
-def test_drift_zip_imports_with_stdlib_and_boto3_only(tmp_path: Path) -> None:
-    """AWS: the Lambda runtime has only the standard library and boto3."""
-    archive = build_zip(tmp_path / "drift.zip", module_archive_files(DRIFT_JOB_MODULES))
-    with zipfile.ZipFile(archive) as zf:
-        zf.extractall(tmp_path / "task")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONPATH"] = str(tmp_path / "task")
-    out = subprocess.run(
-        [sys.executable, "-c", BLOCKER, "sagemaker_rollouts.lambdas.drift_job"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert out.stdout.strip().startswith(str(tmp_path / "task"))

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from sagemaker_rollouts.lambdas.scale_down import MIN_INSTANCES
 from sagemaker_rollouts.lambdas.store import STATE_SK
-from sagemaker_rollouts.strategies.scale_down import MIN_INSTANCES
 from tests.moto_fixtures import T0, World, patch_response
 
 MakeWorld = Callable[..., World]

@@ -28,7 +28,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
 from sagemaker_rollouts.lambdas import store
-from sagemaker_rollouts.strategies.controller import RolloutState, step_weights
+from sagemaker_rollouts.lambdas.controller import RolloutState, step_weights
 from tests.moto_fixtures import T0, World, alarm_event, fork, injected_error, new_world
 
 BAKE = 301.0

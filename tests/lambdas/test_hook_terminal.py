@@ -25,7 +25,7 @@ from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.lambdas.aws_adapter import Clients, make_clients
 from sagemaker_rollouts.lambdas.canary_hook import run
-from sagemaker_rollouts.strategies.controller import (
+from sagemaker_rollouts.lambdas.controller import (
     AlarmView,
     EndpointView,
     Hold,
@@ -35,7 +35,7 @@ from sagemaker_rollouts.strategies.controller import (
     apply,
     decide,
 )
-from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec, Step
 from tests.moto_fixtures import T0, World, alarm_event, fail, fresh_clients, schedule_event
 from tests.plan_fixtures import rollout_of
 

@@ -1,5 +1,5 @@
 """After a canary completes, the idle stable fleet is scaled down after a delay, and the plan
-counts what it costs (strategies/scale_down.py, lambdas/canary_hook.py `_scale_down_stable`)."""
+counts what it costs (lambdas/scale_down.py, lambdas/canary_hook.py `_scale_down_stable`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sagemaker_rollouts.cli.stack import load_stack
-from sagemaker_rollouts.strategies.scale_down import MIN_INSTANCES, scale_down_target
+from sagemaker_rollouts.lambdas.scale_down import MIN_INSTANCES, scale_down_target
 from tests.moto_fixtures import T0, World, patch_response
 from tests.plan_fixtures import rollout_of
 

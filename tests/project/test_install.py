@@ -38,7 +38,7 @@ import yaml
 import infra.endpoint                      # the user's own package, not ours
 import sagemaker_rollouts
 from sagemaker_rollouts import RolloutEndpoint, RolloutEndpointArgs, __version__
-from sagemaker_rollouts.lambdas.packaging import hook_archive_files
+from sagemaker_rollouts.infra.lambda_code import lambda_archive_files
 from sagemaker_rollouts.strategies.config import project_config, load_config
 from sagemaker_rollouts.strategies.planner import build_plan
 
@@ -59,7 +59,7 @@ print(json.dumps({
     "version": __version__,
     "top_level": {m: importlib.util.find_spec(m) is not None
                   for m in ("strategies", "lambdas", "rollout_cli")},
-    "hook_files": sorted(str(p) for p in hook_archive_files().values()),
+    "lambda_files": sorted(str(p) for p in lambda_archive_files().values()),
     "endpoints": [e.endpoint_name for e in plan.endpoints],
 }))
 """
@@ -131,7 +131,9 @@ def test_the_installed_package_lives_under_one_namespace_beside_the_users_infra(
     assert found["component"] == "sagemaker_rollouts.infra.component"
     assert "kms_key_arn" in found["args_fields"]
     assert found["top_level"] == {"strategies": False, "lambdas": False, "rollout_cli": False}
-    assert found["hook_files"] and all(Path(p).is_relative_to(site) for p in found["hook_files"])
+    assert found["lambda_files"] and all(
+        Path(p).is_relative_to(site) for p in found["lambda_files"]
+    )
     assert found["endpoints"] == ["fraud-detector"]
     assert found["program_error"] is None  # without rich, matplotlib, moto, pulumi_policy
     assert found["program_resources"] > 20

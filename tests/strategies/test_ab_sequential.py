@@ -13,8 +13,7 @@ import math
 
 import pytest
 
-from sagemaker_rollouts.strategies.ab import evaluator
-from sagemaker_rollouts.strategies.ab_winner import (
+from sagemaker_rollouts.lambdas.ab_winner import (
     Arm,
     EvaluatorSpec,
     MetricRef,
@@ -24,6 +23,7 @@ from sagemaker_rollouts.strategies.ab_winner import (
     decide,
     design,
 )
+from sagemaker_rollouts.strategies.ab import evaluator
 from sagemaker_rollouts.strategies.config import AbConfig
 from tests.ab_simulation import simulate
 

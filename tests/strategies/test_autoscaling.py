@@ -11,11 +11,11 @@ import pytest
 import yaml
 
 from sagemaker_rollouts.infra.mockrun import OfflineRun, run_offline
+from sagemaker_rollouts.lambdas.rollout import RolloutOutcome
 from sagemaker_rollouts.strategies import autoscaling
 from sagemaker_rollouts.strategies.config import ConfigError, load_config
 from sagemaker_rollouts.strategies.plan import AutoscalingPlan
 from sagemaker_rollouts.strategies.planner import build_plan
-from sagemaker_rollouts.strategies.rollout import RolloutOutcome
 from tests.plan_fixtures import rollout_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_rollouts.strategies import controller
-from sagemaker_rollouts.strategies.controller import (
+from sagemaker_rollouts.lambdas import controller
+from sagemaker_rollouts.lambdas.controller import (
     RULES,
     Advance,
     AlarmStateValue,
@@ -33,7 +33,7 @@ from sagemaker_rollouts.strategies.controller import (
     initial_state,
     step_weights,
 )
-from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec, Step
 
 SPEC = RolloutSpec(
     rollout_id="ep/fp/1",

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from sagemaker_rollouts.strategies.controller import (
+from sagemaker_rollouts.lambdas.controller import (
     INTENT_TTL_SECONDS,
     Advance,
     AlarmView,
@@ -22,7 +22,7 @@ from sagemaker_rollouts.strategies.controller import (
     decide,
     recover_state,
 )
-from sagemaker_rollouts.strategies.rollout import RolloutSpec
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec
 from tests.strategies.test_controller import BAKED, SPEC, T0, alarms, endpoint, intent, state
 
 BASE = replace(SPEC, baseline_alarms=("ep-stable-5xx",))

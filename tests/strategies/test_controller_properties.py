@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sagemaker_rollouts.strategies.controller import (
+from sagemaker_rollouts.lambdas.controller import (
     ALARM_STATES,
     ENDPOINT_STATUSES,
     INTENT_KINDS,
@@ -30,7 +30,7 @@ from sagemaker_rollouts.strategies.controller import (
     initial_state,
     recover_state,
 )
-from sagemaker_rollouts.strategies.rollout import RolloutSpec, Step, sagemaker_weights
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec, Step, sagemaker_weights
 
 # CI runs 1,000 examples; the whole test stays a few seconds (decide() is microseconds).
 settings.register_profile(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec, sagemaker_weights
 from sagemaker_rollouts.strategies.config import load_config
 from sagemaker_rollouts.strategies.plan import (
     BlueGreenPlan,
@@ -16,7 +17,6 @@ from sagemaker_rollouts.strategies.plan import (
     RollingPlan,
 )
 from sagemaker_rollouts.strategies.planner import build_plan
-from sagemaker_rollouts.strategies.rollout import RolloutSpec, sagemaker_weights
 from tests.plan_fixtures import native_of, rollout_of
 from tests.stackdata import canary, single, two, with_key
 

@@ -82,7 +82,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal, TypeVar, assert_never
 
-from sagemaker_rollouts.strategies.rollout import RolloutSpec, RolloutStatus, sagemaker_weights
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec, RolloutStatus, sagemaker_weights
 
 AlarmStateValue = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 EndpointStatus = Literal[

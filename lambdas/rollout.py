@@ -51,7 +51,7 @@ class RolloutSpec:
     # automatic rollback onto that fleet; they never roll the candidate back themselves.
     baseline_alarms: tuple[str, ...] = ()
     # After completion, scale the stable variant to one instance this many seconds later (None:
-    # never; the next `pulumi up` removes it). See strategies/scale_down.py.
+    # never; the next `pulumi up` removes it). See lambdas/scale_down.py.
     scale_down_delay_seconds: int | None = None
 
     def watched_alarms(self) -> tuple[str, ...]:
