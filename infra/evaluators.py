@@ -6,35 +6,26 @@ not use them declare nothing new.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import iam
-from sagemaker_rollouts.infra.hook import (
-    RUNTIME,
-    function_log_group_and_role,
-    invoke_on_schedule,
-    lambda_code,
-)
 from sagemaker_rollouts.infra.lambda_code import AB_EVALUATOR_HANDLER, DRIFT_JOB_HANDLER
+from sagemaker_rollouts.infra.lambda_function import (
+    FunctionSpec,
+    LambdaComponent,
+    Schedule,
+    function_name,
+)
 from sagemaker_rollouts.infra.shared import Account
 from sagemaker_rollouts.lambdas.ab_winner import EvaluatorSpec
 from sagemaker_rollouts.lambdas.drift import METRIC_NAMESPACE, DriftJobSpec, DriftPlan
 
 AB_TOKEN = "sagemaker-rollouts:index:AbEvaluator"
-
-
-def function_name(endpoint_name: str, suffix: str) -> str:
-    """`<endpoint><suffix>`, at most 64 characters (Lambda's limit); shortened with a hash."""
-    if len(endpoint_name) + len(suffix) <= 64:
-        return f"{endpoint_name}{suffix}"
-    digest = hashlib.sha256(endpoint_name.encode()).hexdigest()[:8]
-    return f"{endpoint_name[: 64 - len(suffix) - 9]}-{digest}{suffix}"
 
 
 def ab_policy(
@@ -118,17 +109,12 @@ def drift_environment(
     return variables
 
 
-class AbEvaluator(pulumi.ComponentResource):
-    """Lambda + log group + role + schedule for one endpoint's A/B winner evaluation.
+class AbEvaluator(LambdaComponent):
+    """One endpoint's A/B winner evaluation: a `LambdaComponent` (log group, role, policy,
+    function) on a schedule.
 
     Invariants: reserved concurrency 1; the environment holds the spec and resource names only.
     """
-
-    # Attribute types for type checkers only: Pulumi resolves a resource class's runtime
-    # annotations with typing.get_type_hints on every registration (pulumi._types), which
-    # would import the pulumi_aws modules they name (e.g. glue) in every stack.
-    if TYPE_CHECKING:
-        function: aws.lambda_.Function
 
     def __init__(
         self,
@@ -149,64 +135,57 @@ class AbEvaluator(pulumi.ComponentResource):
     ) -> None:
         super().__init__(AB_TOKEN, name, None, opts)
 
-        child = pulumi.ResourceOptions(parent=self)
-        fn_name = function_name(spec.endpoint_name, "-ab-evaluator")
-        log_group, role = function_log_group_and_role(
-            name,
-            function_name=fn_name,
-            role_description=f"A/B evaluator of SageMaker endpoint {spec.endpoint_name}",
-            key_arn=key_arn,
-            tags=tags,
-            opts=child,
-        )
-        policy = pulumi.Output.all(
-            endpoint_arn, table_arn, topic_arn, log_group.arn, key_arn, topic_key_arn, table_key_arn
-        ).apply(
-            lambda a: json.dumps(
-                ab_policy(
-                    endpoint_arn=a[0],
-                    endpoint_name=spec.endpoint_name,
-                    table_arn=a[1],
-                    topic_arn=a[2],
-                    log_group_arn=a[3],
-                    key_arn=a[4],
-                    promote=spec.on_winner == "promote",
-                    topic_key_arn=a[5],
-                    table_key_arn=a[6],
+        def policy(log_group_arn: pulumi.Output[str]) -> pulumi.Output[str]:
+            return pulumi.Output.all(
+                endpoint_arn,
+                table_arn,
+                topic_arn,
+                log_group_arn,
+                key_arn,
+                topic_key_arn,
+                table_key_arn,
+            ).apply(
+                lambda a: json.dumps(
+                    ab_policy(
+                        endpoint_arn=a[0],
+                        endpoint_name=spec.endpoint_name,
+                        table_arn=a[1],
+                        topic_arn=a[2],
+                        log_group_arn=a[3],
+                        key_arn=a[4],
+                        promote=spec.on_winner == "promote",
+                        topic_key_arn=a[5],
+                        table_key_arn=a[6],
+                    )
                 )
             )
-        )
-        role_policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
-        self.function = aws.lambda_.Function(
-            f"{name}-function",
-            name=fn_name,
-            description=f"A/B winner evaluation for {spec.endpoint_name}",
-            runtime=RUNTIME,
-            handler=AB_EVALUATOR_HANDLER,
-            code=lambda_code(),
-            role=role.arn,
-            timeout=60,
-            memory_size=256,
-            reserved_concurrent_executions=1,
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables=ab_environment(
+
+        self.declare_function(
+            name,
+            FunctionSpec(
+                function_name=function_name(spec.endpoint_name, "-ab-evaluator"),
+                description=f"A/B winner evaluation for {spec.endpoint_name}",
+                role_description=f"A/B evaluator of SageMaker endpoint {spec.endpoint_name}",
+                handler=AB_EVALUATOR_HANDLER,
+                timeout=60,
+                memory_size=256,
+                reserved_concurrency=1,
+                environment=ab_environment(
                     spec, table_name=table_name, topic_arn=topic_arn, stack=pulumi.get_stack()
-                )
+                ),
+                policy=policy,
+                triggers=(
+                    Schedule(
+                        "schedule",
+                        spec.every_minutes,
+                        f"evaluate the A/B test of {spec.endpoint_name}",
+                    ),
+                ),
             ),
+            key_arn=key_arn,
             tags=tags,
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[log_group, role_policy, *depends_on]
-            ),
+            depends_on=depends_on,
         )
-        invoke_on_schedule(
-            f"{name}-schedule",
-            self.function,
-            every_minutes=spec.every_minutes,
-            description=f"evaluate the A/B test of {spec.endpoint_name}",
-            tags=tags,
-            opts=child,
-        )
-        self.register_outputs({"function_name": self.function.name})
 
 
 DRIFT_TOKEN = "sagemaker-rollouts:index:DriftJob"
@@ -265,14 +244,9 @@ def drift_policy(
     return iam.document(*statements)
 
 
-class DriftJob(pulumi.ComponentResource):
-    """The baseline object, Lambda, log group, role and schedule of one endpoint's drift job."""
-
-    # Attribute types for type checkers only: Pulumi resolves a resource class's runtime
-    # annotations with typing.get_type_hints on every registration (pulumi._types), which
-    # would import the pulumi_aws modules they name (e.g. glue) in every stack.
-    if TYPE_CHECKING:
-        function: aws.lambda_.Function
+class DriftJob(LambdaComponent):
+    """One endpoint's drift job: its baseline object and a `LambdaComponent` (log group, role,
+    policy, function) on a schedule."""
 
     def __init__(
         self,
@@ -290,7 +264,6 @@ class DriftJob(pulumi.ComponentResource):
         super().__init__(DRIFT_TOKEN, name, None, opts)
 
         job: DriftJobSpec = plan.job
-        child = pulumi.ResourceOptions(parent=self)
         baseline = aws.s3.BucketObjectv2(
             f"{name}-baseline",
             bucket=bucket.id,
@@ -298,61 +271,51 @@ class DriftJob(pulumi.ComponentResource):
             content=plan.baseline_json,
             content_type="application/json",
             tags=tags,
-            opts=child,
-        )
-        fn_name = function_name(job.endpoint_name, "-drift")
-        log_group, role = function_log_group_and_role(
-            name,
-            function_name=fn_name,
-            role_description=f"drift job of SageMaker endpoint {job.endpoint_name}",
-            key_arn=key_arn,
-            tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         read_prefix = f"{job.capture_prefix}/{job.endpoint_name}/{job.variant}/"
-        policy = pulumi.Output.all(
-            bucket.arn, log_group.arn, key_arn, topic_arn, topic_key_arn
-        ).apply(
-            lambda a: json.dumps(
-                drift_policy(
-                    bucket_arn=a[0],
-                    read_prefix=read_prefix,
-                    baseline_key=job.baseline_key,
-                    namespace=METRIC_NAMESPACE,
-                    log_group_arn=a[1],
-                    key_arn=a[2],
-                    topic_arn=a[3],
-                    topic_key_arn=a[4],
+
+        def policy(log_group_arn: pulumi.Output[str]) -> pulumi.Output[str]:
+            return pulumi.Output.all(
+                bucket.arn, log_group_arn, key_arn, topic_arn, topic_key_arn
+            ).apply(
+                lambda a: json.dumps(
+                    drift_policy(
+                        bucket_arn=a[0],
+                        read_prefix=read_prefix,
+                        baseline_key=job.baseline_key,
+                        namespace=METRIC_NAMESPACE,
+                        log_group_arn=a[1],
+                        key_arn=a[2],
+                        topic_arn=a[3],
+                        topic_key_arn=a[4],
+                    )
                 )
             )
-        )
-        variables = drift_environment(
-            job, bucket=bucket.bucket, stack=pulumi.get_stack(), topic_arn=topic_arn
-        )
-        role_policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
-        self.function = aws.lambda_.Function(
-            f"{name}-function",
-            name=fn_name,
-            description=f"feature drift of {job.endpoint_name}/{job.variant}",
-            runtime=RUNTIME,
-            handler=DRIFT_JOB_HANDLER,
-            code=lambda_code(),
-            role=role.arn,
-            timeout=120,
-            memory_size=512,
-            reserved_concurrent_executions=1,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables=variables),
-            tags=tags,
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[log_group, role_policy, baseline, *depends_on]
+
+        self.declare_function(
+            name,
+            FunctionSpec(
+                function_name=function_name(job.endpoint_name, "-drift"),
+                description=f"feature drift of {job.endpoint_name}/{job.variant}",
+                role_description=f"drift job of SageMaker endpoint {job.endpoint_name}",
+                handler=DRIFT_JOB_HANDLER,
+                timeout=120,
+                memory_size=512,
+                reserved_concurrency=1,
+                environment=drift_environment(
+                    job, bucket=bucket.bucket, stack=pulumi.get_stack(), topic_arn=topic_arn
+                ),
+                policy=policy,
+                triggers=(
+                    Schedule(
+                        "schedule",
+                        job.every_minutes,
+                        f"measure feature drift of {job.endpoint_name}",
+                    ),
+                ),
             ),
-        )
-        invoke_on_schedule(
-            f"{name}-schedule",
-            self.function,
-            every_minutes=job.every_minutes,
-            description=f"measure feature drift of {job.endpoint_name}",
+            key_arn=key_arn,
             tags=tags,
-            opts=child,
+            depends_on=[baseline, *depends_on],
         )
-        self.register_outputs({"function_name": self.function.name})

@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import iam
 from sagemaker_rollouts.infra.lambda_code import HOOK_HANDLER
+from sagemaker_rollouts.infra.lambda_function import (
+    EventPattern,
+    FunctionSpec,
+    LambdaComponent,
+    Schedule,
+    function_name,
+)
 from sagemaker_rollouts.infra.shared import Account
 from sagemaker_rollouts.lambdas.rollout import RolloutSpec
 
 TOKEN = "sagemaker-rollouts:index:CanaryHook"
-# The newest Lambda Python whose semantics our stdlib-only hook code is tested against (3.11+).
-# CPython 3.13 builds each dataclass's methods in one exec (its changelog: up to 20% faster class
-# creation), which is most of the hook's own cold-import cost; not measurable on this 3.11 machine.
-RUNTIME = "python3.13"
-LOG_RETENTION_DAYS = 30
 _SUFFIX = "-canary-hook"
 
 
 def hook_function_name(endpoint_name: str) -> str:
-    """The hook's Lambda name: explicit (its log group name must be known before it exists) and
-    at most 64 characters; a long endpoint name is shortened with a hash to stay unique."""
-    if len(endpoint_name) + len(_SUFFIX) <= 64:
-        return f"{endpoint_name}{_SUFFIX}"
-    digest = hashlib.sha256(endpoint_name.encode()).hexdigest()[:8]
-    return f"{endpoint_name[: 64 - len(_SUFFIX) - 9]}-{digest}{_SUFFIX}"
+    """The hook's Lambda name: `<endpoint>-canary-hook`, at most 64 characters
+    (`lambda_function.function_name`)."""
+    return function_name(endpoint_name, _SUFFIX)
 
 
 def watched_alarms(spec: RolloutSpec) -> tuple[str, ...]:
@@ -99,30 +96,14 @@ def hook_role_policy(
     )
 
 
-def lambda_code() -> pulumi.AssetArchive:
-    """Every function's zip: the whole `lambdas/` folder (`infra/lambda_code.py`; stdlib + boto3
-    at runtime)."""
-    from sagemaker_rollouts.infra.lambda_code import lambda_archive_files
-
-    assets: dict[str, Any] = {
-        path: pulumi.FileAsset(str(src)) for path, src in sorted(lambda_archive_files().items())
-    }
-    return pulumi.AssetArchive(assets)
-
-
-class CanaryHook(pulumi.ComponentResource):
-    """Lambda + log group + role + the every-minute schedule + the alarm-state rule.
+class CanaryHook(LambdaComponent):
+    """The hook's Lambda (`LambdaComponent`: log group, role, policy, function) invoked by an
+    every-minute schedule and by the endpoint's alarm-state changes.
 
     Invariants: reserved concurrency 1 unless `hook.reserved_concurrency` says otherwise (one
     decision at a time); the environment carries the spec and resource names only, never
     secrets; IAM names ARNs.
     """
-
-    # Attribute types for type checkers only: Pulumi resolves a resource class's runtime
-    # annotations with typing.get_type_hints on every registration (pulumi._types), which
-    # would import the pulumi_aws modules they name (e.g. glue) in every stack.
-    if TYPE_CHECKING:
-        function: aws.lambda_.Function
 
     def __init__(
         self,
@@ -143,163 +124,66 @@ class CanaryHook(pulumi.ComponentResource):
         table_key_arn: pulumi.Input[str] | None = None,
     ) -> None:
         super().__init__(TOKEN, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        fn_name = hook_function_name(spec.endpoint_name)
         region = account.region
 
-        log_group, role = function_log_group_and_role(
-            name,
-            function_name=fn_name,
-            role_description=f"canary hook of SageMaker endpoint {spec.endpoint_name}",
-            key_arn=key_arn,
-            tags=tags,
-            opts=child,
-        )
-        policy = pulumi.Output.all(
-            endpoint_arn,
-            table_arn,
-            topic_arn,
-            log_group.arn,
-            key_arn,
-            account.account_id,
-            account.partition,
-            topic_key_arn,
-            table_key_arn,
-        ).apply(
-            lambda a: json.dumps(
-                hook_role_policy(
-                    spec,
-                    region=region,
-                    account_id=a[5],
-                    partition=a[6],
-                    endpoint_arn=a[0],
-                    table_arn=a[1],
-                    topic_arn=a[2],
-                    log_group_arn=a[3],
-                    key_arn=a[4],
-                    topic_key_arn=a[7],
-                    table_key_arn=a[8],
+        def policy(log_group_arn: pulumi.Output[str]) -> pulumi.Output[str]:
+            return pulumi.Output.all(
+                endpoint_arn,
+                table_arn,
+                topic_arn,
+                log_group_arn,
+                key_arn,
+                account.account_id,
+                account.partition,
+                topic_key_arn,
+                table_key_arn,
+            ).apply(
+                lambda a: json.dumps(
+                    hook_role_policy(
+                        spec,
+                        region=region,
+                        account_id=a[5],
+                        partition=a[6],
+                        endpoint_arn=a[0],
+                        table_arn=a[1],
+                        topic_arn=a[2],
+                        log_group_arn=a[3],
+                        key_arn=a[4],
+                        topic_key_arn=a[7],
+                        table_key_arn=a[8],
+                    )
                 )
             )
-        )
-        role_policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
-        self.function = aws.lambda_.Function(
-            f"{name}-function",
-            name=fn_name,
-            description=f"canary controller for {spec.endpoint_name} ({spec.rollout_id})",
-            runtime=RUNTIME,
-            handler=HOOK_HANDLER,
-            code=lambda_code(),
-            role=role.arn,
-            timeout=60,
-            memory_size=256,
-            # 1: one decision at a time. None: unreserved, for accounts where a reservation
-            # would leave less than the 10 unreserved executions Lambda requires; the state
-            # table's conditional writes still stop a concurrent run from stepping twice.
-            reserved_concurrent_executions=reserved_concurrency,
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables=hook_environment(
+
+        self.declare_function(
+            name,
+            FunctionSpec(
+                function_name=hook_function_name(spec.endpoint_name),
+                description=f"canary controller for {spec.endpoint_name} ({spec.rollout_id})",
+                role_description=f"canary hook of SageMaker endpoint {spec.endpoint_name}",
+                handler=HOOK_HANDLER,
+                timeout=60,
+                memory_size=256,
+                # 1: one decision at a time. None: unreserved, for accounts where a reservation
+                # would leave less than the 10 unreserved executions Lambda requires; the state
+                # table's conditional writes still stop a concurrent run from stepping twice.
+                reserved_concurrency=reserved_concurrency,
+                environment=hook_environment(
                     spec, table_name=table_name, topic_arn=topic_arn, stack=pulumi.get_stack()
-                )
+                ),
+                policy=policy,
+                triggers=(
+                    # Every minute: steps forward after the bake, repairs what a missed event left.
+                    Schedule("schedule", 1, f"tick the canary of {spec.endpoint_name}"),
+                    # A firing alarm rolls back within one invocation instead of at the next tick.
+                    EventPattern(
+                        "alarm-state",
+                        f"alarm state changes of the canary of {spec.endpoint_name}",
+                        alarm_event_pattern(spec),
+                    ),
+                ),
             ),
+            key_arn=key_arn,
             tags=tags,
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[log_group, role_policy, *depends_on]
-            ),
+            depends_on=depends_on,
         )
-
-        # Every minute: steps forward after the bake and repairs anything a missed event left.
-        schedule = aws.cloudwatch.EventRule(
-            f"{name}-schedule",
-            description=f"tick the canary of {spec.endpoint_name}",
-            schedule_expression="rate(1 minute)",
-            tags=tags,
-            opts=child,
-        )
-        # A firing alarm rolls back within one invocation instead of at the next tick.
-        alarm_rule = aws.cloudwatch.EventRule(
-            f"{name}-alarm-state",
-            description=f"alarm state changes of the canary of {spec.endpoint_name}",
-            event_pattern=alarm_event_pattern(spec),
-            tags=tags,
-            opts=child,
-        )
-        for role_name, rule in (("schedule", schedule), ("alarm-state", alarm_rule)):
-            invoke_from_rule(f"{name}-{role_name}", rule, self.function, opts=child)
-
-        self.register_outputs({"function_name": self.function.name})
-
-
-def function_log_group_and_role(
-    name: str,
-    *,
-    function_name: str,
-    role_description: str,
-    key_arn: pulumi.Input[str] | None,
-    tags: dict[str, str],
-    opts: pulumi.ResourceOptions,
-) -> tuple[aws.cloudwatch.LogGroup, aws.iam.Role]:
-    """A Lambda function's log group (`{name}-logs`) and execution role (`{name}-role`).
-
-    The log group is declared before the function, so Lambda never creates it itself without
-    retention (LOG_RETENTION_DAYS days) or the KMS key. Shared by the canary hook, the A/B
-    evaluator and the drift job.
-    """
-    log_group = aws.cloudwatch.LogGroup(
-        f"{name}-logs",
-        name=f"/aws/lambda/{function_name}",
-        retention_in_days=LOG_RETENTION_DAYS,
-        kms_key_id=key_arn,
-        tags=tags,
-        opts=opts,
-    )
-    role = aws.iam.Role(
-        f"{name}-role",
-        assume_role_policy=json.dumps(iam.assume_role("lambda.amazonaws.com")),
-        description=role_description,
-        tags=tags,
-        opts=opts,
-    )
-    return log_group, role
-
-
-def invoke_from_rule(
-    name: str,
-    rule: aws.cloudwatch.EventRule,
-    function: aws.lambda_.Function,
-    *,
-    opts: pulumi.ResourceOptions,
-) -> None:
-    """Target `function` from an EventBridge rule (`{name}-target`) and let EventBridge invoke
-    it from that rule only (`{name}-invoke`, source ARN = the rule)."""
-    aws.cloudwatch.EventTarget(f"{name}-target", rule=rule.name, arn=function.arn, opts=opts)
-    aws.lambda_.Permission(
-        f"{name}-invoke",
-        action="lambda:InvokeFunction",
-        function=function.name,
-        principal="events.amazonaws.com",
-        source_arn=rule.arn,
-        opts=opts,
-    )
-
-
-def invoke_on_schedule(
-    name: str,
-    function: aws.lambda_.Function,
-    *,
-    every_minutes: int,
-    description: str,
-    tags: dict[str, str],
-    opts: pulumi.ResourceOptions,
-) -> aws.cloudwatch.EventRule:
-    """Invoke `function` every `every_minutes` minutes (EventBridge `rate(...)` rule `{name}`)."""
-    unit = "minute" if every_minutes == 1 else "minutes"
-    schedule = aws.cloudwatch.EventRule(
-        name,
-        description=description,
-        schedule_expression=f"rate({every_minutes} {unit})",
-        tags=tags,
-        opts=opts,
-    )
-    invoke_from_rule(name, schedule, function, opts=opts)
-    return schedule

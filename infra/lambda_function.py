@@ -1,0 +1,214 @@
+"""One Lambda component: the wiring the canary hook, the A/B evaluator and the drift job share.
+
+Each of them is a `LambdaComponent` with its own type token (`CanaryHook`, `AbEvaluator`,
+`DriftJob`, so their URNs are what they always were) that states only what differs, as a
+`FunctionSpec` (name, handler, sizes, environment, permissions, triggers); `declare_function`
+declares the rest the same way for all three, as children of the component:
+
+    {name}-logs            log group `/aws/lambda/<function>`, retention, the stack's KMS key,
+                           declared before the function so Lambda never creates it without them
+    {name}-role            execution role trusted by lambda.amazonaws.com
+    {name}-policy          its inline policy (the spec's, naming ARNs)
+    {name}-function        the function: runtime RUNTIME, code = the whole `lambdas/` folder
+    {name}-<trigger>       an EventBridge rule per trigger (a schedule or an event pattern),
+    {name}-<trigger>-target / -invoke   its target and the permission for that rule only
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+import pulumi_aws as aws
+
+from sagemaker_rollouts.infra import iam
+
+# The newest Lambda Python whose semantics our stdlib-only code is tested against (3.11+).
+# CPython 3.13 builds each dataclass's methods in one exec (its changelog: up to 20% faster class
+# creation), which is most of the hook's own cold-import cost; not measurable on this 3.11 machine.
+RUNTIME = "python3.13"
+LOG_RETENTION_DAYS = 30
+MAX_FUNCTION_NAME = 64  # Lambda CreateFunction FunctionName (botocore lambda model: max 64)
+
+
+def function_name(endpoint_name: str, suffix: str) -> str:
+    """`<endpoint><suffix>`, explicit (its log group name must be known before the function
+    exists) and at most 64 characters; a long endpoint name is shortened with a hash of the
+    whole name, so two long names stay distinct."""
+    if len(endpoint_name) + len(suffix) <= MAX_FUNCTION_NAME:
+        return f"{endpoint_name}{suffix}"
+    digest = hashlib.sha256(endpoint_name.encode()).hexdigest()[:8]
+    return f"{endpoint_name[: MAX_FUNCTION_NAME - len(suffix) - 9]}-{digest}{suffix}"
+
+
+def lambda_code() -> pulumi.AssetArchive:
+    """Every function's zip: the whole `lambdas/` folder (`infra/lambda_code.py`; stdlib + boto3
+    at runtime)."""
+    from sagemaker_rollouts.infra.lambda_code import lambda_archive_files
+
+    assets: dict[str, Any] = {
+        path: pulumi.FileAsset(str(src)) for path, src in sorted(lambda_archive_files().items())
+    }
+    return pulumi.AssetArchive(assets)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Invoke every `every_minutes` minutes (EventBridge `rate(...)` rule `{name}-{role}`)."""
+
+    role: str
+    every_minutes: int
+    description: str
+
+    def expression(self) -> str:
+        unit = "minute" if self.every_minutes == 1 else "minutes"
+        return f"rate({self.every_minutes} {unit})"
+
+
+@dataclass(frozen=True, slots=True)
+class EventPattern:
+    """Invoke on every event matching `pattern` (an EventBridge pattern, JSON text)."""
+
+    role: str
+    description: str
+    pattern: str
+
+
+Trigger = Schedule | EventPattern
+
+# The function's policy, given its log group's ARN: a JSON policy document (an Output).
+PolicyOf = Callable[[pulumi.Output[str]], pulumi.Output[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """What one function states; `declare_function` declares the rest the same for all.
+
+    `timeout` in seconds, `memory_size` in MB; `reserved_concurrency` None means unreserved;
+    `environment` holds names and specs only, never secrets; `triggers` in declaration order.
+    """
+
+    function_name: str
+    description: str
+    role_description: str
+    handler: str
+    timeout: int
+    memory_size: int
+    reserved_concurrency: int | None
+    environment: Mapping[str, Any]
+    policy: PolicyOf
+    triggers: tuple[Trigger, ...]
+
+
+class LambdaComponent(pulumi.ComponentResource):
+    """A component holding one Lambda function and its wiring (see the module docstring).
+
+    Subclasses call `pulumi.ComponentResource.__init__` with their own token, declare whatever
+    is theirs alone, then `declare_function` once.
+    """
+
+    # Attribute types for type checkers only: Pulumi resolves a resource class's runtime
+    # annotations with typing.get_type_hints on every registration (pulumi._types), which
+    # would import the pulumi_aws modules they name (e.g. glue) in every stack.
+    if TYPE_CHECKING:
+        function: aws.lambda_.Function
+
+    def declare_function(
+        self,
+        name: str,
+        spec: FunctionSpec,
+        *,
+        key_arn: pulumi.Input[str] | None,
+        tags: dict[str, str],
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> aws.lambda_.Function:
+        """Declare the log group, role, policy, function and triggers, register the outputs
+        (`function_name`) and return the function."""
+        child = pulumi.ResourceOptions(parent=self)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{spec.function_name}",
+            retention_in_days=LOG_RETENTION_DAYS,
+            kms_key_id=key_arn,
+            tags=tags,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=json.dumps(iam.assume_role("lambda.amazonaws.com")),
+            description=spec.role_description,
+            tags=tags,
+            opts=child,
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-policy", role=role.id, policy=spec.policy(log_group.arn), opts=child
+        )
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            name=spec.function_name,
+            description=spec.description,
+            runtime=RUNTIME,
+            handler=spec.handler,
+            code=lambda_code(),
+            role=role.arn,
+            timeout=spec.timeout,
+            memory_size=spec.memory_size,
+            reserved_concurrent_executions=spec.reserved_concurrency,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(spec.environment)),
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[log_group, role_policy, *depends_on]
+            ),
+        )
+        rules = [
+            (trigger.role, _rule(f"{name}-{trigger.role}", trigger, tags, child))
+            for trigger in spec.triggers
+        ]
+        for role_name, rule in rules:
+            _invoke_from_rule(f"{name}-{role_name}", rule, self.function, opts=child)
+        self.register_outputs({"function_name": self.function.name})
+        return self.function
+
+
+def _rule(
+    name: str, trigger: Trigger, tags: dict[str, str], opts: pulumi.ResourceOptions
+) -> aws.cloudwatch.EventRule:
+    if isinstance(trigger, Schedule):
+        return aws.cloudwatch.EventRule(
+            name,
+            description=trigger.description,
+            schedule_expression=trigger.expression(),
+            tags=tags,
+            opts=opts,
+        )
+    return aws.cloudwatch.EventRule(
+        name,
+        description=trigger.description,
+        event_pattern=trigger.pattern,
+        tags=tags,
+        opts=opts,
+    )
+
+
+def _invoke_from_rule(
+    name: str,
+    rule: aws.cloudwatch.EventRule,
+    function: aws.lambda_.Function,
+    *,
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """Target `function` from an EventBridge rule (`{name}-target`) and let EventBridge invoke
+    it from that rule only (`{name}-invoke`, source ARN = the rule)."""
+    aws.cloudwatch.EventTarget(f"{name}-target", rule=rule.name, arn=function.arn, opts=opts)
+    aws.lambda_.Permission(
+        f"{name}-invoke",
+        action="lambda:InvokeFunction",
+        function=function.name,
+        principal="events.amazonaws.com",
+        source_arn=rule.arn,
+        opts=opts,
+    )

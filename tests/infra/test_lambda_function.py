@@ -1,0 +1,88 @@
+"""The canary hook, the A/B evaluator and the drift job are one Lambda component, wired alike."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from sagemaker_rollouts.infra.lambda_code import lambda_archive_files
+from sagemaker_rollouts.infra.lambda_function import MAX_FUNCTION_NAME, function_name
+from sagemaker_rollouts.infra.mockrun import OfflineRun, RecordedResource, run_offline
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTION = "aws:lambda/function:Function"
+
+
+@cache
+def stack(name: str) -> OfflineRun:
+    result = run_offline(ROOT / f"Pulumi.{name}.yaml")
+    result.raise_error()
+    return result
+
+
+def children(result: OfflineRun, parent: str, type_: str) -> list[RecordedResource]:
+    return [r for r in result.resources if r.parent == parent and r.type == type_]
+
+
+@pytest.mark.parametrize(
+    ("stack_name", "component", "handler", "triggers"),
+    [
+        ("canary", "CanaryHook", "canary_hook.handler", 2),
+        ("canary-drift", "DriftJob", "drift_job.handler", 1),
+        ("ab", "AbEvaluator", "ab_evaluator.handler", 1),
+    ],
+)
+def test_each_function_has_the_same_wiring_under_its_own_component(
+    stack_name: str, component: str, handler: str, triggers: int
+) -> None:
+    result = stack(stack_name)
+    (fn,) = [
+        r
+        for r in result.of_type(FUNCTION)
+        if r.parent is not None and r.parent.split("::")[-2].endswith(f"index:{component}")
+    ]
+    assert fn.parent is not None
+    name = fn.inputs["name"]
+    assert len(name) <= MAX_FUNCTION_NAME
+    assert fn.inputs["handler"] == f"sagemaker_rollouts.lambdas.{handler}"
+    assert fn.inputs["runtime"] == "python3.13"
+    assert sorted(fn.inputs["code"].assets) == sorted(lambda_archive_files())
+
+    (logs,) = children(result, fn.parent, "aws:cloudwatch/logGroup:LogGroup")
+    assert logs.inputs["name"] == f"/aws/lambda/{name}"
+    assert logs.inputs["retentionInDays"] == 30
+    (role,) = children(result, fn.parent, "aws:iam/role:Role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    (policy,) = children(result, fn.parent, "aws:iam/rolePolicy:RolePolicy")
+    # Declared after its log group and policy: Lambda never writes logs Pulumi does not own.
+    assert {logs.urn, policy.urn} <= set(fn.depends_on)
+
+    rules = children(result, fn.parent, "aws:cloudwatch/eventRule:EventRule")
+    targets = children(result, fn.parent, "aws:cloudwatch/eventTarget:EventTarget")
+    permissions = children(result, fn.parent, "aws:lambda/permission:Permission")
+    assert len(rules) == len(targets) == len(permissions) == triggers
+    for rule in rules:
+        assert f"{rule.name}-target" in {t.name for t in targets}
+        assert f"{rule.name}-invoke" in {p.name for p in permissions}
+    for p in permissions:
+        assert p.inputs["principal"] == "events.amazonaws.com"
+        assert p.inputs["function"] == name
+        assert ":rule/" in p.inputs["sourceArn"]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "suffix"),
+    [
+        ("fraud", "-canary-hook"),
+        ("e" * 60, "-drift"),
+        ("e" * 80, "-ab-evaluator"),
+    ],
+)
+def test_function_names_fit_lambdas_limit_and_stay_distinct(endpoint: str, suffix: str) -> None:
+    name = function_name(endpoint, suffix)
+    assert len(name) <= MAX_FUNCTION_NAME and name.endswith(suffix)
+    assert name != function_name(endpoint + "x", suffix)
