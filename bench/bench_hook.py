@@ -29,12 +29,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sagemaker_rollouts.cli.moto_server import moto_server  # noqa: E402
 from sagemaker_rollouts.infra.lambda_code import build_zip  # noqa: E402
 from sagemaker_rollouts.lambdas import store  # noqa: E402
 from sagemaker_rollouts.lambdas.aws_adapter import Clients, make_clients  # noqa: E402
 from sagemaker_rollouts.lambdas.canary_hook import run  # noqa: E402
 from sagemaker_rollouts.lambdas.rollout import RolloutSpec, Step  # noqa: E402
+from sagemaker_rollouts.simulator.moto_server import moto_server  # noqa: E402
 
 RUNS = 15
 T0 = 1_700_000_000.0

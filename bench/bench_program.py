@@ -6,10 +6,10 @@
 For N canary endpoints (copies of the canary sample's endpoint) it runs, each in a fresh
 interpreter, in interleaved pairs (product first in even rounds, baseline first in odd ones):
 - `product`: the real program under the recording mocks of `rollout plan`
-  (`infra.mockrun.run_offline`: validate, plan, render; the offline runner's collector policy on);
+  (`simulator.mockrun.run_offline`: validate, plan, render; the offline runner's collector policy on);
 - `baseline`: `bench/handwritten_canary.py`, a plain program of real pulumi_aws classes declaring
   the very same resources with the same inputs, under the same mocks
-  (`infra.mockrun.run_function_offline`, the interpreter's collector defaults).
+  (`simulator.mockrun.run_function_offline`, the interpreter's collector defaults).
 Before timing, both run once in one process and their recordings are compared resource by
 resource (URN, inputs, dependencies, options, stack outputs); every timed child also reports a
 digest of its recording, and the two must agree at every size (exit 1 otherwise).
@@ -58,7 +58,7 @@ def stack_config(n: int) -> dict[str, Any]:
 
 def normalized(run: Any) -> list[Any]:
     """A recording as comparable data: resources by URN with redacted inputs and options."""
-    from sagemaker_rollouts.infra.mockrun import redact
+    from sagemaker_rollouts.simulator.mockrun import redact
 
     rows = [
         [
@@ -84,7 +84,7 @@ def digest(run: Any) -> str:
 
 
 def run_product(n: int) -> Any:
-    from sagemaker_rollouts.infra.mockrun import run_offline
+    from sagemaker_rollouts.simulator.mockrun import run_offline
 
     return run_offline(config=stack_config(n))
 
@@ -93,14 +93,14 @@ def run_baseline(n: int) -> Any:
     sys.path.insert(0, str(ROOT / "bench"))
     from handwritten_canary import program
 
-    from sagemaker_rollouts.infra.mockrun import run_function_offline
+    from sagemaker_rollouts.simulator.mockrun import run_function_offline
 
     return run_function_offline(lambda: program(n))
 
 
 def child(kind: str, n: int) -> int:
     """One timed run in this (fresh) process; prints one JSON line."""
-    import sagemaker_rollouts.infra.mockrun  # imports outside the timed run
+    import sagemaker_rollouts.simulator.mockrun  # imports outside the timed run
 
     if kind == "product":
         import sagemaker_rollouts.infra.program  # noqa: F401

@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sagemaker_rollouts.cli import cmd_rehearse  # noqa: E402
-from sagemaker_rollouts.cli.scenario import load_scenario  # noqa: E402
+from sagemaker_rollouts.simulator import rehearsal  # noqa: E402
+from sagemaker_rollouts.simulator.scenario import load_scenario  # noqa: E402
 
 RUNS = 1  # each row is long enough (0.3-3 s) that one run after the warm-up is stable to ~10%
 BASELINE_SECONDS = 7200
@@ -48,7 +48,7 @@ def _timed(path: Path, *, skip: bool, duration: int | None = None) -> tuple[floa
         )
         loaded = replace(loaded, scenario=short)
     t0 = time.perf_counter()
-    summary, result = cmd_rehearse.summarize(ROOT, loaded, None, None, skip_quiet=skip)
+    summary, result = rehearsal.summarize(ROOT, loaded, None, None, skip_quiet=skip)
     wall = time.perf_counter() - t0
     steps = [s.as_json() for s in (result.steps if result is not None else summary.steps)]
     return wall, loaded.scenario.duration, steps

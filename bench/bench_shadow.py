@@ -38,7 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sagemaker_rollouts.cli import capture_gen  # noqa: E402
+from sagemaker_rollouts.simulator import capture_gen  # noqa: E402
 
 SPEC = capture_gen.CaptureSpec(disagree_percent=2.0, sampling_percent=100, gap_ms=3)
 WINDOW_S = 5

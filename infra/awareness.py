@@ -9,7 +9,7 @@ canary endpoint's candidate rollout (its id is `RolloutSpec.rollout_id`, known f
 - anything else, or no record: render the plan as it is.
 
 The reader for real runs queries the stack's state table through `sagemaker_rollouts.lambdas.store.read_outcome`.
-Offline runs (`sagemaker_rollouts.infra.mockrun`) install an override for the duration of one run, so `rollout plan`
+Offline runs (`sagemaker_rollouts.simulator.mockrun`) install an override for the duration of one run, so `rollout plan`
 and the tests never call AWS.
 """
 

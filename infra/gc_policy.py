@@ -24,7 +24,7 @@ ones alive at the start, which a program keeps to its end anyway.
 Who gets it:
 - the project's own program (`__main__.py`, a process the Pulumi language host starts for one
   evaluation) calls `for_this_program()` once and keeps it to the end of the process;
-- the offline runner (`infra.mockrun.run_offline`, what `rollout plan` and the tests use) wraps
+- the offline runner (`simulator.mockrun.run_offline`, what `rollout plan` and the tests use) wraps
   each run in `rare_full_collections()` and restores the caller's settings afterwards;
 - a user's own program that declares the `RolloutEndpoint` component is NOT changed: the
   component never touches the collector (a library must not retune its host process behind its

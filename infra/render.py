@@ -41,7 +41,7 @@ def render(
     """Declare everything `plan` describes (no stack exports: see `stack_outputs`).
 
     `outcomes` maps a rollout id to its recorded outcome; None reads the stack's state table
-    (or, inside `sagemaker_rollouts.infra.mockrun`, the offline run's reader). Invariant: a rolled-back candidate
+    (or, inside `sagemaker_rollouts.simulator.mockrun`, the offline run's reader). Invariant: a rolled-back candidate
     raises `RolledBackCandidateError` before any resource is declared. `opts` (provider, parent,
     aliases) go to the stack's components, hence to every resource; the identity lookups use the
     same provider and parent.

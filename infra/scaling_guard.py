@@ -90,7 +90,7 @@ _OVERRIDE: contextvars.ContextVar[ScalingRegistry | None] = contextvars.ContextV
 
 
 def set_override(registry: ScalingRegistry | None) -> None:
-    """Use `registry` in the current context (offline runs: `infra.mockrun`)."""
+    """Use `registry` in the current context (offline runs: `simulator.mockrun`)."""
     _OVERRIDE.set(registry)
 
 

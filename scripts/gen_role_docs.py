@@ -54,7 +54,7 @@ def _lambda_kind(logical: str) -> str:
 
 
 def _generic(text: str, stack: str) -> str:
-    from sagemaker_rollouts.infra.mockrun import ACCOUNT_ID
+    from sagemaker_rollouts.simulator.mockrun import ACCOUNT_ID
 
     out = text.replace(ACCOUNT_ID, "<account>")
     for region in ("us-east-1", "eu-west-1"):  # the sample stacks' regions
@@ -108,7 +108,7 @@ def _statements(docs: Iterable[dict[str, Any]], stack: str, *, reasons: bool = T
 
 
 def render() -> str:
-    from sagemaker_rollouts.infra.mockrun import run_offline
+    from sagemaker_rollouts.simulator.mockrun import run_offline
 
     sections: dict[str, tuple[str, list[str]]] = {}
     boundary: list[str] = []

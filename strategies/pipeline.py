@@ -3,7 +3,7 @@
 Every entry point goes through here, so the same config gives the same answer everywhere: the
 project program (`infra/program.py`, stack files), the `RolloutEndpoint` component (Python,
 `infra/component.py`) and its multi-language twin (`infra/multilang.py`), `rollout plan` /
-`rehearse` (`sagemaker_rollouts/cli/stack.py`) and the offline runner (`infra/mockrun.py`, which
+`rehearse` (`sagemaker_rollouts/cli/stack.py`) and the offline runner (`sagemaker_rollouts/simulator/mockrun.py`, which
 runs the program).
 
 Theory of operation. Raw values in (a stack file's project keys, or one component's args with the

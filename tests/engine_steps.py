@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from sagemaker_rollouts.infra.mockrun import OfflineRun, RecordedResource
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, RecordedResource
 from tests import resource_diff
 
 Op = Literal["create", "update", "delete", "forget"]

@@ -11,7 +11,7 @@ host `pulumi-language-python` starts for `pulumi preview`/`up`):
   "user actionable message shown" code).
 
 The engine prints each error diagnostic as `error: <message>` under the stack's diagnostics. Here
-the program runs under the recording mocks of `sagemaker_rollouts.infra.mockrun` (no engine, no
+the program runs under the recording mocks of `sagemaker_rollouts.simulator.mockrun` (no engine, no
 AWS), through exactly that path: `runpy.run_path` of the real `__main__.py` (or a user's program
 file), then the same two `except` clauses.
 """
@@ -29,7 +29,7 @@ from typing import Any
 import pulumi
 
 from sagemaker_rollouts.infra import awareness
-from sagemaker_rollouts.infra.mockrun import OfflineRun, run_function_offline
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, run_function_offline
 
 UNHANDLED_EXIT = 32  # PYTHON_PROCESS_EXITED_AFTER_SHOWING_USER_ACTIONABLE_MESSAGE_CODE
 HEADLINE = "Program failed with an unhandled exception:"

@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from sagemaker_rollouts.cli.moto_server import moto_server
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.lambdas.aws_adapter import Clients, make_clients
 from sagemaker_rollouts.lambdas.canary_hook import run
 from sagemaker_rollouts.lambdas.controller import RolloutState
 from sagemaker_rollouts.lambdas.rollout import RolloutSpec, Step
 from sagemaker_rollouts.lambdas.store import HistoryRow, read_history, read_state
+from sagemaker_rollouts.simulator.moto_server import moto_server
 
 REGION = "us-east-1"
 STEPS = (Step(10, 300), Step(50, 300), Step(100, 300))

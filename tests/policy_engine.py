@@ -33,8 +33,8 @@ from pulumi_policy import EnforcementLevel, Policy
 from pulumi_policy.policy import _PolicyAnalyzerServicer  # type: ignore[reportPrivateUsage]
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from sagemaker_rollouts.infra.mockrun import OfflineRun, RecordedResource
 from sagemaker_rollouts.infra.policy_pack import PACK_NAME, pack_policies
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, RecordedResource
 
 PREVIEW_PREFIX = "can't run policy"
 _LEVELS = {

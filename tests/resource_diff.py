@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sagemaker_rollouts.infra.mockrun import OfflineRun, RecordedResource, redact
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, RecordedResource, redact
 from sagemaker_rollouts.strategies.lifecycle import ALL_BUT_TAGS, FORCE_NEW, Effect
 
 _TAGS = {"tags", "tagsAll"}

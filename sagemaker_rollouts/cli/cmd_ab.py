@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     ep = select_ab_endpoint(stack.plan, args.endpoint)
     spec = evaluator_of(ep)
     assert spec is not None  # select_ab_endpoint returns evaluated endpoints only
-    from sagemaker_rollouts.cli.provision import AwsClients
+    from sagemaker_rollouts.simulator.provision import AwsClients
 
     aws = AwsClients.create(stack.plan.region)
     from sagemaker_rollouts.lambdas.aws_adapter import read_endpoint

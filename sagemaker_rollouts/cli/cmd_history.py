@@ -30,8 +30,8 @@ from rich.markup import escape
 
 from sagemaker_rollouts.cli import render
 from sagemaker_rollouts.cli.errors import EXIT_OK, UsageError
-from sagemaker_rollouts.cli.provision import AwsClients
 from sagemaker_rollouts.cli.stack import load_stack, select_endpoint
+from sagemaker_rollouts.simulator.provision import AwsClients
 from sagemaker_rollouts.strategies import native
 from sagemaker_rollouts.strategies.plan import (
     ABPlan,

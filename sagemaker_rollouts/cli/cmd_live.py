@@ -32,7 +32,6 @@ from sagemaker_rollouts.cli.errors import (
     EXIT_USAGE,
     UsageError,
 )
-from sagemaker_rollouts.cli.provision import AwsClients, find_topic_arn
 from sagemaker_rollouts.cli.stack import load_stack, rollout_of, select_endpoint
 from sagemaker_rollouts.lambdas.controller import (
     INTENT_TTL_SECONDS,
@@ -41,6 +40,7 @@ from sagemaker_rollouts.lambdas.controller import (
     command_name,
 )
 from sagemaker_rollouts.lambdas.rollout import RolloutSpec
+from sagemaker_rollouts.simulator.provision import AwsClients, find_topic_arn
 from sagemaker_rollouts.strategies import dashboard, native
 from sagemaker_rollouts.strategies.plan import (
     BlueGreenPlan,

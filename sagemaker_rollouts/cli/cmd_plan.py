@@ -1,7 +1,7 @@
 """`rollout plan`: what a stack would declare and how its strategy behaves, without AWS or Pulumi.
 
 The resource list comes from running the real Pulumi program in-process under mocks
-(`sagemaker_rollouts.infra.mockrun.run_offline`), so it is exactly what `pulumi up` would register.
+(`sagemaker_rollouts.simulator.mockrun.run_offline`), so it is exactly what `pulumi up` would register.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         return run_program(program, args, png)
     esc_dir = None if getattr(args, "esc_dir", None) is None else Path(args.esc_dir)
     stack = load_stack(Path(args.dir), args.stack, esc_dir=esc_dir)
-    from sagemaker_rollouts.infra.mockrun import (
+    from sagemaker_rollouts.simulator.mockrun import (
         run_offline,  # imports pulumi: only this command pays for it
     )
 

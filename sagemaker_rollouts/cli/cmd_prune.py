@@ -16,8 +16,8 @@ from rich.table import Table
 
 from sagemaker_rollouts.cli import render
 from sagemaker_rollouts.cli.errors import EXIT_OK
-from sagemaker_rollouts.cli.provision import AwsClients
 from sagemaker_rollouts.cli.stack import load_stack
+from sagemaker_rollouts.simulator.provision import AwsClients
 from sagemaker_rollouts.strategies.native import DEPLOYED_CONFIG_TAG
 from sagemaker_rollouts.strategies.prune import PrunePlan, prune_plan
 

@@ -347,7 +347,7 @@ def shadow_report(
 
 
 def _clients(plan: DeploymentPlan) -> Any:
-    from sagemaker_rollouts.cli.provision import AwsClients
+    from sagemaker_rollouts.simulator.provision import AwsClients
 
     return AwsClients.create(plan.region)
 

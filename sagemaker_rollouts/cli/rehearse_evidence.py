@@ -109,8 +109,8 @@ class Outcome:
 
 def run(args: argparse.Namespace) -> int:
     """`rollout rehearse --scenario FILE` for an evidence scenario."""
-    from sagemaker_rollouts.cli.moto_server import moto_server
     from sagemaker_rollouts.cli.stack import load_stack
+    from sagemaker_rollouts.simulator.moto_server import moto_server
 
     path = Path(args.scenario)
     sc = load(path)
@@ -134,8 +134,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _shadow(plan: Any, sc: EvidenceScenario, feed: ShadowFeed, wanted: str | None) -> Outcome:
-    from sagemaker_rollouts.cli import capture_gen, cmd_shadow
-    from sagemaker_rollouts.cli.provision import AwsClients
+    from sagemaker_rollouts.cli import cmd_shadow
+    from sagemaker_rollouts.simulator import capture_gen
+    from sagemaker_rollouts.simulator.provision import AwsClients
 
     ep = cmd_shadow.select_shadow_endpoint(plan, wanted if wanted is not None else sc.endpoint)
     report = cmd_shadow.report_of(ep)
@@ -226,9 +227,9 @@ def _shadow(plan: Any, sc: EvidenceScenario, feed: ShadowFeed, wanted: str | Non
 
 def _ab(plan: Any, sc: EvidenceScenario, feed: AbFeed, wanted: str | None) -> Outcome:
     from sagemaker_rollouts.cli import cmd_ab
-    from sagemaker_rollouts.cli.provision import AwsClients, provision
     from sagemaker_rollouts.lambdas import ab_evaluator
     from sagemaker_rollouts.lambdas.aws_adapter import Clients
+    from sagemaker_rollouts.simulator.provision import AwsClients, provision
 
     ep = cmd_ab.select_ab_endpoint(plan, wanted if wanted is not None else sc.endpoint)
     spec = cmd_ab.evaluator_of(ep)

@@ -99,7 +99,7 @@ def run_program_offline(program: ProgramDir, stack: str) -> ProgramRun:
     import sys
 
     from sagemaker_rollouts.infra import component
-    from sagemaker_rollouts.infra.mockrun import read_stack_config, run_function_offline
+    from sagemaker_rollouts.simulator.mockrun import read_stack_config, run_function_offline
 
     stack_file = stack_path(program.directory, stack)
     try:

@@ -78,16 +78,16 @@ def test_a_broken_drift_job_holds_the_canary_and_never_reads_as_no_drift(
     """The baseline object is gone (as the capture lifecycle rule used to delete it): every run
     fails, publishes no score and reports DriftJobFailed; the gates stay INSUFFICIENT_DATA and
     the canary holds at its first step, where the same captures let it advance otherwise."""
-    from sagemaker_rollouts.cli import cmd_rehearse
+    from sagemaker_rollouts.simulator import rehearsal
 
-    start = cmd_rehearse._DriftFeed.start  # pyright: ignore[reportPrivateUsage]
+    start = rehearsal._DriftFeed.start  # pyright: ignore[reportPrivateUsage]
 
     def without_baseline(aws: Any, endpoint: Any, scenario: Any, base: float) -> Any:
         feed = start(aws, endpoint, scenario, base)
         aws.s3.delete_object(Bucket=feed.bucket, Key=feed.plan.job.baseline_key)
         return feed
 
-    monkeypatch.setattr(cmd_rehearse._DriftFeed, "start", staticmethod(without_baseline))  # pyright: ignore[reportPrivateUsage]
+    monkeypatch.setattr(rehearsal._DriftFeed, "start", staticmethod(without_baseline))  # pyright: ignore[reportPrivateUsage]
     broken = tmp_path / "broken.yaml"
     broken.write_text(
         SCENARIO.read_text()

@@ -19,10 +19,10 @@ import pytest
 
 from sagemaker_rollouts.cli import cmd_live
 from sagemaker_rollouts.cli.main import main
-from sagemaker_rollouts.cli.moto_server import moto_server
-from sagemaker_rollouts.cli.provision import AwsClients
 from sagemaker_rollouts.infra.awareness import RolledBackDeploymentError
-from sagemaker_rollouts.infra.mockrun import read_stack_config, run_offline
+from sagemaker_rollouts.simulator.mockrun import read_stack_config, run_offline
+from sagemaker_rollouts.simulator.moto_server import moto_server
+from sagemaker_rollouts.simulator.provision import AwsClients
 from sagemaker_rollouts.strategies import native
 from sagemaker_rollouts.strategies.native import LiveEndpoint, check_deploy, phase
 from tests.moto_fixtures import patch_response

@@ -21,12 +21,12 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from sagemaker_rollouts.cli.main import main
-from sagemaker_rollouts.cli.moto_server import moto_server
-from sagemaker_rollouts.cli.provision import AwsClients, provision
 from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.lambdas.aws_adapter import make_clients
 from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
+from sagemaker_rollouts.simulator.moto_server import moto_server
+from sagemaker_rollouts.simulator.provision import AwsClients, provision
 from tests.plan_fixtures import rollout_of
 
 ROOT = Path(__file__).resolve().parents[2]

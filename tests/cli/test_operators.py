@@ -17,13 +17,13 @@ import pytest
 
 from sagemaker_rollouts.cli import cmd_history
 from sagemaker_rollouts.cli.main import EXIT_CODES, _parser, main  # pyright: ignore[reportPrivateUsage]
-from sagemaker_rollouts.cli.moto_server import moto_server
-from sagemaker_rollouts.cli.provision import AwsClients, provision
 from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.lambdas.aws_adapter import make_clients
 from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
 from sagemaker_rollouts.lambdas.controller import RolloutState
+from sagemaker_rollouts.simulator.moto_server import moto_server
+from sagemaker_rollouts.simulator.provision import AwsClients, provision
 from tests.moto_fixtures import answer_alarm_history
 from tests.plan_fixtures import rollout_of
 

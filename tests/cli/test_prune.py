@@ -11,8 +11,8 @@ import pytest
 
 from sagemaker_rollouts.cli import cmd_prune
 from sagemaker_rollouts.cli.main import main
-from sagemaker_rollouts.cli.moto_server import moto_server
-from sagemaker_rollouts.cli.provision import AwsClients
+from sagemaker_rollouts.simulator.moto_server import moto_server
+from sagemaker_rollouts.simulator.provision import AwsClients
 from sagemaker_rollouts.strategies.native import DEPLOYED_CONFIG_TAG
 from sagemaker_rollouts.strategies.prune import prune_plan
 from tests.moto_fixtures import patch_response

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from sagemaker_rollouts.cli import cmd_rehearse
 from sagemaker_rollouts.lambdas import canary_hook
+from sagemaker_rollouts.simulator import rehearsal
 from sagemaker_rollouts.strategies.plan import CanaryPlan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ def _run(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(canary_hook, "run", counted)
-    stack, endpoint, loaded, resolved = cmd_rehearse.prepare(ROOT, path)
+    stack, endpoint, loaded, resolved = rehearsal.prepare(ROOT, path)
     if baseline:  # the stable fleet's alarms as baseline alarms: they hold, never roll back
         canary = endpoint.strategy_plan
         assert isinstance(canary, CanaryPlan)
@@ -60,7 +60,7 @@ def _run(
         stable = tuple(a.name for a in endpoint.alarms if a.variant == spec.stable_variant)
         rollout = replace(spec, baseline_alarms=stable)
         endpoint = replace(endpoint, strategy_plan=replace(canary, rollout=rollout))
-    result = cmd_rehearse.rehearse(stack, endpoint, loaded, resolved, skip_quiet=skip)
+    result = rehearsal.rehearse(stack, endpoint, loaded, resolved, skip_quiet=skip)
     return [s.as_json() for s in result.steps], calls
 
 

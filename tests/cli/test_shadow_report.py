@@ -16,8 +16,6 @@ from botocore.stub import Stubber
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sagemaker_rollouts.cli import capture_gen
-from sagemaker_rollouts.cli.capture_gen import CaptureSpec, record
 from sagemaker_rollouts.cli.main import main
 from sagemaker_rollouts.cli.shadow_engine import (
     AthenaEngine,
@@ -26,6 +24,8 @@ from sagemaker_rollouts.cli.shadow_engine import (
     to_duckdb,
     variant_metrics,
 )
+from sagemaker_rollouts.simulator import capture_gen
+from sagemaker_rollouts.simulator.capture_gen import CaptureSpec, record
 from sagemaker_rollouts.strategies.shadow_compare import (
     PAIRING_ROUNDS,
     WHOLE_ANSWER,

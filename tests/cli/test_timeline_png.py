@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from sagemaker_rollouts.cli.main import main
-from sagemaker_rollouts.cli.rehearse_native import rehearse_native
-from sagemaker_rollouts.cli.scenario import load_scenario
 from sagemaker_rollouts.cli.stack import load_stack
 from sagemaker_rollouts.cli.timeline import Marker, Series, Span, label_rows, write_png
+from sagemaker_rollouts.simulator.native import rehearse_native
+from sagemaker_rollouts.simulator.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sagemaker_rollouts.infra.endpoint import ADOPT_IGNORES
-from sagemaker_rollouts.infra.mockrun import OfflineRun, read_stack_config, run_offline
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, read_stack_config, run_offline
 from sagemaker_rollouts.strategies.config import ConfigError
 from tests import engine_steps
 

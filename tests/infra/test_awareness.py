@@ -7,10 +7,10 @@ import json
 import pytest
 
 from sagemaker_rollouts.infra.awareness import RolledBackCandidateError
-from sagemaker_rollouts.infra.mockrun import OfflineRun, run_function_offline
 from sagemaker_rollouts.infra.program import export_outputs
 from sagemaker_rollouts.infra.render import render
 from sagemaker_rollouts.lambdas.rollout import RolloutOutcome
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, run_function_offline
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
 from tests import plan_fixtures as fx
 
@@ -124,8 +124,8 @@ def test_only_canary_candidates_are_looked_up() -> None:
 def test_the_real_reader_finds_nothing_before_the_first_up() -> None:
     """Stands in for the first `pulumi up` in an account: the state table does not exist yet,
     so DynamoDB answers ResourceNotFoundException and the reader reports no outcome."""
-    from sagemaker_rollouts.cli.moto_server import moto_server
     from sagemaker_rollouts.infra.awareness import dynamodb_reader
+    from sagemaker_rollouts.simulator.moto_server import moto_server
 
     with moto_server():
         read = dynamodb_reader("sagemaker-rollouts-test-rollouts", "us-east-1")
@@ -143,10 +143,10 @@ def test_the_state_table_is_read_in_one_batch_per_hundred_rollouts(rollouts: int
     """Deploy-time reads before anything is declared: one BatchGetItem per 100 canary rollouts
     (DynamoDB's limit per request), not one GetItem per endpoint. Stands in for a stack whose
     canaries ran: every other rollout has a state item, the rest none yet."""
-    from sagemaker_rollouts.cli.moto_server import moto_server
     from sagemaker_rollouts.infra.awareness import dynamodb_reader, read_outcomes
     from sagemaker_rollouts.lambdas import store
     from sagemaker_rollouts.lambdas.controller import RolloutState
+    from sagemaker_rollouts.simulator.moto_server import moto_server
 
     table = "sagemaker-rollouts-batch-rollouts"
     ids = [f"fraud-{i}/fp/1" for i in range(rollouts)]

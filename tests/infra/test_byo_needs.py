@@ -17,7 +17,7 @@ import yaml
 from google.protobuf import json_format
 
 from sagemaker_rollouts import RolloutEndpoint
-from sagemaker_rollouts.infra.mockrun import (
+from sagemaker_rollouts.simulator.mockrun import (
     ACCOUNT_ID,
     OfflineRun,
     run_function_offline,

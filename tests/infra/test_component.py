@@ -14,8 +14,8 @@ import yaml
 from sagemaker_rollouts import RolloutEndpoint, RolloutEndpointArgs
 from sagemaker_rollouts.infra import policies
 from sagemaker_rollouts.infra.awareness import RolledBackCandidateError
-from sagemaker_rollouts.infra.mockrun import OfflineRun, RecordedResource, run_function_offline
 from sagemaker_rollouts.lambdas.rollout import RolloutOutcome
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, RecordedResource, run_function_offline
 from sagemaker_rollouts.strategies.config import ConfigError
 
 COMPONENT = "sagemaker-rollouts:index:RolloutEndpoint"

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from sagemaker_rollouts.infra import policies
-from sagemaker_rollouts.infra.mockrun import OfflineRun, RecordedResource, run_function_offline
 from sagemaker_rollouts.infra.program import export_outputs
 from sagemaker_rollouts.infra.render import render
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, RecordedResource, run_function_offline
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
 from tests import plan_fixtures as fx
 

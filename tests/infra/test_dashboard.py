@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sagemaker_rollouts.infra.mockrun import OfflineRun, run_offline, stack_name_of
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, run_offline, stack_name_of
 from sagemaker_rollouts.strategies import dashboard
 from sagemaker_rollouts.strategies.plan import EndpointPlan
 from tests import plan_fixtures as fx

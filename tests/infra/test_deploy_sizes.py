@@ -4,7 +4,7 @@ from many keys together (the canary hook's Lambda environment, its inline IAM po
 alarms its DescribeAlarms call and its EventBridge pattern name).
 
 The sizes are measured by `infra.limits` with the same functions the resources use; the tests
-check that against what the program really declares under mocks (infra/mockrun.py stands in for
+check that against what the program really declares under mocks (sagemaker_rollouts/simulator/mockrun.py stands in for
 the engine: account 123456789012, KMS key ids as UUIDs, explicit names as given), so the check
 and the resources cannot drift apart.
 """
@@ -19,7 +19,7 @@ import pytest
 
 from sagemaker_rollouts import RolloutEndpoint
 from sagemaker_rollouts.infra import limits
-from sagemaker_rollouts.infra.mockrun import OfflineRun, run_function_offline, run_offline
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, run_function_offline, run_offline
 from sagemaker_rollouts.strategies.config import ConfigError, load_config
 from sagemaker_rollouts.strategies.planner import build_plan
 from tests.plan_fixtures import rollout_of

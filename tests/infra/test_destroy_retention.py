@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sagemaker_rollouts.infra.mockrun import OfflineRun, read_stack_config, run_offline
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, read_stack_config, run_offline
 from sagemaker_rollouts.strategies.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
 """Every way from a config to resources gives the same answer for the same config.
 
 The entry points: the pure pipeline (`strategies.pipeline.validate_stack`), the project program
-run under recording mocks (`infra.mockrun.run_offline`, what `pulumi up` runs), the CLI's stack
+run under recording mocks (`simulator.mockrun.run_offline`, what `pulumi up` runs), the CLI's stack
 loader (`rollout plan` / `rehearse`), `RolloutEndpoint` with a mapping, with the typed
 `RolloutEndpointArgs(...)`, and the multi-language component. A stack file names key paths
 `endpoints.<key>.x`; a component's args name them `x`; otherwise the lines must be equal.
@@ -21,7 +21,7 @@ from sagemaker_rollouts import RolloutEndpoint, RolloutEndpointArgs
 from sagemaker_rollouts.cli.errors import UsageError
 from sagemaker_rollouts.cli.stack import load_stack
 from sagemaker_rollouts.infra import multilang
-from sagemaker_rollouts.infra.mockrun import OfflineRun, run_function_offline, run_offline
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, run_function_offline, run_offline
 from sagemaker_rollouts.strategies.config_errors import ConfigError
 from sagemaker_rollouts.strategies.pipeline import Origin, validate_stack
 

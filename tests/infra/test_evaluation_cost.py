@@ -18,8 +18,8 @@ import pulumi
 import pytest
 
 from sagemaker_rollouts.infra import gc_policy
-from sagemaker_rollouts.infra.mockrun import run_function_offline, run_offline
 from sagemaker_rollouts.lambdas.rollout import RolloutOutcome
+from sagemaker_rollouts.simulator.mockrun import run_function_offline, run_offline
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,7 +110,7 @@ def test_the_project_program_sets_the_policy_before_it_declares_anything(
 
 
 def _canary_config() -> dict[str, object]:
-    from sagemaker_rollouts.infra.mockrun import read_stack_config
+    from sagemaker_rollouts.simulator.mockrun import read_stack_config
 
     return read_stack_config(ROOT / "Pulumi.canary.yaml")
 
@@ -137,7 +137,7 @@ def test_a_canary_stack_imports_no_glue_and_no_evidence_module() -> None:
     code = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from sagemaker_rollouts.infra.mockrun import run_offline\n"
+        "from sagemaker_rollouts.simulator.mockrun import run_offline\n"
         "run_offline(Path('Pulumi.canary.yaml')).raise_error()\n"
         "names = ['pulumi_aws.glue', 'sagemaker_rollouts.strategies.shadow_compare',\n"
         "         'sagemaker_rollouts.lambdas.ab_winner', 'sagemaker_rollouts.lambdas.drift',\n"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sagemaker_rollouts.infra.mockrun import run_offline
+from sagemaker_rollouts.simulator.mockrun import run_offline
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 
 from sagemaker_rollouts.infra import policies
-from sagemaker_rollouts.infra.mockrun import (
+from sagemaker_rollouts.infra.program import export_outputs
+from sagemaker_rollouts.infra.render import render
+from sagemaker_rollouts.simulator.mockrun import (
     OfflineRun,
     RecordedResource,
     read_stack_config,
     run_function_offline,
     run_offline,
 )
-from sagemaker_rollouts.infra.program import export_outputs
-from sagemaker_rollouts.infra.render import render
 from sagemaker_rollouts.strategies.config import PROJECT, load_config
 from sagemaker_rollouts.strategies.plan import ShadowPlan
 from sagemaker_rollouts.strategies.planner import build_plan

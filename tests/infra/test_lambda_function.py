@@ -10,7 +10,7 @@ import pytest
 
 from sagemaker_rollouts.infra.lambda_code import lambda_archive_files
 from sagemaker_rollouts.infra.lambda_function import MAX_FUNCTION_NAME, function_name
-from sagemaker_rollouts.infra.mockrun import OfflineRun, RecordedResource, run_offline
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, RecordedResource, run_offline
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION = "aws:lambda/function:Function"

@@ -23,7 +23,12 @@ import pytest
 from policy_sentry.querying.actions import get_action_data
 
 from sagemaker_rollouts.infra import ci_policy
-from sagemaker_rollouts.infra.mockrun import ACCOUNT_ID, OfflineRun, RecordedResource, run_offline
+from sagemaker_rollouts.simulator.mockrun import (
+    ACCOUNT_ID,
+    OfflineRun,
+    RecordedResource,
+    run_offline,
+)
 from tests.iam_sim import Request, allowed, decision, may_assume
 
 ROOT = Path(__file__).resolve().parents[2]

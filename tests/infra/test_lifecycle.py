@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_rollouts.infra.mockrun import OfflineRun, read_stack_config, run_offline
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, read_stack_config, run_offline
 from sagemaker_rollouts.strategies import lifecycle
 from sagemaker_rollouts.strategies.lifecycle import CHANGES, ConfigChange
 from tests import resource_diff

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sagemaker_rollouts.infra.mockrun import OfflineRun, read_stack_config, run_offline
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, read_stack_config, run_offline
 from sagemaker_rollouts.strategies import redeploy
 from sagemaker_rollouts.strategies.native import LiveEndpoint
 from tests import plan_fixtures as fx

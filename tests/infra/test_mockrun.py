@@ -8,7 +8,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from sagemaker_rollouts.infra.mockrun import (
+from sagemaker_rollouts.simulator.mockrun import (
     SECRET_PLACEHOLDER,
     Secret,
     pulumi_config,

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from sagemaker_rollouts.infra import multilang
 from sagemaker_rollouts.infra.component import RolloutEndpointArgs
-from sagemaker_rollouts.infra.mockrun import run_function_offline
+from sagemaker_rollouts.simulator.mockrun import run_function_offline
 from sagemaker_rollouts.strategies import config as cfg
 from sagemaker_rollouts.strategies.config import ConfigError
 

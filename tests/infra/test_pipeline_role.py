@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from sagemaker_rollouts.infra import policies
-from sagemaker_rollouts.infra.mockrun import OfflineRun, run_offline
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, run_offline
 from sagemaker_rollouts.strategies.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]

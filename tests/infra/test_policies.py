@@ -14,9 +14,9 @@ from pulumi_policy import EnforcementLevel
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from sagemaker_rollouts.infra import iam, policies
-from sagemaker_rollouts.infra.mockrun import OfflineRun, run_offline
 from sagemaker_rollouts.infra.policies import Resource
 from sagemaker_rollouts.infra.policy_pack import pack_policies
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, run_offline
 from tests import policy_engine as engine
 
 ROOT = Path(__file__).resolve().parents[2]

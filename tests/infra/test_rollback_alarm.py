@@ -10,8 +10,8 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from sagemaker_rollouts.infra.mockrun import OfflineRun, run_function_offline
 from sagemaker_rollouts.infra.render import render
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, run_function_offline
 from sagemaker_rollouts.strategies.plan import AlarmPlan, Comparison, EndpointPlan
 from sagemaker_rollouts.strategies.rollback import gate_condition, rollback_alarm
 from tests import plan_fixtures as fx

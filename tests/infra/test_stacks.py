@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sagemaker_rollouts.infra import policies
-from sagemaker_rollouts.infra.mockrun import (
+from sagemaker_rollouts.simulator.mockrun import (
     OfflineRun,
     read_stack_config,
     run_offline,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_rollouts.infra.mockrun import read_stack_config, run_offline
 from sagemaker_rollouts.lambdas.rollout import RolloutOutcome
+from sagemaker_rollouts.simulator.mockrun import read_stack_config, run_offline
 from sagemaker_rollouts.strategies.lifecycle import CHANGES, ConfigChange
 from sagemaker_rollouts.strategies.native import LiveEndpoint
 from tests import engine_steps

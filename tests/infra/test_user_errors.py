@@ -19,8 +19,8 @@ import yaml
 
 from sagemaker_rollouts.cli.main import main as cli
 from sagemaker_rollouts.infra import awareness
-from sagemaker_rollouts.infra.mockrun import read_stack_config
 from sagemaker_rollouts.lambdas.rollout import RolloutOutcome
+from sagemaker_rollouts.simulator.mockrun import read_stack_config
 from sagemaker_rollouts.strategies.native import LiveEndpoint
 from tests.langhost import UNHANDLED_EXIT, run_program
 

@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sagemaker_rollouts.cli.main import main
-from sagemaker_rollouts.cli.provision import AwsClients, provision
 from sagemaker_rollouts.cli.stack import load_stack
 from sagemaker_rollouts.lambdas import ab_evaluator
 from sagemaker_rollouts.lambdas.ab_winner import (
@@ -31,6 +30,7 @@ from sagemaker_rollouts.lambdas.ab_winner import (
     two_proportion_z,
 )
 from sagemaker_rollouts.lambdas.aws_adapter import Clients
+from sagemaker_rollouts.simulator.provision import AwsClients, provision
 from tests.plan_fixtures import evaluator_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,8 +15,6 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sagemaker_rollouts.cli import capture_gen
-from sagemaker_rollouts.cli.capture_gen import CaptureSpec, record
 from sagemaker_rollouts.cli.main import main
 from sagemaker_rollouts.lambdas import drift_job
 from sagemaker_rollouts.lambdas.drift import (
@@ -36,6 +34,8 @@ from sagemaker_rollouts.lambdas.drift import (
     sample_features,
     score,
 )
+from sagemaker_rollouts.simulator import capture_gen
+from sagemaker_rollouts.simulator.capture_gen import CaptureSpec, record
 from sagemaker_rollouts.strategies.config import ConfigError, load_config, project_config
 from sagemaker_rollouts.strategies.planner import build_plan
 from tests.plan_fixtures import rollout_of

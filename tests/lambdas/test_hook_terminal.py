@@ -19,8 +19,6 @@ from typing import Any
 import pytest
 
 from sagemaker_rollouts.cli.main import main
-from sagemaker_rollouts.cli.moto_server import moto_server
-from sagemaker_rollouts.cli.provision import AwsClients, provision
 from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.lambdas.aws_adapter import Clients, make_clients
@@ -36,6 +34,8 @@ from sagemaker_rollouts.lambdas.controller import (
     decide,
 )
 from sagemaker_rollouts.lambdas.rollout import RolloutSpec, Step
+from sagemaker_rollouts.simulator.moto_server import moto_server
+from sagemaker_rollouts.simulator.provision import AwsClients, provision
 from tests.moto_fixtures import T0, World, alarm_event, fail, fresh_clients, schedule_event
 from tests.plan_fixtures import rollout_of
 

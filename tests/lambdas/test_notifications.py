@@ -12,9 +12,9 @@ import boto3
 import pytest
 import yaml
 
-from sagemaker_rollouts.infra.mockrun import OfflineRun, run_offline
 from sagemaker_rollouts.lambdas import notify as fmt
 from sagemaker_rollouts.lambdas.aws_adapter import notify
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, run_offline
 from sagemaker_rollouts.strategies.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sagemaker_rollouts.infra import policies
-from sagemaker_rollouts.infra.mockrun import (
+from sagemaker_rollouts.simulator.mockrun import (
     ACCOUNT_ID,
     OfflineRun,
     read_stack_config,

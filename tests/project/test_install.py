@@ -45,7 +45,7 @@ from sagemaker_rollouts.strategies.planner import build_plan
 raw, region = project_config(yaml.safe_load(open(sys.argv[1])))
 plan = build_plan(load_config(raw, region=region), project="p", stack="canary")
 from pathlib import Path
-from sagemaker_rollouts.infra.mockrun import run_offline
+from sagemaker_rollouts.simulator.mockrun import run_offline
 offline = run_offline(Path(sys.argv[1]))  # the project's own program, as `pulumi up` runs it
 print(json.dumps({
     "program_error": None if offline.error is None else repr(offline.error),

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sagemaker_rollouts.infra.mockrun import OfflineRun, run_offline
 from sagemaker_rollouts.lambdas.rollout import RolloutOutcome
+from sagemaker_rollouts.simulator.mockrun import OfflineRun, run_offline
 from sagemaker_rollouts.strategies import autoscaling
 from sagemaker_rollouts.strategies.config import ConfigError, load_config
 from sagemaker_rollouts.strategies.plan import AutoscalingPlan

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sagemaker_rollouts.infra.mockrun import run_offline
+from sagemaker_rollouts.simulator.mockrun import run_offline
 from sagemaker_rollouts.strategies.config import ConfigError, load_config
 from sagemaker_rollouts.strategies.planner import build_plan
 from tests.plan_fixtures import rollout_of

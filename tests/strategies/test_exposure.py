@@ -111,8 +111,8 @@ def test_each_strategy_reports_exposure_and_downtime(
     downtime: int,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from sagemaker_rollouts.cli.cmd_rehearse import summarize
-    from sagemaker_rollouts.cli.scenario import load_scenario
+    from sagemaker_rollouts.simulator.rehearsal import summarize
+    from sagemaker_rollouts.simulator.scenario import load_scenario
 
     del capsys
     summary, _ = summarize(ROOT, load_scenario(ROOT / "scenarios" / f"{name}.yaml"), None, None)

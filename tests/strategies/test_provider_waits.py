@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sagemaker_rollouts.infra.mockrun import read_stack_config, run_offline
+from sagemaker_rollouts.simulator.mockrun import read_stack_config, run_offline
 from sagemaker_rollouts.strategies.config import ConfigError, load_config
 from sagemaker_rollouts.strategies.deploy_checks import (
     PROVIDER_WAIT_SECONDS,

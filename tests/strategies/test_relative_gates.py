@@ -323,7 +323,7 @@ def test_the_hook_rolls_back_when_a_relative_gate_fires(moto_url: str) -> None:
     does; moto never evaluates alarms, so its state is set as CloudWatch would set it when the
     candidate's 5xx rate exceeds the stable's by more than the threshold."""
     del moto_url
-    from sagemaker_rollouts.cli.provision import relative_alarm_request
+    from sagemaker_rollouts.simulator.provision import relative_alarm_request
     from tests.moto_fixtures import new_world
 
     rels = relative_of(canary_plan({}).endpoints[0])

@@ -4,7 +4,7 @@ program under mocks, the config loader); the decrypted value is checked for real
 
 Stands in for the Pulumi CLI: a `{secure: v1:...}` value in a stack file is ciphertext that only
 the stack's secrets provider can decrypt, so offline it is the placeholder `[secret]`
-(infra/mockrun.py); under `pulumi up` the language host hands the program the decrypted value.
+(sagemaker_rollouts/simulator/mockrun.py); under `pulumi up` the language host hands the program the decrypted value.
 """
 
 from __future__ import annotations
@@ -215,7 +215,7 @@ def _component_args(instance_type: str = "ml.m5.large") -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    from sagemaker_rollouts.infra.mockrun import Secret
+    from sagemaker_rollouts.simulator.mockrun import Secret
 
     if isinstance(value, Secret):
         return _plain(value.value)
@@ -231,7 +231,7 @@ def test_component_secret_outputs_reach_the_resources_unchecked_by_the_plan() ->
     (never checked as a placeholder) and reaches the resource as the secret it is; the grants
     derived from it (the execution role's S3 read) use the real value."""
     from sagemaker_rollouts import RolloutEndpoint
-    from sagemaker_rollouts.infra.mockrun import Secret, run_function_offline
+    from sagemaker_rollouts.simulator.mockrun import Secret, run_function_offline
 
     result = run_function_offline(lambda: RolloutEndpoint("fraud", _component_args()))
     assert result.error is None, result.error
@@ -278,7 +278,7 @@ USER_SECRETS: dict[str, tuple[tuple[str, ...], str]] = {
 def _in_clear(value: Any, needle: str) -> bool:
     """Whether `needle` appears in `value` outside every `Secret` (a string holding JSON, such
     as a role policy, counts as the string it is)."""
-    from sagemaker_rollouts.infra.mockrun import Secret
+    from sagemaker_rollouts.simulator.mockrun import Secret
 
     if isinstance(value, Secret):
         return False
@@ -300,7 +300,7 @@ def test_a_component_users_secret_stays_secret_wherever_it_reaches(key: str, mar
     import pulumi
 
     from sagemaker_rollouts import RolloutEndpoint
-    from sagemaker_rollouts.infra.mockrun import run_function_offline
+    from sagemaker_rollouts.simulator.mockrun import run_function_offline
     from tests.infra.test_component import CANARY
 
     path, value = USER_SECRETS[key]
@@ -327,7 +327,7 @@ def test_a_component_users_secret_stays_secret_wherever_it_reaches(key: str, mar
 
 def test_component_secret_output_is_checked_once_resolved() -> None:
     from sagemaker_rollouts import RolloutEndpoint
-    from sagemaker_rollouts.infra.mockrun import run_function_offline
+    from sagemaker_rollouts.simulator.mockrun import run_function_offline
 
     result = run_function_offline(
         lambda: RolloutEndpoint("fraud", _component_args(instance_type="ml.m5.lage"))
@@ -341,7 +341,7 @@ def test_component_secret_outputs_are_not_warned_about_as_unchecked() -> None:
     """The stack file's `secure:` values are unchecked offline (a warning says so); a
     component's secret Outputs are checked once resolved, so it warns about none of them."""
     from sagemaker_rollouts import RolloutEndpoint
-    from sagemaker_rollouts.infra.mockrun import run_function_offline
+    from sagemaker_rollouts.simulator.mockrun import run_function_offline
     from sagemaker_rollouts.strategies.config_warnings import UNCHECKED_SECRET
 
     result = run_function_offline(lambda: RolloutEndpoint("fraud", _component_args()))
@@ -353,7 +353,7 @@ def test_component_output_on_a_key_the_plan_reads_is_refused_naming_it() -> None
     import pulumi
 
     from sagemaker_rollouts import RolloutEndpoint
-    from sagemaker_rollouts.infra.mockrun import run_function_offline
+    from sagemaker_rollouts.simulator.mockrun import run_function_offline
 
     args = _component_args()
     args["variants"][1]["instance_count"] = pulumi.Output.from_input(2)
@@ -386,7 +386,7 @@ PLAIN = {  # values on keys that may be secret but are plain text in the stack f
 
 def _decrypted_config() -> dict[str, Any]:
     """The canary stack's config as the engine decrypts it, with `DECRYPTED` at its paths."""
-    from sagemaker_rollouts.infra.mockrun import read_stack_config
+    from sagemaker_rollouts.simulator.mockrun import read_stack_config
 
     config = read_stack_config(ROOT / "Pulumi.canary.yaml")
     endpoints = {"endpoints": config["sagemaker-rollouts:endpoints"]}
@@ -402,8 +402,8 @@ def _run_decrypted(
     from pulumi.runtime.config import set_all_config
 
     from sagemaker_rollouts.infra import awareness
-    from sagemaker_rollouts.infra.mockrun import run_function_offline
     from sagemaker_rollouts.infra.program import main as program
+    from sagemaker_rollouts.simulator.mockrun import run_function_offline
 
     flat = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
 
@@ -417,7 +417,7 @@ def _run_decrypted(
 
 def _plain_strings(value: Any) -> list[str]:
     """Every string in recorded inputs that is *not* inside a secret (what state holds in clear)."""
-    from sagemaker_rollouts.infra.mockrun import Secret
+    from sagemaker_rollouts.simulator.mockrun import Secret
 
     if isinstance(value, Secret):
         return []
@@ -430,7 +430,7 @@ def _plain_strings(value: Any) -> list[str]:
 
 def _secret_inputs(result: Any) -> list[Any]:
     """Every leaf value inside a secret in the recorded inputs."""
-    from sagemaker_rollouts.infra.mockrun import Secret
+    from sagemaker_rollouts.simulator.mockrun import Secret
 
     def leaves(value: Any) -> list[Any]:
         if isinstance(value, dict):
@@ -463,7 +463,7 @@ def test_decrypted_secrets_reach_resources_as_secrets_and_plain_values_stay_plai
     is a secret resource input (and nothing in clear contains it: derived grants are secret too);
     values that were plain text stay plain. Without the stack file, every key that may be secret
     is treated as secret."""
-    from sagemaker_rollouts.infra.mockrun import Secret
+    from sagemaker_rollouts.simulator.mockrun import Secret
 
     if stack_file:
         _stack_file(tmp_path, dict.fromkeys(DECRYPTED))

@@ -188,6 +188,76 @@ def _physical_name(args: pulumi_mocks.MockResourceArgs, key: str = "name") -> st
     return f"{args.name}-{suffix}"
 
 
+# Resources AWS gives a name and an ARN made from it: type -> (service, ARN resource part).
+_NAMED: dict[str, tuple[str, Callable[[str], str]]] = {
+    "aws:dynamodb/table:Table": ("dynamodb", lambda n: f"table/{n}"),
+    "aws:cloudwatch/logGroup:LogGroup": ("logs", lambda n: f"log-group:{n}"),
+    "aws:cloudwatch/eventRule:EventRule": ("events", lambda n: f"rule/{n}"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("cloudwatch", lambda n: f"alarm:{n}"),
+    "aws:sagemaker/model:Model": ("sagemaker", lambda n: f"model/{n.lower()}"),
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": (
+        "sagemaker",
+        lambda n: f"endpoint-config/{n.lower()}",
+    ),
+    "aws:sagemaker/endpoint:Endpoint": ("sagemaker", lambda n: f"endpoint/{n.lower()}"),
+}
+
+
+def _assign(args: pulumi_mocks.MockResourceArgs, state: dict[str, Any], name: str, r: str) -> str:
+    """Add to `state` the outputs AWS would assign (ids, ARNs, names); the resource's id."""
+    typ = args.typ
+    named = _NAMED.get(typ)
+    if named is not None:
+        service, resource = named
+        state.update(name=name, arn=_arn(service, r, resource(name)))
+        return name
+    rid = name
+    match typ:
+        case "aws:kms/key:Key":
+            rid = hashlib.sha256(args.name.encode()).hexdigest()[:32]
+            rid = f"{rid[:8]}-{rid[8:12]}-{rid[12:16]}-{rid[16:20]}-{rid[20:32]}"
+            state.update(keyId=rid, arn=_arn("kms", r, f"key/{rid}"))
+        case "aws:kms/alias:Alias":
+            state.update(arn=_arn("kms", r, name))
+        case "aws:s3/bucket:Bucket":
+            bucket = _physical_name(args, "bucket")
+            prefix = args.inputs.get("bucketPrefix")
+            if not args.inputs.get("bucket") and isinstance(prefix, str) and prefix:
+                # the provider: prefix + a 26-character unique suffix (plugin SDK
+                # id.PrefixedUniqueId, UniqueIDSuffixLength), as infra/limits.py counts it
+                digest = hashlib.sha256(f"{args.typ}/{args.name}".encode()).hexdigest()
+                bucket = prefix + digest[:26]
+            rid = bucket
+            state.update(
+                bucket=bucket,
+                arn=f"arn:aws:s3:::{bucket}",
+                bucketDomainName=f"{bucket}.s3.amazonaws.com",
+                region=r,
+            )
+        case "aws:sns/topic:Topic":
+            rid = _arn("sns", r, name)
+            state.update(name=name, arn=rid)
+        case "aws:iam/role:Role":
+            state.update(name=name, arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}")
+        case "aws:iam/policy:Policy":
+            rid = f"arn:aws:iam::{ACCOUNT_ID}:policy/{name}"
+            state.update(name=name, arn=rid)
+        case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            host = str(args.inputs.get("url", "")).removeprefix("https://")
+            rid = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}"
+            state.update(arn=rid)
+        case "aws:iam/rolePolicy:RolePolicy":
+            rid = f"{args.inputs.get('role', 'role')}:{name}"
+            state.update(name=name)
+        case "aws:lambda/function:Function":
+            arn = _arn("lambda", r, f"function:{name}")
+            state.update(name=name, arn=arn, invokeArn=arn, qualifiedArn=f"{arn}:$LATEST")
+        case _:
+            service = typ.split(":")[1].split("/")[0]
+            state.setdefault("arn", _arn(service, r, name))
+    return rid
+
+
 class RecordingMocks(pulumi_mocks.Mocks):
     """Echoes inputs back as outputs and adds the ids, ARNs and names AWS would assign.
 
@@ -210,68 +280,8 @@ class RecordingMocks(pulumi_mocks.Mocks):
             # An empty id is unknown during preview (pulumi.runtime.resource: "TFBridge in
             # particular is known to send the empty string as an ID when doing a preview").
             return "", {k: v for k, v in state.items() if v is not None}
-        r = self.region
-        typ = args.typ
         name = _physical_name(args)
-        rid = name
-        match typ:
-            case "aws:kms/key:Key":
-                rid = hashlib.sha256(args.name.encode()).hexdigest()[:32]
-                rid = f"{rid[:8]}-{rid[8:12]}-{rid[12:16]}-{rid[16:20]}-{rid[20:32]}"
-                state.update(keyId=rid, arn=_arn("kms", r, f"key/{rid}"))
-            case "aws:kms/alias:Alias":
-                state.update(arn=_arn("kms", r, name))
-            case "aws:s3/bucket:Bucket":
-                bucket = _physical_name(args, "bucket")
-                prefix = args.inputs.get("bucketPrefix")
-                if not args.inputs.get("bucket") and isinstance(prefix, str) and prefix:
-                    # the provider: prefix + a 26-character unique suffix (plugin SDK
-                    # id.PrefixedUniqueId, UniqueIDSuffixLength), as infra/limits.py counts it
-                    digest = hashlib.sha256(f"{args.typ}/{args.name}".encode()).hexdigest()
-                    bucket = prefix + digest[:26]
-                rid = bucket
-                state.update(
-                    bucket=bucket,
-                    arn=f"arn:aws:s3:::{bucket}",
-                    bucketDomainName=f"{bucket}.s3.amazonaws.com",
-                    region=r,
-                )
-            case "aws:dynamodb/table:Table":
-                state.update(name=name, arn=_arn("dynamodb", r, f"table/{name}"))
-            case "aws:sns/topic:Topic":
-                rid = _arn("sns", r, name)
-                state.update(name=name, arn=rid)
-            case "aws:iam/role:Role":
-                state.update(name=name, arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}")
-            case "aws:iam/policy:Policy":
-                rid = f"arn:aws:iam::{ACCOUNT_ID}:policy/{name}"
-                state.update(name=name, arn=rid)
-            case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
-                host = str(args.inputs.get("url", "")).removeprefix("https://")
-                rid = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}"
-                state.update(arn=rid)
-            case "aws:iam/rolePolicy:RolePolicy":
-                rid = f"{args.inputs.get('role', 'role')}:{name}"
-                state.update(name=name)
-            case "aws:lambda/function:Function":
-                arn = _arn("lambda", r, f"function:{name}")
-                state.update(name=name, arn=arn, invokeArn=arn, qualifiedArn=f"{arn}:$LATEST")
-            case "aws:cloudwatch/logGroup:LogGroup":
-                state.update(name=name, arn=_arn("logs", r, f"log-group:{name}"))
-            case "aws:cloudwatch/eventRule:EventRule":
-                state.update(name=name, arn=_arn("events", r, f"rule/{name}"))
-            case "aws:cloudwatch/metricAlarm:MetricAlarm":
-                state.update(name=name, arn=_arn("cloudwatch", r, f"alarm:{name}"))
-            case "aws:sagemaker/model:Model":
-                state.update(name=name, arn=_arn("sagemaker", r, f"model/{name.lower()}"))
-            case "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
-                arn = _arn("sagemaker", r, f"endpoint-config/{name.lower()}")
-                state.update(name=name, arn=arn)
-            case "aws:sagemaker/endpoint:Endpoint":
-                state.update(name=name, arn=_arn("sagemaker", r, f"endpoint/{name.lower()}"))
-            case _:
-                service = typ.split(":")[1].split("/")[0]
-                state.setdefault("arn", _arn(service, r, name))
+        rid = _assign(args, state, name, self.region)
         return f"{rid}", state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:

@@ -25,7 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagemaker_rollouts.cli.errors import UsageError
-from sagemaker_rollouts.cli.scenario import AlarmEvent, CommandEvent, LoadedScenario, MetricEvent
+from sagemaker_rollouts.simulator.scenario import (
+    AlarmEvent,
+    CommandEvent,
+    LoadedScenario,
+    MetricEvent,
+)
 from sagemaker_rollouts.strategies.exposure import exposure
 from sagemaker_rollouts.strategies.guardrails import AlarmChange, GuardrailRun, emulate
 from sagemaker_rollouts.strategies.plan import BlueGreenPlan, EndpointPlan, RollingPlan
@@ -183,123 +188,205 @@ def check_native(loaded: LoadedScenario, endpoint: EndpointPlan) -> None:
     _alarm_changes(loaded, endpoint)
 
 
+@dataclass(slots=True)
+class _Played:
+    """What one strategy's emulation produced, before exposure and evidence are added."""
+
+    outcome: str
+    points: list[tuple[float, float]]  # (seconds, candidate %) step points
+    full: int | None  # seconds to 100%, None if never
+    hours: float  # extra instance-hours
+    final: float  # candidate % at the end
+    steps: list[NativeStep] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    spans: list[tuple[float, float, str]] = field(default_factory=list)
+    markers: list[tuple[int, str, str]] = field(default_factory=list)
+    downtime: int = 0
+
+
 def rehearse_native(stack: str, endpoint: EndpointPlan, loaded: LoadedScenario) -> Summary:
     """Rehearse a blue/green, rolling, recreate, shadow or A/B endpoint through the scenario."""
     scenario = loaded.scenario
     horizon = scenario.duration
     rate = hourly(loaded)
-    timing = scenario.sagemaker
     changes = _alarm_changes(loaded, endpoint)
-    steps: list[NativeStep] = []
-    notes: list[str] = []
-    spans: list[tuple[float, float, str]] = []
-    downtime = 0
-    markers = [
+    deployment = endpoint.strategy_plan
+    if isinstance(deployment, BlueGreenPlan | RollingPlan):
+        played = _guardrails(endpoint, deployment, loaded, changes)
+    elif endpoint.strategy == "recreate":
+        played = _recreate(loaded, changes)
+    else:
+        if endpoint.strategy == "shadow":
+            played = _shadow(endpoint, loaded, rate)
+        else:  # A/B and anything with fixed weights
+            played = _fixed_weights(endpoint, horizon)
+        played.markers = _change_markers(changes)
+        if endpoint.data_capture is not None:
+            played.notes.append(
+                f"data capture: {endpoint.data_capture.sampling_percent}% of requests and answers"
+            )
+
+    if endpoint.strategy == "shadow":
+        served = exposure([(0.0, 0.0)], rate, horizon, scenario.bad_from)
+    else:
+        served = exposure(played.points, rate, horizon, scenario.bad_from)
+    downtime = played.downtime
+    if downtime:
+        dropped = exposure([(0.0, 100.0), (float(downtime), 0.0)], rate, horizon, None).served
+        played.notes.append(f"requests failed during the downtime window: {dropped:,.0f}")
+    summary = Summary(
+        stack=stack,
+        endpoint=endpoint.endpoint_name,
+        strategy=endpoint.strategy,
+        outcome=played.outcome,
+        final_percent=played.final,
+        time_to_full_seconds=played.full,
+        extra_instance_hours=round(played.hours, 3),
+        served=served.served,
+        served_bad=served.served_bad,
+        downtime_seconds=downtime,
+        timeline=played.points,
+        markers=played.markers,
+        notes=played.notes,
+        steps=played.steps,
+        spans=played.spans,
+    )
+    add_evidence(endpoint, loaded, summary)
+    return summary
+
+
+def _change_markers(changes: Sequence[AlarmChange]) -> list[tuple[int, str, str]]:
+    return [
         (c.at, f"{c.name} {c.state}", "tab:red" if c.state == "ALARM" else "tab:green")
         for c in changes
     ]
+
+
+def _guardrails(
+    endpoint: EndpointPlan,
+    deployment: BlueGreenPlan | RollingPlan,
+    loaded: LoadedScenario,
+    changes: list[AlarmChange],
+) -> _Played:
+    """Blue/green or rolling: SageMaker's deployment guardrails (`strategies.guardrails`)."""
+    scenario = loaded.scenario
+    horizon = scenario.duration
+    timing = scenario.sagemaker
     fleet = endpoint.production_variants[0].instance_count if endpoint.production_variants else 0
 
-    def bg(pct: float) -> dict[str, float]:
-        return {"blue": round(100.0 - pct, 6), "green": round(pct, 6)}
+    def go(chs: Sequence[AlarmChange]) -> GuardrailRun:
+        return emulate(
+            deployment,
+            fleet,
+            [a.name for a in endpoint.gate_alarms],
+            chs,
+            horizon,
+            provisioning_seconds=timing.provisioning_seconds,
+            alarm_reaction_seconds=timing.alarm_reaction_seconds,
+        )
 
-    deployment = endpoint.strategy_plan
-    if isinstance(deployment, BlueGreenPlan | RollingPlan):
+    run = go(changes)
+    markers = _change_markers(changes)
+    if scenario.detect is not None and scenario.bad_from is not None:
+        # the detecting alarm fires once the bad green fleet has served for a while
+        seen = first_serving([(float(t), float(p)) for t, p in run.timeline], scenario.bad_from)
+        detected = with_detection(loaded, seen)
+        if detected is not loaded and detected.scenario is not scenario:
+            changes = _alarm_changes(detected, endpoint)
+            run = go(changes)
+            markers = _change_markers(changes)
+    status = "in_progress"
+    steps: list[NativeStep] = []
+    for ev in run.events:
+        if ev.kind == "rollback":
+            status = "rolled_back"
+        elif ev.kind == "complete":
+            status = "completed"
+        pct = ev.candidate_percent
+        weights = {"blue": round(100.0 - pct, 6), "green": round(pct, 6)}
+        steps.append(NativeStep(ev.at, ev.kind, ev.reason, status, pct, weights))
+    until = horizon if run.ended_at is None else min(run.ended_at, horizon)
+    if run.rollback_reason is not None:
+        rb = next(e for e in run.events if e.kind == "rollback")
+        markers.append((rb.at, "SageMaker rollback", "tab:red"))
+    spans: list[tuple[float, float, str]] = []
+    for i, ev in enumerate(run.events):
+        if ev.kind == "provision":
+            end = run.events[i + 1].at if i + 1 < len(run.events) else horizon
+            if end > ev.at:
+                spans.append((float(ev.at), float(min(end, horizon)), "provisioning"))
+    return _Played(
+        outcome=run.outcome,
+        points=[(float(t), float(p)) for t, p in run.timeline],
+        full=run.time_to_full_seconds,
+        hours=run.extra_instance_seconds(until) / 3600.0,
+        final=float(run.timeline[-1][1]),
+        steps=steps,
+        spans=spans,
+        markers=markers,
+    )
 
-        def go(chs: Sequence[AlarmChange]) -> GuardrailRun:
-            return emulate(
-                deployment,
-                fleet,
-                [a.name for a in endpoint.gate_alarms],
-                chs,
-                horizon,
-                provisioning_seconds=timing.provisioning_seconds,
-                alarm_reaction_seconds=timing.alarm_reaction_seconds,
-            )
 
-        run = go(changes)
-        if scenario.detect is not None and scenario.bad_from is not None:
-            # the detecting alarm fires once the bad green fleet has served for a while
-            seen = first_serving([(float(t), float(p)) for t, p in run.timeline], scenario.bad_from)
-            detected = with_detection(loaded, seen)
-            if detected is not loaded and detected.scenario is not scenario:
-                changes = _alarm_changes(detected, endpoint)
-                run = go(changes)
-                markers = [
-                    (c.at, f"{c.name} {c.state}", "tab:red" if c.state == "ALARM" else "tab:green")
-                    for c in changes
-                ]
-        status = "in_progress"
-        for ev in run.events:
-            if ev.kind == "rollback":
-                status = "rolled_back"
-            elif ev.kind == "complete":
-                status = "completed"
-            steps.append(
-                NativeStep(
-                    ev.at,
-                    ev.kind,
-                    ev.reason,
-                    status,
-                    ev.candidate_percent,
-                    bg(ev.candidate_percent),
-                )
-            )
-        outcome = run.outcome
-        points = [(float(t), float(p)) for t, p in run.timeline]
-        until = horizon if run.ended_at is None else min(run.ended_at, horizon)
-        hours = run.extra_instance_seconds(until) / 3600.0
-        full = run.time_to_full_seconds
-        final = float(run.timeline[-1][1])
-        if run.rollback_reason is not None:
-            rb = next(e for e in run.events if e.kind == "rollback")
-            markers.append((rb.at, "SageMaker rollback", "tab:red"))
-        for i, ev in enumerate(run.events):
-            if ev.kind == "provision":
-                end = run.events[i + 1].at if i + 1 < len(run.events) else horizon
-                if end > ev.at:
-                    spans.append((float(ev.at), float(min(end, horizon)), "provisioning"))
-    elif endpoint.strategy == "recreate":
-        down = timing.provisioning_seconds
-        downtime = min(down, horizon)
-        steps.append(
+def _recreate(loaded: LoadedScenario, changes: list[AlarmChange]) -> _Played:
+    """Recreate: the old endpoint is deleted, the new one serves once it is created."""
+    horizon = loaded.scenario.duration
+    down = loaded.scenario.sagemaker.provisioning_seconds
+    downtime = min(down, horizon)
+    played = _Played(
+        outcome="in_progress",
+        points=[(0.0, 0.0), (float(down), 100.0)],
+        full=down if down <= horizon else None,
+        hours=0.0,
+        final=100.0 if down <= horizon else 0.0,
+        markers=_change_markers(changes),
+        downtime=downtime,
+    )
+    played.steps.append(
+        NativeStep(
+            0,
+            "downtime",
+            "old endpoint deleted before the new one is created",
+            "in_progress",
+            0.0,
+            {},
+        )
+    )
+    if down <= horizon:
+        played.steps.append(
             NativeStep(
-                0,
-                "downtime",
-                "old endpoint deleted before the new one is created",
-                "in_progress",
-                0.0,
-                {},
+                down, "complete", "new endpoint InService", "completed", 100.0, {"new": 100.0}
             )
         )
-        outcome = "in_progress"
-        if down <= horizon:
-            steps.append(
-                NativeStep(
-                    down, "complete", "new endpoint InService", "completed", 100.0, {"new": 100.0}
-                )
-            )
-            outcome = "completed"
-        if down == 0:
-            notes.append(
-                "recreate downtime is the new endpoint's creation time: set "
-                "sagemaker.provisioning_seconds in the scenario to see it"
-            )
-        if changes:
-            notes.append(
-                "recreate has no automatic rollback: alarms only notify; redeploying the old model means downtime again"
-            )
-        points = [(0.0, 0.0), (float(down), 100.0)]
-        full = down if down <= horizon else None
-        hours = 0.0
-        final = 100.0 if down <= horizon else 0.0
-        markers.append((downtime, "downtime ends", "tab:orange"))
-        if downtime > 0:
-            spans.append((0.0, float(downtime), "downtime"))
-    elif endpoint.strategy == "shadow":
-        shadow = endpoint.shadow_variants[0] if endpoint.shadow_variants else None
-        sampled = 0 if shadow is None else shadow.weight
-        steps.append(
+        played.outcome = "completed"
+    if down == 0:
+        played.notes.append(
+            "recreate downtime is the new endpoint's creation time: set "
+            "sagemaker.provisioning_seconds in the scenario to see it"
+        )
+    if changes:
+        played.notes.append(
+            "recreate has no automatic rollback: alarms only notify; redeploying the old model means downtime again"
+        )
+    played.markers.append((downtime, "downtime ends", "tab:orange"))
+    if downtime > 0:
+        played.spans.append((0.0, float(downtime), "downtime"))
+    return played
+
+
+def _shadow(endpoint: EndpointPlan, loaded: LoadedScenario, rate: Any) -> _Played:
+    """Shadow: users get production's answers; the shadow variant gets a sampled copy."""
+    scenario = loaded.scenario
+    horizon = scenario.duration
+    shadow = endpoint.shadow_variants[0] if endpoint.shadow_variants else None
+    sampled = 0 if shadow is None else shadow.weight
+    copies = exposure([(0.0, float(sampled))], rate, horizon, scenario.bad_from)
+    return _Played(
+        outcome="in_progress",
+        points=[(0.0, 0.0)],
+        full=None,
+        hours=0.0 if shadow is None else shadow.instance_count * horizon / 3600.0,
+        final=0.0,
+        steps=[
             NativeStep(
                 0,
                 "serve",
@@ -308,74 +395,36 @@ def rehearse_native(stack: str, endpoint: EndpointPlan, loaded: LoadedScenario) 
                 0.0,
                 {"production": 100.0},
             )
-        )
-        points = [(0.0, 0.0)]
-        outcome = "in_progress"
-        full = None
-        hours = 0.0 if shadow is None else shadow.instance_count * horizon / 3600.0
-        final = 0.0
-        copies = exposure([(0.0, float(sampled))], rate, horizon, scenario.bad_from)
-        notes.append(
+        ],
+        notes=[
             f"shadow copies: {copies.served:,.0f} requests ({copies.served_bad:,.0f} while bad); none answered users"
-        )
-        if endpoint.data_capture is not None:
-            notes.append(
-                f"data capture: {endpoint.data_capture.sampling_percent}% of requests and answers"
-            )
-    else:  # A/B and anything with fixed weights
-        total = sum(v.weight for v in endpoint.production_variants)
-        cand = sum(v.weight for v in endpoint.production_variants[1:])
-        pct = 0.0 if total <= 0 else 100.0 * cand / total
-        weights = {
-            v.name: (0.0 if total <= 0 else 100.0 * v.weight / total)
-            for v in endpoint.production_variants
-        }
-        steps.append(
+        ],
+    )
+
+
+def _fixed_weights(endpoint: EndpointPlan, horizon: int) -> _Played:
+    """A/B (and anything with fixed weights): the planned weights until a winner is chosen."""
+    variants = endpoint.production_variants
+    total = sum(v.weight for v in variants)
+    cand = sum(v.weight for v in variants[1:])
+    pct = 0.0 if total <= 0 else 100.0 * cand / total
+    weights = {v.name: (0.0 if total <= 0 else 100.0 * v.weight / total) for v in variants}
+    return _Played(
+        outcome="in_progress",
+        points=[(0.0, pct)],
+        full=None,
+        hours=sum(v.instance_count for v in variants[1:]) * horizon / 3600.0,
+        final=pct,
+        steps=[
             NativeStep(
                 0, "serve", "fixed weights until a winner is chosen", "in_progress", pct, weights
             )
-        )
-        points = [(0.0, pct)]
-        outcome = "in_progress"
-        full = None
-        hours = sum(v.instance_count for v in endpoint.production_variants[1:]) * horizon / 3600.0
-        final = pct
-        if endpoint.data_capture is not None:
-            notes.append(
-                f"data capture: {endpoint.data_capture.sampling_percent}% of requests and answers"
-            )
-
-    if endpoint.strategy == "shadow":
-        served = exposure([(0.0, 0.0)], rate, horizon, scenario.bad_from)
-    else:
-        served = exposure(points, rate, horizon, scenario.bad_from)
-    dropped = 0.0
-    if downtime:
-        dropped = exposure([(0.0, 100.0), (float(downtime), 0.0)], rate, horizon, None).served
-        notes.append(f"requests failed during the downtime window: {dropped:,.0f}")
-    summary = Summary(
-        stack=stack,
-        endpoint=endpoint.endpoint_name,
-        strategy=endpoint.strategy,
-        outcome=outcome,
-        final_percent=final,
-        time_to_full_seconds=full,
-        extra_instance_hours=round(hours, 3),
-        served=served.served,
-        served_bad=served.served_bad,
-        downtime_seconds=downtime,
-        timeline=points,
-        markers=markers,
-        notes=notes,
-        steps=steps,
-        spans=spans,
+        ],
     )
-    add_evidence(endpoint, loaded, summary)
-    return summary
 
 
 def summarize_canary(stack: str, result: Any, loaded: LoadedScenario) -> Summary:
-    """A canary `Rehearsal` (cmd_rehearse) as a Summary: its hook decisions give the share."""
+    """A canary `Rehearsal` (simulator/rehearsal.py) as a Summary: its hook decisions give the share."""
     points: list[tuple[float, float]] = []
     for s in result.steps:
         if s.candidate_percent is not None and (not points or points[-1][1] != s.candidate_percent):
