@@ -51,7 +51,7 @@ def _rehearse(capsys: pytest.CaptureFixture[str], scenario: Path) -> tuple[int, 
     return code, only["decisions"]
 
 
-def test_the_issue_s_scenarios_are_shipped() -> None:
+def test_the_fault_scenarios_are_shipped() -> None:
     names = {p.stem for p in SCENARIOS}
     assert {
         "happy-path",

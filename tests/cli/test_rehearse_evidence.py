@@ -20,7 +20,7 @@ EXPECTED = {
 }
 
 
-def test_the_issue_s_evidence_scenarios_are_shipped() -> None:
+def test_the_evidence_scenarios_are_shipped() -> None:
     assert {p.stem for p in SCENARIOS} >= set(EXPECTED)
 
 

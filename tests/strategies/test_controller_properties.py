@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sagemaker_rollouts.lambdas.controller import (
@@ -224,7 +224,15 @@ def _world(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(seq=st.lists(events, min_size=1, max_size=40))
-def test_issue9_sequences_bake_only_on_evidence_consume_intents_at_once_and_survive_state_loss(
+@example(  # a deferred rollback for missing data, then the state item lost: retried, not doubted
+    seq=[
+        Event(dt=5.0, pattern="insufficient", intent=None, delete_state=False),
+        Event(dt=840.0, pattern="insufficient", intent=None, delete_state=False),
+        Event(dt=120.0, pattern="updating", intent=None, delete_state=False),
+        Event(dt=5.0, pattern="ok", intent=None, delete_state=True),
+    ]
+)
+def test_sequences_bake_only_on_evidence_consume_intents_at_once_and_survive_state_loss(
     seq: list[Event],
 ) -> None:
     """Event sequences with INSUFFICIENT_DATA sawtooths, long Updating spells, low traffic, a broken
@@ -248,6 +256,7 @@ def test_issue9_sequences_bake_only_on_evidence_consume_intents_at_once_and_surv
     ev_start: float | None = None  # oracle: first tick of the current unbroken evidence spell
     miss_closed, miss_open = 0.0, None  # oracle: the step's closed missing time, open spell start
     rolled_back_at_zero = False
+    missing_rollback_decided = False  # oracle: a rollback for missing data was decided
     for n, e in enumerate(seq):
         now += e.dt
         alarms, view = _world(spec, e.pattern, live)
@@ -292,7 +301,14 @@ def test_issue9_sequences_bake_only_on_evidence_consume_intents_at_once_and_surv
             else:
                 assert intent is not None and intent.kind in ("promote", "promote_full")
         if isinstance(decision, Rollback) and "missing this step" in decision.reason:
-            assert missing > spec.insufficient_data_limit_seconds, (missing, decision)
+            if decision.reason.startswith("retrying pending rollback"):
+                # Rule 2: a rollback decided earlier (on enough missing time, checked then) and
+                # not applied yet is retried first, even after the state item was lost and
+                # recovered from its last record (which resets the oracle's missing time).
+                assert missing_rollback_decided, decision
+            else:
+                assert missing > spec.insufficient_data_limit_seconds, (missing, decision)
+                missing_rollback_decided = True
         if e.pattern == "baseline" and isinstance(decision, Rollback):
             assert decision.alarm is None or state.pending_rollback  # abort / pending only
 
