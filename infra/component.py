@@ -575,5 +575,6 @@ def declare(parent: pulumi.ComponentResource, name: str, prepared: Prepared) -> 
             subnets=args.vpc_subnet_ids, security_group_ids=args.vpc_security_group_ids
         ),
         opts=child,
+        target=deployment.operator_args(prepared.plan),
     )
     return Declared(shared, endpoint)

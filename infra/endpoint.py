@@ -28,6 +28,7 @@ from sagemaker_rollouts.strategies.plan import (
     ShadowPlan,
     VariantPlan,
     VpcPlan,
+    alarm_tags,
     weight,
 )
 from sagemaker_rollouts.strategies.relative_gates import EXPRESSION_ID, RelativeAlarmPlan
@@ -216,7 +217,10 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         execution_role_arn: pulumi.Input[str] | None = None,
         vpc: sm.ModelVpcConfigArgs | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        target: str,
     ) -> None:
+        """`target`: the `rollout` arguments that address this endpoint once deployed
+        (`DeploymentPlan.operator_args`), for the commands its Lambdas' notifications print."""
         super().__init__(TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         view = rendering(plan, completed=completed)
@@ -343,6 +347,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 "tags": tags,
                 "depends_on": [self.endpoint],
                 "opts": child,
+                "target": target,
             }
 
         self.hook = None
@@ -387,6 +392,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 topic_key_arn=stack.topic_key_arn,
                 depends_on=[self.endpoint],
                 opts=child,
+                target=target,
             )
 
         self.glue_table = self._glue_table(name, plan, stack, child)
@@ -832,7 +838,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             datapoints_to_alarm=alarm.datapoints_to_alarm,
             treat_missing_data=alarm.treat_missing_data,
             dimensions=dict(alarm.dimensions) or None,
-            tags=tags,
+            # its role, read back by `rollout status --endpoint NAME` (no stack file there)
+            tags={**tags, **alarm_tags(alarm)},
             opts=pulumi.ResourceOptions(parent=self),
         )
 

@@ -82,27 +82,32 @@ def ab_policy(
 
 
 def ab_environment(
-    spec: EvaluatorSpec, *, table_name: Any, topic_arn: Any, stack: str
+    spec: EvaluatorSpec, *, table_name: Any, topic_arn: Any, stack: str, target: str
 ) -> dict[str, Any]:
-    """The A/B evaluator Lambda's environment (`infra.limits` measures the same dict)."""
+    """The A/B evaluator Lambda's environment (`infra.limits` measures the same dict);
+    `rollout ab-report --endpoint NAME` reads AB_SPEC and STATE_TABLE back."""
     return {
         "AB_SPEC": spec.to_json(),
         "STATE_TABLE": table_name,
         "TOPIC_ARN": topic_arn,
-        # For the `rollout` commands in notifications (lambdas/notify.py).
+        # For the `rollout` commands in notifications (lambdas/notify.py): the stack's name, and
+        # the arguments that address this endpoint (`DeploymentPlan.operator_args`).
         "ROLLOUT_STACK": stack,
+        "ROLLOUT_TARGET": target,
     }
 
 
 def drift_environment(
-    job: DriftJobSpec, *, bucket: Any, stack: str, topic_arn: Any | None
+    job: DriftJobSpec, *, bucket: Any, stack: str, topic_arn: Any | None, target: str
 ) -> dict[str, Any]:
     """The drift job Lambda's environment (`infra.limits` measures the same dict)."""
     variables: dict[str, Any] = {
         "DRIFT_SPEC": job.to_json(),
         "CAPTURE_BUCKET": bucket,
-        # For the `rollout` commands in notifications (lambdas/notify.py).
+        # For the `rollout` commands in notifications (lambdas/notify.py): the stack's name, and
+        # the arguments that address this endpoint (`DeploymentPlan.operator_args`).
         "ROLLOUT_STACK": stack,
+        "ROLLOUT_TARGET": target,
     }
     if topic_arn is not None:
         variables["TOPIC_ARN"] = topic_arn
@@ -132,6 +137,7 @@ class AbEvaluator(LambdaComponent):
         opts: pulumi.ResourceOptions | None = None,
         topic_key_arn: pulumi.Input[str] | None = None,
         table_key_arn: pulumi.Input[str] | None = None,
+        target: str,
     ) -> None:
         super().__init__(AB_TOKEN, name, None, opts)
 
@@ -171,7 +177,11 @@ class AbEvaluator(LambdaComponent):
                 memory_size=256,
                 reserved_concurrency=1,
                 environment=ab_environment(
-                    spec, table_name=table_name, topic_arn=topic_arn, stack=pulumi.get_stack()
+                    spec,
+                    table_name=table_name,
+                    topic_arn=topic_arn,
+                    stack=pulumi.get_stack(),
+                    target=target,
                 ),
                 policy=policy,
                 triggers=(
@@ -260,6 +270,7 @@ class DriftJob(LambdaComponent):
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
         topic_key_arn: pulumi.Input[str] | None = None,
+        target: str,
     ) -> None:
         super().__init__(DRIFT_TOKEN, name, None, opts)
 
@@ -304,7 +315,11 @@ class DriftJob(LambdaComponent):
                 memory_size=512,
                 reserved_concurrency=1,
                 environment=drift_environment(
-                    job, bucket=bucket.bucket, stack=pulumi.get_stack(), topic_arn=topic_arn
+                    job,
+                    bucket=bucket.bucket,
+                    stack=pulumi.get_stack(),
+                    topic_arn=topic_arn,
+                    target=target,
                 ),
                 policy=policy,
                 triggers=(

@@ -48,17 +48,20 @@ def alarm_event_pattern(spec: RolloutSpec) -> str:
 
 
 def hook_environment(
-    spec: RolloutSpec, *, table_name: Any, topic_arn: Any, stack: str
+    spec: RolloutSpec, *, table_name: Any, topic_arn: Any, stack: str, target: str
 ) -> dict[str, Any]:
     """The hook Lambda's environment variables (values are strings or Outputs of strings): the
     rollout spec as JSON and resource names, never secrets. `infra.limits` measures the same
-    dict against Lambda's 4 KB."""
+    dict against Lambda's 4 KB. `rollout status|pause|... --endpoint NAME` reads ROLLOUT_SPEC,
+    STATE_TABLE and TOPIC_ARN back (GetFunctionConfiguration), so they are the operator's too."""
     return {
         "ROLLOUT_SPEC": spec.to_json(),
         "STATE_TABLE": table_name,
         "TOPIC_ARN": topic_arn,
-        # For the `rollout` commands in notifications (lambdas/notify.py).
+        # For the `rollout` commands in notifications (lambdas/notify.py): the stack's name, and
+        # the arguments that address this endpoint (`DeploymentPlan.operator_args`).
         "ROLLOUT_STACK": stack,
+        "ROLLOUT_TARGET": target,
     }
 
 
@@ -122,6 +125,7 @@ class CanaryHook(LambdaComponent):
         reserved_concurrency: int | None = 1,
         topic_key_arn: pulumi.Input[str] | None = None,
         table_key_arn: pulumi.Input[str] | None = None,
+        target: str,
     ) -> None:
         super().__init__(TOKEN, name, None, opts)
         region = account.region
@@ -169,7 +173,11 @@ class CanaryHook(LambdaComponent):
                 # table's conditional writes still stop a concurrent run from stepping twice.
                 reserved_concurrency=reserved_concurrency,
                 environment=hook_environment(
-                    spec, table_name=table_name, topic_arn=topic_arn, stack=pulumi.get_stack()
+                    spec,
+                    table_name=table_name,
+                    topic_arn=topic_arn,
+                    stack=pulumi.get_stack(),
+                    target=target,
                 ),
                 policy=policy,
                 triggers=(

@@ -147,7 +147,11 @@ def hook_environment_for(
     declares it."""
     n = _names(plan, ep, brought)
     return hook_environment(
-        _rollout(ep), table_name=n["table"], topic_arn=n["topic_arn"], stack=plan.stack
+        _rollout(ep),
+        table_name=n["table"],
+        topic_arn=n["topic_arn"],
+        stack=plan.stack,
+        target=plan.operator_args(ep),
     )
 
 
@@ -229,7 +233,13 @@ def ab_environment_for(
     n = _names(plan, ep, brought)
     from sagemaker_rollouts.infra.evaluators import ab_environment  # A/B stacks only
 
-    return ab_environment(spec, table_name=n["table"], topic_arn=n["topic_arn"], stack=plan.stack)
+    return ab_environment(
+        spec,
+        table_name=n["table"],
+        topic_arn=n["topic_arn"],
+        stack=plan.stack,
+        target=plan.operator_args(ep),
+    )
 
 
 def drift_environment_for(
@@ -248,6 +258,7 @@ def drift_environment_for(
         bucket=bucket,
         stack=plan.stack,
         topic_arn=n["topic_arn"] if wants_topic else None,
+        target=plan.operator_args(ep),
     )
 
 

@@ -91,6 +91,7 @@ def render(
             tags=tags,
             completed=aware.completed(e),
             opts=opts,
+            target=plan.operator_args(e),
         )
         for e in plan.endpoints
     }

@@ -232,8 +232,9 @@ def notify(sns: Any, topic_arn: str | None, subject: str, message: Mapping[str, 
 
     One message per protocol (`lambdas.notify.render`): plain text for email, the JSON record
     (the body plus endpoint, decision, alarm, evidence and the `rollout` commands) for SQS and
-    Lambda, an AWS Chatbot custom notification for HTTPS and chat channels. The stack name for
-    the commands comes from the `ROLLOUT_STACK` environment variable.
+    Lambda, an AWS Chatbot custom notification for HTTPS and chat channels. The commands address
+    the endpoint with the `ROLLOUT_TARGET` environment variable (`--stack S --endpoint E` or
+    `--endpoint E --region R`), else the stack name in `ROLLOUT_STACK`.
     """
     if not topic_arn:
         return False
@@ -241,7 +242,12 @@ def notify(sns: Any, topic_arn: str | None, subject: str, message: Mapping[str, 
         TopicArn=topic_arn,
         Subject=subject[:100],
         MessageStructure="json",
-        Message=notify_format.render(subject, message, os.environ.get("ROLLOUT_STACK")),
+        Message=notify_format.render(
+            subject,
+            message,
+            os.environ.get("ROLLOUT_STACK"),
+            os.environ.get("ROLLOUT_TARGET"),
+        ),
     )
     return True
 

@@ -2,7 +2,7 @@
 
 Triggered by an EventBridge schedule (`drift.every_minutes`). Environment (read in `handler`
 only): DRIFT_SPEC (DriftJobSpec JSON), CAPTURE_BUCKET, TOPIC_ARN (the stack's rollout-events
-topic) and ROLLOUT_STACK. The baseline is an object in the capture bucket
+topic), ROLLOUT_STACK and ROLLOUT_TARGET (for the commands its notice prints). The baseline is an object in the capture bucket
 (`rollout-baselines/<endpoint>.json`, outside every capture prefix so the capture lifecycle rule
 never expires it), uploaded by the program.
 
@@ -225,7 +225,10 @@ def _failed(
                 Subject=f"Drift job failing on {spec.endpoint_name}"[:100],
                 MessageStructure="json",
                 Message=notify_format.render(
-                    f"Drift job failing on {spec.endpoint_name}", body, env.get("ROLLOUT_STACK")
+                    f"Drift job failing on {spec.endpoint_name}",
+                    body,
+                    env.get("ROLLOUT_STACK"),
+                    env.get("ROLLOUT_TARGET"),
                 ),
             )
             notified = True

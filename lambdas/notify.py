@@ -36,16 +36,39 @@ def decision_of(body: Mapping[str, Any]) -> str:
     return "notice"
 
 
-def commands(stack: str | None, endpoint: str, decision: str) -> list[str]:
-    """The `rollout` (or `pulumi`) commands that act on this decision, most useful first."""
-    where = f"--stack {stack if stack else '<stack>'} --endpoint {endpoint}"
+def target_args(*, origin: str, stack: str, endpoint_name: str, region: str) -> str:
+    """The `rollout` arguments that address one deployed endpoint, as its notifications print them.
+
+    `origin` "stack" (declared in `Pulumi.<stack>.yaml` by the project's own program): the
+    stack-file form `--stack S --endpoint E`, run in the project directory. Anything else (a
+    `RolloutEndpoint` in the user's own program, any language): `--endpoint E --region R`, which
+    the CLI resolves from AWS alone (the endpoint's tags and its hook's environment), wherever it
+    runs. Lambda's environment carries the result as `ROLLOUT_TARGET`.
+    """
+    if origin == "stack":
+        return f"--stack {stack} --endpoint {endpoint_name}"
+    return f"--endpoint {endpoint_name} --region {region}"
+
+
+def commands(
+    stack: str | None, endpoint: str, decision: str, target: str | None = None
+) -> list[str]:
+    """The `rollout` (or `pulumi`) commands that act on this decision, most useful first.
+
+    `target`: the arguments that address the endpoint (`target_args`, the publisher's
+    `ROLLOUT_TARGET`); without it, the stack-file form with `stack` (Lambdas deployed before
+    `ROLLOUT_TARGET` existed)."""
+    where = target if target else f"--stack {stack if stack else '<stack>'} --endpoint {endpoint}"
     status = f"rollout status {where}"
+    retry = (
+        "raise strategy.canary.attempt in the stack config, then `pulumi up`, to retry"
+        if where.startswith("--stack ")
+        else "raise strategy.canary.attempt in the RolloutEndpoint's args, then `pulumi up`, "
+        "to retry"
+    )
     match decision:
         case "rollback" | "rolled_back" | "abort":
-            return [
-                status,
-                "raise strategy.canary.attempt in the stack config, then `pulumi up`, to retry",
-            ]
+            return [status, retry]
         case "complete" | "completed":
             return [status, "pulumi up  # removes the old fleet"]
         case "hold" | "stuck" | "paused" | "pause":
@@ -56,8 +79,9 @@ def commands(stack: str | None, endpoint: str, decision: str) -> list[str]:
             return [status]
 
 
-def record(body: Mapping[str, Any], stack: str | None) -> dict[str, Any]:
-    """The structured record every subscriber gets: the body plus decision, evidence, commands."""
+def record(body: Mapping[str, Any], stack: str | None, target: str | None = None) -> dict[str, Any]:
+    """The structured record every subscriber gets: the body plus decision, evidence, commands
+    (`target`: the arguments that address the endpoint, see `commands`)."""
     endpoint = str(body.get("endpoint") or body.get("endpoint_name") or "?")
     decision = decision_of(body)
     evidence = {k: v for k, v in body.items() if k not in _CORE}
@@ -68,7 +92,7 @@ def record(body: Mapping[str, Any], stack: str | None) -> dict[str, Any]:
         "alarm": body.get("alarm"),
         "evidence": evidence,
         "stack": stack,
-        "commands": commands(stack, endpoint, decision),
+        "commands": commands(stack, endpoint, decision, target),
     }
 
 
@@ -109,9 +133,11 @@ def chatbot(subject: str, rec: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def render(subject: str, body: Mapping[str, Any], stack: str | None) -> str:
+def render(
+    subject: str, body: Mapping[str, Any], stack: str | None, target: str | None = None
+) -> str:
     """The SNS message for `MessageStructure=json`: a JSON object of per-protocol strings."""
-    rec = record(body, stack)
+    rec = record(body, stack, target)
     as_json = json.dumps(rec, sort_keys=True, default=str)
     return json.dumps(
         {

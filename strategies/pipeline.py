@@ -114,7 +114,9 @@ def validate_component(
         raise ConfigError(errs + origin.relative(exc.errors)) from None
     if errs:
         raise ConfigError(errs)
-    plan = _own_glue_database(v.plan, name, project=project, stack=stack)
+    plan = dataclasses.replace(
+        _own_glue_database(v.plan, name, project=project, stack=stack), origin="component"
+    )
     scope = f"{project}-{stack}-{name}"
     if plan.state_table_name is not None:
         table = f"{scope}-rollouts" if state_table_name is None else state_table_name

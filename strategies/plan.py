@@ -101,6 +101,18 @@ class VariantPlan:
     autoscaling: AutoscalingPlan | None = None
 
 
+# The tags on every alarm an `AlarmPlan` declares: its role in the rollout, "gate" (stops it) or
+# "watch", and its key (`candidate.errors_5xx`). `rollout status|history --endpoint NAME` read
+# them back; rollback and relative-gate alarms, which those commands do not list, carry none.
+ALARM_ROLE_TAG = "rollouts:alarm-role"
+ALARM_KEY_TAG = "rollouts:alarm-key"
+
+
+def alarm_tags(alarm: AlarmPlan) -> dict[str, str]:
+    """`ALARM_ROLE_TAG` and `ALARM_KEY_TAG` of `alarm`."""
+    return {ALARM_ROLE_TAG: "gate" if alarm.gate else "watch", ALARM_KEY_TAG: alarm.key}
+
+
 @dataclass(frozen=True, slots=True)
 class AlarmPlan:
     """A CloudWatch alarm. Per-variant alarms carry EndpointName and VariantName dimensions.
@@ -364,6 +376,19 @@ class DeploymentPlan:
     # The capture bucket: (prefix, days) expiry rules, and what `pulumi destroy` does with it.
     capture_retention: tuple[tuple[str, int], ...] = ()
     capture_on_destroy: Literal["retain", "delete"] = "retain"
+    # How the endpoints were declared: "stack" (a stack file, the project's own program) or
+    # "component" (`RolloutEndpoint` in a user's program): decides how the operator commands in
+    # notifications address an endpoint (`operator_args`).
+    origin: Literal["stack", "component"] = "stack"
+
+    def operator_args(self, ep: EndpointPlan) -> str:
+        """The `rollout` arguments that address `ep` once deployed (`notify.target_args`):
+        `--stack S --endpoint E` for a stack file, `--endpoint E --region R` for a component."""
+        from sagemaker_rollouts.lambdas.notify import target_args
+
+        return target_args(
+            origin=self.origin, stack=self.stack, endpoint_name=ep.endpoint_name, region=self.region
+        )
 
     def endpoint(self, key: str) -> EndpointPlan:
         for e in self.endpoints:

@@ -10,12 +10,10 @@ from __future__ import annotations
 import argparse
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sagemaker_rollouts.cli import render
 from sagemaker_rollouts.cli.errors import EXIT_IN_PROGRESS, EXIT_OK, UsageError
-from sagemaker_rollouts.cli.stack import load_stack
 from sagemaker_rollouts.lambdas.ab_winner import Decision, EvaluatorSpec, Winner, evidence
 from sagemaker_rollouts.strategies.plan import ABPlan, DeploymentPlan, EndpointPlan
 
@@ -83,23 +81,35 @@ def report(spec: EvaluatorSpec, aws: Any, table: str | None, now: float) -> dict
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = load_stack(Path(args.dir), args.stack, endpoint=getattr(args, "endpoint", None))
-    ep = select_ab_endpoint(stack.plan, args.endpoint)
-    spec = evaluator_of(ep)
-    assert spec is not None  # select_ab_endpoint returns evaluated endpoints only
+    from sagemaker_rollouts.cli.target import resolve
     from sagemaker_rollouts.simulator.provision import AwsClients
 
-    aws = AwsClients.create(stack.plan.region)
+    resolved, aws = resolve(
+        args,
+        select=lambda plan, wanted: [select_ab_endpoint(plan, wanted)],
+        clients=AwsClients.create,
+        want="ab",
+    )
+    (ep,) = resolved.targets
+    spec = ep.ab
+    if spec is None:
+        from sagemaker_rollouts.strategies.lambda_names import AB_SUFFIX, function_name
+
+        raise UsageError(
+            f"--endpoint {args.endpoint}: no A/B evaluator (no Lambda "
+            f"{function_name(ep.endpoint_name, AB_SUFFIX)} in {ep.region}); set "
+            "strategy.ab.successes to evaluate a winner"
+        )
     from sagemaker_rollouts.lambdas.aws_adapter import read_endpoint
 
     if read_endpoint(aws.sagemaker, spec.endpoint_name).status == "Missing":
         # No endpoint: no metrics will ever arrive, so "no decision yet" (3) would make a CI gate
         # wait forever. It is a usage problem (wrong account or region, or not deployed).
         raise UsageError(
-            f"endpoint {spec.endpoint_name} ({ep.key}) does not exist in {stack.plan.region}: "
+            f"endpoint {spec.endpoint_name} ({ep.key}) does not exist in {ep.region}: "
             "wrong account or region, or `pulumi up` has not run"
         )
-    data = report(spec, aws, stack.plan.state_table_name, time.time())
+    data = report(spec, aws, ep.state_table, time.time())
     if args.json:
         render.print_json(data)
     else:

@@ -23,23 +23,15 @@ import argparse
 import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
 
 from sagemaker_rollouts.cli import render
 from sagemaker_rollouts.cli.errors import EXIT_OK, UsageError
-from sagemaker_rollouts.cli.stack import load_stack, select_endpoint
+from sagemaker_rollouts.cli.target import Target, every_or_one, resolve
 from sagemaker_rollouts.simulator.provision import AwsClients
 from sagemaker_rollouts.strategies import native
-from sagemaker_rollouts.strategies.plan import (
-    ABPlan,
-    BlueGreenPlan,
-    DeploymentPlan,
-    EndpointPlan,
-    RollingPlan,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,43 +91,35 @@ class EndpointHistory:
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = load_stack(Path(args.dir), args.stack, endpoint=getattr(args, "endpoint", None))
-    plan = stack.plan
-    endpoints = (
-        [select_endpoint(plan, args.endpoint, canary_only=False)]
-        if args.endpoint is not None
-        else list(plan.endpoints)
-    )
     if args.limit < 1:
         raise UsageError(f"--limit: must be at least 1, got {args.limit}")
-    aws = AwsClients.create(plan.region)
-    found = [collect(plan, ep, aws, time.time(), rollout=args.rollout) for ep in endpoints]
+    resolved, aws = resolve(args, select=every_or_one, clients=AwsClients.create)
+    found = [collect(t, aws, time.time(), rollout=args.rollout) for t in resolved.targets]
     for h in found:
         h.entries = h.entries[-args.limit :]
     if args.json:
-        render.print_json({"stack": plan.stack, "endpoints": [h.as_json() for h in found]})
+        render.print_json({"stack": resolved.stack, "endpoints": [h.as_json() for h in found]})
     else:
         print_history(found)
     return EXIT_OK
 
 
 def collect(
-    plan: DeploymentPlan,
-    ep: EndpointPlan,
+    ep: Target,
     aws: Any,
     now: float,
     *,
     rollout: str | None = None,
 ) -> EndpointHistory:
-    """Everything recorded about one endpoint's rollouts, oldest first."""
+    """Everything recorded about one endpoint's rollouts, oldest first (`ep`: however it was
+    addressed, `cli/target.py`)."""
     history = EndpointHistory(ep.key, ep.endpoint_name, ep.strategy)
-    table = plan.state_table_name
-    if table is not None:
-        _canary_rows(table, ep, aws, history, rollout)
-        if isinstance(ep.strategy_plan, ABPlan) and ep.strategy_plan.evaluator is not None:
-            _ab_rows(table, ep, aws, history)
+    if ep.state_table is not None:
+        _canary_rows(ep.state_table, ep, aws, history, rollout)
+        if ep.ab is not None:
+            _ab_rows(ep.state_table, ep, aws, history)
     _alarm_rows(ep, aws, history, now)
-    if isinstance(ep.strategy_plan, BlueGreenPlan | RollingPlan):  # SageMaker's own deployment
+    if ep.native:
         _phase_row(ep, aws, history, now)
     history.entries.sort(key=lambda e: (e.at, e.version or 0))
     return history
@@ -147,7 +131,7 @@ def _table_missing(err: Exception) -> bool:
 
 
 def _canary_rows(
-    table: str, ep: EndpointPlan, aws: Any, history: EndpointHistory, only: str | None
+    table: str, ep: Target, aws: Any, history: EndpointHistory, only: str | None
 ) -> None:
     from botocore.exceptions import ClientError
 
@@ -215,7 +199,7 @@ def _intent_outcomes(rows: list[Any]) -> dict[int, str]:
     return out
 
 
-def _ab_rows(table: str, ep: EndpointPlan, aws: Any, history: EndpointHistory) -> None:
+def _ab_rows(table: str, ep: Target, aws: Any, history: EndpointHistory) -> None:
     from botocore.exceptions import ClientError
 
     from sagemaker_rollouts.lambdas.ab_evaluator import read_evaluations, recorded_winner
@@ -242,7 +226,7 @@ def _ab_rows(table: str, ep: EndpointPlan, aws: Any, history: EndpointHistory) -
         history.notes.append(f"A/B winner recorded: {winner}")
 
 
-def _alarm_rows(ep: EndpointPlan, aws: Any, history: EndpointHistory, now: float) -> None:
+def _alarm_rows(ep: Target, aws: Any, history: EndpointHistory, now: float) -> None:
     """State changes of the endpoint's alarms from CloudWatch's alarm history (two weeks)."""
     from datetime import UTC, datetime
 
@@ -288,7 +272,7 @@ def _alarm_rows(ep: EndpointPlan, aws: Any, history: EndpointHistory, now: float
             )
 
 
-def _phase_row(ep: EndpointPlan, aws: Any, history: EndpointHistory, now: float) -> None:
+def _phase_row(ep: Target, aws: Any, history: EndpointHistory, now: float) -> None:
     from botocore.exceptions import ClientError
 
     try:

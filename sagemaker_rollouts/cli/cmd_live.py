@@ -1,8 +1,10 @@
 """The live commands: `rollout status` and `rollout pause|resume|promote [--full]|abort`.
 
-They talk to AWS (or to `AWS_ENDPOINT_URL`, e.g. moto) with the caller's credentials. The rollout
-spec, state table and endpoint come from the stack's plan, built offline from `Pulumi.<stack>.yaml`
-exactly as `pulumi up` builds it, so the CLI and the deployed hook agree on the rollout id.
+They talk to AWS (or to `AWS_ENDPOINT_URL`, e.g. moto) with the caller's credentials. The endpoint,
+its rollout spec, state table and alarms come from `cli/target.py`: with `--stack`, the stack's plan,
+built offline from `Pulumi.<stack>.yaml` exactly as `pulumi up` builds it (so the CLI and the
+deployed hook agree on the rollout id); with `--endpoint NAME` alone, from AWS (the endpoint's tags
+and its hook's environment), for an endpoint declared any way, `RolloutEndpoint` included.
 
 An operator command records the intent on the state item (who, when, why) with
 `sagemaker_rollouts.lambdas.store.record_intent`, then runs ONE controller decision at once through
@@ -14,9 +16,9 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -32,22 +34,17 @@ from sagemaker_rollouts.cli.errors import (
     EXIT_USAGE,
     UsageError,
 )
-from sagemaker_rollouts.cli.stack import load_stack, rollout_of, select_endpoint
+from sagemaker_rollouts.cli.target import Target, every_or_one, find_topic, resolve, the_canary
 from sagemaker_rollouts.lambdas.controller import (
     INTENT_TTL_SECONDS,
     EndpointView,
+    IntentKind,
     RolloutState,
     command_name,
 )
 from sagemaker_rollouts.lambdas.rollout import RolloutSpec
-from sagemaker_rollouts.simulator.provision import AwsClients, find_topic_arn
+from sagemaker_rollouts.simulator.provision import AwsClients
 from sagemaker_rollouts.strategies import dashboard, native
-from sagemaker_rollouts.strategies.plan import (
-    BlueGreenPlan,
-    DeploymentPlan,
-    EndpointPlan,
-    RollingPlan,
-)
 
 DONE_OK = "completed"
 BROKEN_ENDPOINT = frozenset({"Failed", "UpdateRollbackFailed", "Missing"})
@@ -165,17 +162,11 @@ class EndpointStatus:
 
 
 def status(args: argparse.Namespace) -> int:
-    stack = load_stack(Path(args.dir), args.stack, endpoint=getattr(args, "endpoint", None))
-    plan = stack.plan
-    endpoints = (
-        [select_endpoint(plan, args.endpoint, canary_only=False)]
-        if args.endpoint is not None
-        else list(plan.endpoints)
-    )
-    aws = AwsClients.create(plan.region)
+    resolved, aws = resolve(args, select=every_or_one, clients=AwsClients.create)
+    targets = resolved.targets
 
     def read() -> list[EndpointStatus]:
-        return [read_status(plan, ep, aws) for ep in endpoints]
+        return [read_status(t, aws) for t in targets]
 
     watch = bool(getattr(args, "watch", False))
     if watch and render.console().is_terminal:
@@ -186,7 +177,7 @@ def status(args: argparse.Namespace) -> int:
         views = read()
         code = _combined(views)
     if args.json:
-        render.print_json({"stack": plan.stack, "endpoints": [v.as_json() for v in views]})
+        render.print_json({"stack": resolved.stack, "endpoints": [v.as_json() for v in views]})
     elif not (watch and render.console().is_terminal):
         _print_status(views, waited=args.wait or watch, code=code)
     return code
@@ -267,7 +258,7 @@ def _combined(views: list[EndpointStatus]) -> int:
     return EXIT_OK
 
 
-def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> EndpointStatus:
+def read_status(ep: Target, aws: AwsClients) -> EndpointStatus:
     """One endpoint's live state: DescribeEndpoint, one DescribeAlarms, the state item and the
     newest history rows. Read only."""
     from botocore.exceptions import ClientError
@@ -283,15 +274,15 @@ def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> Endp
     rollout_status: str | None = None
     step: int | None = None
     history: list[dict[str, Any]] = []
-    spec = rollout_of(ep)
-    if spec is not None and plan.state_table_name is not None:
+    spec = ep.canary
+    if spec is not None and ep.state_table is not None:
         malformed: str | None = None
         try:
             try:
-                state = store.read_state(aws.dynamodb, plan.state_table_name, spec.rollout_id)
+                state = store.read_state(aws.dynamodb, ep.state_table, spec.rollout_id)
             except store.MalformedState as err:
                 state, malformed = None, str(err)  # the hook recovers it on its next tick
-            rows = store.read_history(aws.dynamodb, plan.state_table_name, spec.rollout_id, 5)
+            rows = store.read_history(aws.dynamodb, ep.state_table, spec.rollout_id, 5)
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
                 raise
@@ -316,7 +307,7 @@ def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> Endp
     else:
         rollout = None
     phase: native.PhaseView | None = None
-    if isinstance(ep.strategy_plan, BlueGreenPlan | RollingPlan) and view.status != "Missing":
+    if ep.native and view.status != "Missing":
         described = aws.sagemaker.describe_endpoint(EndpointName=ep.endpoint_name)
         tags = aws.sagemaker.list_tags(ResourceArn=described["EndpointArn"]).get("Tags", [])
         live = native.LiveEndpoint.from_describe(
@@ -351,11 +342,11 @@ def read_status(plan: DeploymentPlan, ep: EndpointPlan, aws: AwsClients) -> Endp
         step_index=step,
         history=history,
         verdict=verdict,
-        region=plan.region,
+        region=ep.region,
         phase=None if phase is None else phase.phase,
         phase_reason=None if phase is None else phase.reason,
         rollout=rollout,
-        gates=tuple(a.name for a in ep.alarms if a.gate),
+        gates=ep.gates,
     )
 
 
@@ -569,18 +560,21 @@ def operate(args: argparse.Namespace) -> int:
     from sagemaker_rollouts.lambdas.aws_adapter import Clients
     from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
 
-    stack = load_stack(Path(args.dir), args.stack, endpoint=getattr(args, "endpoint", None))
-    plan = stack.plan
-    ep = select_endpoint(plan, args.endpoint, canary_only=True)
-    spec = rollout_of(ep)
-    assert spec is not None and plan.state_table_name is not None
+    resolved, aws = resolve(args, select=the_canary, clients=AwsClients.create, want="canary")
+    (ep,) = resolved.targets
+    spec = ep.canary
+    table = ep.state_table
+    assert spec is not None and table is not None
     kind = "promote_full" if args.command == "promote" and args.full else args.command
-    aws = AwsClients.create(plan.region)
-    topic = find_topic_arn(plan, aws.sns)
+    topic = find_topic(ep, aws.sns)
     env = {
         "ROLLOUT_SPEC": spec.to_json(),
-        "STATE_TABLE": plan.state_table_name,
+        "STATE_TABLE": table,
         "TOPIC_ARN": "" if topic is None else topic,
+        # What the deployed hook's notifications say (`lambdas/notify.py`), so a notice this
+        # decision publishes tells on-call the same command as the hook's own.
+        "ROLLOUT_STACK": ep.stack,
+        "ROLLOUT_TARGET": ep.notify_target,
     }
     hook_clients = Clients(
         sagemaker=aws.sagemaker, cloudwatch=aws.cloudwatch, dynamodb=aws.dynamodb, sns=aws.sns
@@ -589,11 +583,16 @@ def operate(args: argparse.Namespace) -> int:
     reason = args.reason if args.reason else f"rollout {args.command} from the CLI"
     tick = {"source": "rollout.cli", "detail-type": "Operator Command", "detail": {"kind": kind}}
 
-    table = plan.state_table_name
     offset = _aws_clock_offset(aws, ep.endpoint_name)
 
     def aws_now() -> float:
         return time.time() + offset
+
+    def tick_now() -> dict[str, Any]:
+        """One hook decision now, run with the hook's environment as the Lambda has it (the
+        notifier reads `ROLLOUT_TARGET` there): a notice says what the hook's own say."""
+        with hook_environment(env):
+            return hook_run(tick, env, hook_clients, aws_now(), log=_quiet)
 
     def read_or_recover() -> RolloutState | None:
         """The state item; a malformed one is first re-derived by one hook decision (from the
@@ -602,7 +601,7 @@ def operate(args: argparse.Namespace) -> int:
         try:
             return store.read_state(aws.dynamodb, table, spec.rollout_id)
         except store.MalformedState:
-            hook_run(tick, env, hook_clients, aws_now(), log=_quiet)
+            tick_now()
             return store.read_state(aws.dynamodb, table, spec.rollout_id)
 
     try:
@@ -614,27 +613,27 @@ def operate(args: argparse.Namespace) -> int:
             # live traffic back to step 0.
             # A rollout with history but no state item lost it: the hook recovers it from the
             # history and the live weights, so the first-step check does not apply.
-            if not store.read_history(aws.dynamodb, plan.state_table_name, spec.rollout_id, 1):
+            if not store.read_history(aws.dynamodb, table, spec.rollout_id, 1):
                 _check_first_step(aws, ep)
-            hook_run(tick, env, hook_clients, aws_now(), log=_quiet)
-            before = store.read_state(aws.dynamodb, plan.state_table_name, spec.rollout_id)
+            tick_now()
+            before = store.read_state(aws.dynamodb, table, spec.rollout_id)
         weights_before = _live_weights(aws, ep)
         try:
             intent = store.record_intent(
-                aws.dynamodb, plan.state_table_name, spec.rollout_id, kind, who, reason, aws_now()
+                aws.dynamodb, table, spec.rollout_id, kind, who, reason, aws_now()
             )
         except store.MalformedState:  # broken between our read and the intent's: recover, again
             read_or_recover()
             intent = store.record_intent(
-                aws.dynamodb, plan.state_table_name, spec.rollout_id, kind, who, reason, aws_now()
+                aws.dynamodb, table, spec.rollout_id, kind, who, reason, aws_now()
             )
-        result = hook_run(tick, env, hook_clients, aws_now(), log=_quiet)
-        after = store.read_state(aws.dynamodb, plan.state_table_name, spec.rollout_id)
+        result = tick_now()
+        after = store.read_state(aws.dynamodb, table, spec.rollout_id)
     except ClientError as e:
         if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
             raise UsageError(
-                f"state table {plan.state_table_name} not found in {plan.region}: is stack "
-                f"{plan.stack} deployed (pulumi up) in this account?"
+                f"state table {table} not found in {ep.region}: is {ep.address} deployed "
+                "(pulumi up) in this account?"
             ) from None
         raise
     assert before is not None and after is not None
@@ -672,46 +671,81 @@ def operate(args: argparse.Namespace) -> int:
             }
         )
     else:
-        out = render.console()
-        out.print(
-            f"[bold]{command_name(kind)}[/] recorded for {escape(spec.rollout_id)} by {escape(who)}: "
-            f"{escape(reason)}"
+        _print_operated(
+            kind,
+            spec.rollout_id,
+            who,
+            reason,
+            result,
+            (before, after),
+            (weights_before, weights_after),
+            topic,
+            refused=refused,
+            applied=applied,
+            finished=finished,
+            traffic_pending=traffic_pending,
         )
-        out.print(f"decision: [bold]{result['decision']}[/]: {escape(str(result['reason']))}")
-        t = Table(show_header=True)
-        t.add_column("")
-        t.add_column("before")
-        t.add_column("after")
-        t.add_row("status", before.status, after.status)
-        t.add_row("step", str(before.step_index), str(after.step_index))
-        t.add_row(
-            "weights",
-            escape(render.weights_text(weights_before)),
-            escape(render.weights_text(weights_after)),
-        )
-        out.print(t)
-        if topic is None:
-            out.print("[yellow]warning:[/] no notification topic found; nothing was published")
-        if traffic_pending:
-            out.print(
-                f"[yellow]recorded, traffic not moved yet:[/] {escape(str(result['reason']))}; "
-                "the hook moves it on its next tick once the endpoint is InService (every "
-                "minute); check with `rollout status`"
-            )
-        elif not applied and finished:
-            out.print(f"the rollout is {after.status}: {command_name(kind)} has no effect")
-        elif refused is not None:
-            out.print(
-                f"[yellow]refused:[/] {escape(refused)}; the intent is recorded as refused and "
-                "will not fire later: run the command again when the reason has cleared"
-            )
-        elif not applied:
-            out.print(
-                "[yellow]not applied:[/] the hook could not decide now (see its reason); the "
-                "intent expires unless a tick within "
-                f"{INTENT_TTL_SECONDS // 60} minutes applies it"
-            )
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def _print_operated(
+    kind: IntentKind,
+    rollout_id: str,
+    who: str,
+    reason: str,
+    result: dict[str, Any],
+    states: tuple[RolloutState, RolloutState],
+    weights: tuple[dict[str, float], dict[str, float]],
+    topic: str | None,
+    *,
+    refused: str | None,
+    applied: bool,
+    finished: bool,
+    traffic_pending: bool,
+) -> None:
+    """What an operator command did, for a terminal: the intent, the decision, before and after."""
+    before, after = states
+    weights_before, weights_after = weights
+    spec_id = rollout_id
+    out = render.console()
+    out.print(
+        f"[bold]{command_name(kind)}[/] recorded for {escape(spec_id)} by {escape(who)}: "
+        f"{escape(reason)}"
+    )
+    out.print(f"decision: [bold]{result['decision']}[/]: {escape(str(result['reason']))}")
+    t = Table(show_header=True)
+    t.add_column("")
+    t.add_column("before")
+    t.add_column("after")
+    t.add_row("status", before.status, after.status)
+    t.add_row("step", str(before.step_index), str(after.step_index))
+    t.add_row(
+        "weights",
+        escape(render.weights_text(weights_before)),
+        escape(render.weights_text(weights_after)),
+    )
+    out.print(t)
+    if topic is None:
+        out.print("[yellow]warning:[/] no notification topic found; nothing was published")
+    if traffic_pending:
+        out.print(
+            f"[yellow]recorded, traffic not moved yet:[/] {escape(str(result['reason']))}; "
+            "the hook moves it on its next tick once the endpoint is InService (every "
+            "minute); check with `rollout status`"
+        )
+    elif not applied and finished:
+        out.print(f"the rollout is {after.status}: {command_name(kind)} has no effect")
+    elif refused is not None:
+        out.print(
+            f"[yellow]refused:[/] {escape(refused)}; the intent is recorded as refused and "
+            "will not fire later: run the command again when the reason has cleared"
+        )
+    elif not applied:
+        out.print(
+            "[yellow]not applied:[/] the hook could not decide now (see its reason); the "
+            "intent expires unless a tick within "
+            f"{INTENT_TTL_SECONDS // 60} minutes applies it"
+        )
 
 
 def _target(spec: RolloutSpec, state: RolloutState) -> dict[str, float] | None:
@@ -730,10 +764,10 @@ def _weights_at(target: dict[str, float] | None, live: dict[str, float]) -> bool
     return target is None or all(abs(live.get(k, -1.0) - w) < 1e-6 for k, w in target.items())
 
 
-def _check_first_step(aws: AwsClients, ep: EndpointPlan) -> None:
+def _check_first_step(aws: AwsClients, ep: Target) -> None:
     from sagemaker_rollouts.lambdas.controller import step_weights
 
-    spec = rollout_of(ep)
+    spec = ep.canary
     assert spec is not None
     live = _live_weights(aws, ep)
     want = dict(step_weights(spec, 0))
@@ -741,8 +775,12 @@ def _check_first_step(aws: AwsClients, ep: EndpointPlan) -> None:
         return
     raise UsageError(
         f"no rollout state for {spec.rollout_id} and endpoint {ep.endpoint_name} is not at the "
-        f"plan's first step (live {render.weights_text(live) or 'missing'}); is "
-        "Pulumi.<stack>.yaml the config that was deployed?"
+        f"plan's first step (live {render.weights_text(live) or 'missing'}); "
+        + (
+            "is Pulumi.<stack>.yaml the config that was deployed?"
+            if ep.address.startswith("--stack ")
+            else "the hook's rollout spec is not what the endpoint runs: has `pulumi up` finished?"
+        )
     )
 
 
@@ -758,7 +796,7 @@ def _goal_met(kind: str, status: str) -> bool:
             return False
 
 
-def _live_weights(aws: AwsClients, ep: EndpointPlan) -> dict[str, float]:
+def _live_weights(aws: AwsClients, ep: Target) -> dict[str, float]:
     from sagemaker_rollouts.lambdas.aws_adapter import read_endpoint
 
     return {name: w for name, w in read_endpoint(aws.sagemaker, ep.endpoint_name).weights}
@@ -804,6 +842,22 @@ def _who(aws: AwsClients) -> str:
         return str(aws.sts.get_caller_identity()["Arn"])
     except Exception:  # no identity is not a reason to refuse an abort
         return "unknown"
+
+
+@contextmanager
+def hook_environment(env: Mapping[str, str]) -> Iterator[None]:
+    """Run with `env` in the process environment, as the hook Lambda runs with its own (the
+    notifier reads `ROLLOUT_STACK` and `ROLLOUT_TARGET` there); restored on exit."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _quiet(_line: str) -> None:

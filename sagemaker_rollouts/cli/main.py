@@ -18,6 +18,9 @@ from sagemaker_rollouts import __version__
 from sagemaker_rollouts.cli.errors import EXIT_USAGE, UsageError
 
 OPERATOR_COMMANDS = ("pause", "resume", "promote", "abort")
+# Commands that address deployed endpoints with --stack, or with --endpoint [--region] alone
+# (cli/target.py: read from AWS, for endpoints declared any way, RolloutEndpoint included).
+ADDRESSED_COMMANDS = ("status", "history", *OPERATOR_COMMANDS, "ab-report")
 
 # Top-level modules that only the `[cli]` extra installs: a base install still has the `rollout`
 # script, so a command that needs one of them says which extra to install instead of a traceback.
@@ -65,23 +68,40 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "rollout status --stack prod --endpoint fraud --json",
         "rollout status --stack prod --wait --timeout 3600",
         "rollout status --stack prod --endpoint fraud --watch",
+        "rollout status --endpoint fraud-detector --region us-east-1",
+        "rollout status --endpoint fraud --wait --timeout 3600",
     ),
     "history": (
         "rollout history --stack prod",
         "rollout history --stack prod --endpoint fraud --json",
+        "rollout history --endpoint fraud-detector --region us-east-1",
     ),
-    "pause": ('rollout pause --stack prod --reason "p99 latency looks odd"',),
-    "resume": ("rollout resume --stack prod --endpoint fraud",),
+    "pause": (
+        'rollout pause --stack prod --reason "p99 latency looks odd"',
+        'rollout pause --endpoint fraud-detector --region us-east-1 --reason "p99 looks odd"',
+    ),
+    "resume": (
+        "rollout resume --stack prod --endpoint fraud",
+        "rollout resume --endpoint fraud-detector --region us-east-1",
+    ),
     "promote": (
         "rollout promote --stack prod",
         'rollout promote --full --stack prod --reason "signed off by on-call"',
+        "rollout promote --endpoint fraud-detector --region us-east-1",
     ),
-    "abort": ('rollout abort --stack prod --endpoint fraud --reason "bad predictions"',),
+    "abort": (
+        'rollout abort --stack prod --endpoint fraud --reason "bad predictions"',
+        'rollout abort --endpoint fraud-detector --region us-east-1 --reason "bad predictions"',
+    ),
     "shadow-report": (
         "rollout shadow-report --stack shadow --since 2h",
         "rollout shadow-report --stack shadow --from-dir captures/ --no-metrics --json",
     ),
-    "ab-report": ("rollout ab-report --stack ab", "rollout ab-report --stack ab --json"),
+    "ab-report": (
+        "rollout ab-report --stack ab",
+        "rollout ab-report --stack ab --json",
+        "rollout ab-report --endpoint ranker --region us-east-1",
+    ),
     "prune": ("rollout prune --stack prod --dry-run", "rollout prune --stack prod --json"),
     "baseline": (
         "rollout baseline --from train.csv --features amount,country,score -o baselines/fraud.json",
@@ -154,6 +174,27 @@ def _parser() -> argparse.ArgumentParser:
             "--dir", default=".", help="directory holding the stack files (default: current)"
         )
 
+    def address_args(sp: argparse.ArgumentParser, default: str) -> None:
+        """--stack, or --endpoint alone (read from AWS), and --region for the latter."""
+        sp.add_argument(
+            "--stack",
+            help="stack name: reads Pulumi.STACK.yaml (or give --endpoint alone)",
+        )
+        sp.add_argument(
+            "--dir", default=".", help="directory holding the stack files (default: current)"
+        )
+        sp.add_argument(
+            "--endpoint",
+            help=f"with --stack: endpoint key or name (default: {default}); without --stack: a "
+            "deployed endpoint however it was declared (RolloutEndpoint too), by its SageMaker "
+            "endpoint name or the name it was declared under, read from AWS",
+        )
+        sp.add_argument(
+            "--region",
+            help="with --endpoint and no --stack: the endpoint's region (default: AWS_REGION "
+            "or the profile's)",
+        )
+
     plan = sub.add_parser(
         "plan", help="resources and strategy profile of a stack, offline (no AWS, no Pulumi CLI)"
     )
@@ -216,8 +257,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the live rollout: step n of N, live and intended share, bake, gates, pause, "
         "last decisions",
     )
-    stack_args(st)
-    st.add_argument("--endpoint", help="endpoint key or name (default: every endpoint)")
+    address_args(st, "every endpoint")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     st.add_argument(
         "--wait",
@@ -251,8 +291,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the audit trail of an endpoint's rollouts: decisions, intents (applied or "
         "refused, by whom, why), alarms and evidence",
     )
-    stack_args(hi)
-    hi.add_argument("--endpoint", help="endpoint key or name (default: every endpoint)")
+    address_args(hi, "every endpoint")
     hi.add_argument(
         "--rollout",
         metavar="ID",
@@ -274,8 +313,7 @@ def _parser() -> argparse.ArgumentParser:
         ("abort", "roll the canary back: candidate weight 0 at once"),
     ):
         op = sub.add_parser(name, help=text)
-        stack_args(op)
-        op.add_argument("--endpoint", help="endpoint key or name (default: the canary endpoint)")
+        address_args(op, "the canary endpoint")
         op.add_argument("--reason", default="", help="why (recorded with who and when)")
         op.add_argument("--json", action="store_true", help="machine-readable output")
         if name == "promote":
@@ -308,8 +346,7 @@ def _parser() -> argparse.ArgumentParser:
     abr = sub.add_parser(
         "ab-report", help="per-variant A/B evidence from CloudWatch and the evaluator's decision"
     )
-    stack_args(abr)
-    abr.add_argument("--endpoint", help="endpoint key or name (default: the A/B endpoint)")
+    address_args(abr, "the A/B endpoint")
     abr.add_argument("--json", action="store_true", help="machine-readable output")
     base = sub.add_parser("baseline", help="build a drift baseline file from training data")
     base.add_argument("--from", dest="source", required=True, metavar="FILE", help=".csv or .jsonl")
@@ -462,6 +499,12 @@ def _run(argv: Sequence[str] | None) -> int:
 
 def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Option combinations argparse cannot express; `parser.error` exits 2 with the usage."""
+    if args.command in ADDRESSED_COMMANDS:
+        from sagemaker_rollouts.cli.target import check_address
+
+        problem = check_address(args)
+        if problem is not None:
+            parser.error(f"{args.command}: {problem}")
     if args.command == "status":
         polling = args.wait or args.watch
         for flag, value in (("--timeout", args.timeout), ("--interval", args.interval)):

@@ -314,8 +314,11 @@ def select_endpoint(plan: DeploymentPlan, wanted: str | None, *, canary_only: bo
                         "canary rollouts only (SageMaker runs blue/green and rolling itself)"
                     )
                 return e
-        known = ", ".join(e.key for e in plan.endpoints)
-        raise UsageError(f"unknown endpoint {wanted!r} in stack {plan.stack}; endpoints: {known}")
+        known = ", ".join(f"{e.key} ({e.endpoint_name})" for e in plan.endpoints)
+        raise UsageError(
+            f"unknown endpoint {wanted!r} in stack {plan.stack}; --endpoint takes a key or "
+            f"endpoint name of this stack: {known}"
+        )
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:

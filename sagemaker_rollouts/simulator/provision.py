@@ -26,6 +26,7 @@ from sagemaker_rollouts.strategies.plan import (
     DeploymentPlan,
     EndpointPlan,
     VariantPlan,
+    alarm_tags,
     weight,
 )
 from sagemaker_rollouts.strategies.relative_gates import EXPRESSION_ID, RelativeAlarmPlan
@@ -85,6 +86,10 @@ class AwsClients:
     @property
     def s3(self) -> Any:
         return self._client("s3")
+
+    @property
+    def lambda_(self) -> Any:
+        return self._client("lambda")
 
     @property
     def athena(self) -> Any:
@@ -148,9 +153,10 @@ def provision(plan: DeploymentPlan, clients: AwsClients) -> ProvisionedStack:
     role_arn = _execution_role(plan)
     configs: list[tuple[str, str]] = []
     for ep in plan.endpoints:
-        configs.append((ep.key, _provision_endpoint(ep, clients, role_arn)))
+        tags = resource_tags(plan, ep)
+        configs.append((ep.key, _provision_endpoint(ep, clients, role_arn, tags)))
         for alarm in ep.alarms:
-            put_alarm(alarm, clients)
+            put_alarm(alarm, clients, {**tags, **alarm_tags(alarm)})
         if isinstance(ep.strategy_plan, CanaryPlan):
             for rel in ep.strategy_plan.relative_alarms:
                 put_relative_alarm(rel, clients)
@@ -178,7 +184,16 @@ def _variant(v: VariantPlan, endpoint: EndpointPlan) -> dict[str, Any]:
     }
 
 
-def _provision_endpoint(ep: EndpointPlan, clients: AwsClients, role_arn: str) -> str:
+def resource_tags(plan: DeploymentPlan, ep: EndpointPlan) -> dict[str, str]:
+    """The tags the program puts on an endpoint's resources (infra/endpoint.py): the stack's,
+    then the endpoint's own (`managed-by`, `rollouts:stack`, `rollouts:endpoint`,
+    `rollouts:strategy`). Secret tag values stay their placeholder."""
+    return {**dict(plan.tags), **dict(ep.tags)}
+
+
+def _provision_endpoint(
+    ep: EndpointPlan, clients: AwsClients, role_arn: str, tags: dict[str, str]
+) -> str:
     for m in ep.models:
         container: dict[str, Any] = {"Image": m.image, "Environment": dict(m.environment)}
         if m.model_data_url is not None:
@@ -198,12 +213,17 @@ def _provision_endpoint(ep: EndpointPlan, clients: AwsClients, role_arn: str) ->
     if ep.shadow_variants:  # moto accepts but does not store them (a known moto gap)
         request["ShadowProductionVariants"] = [_variant(v, ep) for v in ep.shadow_variants]
     clients.sagemaker.create_endpoint_config(**request)
-    clients.sagemaker.create_endpoint(EndpointName=ep.endpoint_name, EndpointConfigName=config_name)
+    clients.sagemaker.create_endpoint(
+        EndpointName=ep.endpoint_name,
+        EndpointConfigName=config_name,
+        Tags=[{"Key": k, "Value": v} for k, v in {**tags, **dict(ep.endpoint_tags)}.items()],
+    )
     return config_name
 
 
-def put_alarm(alarm: AlarmPlan, clients: AwsClients) -> None:
-    """PutMetricAlarm from an AlarmPlan, exactly one of Statistic / ExtendedStatistic."""
+def put_alarm(alarm: AlarmPlan, clients: AwsClients, tags: dict[str, str] | None = None) -> None:
+    """PutMetricAlarm from an AlarmPlan, exactly one of Statistic / ExtendedStatistic, with
+    `tags` (the program's: `resource_tags` and the alarm's role)."""
     request: dict[str, Any] = {
         "AlarmName": alarm.name,
         "AlarmDescription": alarm.description,
@@ -217,6 +237,8 @@ def put_alarm(alarm: AlarmPlan, clients: AwsClients) -> None:
         "TreatMissingData": alarm.treat_missing_data,
         "Dimensions": [{"Name": k, "Value": v} for k, v in alarm.dimensions],
     }
+    if tags:
+        request["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
     if alarm.extended_statistic is not None:
         request["ExtendedStatistic"] = alarm.extended_statistic
     else:

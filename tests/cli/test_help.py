@@ -8,7 +8,11 @@ import shlex
 import pytest
 
 from sagemaker_rollouts import __version__
-from sagemaker_rollouts.cli.main import EXAMPLES, _parser  # pyright: ignore[reportPrivateUsage]
+from sagemaker_rollouts.cli.main import (  # pyright: ignore[reportPrivateUsage]
+    EXAMPLES,
+    _check_usage,  # pyright: ignore[reportPrivateUsage]
+    _parser,  # pyright: ignore[reportPrivateUsage]
+)
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
@@ -34,8 +38,10 @@ def test_every_subcommand_help_shows_examples_that_parse(name: str) -> None:
         assert example in text
         argv = shlex.split(example)
         assert argv[:2] == ["rollout", name]
-        parsed = _parser().parse_args(argv[1:])  # a wrong flag exits with status 2
+        parser = _parser()
+        parsed = parser.parse_args(argv[1:])  # a wrong flag exits with status 2
         assert parsed.command == name
+        _check_usage(parser, parsed)  # and so does a combination the command refuses
 
 
 def test_no_examples_for_commands_that_do_not_exist() -> None:

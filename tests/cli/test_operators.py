@@ -18,6 +18,7 @@ import pytest
 from sagemaker_rollouts.cli import cmd_history
 from sagemaker_rollouts.cli.main import EXIT_CODES, _parser, main  # pyright: ignore[reportPrivateUsage]
 from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
+from sagemaker_rollouts.cli.target import Target
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.lambdas.aws_adapter import make_clients
 from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
@@ -220,7 +221,7 @@ def test_history_shows_alarm_transitions_and_the_deployment_phase_of_blue_green(
         provision(stack.plan, aws)
         log = [(gate.name, "ALARM", 1_700_000_100.0), (gate.name, "OK", 1_700_000_400.0)]
         answer_alarm_history(aws, log)  # type: ignore[arg-type]
-        h = cmd_history.collect(stack.plan, ep, aws, 1_700_000_500.0)
+        h = cmd_history.collect(Target.of_plan(stack.plan, ep), aws, 1_700_000_500.0)
     kinds = [e.kind for e in h.entries]
     assert kinds[:2] == ["alarm ALARM", "alarm OK"]
     assert any(k.startswith("phase ") for k in kinds)
@@ -243,7 +244,7 @@ def test_history_of_an_ab_endpoint_lists_the_evaluators_decisions() -> None:
             1_700_000_000.0,
             {"decision": "none", "reason": "too few trials", "arms": []},
         )
-        h = cmd_history.collect(stack.plan, ep, aws, 1_700_000_100.0)
+        h = cmd_history.collect(Target.of_plan(stack.plan, ep), aws, 1_700_000_100.0)
     ab = [e for e in h.entries if e.source == "ab"]
     assert ab and ab[0].kind == "ab-none" and ab[0].reason == "too few trials"
     assert ab[0].evidence is not None and ab[0].evidence["arms"] == []

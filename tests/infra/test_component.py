@@ -123,6 +123,30 @@ def test_brought_key_topic_table_role_and_boundary_replace_the_components_own() 
     assert "table/platform-rollouts" in policy and TOPIC_ARN in policy and KEY_ARN in policy
 
 
+def test_a_components_hook_tells_on_call_to_address_it_by_endpoint_name_and_region() -> None:
+    result = run(lambda: RolloutEndpoint("fraud", canary(region="eu-west-1")))
+    env = result.named("fraud-endpoint-hook-function").inputs["environment"]["variables"]
+    assert env["ROLLOUT_TARGET"] == "--endpoint fraud-detector --region eu-west-1"
+    assert env["ROLLOUT_STACK"] == "prod"
+    # what `rollout status --endpoint` reads back from AWS: the endpoint's tags, each alarm's role
+    (endpoint,) = result.of_type("aws:sagemaker/endpoint:Endpoint")
+    tags = endpoint.inputs["tags"]
+    assert (tags["rollouts:endpoint"], tags["rollouts:stack"], tags["managed-by"]) == (
+        "fraud",
+        "prod",
+        "platform",
+    )
+    roles = {
+        a.inputs["name"]: (
+            a.inputs["tags"].get("rollouts:alarm-role"),
+            a.inputs["tags"].get("rollouts:alarm-key"),
+        )
+        for a in result.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    }
+    assert roles["fraud-detector-candidate-5xx"] == ("gate", "candidate.errors_5xx")
+    assert roles["fraud-detector-stable-5xx"] == ("watch", "stable.errors_5xx")
+
+
 def test_outputs_of_the_callers_own_resources_are_accepted() -> None:
     def program() -> None:
         key = aws.kms.Key("platform-key", enable_key_rotation=True)

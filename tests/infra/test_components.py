@@ -223,7 +223,14 @@ def test_canary_hook_wiring() -> None:
     assert fn["handler"] == "sagemaker_rollouts.lambdas.canary_hook.handler"
     assert fn["reservedConcurrentExecutions"] == 1
     env = fn["environment"]["variables"]
-    assert set(env) == {"ROLLOUT_SPEC", "STATE_TABLE", "TOPIC_ARN", "ROLLOUT_STACK"}
+    assert set(env) == {
+        "ROLLOUT_SPEC",
+        "STATE_TABLE",
+        "TOPIC_ARN",
+        "ROLLOUT_STACK",
+        "ROLLOUT_TARGET",
+    }
+    assert env["ROLLOUT_TARGET"] == f"--stack test --endpoint {spec.endpoint_name}"
     assert env["ROLLOUT_SPEC"] == spec.to_json()
     assert env["STATE_TABLE"] == "sagemaker-rollouts-test-rollouts"
     assert env["TOPIC_ARN"].startswith("arn:aws:sns:")

@@ -143,8 +143,10 @@ def test_measured_sizes_are_what_the_program_declares(n: int) -> None:
         table_name=env["STATE_TABLE"],
         topic_arn=env["TOPIC_ARN"],
         stack="canary",
+        target=plan.operator_args(ep),
     )
     assert env == expected_env
+    assert env["ROLLOUT_TARGET"] == f"--stack canary --endpoint {ep.endpoint_name}"
     assert limits.lambda_environment_bytes(env) == limits.lambda_environment_bytes(
         limits.hook_environment_for(plan, ep)
     )

@@ -130,6 +130,10 @@ def test_the_yaml_example_constructs_through_the_provider_with_its_own_key_and_t
     variants = {v["variantName"]: v for v in config.inputs["productionVariants"]}
     assert variants["stable"]["initialInstanceCount"] == 2
     assert config.inputs["dataCaptureConfig"]["initialSamplingPercentage"] == 20
+    # its notifications tell on-call to address it by endpoint name, as any component's do
+    (hook,) = result.of_type("aws:lambda/function:Function")
+    target = hook.inputs["environment"]["variables"]["ROLLOUT_TARGET"]
+    assert target == "--endpoint fraud-detector --region us-east-1"
 
 
 def test_an_output_where_the_plan_needs_a_value_is_a_config_error_with_its_path() -> None:

@@ -195,3 +195,43 @@ def test_bad_notifications_report_every_problem_with_its_key_path() -> None:
         "notifications.chat_channels[0].workspace_id: required for a slack channel",
         "notifications.chat_channels[0].tenant_id: not used by a slack channel",
     ]
+
+
+# (origin, the arguments every command must carry, the retry advice)
+TARGETS = [
+    ("stack", "--stack prod --endpoint fraud-detector", "in the stack config"),
+    ("component", "--endpoint fraud-detector --region eu-west-1", "in the RolloutEndpoint's args"),
+]
+
+
+@pytest.mark.parametrize(("origin", "where", "retry"), TARGETS, ids=[t[0] for t in TARGETS])
+def test_commands_address_the_endpoint_the_way_it_was_declared(
+    origin: str, where: str, retry: str
+) -> None:
+    target = fmt.target_args(
+        origin=origin, stack="prod", endpoint_name="fraud-detector", region="eu-west-1"
+    )
+    assert target == where
+    for body in (ROLLBACK, {**ROLLBACK, "decision": "stuck"}, WINNER, DRIFT):
+        commands = fmt.record(body, "prod", target)["commands"]
+        assert all(where in c for c in commands if c.startswith("rollout "))
+        assert not any("--stack" in c for c in commands) or origin == "stack"
+    rollback = fmt.record(ROLLBACK, "prod", target)["commands"]
+    assert any(retry in c for c in rollback)
+
+
+def test_a_publisher_with_rollout_target_prints_it(
+    moto_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name="notify-target")["TopicArn"]
+    queue = sqs.create_queue(QueueName="notify-target")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
+    monkeypatch.setenv("ROLLOUT_STACK", "prod")
+    monkeypatch.setenv("ROLLOUT_TARGET", "--endpoint fraud-detector --region us-east-1")
+    assert notify(sns, topic, "Canary rolled back: fraud-detector", ROLLBACK)
+    (msg,) = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
+    record = json.loads(json.loads(msg["Body"])["Message"])
+    assert record["commands"][0] == ("rollout status --endpoint fraud-detector --region us-east-1")
+    assert record["stack"] == "prod"
