@@ -61,10 +61,16 @@ def _alarm(
     parent: pulumi.Resource,
     key: str,
 ) -> aws.cloudwatch.MetricAlarm:
+    gate = variant == "candidate" and kind in ("errors_5xx", "latency_p99")
+    alarm_tags = {
+        **tags,
+        "rollouts:alarm-key": f"{variant}.{kind}",
+        "rollouts:alarm-role": "gate" if gate else "watch",
+    }
     common: dict[str, Any] = {
         "namespace": "AWS/SageMaker",
         "dimensions": {"EndpointName": endpoint, "VariantName": variant},
-        "tags": tags,
+        "tags": alarm_tags,
     }
     if kind == "errors_5xx":
         return aws.cloudwatch.MetricAlarm(
@@ -572,6 +578,7 @@ def program(n: int) -> None:
                 "variables": {
                     "ROLLOUT_SPEC": json.dumps(spec, sort_keys=True, separators=(",", ":")),
                     "ROLLOUT_STACK": STACK,
+                    "ROLLOUT_TARGET": f"--stack {STACK} --endpoint {endpoint}",
                     "STATE_TABLE": table.name,
                     "TOPIC_ARN": topic.arn,
                 }

@@ -296,7 +296,13 @@ def _world(
     )
 
 
-def _put_counts(aws: AwsClients, spec: EvaluatorSpec, counts: dict[str, tuple[int, int]]) -> None:
+def _put_counts(
+    aws: AwsClients,
+    spec: EvaluatorSpec,
+    counts: dict[str, tuple[int, int]],
+    now: datetime = NOW,
+) -> None:
+    """Counts timestamped 30 minutes before the hour `now` (default: this module's `NOW`)."""
     for variant, (successes, trials) in counts.items():
         for ref, value in ((spec.successes, successes), (spec.trials, trials)):
             aws.cloudwatch.put_metric_data(
@@ -306,7 +312,7 @@ def _put_counts(aws: AwsClients, spec: EvaluatorSpec, counts: dict[str, tuple[in
                         "MetricName": ref.metric,
                         "Dimensions": ref.dims(spec.endpoint_name, variant),
                         "Value": float(value),
-                        "Timestamp": NOW - timedelta(minutes=30),
+                        "Timestamp": now - timedelta(minutes=30),
                     }
                 ],
             )
@@ -379,7 +385,11 @@ def test_ab_report_prints_the_same_numbers(
     moto_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec, aws, _ = _world("ab-report", tmp_path)
-    _put_counts(aws, spec, {"control": (700, 7000), "challenger": (480, 3000)})
+    # `rollout ab-report` reads up to the real clock: the counts are placed by this test's own
+    # hour, not the module's import-time `NOW` (a run crossing the top of an hour moved them).
+    this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    counts = {"control": (700, 7000), "challenger": (480, 3000)}
+    _put_counts(aws, spec, counts, now=this_hour)
     code = main(["ab-report", "--stack", "ab-report", "--dir", str(tmp_path), "--json"])
     data = json.loads(capsys.readouterr().out)
     assert (code, data["winner_now"], data["recorded_winner"]) == (0, "challenger", None)
