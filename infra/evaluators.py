@@ -6,7 +6,7 @@ not use them declare nothing new.
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +20,7 @@ from sagemaker_rollouts.infra.lambda_function import (
     LambdaComponent,
     Schedule,
     function_name,
+    policy_json,
 )
 from sagemaker_rollouts.infra.shared import Account
 from sagemaker_rollouts.lambdas.ab_winner import EvaluatorSpec
@@ -142,28 +143,19 @@ class AbEvaluator(LambdaComponent):
         super().__init__(AB_TOKEN, name, None, opts)
 
         def policy(log_group_arn: pulumi.Output[str]) -> pulumi.Output[str]:
-            return pulumi.Output.all(
-                endpoint_arn,
-                table_arn,
-                topic_arn,
-                log_group_arn,
-                key_arn,
-                topic_key_arn,
-                table_key_arn,
-            ).apply(
-                lambda a: json.dumps(
-                    ab_policy(
-                        endpoint_arn=a[0],
-                        endpoint_name=spec.endpoint_name,
-                        table_arn=a[1],
-                        topic_arn=a[2],
-                        log_group_arn=a[3],
-                        key_arn=a[4],
-                        promote=spec.on_winner == "promote",
-                        topic_key_arn=a[5],
-                        table_key_arn=a[6],
-                    )
-                )
+            return policy_json(
+                functools.partial(
+                    ab_policy,
+                    endpoint_name=spec.endpoint_name,
+                    promote=spec.on_winner == "promote",
+                ),
+                endpoint_arn=endpoint_arn,
+                table_arn=table_arn,
+                topic_arn=topic_arn,
+                log_group_arn=log_group_arn,
+                key_arn=key_arn,
+                topic_key_arn=topic_key_arn,
+                table_key_arn=table_key_arn,
             )
 
         self.declare_function(
@@ -287,21 +279,18 @@ class DriftJob(LambdaComponent):
         read_prefix = f"{job.capture_prefix}/{job.endpoint_name}/{job.variant}/"
 
         def policy(log_group_arn: pulumi.Output[str]) -> pulumi.Output[str]:
-            return pulumi.Output.all(
-                bucket.arn, log_group_arn, key_arn, topic_arn, topic_key_arn
-            ).apply(
-                lambda a: json.dumps(
-                    drift_policy(
-                        bucket_arn=a[0],
-                        read_prefix=read_prefix,
-                        baseline_key=job.baseline_key,
-                        namespace=METRIC_NAMESPACE,
-                        log_group_arn=a[1],
-                        key_arn=a[2],
-                        topic_arn=a[3],
-                        topic_key_arn=a[4],
-                    )
-                )
+            return policy_json(
+                functools.partial(
+                    drift_policy,
+                    read_prefix=read_prefix,
+                    baseline_key=job.baseline_key,
+                    namespace=METRIC_NAMESPACE,
+                ),
+                bucket_arn=bucket.arn,
+                log_group_arn=log_group_arn,
+                key_arn=key_arn,
+                topic_arn=topic_arn,
+                topic_key_arn=topic_key_arn,
             )
 
         self.declare_function(

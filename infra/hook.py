@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from sagemaker_rollouts.infra.lambda_function import (
     LambdaComponent,
     Schedule,
     function_name,
+    policy_json,
 )
 from sagemaker_rollouts.infra.shared import Account
 from sagemaker_rollouts.lambdas.rollout import RolloutSpec
@@ -131,32 +133,17 @@ class CanaryHook(LambdaComponent):
         region = account.region
 
         def policy(log_group_arn: pulumi.Output[str]) -> pulumi.Output[str]:
-            return pulumi.Output.all(
-                endpoint_arn,
-                table_arn,
-                topic_arn,
-                log_group_arn,
-                key_arn,
-                account.account_id,
-                account.partition,
-                topic_key_arn,
-                table_key_arn,
-            ).apply(
-                lambda a: json.dumps(
-                    hook_role_policy(
-                        spec,
-                        region=region,
-                        account_id=a[5],
-                        partition=a[6],
-                        endpoint_arn=a[0],
-                        table_arn=a[1],
-                        topic_arn=a[2],
-                        log_group_arn=a[3],
-                        key_arn=a[4],
-                        topic_key_arn=a[7],
-                        table_key_arn=a[8],
-                    )
-                )
+            return policy_json(
+                functools.partial(hook_role_policy, spec, region=region),
+                account_id=account.account_id,
+                partition=account.partition,
+                endpoint_arn=endpoint_arn,
+                table_arn=table_arn,
+                topic_arn=topic_arn,
+                log_group_arn=log_group_arn,
+                key_arn=key_arn,
+                topic_key_arn=topic_key_arn,
+                table_key_arn=table_key_arn,
             )
 
         self.declare_function(

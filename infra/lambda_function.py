@@ -45,6 +45,19 @@ def function_name(endpoint_name: str, suffix: str) -> str:
     return f"{endpoint_name[: MAX_FUNCTION_NAME - len(suffix) - 9]}-{digest}{suffix}"
 
 
+def policy_json(
+    build: Callable[..., Mapping[str, Any]], /, **inputs: pulumi.Input[Any] | None
+) -> pulumi.Output[str]:
+    """A role's policy document as JSON once every named input is known.
+
+    `build` is a pure policy builder (`strategies`/`infra.iam` functions returning the IAM policy
+    document as a dict); each keyword is passed to it by name, resolved (`pulumi.Output.all` with
+    keywords, so an input can't be passed to the wrong parameter by position). Plain values and
+    None pass through unchanged.
+    """
+    return pulumi.Output.all(**inputs).apply(lambda kw: json.dumps(build(**kw)))
+
+
 def lambda_code() -> pulumi.AssetArchive:
     """Every function's zip: the whole `lambdas/` folder (`infra/lambda_code.py`; stdlib + boto3
     at runtime)."""
