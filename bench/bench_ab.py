@@ -1,5 +1,5 @@
 """A/A and lift simulations of the A/B evaluator's decision rule at scale (the CI version is
-tests/strategies/test_ab_sequential.py).
+tests/lambdas/test_ab_sequential.py).
 
     python bench/bench_ab.py [--runs 10000] [--seed 1]
 

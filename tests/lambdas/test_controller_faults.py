@@ -23,7 +23,7 @@ from sagemaker_rollouts.lambdas.controller import (
     recover_state,
 )
 from sagemaker_rollouts.lambdas.rollout import RolloutSpec
-from tests.strategies.test_controller import BAKED, SPEC, T0, alarms, endpoint, intent, state
+from tests.lambdas.test_controller import BAKED, SPEC, T0, alarms, endpoint, intent, state
 
 BASE = replace(SPEC, baseline_alarms=("ep-stable-5xx",))
 
