@@ -532,7 +532,8 @@ def _tick(
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One row of the decision table: the first rule that `applies` to a tick `acts` on it.
+    """One row of the decision table: the first rule whose `decide` returns a decision wins
+    (None: the row does not apply to this tick; the next row looks).
 
     `sees` and `does` are the row as a human reads it (the module docstring, README.md "How a
     canary runs" and docs/design.md are checked against `decision_table()`).
@@ -542,23 +543,20 @@ class Rule:
     name: str
     sees: str
     does: str
-    applies: Callable[[Tick], bool]
-    act: Callable[[Tick], Decision]
+    decide: Callable[[Tick], Decision | None]
 
 
 # --------------------------------------------------------------------------- rules 1-6
 
 
-def _is_terminal(t: Tick) -> bool:
-    return t.state.status in TERMINAL and not t.state.pending_rollback
-
-
-def _hold_terminal(t: Tick) -> Decision:
+def _hold_terminal(t: Tick) -> Decision | None:
     """Row 1: a finished rollout keeps the endpoint at its terminal weights (rolled back:
     candidate 0; completed: the last step). Acts only on an InService endpoint with both variants
     (mid-update the weights are not settled yet; the next tick looks again); a missing variant
     (the next `pulumi up` removed the idle fleet) means there is nothing left to hold."""
     spec, state, endpoint, fresh = t.spec, t.state, t.endpoint, t.intent
+    if state.status not in TERMINAL or state.pending_rollback:
+        return None
     done = Hold(f"rollout is {state.status}")
     if endpoint.status != "InService" or any(
         endpoint.weight(v) is None for v in (spec.stable_variant, spec.candidate_variant)
@@ -587,12 +585,14 @@ def _hold_terminal(t: Tick) -> Decision:
     return done
 
 
-def _pending(t: Tick) -> bool:
-    return t.state.pending_rollback
+def _retry_pending(t: Tick) -> Decision | None:
+    """Row 2: a rollback decided earlier and not yet applied."""
+    return _roll_back(t) if t.state.pending_rollback else None
 
 
-def _aborted(t: Tick) -> bool:
-    return t.intent is not None and t.intent.kind == "abort"
+def _abort(t: Tick) -> Decision | None:
+    """Row 3: an operator abort."""
+    return _roll_back(t) if t.intent is not None and t.intent.kind == "abort" else None
 
 
 def _baseline_blocks(t: Tick) -> bool:
@@ -607,8 +607,9 @@ def _baseline_blocks(t: Tick) -> bool:
     )
 
 
-def _rollback_due(t: Tick) -> bool:
-    return t.rollback is not None and not _baseline_blocks(t)
+def _rollback_due(t: Tick) -> Decision | None:
+    """Row 4: an automatic rollback the baseline does not block."""
+    return _roll_back(t) if t.rollback is not None and not _baseline_blocks(t) else None
 
 
 def _roll_back(t: Tick) -> Decision:
@@ -635,13 +636,11 @@ def _roll_back(t: Tick) -> Decision:
     )
 
 
-def _rollback_wanted_anyway(t: Tick) -> bool:
-    return t.rollback is not None
-
-
-def _hold_baseline(t: Tick) -> Decision:
-    """Row 5: never move every request onto a stable fleet that is itself alarming."""
-    assert t.rollback is not None
+def _hold_baseline(t: Tick) -> Decision | None:
+    """Row 5: never move every request onto a stable fleet that is itself alarming (a rollback
+    row 4 left alone is one the baseline blocks)."""
+    if t.rollback is None:
+        return None
     broken = _baseline_alarming(t.spec, t.alarms)
     return t.stuck(
         f"rollback wanted ({t.rollback[0]}) but baseline alarm {broken} is ALARM: not moving "
@@ -650,16 +649,13 @@ def _hold_baseline(t: Tick) -> Decision:
     )
 
 
-def _pause_or_resume(t: Tick) -> bool:
-    return t.intent is not None and t.intent.kind in ("pause", "resume")
-
-
-def _fold(t: Tick) -> Decision:
+def _fold(t: Tick) -> Decision | None:
     """Row 6: pause and resume are recorded whatever else holds, folded into that hold (or
     reconcile, rows 7-13) so one decision does all this input asks for and replaying it changes
     nothing more."""
     fresh = t.intent
-    assert fresh is not None
+    if fresh is None or fresh.kind not in ("pause", "resume"):
+        return None
     resume = fresh.kind == "resume"
     status: RolloutStatus = "in_progress" if resume else "paused"
     restarted = replace(t.state, evidence_since=None) if resume else t.state
@@ -708,14 +704,10 @@ def _human_needed(t: Tick) -> tuple[str, str] | None:
     return None
 
 
-def _needs_human(t: Tick) -> bool:
-    return _human_needed(t) is not None
-
-
-def _hold_for_human(t: Tick) -> Decision:
+def _hold_for_human(t: Tick) -> Decision | None:
+    """Row 7: hold and notify a human."""
     needed = _human_needed(t)
-    assert needed is not None
-    return t.stuck(*needed)
+    return None if needed is None else t.stuck(*needed)
 
 
 def _wait_reason(t: Tick) -> str | None:
@@ -735,26 +727,19 @@ def _wait_reason(t: Tick) -> str | None:
     return None
 
 
-def _must_wait(t: Tick) -> bool:
-    return _wait_reason(t) is not None
-
-
-def _hold_waiting(t: Tick) -> Decision:
+def _hold_waiting(t: Tick) -> Decision | None:
+    """Row 8: hold and look again."""
     reason = _wait_reason(t)
-    assert reason is not None
-    return Hold(reason, clocks=t.clocks)
+    return None if reason is None else Hold(reason, clocks=t.clocks)
 
 
-def _weights_drifted(t: Tick) -> bool:
-    # A promote below the last step sets the next step's weights anyway, so it goes ahead; at
-    # the last step it is consumed by the reconcile (completion follows the bake).
-    return _drifted(t.spec, t.endpoint, t.state.step_index) and (
-        t.promote is None or t.state.step_index >= t.last
-    )
-
-
-def _reconcile(t: Tick) -> Decision:
+def _reconcile(t: Tick) -> Decision | None:
+    """Row 9: the live weights differ from the step's. A promote below the last step sets the
+    next step's weights anyway, so it goes ahead; at the last step it is consumed by the
+    reconcile (completion follows the bake)."""
     i = t.state.step_index
+    if not _drifted(t.spec, t.endpoint, i) or (t.promote is not None and i < t.last):
+        return None
     return Reconcile(
         f"live candidate share {_pct(candidate_share(t.spec, t.endpoint))} differs from step "
         f"{i + 1} ({t.spec.steps[i].candidate_percent}%)",
@@ -763,38 +748,29 @@ def _reconcile(t: Tick) -> Decision:
     )
 
 
-def _paused(t: Tick) -> bool:
-    return t.state.status == "paused" and t.promote is None
+def _hold_paused(t: Tick) -> Decision | None:
+    """Row 10."""
+    paused = t.state.status == "paused" and t.promote is None
+    return Hold("paused", clocks=t.clocks) if paused else None
 
 
-def _hold_paused(t: Tick) -> Decision:
-    return Hold("paused", clocks=t.clocks)
-
-
-def _bake(t: Tick) -> tuple[int, float]:
-    """(the step's bake seconds, seconds of evidence so far)."""
-    return t.spec.steps[t.state.step_index].bake_seconds, evidence_seconds(t.clocks, t.now)
-
-
-def _baking(t: Tick) -> bool:
-    bake, seen = _bake(t)
+def _hold_baking(t: Tick) -> Decision | None:
+    """Row 11: the step's bake (seconds of evidence) is not over and nobody promoted."""
+    bake = t.spec.steps[t.state.step_index].bake_seconds
+    seen = evidence_seconds(t.clocks, t.now)
     baked = t.clocks.evidence_since is not None and seen >= bake and seen > 0
-    return t.promote is None and not baked
-
-
-def _hold_baking(t: Tick) -> Decision:
-    bake, seen = _bake(t)
+    if t.promote is not None or baked:
+        return None
     return Hold(
         f"baking step {t.state.step_index + 1}: {seen:.0f}s of {bake}s with evidence",
         clocks=t.clocks,
     )
 
 
-def _on_last_step(t: Tick) -> bool:
-    return t.state.step_index >= t.last
-
-
-def _complete(t: Tick) -> Decision:
+def _complete(t: Tick) -> Decision | None:
+    """Row 12: the last step baked (or was promoted)."""
+    if t.state.step_index < t.last:
+        return None
     promote = t.promote
     return Complete(
         "last step baked" if promote is None else f"promoted by {promote.who}",
@@ -802,12 +778,8 @@ def _complete(t: Tick) -> Decision:
     )
 
 
-def _always(t: Tick) -> bool:
-    del t
-    return True
-
-
 def _advance(t: Tick) -> Decision:
+    """Row 13: otherwise, one step forward (`promote --full`: to the last)."""
     promote, i = t.promote, t.state.step_index
     target = t.last if promote is not None and promote.kind == "promote_full" else i + 1
     why = (
@@ -834,7 +806,6 @@ RULES: tuple[Rule, ...] = (
         "the live share differs (a weights call that landed late, a racing `rollout abort` or "
         "alarm invocation, a hand edit), put them back (rolled back: candidate 0%; completed: the "
         "last step), record it and notify; otherwise nothing",
-        _is_terminal,
         _hold_terminal,
     ),
     Rule(
@@ -842,16 +813,14 @@ RULES: tuple[Rule, ...] = (
         "pending rollback",
         "a rollback decided earlier and not yet applied",
         "retry it first (candidate to 0%), whatever the alarms say now",
-        _pending,
-        _roll_back,
+        _retry_pending,
     ),
     Rule(
         3,
         "abort",
         "operator abort",
         "candidate to 0% (abort is the one intent that survives a broken baseline)",
-        _aborted,
-        _roll_back,
+        _abort,
     ),
     Rule(
         4,
@@ -865,14 +834,12 @@ RULES: tuple[Rule, ...] = (
         "recorded as pending and retried every tick; endpoint broken or a variant missing: hold "
         "for a human",
         _rollback_due,
-        _roll_back,
     ),
     Rule(
         5,
         "baseline blocks rollback",
         "the same, while a baseline (stable) alarm is in ALARM",
         "hold and notify: never move every request onto a broken fleet; `rollout abort` decides",
-        _rollback_wanted_anyway,
         _hold_baseline,
     ),
     Rule(
@@ -880,7 +847,6 @@ RULES: tuple[Rule, ...] = (
         "pause or resume",
         "a pause or resume intent",
         "recorded, folded into whatever rows 7-13 decide (resume restarts the evidence clock)",
-        _pause_or_resume,
         _fold,
     ),
     Rule(
@@ -889,7 +855,6 @@ RULES: tuple[Rule, ...] = (
         "endpoint Failed / UpdateRollbackFailed / Deleting / missing, a variant missing, alarms "
         "unreadable, an alarm missing, a baseline alarm in ALARM",
         "hold and notify a human (once per *kind* of reason)",
-        _needs_human,
         _hold_for_human,
     ),
     Rule(
@@ -897,7 +862,6 @@ RULES: tuple[Rule, ...] = (
         "wait",
         "a gate alarm in INSUFFICIENT_DATA, low traffic (sample alarm not OK), endpoint updating",
         "hold (back off)",
-        _must_wait,
         _hold_waiting,
     ),
     Rule(
@@ -905,18 +869,16 @@ RULES: tuple[Rule, ...] = (
         "reconcile",
         "live weights differ from the step's",
         "put the step's weights back",
-        _weights_drifted,
         _reconcile,
     ),
-    Rule(10, "paused", "paused", "hold", _paused, _hold_paused),
-    Rule(11, "baking", "evidence time short of the step's bake", "hold", _baking, _hold_baking),
-    Rule(12, "complete", "last step baked", "completed, notify", _on_last_step, _complete),
+    Rule(10, "paused", "paused", "hold", _hold_paused),
+    Rule(11, "baking", "evidence time short of the step's bake", "hold", _hold_baking),
+    Rule(12, "complete", "last step baked", "completed, notify", _complete),
     Rule(
         13,
         "advance",
         "otherwise, or `promote`",
         "one step forward (`promote --full`: to 100%)",
-        _always,
         _advance,
     ),
 )
@@ -925,10 +887,11 @@ _PROGRESS: tuple[Rule, ...] = RULES[6:]
 
 
 def _evaluate(t: Tick, rules: tuple[Rule, ...]) -> tuple[Rule, Decision]:
-    """The first rule that applies, and its decision (row 13 always applies)."""
+    """The first rule that decides, and its decision (row 13 always decides)."""
     for rule in rules:
-        if rule.applies(t):
-            return rule, rule.act(t)
+        decision = rule.decide(t)
+        if decision is not None:
+            return rule, decision
     raise AssertionError("the decision table ends with a rule that always applies")
 
 
