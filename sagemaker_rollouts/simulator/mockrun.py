@@ -40,7 +40,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 
-from sagemaker_rollouts.infra import awareness, gc_policy, scaling_guard
+from sagemaker_rollouts.infra import awareness, aws_loader, gc_policy, scaling_guard
 from sagemaker_rollouts.strategies.config import SECRET_PLACEHOLDER, strip_secure
 from sagemaker_rollouts.strategies.stackfile import read_stack_yaml
 
@@ -598,7 +598,9 @@ def run_offline(
 
     # The same collector policy as the project's `__main__.py` (full collections made rare:
     # infra/gc_policy.py), for this run only: the caller's own settings come back afterwards.
-    with gc_policy.rare_full_collections():
+    # pulumi_aws's service packages are loaded class by class, as `__main__.py` has them
+    # (infra/aws_loader.py), for this run only: the finder is removed afterwards.
+    with gc_policy.rare_full_collections(), aws_loader.installed():
         return run_function_offline(
             program,
             config=raw,

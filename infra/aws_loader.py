@@ -1,0 +1,437 @@
+"""Load pulumi_aws's service packages class by class: only the classes a program uses are executed.
+
+Why: `import pulumi_aws` is cheap (every service package is a lazy stub), but the first use of a
+service (`aws.sagemaker.Endpoint`) executes the whole service: its `__init__` does
+`from .<resource> import *` for every resource of the service, and every resource module does
+`from ._inputs import *` / `from . import outputs`, so each service's `_inputs.py` and `outputs.py`
+(one class per input and output shape of the whole service: sagemaker's are 1.5 MB and 1.2 MB
+of source) run in full. The canary stack uses 9 services and about 40 of their thousands of
+classes; executing the rest was most of `rollout plan`'s start-up and most of a one-endpoint
+evaluation (bench/README.md).
+
+What: a finder (`importlib.abc.MetaPathFinder`) for `pulumi_aws.<service>` packages and their
+modules only (never `pulumi_aws` itself nor `pulumi_aws.config`) gives each of them a loader
+that executes the module's imports and `__all__` as usual and leaves every top-level class and
+function definition to be executed on first access (a PEP 562 module `__getattr__`). The code
+executed is pulumi_aws's own source, unmodified: each top-level definition is compiled on its own
+from the file's syntax tree (so line numbers and tracebacks point into the real file) and cached,
+marshalled, under `cache_dir()`, keyed by the files' paths, sizes and mtimes, the pulumi_aws
+version and the interpreter's bytecode magic number. Kept as the eager import has them:
+- `from .x import *` inside a service (sibling modules and `_inputs`) binds each name on first
+  use, from the sibling's literal `__all__`; a module without `__all__` (the service
+  `__init__`) gets one listing every public name it would have had, so `import *` still
+  imports everything (and then executes everything, as before);
+- a definition is executed together with every name of its module it mentions (including
+  string annotations such as `'EndpointDeploymentConfigArgs'` or `'outputs.X'`), so Pulumi's
+  `get_type_hints` on a class finds its forward references in the module's globals, which it
+  copies as a plain dict; cycles through forward references are fine (each name runs once);
+- each class object is created once and stays bound in its module: `isinstance` and identity
+  checks are unchanged; pulumi_aws's resource-module registration (`_utilities.register` in the
+  root `__init__`) resolves classes with `getattr`, which reaches `__getattr__`;
+- pulumi's own lazy stubs (`pulumi._utils.lazy_import`) call `find_spec` and then this loader's
+  `exec_module` on the stub itself, so no module object is ever substituted in `sys.modules`.
+Anything unexpected in a file (an unknown top-level statement, a parse failure, a sibling without
+a literal `__all__`, an unwritable cache) falls back to the ordinary import of that module before
+any of its code runs: a module is either loaded lazily as a whole or eagerly, never half-loaded.
+
+Who gets it:
+- the project's own program (`__main__.py`, one evaluation per process) calls `install()` first;
+- the offline runner (`simulator.mockrun.run_offline`: `rollout plan`, `rollout rehearse`, the
+  tests) installs it for the length of each run with `installed()`;
+- a user's own program that declares the `RolloutEndpoint` component is NOT changed: the
+  component never touches the import system. The README shows the two lines a user can put at
+  the top of their `__main__.py` to get the same effect.
+Cost: the first run on a machine (or after upgrading pulumi_aws) parses and compiles the used
+services' sources once to fill the cache (about a second per large service); a service's module
+has an `__all__`/`__getattr__`/`__dir__` it did not have before.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import marshal
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+FORMAT = 1
+"""Bumped whenever the cached plan's layout changes."""
+
+_ROOT = "pulumi_aws"
+_NOT_LAZY = frozenset({"config"})  # pulumi_aws.config swaps its module class at import
+_LOCK = threading.RLock()
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ALL_LITERAL = re.compile(r"^__all__\s*=\s*(\[.*?\])", re.MULTILINE | re.DOTALL)
+
+
+class _Unsupported(Exception):
+    """A file this loader does not understand: the ordinary import handles it."""
+
+
+def cache_dir() -> Path:
+    """Where compiled plans are kept: `$SAGEMAKER_ROLLOUTS_CACHE`, else
+    `$XDG_CACHE_HOME/sagemaker-rollouts` (default `~/.cache/sagemaker-rollouts`), sub-folder
+    `pulumi_aws-classes`."""
+    base = os.environ.get("SAGEMAKER_ROLLOUTS_CACHE")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.path.join(xdg, "sagemaker-rollouts")
+    return Path(base) / "pulumi_aws-classes"
+
+
+_headers: dict[Path, tuple[Any, ...]] = {}
+
+
+def _cache_header(origin: str) -> tuple[Any, ...]:
+    """(format, bytecode magic, pulumi_aws version) of the package holding origin."""
+    package_dir = Path(origin).parent.parent
+    header = _headers.get(package_dir)
+    if header is None:
+        try:
+            plugin = json.loads((package_dir / "pulumi-plugin.json").read_text())
+            version = str(plugin["version"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise _Unsupported(f"no pulumi-plugin.json version in {package_dir}") from exc
+        header = _headers[package_dir] = (FORMAT, importlib.util.MAGIC_NUMBER, version)
+    return header
+
+
+def _stat(path: str) -> tuple[str, int, int]:
+    st = os.stat(path)
+    return (path, st.st_size, st.st_mtime_ns)
+
+
+# A plan: (sources, prelude code, defs {name: (code, deps)}, where {name: sibling or ""},
+# submodules, public names or None).
+Plan = tuple[
+    tuple[tuple[str, int, int], ...],
+    bytes,
+    dict[str, tuple[bytes, tuple[str, ...]]],
+    dict[str, str],
+    tuple[str, ...],
+    "tuple[str, ...] | None",
+]
+
+
+def _sibling_all(path: Path) -> tuple[str, ...]:
+    """A sibling module's literal `__all__` (read without executing it)."""
+    text = path.read_text(encoding="utf-8")
+    found = _ALL_LITERAL.search(text)
+    if found is None:
+        raise _Unsupported(f"{path} has no literal __all__")
+    try:
+        names = ast.literal_eval(found.group(1))
+    except (ValueError, SyntaxError) as exc:
+        raise _Unsupported(f"{path}: __all__ is not a literal list") from exc
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):  # pyright: ignore[reportUnknownVariableType]
+        raise _Unsupported(f"{path}: __all__ is not a list of names")
+    return tuple(names)  # pyright: ignore[reportUnknownArgumentType]
+
+
+def _bound_names(stmt: ast.stmt) -> list[str]:
+    """Names a prelude statement binds in the module (imports, `__all__`, version checks)."""
+    if isinstance(stmt, ast.Import):
+        return [a.asname or a.name.split(".")[0] for a in stmt.names]
+    if isinstance(stmt, ast.ImportFrom):
+        return [a.asname or a.name for a in stmt.names]
+    if isinstance(stmt, ast.If):
+        return [n for s in (*stmt.body, *stmt.orelse) for n in _bound_names(s)]
+    if isinstance(stmt, ast.Assign):
+        return [t.id for t in stmt.targets if isinstance(t, ast.Name)]
+    return []
+
+
+def _check_prelude(stmt: ast.stmt) -> None:
+    if isinstance(stmt, ast.Import | ast.ImportFrom):
+        if any(a.name == "*" for a in stmt.names):
+            raise _Unsupported(f"line {stmt.lineno}: a star import that is not a sibling's")
+        return
+    if isinstance(stmt, ast.If):
+        for s in (*stmt.body, *stmt.orelse):
+            _check_prelude(s)
+        return
+    if isinstance(stmt, ast.Assign):
+        targets = [t.id for t in stmt.targets if isinstance(t, ast.Name)]
+        if targets == ["__all__"] and len(stmt.targets) == 1:
+            return
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+        return
+    raise _Unsupported(f"line {stmt.lineno}: {type(stmt).__name__} at the top level")
+
+
+def _docstrings(node: ast.AST) -> set[int]:
+    """ids of the docstring constants under node (their words are not references)."""
+    out: set[int] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and sub.body:
+            first = sub.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                out.add(id(first.value))
+    return out
+
+
+def _mentions(node: ast.AST) -> set[str]:
+    """Every name the definition mentions: names in its code and identifiers inside its string
+    constants (forward references such as `'outputs.EndpointDeploymentConfig'`)."""
+    skip = _docstrings(node)
+    found: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            found.add(sub.id)
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) and id(sub) not in skip:
+            found.update(_IDENT.findall(sub.value))
+    return found
+
+
+def _build_plan(origin: str) -> Plan:
+    path = Path(origin)
+    source = path.read_bytes()
+    try:
+        tree = ast.parse(source, filename=origin)
+    except SyntaxError as exc:
+        raise _Unsupported(f"{origin} does not parse") from exc
+    package_dir = path.parent
+    prelude: list[ast.stmt] = []
+    prelude_names: set[str] = set()
+    def_nodes: dict[str, ast.stmt] = {}
+    where: dict[str, str] = {}
+    star_sources: list[str] = []
+    for stmt in tree.body:
+        if isinstance(stmt, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            if stmt.name in def_nodes:
+                raise _Unsupported(f"{origin}: {stmt.name} defined twice")
+            def_nodes[stmt.name] = stmt
+            where[stmt.name] = ""
+        elif (
+            isinstance(stmt, ast.ImportFrom)
+            and stmt.level == 1
+            and stmt.module is not None
+            and "." not in stmt.module
+            and [a.name for a in stmt.names] == ["*"]
+        ):
+            sibling = package_dir / f"{stmt.module}.py"
+            if not sibling.is_file():
+                raise _Unsupported(f"{origin}: star import of {stmt.module}, not a module file")
+            star_sources.append(str(sibling))
+            for name in _sibling_all(sibling):
+                where[name] = stmt.module
+        else:
+            _check_prelude(stmt)
+            prelude.append(stmt)
+            prelude_names.update(_bound_names(stmt))
+    clash = prelude_names & where.keys()
+    if clash:
+        raise _Unsupported(f"{origin}: {sorted(clash)} bound by an import and a definition")
+    defs: dict[str, tuple[bytes, tuple[str, ...]]] = {}
+    for name, node in def_nodes.items():
+        code = compile(ast.Module(body=[node], type_ignores=[]), origin, "exec")
+        deps = tuple(sorted((_mentions(node) & where.keys()) - {name}))
+        defs[name] = (marshal.dumps(code), deps)
+    prelude_code = compile(ast.Module(body=prelude, type_ignores=[]), origin, "exec")
+    submodules = tuple(sorted({Path(s).stem for s in star_sources}))
+    public: tuple[str, ...] | None = None
+    if "__all__" not in prelude_names:
+        names = set(prelude_names) | where.keys() | set(submodules)
+        public = tuple(sorted(n for n in names if not n.startswith("_")))
+    sources = tuple(_stat(p) for p in (origin, *star_sources))
+    return (sources, marshal.dumps(prelude_code), defs, where, submodules, public)
+
+
+def _plan_file(origin: str) -> Path:
+    return cache_dir() / (hashlib.sha1(origin.encode()).hexdigest()[:24] + ".plan")
+
+
+def _load_plan(origin: str) -> Plan:
+    header = _cache_header(origin)
+    cached = _plan_file(origin)
+    try:
+        stored_header, plan = marshal.loads(cached.read_bytes())
+        if stored_header == header and all(_stat(s[0]) == tuple(s) for s in plan[0]):
+            return plan
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    plan = _build_plan(origin)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps((header, plan)))
+        os.replace(tmp, cached)
+    except OSError:
+        pass  # a read-only home: the plan is used from memory, rebuilt next process
+    return plan
+
+
+class _LazyNamespace:
+    """The materialising side of one lazily loaded module."""
+
+    def __init__(self, module: ModuleType, plan: Plan) -> None:
+        self.ns = module.__dict__
+        self.name = module.__name__
+        is_package = "__path__" in module.__dict__
+        self.package = module.__name__ if is_package else module.__name__.rpartition(".")[0]
+        self.defs = plan[2]
+        self.where = plan[3]
+        self.submodules = frozenset(plan[4])
+        self.in_progress: set[str] = set()
+
+    def ensure(self, name: str) -> None:
+        """Bind name in the module (with every module name its definition mentions)."""
+        if name in self.ns or name in self.in_progress:
+            return
+        source = self.where.get(name)
+        if source is None:
+            return
+        with _LOCK:
+            if name in self.ns or name in self.in_progress:
+                return
+            self.in_progress.add(name)
+            try:
+                if source:
+                    sibling = importlib.import_module(f"{self.package}.{source}")
+                    self.ns[name] = getattr(sibling, name)
+                else:
+                    code, deps = self.defs[name]
+                    for dep in deps:
+                        self.ensure(dep)
+                    exec(marshal.loads(code), self.ns)  # pulumi_aws's own code, unmodified
+            finally:
+                self.in_progress.discard(name)
+
+    def getattr(self, name: str) -> Any:
+        self.ensure(name)
+        try:
+            return self.ns[name]
+        except KeyError:
+            pass
+        if name in self.submodules:
+            return importlib.import_module(f"{self.package}.{name}")
+        raise AttributeError(f"module {self.name!r} has no attribute {name!r}")
+
+    def dir(self) -> list[str]:
+        return sorted(set(self.ns) | self.where.keys() | self.submodules)
+
+
+class _Loader(importlib.machinery.SourceFileLoader):
+    """Executes a pulumi_aws service module lazily (see the module docstring); any file it does
+    not understand is executed by the ordinary `SourceFileLoader`."""
+
+    def exec_module(self, module: ModuleType) -> None:
+        origin = self.get_filename(module.__name__)
+        try:
+            plan = _load_plan(origin)
+        except Exception:  # anything unexpected: the ordinary import, nothing run yet
+            super().exec_module(module)
+            return
+        lazy = _LazyNamespace(module, plan)
+        ns = module.__dict__
+        ns["__getattr__"] = lazy.getattr
+        ns["__dir__"] = lazy.dir
+        exec(marshal.loads(plan[1]), ns)  # the module's own imports and __all__
+        if plan[5] is not None:
+            ns["__all__"] = list(plan[5])
+
+
+def _wanted(fullname: str, root: str = _ROOT) -> bool:
+    parts = fullname.split(".")
+    return parts[0] == root and len(parts) in (2, 3) and parts[1] not in _NOT_LAZY
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    """Hands `<root>.<service>[.<module>]` (root: `pulumi_aws`) to `_Loader`; everything else
+    is left alone."""
+
+    def __init__(self, root: str = _ROOT) -> None:
+        self.root = root
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if not _wanted(fullname, self.root):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is None or not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+            return None
+        if len(fullname.split(".")) == 2 and spec.submodule_search_locations is None:
+            return None  # a root-level module of pulumi_aws (its `_inputs`), loaded eagerly
+        assert spec.origin is not None
+        spec.loader = _Loader(fullname, spec.origin)
+        return spec
+
+
+_FINDER = _Finder()
+
+
+def _stubs() -> Iterator[tuple[str, ModuleType]]:
+    """pulumi's lazy stubs of service packages created before the finder was installed and not
+    loaded yet (their class is still pulumi's `_LazyModule`)."""
+    try:
+        from pulumi._utils import _LazyModule  # pyright: ignore[reportPrivateUsage]
+    except ImportError:
+        return
+    for name, module in list(sys.modules.items()):
+        if type(module) is _LazyModule and _wanted(name):
+            yield name, module
+
+
+def _swap_stub_loaders(make: Callable[[str, Any], Any]) -> list[tuple[Any, Any]]:
+    swapped: list[tuple[Any, Any]] = []
+    for name, module in _stubs():
+        spec = module.__spec__  # an introspection attribute: does not trigger the load
+        if spec is None:
+            continue
+        new = make(name, spec)
+        if new is not None and new is not spec.loader:
+            swapped.append((spec, spec.loader))
+            spec.loader = new
+    return swapped
+
+
+def _lazy_loader_for(name: str, spec: Any) -> Any:
+    if type(spec.loader) is importlib.machinery.SourceFileLoader and spec.origin:
+        if len(name.split(".")) == 2 and spec.submodule_search_locations is None:
+            return None
+        return _Loader(name, spec.origin)
+    return None
+
+
+def install() -> None:
+    """Load pulumi_aws's service packages class by class for the rest of this process.
+
+    Idempotent. Service packages already loaded stay as they are; pulumi's lazy stubs of
+    packages not loaded yet are switched to the lazy loader.
+    """
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
+    _swap_stub_loaders(_lazy_loader_for)
+
+
+@contextmanager
+def installed() -> Iterator[None]:
+    """`install()` for the length of the block: afterwards the finder is removed and stubs not
+    loaded meanwhile get their ordinary loader back (modules loaded lazily meanwhile stay so)."""
+    if _FINDER in sys.meta_path:
+        yield
+        return
+    sys.meta_path.insert(0, _FINDER)
+    swapped = _swap_stub_loaders(_lazy_loader_for)
+    try:
+        yield
+    finally:
+        with _LOCK:
+            if _FINDER in sys.meta_path:
+                sys.meta_path.remove(_FINDER)
+            for spec, loader in swapped:
+                if isinstance(spec.loader, _Loader):
+                    spec.loader = loader

@@ -1,0 +1,348 @@
+"""pulumi_aws's service packages loaded class by class (infra/aws_loader.py): what a program sees
+is what the ordinary import gives it, only the classes it uses are executed, and anything the
+loader does not understand is imported the ordinary way.
+
+The speed is measured in bench/bench_cli.py and bench/bench_program.py; these tests check the
+behaviour. Real pulumi_aws runs in fresh interpreters (this test process may have loaded its
+services already); the loader's rules are pinned on a small package of the same shape.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sagemaker_rollouts.infra import aws_loader
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = sorted(ROOT.glob("Pulumi.*.yaml"))
+
+
+def python(code: str, *args: str) -> Any:
+    """Run code in a fresh interpreter at the repository root; its last stdout line as JSON.
+    The loader's cache is the user's, as `rollout plan` has it (filled once per machine)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# Every sample stack under the offline runner (which installs the loader), as comparable data:
+# every recorded field of every resource, the wire inputs and outputs the engine would see, the
+# stack outputs, warnings and error. argv: "lazy" or the comma-separated services to import the
+# ordinary way before the runs (the runner then has nothing left to load lazily), stack files.
+RECORD = """
+import dataclasses, importlib, json, sys
+from pathlib import Path
+services = [s for s in sys.argv[1].split(",") if s and s != "lazy"]
+import pulumi_aws
+for svc in services:  # any attribute but the introspection ones makes pulumi's stub load it
+    getattr(importlib.import_module("pulumi_aws." + svc), "__no_such_name__", None)
+from google.protobuf import json_format
+from sagemaker_rollouts.simulator.mockrun import redact, run_offline
+
+def wire(message):
+    return None if message is None else json_format.MessageToDict(message)
+
+runs = {}
+for stack in sys.argv[2:]:
+    run = run_offline(Path(stack))
+    rows = []
+    for r in run.resources:
+        row = {f.name: getattr(r, f.name) for f in dataclasses.fields(r)}
+        row.update(inputs=redact(r.inputs), depends_on=sorted(r.depends_on),
+                   wire_inputs=wire(r.wire_inputs), wire_outputs=wire(r.wire_outputs))
+        rows.append(row)
+    runs[Path(stack).name] = {"resources": rows, "outputs": redact(run.outputs),
+                              "warnings": run.warnings, "error": repr(run.error)}
+services = sorted(n.split(".")[1] for n, m in sys.modules.items()
+                  if n.count(".") == 1 and n.startswith("pulumi_aws.") and "__path__" in m.__dict__
+                  and type(m).__name__ == "module")
+lazy = sorted(n for n, m in sys.modules.items()
+              if n.startswith("pulumi_aws.") and "__getattr__" in m.__dict__)
+print(json.dumps({"runs": runs, "services": services, "lazy": lazy}, default=repr, sort_keys=True))
+"""
+
+
+def test_every_sample_stack_records_the_same_with_and_without_the_loader() -> None:
+    lazy = python(RECORD, "lazy", *map(str, STACKS))
+    used = lazy["services"]
+    assert {"sagemaker", "cloudwatch", "iam", "lambda_", "s3", "kms", "sns"} <= set(used)
+    # the loader did the loading: every used service and its type modules came through it
+    for svc in used:
+        assert f"pulumi_aws.{svc}" in lazy["lazy"]
+    assert "pulumi_aws.sagemaker._inputs" in lazy["lazy"]
+    assert "pulumi_aws.sagemaker.outputs" in lazy["lazy"]
+    eager = python(RECORD, ",".join(used), *map(str, STACKS))
+    assert eager["lazy"] == [], "the ordinary side loaded something through the loader"
+    assert eager["services"] == used
+    assert set(lazy["runs"]) == {s.name for s in STACKS}
+    for stack in lazy["runs"]:
+        assert lazy["runs"][stack] == eager["runs"][stack], stack
+        assert lazy["runs"][stack]["resources"], stack
+
+
+# The real pulumi_aws: names, classes executed, `import *` and isinstance, in one fresh process.
+REAL = """
+import json, sys
+from sagemaker_rollouts.infra import aws_loader
+aws_loader.install()
+import pulumi_aws as aws
+inputs = sys.modules.get("pulumi_aws.sagemaker._inputs")
+out = {"inputs_before": inputs is not None}
+sm = aws.sagemaker                               # a reference to pulumi's stub, kept
+Endpoint = sm.Endpoint
+inputs = sys.modules["pulumi_aws.sagemaker._inputs"]
+name = "EndpointConfigurationProductionVariantArgs"
+out["executed_before"] = name in vars(inputs)
+out["unrelated_before"] = "AlgorithmTrainingSpecificationArgs" in vars(inputs)
+Variant = getattr(sm, name)
+out["executed_after"] = name in vars(inputs)
+out["same_class"] = Variant is getattr(inputs, name) and Variant.__module__ == inputs.__name__
+variant = Variant(model_name="m", variant_name="v", initial_instance_count=1)
+from pulumi_aws.sagemaker import EndpointConfigurationProductionVariantArgs as Imported
+out["isinstance"] = isinstance(variant, Imported) and isinstance(variant, Variant)
+out["mro_resource"] = issubclass(Endpoint, __import__("pulumi").CustomResource)
+ns = {}
+exec("from pulumi_aws.sagemaker import *", ns)
+out["star_names"] = sorted(k for k in ns if k != "__builtins__")
+out["star_same"] = ns[name] is Variant and ns["Endpoint"] is Endpoint
+ns2 = {}
+exec("from pulumi_aws.sagemaker.outputs import *", ns2)
+out["outputs_star"] = sorted(k for k in ns2 if k != "__builtins__")
+out["dir_has"] = "EndpointConfiguration" in dir(sm)
+try:
+    sm.NoSuchThing
+except AttributeError as exc:
+    out["missing"] = str(exc)
+print(json.dumps(out))
+"""
+
+EAGER_NAMES = """
+import json
+ns = {}
+exec("from pulumi_aws.sagemaker import *", ns)
+import pulumi_aws.sagemaker.outputs as outputs
+print(json.dumps({"star_names": sorted(k for k in ns if k != "__builtins__"),
+                  "outputs_star": sorted(outputs.__all__)}))
+"""
+
+
+def test_real_pulumi_aws_classes_load_on_first_access_and_import_star_and_isinstance_hold() -> None:
+    lazy = python(REAL)
+    eager = python(EAGER_NAMES)
+    assert lazy["inputs_before"] is False
+    assert lazy["executed_before"] is False  # Endpoint's module does not mention it
+    assert lazy["unrelated_before"] is False
+    assert lazy["executed_after"] is True
+    assert lazy["same_class"] is True
+    assert lazy["isinstance"] is True
+    assert lazy["mro_resource"] is True
+    assert lazy["star_same"] is True
+    assert lazy["dir_has"] is True
+    assert lazy["missing"] == "module 'pulumi_aws.sagemaker' has no attribute 'NoSuchThing'"
+    # `import *` gives every name the ordinary import gives; the lazy package also lists its
+    # resource modules (which the ordinary package binds as a side effect of importing them)
+    assert set(eager["star_names"]) <= set(lazy["star_names"])
+    extra = set(lazy["star_names"]) - set(eager["star_names"])
+    assert extra <= {"__all__", "endpoint"} | {n for n in extra if n.islower()}
+    assert lazy["outputs_star"] == eager["outputs_star"]
+
+
+# A small package of pulumi_aws's shape, under a root name of its own, to pin the loader's rules.
+_roots = itertools.count()
+
+SERVICE_INIT = """
+import typing
+from .widget import *
+from ._inputs import *
+from . import outputs
+"""
+WIDGET = """
+from . import outputs
+from ._inputs import *
+from .. import LOG
+
+__all__ = ['WidgetArgs', 'Widget']
+
+class WidgetArgs:
+    size: 'SizeArgs'
+    LOG.append('WidgetArgs')
+
+class Widget:
+    LOG.append('Widget')
+    def state(self) -> 'outputs.WidgetState':
+        return outputs.WidgetState()
+"""
+INPUTS = """
+from .. import LOG
+
+__all__ = ['SizeArgs', 'UnitArgs', 'UnusedArgs', 'LoopArgs']
+
+class SizeArgs:
+    unit: 'UnitArgs'
+    LOG.append('SizeArgs')
+
+class UnitArgs:
+    LOG.append('UnitArgs')
+
+class LoopArgs:
+    again: 'LoopArgs'
+    other: 'UnusedArgs'
+    LOG.append('LoopArgs')
+
+class UnusedArgs:
+    back: 'LoopArgs'
+    LOG.append('UnusedArgs')
+"""
+OUTPUTS = """
+from .. import LOG
+
+__all__ = ['WidgetState']
+
+class WidgetState:
+    LOG.append('WidgetState')
+"""
+
+
+@pytest.fixture
+def fake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
+    root = f"fakeaws{next(_roots)}_{os.getpid()}"
+    pkg = tmp_path / root
+    (pkg / "svc").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("LOG = []\n")
+    (pkg / "pulumi-plugin.json").write_text('{"version": "1.0.0"}')
+    for name, text in {
+        "__init__": SERVICE_INIT,
+        "widget": WIDGET,
+        "_inputs": INPUTS,
+        "outputs": OUTPUTS,
+    }.items():
+        (pkg / "svc" / f"{name}.py").write_text(textwrap.dedent(text))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("SAGEMAKER_ROLLOUTS_CACHE", str(tmp_path / "cache"))
+    finder = aws_loader._Finder(root)  # pyright: ignore[reportPrivateUsage]
+    sys.meta_path.insert(0, finder)
+    try:
+        yield root, pkg
+    finally:
+        sys.meta_path.remove(finder)
+        for name in [n for n in sys.modules if n == root or n.startswith(root + ".")]:
+            del sys.modules[name]
+
+
+def _import(root: str) -> tuple[Any, list[str]]:
+    import importlib
+
+    top = importlib.import_module(root)
+    return importlib.import_module(f"{root}.svc"), top.LOG
+
+
+def test_a_class_runs_on_first_access_with_the_names_it_mentions_and_nothing_else(
+    fake_root: tuple[str, Path],
+) -> None:
+    svc, log = _import(fake_root[0])
+    assert log == []  # the package and its type modules are imported; no class has run
+    widget = svc.Widget
+    assert log == ["Widget"]  # its module mentions WidgetArgs only in __all__
+    assert svc.SizeArgs is sys.modules[f"{fake_root[0]}.svc._inputs"].SizeArgs
+    # SizeArgs ran with UnitArgs, which its annotation names; UnusedArgs never ran
+    assert "UnitArgs" in log and "UnusedArgs" not in log and "LoopArgs" not in log
+    assert widget().state().__class__.__name__ == "WidgetState"
+    assert isinstance(widget(), svc.widget.Widget)
+
+
+def test_forward_references_resolve_from_the_module_globals_including_cycles(
+    fake_root: tuple[str, Path],
+) -> None:
+    import typing
+
+    svc, log = _import(fake_root[0])
+    loop = svc.LoopArgs
+    assert sorted(log) == ["LoopArgs", "UnusedArgs"]  # each once, though they name each other
+    inputs = sys.modules[f"{fake_root[0]}.svc._inputs"]
+    # what pulumi does: get_type_hints with a plain copy of the module's globals
+    hints = typing.get_type_hints(loop, globalns=dict(vars(inputs)))
+    assert hints == {"again": loop, "other": svc.UnusedArgs}
+    widget_args = svc.WidgetArgs
+    hints = typing.get_type_hints(widget_args, globalns=dict(vars(svc.widget)))
+    assert hints == {"size": svc.SizeArgs}
+
+
+def test_import_star_gives_every_name_the_ordinary_import_gives(
+    fake_root: tuple[str, Path],
+) -> None:
+    root = fake_root[0]
+    ns: dict[str, Any] = {}
+    exec(f"from {root}.svc import *", ns)
+    names = {k for k in ns if k != "__builtins__"}
+    assert {"Widget", "WidgetArgs", "SizeArgs", "UnitArgs", "UnusedArgs", "LoopArgs"} <= names
+    assert {"outputs", "typing", "widget"} <= names
+    assert not any(n.startswith("_") for n in names)
+
+
+@pytest.mark.parametrize(
+    ("module", "statement"),
+    [
+        ("_inputs", "COUNT = 3"),  # a top-level assignment other than __all__
+        ("_inputs", "for _ in []: pass"),
+        ("widget", "from .elsewhere import *"),  # a star import of no sibling file
+        ("__init__", "from .nomodule import *"),
+    ],
+)
+def test_a_file_the_loader_does_not_understand_is_imported_the_ordinary_way(
+    fake_root: tuple[str, Path], module: str, statement: str
+) -> None:
+    root, pkg = fake_root
+    path = pkg / "svc" / f"{module}.py"
+    if "nomodule" in statement or "elsewhere" in statement:
+        # the sibling exists as a package, not a module file: allowed by Python, not by the loader
+        name = statement.split(".")[1].split()[0]
+        (pkg / "svc" / name).mkdir()
+        (pkg / "svc" / name / "__init__.py").write_text("__all__ = []\n")
+    path.write_text(path.read_text() + "\n" + statement + "\n")
+    svc, log = _import(root)
+    assert svc.Widget.__name__ == "Widget"
+    assert svc.SizeArgs.__name__ == "SizeArgs"
+    loaded = sys.modules[f"{root}.svc.{module}"] if module != "__init__" else svc
+    assert "__getattr__" not in vars(loaded)  # ordinary: everything ran at import
+    if module == "_inputs":
+        assert {"SizeArgs", "UnitArgs", "UnusedArgs", "LoopArgs"} <= set(log)
+
+
+def test_the_cached_plan_follows_the_source_file(fake_root: tuple[str, Path]) -> None:
+    root, pkg = fake_root
+    svc, _ = _import(root)
+    assert svc.UnitArgs.__name__ == "UnitArgs"
+    assert svc.Widget.__name__ == "Widget"
+    plans = list((Path(os.environ["SAGEMAKER_ROLLOUTS_CACHE"]) / "pulumi_aws-classes").iterdir())
+    assert len(plans) == 4  # the package, widget, _inputs, outputs
+    for name in [n for n in sys.modules if n == root or n.startswith(root + ".")]:
+        del sys.modules[name]
+    inputs = pkg / "svc" / "_inputs.py"
+    inputs.write_text(
+        inputs.read_text().replace("class UnitArgs:", "class UnitArgs:\n    mark = 2")
+    )
+    svc, _ = _import(root)
+    assert svc.UnitArgs.mark == 2
+
+
+def test_installed_is_undone_and_leaves_the_import_system_as_it_found_it() -> None:
+    before = list(sys.meta_path)
+    with aws_loader.installed():
+        assert sys.meta_path[0] is aws_loader._FINDER  # pyright: ignore[reportPrivateUsage]
+    assert sys.meta_path == before
