@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sagemaker_rollouts.lambdas import notify as notify_format
 from sagemaker_rollouts.lambdas.controller import (
@@ -20,6 +19,11 @@ from sagemaker_rollouts.lambdas.controller import (
     AlarmView,
     EndpointView,
 )
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:  # the same classes, no methods compiled at import (lambdas/records.py)
+    from sagemaker_rollouts.lambdas.records import dataclass
 
 IN_PROGRESS_MESSAGE = "Cannot update in-progress endpoint"
 SERVICES = ("sagemaker", "cloudwatch", "dynamodb", "sns")

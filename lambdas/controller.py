@@ -78,11 +78,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cached_property
-from typing import Literal, TypeVar, assert_never
+from typing import TYPE_CHECKING, Literal, TypeVar, assert_never
 
 from sagemaker_rollouts.lambdas.rollout import RolloutSpec, RolloutStatus, sagemaker_weights
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:  # the same classes, no methods compiled at import (lambdas/records.py)
+    from sagemaker_rollouts.lambdas.records import dataclass
 
 AlarmStateValue = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 EndpointStatus = Literal[

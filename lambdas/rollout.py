@@ -10,8 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:  # the same classes, no methods compiled at import (lambdas/records.py)
+    from sagemaker_rollouts.lambdas.records import dataclass
 
 SPEC_VERSION = 1
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from sagemaker_rollouts.lambdas.controller import (
     INTENT_KINDS,
@@ -24,6 +24,11 @@ from sagemaker_rollouts.lambdas.controller import (
     RolloutState,
 )
 from sagemaker_rollouts.lambdas.rollout import RolloutOutcome, RolloutStatus
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:  # the same classes, no methods compiled at import (lambdas/records.py)
+    from sagemaker_rollouts.lambdas.records import dataclass
 
 STATE_SK = "STATE"
 HIST_PREFIX = "HIST#"
