@@ -47,7 +47,8 @@ def dataclass(*, frozen: bool = False, slots: bool = False) -> Callable[[_C], _C
     def wrap(cls: _C) -> _C:
         if "__post_init__" in cls.__dict__:
             raise TypeError(f"{cls.__name__}: __post_init__ is not supported by records.dataclass")
-        made: Any = dataclasses.dataclass(init=False, repr=False, eq=False, slots=slots)(cls)
+        make: Any = dataclasses.dataclass(init=False, repr=False, eq=False, slots=slots)
+        made: _C = make(cls)
         _install(made, slots)
         return made
 
@@ -195,20 +196,20 @@ def _eq(key: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any, object], Any]:
     return __eq__
 
 
-def _frozen_setattr(cls: Any, names: tuple[str, ...]) -> Callable[[Any, str, Any], None]:
+def _frozen_setattr(cls: type, names: tuple[str, ...]) -> Callable[[Any, str, Any], None]:
     def __setattr__(self: Any, name: str, value: Any) -> None:
         if type(self) is cls or name in names:
             raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
-        super(cls, self).__setattr__(name, value)
+        super(cls, self).__setattr__(name, value)  # pyright: ignore[reportUnknownMemberType]
 
     return __setattr__
 
 
-def _frozen_delattr(cls: Any, names: tuple[str, ...]) -> Callable[[Any, str], None]:
+def _frozen_delattr(cls: type, names: tuple[str, ...]) -> Callable[[Any, str], None]:
     def __delattr__(self: Any, name: str) -> None:
         if type(self) is cls or name in names:
             raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
-        super(cls, self).__delattr__(name)
+        super(cls, self).__delattr__(name)  # pyright: ignore[reportUnknownMemberType]
 
     return __delattr__
 
