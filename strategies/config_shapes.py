@@ -7,14 +7,13 @@ Pass 1 only (pydantic: shapes, types, single-field ranges); the rules between fi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import (
     BeforeValidator,
     Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
-    WithJsonSchema,
     model_validator,
 )
 
@@ -36,6 +35,11 @@ from sagemaker_rollouts.strategies.config_values import (
     aws_shape,
     matches,
 )
+
+if TYPE_CHECKING:
+    from pydantic import GetJsonSchemaHandler
+    from pydantic.json_schema import JsonSchemaValue
+    from pydantic_core import CoreSchema
 
 _SUBNET = aws_shape("sagemaker.SubnetId")
 _SG = aws_shape("sagemaker.SecurityGroupId")
@@ -332,21 +336,33 @@ _STANDARD_ALARM_WATCHES = {
 }
 
 
-def _standard_alarm_schema(key: str) -> WithJsonSchema:
+class _StandardAlarmSchema:
     """The JSON Schema of one standard alarm block with its own defaults: every key optional
-    (a block is laid over the defaults), `threshold` included."""
-    schema = StandardAlarm.model_json_schema(mode="validation")
-    schema.pop("required", None)
-    props = cast(dict[str, dict[str, Any]], schema["properties"])
-    for name, value in STANDARD_ALARM_DEFAULTS[key].items():
-        props[name]["default"] = value
-    on = STANDARD_ALARM_DEFAULTS[key].get("enabled", True)
-    schema["title"] = key
-    schema["description"] = (
-        f"{_STANDARD_ALARM_WATCHES[key]}. {'On' if on else 'Off'} by default; a block given here "
-        "is laid over the defaults key by key."
-    )
-    return WithJsonSchema(schema)
+    (a block is laid over the defaults), `threshold` included. Made when a JSON Schema is asked
+    for (as `WithJsonSchema` would give it), not when the config model is imported."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __get_pydantic_json_schema__(
+        self, core: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = StandardAlarm.model_json_schema(mode="validation")
+        schema.pop("required", None)
+        props = cast(dict[str, dict[str, Any]], schema["properties"])
+        for name, value in STANDARD_ALARM_DEFAULTS[self.key].items():
+            props[name]["default"] = value
+        on = STANDARD_ALARM_DEFAULTS[self.key].get("enabled", True)
+        schema["title"] = self.key
+        schema["description"] = (
+            f"{_STANDARD_ALARM_WATCHES[self.key]}. {'On' if on else 'Off'} by default; a block "
+            "given here is laid over the defaults key by key."
+        )
+        return schema
+
+
+def _standard_alarm_schema(key: str) -> _StandardAlarmSchema:
+    return _StandardAlarmSchema(key)
 
 
 class AlarmsConfig(ConfigModel):

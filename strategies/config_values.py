@@ -17,9 +17,13 @@ Integers refuse booleans (`instance_count: true` is an error, never 1); numbers 
 
 from __future__ import annotations
 
+import ast
+import inspect
+import itertools
 import json
 import math
 import re
+import sys
 import unicodedata
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, cast
@@ -34,7 +38,12 @@ from pydantic import (
     GetJsonSchemaHandler,
     WithJsonSchema,
 )
-from pydantic.json_schema import JsonSchemaValue
+from pydantic.json_schema import (
+    DEFAULT_REF_TEMPLATE,
+    GenerateJsonSchema,
+    JsonSchemaMode,
+    JsonSchemaValue,
+)
 from pydantic_core import CoreSchema, core_schema
 
 from sagemaker_rollouts.strategies import aws_limits
@@ -379,9 +388,120 @@ def aws_length(shape: str) -> Any:
     return Field(min_length=aws_limit(shape, "min"), max_length=aws_limit(shape, "max"))
 
 
+# Every config shape in the order it was defined: a shape's nested shapes come before it.
+_SHAPES: list[type[ConfigModel]] = []
+_described = False
+
+
 class ConfigModel(BaseModel):
-    # A field's docstring is its description in `rollout schema` and docs/config.md.
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    """The base of every config shape: unknown keys refused, values frozen.
+
+    A field's docstring (the string right under it) is its description in `rollout schema` and
+    docs/config.md. They are read from the source when a JSON Schema is first asked for
+    (`describe_fields`), not when the class is made: pydantic's `use_attribute_docstrings` reads
+    them at class creation by walking frames and parsing each class's source, about 90 ms of
+    every `rollout` command that validates a stack (bench/bench_cli.py), for text only the schema
+    shows. Validation and its messages never use descriptions.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        _SHAPES.append(cls)
+        if _described:  # a shape made after the schema was first asked for (a subclass)
+            _describe(cls, {})
+
+    @classmethod
+    def model_json_schema(
+        cls,
+        by_alias: bool | None = None,
+        ref_template: str = DEFAULT_REF_TEMPLATE,
+        schema_generator: type[GenerateJsonSchema] = GenerateJsonSchema,
+        mode: JsonSchemaMode = "validation",
+        *,
+        union_format: Literal["any_of", "primitive_type_array"] = "any_of",
+    ) -> dict[str, Any]:
+        """pydantic's JSON Schema, with every field's docstring as its description."""
+        describe_fields()
+        return super().model_json_schema(
+            by_alias, ref_template, schema_generator, mode, union_format=union_format
+        )
+
+
+def describe_fields() -> None:
+    """Give every config shape's fields their docstrings as descriptions, as pydantic's
+    `use_attribute_docstrings` does (a description given otherwise wins; an inherited field
+    keeps its parent's), and rebuild each shape's schema, nested shapes first. Once."""
+    global _described
+    if _described:
+        return
+    sources: dict[str, ast.Module | None] = {}
+    for shape in _SHAPES:
+        _describe(shape, sources)
+    _described = True
+
+
+def _describe(shape: type[ConfigModel], sources: dict[str, ast.Module | None]) -> None:
+    docs = _attribute_docstrings(shape, sources)
+    own = inspect.get_annotations(shape)
+    for name, info in shape.model_fields.items():
+        if info.description is not None:
+            continue
+        if name in own:
+            info.description = docs.get(name)
+        else:  # inherited: the parent's field, described before this shape
+            info.description = next(
+                (
+                    base.model_fields[name].description
+                    for base in shape.__mro__[1:]
+                    if isinstance(base, type)
+                    and issubclass(base, ConfigModel)
+                    and name in base.model_fields
+                ),
+                None,
+            )
+    shape.model_rebuild(force=True)
+
+
+def _attribute_docstrings(
+    shape: type[BaseModel], sources: dict[str, ast.Module | None]
+) -> dict[str, str]:
+    """{field: docstring} of the class body of `shape`: a string statement right after an
+    annotated assignment documents it (pydantic's `_docs_extraction.DocstringVisitor` rule)."""
+    module = sys.modules.get(shape.__module__)
+    path = getattr(module, "__file__", None)
+    if path is None:
+        return {}
+    if path not in sources:
+        try:
+            with open(path, encoding="utf-8") as f:
+                sources[path] = ast.parse(f.read())
+        except (OSError, SyntaxError):
+            sources[path] = None
+    tree = sources[path]
+    if tree is None:
+        return {}
+    body = next(
+        (
+            node.body
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef) and node.name == shape.__name__
+        ),
+        [],
+    )
+    docs: dict[str, str] = {}
+    for before, stmt in itertools.pairwise(body):
+        if (
+            isinstance(before, ast.AnnAssign)
+            and isinstance(before.target, ast.Name)
+            and isinstance(stmt, ast.Expr)
+            and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str)
+        ):
+            docs[before.target.id] = inspect.cleandoc(stmt.value.value)
+    return docs
 
 
 class Size(ConfigModel):

@@ -24,8 +24,6 @@ from sagemaker_rollouts.cli.stack import (
     own_program,
     run_program_offline,
 )
-from sagemaker_rollouts.cli.timeline import Exposure, Marker, Series, write_png
-from sagemaker_rollouts.lambdas.ab_winner import EvaluatorSpec, design
 from sagemaker_rollouts.strategies.exposure import worst_case_exposure
 from sagemaker_rollouts.strategies.plan import (
     ABPlan,
@@ -37,7 +35,12 @@ from sagemaker_rollouts.strategies.plan import (
     ShadowPlan,
 )
 
+# Imported where they are used, so a plan pays only for what it shows (tests/cli/test_plan.py
+# checks what a canary plan imports): the timeline module (matplotlib) for --png, the A/B
+# test's design math for A/B endpoints, the policy rules in `policy_findings`.
 if TYPE_CHECKING:
+    from sagemaker_rollouts.cli.timeline import Marker, Series
+    from sagemaker_rollouts.lambdas.ab_winner import EvaluatorSpec
     from sagemaker_rollouts.strategies.relative_gates import RelativeAlarmPlan
 
 
@@ -196,6 +199,8 @@ def draw_endpoints(
     (requests per minute) a second panel draws the worst-case exposure of each step. A recreate
     endpoint's downtime (its length is the new endpoint's creation time, unknown offline) is
     marked where it starts."""
+    from sagemaker_rollouts.cli.timeline import Exposure, Marker, Series, write_png
+
     series: list[Series] = []
     markers: list[Marker] = []
     for ep in endpoints:
@@ -286,6 +291,8 @@ def print_findings(offline: Any) -> None:
 
 def ab_design_table(key: str, spec: EvaluatorSpec) -> Table:
     """The A/B test's design: what it can find, after how many trials, in how long."""
+    from sagemaker_rollouts.lambdas.ab_winner import design
+
     d = design(spec)
     t = Table(title=f"{key}: A/B test design (mSPRT)", title_justify="left", show_header=False)
     t.add_column("what")
@@ -420,6 +427,8 @@ def endpoint_json(ep: EndpointPlan) -> dict[str, Any]:
         case CanaryPlan(rollout=rollout, relative_alarms=relative):
             steps = [[s.candidate_percent, s.bake_seconds] for s in rollout.steps]
         case ABPlan(evaluator=spec):
+            from sagemaker_rollouts.lambdas.ab_winner import design
+
             ab_design = None if spec is None else design(spec).to_json()
         case RecreatePlan() | ShadowPlan() | BlueGreenPlan() | RollingPlan():
             pass

@@ -372,10 +372,17 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns its exit code (the console script exits with it).
 
-    Called with no `argv` (the `rollout` console script, `python -m`), the process ends right
-    after the command, without the interpreter's teardown (`exit_now`); with `argv` (tests, other
-    programs) it returns the code like any function.
+    Called with no `argv` (the `rollout` console script, `python -m`), the process makes full
+    garbage collections rare (`gc_policy.for_this_command`) and ends right after the command,
+    without the interpreter's teardown (`exit_now`); with `argv` (tests, other programs) it
+    returns the code like any function and leaves the collector alone.
     """
+    if argv is None:
+        # This process runs one command: full collections made rare for all of it, imports
+        # included (why, and what it costs: infra/gc_policy.py).
+        from sagemaker_rollouts.infra.gc_policy import for_this_command
+
+        for_this_command()
     code = _run(argv)
     if argv is None:
         exit_now(code)

@@ -250,19 +250,24 @@ def load_stack(
         raise UsageError(f"{path}{line}: not valid YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(doc, dict):
         raise UsageError(f"{path}: a stack file is a mapping with a config: key")
-    from sagemaker_rollouts.strategies import esc
+    environments: tuple[str, ...] = ()
+    esc_config: dict[str, Any] = {}
+    unresolved: tuple[str, ...] = ()
+    if doc.get("environment") is not None:  # pyright: ignore[reportUnknownMemberType]
+        from sagemaker_rollouts.strategies import esc  # only stacks with ESC environments
 
-    try:
-        found = esc.resolve(
-            doc, esc_loader(directory / "esc" if esc_dir is None else esc_dir), project=PROJECT
-        )
-    except ValueError as e:
-        raise UsageError(f"{path}: {e}") from None
-    unresolved = tuple(u.line() for u in found.unresolved)
-    if found.config:
+        try:
+            found = esc.resolve(
+                doc, esc_loader(directory / "esc" if esc_dir is None else esc_dir), project=PROJECT
+            )
+        except ValueError as e:
+            raise UsageError(f"{path}: {e}") from None
+        environments, esc_config = found.environments, found.config
+        unresolved = tuple(u.line() for u in found.unresolved)
+    if esc_config:
         file_config = doc.get("config")
         own = dict(file_config) if isinstance(file_config, dict) else {}  # pyright: ignore[reportUnknownArgumentType]
-        doc = {**doc, "config": {**found.config, **own}}
+        doc = {**doc, "config": {**esc_config, **own}}
     doc = strip_secure(doc)[0]
     try:
         ours, region = project_config(doc)
@@ -284,8 +289,8 @@ def load_stack(
         path=path,
         plan=plan,
         config=dict(raw) if isinstance(raw, dict) else {},
-        environments=found.environments,
-        esc_config=found.config,
+        environments=environments,
+        esc_config=esc_config,
         unresolved=unresolved,
         warnings=tuple(
             f"{path}:{line}: duplicate key {key!r}; Pulumi keeps only the last value"

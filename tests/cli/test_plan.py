@@ -159,6 +159,62 @@ def test_console_script_smoke(tmp_path: Path) -> None:
     assert png.is_file()
 
 
+# What a canary stack's `rollout plan` has no use for: the A/B test's design math, the timeline
+# drawing (--png only), the shadow/A-B/drift evidence, the rehearsal and report engines, AWS
+# clients, and pulumi_aws service packages the stack declares nothing from.
+NOT_FOR_A_CANARY_PLAN = (
+    "sagemaker_rollouts.lambdas.ab_winner",
+    "sagemaker_rollouts.cli.timeline",
+    "matplotlib",
+    "sagemaker_rollouts.strategies.shadow_compare",
+    "sagemaker_rollouts.lambdas.drift",
+    "sagemaker_rollouts.infra.evaluators",
+    "sagemaker_rollouts.cli.shadow_engine",
+    "sagemaker_rollouts.cli.rehearse_evidence",
+    "sagemaker_rollouts.simulator.rehearsal",
+    "sagemaker_rollouts.simulator.moto_server",
+    "sagemaker_rollouts.strategies.esc",
+    "moto",
+    "boto3",
+    "botocore",
+    "duckdb",
+    "sqlglot",
+    "pulumi_aws.glue",
+)
+LOADED_AT_EXIT = (
+    "import atexit, json, sys\n"
+    "def loaded():\n"  # pulumi_aws registers every service package as a lazy stub: not loaded
+    "    return sorted(n for n, m in sys.modules.items() if type(m).__name__ != '_LazyModule')\n"
+    "atexit.register(lambda: sys.__stderr__.write('LOADED ' + json.dumps(loaded()) + '\\n'))\n"
+    "sys.argv = ['rollout', *sys.argv[1:]]\n"
+    "from sagemaker_rollouts.cli.main import main\n"
+    "main()\n"
+)
+
+
+@pytest.mark.parametrize("output", [[], ["--json"]], ids=["text", "json"])
+def test_a_canary_plan_imports_nothing_it_has_no_use_for(output: list[str]) -> None:
+    """The console script's own path (`main()`, a fresh process): the modules loaded when the
+    command ends include the offline run and the policy rules, and none a canary never uses."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED_AT_EXIT, "plan", "--stack", "canary", *output],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    line = [x for x in done.stderr.splitlines() if x.startswith("LOADED ")][-1]
+    loaded = set(json.loads(line.removeprefix("LOADED ")))
+    assert {"sagemaker_rollouts.simulator.mockrun", "sagemaker_rollouts.infra.policies"} <= loaded
+    unused = [
+        m
+        for m in NOT_FOR_A_CANARY_PLAN
+        if m in loaded or any(n.startswith(m + ".") for n in loaded)
+    ]
+    assert unused == []
+
+
 BAD_COMPONENT = """
 from sagemaker_rollouts import RolloutEndpoint
 

@@ -132,11 +132,11 @@ def test_the_canary_profile_counts_the_final_bake_and_the_idle_stable_fleet() ->
 def test_the_plan_png_ends_with_the_final_bake(monkeypatch: pytest.MonkeyPatch) -> None:
     """The drawn timeline and the profile agree: 100% is reached at time_to_full and held for
     the final bake, where the chart ends."""
-    from sagemaker_rollouts.cli import cmd_plan
+    from sagemaker_rollouts.cli import cmd_plan, timeline
 
     drawn: list[Any] = []
     monkeypatch.setattr(
-        cmd_plan, "write_png", lambda path, title, series, *_, **__: drawn.extend(series)
+        timeline, "write_png", lambda path, title, series, *_, **__: drawn.extend(series)
     )
     stack = load_stack(ROOT, "canary")
     cmd_plan.draw_plan(stack, Path("unused.png"))
