@@ -456,9 +456,7 @@ def _describe(shape: type[ConfigModel], sources: dict[str, ast.Module | None]) -
                 (
                     base.model_fields[name].description
                     for base in shape.__mro__[1:]
-                    if isinstance(base, type)
-                    and issubclass(base, ConfigModel)
-                    and name in base.model_fields
+                    if issubclass(base, ConfigModel) and name in base.model_fields
                 ),
                 None,
             )
@@ -489,7 +487,7 @@ def _attribute_docstrings(
             for node in ast.walk(tree)
             if isinstance(node, ast.ClassDef) and node.name == shape.__name__
         ),
-        [],
+        list[ast.stmt](),
     )
     docs: dict[str, str] = {}
     for before, stmt in itertools.pairwise(body):
