@@ -18,6 +18,9 @@ resources live in (each service package imports all its resource classes), which
 declaring these resources pays; product/floor is what the CLI and the product add on top.
 The baseline carries the same atexit stamp: its exit (a bare interpreter's teardown after the
 import) is the floor a process exit is compared with.
+Information, not a target: `ordinary`, the product with pulumi_aws loaded the ordinary way
+(`SAGEMAKER_ROLLOUTS_AWS_LOADER=0`: every class of each used service package executed) in the
+same rounds, what the class-by-class loader (infra/aws_loader.py) saves.
 Targets: start-up ratio <= 3.0; teardown none worth measuring: the product's time from its last
 atexit handler to being reaped at most the baseline's.
 No absolute time is asserted; `--strict` exits 1 when a target is missed.
@@ -91,6 +94,25 @@ main.main(["plan", "--stack", "canary"])
 c = mark("command", c)
 sys.stderr.write("PHASES " + json.dumps(out) + "\\n")
 """
+# The same process as the product runs it: pulumi_aws's service packages loaded class by class
+# (infra/aws_loader.py), so their loading is inside the command, for the classes it uses only.
+PHASES_AS_RUN = """
+import json, os, sys, time
+t = time.process_time
+out = {}
+def mark(key, since):
+    out[key] = t() - since
+    return t()
+c = t()
+import pulumi, pulumi_aws
+c = mark("sdk", c)
+from sagemaker_rollouts.cli import cmd_plan, main
+c = mark("cli_imports", c)
+sys.stdout = open(os.devnull, "w")
+main.main(["plan", "--stack", "canary"])
+c = mark("command", c)
+sys.stderr.write("PHASES " + json.dumps(out) + "\\n")
+"""
 SERVICES = [
     ("sagemaker", "Endpoint"),
     ("s3", "Bucket"),
@@ -104,8 +126,8 @@ SERVICES = [
 ]
 
 
-def phases(py: str) -> dict[str, float]:
-    code = f"SERVICES = {SERVICES!r}\n" + PHASES
+def phases(py: str, code: str = PHASES) -> dict[str, float]:
+    code = f"SERVICES = {SERVICES!r}\n" + code
     done = subprocess.run([py, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True)
     line = [x for x in done.stderr.splitlines() if x.startswith("PHASES ")]
     if done.returncode != 0 or not line:
@@ -113,10 +135,10 @@ def phases(py: str) -> dict[str, float]:
     return json.loads(line[-1].removeprefix("PHASES "))
 
 
-def spawn(cmd: list[str]) -> dict[str, Any]:
+def spawn(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd, cwd=ROOT, env=env or ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     assert proc.stderr is not None
     err = proc.stderr.read()
@@ -159,6 +181,8 @@ def main() -> int:
     pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
     old_teardown: list[float] = []
     floor_cpu: list[float] = []
+    ordinary_cpu: list[float] = []
+    ordinary_env = {**ENV, "SAGEMAKER_ROLLOUTS_AWS_LOADER": "0"}
     for r in range(args.rounds):
         if r % 2 == 0:
             p = spawn(product)
@@ -168,10 +192,12 @@ def main() -> int:
             p = spawn(product)
         pairs.append((p, b))
         floor_cpu.append(spawn(floor_cmd)["cpu"])
+        ordinary_cpu.append(spawn(product, ordinary_env)["cpu"])
         old = spawn(as_function)["teardown"]
         if old is not None:
             old_teardown.append(old)
     phase_runs = [phases(py) for _ in range(3)]
+    as_run = [phases(py, PHASES_AS_RUN) for _ in range(3)]
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     cpu = [p["cpu"] / b["cpu"] for p, b in pairs]
     wall = [p["wall"] / b["wall"] for p, b in pairs]
@@ -191,6 +217,19 @@ def main() -> int:
         f"info: import pulumi, pulumi_aws + the stack's 9 service modules: cpu "
         f"{med(floor_cpu):.3f} s; product / that floor {med([p['cpu'] for p, _ in pairs]) / med(floor_cpu):.2f}"
     )
+    ordinary = [o / b["cpu"] for o, (_, b) in zip(ordinary_cpu, pairs, strict=True)]
+    print(
+        f"info: the same command with pulumi_aws loaded the ordinary way "
+        f"(SAGEMAKER_ROLLOUTS_AWS_LOADER=0): cpu {med(ordinary_cpu):.3f} s, ratio "
+        f"{med(ordinary):.2f} ({min(ordinary):.2f}-{max(ordinary):.2f})"
+    )
+    print("info: where the product's CPU goes as it runs (one fresh process, CPU s, median of 3):")
+    for key, label in {
+        "sdk": "import pulumi, pulumi_aws",
+        "cli_imports": "the CLI's own imports",
+        "command": "the command's work, loading the pulumi_aws classes it uses",
+    }.items():
+        print(f"  {med([r[key] for r in as_run]):.3f}  {label}")
     labels = {
         "sdk": "import pulumi, pulumi_aws",
         "types": "9 service packages: their _inputs/outputs type modules",
@@ -198,7 +237,7 @@ def main() -> int:
         "cli_imports": "the CLI's own imports (config model, planners, rendering)",
         "command": "the command's work (validate, plan, evaluate under mocks, render)",
     }
-    print("info: where the product's CPU goes (one fresh process, CPU s, median of 3):")
+    print("info: the same, with the 9 service packages loaded the ordinary way first (CPU s):")
     for key, label in labels.items():
         print(f"  {med([r[key] for r in phase_runs]):.3f}  {label}")
     print(f"ratio wall {med(wall):.2f} ({min(wall):.2f}-{max(wall):.2f})")

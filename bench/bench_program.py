@@ -18,6 +18,9 @@ Per child: `eval` = CPU seconds of the run itself (program modules imported befo
 CPU seconds inside the cyclic collector during the run (`gc.callbacks`, thread CPU time) and the number of full
 (generation 2) collections, `proc` = CPU seconds of the whole process (os.wait4: interpreter
 start, imports, run, teardown). Ratios are product/baseline pair by pair; medians with min-max.
+With `--ordinary`, each round also runs the product with pulumi_aws loaded the ordinary way
+(`SAGEMAKER_ROLLOUTS_AWS_LOADER=0`: no class-by-class loading, infra/aws_loader.py), reported as
+its own eval ratio against the same baseline (information: what the loader saves).
 No absolute time is asserted anywhere; `--strict` exits 1 when a target is missed.
 """
 
@@ -139,9 +142,11 @@ def child(kind: str, n: int) -> int:
     return 0
 
 
-def spawn(kind: str, n: int) -> dict[str, Any]:
+def spawn(kind: str, n: int, env: dict[str, str] | None = None) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--n", str(n)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=ENV)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env or ENV
+    )
     assert proc.stdout is not None and proc.stderr is not None
     out = proc.stdout.read()
     err = proc.stderr.read()
@@ -200,6 +205,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved pairs per size")
     parser.add_argument("--check", type=int, metavar="N", help="only compare recordings at N")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--ordinary", action="store_true", help="also time the product without the aws loader"
+    )
     parser.add_argument("--child", choices=["product", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -221,6 +229,7 @@ def main() -> int:
     failed = False
     for n in args.sizes:
         pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        ordinary: list[float] = []
         for r in range(args.rounds):
             if r % 2 == 0:
                 p = spawn("product", n)
@@ -232,6 +241,12 @@ def main() -> int:
                 print(f"n={n}: recordings differ ({p['digest']} vs {b['digest']})")
                 return 1
             pairs.append((p, b))
+            if args.ordinary:
+                o = spawn("product", n, {**ENV, "SAGEMAKER_ROLLOUTS_AWS_LOADER": "0"})
+                if o["digest"] != b["digest"]:
+                    print(f"n={n}: ordinary-import recording differs ({o['digest']})")
+                    return 1
+                ordinary.append(o["eval"] / b["eval"])
         ratio = [p["eval"] / b["eval"] for p, b in pairs]
         ratio_proc = [p["proc"] / b["proc"] for p, b in pairs]
         row = {
@@ -249,6 +264,7 @@ def main() -> int:
             "b_full": med([b["full"] for _, b in pairs]),
             "p_rss": med([p["maxrss_mib"] for p, _ in pairs]),
             "b_rss": med([b["maxrss_mib"] for _, b in pairs]),
+            "ordinary": f"{med(ordinary):.2f} ({spread(ordinary)})" if ordinary else "",
         }
         rows.append(row)
         failed |= row["ratio"] > TARGET
@@ -270,6 +286,10 @@ def main() -> int:
             f"{r['p_gc']:>5.2f}/{r['b_gc']:<5.2f} {r['p_full']:>5.0f}/{r['b_full']:<5.0f} "
             f"{1000 * r['p_eval'] / r['n']:>11.1f} {r['p_rss']:>5.0f}/{r['b_rss']:<6.0f}"
         )
+    if args.ordinary:
+        print("info: eval ratio of the product with pulumi_aws loaded the ordinary way:")
+        for r in rows:
+            print(f"{r['n']:>9} {r['ordinary']}")
     if len(rows) >= 2:
         (a, b) = rows[-2], rows[-1]
         marginal = 1000 * (b["p_eval"] - a["p_eval"]) / (b["n"] - a["n"])

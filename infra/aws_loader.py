@@ -41,8 +41,10 @@ Who gets it:
 - a user's own program that declares the `RolloutEndpoint` component is NOT changed: the
   component never touches the import system. The README shows the two lines a user can put at
   the top of their `__main__.py` to get the same effect.
+Off switch: `SAGEMAKER_ROLLOUTS_AWS_LOADER=0` in the environment makes `install()` and `installed()`
+do nothing (the ordinary import everywhere; `bench/bench_cli.py` times the product both ways).
 Cost: the first run on a machine (or after upgrading pulumi_aws) parses and compiles the used
-services' sources once to fill the cache (about a second per large service); a service's module
+services' sources once to fill the cache (about 2.6 s of CPU for the canary stack's nine services, 11 MB of cache); a service's module
 has an `__all__`/`__getattr__`/`__dir__` it did not have before.
 """
 
@@ -288,11 +290,13 @@ class _LazyNamespace:
 
     def ensure(self, name: str) -> None:
         """Bind name in the module (with every module name its definition mentions)."""
-        if name in self.ns or name in self.in_progress:
+        if name in self.ns:
             return
         source = self.where.get(name)
         if source is None:
             return
+        # One lock for all of them, held for the whole definition with its dependencies: a
+        # class is executed once, by one thread (in_progress is this thread's, for cycles).
         with _LOCK:
             if name in self.ns or name in self.in_progress:
                 return
@@ -371,6 +375,12 @@ class _Finder(importlib.abc.MetaPathFinder):
 
 
 _FINDER = _Finder()
+OFF_SWITCH = "SAGEMAKER_ROLLOUTS_AWS_LOADER"
+"""Set to `0` in the environment: no lazy loading (`install()` and `installed()` do nothing)."""
+
+
+def _switched_off() -> bool:
+    return os.environ.get(OFF_SWITCH, "").strip() == "0"
 
 
 def _stubs() -> Iterator[tuple[str, ModuleType]]:
@@ -410,8 +420,11 @@ def install() -> None:
     """Load pulumi_aws's service packages class by class for the rest of this process.
 
     Idempotent. Service packages already loaded stay as they are; pulumi's lazy stubs of
-    packages not loaded yet are switched to the lazy loader.
+    packages not loaded yet are switched to the lazy loader. Nothing with
+    `SAGEMAKER_ROLLOUTS_AWS_LOADER=0`.
     """
+    if _switched_off():
+        return
     if _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)
     _swap_stub_loaders(_lazy_loader_for)
@@ -421,7 +434,7 @@ def install() -> None:
 def installed() -> Iterator[None]:
     """`install()` for the length of the block: afterwards the finder is removed and stubs not
     loaded meanwhile get their ordinary loader back (modules loaded lazily meanwhile stay so)."""
-    if _FINDER in sys.meta_path:
+    if _FINDER in sys.meta_path or _switched_off():
         yield
         return
     sys.meta_path.insert(0, _FINDER)

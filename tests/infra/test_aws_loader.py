@@ -346,3 +346,12 @@ def test_installed_is_undone_and_leaves_the_import_system_as_it_found_it() -> No
     with aws_loader.installed():
         assert sys.meta_path[0] is aws_loader._FINDER  # pyright: ignore[reportPrivateUsage]
     assert sys.meta_path == before
+
+
+def test_the_off_switch_leaves_the_import_system_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(aws_loader.OFF_SWITCH, "0")
+    before = list(sys.meta_path)
+    with aws_loader.installed():
+        assert sys.meta_path == before
+    aws_loader.install()
+    assert sys.meta_path == before

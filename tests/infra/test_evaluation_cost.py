@@ -17,7 +17,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from sagemaker_rollouts.infra import gc_policy
+from sagemaker_rollouts.infra import aws_loader, gc_policy
 from sagemaker_rollouts.lambdas.rollout import RolloutOutcome
 from sagemaker_rollouts.simulator.mockrun import run_function_offline, run_offline
 
@@ -75,12 +75,18 @@ def test_a_component_users_program_keeps_the_interpreters_collector_settings(
             },
         )
         seen.append(gc.get_threshold())
+        finders.append(any(isinstance(f, loader_type) for f in sys.meta_path))
         pulumi.export("threshold", list(gc.get_threshold()))
 
+    finders: list[bool] = []
+    loader_type = type(aws_loader._FINDER)  # pyright: ignore[reportPrivateUsage]
+    installed_before = any(isinstance(f, loader_type) for f in sys.meta_path)
     run = run_function_offline(program, config={"aws:region": "us-east-1"})
     run.raise_error()
     assert seen == [collector_restored]
     assert gc.get_threshold() == collector_restored
+    # nor its import system (infra/aws_loader.py): no finder added while it declared
+    assert finders == [installed_before]
 
 
 def test_the_project_program_sets_the_policy_before_it_declares_anything(
@@ -104,9 +110,17 @@ def test_the_project_program_sets_the_policy_before_it_declares_anything(
             program.main = original
 
     config = json.loads(json.dumps(_canary_config()))
-    run = run_function_offline(run_main, config=config)
-    run.raise_error()
-    assert seen and all(t[2] >= gc_policy.FULL_EVERY for t in seen)
+    finder = aws_loader._FINDER  # pyright: ignore[reportPrivateUsage]
+    installed_before = finder in sys.meta_path
+    try:
+        run = run_function_offline(run_main, config=config)
+        run.raise_error()
+        assert seen and all(t[2] >= gc_policy.FULL_EVERY for t in seen)
+        # and loads pulumi_aws's service packages class by class (infra/aws_loader.py)
+        assert finder in sys.meta_path
+    finally:
+        if not installed_before and finder in sys.meta_path:
+            sys.meta_path.remove(finder)
 
 
 def _canary_config() -> dict[str, object]:
