@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sagemaker_rollouts.infra.lambda_code import build_zip  # noqa: E402
+from sagemaker_rollouts.infra.lambda_code import HOOK_HANDLER, build_zip  # noqa: E402
 from sagemaker_rollouts.lambdas import store  # noqa: E402
 from sagemaker_rollouts.lambdas.aws_adapter import Clients, make_clients  # noqa: E402
 from sagemaker_rollouts.lambdas.canary_hook import run  # noqa: E402
@@ -198,7 +198,7 @@ def import_ratio(shipped: Path) -> dict[str, list[float]]:
 def main() -> int:
     per_state = count_calls()
     with tempfile.TemporaryDirectory() as tmp:
-        zip_path = build_zip(Path(tmp) / "hook.zip")
+        zip_path = build_zip(Path(tmp) / "hook.zip", HOOK_HANDLER)
         size = zip_path.stat().st_size
         shipped = Path(tmp) / "task"
         with zipfile.ZipFile(zip_path) as zf:

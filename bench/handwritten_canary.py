@@ -26,12 +26,22 @@ STACK = "offline"
 ROLLOUT_HASH = "736d00f0952e"  # the plan's hash of the candidate (same for every copy)
 FINGERPRINT = "c43a1b2d0895"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-# Every function's zip carries the whole lambdas/ folder (infra/lambda_code.py).
+# The hook's zip: its handler's module and the lambdas/ modules it imports (infra/lambda_code.py).
 HOOK_FILES = {
     "sagemaker_rollouts/__init__.py": "sagemaker_rollouts/__init__.py",
     **{
-        f"sagemaker_rollouts/lambdas/{p.name}": f"lambdas/{p.name}"
-        for p in (ROOT / "lambdas").glob("*.py")
+        f"sagemaker_rollouts/lambdas/{name}.py": f"lambdas/{name}.py"
+        for name in (
+            "__init__",
+            "aws_adapter",
+            "canary_hook",
+            "controller",
+            "notify",
+            "records",
+            "rollout",
+            "scale_down",
+            "store",
+        )
     },
 }
 

@@ -1,14 +1,21 @@
-"""What goes into each Lambda zip: the whole `lambdas/` folder, nothing else (no list to keep).
+"""What goes into each Lambda zip: its handler's module and the `lambdas/` modules it imports.
 
 Everything a Lambda runs lives in `lambdas/` (`sagemaker_rollouts.lambdas`): the handlers
-(`canary_hook`, `ab_evaluator`, `drift_job`), their AWS edge (`aws_adapter`, `store`) and the pure
-decisions they take (`controller`, `rollout`, `notify`, `scale_down`, `ab_winner`, `drift`),
+(`canary_hook`, `ab_evaluator`, `drift_job`), their AWS edge (`aws_adapter`, `store`) and the
+pure decisions they take (`controller`, `rollout`, `notify`, `scale_down`, `ab_winner`, `drift`),
 standard library + boto3 only (the Lambda runtime provides boto3). Each function's zip carries
-that folder whole plus the package's lazy `sagemaker_rollouts/__init__.py`; a module added to the
-folder ships with every function, and one that imports anything else fails the zip test
-(`tests/lambda_zip.py`). Archive paths keep the installed namespace (`sagemaker_rollouts/...`), so
-a handler string is the same dotted path in the zip, in an installed package and in the source
-tree.
+only what its handler can import (`FUNCTION_MODULES`: the handler's module and every module of
+the folder it imports, at the top of a module or inside a function, transitively), the two
+package `__init__.py` files and nothing else: the hook ships no A/B or drift code, and a cold
+start has less source to compile (the zip carries sources; /var/task is read-only, so Python
+compiles them at every cold start). `FUNCTION_MODULES` is declared, not computed at `pulumi
+up` (parsing the folder costs ~35 ms of every program evaluation);
+tests/infra/test_lambda_code.py computes the same closure from the sources' import statements
+and with `modulefinder` over the unpacked zip, and fails on any difference, and imports each
+handler from its zip with everything but the standard library and boto3 refused
+(`tests/lambda_zip.py`). Archive paths keep the installed namespace (`sagemaker_rollouts/...`),
+so a handler string is the same dotted path in the zip, in an installed package and in the
+source tree.
 """
 
 from __future__ import annotations
@@ -24,6 +31,30 @@ HOOK_HANDLER = f"{PACKAGE}.canary_hook.handler"
 AB_EVALUATOR_HANDLER = f"{PACKAGE}.ab_evaluator.handler"
 DRIFT_JOB_HANDLER = f"{PACKAGE}.drift_job.handler"
 
+# Handler -> the `lambdas/` modules its zip carries, in alphabetical order (see the docstring).
+FUNCTION_MODULES: dict[str, tuple[str, ...]] = {
+    HOOK_HANDLER: (
+        "aws_adapter",
+        "canary_hook",
+        "controller",
+        "notify",
+        "records",
+        "rollout",
+        "scale_down",
+        "store",
+    ),
+    AB_EVALUATOR_HANDLER: (
+        "ab_evaluator",
+        "ab_winner",
+        "aws_adapter",
+        "controller",
+        "notify",
+        "records",
+        "rollout",
+    ),
+    DRIFT_JOB_HANDLER: ("drift", "drift_job", "notify"),
+}
+
 
 def _package_file(module: str) -> Path:
     spec = importlib.util.find_spec(module)
@@ -32,28 +63,37 @@ def _package_file(module: str) -> Path:
     return Path(spec.origin)
 
 
-def lambda_archive_files() -> dict[str, Path]:
-    """Archive path (e.g. `sagemaker_rollouts/lambdas/store.py`) -> source file: every `.py` file
-    under the `lambdas/` folder (wherever the package is installed, or mapped from the checkout's
-    top-level folder) and `sagemaker_rollouts/__init__.py`. The same for every function.
+def lambda_archive_files(handler: str) -> dict[str, Path]:
+    """Archive path (e.g. `sagemaker_rollouts/lambdas/store.py`) -> source file for the function
+    whose Handler is `handler`: `sagemaker_rollouts/__init__.py`, `lambdas/__init__.py` and the
+    modules `FUNCTION_MODULES` lists for it (wherever the package is installed, or mapped from the
+    checkout's top-level folder).
 
-    Raises FileNotFoundError when the package is not importable.
+    Raises KeyError naming the known handlers for any other `handler`, FileNotFoundError when the
+    package or a listed module is missing.
     """
+    if handler not in FUNCTION_MODULES:
+        known = ", ".join(sorted(FUNCTION_MODULES))
+        raise KeyError(f"no Lambda zip is defined for handler {handler!r}; known: {known}")
     top = _package_file("sagemaker_rollouts")
     folder = _package_file(PACKAGE).parent
-    out = {"sagemaker_rollouts/__init__.py": top}
-    for source in sorted(folder.rglob("*.py")):
-        relative = source.relative_to(folder)
-        if "__pycache__" in relative.parts:
-            continue
-        out["/".join(("sagemaker_rollouts", "lambdas", *relative.parts))] = source
+    out = {
+        "sagemaker_rollouts/__init__.py": top,
+        "sagemaker_rollouts/lambdas/__init__.py": folder / "__init__.py",
+    }
+    for module in FUNCTION_MODULES[handler]:
+        source = folder / f"{module}.py"
+        if not source.is_file():
+            raise FileNotFoundError(f"{source} (listed for {handler}) does not exist")
+        out[f"sagemaker_rollouts/lambdas/{module}.py"] = source
     return out
 
 
-def build_zip(dest: Path, files: dict[str, Path] | None = None) -> Path:
-    """Write `files` (archive path -> source; default: `lambda_archive_files()`) to `dest`,
-    reproducibly (fixed times, sorted entries, deflate level 9). Returns `dest`."""
-    chosen = lambda_archive_files() if files is None else files
+def build_zip(dest: Path, handler: str, files: dict[str, Path] | None = None) -> Path:
+    """Write the zip of the function whose Handler is `handler` (or `files`, archive path ->
+    source, when given) to `dest`, reproducibly (fixed times, sorted entries, deflate level 9).
+    Returns `dest`."""
+    chosen = lambda_archive_files(handler) if files is None else files
     with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for name, source in sorted(chosen.items()):
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))

@@ -9,7 +9,7 @@ declares the rest the same way for all three, as children of the component:
                            declared before the function so Lambda never creates it without them
     {name}-role            execution role trusted by lambda.amazonaws.com
     {name}-policy          its inline policy (the spec's, naming ARNs)
-    {name}-function        the function: runtime RUNTIME, code = the whole `lambdas/` folder
+    {name}-function        the function: runtime RUNTIME, code = its handler's modules
     {name}-<trigger>       an EventBridge rule per trigger (a schedule or an event pattern),
     {name}-<trigger>-target / -invoke   its target and the permission for that rule only
 """
@@ -58,13 +58,14 @@ def policy_json(
     return pulumi.Output.all(**inputs).apply(lambda kw: json.dumps(build(**kw)))
 
 
-def lambda_code() -> pulumi.AssetArchive:
-    """Every function's zip: the whole `lambdas/` folder (`infra/lambda_code.py`; stdlib + boto3
-    at runtime)."""
+def lambda_code(handler: str) -> pulumi.AssetArchive:
+    """The zip of the function whose Handler is `handler`: that handler's module and the
+    `lambdas/` modules it imports (`infra/lambda_code.py`; stdlib + boto3 at runtime)."""
     from sagemaker_rollouts.infra.lambda_code import lambda_archive_files
 
     assets: dict[str, Any] = {
-        path: pulumi.FileAsset(str(src)) for path, src in sorted(lambda_archive_files().items())
+        path: pulumi.FileAsset(str(src))
+        for path, src in sorted(lambda_archive_files(handler).items())
     }
     return pulumi.AssetArchive(assets)
 
@@ -166,7 +167,7 @@ class LambdaComponent(pulumi.ComponentResource):
             description=spec.description,
             runtime=RUNTIME,
             handler=spec.handler,
-            code=lambda_code(),
+            code=lambda_code(spec.handler),
             role=role.arn,
             timeout=spec.timeout,
             memory_size=spec.memory_size,

@@ -11,7 +11,6 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sagemaker_rollouts.lambdas import notify as notify_format
 from sagemaker_rollouts.lambdas.controller import (
     ALARM_STATES,
     ENDPOINT_STATUSES,
@@ -242,6 +241,9 @@ def notify(sns: Any, topic_arn: str | None, subject: str, message: Mapping[str, 
     """
     if not topic_arn:
         return False
+    # Imported here: most ticks notify nobody, and a cold start compiles every module it loads.
+    from sagemaker_rollouts.lambdas import notify as notify_format
+
     sns.publish(
         TopicArn=topic_arn,
         Subject=subject[:100],

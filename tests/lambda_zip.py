@@ -67,9 +67,10 @@ class ZipImport:
     outside_zip: list[str]
 
 
-def unpack_lambda_zip(tmp_path: Path) -> Path:
-    """Build the functions' zip (`infra/lambda_code.py`) and unpack it into `tmp_path/task`."""
-    archive = build_zip(tmp_path / "lambda.zip")
+def unpack_lambda_zip(tmp_path: Path, handler: str) -> Path:
+    """Build the zip of the function whose Handler is `handler` (`infra/lambda_code.py`) and
+    unpack it into `tmp_path/task`."""
+    archive = build_zip(tmp_path / "lambda.zip", handler)
     task = tmp_path / "task"
     with zipfile.ZipFile(archive) as zf:
         zf.extractall(task)

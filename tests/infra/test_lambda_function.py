@@ -49,7 +49,7 @@ def test_each_function_has_the_same_wiring_under_its_own_component(
     assert len(name) <= MAX_FUNCTION_NAME
     assert fn.inputs["handler"] == f"sagemaker_rollouts.lambdas.{handler}"
     assert fn.inputs["runtime"] == "python3.13"
-    assert sorted(fn.inputs["code"].assets) == sorted(lambda_archive_files())
+    assert sorted(fn.inputs["code"].assets) == sorted(lambda_archive_files(fn.inputs["handler"]))
 
     (logs,) = children(result, fn.parent, "aws:cloudwatch/logGroup:LogGroup")
     assert logs.inputs["name"] == f"/aws/lambda/{name}"

@@ -38,7 +38,7 @@ import yaml
 import infra.endpoint                      # the user's own package, not ours
 import sagemaker_rollouts
 from sagemaker_rollouts import RolloutEndpoint, RolloutEndpointArgs, __version__
-from sagemaker_rollouts.infra.lambda_code import lambda_archive_files
+from sagemaker_rollouts.infra.lambda_code import HOOK_HANDLER, lambda_archive_files
 from sagemaker_rollouts.strategies.config import project_config, load_config
 from sagemaker_rollouts.strategies.planner import build_plan
 
@@ -59,7 +59,7 @@ print(json.dumps({
     "version": __version__,
     "top_level": {m: importlib.util.find_spec(m) is not None
                   for m in ("strategies", "lambdas", "rollout_cli")},
-    "lambda_files": sorted(str(p) for p in lambda_archive_files().values()),
+    "lambda_files": sorted(str(p) for p in lambda_archive_files(HOOK_HANDLER).values()),
     "endpoints": [e.endpoint_name for e in plan.endpoints],
 }))
 """
