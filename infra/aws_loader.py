@@ -44,8 +44,9 @@ Who gets it:
 Off switch: `SAGEMAKER_ROLLOUTS_AWS_LOADER=0` in the environment makes `install()` and `installed()`
 do nothing (the ordinary import everywhere; `bench/bench_cli.py` times the product both ways).
 Cost: the first run on a machine (or after upgrading pulumi_aws) parses and compiles the used
-services' sources once to fill the cache (about 2.6 s of CPU for the canary stack's nine services, 11 MB of cache); a service's module
-has an `__all__`/`__getattr__`/`__dir__` it did not have before.
+services' sources once to fill the cache (about 2.6 s of CPU and 11 MB of cache for the canary
+stack's nine services); a service's module has an `__all__`/`__getattr__`/`__dir__` it did not
+have before.
 """
 
 from __future__ import annotations
@@ -134,12 +135,15 @@ def _sibling_all(path: Path) -> tuple[str, ...]:
     if found is None:
         raise _Unsupported(f"{path} has no literal __all__")
     try:
-        names = ast.literal_eval(found.group(1))
+        names: object = ast.literal_eval(found.group(1))
     except (ValueError, SyntaxError) as exc:
         raise _Unsupported(f"{path}: __all__ is not a literal list") from exc
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):  # pyright: ignore[reportUnknownVariableType]
+    if not isinstance(names, list):
+        raise _Unsupported(f"{path}: __all__ is not a list")
+    out = tuple(str(n) for n in names if isinstance(n, str))
+    if len(out) != len(names):  # pyright: ignore[reportUnknownArgumentType]
         raise _Unsupported(f"{path}: __all__ is not a list of names")
-    return tuple(names)  # pyright: ignore[reportUnknownArgumentType]
+    return out
 
 
 def _bound_names(stmt: ast.stmt) -> list[str]:

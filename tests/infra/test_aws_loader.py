@@ -142,6 +142,37 @@ print(json.dumps({"star_names": sorted(k for k in ns if k != "__builtins__"),
 """
 
 
+# The types Pulumi resolves from annotations (get_type_hints with a copy of the module's globals)
+# when it serializes inputs and deserializes a resource's outputs, for classes whose forward
+# references name other classes of their module or of `outputs`: first thing in the process, so
+# only what the loader bound along with each class is there to resolve them.
+HINTS = """
+import json, sys
+from sagemaker_rollouts.infra import aws_loader
+if sys.argv[1] == "lazy":
+    aws_loader.install()
+import pulumi_aws as aws
+from pulumi import _types
+sm = aws.sagemaker
+out = {
+    "resource": _types.resource_types(sm.EndpointConfiguration),
+    "endpoint": _types.resource_types(sm.Endpoint),
+    "output": _types.output_type_types(sm.outputs.EndpointConfigurationProductionVariant),
+    "input": _types.input_type_types(sm.EndpointConfigurationProductionVariantArgs),
+    "alarm": _types.resource_types(aws.cloudwatch.MetricAlarm),
+    "lazy": "__getattr__" in vars(sys.modules["pulumi_aws.sagemaker._inputs"]),
+}
+print(json.dumps(out, default=repr, sort_keys=True))
+"""
+
+
+def test_pulumi_resolves_the_same_types_for_classes_loaded_on_first_access() -> None:
+    lazy, eager = python(HINTS, "lazy"), python(HINTS, "ordinary")
+    assert lazy.pop("lazy") is True and eager.pop("lazy") is False
+    assert lazy == eager
+    assert "outputs.EndpointConfigurationProductionVariant" in str(lazy["resource"])
+
+
 def test_real_pulumi_aws_classes_load_on_first_access_and_import_star_and_isinstance_hold() -> None:
     lazy = python(REAL)
     eager = python(EAGER_NAMES)
@@ -355,3 +386,25 @@ def test_the_off_switch_leaves_the_import_system_alone(monkeypatch: pytest.Monke
         assert sys.meta_path == before
     aws_loader.install()
     assert sys.meta_path == before
+
+
+def test_threads_asking_for_one_class_at_once_get_one_class_executed_once(
+    fake_root: tuple[str, Path],
+) -> None:
+    import threading
+
+    svc, log = _import(fake_root[0])
+    start = threading.Barrier(8)
+    got: list[object] = []
+
+    def ask() -> None:
+        start.wait()
+        got.append(svc.SizeArgs)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 8 and all(g is got[0] for g in got)
+    assert sorted(log) == ["SizeArgs", "UnitArgs"]
