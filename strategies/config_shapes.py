@@ -16,6 +16,7 @@ from pydantic import (
     PrivateAttr,
     model_validator,
 )
+from pydantic_core import PydanticCustomError, core_schema
 
 from sagemaker_rollouts.strategies.config_values import (
     Bool,
@@ -37,7 +38,7 @@ from sagemaker_rollouts.strategies.config_values import (
 )
 
 if TYPE_CHECKING:
-    from pydantic import GetJsonSchemaHandler
+    from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
     from pydantic.json_schema import JsonSchemaValue
     from pydantic_core import CoreSchema
 
@@ -565,6 +566,39 @@ class NotificationsConfig(ConfigModel):
     """Slack or Teams channels fed by AWS Chatbot."""
 
 
+# IAM role names (CreateRole RoleName): `^[\w+=,.@-]{1,64}$`, as pydantic-core's regex engine reads
+# it. Compiling that counted Unicode class costs the engine about 23 ms, in every process that
+# imports the config model (every `rollout` command); the uncounted class takes about 1 ms. So
+# the engine checks the characters and `_RoleNameLength` the count (1..64 characters), failing
+# with the same error type, and the JSON Schema keeps the one pattern.
+ROLE_NAME_PATTERN = r"^[\w+=,.@-]{1,64}$"
+_ROLE_NAME_CHARS = r"^[\w+=,.@-]+$"
+
+
+class _RoleNameLength:
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    @staticmethod
+    def check(value: str) -> str:
+        if len(value) > 64:  # the characters passed `_ROLE_NAME_CHARS` (at least one of them)
+            raise PydanticCustomError(
+                "string_pattern_mismatch",
+                "String should match pattern '{pattern}'",
+                {"pattern": ROLE_NAME_PATTERN},
+            )
+        return value
+
+    def __get_pydantic_json_schema__(
+        self, core: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core)
+        schema["pattern"] = ROLE_NAME_PATTERN
+        return schema
+
+
 class CiRoleConfig(ConfigModel):
     """The CI/CD pipeline's AWS roles, assumed with GitHub Actions' OIDC token (optional).
 
@@ -592,7 +626,7 @@ class CiRoleConfig(ConfigModel):
     declare_oidc_provider: Bool = True
     """Declare GitHub's OIDC provider (one per account: false in every stack but one)."""
     # Default `<project>-<stack>-deploy` / `<project>-<stack>-preview`: one pair per stack.
-    role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] | None = None
+    role_name: Annotated[str, Field(pattern=_ROLE_NAME_CHARS), _RoleNameLength()] | None = None
     """The deploy role's name (default: <project>-<stack>-deploy)."""
     preview_role: Bool = True
     """Also declare a read-only role for pull requests (pulumi preview)."""

@@ -474,3 +474,33 @@ def test_a_key_under_an_almost_matching_namespace_is_reported_not_dropped(
     if flagged:
         (line,) = [e for e in errors_of(ours) if e.startswith(f"{key}: ")]
         assert "unknown namespace" in line and "did you mean sagemaker-rollouts:" in line
+
+
+# IAM role names as pydantic-core's regex engine reads `^[\w+=,.@-]{1,64}$`: Unicode word
+# characters (combining marks too), 1..64 characters, nothing after the last one.
+@pytest.mark.parametrize(
+    ("role_name", "accepted"),
+    [
+        ("a", True),
+        ("a" * 64, True),
+        ("é" * 64, True),
+        ("r+=,.@-_", True),
+        ("a\u0301", True),
+        ("", False),
+        ("a" * 65, False),
+        ("é" * 65, False),
+        ("a" * 64 + "\n", False),
+        ("role\n", False),
+        ("role name", False),
+        ("r/o", False),
+        ("½", False),
+    ],
+)
+def test_ci_role_name_follows_the_iam_pattern(role_name: str, accepted: bool) -> None:
+    raw = {**canary(), "ci_role": {"github_repository": "acme/models", "role_name": role_name}}
+    if accepted:
+        assert load_config(raw).ci_role is not None
+    else:
+        assert errors_of(raw) == [
+            f"ci_role.role_name: does not have the expected form, got {role_name!r}"
+        ]
