@@ -1,21 +1,26 @@
 """Shadow-report speed: the product's local engine against two baselines measured in the same run.
 
 Contenders, each over the same capture files and each in a fresh child process per measurement:
-- product: what `rollout shadow-report --from-dir` runs (`cli.cmd_shadow.compare`: the shared
-  `comparison_sql` in its DuckDB spelling, on the CLI's DuckDB settings), without
-  `--png`;
+- product: what `rollout shadow-report --from-dir` runs (`cli.cmd_shadow.compare_local`: up to
+  `shadow_small.SMALL_CAPTURE_BYTES` of captures the comparison query evaluated in Python, above
+  it the query in its DuckDB spelling on the CLI's DuckDB settings), without `--png`; its clock
+  starts with the report plan in hand (`inputs`: `rollout` has it from planning the stack
+  before it reads a capture);
 - loop: a plain Python loop with the `json` module (parse each line, decode, key, pair each shadow
   record with the nearest production record of its key within the window, count agreement);
 - direct: hand-written DuckDB SQL over the same files (`read_ndjson` with typed columns, the same
-  keys and the nearest-within-window pairing by window functions), same memory limit and threads.
+  keys and the nearest-within-window pairing by window functions), same memory limit and threads;
+- with `--engines`, also `small` and `duckdb`: the product's two engines, each forced at every
+  size, to measure where they cross (`SMALL_CAPTURE_BYTES` is set from that run).
 
-Run: `python bench/bench_shadow.py [--sizes 10000,100000,500000] [--repeat 3] [--strict]`
-(repository root, venv active). A size is production requests; at 100% sampling each gives two
-captured records, so 500000 is the ~1M-record run. Rounds are interleaved (each round runs every
-contender once, in a rotating order) so a noisy neighbour hits all of them alike; each ratio is
-taken within a round and reported as median [min-max] over rounds. Targets (bench/README.md):
-product <= 1.5 x direct and product <= 1.0 x loop, by wall time. Exit status 1 when the three
-disagree on records, pairs or agreements; with `--strict` also when a target is missed.
+Run: `python bench/bench_shadow.py [--sizes 10000,100000,500000] [--repeat 3] [--engines]
+[--strict]` (repository root, venv active). A size is production requests; at 100% sampling each
+gives two captured records, so 500000 is the ~1M-record run. Rounds are interleaved (each round
+runs every contender once, in a rotating order) so a noisy neighbour hits all of them alike; each
+ratio is taken within a round and reported as median [min-max] over rounds. Targets
+(bench/README.md): product <= 1.5 x direct and product <= 1.0 x loop, by wall and by CPU time.
+Exit status 1 when the contenders disagree on records, pairs or agreements; with `--strict` also
+when a target is missed.
 """
 
 from __future__ import annotations
@@ -52,17 +57,15 @@ from pathlib import Path
 sys.path.insert(0, {root!r})
 sys.path.insert(0, {bench!r})
 import bench_shadow as b
+plan = b.inputs({fn!r})  # the report's settings, as `rollout` has them before it reads a capture
 wall, cpu = time.perf_counter(), time.process_time()
-counts = b.{fn}(Path({root_dir!r}))
+counts = b.{fn}(Path({root_dir!r}), plan)
 print(json.dumps({{"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
                   "counts": counts}}))
 """
 
 
-def product(root: Path) -> dict[str, int]:
-    """The report's real path, as `rollout shadow-report --from-dir` runs it (no --png)."""
-    from sagemaker_rollouts.cli.cmd_shadow import compare
-    from sagemaker_rollouts.cli.shadow_engine import LocalEngine
+def _plan() -> Any:
     from sagemaker_rollouts.strategies.shadow_compare import (
         FieldSpec,
         ShadowReportPlan,
@@ -70,12 +73,12 @@ def product(root: Path) -> dict[str, int]:
     )
 
     fields = (FieldSpec("score", "number", json_path="$.score", tolerance=TOLERANCE),)
-    plan = ShadowReportPlan(
+    return ShadowReportPlan(
         SPEC.production, SPEC.shadow, fields, Thresholds(1, 99.0, 1.2), WINDOW_S, None
     )
-    engine = LocalEngine(root, SPEC.endpoint)  # the CLI's defaults (memory_limit 512MB)
-    c, _, _ = compare(engine, plan, SPEC.start, SPEC.start + timedelta(days=2))
-    engine.close()
+
+
+def _counts(c: Any) -> dict[str, int]:
     return {
         "records": c.production.records + c.shadow.records,
         "paired": c.paired,
@@ -83,7 +86,55 @@ def product(root: Path) -> dict[str, int]:
     }
 
 
-def loop(root: Path) -> dict[str, int]:
+def inputs(fn: str) -> Any:
+    """What a contender is given before its clock starts: the product's engines get the report
+    plan (`ShadowReportPlan`), which `rollout shadow-report` has in hand, from planning the
+    stack, before it reads any capture (its types, `strategies.shadow_compare`, cost ~5 ms of
+    CPU to import: ten frozen dataclasses); the baselines have their settings as constants."""
+    return _plan() if fn in ("product", "small", "duckdb") else None
+
+
+def product(root: Path, plan: Any) -> dict[str, int]:
+    """The report's real path, as `rollout shadow-report --from-dir` runs it (no --png): the
+    engine chosen by the captures' size (`cmd_shadow.compare_local`)."""
+    from sagemaker_rollouts.cli.cmd_shadow import compare_local
+
+    until = SPEC.start + timedelta(days=2)
+    c, _ = compare_local(root, SPEC.endpoint, plan, SPEC.start, until)
+    return _counts(c)
+
+
+def small(root: Path, plan: Any) -> dict[str, int]:
+    """The small engine forced (`shadow_small.PythonEngine`), whatever the size."""
+    from sagemaker_rollouts.cli.shadow_small import PythonEngine, capture_files
+    from sagemaker_rollouts.strategies.shadow_compare import parse_row
+
+    until = SPEC.start + timedelta(days=2)
+    files = capture_files(str(root), SPEC.endpoint)
+    assert files is not None
+    row, _ = PythonEngine(files).comparison(
+        production=plan.production,
+        shadow=plan.shadow,
+        fields=plan.fields,
+        since=SPEC.start,
+        until=until,
+        window_seconds=plan.window_seconds,
+    )
+    return _counts(parse_row(row, plan.fields))
+
+
+def duckdb(root: Path, plan: Any) -> dict[str, int]:
+    """The DuckDB engine forced (`shadow_engine.LocalEngine`), whatever the size."""
+    from sagemaker_rollouts.cli.cmd_shadow import compare
+    from sagemaker_rollouts.cli.shadow_engine import LocalEngine
+
+    engine = LocalEngine(root, SPEC.endpoint)  # the CLI's defaults (memory_limit 512MB)
+    c, _, _ = compare(engine, plan, SPEC.start, SPEC.start + timedelta(days=2))
+    engine.close()
+    return _counts(c)
+
+
+def loop(root: Path, _: Any = None) -> dict[str, int]:
     """Baseline: plain Python, the json module, one parse per line; pairs each shadow record
     with the nearest unpaired production record of its key within the window (bisect on the
     production times of that key)."""
@@ -186,7 +237,7 @@ FROM pairs
 """
 
 
-def direct(root: Path) -> dict[str, int]:
+def direct(root: Path, _: Any = None) -> dict[str, int]:
     """Baseline: hand-written DuckDB SQL over the same files, same engine settings as the CLI."""
     import duckdb
 
@@ -200,9 +251,16 @@ def direct(root: Path) -> dict[str, int]:
     return {"records": int(records), "paired": int(paired), "agreed": int(agreed)}
 
 
+# Children write and use bytecode caches (as an installed package does): with
+# PYTHONDONTWRITEBYTECODE set, every child would time the compiler on our modules.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def measure(fn: str, root: Path) -> dict[str, Any]:
     code = CHILD.format(root=str(ROOT), bench=str(ROOT / "bench"), fn=fn, root_dir=str(root))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=ENV
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -218,63 +276,85 @@ def _load() -> str:
         return "?"
 
 
+def _ratios(runs: dict[str, list[dict[str, Any]]], a: str, b: str, key: str) -> list[float]:
+    return [x[key] / y[key] for x, y in zip(runs[a], runs[b], strict=True)]
+
+
+def _capture_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*.jsonl"))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000,100000", help="production requests per size")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds per size")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument(
+        "--engines",
+        action="store_true",
+        help="also time the small engine and DuckDB forced (where the crossover is)",
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    contenders = CONTENDERS + (("small", "duckdb") if args.engines else ())
     failed = missed = False
     print(f"load average at start: {_load()} ({os.cpu_count()} cores)")
     print(
-        "| requests | records | product s (cpu s) | loop s (cpu s) | direct s (cpu s) | "
-        "product / direct | product / loop | by CPU: product / direct | product / loop |"
+        "| requests | records | capture bytes | product s (cpu s) | loop s (cpu s) | "
+        "direct s (cpu s) | product / direct | product / loop | by CPU: product / direct | "
+        "product / loop |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    engines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-shadow-") as tmp:
         for n in sizes:
             root = Path(tmp) / str(n)
             capture_gen.write_tree(root, replace(SPEC, requests=n, per_file=20000))
-            runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CONTENDERS}
+            runs: dict[str, list[dict[str, Any]]] = {c: [] for c in contenders}
             for r in range(args.repeat):
-                order = CONTENDERS[r % 3 :] + CONTENDERS[: r % 3]
-                for fn in order:
+                k = r % len(contenders)
+                for fn in contenders[k:] + contenders[:k]:
                     runs[fn].append(measure(fn, root))
-            counts = {fn: runs[fn][0]["counts"] for fn in CONTENDERS}
+            counts = {fn: runs[fn][0]["counts"] for fn in contenders}
             if len({json.dumps(c, sort_keys=True) for c in counts.values()}) != 1:
                 print(f"MISMATCH at {n}: {counts}")
                 failed = True
-            ratios = {
-                other: [
-                    runs["product"][i]["wall"] / runs[other][i]["wall"] for i in range(args.repeat)
-                ]
-                for other in ("direct", "loop")
-            }
-            cpu_ratios = {
-                other: [
-                    runs["product"][i]["cpu"] / runs[other][i]["cpu"] for i in range(args.repeat)
-                ]
-                for other in ("direct", "loop")
-            }
             for other, limit in TARGETS.items():
-                if statistics.median(ratios[other]) > limit:
-                    missed = True
+                for key in ("wall", "cpu"):
+                    if statistics.median(_ratios(runs, "product", other, key)) > limit:
+                        missed = True
 
             def cell(fn: str, runs: dict[str, list[dict[str, Any]]] = runs) -> str:
                 wall = statistics.median(r["wall"] for r in runs[fn])
                 cpu = statistics.median(r["cpu"] for r in runs[fn])
-                return f"{wall:.2f} ({cpu:.2f})"
+                return f"{wall:.3f} ({cpu:.3f})"
 
             print(
-                f"| {n:,} | {counts['product']['records']:,} | {cell('product')} | "
-                f"{cell('loop')} | {cell('direct')} | {_spread(ratios['direct'])} | "
-                f"{_spread(ratios['loop'])} | {_spread(cpu_ratios['direct'])} | "
-                f"{_spread(cpu_ratios['loop'])} |"
+                f"| {n:,} | {counts['product']['records']:,} | {_capture_bytes(root):,} | "
+                f"{cell('product')} | {cell('loop')} | {cell('direct')} | "
+                f"{_spread(_ratios(runs, 'product', 'direct', 'wall'))} | "
+                f"{_spread(_ratios(runs, 'product', 'loop', 'wall'))} | "
+                f"{_spread(_ratios(runs, 'product', 'direct', 'cpu'))} | "
+                f"{_spread(_ratios(runs, 'product', 'loop', 'cpu'))} |"
             )
+            if args.engines:
+                engines.append(
+                    f"| {n:,} | {_capture_bytes(root):,} | {cell('small')} | {cell('duckdb')} | "
+                    f"{_spread(_ratios(runs, 'small', 'duckdb', 'cpu'))} | "
+                    f"{_spread(_ratios(runs, 'small', 'loop', 'cpu'))} | "
+                    f"{_spread(_ratios(runs, 'duckdb', 'loop', 'cpu'))} |"
+                )
+    if engines:
+        print("\nengines forced (the crossover: small / duckdb by CPU passes 1):")
+        print(
+            "| requests | capture bytes | small s (cpu s) | duckdb s (cpu s) | "
+            "by CPU: small / duckdb | small / loop | duckdb / loop |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        print("\n".join(engines))
     print(
         f"targets: product / direct <= {TARGETS['direct']}, product / loop <= {TARGETS['loop']} "
-        f"(median of {args.repeat} interleaved rounds, wall time): "
+        f"(median of {args.repeat} interleaved rounds, wall and CPU time): "
         f"{'MISSED' if missed else 'met'}; load average at end: {_load()}"
     )
     return 1 if failed or (args.strict and missed) else 0

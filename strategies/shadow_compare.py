@@ -619,17 +619,25 @@ FROM counts CROSS JOIN agreement"""
 
 def differences_sql(base_sql: str, fields: Sequence[FieldSpec], limit: int = 20000) -> str:
     """From `comparison_sql`'s text: up to `limit` rows (field, signed shadow - production
-    difference) for the numeric fields, for the report's distribution plot."""
+    difference) for the numeric fields, for the report's distribution plot: field by field (in
+    `fields` order), each in the pairs' order (shadow time and eventId, then production's, then
+    the key), so every engine returns the same rows in the same order."""
     head = base_sql[: base_sql.rindex("\nSELECT\n")]
     parts = [
-        f"SELECT {_lit(f.name)} AS field, s{i} - p{i} AS diff FROM pairs "
-        f"WHERE p{i} IS NOT NULL AND s{i} IS NOT NULL"
+        f"SELECT {i} AS fi, {_lit(f.name)} AS field, s{i} - p{i} AS diff, s_at, s_event, p_at, "
+        f"p_event, pair_key FROM pairs WHERE p{i} IS NOT NULL AND s{i} IS NOT NULL"
         for i, f in enumerate(fields)
         if f.kind == "number"
     ]
     if not parts:
-        parts = ["SELECT CAST(NULL AS varchar) AS field, CAST(NULL AS double) AS diff WHERE 1 = 0"]
-    return f"{head}\nSELECT field, diff FROM ({' UNION ALL '.join(parts)}) d LIMIT {int(limit)}"
+        return (
+            f"{head}\nSELECT CAST(NULL AS varchar) AS field, CAST(NULL AS double) AS diff "
+            "WHERE 1 = 0"
+        )
+    return (
+        f"{head}\nSELECT field, diff FROM ({' UNION ALL '.join(parts)}) d\n"
+        f"ORDER BY fi, s_at, s_event, p_at, p_event, pair_key LIMIT {int(limit)}"
+    )
 
 
 def _int(v: Any) -> int:
@@ -640,8 +648,19 @@ def _float(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
+MEAN_DIGITS = 10  # significant digits of a reported mean (see `parse_row`)
+
+
+def _mean(v: Any) -> float | None:
+    return None if v is None else float(f"{float(v):.{MEAN_DIGITS}g}")
+
+
 def parse_row(row: Mapping[str, Any], fields: Sequence[FieldSpec]) -> Comparison:
-    """`comparison_sql`'s one result row (column name -> value; Athena returns text) as data."""
+    """`comparison_sql`'s one result row (column name -> value; Athena returns text) as data.
+
+    A mean difference is kept to `MEAN_DIGITS` significant digits: its last bits depend on the
+    order its sum was added in (DuckDB's threads add in any order, the small engine in pair
+    order), and the report shows the same figure whichever engine ran."""
     paired = _int(row["paired"])
     prod_records, shadow_records = _int(row["production_records"]), _int(row["shadow_records"])
     out: list[FieldAgreement] = []
@@ -653,7 +672,7 @@ def parse_row(row: Mapping[str, Any], fields: Sequence[FieldSpec]) -> Comparison
                 compared=_int(row[f"f{i}_compared"]),
                 agreed=_int(row[f"f{i}_agreed"]),
                 paired=paired,
-                mean_abs_diff=_float(row[f"f{i}_mean_abs_diff"]),
+                mean_abs_diff=_mean(row[f"f{i}_mean_abs_diff"]),
                 max_abs_diff=_float(row[f"f{i}_max_abs_diff"]),
             )
         )

@@ -36,12 +36,12 @@ if TYPE_CHECKING:
     from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
 
 EXIT_BY_ACTION = {"promote": EXIT_OK, "reject": EXIT_FAILED, "keep_shadowing": EXIT_IN_PROGRESS}
-_DURATION = re.compile(r"^(\d+)([smhd])$")
+_DURATION = r"^(\d+)([smhd])$"  # compiled on first use (the report's path never parses)
 
 
 def parse_time(text: str, now: datetime, arg: str) -> datetime:
     """`2026-11-29T12:00:00Z` (ISO 8601; naive means UTC) or a duration ago (`90m`, `2h`, `1d`)."""
-    m = _DURATION.match(text.strip())
+    m = re.match(_DURATION, text.strip())
     if m is not None:
         unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
         return now - timedelta(seconds=int(m.group(1)) * unit)
@@ -135,6 +135,46 @@ def compare(
     rows = engine.rows(sql)
     diffs = engine.rows(differences_sql(sql, report.fields)) if differences else []
     return parse_row(rows[0], report.fields), sql, diffs
+
+
+def compare_local(
+    root: Path,
+    endpoint: str,
+    report: ShadowReportPlan,
+    since: datetime,
+    until: datetime,
+    *,
+    differences: bool = False,
+) -> tuple[Comparison, list[dict[str, Any]]]:
+    """The comparison over capture files under `root` (`--from-dir`, or the downloaded
+    captures): on the engine `shadow_engine.open_local` picks by the files' size (the small
+    engine in Python, or DuckDB), falling back to DuckDB when the small engine declines. The
+    same result either way; `differences` as in `compare`."""
+    from sagemaker_rollouts.cli.shadow_small import Declined, small_engine
+
+    small = small_engine(root, endpoint, (report.production, report.shadow), since, until)
+    if small is not None:
+        try:
+            row, diffs = small.comparison(
+                production=report.production,
+                shadow=report.shadow,
+                fields=report.fields,
+                since=since,
+                until=until,
+                window_seconds=report.window_seconds,
+                differences=differences,
+            )
+            return parse_row(row, report.fields), diffs
+        except Declined:
+            pass  # an input only DuckDB reads exactly as DuckDB does: run it
+    from sagemaker_rollouts.cli.shadow_engine import LocalEngine
+
+    engine = LocalEngine(root, endpoint)
+    try:
+        comparison, _, diffs = compare(engine, report, since, until, differences=differences)
+    finally:
+        engine.close()
+    return comparison, diffs
 
 
 def run(args: argparse.Namespace) -> int:
@@ -295,9 +335,9 @@ def shadow_report(
         root = Path(args.from_dir)
         if not root.is_dir():
             raise UsageError(f"--from-dir {root}: not a directory")
-        engine = shadow_engine.LocalEngine(root, ep.endpoint_name)
-        comparison, _, diffs = compare(engine, report, since, until, differences=want_png)
-        engine.close()
+        comparison, diffs = compare_local(
+            root, ep.endpoint_name, report, since, until, differences=want_png
+        )
         engine_name = "local"
         if not args.no_metrics:
             aws = aws if aws is not None else _clients(plan)
@@ -328,9 +368,9 @@ def shadow_report(
                     until,
                     Path(tmp),
                 )
-                engine = shadow_engine.LocalEngine(Path(tmp), ep.endpoint_name)
-                comparison, _, diffs = compare(engine, report, since, until, differences=want_png)
-                engine.close()
+                comparison, diffs = compare_local(
+                    Path(tmp), ep.endpoint_name, report, since, until, differences=want_png
+                )
             engine_name = "local"
     for variant in (report.production, report.shadow):
         metrics[variant] = (

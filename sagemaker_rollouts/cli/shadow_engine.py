@@ -11,15 +11,17 @@ reading each line as one text column, exactly like the Glue table's single `line
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sagemaker_rollouts.strategies.shadow_compare import VariantMetrics, hour_partition
+
+if TYPE_CHECKING:
+    import tempfile
 
 TABLE = "capture"
 # `<root>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>`: the partition keys, as the Glue table
@@ -274,6 +276,8 @@ def download_captures(
 
 def scratch_dir() -> tempfile.TemporaryDirectory[str]:
     """A private temporary folder for downloaded captures (customer data: removed on exit)."""
+    import tempfile
+
     return tempfile.TemporaryDirectory(prefix="rollout-shadow-", dir=os.environ.get("TMPDIR"))
 
 
