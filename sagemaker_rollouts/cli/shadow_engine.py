@@ -137,6 +137,9 @@ class LocalEngine:
 
     def __init__(self, root: Path, endpoint: str, *, memory_limit: str = "512MB") -> None:
         self._con = _duckdb().connect(config={"memory_limit": memory_limit, "threads": 2})
+        # DuckDB draws a progress bar on stdout for a query running over 2 s (on by default):
+        # it would land in the middle of the report, or of its --json document.
+        self._con.execute("SET enable_progress_bar = false")
         pattern = str(root / endpoint / "*" / "*" / "*" / "*" / "*" / "*.jsonl")
         has_files = any((root / endpoint).rglob("*.jsonl")) if (root / endpoint).is_dir() else False
         if has_files:

@@ -294,10 +294,12 @@ Pair = tuple[tuple[Any, ...], tuple[Any, ...], int, str, int, str, str]
 
 # Where the local report switches from this engine to DuckDB, in bytes of the capture files it
 # reads (the production and shadow variants' files in the report's hours). Measured, not
-# guessed: `python bench/bench_shadow.py --engines` times both engines forced, in fresh
-# interleaved processes, over the bench's captures (~480 bytes a record); bench/README.md
-# ("Shadow-report speed") has the run. The two cost the same CPU at about 9 MB.
-SMALL_CAPTURE_BYTES = 6_000_000
+# guessed: `python bench/bench_shadow.py --sizes 5000,10000,15000,20000,30000 --repeat 5
+# --engines` times both engines forced, in fresh interleaved processes, over the bench's captures
+# (~480 bytes a record). 2026-12-06, load 10-11, small / DuckDB by CPU: 0.48 at 4.8 MB, 0.76 at
+# 9.6 MB, 1.03 at 14.4 MB, 1.12 at 19.1 MB, 1.31 at 28.7 MB: they cross at about 13.8 MB, where
+# each costs ~0.77 of the plain `json` loop. Set a little below the crossing.
+SMALL_CAPTURE_BYTES = 13_000_000
 
 
 def small_engine(
@@ -393,15 +395,8 @@ class PythonEngine:
             if variant not in (production, shadow) or not (lo <= hour <= hi):
                 continue
             is_shadow = 0 if variant == production else 1
-            keys, recs, n = _read_file(path, is_shadow, lo_ms, hi_ms, fields, readers)
+            n = _read_file(path, is_shadow, lo_ms, hi_ms, readers, by_key)
             counts[is_shadow] = [a + b for a, b in zip(counts[is_shadow], n, strict=True)]
-            get = by_key.get
-            for key, rec in zip(keys, recs, strict=True):
-                same = get(key)
-                if same is None:
-                    by_key[key] = [rec]
-                else:
-                    same.append(rec)
         pairs = _pairs(by_key, int(window_seconds) * 1000, rounds)
         row: dict[str, Any] = {}
         rows = counts[0][4] + counts[1][4]
@@ -522,12 +517,11 @@ def _read_file(
     is_shadow: int,
     lo_ms: int,
     hi_ms: int,
-    fields: Sequence[FieldSpec],
     readers: list[Any],
-) -> tuple[list[str], list[Rec], list[int]]:
-    """CTEs `raw`, `decoded` and `classified` for one file: the pairing key and record of each
-    readable line in [lo_ms, hi_ms), and the counts (records, unreadable, input-only,
-    output-only)."""
+    by_key: dict[str, list[Rec]],
+) -> list[int]:
+    """CTEs `raw`, `decoded` and `classified` for one file: each readable line in [lo_ms,
+    hi_ms) filed under its pairing key in `by_key`; returns the counts (`_rows`)."""
     with open(path, "rb") as fh:
         data = fh.read()
     if b"\r" in data or b"\x01" in data or b"\x00" in data or data.startswith(b"\xef\xbb\xbf"):
@@ -539,7 +533,7 @@ def _read_file(
     lines = data.split(b"\n")
     if lines and not lines[-1]:
         lines.pop()
-    return _rows(lines, is_shadow, lo_ms, hi_ms, readers)
+    return _rows(lines, is_shadow, lo_ms, hi_ms, readers, by_key)
 
 
 def _state(request: Any, answer: Any, request_data: Any, answer_data: Any) -> int:
@@ -552,12 +546,16 @@ def _state(request: Any, answer: Any, request_data: Any, answer_data: Any) -> in
 
 
 def _rows(
-    lines: list[bytes], is_shadow: int, lo_ms: int, hi_ms: int, readers: list[Any]
-) -> tuple[list[str], list[Rec], list[int]]:
-    """CTEs `raw` to `classified` line by line: each line's state, key and record."""
-    keys: list[str] = []
-    recs: list[Rec] = []
-    add_key, add_rec = keys.append, recs.append
+    lines: list[bytes],
+    is_shadow: int,
+    lo_ms: int,
+    hi_ms: int,
+    readers: list[Any],
+    by_key: dict[str, list[Rec]],
+) -> list[int]:
+    """CTEs `raw` to `classified` line by line: each line's state; readable records filed by
+    key. Returns the counts: records, unreadable, input-only, output-only, rows."""
+    get = by_key.get
     n = [0, 0, 0, 0, 0]  # records, unreadable, input-only, output-only, blank
     seconds, fractions, loads, dumps = _SECONDS, _FRACTIONS, _loads, _dumps
     one = readers[0] if len(readers) == 1 else None
@@ -602,14 +600,19 @@ def _rows(
         if answer is not None and (
             request is not None or (request_data is None and iid is not None)
         ):
-            add_key(iid if iid is not None else sha256(request.encode()).hexdigest())  # type: ignore[union-attr]
+            key = iid if iid is not None else sha256(request.encode()).hexdigest()  # type: ignore[union-attr]
             values = (one(answer),) if one is not None else tuple([r(answer) for r in readers])
-            add_rec((at, is_shadow, "" if eid is None else eid, values))
+            rec = (at, is_shadow, "" if eid is None else eid, values)
+            same = get(key)
+            if same is None:
+                by_key[key] = [rec]
+            else:
+                same.append(rec)
+            n[0] += 1
         else:
             n[_state(request, answer, request_data, answer_data)] += 1
-    n[0] = len(recs)
     n[4] += sum(n[:4])  # the rows of `classified`: every line but the out-of-range records
-    return keys, recs, n
+    return n
 
 
 def _pairs(by_key: dict[str, list[Rec]], window_ms: int, rounds: int) -> list[Pair]:
