@@ -257,7 +257,11 @@ def _example(draw: st.DrawFn) -> tuple[list[FieldSpec], list[tuple[str, str, str
     since_us=st.sampled_from([0, 0, 500]),
     length_ms=st.sampled_from([4001, 3000, 2000, 7_200_000]),
 )
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 def test_the_small_engine_gives_duckdbs_result_or_declines(
     tree: Any,
     example: tuple[list[FieldSpec], list[tuple[str, str, str]]],
