@@ -4,17 +4,33 @@
 per test module, with the process environment pointed at it and fake credentials; `moto_session`
 is one boto3 session on it (service models load once per module). Tests never reach real AWS.
 
-The suite runs on every core: pyproject's `addopts` passes `-n auto --dist loadfile` to
-pytest-xdist (a dev extra). `loadfile` keeps each test module on one worker, so a module's
-fixtures (its moto server, its stack runs) are built once, not once per worker. A virtualenv
+The suite runs on every core: pyproject's `addopts` passes `-n auto --dist loadfile
+--no-loadscope-reorder` to pytest-xdist (a dev extra). `loadfile` keeps each test module on one
+worker, so a module's fixtures (its moto server, its stack runs) are built once, not once per
+worker; the modules are handed out heaviest first (`pytest_collection_modifyitems` below). A virtualenv
 installed before pytest-xdist joined the lock would stop at "unrecognized arguments: -n": there
-the two options are accepted and ignored (`pytest_addoption` below) and the suite runs in one
+the three options are accepted and ignored (`pytest_addoption` below) and the suite runs in one
 process (`uv pip install -c requirements/dev.lock pytest-xdist` brings the workers back).
+
+The cyclic collector: a test process holds a large long-lived heap (pulumi, pulumi_aws, botocore's
+service models, pydantic's validators, moto's backends) that every full (generation 2) collection
+walks while it frees almost nothing, as `infra/gc_policy.py` found for a program evaluation. On
+four modules (test_operators, test_ab_faults, test_hook_faults, test_config_errors: bench/README.md,
+"The test suite") CPython's default spent about a quarter of the CPU in the collector, most of it
+in full collections. Each worker runs a full collection after `FULL_EVERY` young-generation
+collections instead of 10; young collections run as before, so short-lived cycles are still freed
+promptly. Not `gc.freeze()` as gc_policy does: `gc.get_freeze_count()`, which every offline run
+asks, walks the frozen objects (tens of ms per run with a test process's heap frozen).
+Tests that check the collector settings put them back themselves (test_evaluation_cost.py,
+langhost.py).
 """
 
 from __future__ import annotations
 
+import gc
 import importlib.util
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +48,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     # `-n` the same way (xdist/plugin.py).
     group._addoption("-n", "--numprocesses", dest="numprocesses", help="ignored: no pytest-xdist")
     group.addoption("--dist", dest="dist", default="no", help="ignored: no pytest-xdist")
+    group.addoption("--no-loadscope-reorder", action="store_true", help="ignored: no pytest-xdist")
+
+
+MODULE_CPU = Path(__file__).with_name("module_cpu.json")
+"""Measured CPU seconds per test module (`bench/bench_suite.py --weights` rewrites it)."""
+UNMEASURED_PER_TEST = 0.1
+"""A module missing from MODULE_CPU counts this many seconds per test (the suite's mean)."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Heaviest modules first. `--dist loadfile` hands whole modules to whichever worker is free,
+    in collection order (`--no-loadscope-reorder` in pyproject: xdist would order them by number
+    of tests, which says little about their cost); a heavy module handed out last leaves the
+    other worker idle while it runs. Tests keep their order within a module."""
+    del config
+    cost: dict[str, float] = json.loads(MODULE_CPU.read_text()) if MODULE_CPU.exists() else {}
+    counts: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        counts[module] = counts.get(module, 0) + 1
+    first_seen = {module: i for i, module in enumerate(counts)}
+
+    def weight(module: str) -> float:
+        return cost.get(module, UNMEASURED_PER_TEST * counts[module])
+
+    items.sort(key=lambda item: (-weight(m := item.nodeid.split("::", 1)[0]), first_seen[m]))
+
+
+FULL_EVERY = 100
+"""Young-generation collections between two full collections in a test process (CPython: 10)."""
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    del session
+    first, second, third = gc.get_threshold()
+    gc.set_threshold(first, second, max(third, FULL_EVERY))
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,7 @@ T0 = 1_700_000_000.0
 
 
 _sessions: list[Any] = []
+_admins: list[Clients] = []
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,7 @@ def moto_url() -> Iterator[str]:
     with moto_server(REGION) as url:
         yield url
     _sessions.clear()
+    _admins.clear()
 
 
 def _session() -> Any:
@@ -54,6 +56,15 @@ def _session() -> Any:
 
         _sessions.append(boto3.session.Session(region_name=REGION))
     return _sessions[0]
+
+
+def admin_clients() -> Clients:
+    """The module's un-instrumented clients for test setup and assertions, made once per module
+    (a sagemaker client alone costs about as much CPU as three moto requests). Tests never
+    register handlers on them: faults and recording go on each world's own hook clients."""
+    if not _admins:
+        _admins.append(make_clients(REGION, _session()))
+    return _admins[0]
 
 
 @dataclass
@@ -322,7 +333,7 @@ def new_world(
     """A fresh world (endpoint, alarms, state table, topic, instrumented hook clients) on the
     running moto server; keyword arguments override RolloutSpec fields."""
     suffix = uuid.uuid4().hex[:8]
-    admin = make_clients(REGION, _session())
+    admin = admin_clients()
     endpoint = f"ep-{suffix}"
     gates = (f"{endpoint}-5xx", f"{endpoint}-latency")
     sample = f"{endpoint}-sample"

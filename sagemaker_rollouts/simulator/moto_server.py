@@ -20,9 +20,25 @@ FAKE_ENV = {
 }
 
 
+def _list_moto_modules_once() -> None:
+    """moto's router asks `moto.backends.list_of_moto_modules()` on every request whether the
+    Host header names a backend (moto/moto_server/werkzeug_app.py, `get_backend_for_host`): a
+    listdir of moto's package folder and an isdir per entry, about 0.6 ms of CPU of a request's
+    4-5 ms here (bench/README.md, "The test suite"). The folder does not change while the process
+    runs, so the first listing answers every later call (its only caller tests membership)."""
+    import functools
+
+    from moto import backends
+
+    listing = backends.list_of_moto_modules
+    if not hasattr(listing, "cache_info"):  # not already the cached one
+        backends.list_of_moto_modules = functools.cache(lambda: tuple(listing()))
+
+
 def _server_class() -> type[Any]:
     """ThreadedMotoServer whose serve loop polls for shutdown every 20 ms instead of 500 ms, so
     leaving the context does not stall half a second (rehearsals and tests start many servers)."""
+    _list_moto_modules_once()
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,

@@ -36,7 +36,7 @@ from botocore.httpsession import URLLib3Session
 from sagemaker_rollouts.lambdas import ab_evaluator, store
 from sagemaker_rollouts.lambdas.ab_winner import EvaluatorSpec, MetricRef
 from sagemaker_rollouts.lambdas.aws_adapter import Clients, make_clients
-from tests.moto_fixtures import REGION, _session, create_endpoint, injected_error
+from tests.moto_fixtures import REGION, _session, admin_clients, create_endpoint, injected_error
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 COUNTS = {"control": (500, 10000), "challenger": (640, 10000)}  # challenger wins (p ~ 0.0009)
@@ -104,7 +104,7 @@ class Shared:
 def shared(moto_url: str) -> Shared:
     del moto_url
     suffix = uuid.uuid4().hex[:8]
-    admin = make_clients(REGION, _session())
+    admin = admin_clients()
     table = f"ab-state-{suffix}"
     store.create_state_table(admin.dynamodb, table)
     topic = admin.sns.create_topic(Name=f"ab-{suffix}")["TopicArn"]
@@ -122,7 +122,7 @@ def new_world(
 ) -> AbWorld:
     """A fresh endpoint (real, in moto) with its metrics, on the shared table and topic."""
     suffix = uuid.uuid4().hex[:8]
-    admin = make_clients(REGION, _session())
+    admin = admin_clients()
     endpoint = f"ab-{suffix}"
     create_endpoint(admin, endpoint, {"control": 1.0, "challenger": 1.0}, suffix)
     spec = EvaluatorSpec(
