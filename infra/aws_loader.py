@@ -434,6 +434,19 @@ def install() -> None:
     _swap_stub_loaders(_lazy_loader_for)
 
 
+def is_installed() -> bool:
+    """Whether this process loads pulumi_aws's service packages class by class now."""
+    return _FINDER in sys.meta_path
+
+
+def uninstall() -> None:
+    """Undo `install()`: later service packages load the ordinary way (those already loaded class
+    by class stay so; pulumi's stubs switched by `install()` and not loaded yet load lazily)."""
+    with _LOCK:
+        if _FINDER in sys.meta_path:
+            sys.meta_path.remove(_FINDER)
+
+
 @contextmanager
 def installed() -> Iterator[None]:
     """`install()` for the length of the block: afterwards the finder is removed and stubs not

@@ -28,7 +28,7 @@ from typing import Any
 
 import pulumi
 
-from sagemaker_rollouts.infra import awareness
+from sagemaker_rollouts.infra import awareness, aws_loader
 from sagemaker_rollouts.simulator.mockrun import OfflineRun, run_function_offline
 
 UNHANDLED_EXIT = 32  # PYTHON_PROCESS_EXITED_AFTER_SHOWING_USER_ACTIONABLE_MESSAGE_CODE
@@ -81,9 +81,11 @@ def run_program(
     def run() -> None:
         runpy.run_path(str(program), run_name="__main__")
 
-    # The project's `__main__.py` tunes its process's collector for good (infra/gc_policy.py);
-    # the language host's process ends with the program, this test process goes on: put it back.
+    # The project's `__main__.py` tunes its process's collector for good (infra/gc_policy.py)
+    # and its import system (infra/aws_loader.py); the language host's process ends with the
+    # program, this test process goes on: put them back.
     threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    loader_was_installed = aws_loader.is_installed()
     try:
         result = run_function_offline(
             run, config=config, outcomes=outcomes, project=project, stack=stack, endpoints=endpoints
@@ -92,6 +94,8 @@ def run_program(
         gc.set_threshold(*threshold)
         if frozen == 0:
             gc.unfreeze()
+        if not loader_was_installed:
+            aws_loader.uninstall()
     error = result.error
     if error is None:
         return Terminal(0, "", result)

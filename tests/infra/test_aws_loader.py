@@ -373,14 +373,29 @@ def test_the_cached_plan_follows_the_source_file(fake_root: tuple[str, Path]) ->
 
 
 def test_installed_is_undone_and_leaves_the_import_system_as_it_found_it() -> None:
+    was = aws_loader.is_installed()
+    aws_loader.uninstall()
     before = list(sys.meta_path)
-    with aws_loader.installed():
-        assert sys.meta_path[0] is aws_loader._FINDER  # pyright: ignore[reportPrivateUsage]
-    assert sys.meta_path == before
+    try:
+        with aws_loader.installed():
+            assert sys.meta_path[0] is aws_loader._FINDER  # pyright: ignore[reportPrivateUsage]
+        assert sys.meta_path == before
+        aws_loader.install()
+        aws_loader.install()  # idempotent
+        assert aws_loader.is_installed() and len(sys.meta_path) == len(before) + 1
+        aws_loader.uninstall()
+        assert sys.meta_path == before
+    finally:
+        if was:
+            aws_loader.install()
 
 
 def test_the_off_switch_leaves_the_import_system_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(aws_loader.OFF_SWITCH, "0")
+    if aws_loader.is_installed():  # another test's program left it on in this worker
+        monkeypatch.setattr(
+            sys, "meta_path", [f for f in sys.meta_path if f is not aws_loader._FINDER]
+        )  # pyright: ignore[reportPrivateUsage]
     before = list(sys.meta_path)
     with aws_loader.installed():
         assert sys.meta_path == before

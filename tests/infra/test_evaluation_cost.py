@@ -110,17 +110,16 @@ def test_the_project_program_sets_the_policy_before_it_declares_anything(
             program.main = original
 
     config = json.loads(json.dumps(_canary_config()))
-    finder = aws_loader._FINDER  # pyright: ignore[reportPrivateUsage]
-    installed_before = finder in sys.meta_path
+    installed_before = aws_loader.is_installed()
     try:
         run = run_function_offline(run_main, config=config)
         run.raise_error()
         assert seen and all(t[2] >= gc_policy.FULL_EVERY for t in seen)
         # and loads pulumi_aws's service packages class by class (infra/aws_loader.py)
-        assert finder in sys.meta_path
+        assert aws_loader.is_installed()
     finally:
-        if not installed_before and finder in sys.meta_path:
-            sys.meta_path.remove(finder)
+        if not installed_before:
+            aws_loader.uninstall()
 
 
 def _canary_config() -> dict[str, object]:
