@@ -377,6 +377,19 @@ def program(n: int) -> None:
                         "Resource": "*",
                     },
                     {
+                        "Sid": "CloudWatchAlarms",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                        "Resource": "*",
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": acct},
+                            "ArnLike": {
+                                "aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{acct}:alarm:*"
+                            },
+                        },
+                    },
+                    {
                         "Sid": "CloudWatchLogs",
                         "Effect": "Allow",
                         "Principal": {"Service": f"logs.{REGION}.amazonaws.com"},
@@ -636,6 +649,29 @@ def program(n: int) -> None:
                 arn=function.arn,
                 opts=in_hook,
             )
+        aws.cloudwatch.MetricAlarm(
+            f"{key_name}-hook-errors",
+            name=f"{fn_name}-errors",
+            alarm_description=(
+                f"canary controller for {endpoint} ({rollout_id}): the function itself is "
+                "failing (Lambda Errors); its decisions are not being made. Read its log group "
+                f"/aws/lambda/{fn_name}"
+            ),
+            namespace="AWS/Lambda",
+            metric_name="Errors",
+            dimensions={"FunctionName": function.name},
+            statistic="Sum",
+            period=60,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[topic.arn],
+            ok_actions=[topic.arn],
+            tags=tags,
+            opts=in_hook,
+        )
         hook.register_outputs({})
         comp.register_outputs({})
         outputs["hook_functions"][key_name] = function.name

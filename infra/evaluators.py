@@ -186,6 +186,7 @@ class AbEvaluator(LambdaComponent):
             ),
             key_arn=key_arn,
             tags=tags,
+            topic_arn=topic_arn,
             depends_on=depends_on,
         )
 
@@ -321,5 +322,6 @@ class DriftJob(LambdaComponent):
             ),
             key_arn=key_arn,
             tags=tags,
+            topic_arn=topic_arn,
             depends_on=[baseline, *depends_on],
         )

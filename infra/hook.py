@@ -180,5 +180,6 @@ class CanaryHook(LambdaComponent):
             ),
             key_arn=key_arn,
             tags=tags,
+            topic_arn=topic_arn,
             depends_on=depends_on,
         )

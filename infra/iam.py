@@ -355,7 +355,8 @@ def topic_key_statement(topic_key_arn: str) -> Doc:
 
 def key_policy(*, account: str, region: str, partition: str) -> Doc:
     """The stack key's policy: the account's IAM decides who uses it (the default key policy),
-    plus CloudWatch Logs, which cannot use a key through IAM, for this account's log groups."""
+    plus the two services that cannot use a key through IAM: CloudWatch Logs for this account's
+    log groups, and CloudWatch alarms publishing to the stack's topic."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -365,6 +366,24 @@ def key_policy(*, account: str, region: str, partition: str) -> Doc:
                 "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
                 "Action": "kms:*",
                 "Resource": "*",  # in a key policy "*" means this key
+            },
+            {
+                # A function-errors alarm (infra/lambda_function.py) publishes to the stack's
+                # topic, which this key encrypts: CloudWatch needs the key through its key policy
+                # (SNS Developer Guide, "Enable compatibility between event sources from AWS
+                # services and encrypted topics": kms:Decrypt and kms:GenerateDataKey* for
+                # cloudwatch.amazonaws.com), only for this account's alarms in this Region.
+                "Sid": "CloudWatchAlarms",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account}:alarm:*"
+                    },
+                },
             },
             {
                 "Sid": "CloudWatchLogs",

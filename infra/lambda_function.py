@@ -139,9 +139,11 @@ class LambdaComponent(pulumi.ComponentResource):
         key_arn: pulumi.Input[str] | None,
         tags: dict[str, str],
         depends_on: Sequence[pulumi.Resource] = (),
+        topic_arn: pulumi.Input[str] | None = None,
     ) -> aws.lambda_.Function:
         """Declare the log group, role, policy, function and triggers, register the outputs
-        (`function_name`) and return the function."""
+        (`function_name`) and return the function. With `topic_arn`, also the function's errors
+        alarm (`errors_alarm`), which tells that topic when the function itself keeps failing."""
         child = pulumi.ResourceOptions(parent=self)
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
@@ -184,8 +186,83 @@ class LambdaComponent(pulumi.ComponentResource):
         ]
         for role_name, rule in rules:
             _invoke_from_rule(f"{name}-{role_name}", rule, self.function, opts=child)
+        if topic_arn is not None:
+            errors_alarm(name, spec, self.function, topic_arn=topic_arn, tags=tags, opts=child)
         self.register_outputs({"function_name": self.function.name})
         return self.function
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorsAlarmShape:
+    """How a function's errors alarm reads Lambda's `Errors` metric: `period_seconds` per
+    datapoint, alarming when `datapoints_to_alarm` of the last `evaluation_periods` datapoints
+    count at least one error."""
+
+    period_seconds: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+
+
+MAX_ALARM_PERIOD_SECONDS = 86_400  # CloudWatch: period x evaluation periods at most one day
+
+
+def errors_alarm_shape(spec: FunctionSpec) -> ErrorsAlarmShape:
+    """The errors alarm of a function invoked as `spec.triggers` say.
+
+    Every-minute functions (the canary hook) alarm when 3 of the last 5 minutes had an error: a
+    single throttled or timed-out tick is retried by the next one, three are a function that can't
+    do its job (a denied DescribeEndpoint, a deleted table), while a rollout may be moving traffic.
+    Functions on a longer schedule (A/B evaluator, drift job) alarm on the first period with an
+    error: the next try is a whole period away. Period: the schedule's, at most one day
+    (CloudWatch's limit on period x evaluation periods).
+    """
+    minutes = min((t.every_minutes for t in spec.triggers if isinstance(t, Schedule)), default=1)
+    period = min(minutes * 60, MAX_ALARM_PERIOD_SECONDS)
+    if minutes == 1:
+        return ErrorsAlarmShape(period, evaluation_periods=5, datapoints_to_alarm=3)
+    return ErrorsAlarmShape(period, evaluation_periods=1, datapoints_to_alarm=1)
+
+
+def errors_alarm(
+    name: str,
+    spec: FunctionSpec,
+    function: aws.lambda_.Function,
+    *,
+    topic_arn: pulumi.Input[str],
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.cloudwatch.MetricAlarm:
+    """`{name}-errors`: the function's own failures (AWS/Lambda `Errors`, Sum per period) tell
+    the topic, on ALARM and again on OK.
+
+    A function that raises on every invocation decides nothing: the canary hook that cannot
+    read its endpoint neither steps nor rolls back, and only this alarm says so. Missing data (no
+    invocations) is not breaching. Its name is the function's name plus `-errors`, unique as the
+    function's is.
+    """
+    shape = errors_alarm_shape(spec)
+    return aws.cloudwatch.MetricAlarm(
+        f"{name}-errors",
+        name=f"{spec.function_name}-errors",
+        alarm_description=(
+            f"{spec.description}: the function itself is failing (Lambda Errors); its decisions "
+            "are not being made. Read its log group /aws/lambda/" + spec.function_name
+        ),
+        namespace="AWS/Lambda",
+        metric_name="Errors",
+        dimensions={"FunctionName": function.name},
+        statistic="Sum",
+        period=shape.period_seconds,
+        evaluation_periods=shape.evaluation_periods,
+        datapoints_to_alarm=shape.datapoints_to_alarm,
+        threshold=1,
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        treat_missing_data="notBreaching",
+        alarm_actions=[topic_arn],
+        ok_actions=[topic_arn],
+        tags=tags,
+        opts=opts,
+    )
 
 
 def _rule(

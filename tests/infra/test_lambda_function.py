@@ -86,3 +86,74 @@ def test_function_names_fit_lambdas_limit_and_stay_distinct(endpoint: str, suffi
     name = function_name(endpoint, suffix)
     assert len(name) <= MAX_FUNCTION_NAME and name.endswith(suffix)
     assert name != function_name(endpoint + "x", suffix)
+
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+@pytest.mark.parametrize(
+    ("stack_name", "component", "shape"),
+    [
+        # Every minute: 3 of the last 5 minutes with an error (a single failed tick is retried by
+        # the next; three are a function that can't do its job).
+        ("canary", "CanaryHook", (60, 5, 3)),
+        # Longer schedules: the first period with an error (the next try is a period away).
+        ("canary-drift", "DriftJob", None),
+        ("ab", "AbEvaluator", None),
+    ],
+)
+def test_each_function_tells_its_topic_when_it_keeps_failing(
+    stack_name: str, component: str, shape: tuple[int, int, int] | None
+) -> None:
+    result = stack(stack_name)
+    (fn,) = [
+        r
+        for r in result.of_type(FUNCTION)
+        if r.parent is not None and r.parent.split("::")[-2].endswith(f"index:{component}")
+    ]
+    assert fn.parent is not None
+    (alarm,) = children(result, fn.parent, ALARM)
+    a = alarm.inputs
+    topic = fn.inputs["environment"]["variables"]["TOPIC_ARN"]
+    assert (a["namespace"], a["metricName"], a["statistic"]) == ("AWS/Lambda", "Errors", "Sum")
+    assert a["dimensions"] == {"FunctionName": fn.inputs["name"]}
+    assert a["name"] == f"{fn.inputs['name']}-errors"
+    assert a["alarmActions"] == a["okActions"] == [topic]
+    assert (a["threshold"], a["comparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert a["treatMissingData"] == "notBreaching"  # no invocations is no failure
+    (schedule,) = [
+        r
+        for r in children(result, fn.parent, "aws:cloudwatch/eventRule:EventRule")
+        if "scheduleExpression" in r.inputs
+    ]
+    every = int(schedule.inputs["scheduleExpression"].split("(")[1].split()[0])
+    want = shape or (min(every * 60, 86_400), 1, 1)
+    assert (a["period"], a["evaluationPeriods"], a["datapointsToAlarm"]) == want
+    # CloudWatch: period x evaluation periods at most one day.
+    assert a["period"] * a["evaluationPeriods"] <= 86_400
+
+
+def test_cloudwatch_may_use_the_stack_key_to_publish_this_accounts_alarms_only() -> None:
+    """The topic is encrypted with the stack key: CloudWatch alarms can publish to it only if
+    the key policy lets cloudwatch.amazonaws.com use the key (SNS Developer Guide, "Enable
+    compatibility between event sources from AWS services and encrypted topics")."""
+    from sagemaker_rollouts.simulator.mockrun import ACCOUNT_ID
+    from tests.iam_sim import may_assume
+
+    result = stack("canary")
+    (key,) = result.of_type("aws:kms/key:Key")
+    (topic,) = result.of_type("aws:sns/topic:Topic")
+    assert topic.inputs["kmsMasterKeyId"]  # the stack key
+    region = "us-east-1"
+    cloudwatch = {"Service": "cloudwatch.amazonaws.com"}
+
+    def may(action: str, account: str, alarm_region: str) -> bool:
+        arn = f"arn:aws:cloudwatch:{alarm_region}:{account}:alarm:fraud-canary-hook-errors"
+        context = {"aws:SourceAccount": account, "aws:SourceArn": arn}
+        return may_assume(key.inputs["policy"], cloudwatch, action, context)
+
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        assert may(action, ACCOUNT_ID, region)
+        assert not may(action, "210987654321", region)  # another account's alarm
+        assert not may(action, ACCOUNT_ID, "eu-west-1")  # another Region's alarm
+    assert not may("kms:ScheduleKeyDeletion", ACCOUNT_ID, region)
