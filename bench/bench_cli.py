@@ -59,9 +59,13 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 # pulumi_aws service packages, split into their type modules (`_inputs`, `outputs`: hundreds of
 # input/output classes per service) and the rest of each package (every resource module of the
 # service, used or not); then the CLI's own imports (the config model, planners, rendering); then
-# the command's work (read, validate, plan, evaluate the program under mocks, render).
+# the command's work (read, validate, plan, evaluate the program under mocks, render). With the
+# console script's collector policy from the start (`gc_policy.for_this_command`, as `main()` sets
+# it before anything is imported), so each phase costs what it costs in the product.
 PHASES = """
 import importlib, importlib.util, json, os, sys, time
+from sagemaker_rollouts.infra.gc_policy import for_this_command
+for_this_command()
 t = time.process_time
 out = {}
 def mark(key, since):
@@ -98,6 +102,8 @@ sys.stderr.write("PHASES " + json.dumps(out) + "\\n")
 # (infra/aws_loader.py), so their loading is inside the command, for the classes it uses only.
 PHASES_AS_RUN = """
 import json, os, sys, time
+from sagemaker_rollouts.infra.gc_policy import for_this_command
+for_this_command()  # as the console script's `main()` does first
 t = time.process_time
 out = {}
 def mark(key, since):

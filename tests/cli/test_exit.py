@@ -55,3 +55,34 @@ def test_called_with_argv_main_returns_its_code_and_the_process_goes_on(
 
     assert main(["plan", "--stack", "no-such-stack"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_the_console_path_makes_full_collections_rare_and_main_as_a_function_does_not() -> None:
+    """A `rollout` process runs one command: full collections are made rare from its start
+    (infra/gc_policy.py `for_this_command`); `main(argv)` in another program leaves that
+    program's collector as it was."""
+    from sagemaker_rollouts.infra.gc_policy import FULL_EVERY
+
+    report = "import atexit, gc, sys\natexit.register(lambda: print('GC', *gc.get_threshold(), file=sys.stderr))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", report + CONSOLE, "plan", "--stack", "no-such-stack"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    (line,) = [x for x in done.stderr.splitlines() if x.startswith("GC ")]
+    assert int(line.split()[3]) >= FULL_EVERY
+
+    function = (
+        "import gc, sys\n"
+        "before = gc.get_threshold()\n"
+        "from sagemaker_rollouts.cli.main import main\n"
+        "code = main(['plan', '--stack', 'no-such-stack'])\n"
+        "print(code, gc.get_threshold() == before)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", function], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.split() == ["2", "True"], done.stderr
