@@ -145,7 +145,8 @@ def test_the_policy_raises_only_the_third_threshold_and_never_lowers_it(
 
 def test_a_canary_stack_imports_no_glue_and_no_evidence_module() -> None:
     """Pulumi resolves a component class's annotations on every registration; a canary stack
-    must not pay for pulumi_aws.glue or the shadow/A-B/drift evidence modules it never uses.
+    must not pay for pulumi_aws.glue or the shadow/A-B/drift evidence modules it never uses,
+    nor for the ESC evaluator, the CLI's rendering, drawing or report engines.
     (pulumi_aws registers every service module as a lazy stub; only a loaded one costs.)"""
     code = (
         "import json, sys\n"
@@ -154,7 +155,8 @@ def test_a_canary_stack_imports_no_glue_and_no_evidence_module() -> None:
         "run_offline(Path('Pulumi.canary.yaml')).raise_error()\n"
         "names = ['pulumi_aws.glue', 'sagemaker_rollouts.strategies.shadow_compare',\n"
         "         'sagemaker_rollouts.lambdas.ab_winner', 'sagemaker_rollouts.lambdas.drift',\n"
-        "         'sagemaker_rollouts.infra.evaluators']\n"
+        "         'sagemaker_rollouts.infra.evaluators', 'sagemaker_rollouts.strategies.esc',\n"
+        "         'sagemaker_rollouts.cli', 'rich', 'matplotlib', 'moto', 'duckdb']\n"
         "loaded = [n for n in names if n in sys.modules\n"
         "          and type(sys.modules[n]).__name__ != '_LazyModule']\n"  # pulumi_aws's lazy stubs
         "print(json.dumps(loaded))\n"
