@@ -112,7 +112,10 @@ def run_folder(folder: str) -> dict[str, Any]:
         env = {
             **os.environ,
             "BENCH_SUITE_OUT": str(out),
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), os.environ.get("PYTHONPATH", "")]),
+            # this file as the plugin; nothing else (an empty entry would put the cwd on the path)
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(ROOT / "bench"), os.environ.get("PYTHONPATH")) if p
+            ),
             "MPLBACKEND": "Agg",
         }
         argv = [sys.executable, "-m", "pytest", "-n", "0", "-q", "-p", "no:cacheprovider"]
@@ -120,6 +123,9 @@ def run_folder(folder: str) -> dict[str, Any]:
         proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
         tail = proc.stdout.strip().splitlines()[-1:] or [proc.stderr.strip()[-300:]]
         print(f"  tests/{folder}: {tail[0]}", file=sys.stderr)
+        if proc.returncode != 0:
+            failed = [line for line in proc.stdout.splitlines() if line.startswith("FAILED")]
+            print("\n".join(failed), file=sys.stderr)
         return json.loads(out.read_text())
 
 
@@ -157,6 +163,8 @@ def main() -> int:
     in_gc = sum(run["gc"] for run in runs.values())
 
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
+    peaks = ", ".join(f"{f} {run['max_rss_mib']:.0f}" for f, run in runs.items())
+    print(f"peak RSS per process, MiB: {peaks}")
     print(f"\n{len(rows)} tests, {len(modules)} modules: {total_cpu:.1f} s of CPU in tests")
     print(f"(of which {sum(m['children'] for m in modules.values()):.1f} s in child processes")
     print(f" and {in_gc:.1f} s in the cyclic collector); collecting the suite {collect:.1f} s")

