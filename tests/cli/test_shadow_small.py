@@ -126,13 +126,14 @@ def _assert_same(
 
 # --------------------------------------------------------------------------- captures
 
-# inferenceTime spellings: the first five are read by the small engine, the rest declined
+# inferenceTime spellings: the first seven are read by the small engine, the rest declined
 _TIMES: list[Callable[[datetime], Any]] = [
     lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z",
     lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z",
     lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ") if t.microsecond == 0 else t.isoformat(),
     lambda t: t.isoformat(),  # +00:00
     lambda t: (t + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.%f") + "+01:00",
+    lambda t: (t - timedelta(hours=5, minutes=30)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "-05:30",
     lambda t: None,
     lambda t: t.strftime("%Y-%m-%d %H:%M:%S"),  # no zone: DuckDB's session zone
     lambda t: "yesterday",
@@ -171,7 +172,7 @@ def _record(draw: st.DrawFn, clean: bool, answers: str) -> tuple[str, str, str]:
     ms += draw(st.sampled_from([0, 0, 0, 7]))
     us = 0 if clean else draw(st.sampled_from([0, 0, 0, 0, 400]))
     at = T0 + timedelta(milliseconds=ms, microseconds=us)
-    time_text = draw(st.sampled_from(_TIMES[:6] if clean else _TIMES))(at)
+    time_text = draw(st.sampled_from(_TIMES[:7] if clean else _TIMES))(at)
     mode = draw(st.sampled_from(["InputAndOutput"] * 6 + ["Input", "Output", "none"]))
     encoding = draw(st.sampled_from(["JSON", "CSV", "BASE64", "BASE64", "OTHER", None]))
     request = draw(st.sampled_from(["x", "y", '{"amount": 1}', "é"]))
