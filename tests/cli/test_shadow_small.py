@@ -383,3 +383,64 @@ def test_the_engine_is_chosen_by_the_bytes_of_the_captures_it_reads(
     assert small_engine(tmp_path, EP, ("live", "shadow"), since, until) is None
     # Only the files the report reads count: another variant's are not read
     assert small_engine(tmp_path, EP, ("live",), since, until) is not None
+
+
+# --------------------------------------------------------------------------- the report itself
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, str, bytes]:
+    from sagemaker_rollouts.cli.main import main
+
+    png = tmp_path / "d.png"
+    code = main(
+        [
+            "shadow-report",
+            "--stack",
+            "shadow",
+            "--dir",
+            str(ROOT),
+            "--from-dir",
+            str(tmp_path / "captures"),
+            "--no-metrics",
+            "--since",
+            "2026-11-29T12:00:00Z",
+            "--until",
+            "2026-11-29T13:00:00Z",
+            "--png",
+            str(png),
+            *extra,
+        ]
+    )
+    return code, capsys.readouterr().out, png.read_bytes()
+
+
+def test_the_report_is_the_same_whichever_engine_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rollout shadow-report --from-dir` on the small engine and, forced, on DuckDB: the same
+    exit code, text, --json document and --png differences (the drawn image too)."""
+    from sagemaker_rollouts.cli import cmd_shadow, shadow_small
+
+    spec = CaptureSpec(requests=600, sampling_percent=60, distinct_bodies=80, disagree_percent=5)
+    capture_gen.write_tree(tmp_path / "captures", spec)
+    drawn: list[list[dict[str, Any]]] = []
+    real_png = cmd_shadow.write_png
+
+    def keep_diffs(path: Path, result: Any) -> None:
+        drawn.append(result.diffs)
+        real_png(path, result)
+
+    monkeypatch.setattr(cmd_shadow, "write_png", keep_diffs)
+    runs = []
+    for limit in (shadow_small.SMALL_CAPTURE_BYTES, -1):  # -1: no capture is small: DuckDB
+        monkeypatch.setattr(shadow_small, "SMALL_CAPTURE_BYTES", limit)
+        runs.append((_report(tmp_path, capsys), _report(tmp_path, capsys, "--json")))
+    (small_text, small_json), (duck_text, duck_json) = runs
+    assert small_text[:2] == duck_text[:2] and small_json[:2] == duck_json[:2]
+    assert small_text[2] == duck_text[2]  # the same PNG bytes
+    assert drawn[0] == drawn[2] and len(drawn[0]) > 100
+    assert json.loads(small_json[1])["paired"] > 300
