@@ -34,7 +34,13 @@ version and the interpreter's bytecode magic number. Kept as the eager import ha
 Anything unexpected in a file (an unknown top-level statement, a parse failure, a sibling without
 a literal `__all__`, no `pulumi-plugin.json` version) falls back to the ordinary import of that
 module before any of its code runs: a module is either loaded lazily as a whole or eagerly, never
-half-loaded. An unwritable cache directory only means compiling again in the next process.
+half-loaded. Faults of the cache only cost time: an unwritable, full, missing or misplaced cache
+folder means compiling again in the next process (no partial files are left); a cache file that
+does not read back as a plan of this layout (empty, cut short, damaged, another interpreter's) is
+built again from the source; plans are written to a private temporary file renamed into place,
+so concurrent writers (threads, processes, containers sharing the folder) never tear a file.
+Threads: a class is executed once, under one lock held only while its own code runs (never
+while a module is imported: see `_LazyNamespace.ensure`).
 
 Who gets it:
 - the project's own program (`__main__.py`, one evaluation per process) calls `install()` before
@@ -65,11 +71,12 @@ import marshal
 import os
 import re
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, ModuleType
 from typing import Any
 
 FORMAT = 1
@@ -86,13 +93,26 @@ class _Unsupported(Exception):
     """A file this loader does not understand: the ordinary import handles it."""
 
 
-def cache_dir() -> Path:
+def cache_dir() -> Path | None:
     """Where compiled plans are kept: `$SAGEMAKER_ROLLOUTS_CACHE`, else
     `$XDG_CACHE_HOME/sagemaker-rollouts` (default `~/.cache/sagemaker-rollouts`), sub-folder
-    `pulumi_aws-classes`."""
+    `pulumi_aws-classes`; None (nothing kept on disk) when there is no home to put it in.
+
+    A relative or empty `XDG_CACHE_HOME` is ignored, as the XDG Base Directory Specification
+    says ("If an implementation encounters a relative path in any of these variables it should
+    consider the path invalid and ignore it"). Without `HOME` and without a passwd entry for this
+    user (a container's arbitrary uid) `os.path.expanduser("~")` returns "~" unchanged: that
+    relative path would put a folder named `~` in the project the program runs in, so there is
+    no cache then (each process compiles what it uses again).
+    """
     base = os.environ.get("SAGEMAKER_ROLLOUTS_CACHE")
     if not base:
-        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        if not os.path.isabs(xdg):
+            home = os.path.expanduser("~")
+            if not os.path.isabs(home):
+                return None
+            xdg = os.path.join(home, ".cache")
         base = os.path.join(xdg, "sagemaker-rollouts")
     return Path(base) / "pulumi_aws-classes"
 
@@ -258,67 +278,164 @@ def _build_plan(origin: str) -> Plan:
     return (sources, marshal.dumps(prelude_code), defs, where, submodules, public)
 
 
-def _plan_file(origin: str) -> Path:
-    return cache_dir() / (hashlib.sha1(origin.encode()).hexdigest()[:24] + ".plan")
+def _plan_file(origin: str) -> Path | None:
+    folder = cache_dir()
+    if folder is None:
+        return None
+    return folder / (hashlib.sha1(origin.encode()).hexdigest()[:24] + ".plan")
+
+
+def _checked(plan: object) -> Plan:
+    """plan if it has the layout `_build_plan` gives (else ValueError): a cache file with the
+    right header but another layout (a build of this loader that forgot to bump FORMAT, a disk
+    that returned other bytes) is rebuilt, never half-used."""
+    if not (isinstance(plan, tuple) and len(plan) == 6):  # pyright: ignore[reportUnknownArgumentType]
+        raise ValueError("not a plan")
+    sources, prelude, defs, where, submodules, public = plan  # pyright: ignore[reportUnknownVariableType]
+    ok = (
+        isinstance(sources, tuple)
+        and all(
+            isinstance(s, tuple) and len(s) == 3 and isinstance(s[0], str)  # pyright: ignore[reportUnknownArgumentType]
+            for s in sources  # pyright: ignore[reportUnknownVariableType]
+        )
+        and isinstance(prelude, bytes)
+        and isinstance(marshal.loads(prelude), CodeType)
+        and isinstance(defs, dict)
+        and all(
+            isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], bytes)  # pyright: ignore[reportUnknownArgumentType]
+            for v in defs.values()  # pyright: ignore[reportUnknownVariableType]
+        )
+        and isinstance(where, dict)
+        and all(v == "" or isinstance(v, str) for v in where.values())  # pyright: ignore[reportUnknownVariableType]
+        and all(k in defs for k, v in where.items() if v == "")  # pyright: ignore[reportUnknownVariableType]
+        and isinstance(submodules, tuple)
+        and (public is None or isinstance(public, tuple))
+    )
+    if not ok:
+        raise ValueError("not a plan")
+    return plan  # pyright: ignore[reportReturnType]
 
 
 def _load_plan(origin: str) -> Plan:
+    """The plan of origin: from the cache when its header and every source's stat match, else
+    built from the source and written to the cache (atomically: a private temporary file in the
+    cache folder renamed over the plan, so a reader sees the old file or the new one, whole)."""
     header = _cache_header(origin)
     cached = _plan_file(origin)
-    try:
-        stored_header, plan = marshal.loads(cached.read_bytes())
-        if stored_header == header and all(_stat(s[0]) == tuple(s) for s in plan[0]):
-            return plan
-    except (OSError, ValueError, EOFError, TypeError):
-        pass
+    if cached is not None:
+        try:
+            stored_header, plan = marshal.loads(cached.read_bytes())
+            if stored_header == header:
+                plan = _checked(plan)
+                if all(_stat(s[0]) == tuple(s) for s in plan[0]):
+                    return plan
+        except Exception:  # unreadable, damaged, another layout: built again below
+            pass
     plan = _build_plan(origin)
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(marshal.dumps((header, plan)))
-        os.replace(tmp, cached)
-    except OSError:
-        pass  # a read-only home: the plan is used from memory, rebuilt next process
+    if cached is not None:
+        _write_atomically(cached, marshal.dumps((header, plan)))
     return plan
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write data to path through a temporary file of its own (`tempfile.mkstemp`: unique per
+    writer, whatever the pid namespace or thread) renamed over path; on any OSError (read-only
+    or full disk, the folder is a file) nothing is left behind and the caller carries on."""
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError:
+        pass  # the plan is used from memory, built again by the next process
+    finally:
+        if tmp is not None:
+            with suppress(OSError):
+                os.unlink(tmp)
 
 
 class _LazyNamespace:
     """The materialising side of one lazily loaded module."""
 
-    def __init__(self, module: ModuleType, plan: Plan) -> None:
+    def __init__(self, module: ModuleType, plan: Plan, origin: str) -> None:
         self.ns = module.__dict__
         self.name = module.__name__
+        self.origin = origin
         is_package = "__path__" in module.__dict__
         self.package = module.__name__ if is_package else module.__name__.rpartition(".")[0]
         self.defs = plan[2]
         self.where = plan[3]
         self.submodules = frozenset(plan[4])
-        self.in_progress: set[str] = set()
+        self.local = threading.local()  # .in_progress: this thread's names under way (cycles)
 
     def ensure(self, name: str) -> None:
-        """Bind name in the module (with every module name its definition mentions)."""
+        """Bind name in the module (with every module name its definition mentions).
+
+        No lock is held while another module is imported (a sibling's names, a dependency's):
+        a module the loader left to the ordinary import runs its `from ._inputs import *` under
+        Python's per-module import lock and asks this loader for classes, so a thread holding
+        `_LOCK` while waiting for that module's import lock would deadlock with it. `_LOCK` is
+        held only while one definition's own code runs, so each class is executed once.
+        """
         if name in self.ns:
             return
         source = self.where.get(name)
         if source is None:
             return
-        # One lock for all of them, held for the whole definition with its dependencies: a
-        # class is executed once, by one thread (in_progress is this thread's, for cycles).
-        with _LOCK:
-            if name in self.ns or name in self.in_progress:
-                return
-            self.in_progress.add(name)
-            try:
-                if source:
-                    sibling = importlib.import_module(f"{self.package}.{source}")
-                    self.ns[name] = getattr(sibling, name)
-                else:
-                    code, deps = self.defs[name]
-                    for dep in deps:
-                        self.ensure(dep)
-                    exec(marshal.loads(code), self.ns)  # pulumi_aws's own code, unmodified
-            finally:
-                self.in_progress.discard(name)
+        if source:  # a sibling's name: the sibling binds it once; binding it here is idempotent
+            sibling = importlib.import_module(f"{self.package}.{source}")
+            self.ns.setdefault(name, getattr(sibling, name))
+            return
+        in_progress: set[str] | None = getattr(self.local, "in_progress", None)
+        if in_progress is None:
+            in_progress = self.local.in_progress = set()
+        if name in in_progress:
+            return  # a cycle through forward references: the outer call executes it
+        in_progress.add(name)
+        try:
+            for dep in self.defs[name][1]:
+                self.ensure(dep)
+            code = self._code(name)
+            with _LOCK:
+                if name not in self.ns:
+                    try:
+                        exec(code, self.ns)  # pulumi_aws's own code, unmodified
+                    except AttributeError as exc:
+                        # Raised out of the module's __getattr__, an AttributeError would read
+                        # as "no such name": `from m import X` turns it into "cannot import
+                        # name" without the cause, `hasattr` into False. The ordinary import
+                        # would have failed with it: it stays the cause, with its traceback
+                        # into pulumi_aws's file and line.
+                        raise ImportError(
+                            f"executing {name} of {self.name} ({self.origin}) raised "
+                            f"AttributeError: {exc}",
+                            name=self.name,
+                            path=self.origin,
+                        ) from exc
+        finally:
+            in_progress.discard(name)
+
+    def _code(self, name: str) -> CodeType:
+        """name's compiled definition; a cached one that does not unmarshal to code (a damaged
+        cache file) is compiled again from the source file."""
+        try:
+            code = marshal.loads(self.defs[name][0])
+            if isinstance(code, CodeType):
+                return code
+        except (ValueError, EOFError, TypeError):
+            pass
+        fresh = _build_plan(self.origin)
+        _write_atomically_for(self.origin, fresh)
+        self.defs = fresh[2]
+        if name not in self.defs:
+            raise ImportError(
+                f"{self.origin} changed while {self.name} was in use: it no longer defines "
+                f"{name}; run the program again"
+            )
+        return marshal.loads(self.defs[name][0])
 
     def getattr(self, name: str) -> Any:
         self.ensure(name)
@@ -334,6 +451,16 @@ class _LazyNamespace:
         return sorted(set(self.ns) | self.where.keys() | self.submodules)
 
 
+def _write_atomically_for(origin: str, plan: Plan) -> None:
+    cached = _plan_file(origin)
+    if cached is not None:
+        try:
+            header = _cache_header(origin)
+        except _Unsupported:
+            return
+        _write_atomically(cached, marshal.dumps((header, plan)))
+
+
 class _Loader(importlib.machinery.SourceFileLoader):
     """Executes a pulumi_aws service module lazily (see the module docstring); any file it does
     not understand is executed by the ordinary `SourceFileLoader`."""
@@ -342,14 +469,21 @@ class _Loader(importlib.machinery.SourceFileLoader):
         origin = self.get_filename(module.__name__)
         try:
             plan = _load_plan(origin)
+            prelude = marshal.loads(plan[1])
+            if not isinstance(prelude, CodeType):
+                raise _Unsupported(f"{origin}: the cached prelude is not code")
         except Exception:  # anything unexpected: the ordinary import, nothing run yet
             super().exec_module(module)
             return
-        lazy = _LazyNamespace(module, plan)
+        lazy = _LazyNamespace(module, plan, origin)
         ns = module.__dict__
+        # `importlib.reload` executes the module again in its own namespace: the ordinary
+        # import's definitions run again, so the names this loader binds are forgotten too.
+        for name in plan[3]:
+            ns.pop(name, None)
         ns["__getattr__"] = lazy.getattr
         ns["__dir__"] = lazy.dir
-        exec(marshal.loads(plan[1]), ns)  # the module's own imports and __all__
+        exec(prelude, ns)  # the module's own imports and __all__
         if plan[5] is not None:
             ns["__all__"] = list(plan[5])
 

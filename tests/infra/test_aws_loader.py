@@ -423,3 +423,320 @@ def test_threads_asking_for_one_class_at_once_get_one_class_executed_once(
         t.join()
     assert len(got) == 8 and all(g is got[0] for g in got)
     assert sorted(log) == ["SizeArgs", "UnitArgs"]
+
+
+# --- Faults: each ends in the ordinary import (correct, slower) or a clear error, never a wrong
+# class or a hang.
+
+
+def _plans() -> list[Path]:
+    folder = aws_loader.cache_dir()
+    assert folder is not None
+    return sorted(folder.glob("*.plan"))
+
+
+def _forget(root: str) -> None:
+    for name in [n for n in sys.modules if n == root or n.startswith(root + ".")]:
+        del sys.modules[name]
+
+
+def _header_of(plan: Path) -> object:
+    import marshal
+
+    return marshal.loads(plan.read_bytes())[0]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "empty",  # a crash between create and write
+        "truncated",  # a copy cut short
+        "garbage",  # not marshal data at all
+        "other_python",  # another interpreter's bytecode magic
+        "wrong_shape",  # the right header over a plan of another layout
+        "wrong_code",  # the right header and shape over code that is not code
+        "directory",  # something else made a folder of that name
+    ],
+)
+def test_a_damaged_cache_file_is_rebuilt_and_the_classes_are_right(
+    fake_root: tuple[str, Path], damage: str
+) -> None:
+    import marshal
+
+    root, pkg = fake_root
+    svc, _ = _import(root)
+    assert svc.SizeArgs.__name__ == "SizeArgs" and svc.Widget.__name__ == "Widget"
+    _forget(root)
+    for plan in _plans():
+        data = plan.read_bytes()
+        header, body = marshal.loads(data)
+        if damage == "empty":
+            plan.write_bytes(b"")
+        elif damage == "truncated":
+            plan.write_bytes(data[: len(data) // 2])
+        elif damage == "garbage":
+            plan.write_bytes(b"\xff" * 64)
+        elif damage == "other_python":
+            plan.write_bytes(marshal.dumps(((header[0], b"\x00\x00\r\n", header[2]), body)))
+        elif damage == "wrong_shape":
+            plan.write_bytes(marshal.dumps((header, (body[0], {"x": 1}))))
+        elif damage == "wrong_code":
+            defs = {name: (b"not code", deps) for name, (_, deps) in body[2].items()}
+            plan.write_bytes(marshal.dumps((header, (*body[:2], defs, *body[3:]))))
+        else:
+            plan.unlink()
+            plan.mkdir()
+    svc, log = _import(root)
+    assert svc.SizeArgs.__name__ == "SizeArgs" and svc.SizeArgs.__module__.endswith("_inputs")
+    assert svc.Widget().state().__class__.__name__ == "WidgetState"
+    assert "SizeArgs" in log and "UnitArgs" in log
+    if damage != "directory":
+        header = aws_loader._cache_header(str(pkg / "svc" / "__init__.py"))  # pyright: ignore[reportPrivateUsage]
+        assert [_header_of(plan) for plan in _plans()] == [header] * 4  # rewritten whole
+
+
+@pytest.mark.parametrize("where", ["missing", "a_file", "under_a_file"])
+def test_an_unusable_cache_folder_means_the_ordinary_speed_not_an_error(
+    fake_root: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    base = tmp_path / "elsewhere"
+    if where == "a_file":
+        base.mkdir()
+        (base / "pulumi_aws-classes").write_text("not a folder")
+    elif where == "under_a_file":
+        base.write_text("not a folder")
+    monkeypatch.setenv("SAGEMAKER_ROLLOUTS_CACHE", str(base))
+    svc, log = _import(fake_root[0])
+    assert svc.SizeArgs.__name__ == "SizeArgs" and sorted(log) == ["SizeArgs", "UnitArgs"]
+    if where == "missing":
+        assert len(list((base / "pulumi_aws-classes").glob("*.plan"))) >= 2
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_without_a_home_the_cache_is_never_a_folder_named_tilde_in_the_project(
+    fake_root: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pwd
+
+    def no_entry(uid: int) -> Any:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    for var in ("SAGEMAKER_ROLLOUTS_CACHE", "XDG_CACHE_HOME", "HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)  # a container user with no passwd entry
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)  # where `pulumi up` runs the program
+    assert aws_loader.cache_dir() is None
+    svc, _ = _import(fake_root[0])
+    assert svc.Widget.__name__ == "Widget" and svc.SizeArgs.__name__ == "SizeArgs"
+    assert list(project.iterdir()) == []
+
+
+@pytest.mark.parametrize("xdg", ["relative/cache", "~/cache", ""])
+def test_a_relative_xdg_cache_home_is_ignored_as_the_xdg_spec_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, xdg: str
+) -> None:
+    # XDG Base Directory Specification: "All paths set in these environment variables must be
+    # absolute. If an implementation encounters a relative path in any of these variables it
+    # should consider the path invalid and ignore it."
+    monkeypatch.delenv("SAGEMAKER_ROLLOUTS_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert aws_loader.cache_dir() == tmp_path / ".cache/sagemaker-rollouts/pulumi_aws-classes"
+
+
+def test_two_writers_of_one_plan_never_share_a_temporary_file(
+    fake_root: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two processes with one pid (two CI containers sharing a cache volume, each its own pid
+    # namespace) or two threads: each writes its own temporary file, so a rename never moves a
+    # file another writer is still filling, and every file renamed into place is whole.
+    import marshal
+
+    root, pkg = fake_root
+    origin = str(pkg / "svc" / "_inputs.py")
+    renamed: list[tuple[str, object]] = []
+    real_replace = os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        renamed.append((str(src), marshal.loads(Path(src).read_bytes())[0]))
+        if len(renamed) == 1:  # the second writer runs while the first is about to rename
+            Path(dst).unlink(missing_ok=True)
+            aws_loader._load_plan(origin)  # pyright: ignore[reportPrivateUsage]
+        real_replace(src, dst)
+
+    monkeypatch.setattr(aws_loader.os, "replace", replace)
+    aws_loader._load_plan(origin)  # pyright: ignore[reportPrivateUsage]
+    assert len(renamed) == 2 and renamed[0][0] != renamed[1][0]
+    monkeypatch.setattr(aws_loader.os, "replace", real_replace)
+    (plan,) = [p for p in _plans()]
+    assert _header_of(plan) == renamed[0][1]
+    assert not list(plan.parent.glob("*.tmp"))
+    svc, _ = _import(root)
+    assert svc.SizeArgs.__name__ == "SizeArgs"
+
+
+FULL_DISK = """
+import json, resource, signal, sys
+sys.path.insert(0, sys.argv[1])
+from sagemaker_rollouts.infra import aws_loader
+sys.meta_path.insert(0, aws_loader._Finder(sys.argv[2]))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (200, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+import importlib
+svc = importlib.import_module(sys.argv[2] + ".svc")
+print(json.dumps([svc.SizeArgs.__name__, svc.Widget().state().__class__.__name__]))
+"""
+
+
+def test_a_full_disk_leaves_no_partial_files_and_the_import_still_works(
+    fake_root: tuple[str, Path], tmp_path: Path
+) -> None:
+    root, _ = fake_root
+    assert python(FULL_DISK, str(tmp_path), root) == ["SizeArgs", "WidgetState"]
+    folder = aws_loader.cache_dir()
+    assert folder is not None
+    left = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    assert all(p.endswith(".plan") for p in left), left
+    for plan in folder.glob("*.plan"):  # whatever fitted is whole
+        _header_of(plan)
+
+
+GATE = """
+import threading
+
+class _Gate:
+    def __init__(self):
+        self.in_fallen = threading.Event()
+        self.a_locked = threading.Event()
+
+    def importing(self):  # thread B, inside the ordinary import of `fallen` (its module lock)
+        self.in_fallen.set()
+        self.a_locked.wait(60)
+
+    def locked(self):  # thread A, executing a class of a lazily loaded module
+        self.a_locked.set()
+
+GATE = _Gate()
+LOG = []
+"""
+GATED = """
+from .. import GATE
+from .fallen import *
+
+__all__ = ['AAA', 'Holder']
+
+class AAA:
+    GATE.locked()
+
+class Holder:
+    first: 'AAA'
+    then: 'Fallen'
+"""
+FALLEN = """
+from .. import GATE
+GATE.importing()
+from ._inputs import *
+
+__all__ = ['Fallen']
+COUNT = 3  # a statement the loader does not understand: the ordinary import runs this file
+
+class Fallen:
+    size: 'SizeArgs'
+"""
+RACE = """
+import importlib, json, os, sys, threading
+sys.path.insert(0, sys.argv[1])
+from sagemaker_rollouts.infra import aws_loader
+sys.meta_path.insert(0, aws_loader._Finder(sys.argv[2]))
+top = importlib.import_module(sys.argv[2])
+gated = importlib.import_module(sys.argv[2] + ".svc.gated")
+got = {}
+
+def a():  # resolves a class whose names include one from `fallen`
+    top.GATE.in_fallen.wait(60)
+    got["a"] = gated.Holder.__name__
+
+def b():  # imports `fallen`, which the loader left to the ordinary import
+    got["b"] = importlib.import_module(sys.argv[2] + ".svc.fallen").Fallen.__name__
+
+threads = [threading.Thread(target=f, daemon=True) for f in (a, b)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join(60)
+print(json.dumps(got if not any(t.is_alive() for t in threads) else "deadlock"))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def test_a_class_resolved_while_another_thread_imports_a_fallen_back_module_never_deadlocks(
+    fake_root: tuple[str, Path], tmp_path: Path
+) -> None:
+    # The loader's lock against Python's per-module import lock: thread A executes a class of a
+    # lazy module and needs `fallen` (imported the ordinary way) while thread B is inside that
+    # ordinary import, whose `from ._inputs import *` asks the lazy `_inputs` for its classes.
+    root, pkg = fake_root
+    (pkg / "__init__.py").write_text(textwrap.dedent(GATE))
+    (pkg / "svc" / "gated.py").write_text(textwrap.dedent(GATED))
+    (pkg / "svc" / "fallen.py").write_text(textwrap.dedent(FALLEN))
+    assert python(RACE, str(tmp_path), root) == {"a": "Holder", "b": "Fallen"}
+
+
+def test_reload_executes_the_module_again_as_the_ordinary_reload_does(
+    fake_root: tuple[str, Path],
+) -> None:
+    import importlib
+
+    root, pkg = fake_root
+    svc, _ = _import(root)
+    assert svc.SizeArgs.__name__ == "SizeArgs"
+    inputs = sys.modules[f"{root}.svc._inputs"]
+    size, unit = inputs.SizeArgs, inputs.UnitArgs
+    path = pkg / "svc" / "_inputs.py"
+    path.write_text(path.read_text().replace("class UnitArgs:", "class UnitArgs:\n    mark = 2"))
+    assert importlib.reload(inputs) is inputs
+    assert inputs.UnitArgs.mark == 2 and inputs.UnitArgs is not unit
+    assert inputs.SizeArgs is not size
+    assert typing_hints(inputs.SizeArgs, inputs) == {"unit": inputs.UnitArgs}
+
+
+def typing_hints(cls: type, module: Any) -> dict[str, Any]:
+    import typing
+
+    return typing.get_type_hints(cls, globalns=dict(vars(module)))
+
+
+@pytest.mark.parametrize(
+    ("body", "raised"),
+    [
+        ("x = 1 / 0", ZeroDivisionError),
+        ("x = undefined_name", NameError),
+        ("x = SizeArgs.no_such_attribute", AttributeError),  # would read as "no such name"
+    ],
+)
+def test_an_error_inside_a_class_body_surfaces_with_its_traceback_into_the_real_file(
+    fake_root: tuple[str, Path], body: str, raised: type[Exception]
+) -> None:
+    import traceback
+
+    root, pkg = fake_root
+    path = pkg / "svc" / "_inputs.py"
+    text = path.read_text().replace("'LoopArgs']", "'LoopArgs', 'Broken']")
+    path.write_text(text + f"\nclass Broken:\n    {body}\n")
+    line = len(text.splitlines()) + 3
+    svc, _ = _import(root)
+    for attempt in (lambda: svc.Broken, lambda: exec(f"from {root}.svc import Broken", {})):
+        with pytest.raises(Exception) as caught:
+            attempt()
+        error: BaseException = caught.value
+        while not isinstance(error, raised) and error.__cause__ is not None:
+            error = error.__cause__
+        assert isinstance(error, raised), caught.value
+        last = traceback.extract_tb(error.__traceback__)[-1]
+        assert (last.filename, last.lineno) == (str(path), line)
+    with pytest.raises(raised if raised is not AttributeError else ImportError):
+        hasattr(svc, "Broken")  # never a silent False
+    assert svc.SizeArgs.__name__ == "SizeArgs"  # the rest of the module still loads
