@@ -85,6 +85,18 @@ FORMAT = 1
 _ROOT = "pulumi_aws"
 _NOT_LAZY = frozenset({"config"})  # pulumi_aws.config swaps its module class at import
 _LOCK = threading.RLock()
+
+
+def _new_lock_after_fork() -> None:
+    """A child forked while another thread held `_LOCK` (executing a class) would wait for it
+    forever: that thread does not exist in the child. Python re-creates its own import lock in
+    a forked child the same way (`PyOS_AfterFork_Child`)."""
+    global _LOCK
+    _LOCK = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_after_fork)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ALL_LITERAL = re.compile(r"^__all__\s*=\s*(\[.*?\])", re.MULTILINE | re.DOTALL)
 

@@ -740,3 +740,38 @@ def test_an_error_inside_a_class_body_surfaces_with_its_traceback_into_the_real_
     with pytest.raises(raised if raised is not AttributeError else ImportError):
         hasattr(svc, "Broken")  # never a silent False
     assert svc.SizeArgs.__name__ == "SizeArgs"  # the rest of the module still loads
+
+
+FORK = """
+import importlib, json, os, signal, sys, threading
+sys.path.insert(0, sys.argv[1])
+from sagemaker_rollouts.infra import aws_loader
+sys.meta_path.insert(0, aws_loader._Finder(sys.argv[2]))
+svc = importlib.import_module(sys.argv[2] + ".svc")
+held, release = threading.Event(), threading.Event()
+
+def hold():  # a thread executing a class when the process forks
+    with aws_loader._LOCK:
+        held.set()
+        release.wait(60)
+
+threading.Thread(target=hold, daemon=True).start()
+held.wait(60)
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    signal.alarm(60)  # a child that hangs is ended
+    os.write(w, svc.SizeArgs.__name__.encode())
+    os._exit(0)
+release.set()
+os.close(w)
+_, status = os.waitpid(pid, 0)
+print(json.dumps({"child": os.read(r, 100).decode(), "signal": os.WIFSIGNALED(status)}))
+"""
+
+
+def test_a_child_forked_while_another_thread_executes_a_class_can_load_classes(
+    fake_root: tuple[str, Path], tmp_path: Path
+) -> None:
+    root, _ = fake_root
+    assert python(FORK, str(tmp_path), root) == {"child": "SizeArgs", "signal": False}
