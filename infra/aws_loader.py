@@ -17,7 +17,7 @@ function definition to be executed on first access (a PEP 562 module `__getattr_
 executed is pulumi_aws's own source, unmodified: each top-level definition is compiled on its own
 from the file's syntax tree (so line numbers and tracebacks point into the real file) and cached,
 marshalled, under `cache_dir()`, keyed by the files' paths, sizes and mtimes, the pulumi_aws
-version and the interpreter's bytecode magic number. Kept as the eager import has them:
+version, the interpreter's bytecode magic number and its optimisation level (`-O`, `-OO`). Kept as the eager import has them:
 - `from .x import *` inside a service (sibling modules and `_inputs`) binds each name on first
   use, from the sibling's literal `__all__`; a module without `__all__` (the service
   `__init__`) gets one listing every public name it would have had, so `import *` still
@@ -133,7 +133,8 @@ _headers: dict[Path, tuple[Any, ...]] = {}
 
 
 def _cache_header(origin: str) -> tuple[Any, ...]:
-    """(format, bytecode magic, pulumi_aws version) of the package holding origin."""
+    """(format, bytecode magic, pulumi_aws version, optimisation level) of the package holding
+    origin."""
     package_dir = Path(origin).parent.parent
     header = _headers.get(package_dir)
     if header is None:
@@ -142,7 +143,11 @@ def _cache_header(origin: str) -> tuple[Any, ...]:
             version = str(plugin["version"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise _Unsupported(f"no pulumi-plugin.json version in {package_dir}") from exc
-        header = _headers[package_dir] = (FORMAT, importlib.util.MAGIC_NUMBER, version)
+        # the optimisation level too: `-O` drops asserts and `-OO` docstrings from what
+        # `compile` gives, which is why the ordinary import keeps `.opt-1.pyc`/`.opt-2.pyc` apart
+        optimize = sys.flags.optimize
+        header = (FORMAT, importlib.util.MAGIC_NUMBER, version, optimize)
+        _headers[package_dir] = header
     return header
 
 

@@ -775,3 +775,50 @@ def test_a_child_forked_while_another_thread_executes_a_class_can_load_classes(
 ) -> None:
     root, _ = fake_root
     assert python(FORK, str(tmp_path), root) == {"child": "SizeArgs", "signal": False}
+
+
+OPTIMIZED = """
+import importlib, json, sys
+sys.path.insert(0, sys.argv[1])
+from sagemaker_rollouts.infra import aws_loader
+sys.meta_path.insert(0, aws_loader._Finder(sys.argv[2]))
+svc = importlib.import_module(sys.argv[2] + ".svc")
+try:
+    svc.UnitArgs.checked()
+    asserted = False
+except AssertionError:
+    asserted = True
+print(json.dumps({"doc": svc.UnitArgs.__doc__, "asserted": asserted}))
+"""
+
+
+@pytest.mark.parametrize("order", [("", "-OO"), ("-OO", ""), ("-O", "")])
+def test_a_plan_cached_at_one_optimisation_level_is_not_used_at_another(
+    fake_root: tuple[str, Path], tmp_path: Path, order: tuple[str, str]
+) -> None:
+    # As the ordinary import keeps `.pyc`, `.opt-1.pyc` and `.opt-2.pyc` apart: `-O` drops
+    # asserts, `-OO` docstrings too.
+    root, pkg = fake_root
+    inputs = pkg / "svc" / "_inputs.py"
+    inputs.write_text(
+        inputs.read_text().replace(
+            "class UnitArgs:",
+            'class UnitArgs:\n    """A unit."""\n    def checked(self=None):\n        assert False',
+        )
+    )
+    seen = []
+    for flag in order:
+        done = subprocess.run(
+            [sys.executable, *([flag] if flag else []), "-c", OPTIMIZED, str(tmp_path), root],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        seen.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    expected = {
+        "": {"doc": "A unit.", "asserted": True},
+        "-O": {"doc": "A unit.", "asserted": False},
+        "-OO": {"doc": None, "asserted": False},
+    }
+    assert seen == [expected[flag] for flag in order]
