@@ -404,7 +404,16 @@ class _LazyNamespace:
             return
         if source:  # a sibling's name: the sibling binds it once; binding it here is idempotent
             sibling = importlib.import_module(f"{self.package}.{source}")
-            self.ns.setdefault(name, getattr(sibling, name))
+            try:
+                value = getattr(sibling, name)
+            except AttributeError as exc:  # as "no such name" it would be read as "no X here"
+                raise ImportError(
+                    f"{sibling.__name__} lists {name!r} in its __all__ but has no such "
+                    f"attribute (`from .{source} import *` in {self.name}): {exc}",
+                    name=self.name,
+                    path=self.origin,
+                ) from exc
+            self.ns.setdefault(name, value)
             return
         in_progress: set[str] | None = getattr(self.local, "in_progress", None)
         if in_progress is None:

@@ -822,3 +822,20 @@ def test_a_plan_cached_at_one_optimisation_level_is_not_used_at_another(
         "-OO": {"doc": None, "asserted": False},
     }
     assert seen == [expected[flag] for flag in order]
+
+
+def test_a_name_a_sibling_lists_in_all_but_does_not_define_is_a_clear_import_error(
+    fake_root: tuple[str, Path],
+) -> None:
+    # The ordinary import fails on it (`from ._inputs import *` raises); lazily, it must not
+    # read as "no such name" (`from m import X`'s "cannot import name", `hasattr` False).
+    root, pkg = fake_root
+    path = pkg / "svc" / "_inputs.py"
+    path.write_text(path.read_text().replace("'LoopArgs']", "'LoopArgs', 'Ghost']"))
+    svc, _ = _import(root)
+    with pytest.raises(ImportError, match=r"_inputs lists 'Ghost' in its __all__") as caught:
+        exec(f"from {root}.svc import Ghost", {})
+    assert isinstance(caught.value.__cause__, AttributeError)
+    with pytest.raises(ImportError, match="Ghost"):
+        hasattr(svc, "Ghost")
+    assert svc.SizeArgs.__name__ == "SizeArgs"
