@@ -366,12 +366,47 @@ def _write_atomically(path: Path, data: bytes) -> None:
             out.write(data)
         os.replace(tmp, path)
         tmp = None
+        _prune(path.parent)
     except OSError:
         pass  # the plan is used from memory, built again by the next process
     finally:
         if tmp is not None:
             with suppress(OSError):
                 os.unlink(tmp)
+
+
+STALE_TMP_S = 3600
+"""A temporary file older than this was left by a writer that died (SIGKILL, a CI timeout)."""
+STALE_PLAN_S = 30 * 24 * 3600
+"""A plan not rewritten for this long is removed (its venv may be gone; if not, it is built
+again once): each venv path has its own plans, so a CI runner making a venv per job would
+otherwise fill the disk."""
+
+
+def _prune(folder: Path) -> None:
+    """Remove stale temporary files and plans from folder. Called after a plan is written (the
+    rare, slow path), never when plans are only read; errors are ignored (another process may
+    be pruning too)."""
+    import time
+
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        limit = (
+            STALE_TMP_S
+            if entry.name.endswith(".tmp")
+            else STALE_PLAN_S
+            if entry.name.endswith(".plan")
+            else None
+        )
+        try:
+            if limit is not None and now - entry.stat(follow_symlinks=False).st_mtime > limit:
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 class _LazyNamespace:

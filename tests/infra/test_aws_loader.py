@@ -839,3 +839,30 @@ def test_a_name_a_sibling_lists_in_all_but_does_not_define_is_a_clear_import_err
     with pytest.raises(ImportError, match="Ghost"):
         hasattr(svc, "Ghost")
     assert svc.SizeArgs.__name__ == "SizeArgs"
+
+
+def test_writing_a_plan_removes_what_dead_writers_and_old_venvs_left(
+    fake_root: tuple[str, Path],
+) -> None:
+    import time
+
+    root, _ = fake_root
+    folder = aws_loader.cache_dir()
+    assert folder is not None
+    folder.mkdir(parents=True)
+    now = time.time()
+    ages = {
+        "a.123.tmp": aws_loader.STALE_TMP_S + 60,  # a writer killed mid-write
+        "b.456.tmp": 5,  # a writer at work now
+        "0123456789abcdef01234567.plan": aws_loader.STALE_PLAN_S + 60,  # a venv long gone
+        "89abcdef0123456789abcdef.plan": 3600,
+        "notes.txt": aws_loader.STALE_PLAN_S * 2,  # not the loader's
+    }
+    for name, age in ages.items():
+        (folder / name).write_bytes(b"x")
+        os.utime(folder / name, (now - age, now - age))
+    svc, _ = _import(root)
+    assert svc.SizeArgs.__name__ == "SizeArgs"
+    left = {p.name for p in folder.iterdir()}
+    assert left >= {"b.456.tmp", "89abcdef0123456789abcdef.plan", "notes.txt"}
+    assert not left & {"a.123.tmp", "0123456789abcdef01234567.plan"}
