@@ -345,6 +345,7 @@ def _load_plan(origin: str) -> Plan:
             if stored_header == header:
                 plan = _checked(plan)
                 if all(_stat(s[0]) == tuple(s) for s in plan[0]):
+                    _mark_used(cached)
                     return plan
         except Exception:  # unreadable, damaged, another layout: built again below
             pass
@@ -378,9 +379,21 @@ def _write_atomically(path: Path, data: bytes) -> None:
 STALE_TMP_S = 3600
 """A temporary file older than this was left by a writer that died (SIGKILL, a CI timeout)."""
 STALE_PLAN_S = 30 * 24 * 3600
-"""A plan not rewritten for this long is removed (its venv may be gone; if not, it is built
+"""A plan not used for this long is removed (its venv may be gone; if not, it is built
 again once): each venv path has its own plans, so a CI runner making a venv per job would
 otherwise fill the disk."""
+
+
+def _mark_used(plan_file: Path) -> None:
+    """Bring a plan's mtime up to now when it is over a day old, so that `_prune` removes plans
+    not used (rather than not rewritten) for `STALE_PLAN_S`; a read-only cache is left as is."""
+    import time
+
+    try:
+        if time.time() - plan_file.stat().st_mtime > 24 * 3600:
+            os.utime(plan_file)
+    except OSError:
+        pass
 
 
 def _prune(folder: Path) -> None:

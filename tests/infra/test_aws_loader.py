@@ -866,3 +866,22 @@ def test_writing_a_plan_removes_what_dead_writers_and_old_venvs_left(
     left = {p.name for p in folder.iterdir()}
     assert left >= {"b.456.tmp", "89abcdef0123456789abcdef.plan", "notes.txt"}
     assert not left & {"a.123.tmp", "0123456789abcdef01234567.plan"}
+
+
+def test_a_plan_in_use_is_kept_fresh_so_pruning_removes_only_unused_ones(
+    fake_root: tuple[str, Path],
+) -> None:
+    import time
+
+    root, _ = fake_root
+    svc, _ = _import(root)
+    assert svc.SizeArgs.__name__ == "SizeArgs"
+    _forget(root)
+    old = time.time() - aws_loader.STALE_PLAN_S - 60
+    for plan in _plans():
+        os.utime(plan, (old, old))
+    contents = {plan: plan.read_bytes() for plan in _plans()}
+    svc, _ = _import(root)
+    assert svc.SizeArgs.__name__ == "SizeArgs"
+    for plan, data in contents.items():  # read from the cache, not rebuilt, and marked used
+        assert plan.read_bytes() == data and plan.stat().st_mtime > old + 3600, plan.name
