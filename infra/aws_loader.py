@@ -55,7 +55,9 @@ do nothing (the ordinary import everywhere; `bench/bench_cli.py` times the produ
 Cost: the first run on a machine (or after upgrading pulumi_aws) parses and compiles the used
 services' sources once to fill the cache (about 2.6 s of CPU and 11 MB of cache for the canary
 stack's nine services); a service's module has an `__all__`/`__getattr__`/`__dir__` it did not
-have before.
+have before, and its `__dict__` (`vars()`) holds a class only once it was used (attribute
+access, `getattr`, `dir`, `inspect.getmembers`, `import *`, pickling and `get_type_hints` all go
+through `__getattr__` or the globals of a class already executed).
 """
 
 from __future__ import annotations
