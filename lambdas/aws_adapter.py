@@ -40,13 +40,25 @@ class Clients:
 
 
 def make_clients(region: str | None = None, session: Any = None) -> Clients:
-    """Build the hook's clients with `standard` retries (boto3 is imported here, not at import)."""
-    import boto3
+    """Build the hook's four low-level clients with `standard` retries, on the first invocation.
+
+    Without `session` (the Lambda), they come from a botocore session: a boto3 client *is* a
+    botocore client (boto3's `Session.client` calls botocore's `create_client` with the same
+    credential, region and `AWS_ENDPOINT_URL` chain), and importing botocore alone spares every
+    cold start boto3's own import (about 20 ms of boto3's ~125 ms; `bench/bench_hook.py`).
+    `session`: any object with boto3's `client(name, region_name=, config=)` (tests pass a
+    boto3 session).
+    """
     from botocore.config import Config
 
     config = Config(retries={"mode": "standard"})
-    sess: Any = boto3.session.Session() if session is None else session
-    made = [sess.client(name, region_name=region, config=config) for name in SERVICES]
+    if session is None:
+        import botocore.session
+
+        core = botocore.session.get_session()
+        made = [core.create_client(n, region_name=region, config=config) for n in SERVICES]
+    else:
+        made = [session.client(n, region_name=region, config=config) for n in SERVICES]
     return Clients(*made)
 
 
