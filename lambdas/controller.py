@@ -80,7 +80,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Literal, TypeVar, assert_never
+from typing import TYPE_CHECKING, Literal, TypeVar, assert_never, get_args
 
 from sagemaker_rollouts.lambdas.rollout import RolloutSpec, RolloutStatus, sagemaker_weights
 
@@ -104,20 +104,10 @@ EndpointStatus = Literal[
 ]
 IntentKind = Literal["pause", "resume", "promote", "promote_full", "abort"]
 
-ENDPOINT_STATUSES: tuple[EndpointStatus, ...] = (
-    "OutOfService",
-    "Creating",
-    "Updating",
-    "SystemUpdating",
-    "RollingBack",
-    "InService",
-    "Deleting",
-    "Failed",
-    "UpdateRollbackFailed",
-    "Missing",
-)
-INTENT_KINDS: tuple[IntentKind, ...] = ("pause", "resume", "promote", "promote_full", "abort")
-ALARM_STATES: tuple[AlarmStateValue, ...] = ("OK", "ALARM", "INSUFFICIENT_DATA")
+# The same values as the Literals above, for membership tests and generators (one list each).
+ENDPOINT_STATUSES: tuple[EndpointStatus, ...] = get_args(EndpointStatus)
+INTENT_KINDS: tuple[IntentKind, ...] = get_args(IntentKind)
+ALARM_STATES: tuple[AlarmStateValue, ...] = get_args(AlarmStateValue)
 
 # Back off and re-read: SageMaker rejects weight updates while the endpoint is in one of these.
 IN_PROGRESS: frozenset[EndpointStatus] = frozenset(
