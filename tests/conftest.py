@@ -3,6 +3,8 @@
 `moto_url` (tests/moto_fixtures.py) starts moto in server mode on 127.0.0.1 on a free port, once
 per test module, with the process environment pointed at it and fake credentials; `moto_session`
 is one boto3 session on it (service models load once per module). Tests never reach real AWS.
+`deployed` is the repo's canary stack provisioned in a fresh moto server of its own, with the
+operator's `USER` from the `operator` fixture (a module overrides either by defining its own).
 
 The suite runs on every core: pyproject's `addopts` passes `-n auto --dist loadfile
 --no-loadscope-reorder` to pytest-xdist (a dev extra). `loadfile` keeps each test module on one
@@ -31,12 +33,17 @@ from __future__ import annotations
 import gc
 import importlib.util
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.moto_fixtures import _session, make_world, moto_url
+
+if TYPE_CHECKING:
+    from sagemaker_rollouts.cli.stack import LoadedStack
+    from sagemaker_rollouts.simulator.provision import AwsClients
 
 __all__ = ["make_world", "moto_session", "moto_url"]
 
@@ -92,3 +99,23 @@ def moto_session(moto_url: str) -> Any:
     """A boto3 session (region us-east-1) whose clients talk to this module's moto server."""
     del moto_url  # the server must be up (and the environment pointed at it) first
     return _session()
+
+
+@pytest.fixture
+def operator() -> str:
+    """Who runs the operator commands (their `USER`): the name `pause` and friends record.
+    A module that wants another overrides this fixture."""
+    return "alice"
+
+
+@pytest.fixture
+def deployed(
+    monkeypatch: pytest.MonkeyPatch, operator: str
+) -> Iterator[tuple[LoadedStack, AwsClients]]:
+    """The repo's canary stack (`Pulumi.canary.yaml`) as `pulumi up` would leave it, in a fresh
+    moto server (tests/moto_deploy.provisioned), with `USER` set to `operator`."""
+    from tests.moto_deploy import provisioned  # the CLI's modules: only for tests that ask
+
+    monkeypatch.setenv("USER", operator)
+    with provisioned(Path(__file__).resolve().parents[1], "canary") as stack_and_clients:
+        yield stack_and_clients

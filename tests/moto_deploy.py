@@ -11,6 +11,10 @@ What it leaves out: KMS keys, buckets, log groups, policies, schedules and rules
 none of them); metric-math alarms (moto stores them, but the CLI lists only the alarms an
 `AlarmPlan` declares: those carry a `rollouts:alarm-role` tag). A Lambda's code is a stub zip:
 these tests never invoke it (moto would need Docker), they run the hook's code in-process.
+
+`provisioned(directory, stack)` is the other stand-in, for a stack file rather than a program:
+a fresh moto server holding what the rehearsal's provisioning code
+(sagemaker_rollouts/simulator/provision.py) creates from the stack's plan.
 """
 
 from __future__ import annotations
@@ -18,11 +22,16 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.simulator.mockrun import OfflineRun, redact
-from sagemaker_rollouts.simulator.provision import AwsClients
+from sagemaker_rollouts.simulator.moto_server import moto_server
+from sagemaker_rollouts.simulator.provision import AwsClients, provision
 
 FUNCTION = "aws:lambda/function:Function"
 
@@ -139,6 +148,18 @@ def deploy(run: OfflineRun, aws: AwsClients) -> None:
             Environment={"Variables": dict(inputs["environment"]["variables"])},
             Tags={k: str(v) for k, v in (inputs.get("tags") or {}).items()},
         )
+
+
+@contextmanager
+def provisioned(directory: Path, stack: str) -> Iterator[tuple[LoadedStack, AwsClients]]:
+    """`directory`'s stack `stack` (its `Pulumi.<stack>.yaml`) as `pulumi up` would leave it, in
+    a fresh moto server (server mode on 127.0.0.1, the environment pointed at it while the block
+    runs): yields the loaded stack and clients in its plan's region."""
+    loaded = load_stack(directory, stack)
+    with moto_server(loaded.plan.region):
+        aws = AwsClients.create(loaded.plan.region)
+        provision(loaded.plan, aws)
+        yield loaded, aws
 
 
 def aws_iam(aws: AwsClients) -> Any:

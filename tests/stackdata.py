@@ -1,4 +1,5 @@
-"""Valid stack configs to start from, and a helper to break them one key at a time."""
+"""Valid stack configs to start from, and a helper to break them one key at a time; the
+arguments of one `RolloutEndpoint` component as a user's program passes them."""
 
 from __future__ import annotations
 
@@ -45,6 +46,25 @@ def canary() -> dict[str, Any]:
         },
         "tags": {"team": "fraud"},
     }
+
+
+def component_canary(**extra: Any) -> dict[str, Any]:
+    """A `RolloutEndpoint`'s arguments (`RolloutEndpointArgs` as a dict): endpoint
+    "fraud-detector", model v1 on two ml.m5.large "stable" instances, v2 on one "candidate", a
+    canary at 5 then 50 percent; a new copy every call, with `extra`'s keys set on top."""
+    args: dict[str, Any] = {
+        "endpoint_name": "fraud-detector",
+        "models": {
+            "v1": {"image": IMAGE, "model_data_url": "s3://models/fraud/v1/model.tar.gz"},
+            "v2": {"image": IMAGE, "model_data_url": "s3://models/fraud/v2/model.tar.gz"},
+        },
+        "variants": [
+            {"name": "stable", "model": "v1", "instance_type": "ml.m5.large", "instance_count": 2},
+            {"name": "candidate", "model": "v2", "instance_type": "ml.m5.large"},
+        ],
+        "strategy": {"canary": {"stable": "stable", "candidate": "candidate", "steps": [5, 50]}},
+    }
+    return args | extra
 
 
 def single(

@@ -6,31 +6,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sagemaker_rollouts.cli.main import main
-from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
+from sagemaker_rollouts.cli.stack import LoadedStack
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.simulator.moto_server import moto_server
-from sagemaker_rollouts.simulator.provision import AwsClients, provision
+from sagemaker_rollouts.simulator.provision import AwsClients
 from tests.plan_fixtures import rollout_of
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "canary", "--dir", str(ROOT)]
-
-
-@pytest.fixture
-def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[LoadedStack, AwsClients]]:
-    """The canary stack as `pulumi up` would leave it, in a fresh moto server."""
-    monkeypatch.setenv("USER", "alice")
-    stack = load_stack(ROOT, "canary")
-    with moto_server(stack.plan.region):
-        aws = AwsClients.create(stack.plan.region)
-        provision(stack.plan, aws)
-        yield stack, aws
 
 
 def _status(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:

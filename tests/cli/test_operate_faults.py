@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,26 +20,15 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from sagemaker_rollouts.cli.main import main
-from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
+from sagemaker_rollouts.cli.stack import LoadedStack
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.lambdas.aws_adapter import make_clients
 from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
-from sagemaker_rollouts.simulator.moto_server import moto_server
-from sagemaker_rollouts.simulator.provision import AwsClients, provision
+from sagemaker_rollouts.simulator.provision import AwsClients
 from tests.plan_fixtures import rollout_of
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "canary", "--dir", str(ROOT)]
-
-
-@pytest.fixture
-def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[LoadedStack, AwsClients]]:
-    monkeypatch.setenv("USER", "alice")
-    stack = load_stack(ROOT, "canary")
-    with moto_server(stack.plan.region):
-        aws = AwsClients.create(stack.plan.region)
-        provision(stack.plan, aws)
-        yield stack, aws
 
 
 def busy_endpoint(monkeypatch: pytest.MonkeyPatch, *, describe_says_updating: bool) -> None:

@@ -9,7 +9,6 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,8 @@ from sagemaker_rollouts.lambdas.aws_adapter import make_clients
 from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
 from sagemaker_rollouts.lambdas.controller import RolloutState
 from sagemaker_rollouts.simulator.moto_server import moto_server
-from sagemaker_rollouts.simulator.provision import AwsClients, provision
+from sagemaker_rollouts.simulator.provision import AwsClients
+from tests.moto_deploy import provisioned
 from tests.moto_fixtures import answer_alarm_history
 from tests.plan_fixtures import rollout_of
 
@@ -34,13 +34,9 @@ WHO = "arn:aws:sts::123456789012:assumed-role/oncall-admin/alice.smith@example.c
 
 
 @pytest.fixture
-def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[LoadedStack, AwsClients]]:
-    monkeypatch.setenv("USER", WHO)
-    stack = load_stack(ROOT, "canary")
-    with moto_server(stack.plan.region):
-        aws = AwsClients.create(stack.plan.region)
-        provision(stack.plan, aws)
-        yield stack, aws
+def operator() -> str:
+    """The operator's `USER` in these tests: an assumed role's session name (`deployed` sets it)."""
+    return WHO
 
 
 def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
@@ -213,12 +209,9 @@ def test_history_shows_alarm_transitions_and_the_deployment_phase_of_blue_green(
     """Blue/green: SageMaker moves traffic; the trail is the rollback alarm's transitions (from
     CloudWatch's alarm history; moto has none, tests/moto_fixtures.answer_alarm_history stands in)
     and the current phase."""
-    stack = load_stack(ROOT, "multi")  # a canary, an A/B and a blue/green endpoint
-    ep = next(e for e in stack.plan.endpoints if e.strategy in ("blue_green", "rolling"))
-    gate = next(a for a in ep.alarms if a.gate)
-    with moto_server(stack.plan.region):
-        aws = AwsClients.create(stack.plan.region)
-        provision(stack.plan, aws)
+    with provisioned(ROOT, "multi") as (stack, aws):  # a canary, an A/B and a blue/green endpoint
+        ep = next(e for e in stack.plan.endpoints if e.strategy in ("blue_green", "rolling"))
+        gate = next(a for a in ep.alarms if a.gate)
         log = [(gate.name, "ALARM", 1_700_000_100.0), (gate.name, "OK", 1_700_000_400.0)]
         answer_alarm_history(aws, log)  # type: ignore[arg-type]
         h = cmd_history.collect(Target.of_plan(stack.plan, ep), aws, 1_700_000_500.0)
@@ -231,12 +224,9 @@ def test_history_shows_alarm_transitions_and_the_deployment_phase_of_blue_green(
 def test_history_of_an_ab_endpoint_lists_the_evaluators_decisions() -> None:
     from sagemaker_rollouts.lambdas.ab_evaluator import record_evaluation
 
-    stack = load_stack(ROOT, "ab")
-    ep = next(e for e in stack.plan.endpoints if e.uses_state_table and e.strategy == "ab")
-    assert stack.plan.state_table_name is not None
-    with moto_server(stack.plan.region):
-        aws = AwsClients.create(stack.plan.region)
-        provision(stack.plan, aws)
+    with provisioned(ROOT, "ab") as (stack, aws):
+        ep = next(e for e in stack.plan.endpoints if e.uses_state_table and e.strategy == "ab")
+        assert stack.plan.state_table_name is not None
         record_evaluation(
             aws.dynamodb,
             stack.plan.state_table_name,
@@ -330,11 +320,8 @@ def test_operator_commands_act_on_a_components_endpoint_in_the_programs_own_proj
     component's endpoint and its own state table (`<project>-<stack>-<component>-rollouts`),
     not look for this package's stack config in the program's stack file."""
     monkeypatch.setenv("USER", WHO)
-    stack = load_stack(PROGRAM_DIR, "dev")
-    assert stack.plan.state_table_name == "fraud-platform-dev-fraud-rollouts"
-    with moto_server(stack.plan.region):
-        aws = AwsClients.create(stack.plan.region)
-        provision(stack.plan, aws)
+    with provisioned(PROGRAM_DIR, "dev") as (stack, _):
+        assert stack.plan.state_table_name == "fraud-platform-dev-fraud-rollouts"
         endpoint = ["--endpoint", "fraud-detector"]
         assert main(["pause", *PROGRAM_STACK, *endpoint, "--reason", "looks odd"]) == 0
         capsys.readouterr()

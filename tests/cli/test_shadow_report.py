@@ -76,26 +76,39 @@ def _write(root: Path, variant: str, lines: list[str]) -> None:
     (d / "part-00000.jsonl").write_text("\n".join(lines) + "\n")
 
 
-def _compare(
-    tmp_path: Path, prod: list[str], shadow: list[str], fields: list[FieldSpec], window: int = 5
+def _read(
+    root: Path,
+    fields: list[FieldSpec],
+    *,
+    since: datetime = T0,
+    until: datetime = T0 + timedelta(hours=1),
+    window: int = 5,
 ) -> Comparison:
-    _write(tmp_path, "live", prod)
-    _write(tmp_path, "shadow", shadow)
+    """The comparison of the captures under `root` (live against shadow, DuckDB's dialect), read
+    by the local engine as `rollout shadow-report` reads downloaded captures."""
     sql = comparison_sql(
         table="capture",
         production="live",
         shadow="shadow",
         fields=fields,
-        since=T0,
-        until=T0 + timedelta(hours=1),
+        since=since,
+        until=until,
         window_seconds=window,
         dialect="duckdb",
     )
-    engine = LocalEngine(tmp_path, EP)
+    engine = LocalEngine(root, EP)
     try:
         return parse_row(engine.rows(sql)[0], fields)
     finally:
         engine.close()
+
+
+def _compare(
+    tmp_path: Path, prod: list[str], shadow: list[str], fields: list[FieldSpec], window: int = 5
+) -> Comparison:
+    _write(tmp_path, "live", prod)
+    _write(tmp_path, "shadow", shadow)
+    return _read(tmp_path, fields, window=window)
 
 
 def _ans(score: float, label: str, encoding: str = "JSON") -> str:
@@ -194,21 +207,7 @@ def test_repeated_bodies_with_half_sampling_pair_every_shadow_copy(tmp_path: Pat
         seed=11,
     )
     capture_gen.write_tree(tmp_path, spec)
-    sql = comparison_sql(
-        table="capture",
-        production="live",
-        shadow="shadow",
-        fields=[SCORE],
-        since=T0,
-        until=T0 + timedelta(hours=1),
-        window_seconds=5,
-        dialect="duckdb",
-    )
-    engine = LocalEngine(tmp_path, EP)
-    try:
-        c = parse_row(engine.rows(sql)[0], [SCORE])
-    finally:
-        engine.close()
+    c = _read(tmp_path, [SCORE])
     assert c.production.records == 2000 and 900 < c.shadow.records < 1100
     assert (c.paired, c.shadow.unpaired) == (c.shadow.records, 0)
 
@@ -602,21 +601,7 @@ def test_generated_captures_of_every_capture_mode_are_read_as_what_they_hold(
     )
     capture_gen.write_tree(tmp_path, spec)
     prod_n, shadow_n = _truth(spec)
-    sql = comparison_sql(
-        table="capture",
-        production="live",
-        shadow="shadow",
-        fields=[SCORE],
-        since=T0,
-        until=T0 + timedelta(hours=1),
-        window_seconds=5,
-        dialect="duckdb",
-    )
-    engine = LocalEngine(tmp_path, EP)
-    try:
-        c = parse_row(engine.rows(sql)[0], [SCORE])
-    finally:
-        engine.close()
+    c = _read(tmp_path, [SCORE])
     readable = mode == "InputAndOutput" or (mode == "Output" and with_id)
     counts = {
         "records": (prod_n, shadow_n) if readable else (0, 0),
@@ -640,18 +625,7 @@ def test_an_output_only_answer_that_does_not_decode_is_unreadable(tmp_path: Path
 
 
 def test_no_capture_files_gives_zero_counts(tmp_path: Path) -> None:
-    engine = LocalEngine(tmp_path, EP)
-    sql = comparison_sql(
-        table="capture",
-        production="live",
-        shadow="shadow",
-        fields=[LABEL],
-        since=T0,
-        until=T0 + timedelta(hours=1),
-        window_seconds=5,
-        dialect="duckdb",
-    )
-    c = parse_row(engine.rows(sql)[0], [LABEL])
+    c = _read(tmp_path, [LABEL])
     assert (c.paired, c.production.records, c.fields[0].agreement_percent) == (0, 0, None)
 
 
@@ -865,19 +839,7 @@ def test_captures_in_moto_s3_are_downloaded_by_hour_and_compared(moto: Any, tmp_
         s3, "s3://cap-a/capture/fraud-shadow", EP, ("live", "shadow"), spec.start, until, tmp_path
     )
     assert n == 6
-    sql = comparison_sql(
-        table="capture",
-        production="live",
-        shadow="shadow",
-        fields=[SCORE, LABEL],
-        since=spec.start,
-        until=until,
-        window_seconds=5,
-        dialect="duckdb",
-    )
-    engine = LocalEngine(tmp_path, EP)
-    c = parse_row(engine.rows(sql)[0], [SCORE, LABEL])
-    engine.close()
+    c = _read(tmp_path, [SCORE, LABEL], since=spec.start, until=until)
     prod_n, shadow_n = _truth(spec)
     assert (c.production.records, c.shadow.records, c.paired) == (prod_n, shadow_n, shadow_n)
     assert c.production.unreadable == len(bad)

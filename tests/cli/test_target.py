@@ -10,7 +10,6 @@ file, and the command a notification prints is run exactly as printed.
 
 from __future__ import annotations
 
-import copy
 import json
 import shlex
 import time
@@ -28,28 +27,16 @@ from sagemaker_rollouts.simulator.mockrun import OfflineRun, run_function_offlin
 from sagemaker_rollouts.simulator.moto_server import _reset  # pyright: ignore[reportPrivateUsage]
 from sagemaker_rollouts.simulator.provision import AwsClients
 from tests.moto_deploy import deploy
+from tests.stackdata import component_canary
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 FUNCTION = "aws:lambda/function:Function"
-ARGS: dict[str, Any] = {
-    "endpoint_name": "fraud-detector",
-    "models": {
-        "v1": {"image": IMAGE, "model_data_url": "s3://models/fraud/v1/model.tar.gz"},
-        "v2": {"image": IMAGE, "model_data_url": "s3://models/fraud/v2/model.tar.gz"},
-    },
-    "variants": [
-        {"name": "stable", "model": "v1", "instance_type": "ml.m5.large", "instance_count": 2},
-        {"name": "candidate", "model": "v2", "instance_type": "ml.m5.large"},
-    ],
-    "strategy": {"canary": {"stable": "stable", "candidate": "candidate", "steps": [5, 50]}},
-}
 
 
 def component(stack: str, endpoint_name: str, name: str = "fraud") -> OfflineRun:
     """A user's program with one `RolloutEndpoint`, run under Pulumi's mocks."""
-    args = copy.deepcopy(ARGS) | {"endpoint_name": endpoint_name}
+    args = component_canary(endpoint_name=endpoint_name)
     run = run_function_offline(
         lambda: RolloutEndpoint(name, args),
         stack=stack,
@@ -245,7 +232,7 @@ def test_a_name_two_stacks_declared_is_ambiguous_and_each_endpoint_name_still_wo
 def test_a_non_canary_endpoint_by_name_is_refused_by_the_operator_commands(
     deployed: AwsClients, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = copy.deepcopy(ARGS) | {"endpoint_name": "ranker", "strategy": {"recreate": {}}}
+    args = component_canary(endpoint_name="ranker", strategy={"recreate": {}})
     args["variants"] = [args["variants"][0]]
     run = run_function_offline(
         lambda: RolloutEndpoint("ranker", args),

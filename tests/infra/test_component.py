@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -17,6 +16,7 @@ from sagemaker_rollouts.infra.awareness import RolledBackCandidateError
 from sagemaker_rollouts.lambdas.rollout import RolloutOutcome
 from sagemaker_rollouts.simulator.mockrun import OfflineRun, RecordedResource, run_function_offline
 from sagemaker_rollouts.strategies.config import ConfigError
+from tests.stackdata import component_canary
 
 COMPONENT = "sagemaker-rollouts:index:RolloutEndpoint"
 ROLE = "aws:iam/role:Role"
@@ -25,30 +25,14 @@ TABLE = "aws:dynamodb/table:Table"
 TOPIC = "aws:sns/topic:Topic"
 FUNCTION = "aws:lambda/function:Function"
 MODEL = "aws:sagemaker/model:Model"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 TOPIC_ARN = "arn:aws:sns:us-east-1:111122223333:platform-alerts"
 BOUNDARY = "arn:aws:iam::111122223333:policy/platform-boundary"
 ROLE_ARN = "arn:aws:iam::111122223333:role/platform-sagemaker"
 
-CANARY: dict[str, Any] = {
-    "endpoint_name": "fraud-detector",
-    "models": {
-        "v1": {"image": IMAGE, "model_data_url": "s3://models/fraud/v1/model.tar.gz"},
-        "v2": {"image": IMAGE, "model_data_url": "s3://models/fraud/v2/model.tar.gz"},
-    },
-    "variants": [
-        {"name": "stable", "model": "v1", "instance_type": "ml.m5.large", "instance_count": 2},
-        {"name": "candidate", "model": "v2", "instance_type": "ml.m5.large"},
-    ],
-    "strategy": {"canary": {"stable": "stable", "candidate": "candidate", "steps": [5, 50]}},
-    "data_capture": {"sampling_percent": 20},
-    "tags": {"team": "fraud"},
-}
-
 
 def canary(**extra: Any) -> dict[str, Any]:
-    return copy.deepcopy(CANARY) | extra
+    return component_canary(data_capture={"sampling_percent": 20}, tags={"team": "fraud"}) | extra
 
 
 def run(program: Any, **kw: Any) -> OfflineRun:

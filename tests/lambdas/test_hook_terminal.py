@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sagemaker_rollouts.cli.main import main
-from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
+from sagemaker_rollouts.cli.stack import LoadedStack
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.lambdas.aws_adapter import Clients, make_clients
 from sagemaker_rollouts.lambdas.canary_hook import run
@@ -34,8 +34,7 @@ from sagemaker_rollouts.lambdas.controller import (
     decide,
 )
 from sagemaker_rollouts.lambdas.rollout import RolloutSpec, Step
-from sagemaker_rollouts.simulator.moto_server import moto_server
-from sagemaker_rollouts.simulator.provision import AwsClients, provision
+from sagemaker_rollouts.simulator.provision import AwsClients
 from tests.moto_fixtures import T0, World, alarm_event, fail, fresh_clients, schedule_event
 from tests.plan_fixtures import rollout_of
 
@@ -321,16 +320,6 @@ def test_a_rollback_whose_record_was_lost_is_recorded_with_the_alarm_that_caused
 
 
 # ------------------------------------------------------------------ the CLI racing the hook
-
-
-@pytest.fixture
-def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[LoadedStack, AwsClients]]:
-    monkeypatch.setenv("USER", "alice")
-    stack = load_stack(ROOT, "canary")
-    with moto_server(stack.plan.region):
-        aws = AwsClients.create(stack.plan.region)
-        provision(stack.plan, aws)
-        yield stack, aws
 
 
 def _hook(stack: LoadedStack) -> tuple[dict[str, str], Clients]:
