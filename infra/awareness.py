@@ -40,6 +40,47 @@ from sagemaker_rollouts.strategies.plan import (
     ShadowPlan,
 )
 
+READ_CONCURRENCY = 50
+"""Endpoint reads in flight at once (DescribeEndpoint, then ListTags), and the SageMaker client's
+connection pool to match: up to 50 canaries the wait is two round trips whatever their number.
+SageMaker has no batch DescribeEndpoint and publishes no control-plane rate for it; a throttled
+read is retried (`READ_RETRIES`) with botocore's standard backoff, never failed at once."""
+
+READ_RETRIES = 10
+"""Attempts per deploy-time read in botocore's standard retry mode (its default is 3): a burst of
+reads that SageMaker or DynamoDB throttles (ThrottlingException, ProvisionedThroughputExceeded)
+backs off and succeeds instead of stopping `pulumi up` (botocore `retries/standard.py`)."""
+
+_LOADER_LOCK = threading.Lock()
+_LOADER: list[Any] = []  # one botocore data loader for the process (service models, endpoints)
+
+
+def aws_client(service: str, region: str | None, profile: str | None, *, pool: int = 10) -> Any:
+    """A client for a deploy-time read with the deployer's credentials (`aws:profile`).
+
+    A botocore client (what boto3 hands out too, without importing boto3). Every client of the
+    process shares one botocore data loader, so the service models, endpoints and partitions are
+    parsed once (a second session would parse them again, ~80 ms); each client still gets its own
+    session, hence its own credential chain and region. Retries: botocore's standard mode,
+    `READ_RETRIES` attempts. `pool`: connections kept (botocore's `max_pool_connections`, default
+    10): as many as the reads that run at once. Raises botocore's `ProfileNotFound` (a
+    `BotoCoreError`) for an unknown profile, as the readers' callers expect.
+    """
+    import botocore.loaders
+    import botocore.session
+    from botocore.config import Config
+
+    with _LOADER_LOCK:  # sessions are not thread-safe; the clients they make are
+        if not _LOADER:
+            _LOADER.append(botocore.loaders.create_loader())
+        session = botocore.session.Session(profile=profile or None)
+        session.register_component("data_loader", _LOADER[0])
+        config = Config(
+            retries={"mode": "standard", "max_attempts": READ_RETRIES}, max_pool_connections=pool
+        )
+        return session.create_client(service, region_name=region or None, config=config)
+
+
 OutcomeReader = Callable[[str], RolloutOutcome | None]
 """rollout id -> its recorded outcome, or None when nothing is recorded (or no table yet)."""
 
@@ -84,12 +125,7 @@ class _TableOutcomes:
 
     def _dynamodb(self) -> Any:
         if self._client is None:
-            import boto3
-
-            session = boto3.Session(
-                profile_name=self.profile or None, region_name=self.region or None
-            )
-            self._client = session.client("dynamodb")
+            self._client = aws_client("dynamodb", self.region, self.profile)
         return self._client
 
     def __call__(self, rollout_id: str) -> RolloutOutcome | None:
@@ -246,7 +282,8 @@ def set_endpoint_reader_override(reader: EndpointReader | None) -> None:
 def sagemaker_endpoint_reader(region: str | None, profile: str | None = None) -> EndpointReader:
     """DescribeEndpoint + ListTags with the deployer's credentials (the stack's `aws:profile`).
 
-    A missing endpoint (SageMaker answers ValidationException "Could not find endpoint") is None:
+    One client for every read (`aws_client`, a pool of `READ_CONCURRENCY` connections). A
+    missing endpoint (SageMaker answers ValidationException "Could not find endpoint") is None:
     the first `up`. Other errors stop the run as `AwsReadError` (a `pulumi.RunError`): deploying
     blind over a rollback is what this prevents.
     """
@@ -257,14 +294,9 @@ def sagemaker_endpoint_reader(region: str | None, profile: str | None = None) ->
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            with lock:  # boto3 sessions are not thread-safe; the client they make is
+            with lock:  # the first read makes the client; the others wait for it
                 if not client:
-                    import boto3
-
-                    session = boto3.Session(
-                        profile_name=profile or None, region_name=region or None
-                    )
-                    client.append(session.client("sagemaker"))
+                    client.append(aws_client("sagemaker", region, profile, pool=READ_CONCURRENCY))
             sm = client[0]
             try:
                 described = sm.describe_endpoint(EndpointName=endpoint_name)
@@ -283,13 +315,12 @@ def sagemaker_endpoint_reader(region: str | None, profile: str | None = None) ->
     return read
 
 
-READ_CONCURRENCY = 8  # DescribeEndpoint + ListTags of up to 8 endpoints at a time
-
-
 def read_endpoints(reader: EndpointReader, names: Sequence[str]) -> dict[str, native.LiveEndpoint]:
     """endpoint name -> what `reader` says, for every endpoint that exists. SageMaker has no
-    batch DescribeEndpoint, so the reads run concurrently (`READ_CONCURRENCY` at a time): the
-    wait no longer grows by two round trips per endpoint. The first error propagates."""
+    batch DescribeEndpoint (and its `Search` is eventually consistent and leaves out the pending
+    deployment and rollback configuration a blue/green check needs), so the reads run
+    concurrently, `READ_CONCURRENCY` at a time: up to that many endpoints the wait is one
+    endpoint's. The first error propagates."""
     unique = list(dict.fromkeys(names))
     if len(unique) <= 1:
         found = [(n, reader(n)) for n in unique]
@@ -385,19 +416,29 @@ def check(
     """
     read = default_endpoint_reader(plan) if endpoints is None else endpoints
     watched = [e for e in plan.endpoints if _reads_live(e)]
-    by_name = read_endpoints(read, [e.endpoint_name for e in watched])
+    canaries = [
+        (e, p.rollout) for e in plan.endpoints if isinstance(p := e.strategy_plan, CanaryPlan)
+    ]
+    names = [e.endpoint_name for e in watched]
+    ids = [spec.rollout_id for _, spec in canaries]
+    # The state table is read while the endpoints are (independent reads: the wait is the
+    # longer of the two, not their sum). Its errors surface after the endpoints' checks.
+    if ids and names and read is not no_endpoints:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(contextvars.copy_context().run, read_outcomes, reader, ids)
+            by_name = read_endpoints(read, names)
+    else:
+        pending = None
+        by_name = read_endpoints(read, names)
     live = {e.key: by_name[e.endpoint_name] for e in watched if e.endpoint_name in by_name}
     # Offline (`no_endpoints`) nothing can be known about a live endpoint: not checked.
     missing = [e for e in plan.endpoints if e.adopt and e.key not in live]
     if missing and read is not no_endpoints:
         raise AdoptionError(missing, plan.region)
     check_native(plan, by_name.get)
+    recorded = read_outcomes(reader, ids) if pending is None else pending.result()
     outcomes: dict[str, RolloutOutcome] = {}
     rolled_back: list[RolledBack] = []
-    canaries = [
-        (e, p.rollout) for e in plan.endpoints if isinstance(p := e.strategy_plan, CanaryPlan)
-    ]
-    recorded = read_outcomes(reader, [spec.rollout_id for _, spec in canaries])
     for endpoint, spec in canaries:
         outcome = recorded.get(spec.rollout_id)
         if outcome is None:

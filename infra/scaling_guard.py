@@ -47,10 +47,9 @@ class Boto3Registry:
 
     def _aas(self) -> Any:
         if self._client is None:
-            import boto3
-
-            session = boto3.Session(profile_name=self._profile or None, region_name=self._region)
-            self._client = session.client("application-autoscaling")
+            self._client = awareness.aws_client(
+                "application-autoscaling", self._region, self._profile
+            )
         return self._client
 
     def registered(self, resource_ids: list[str]) -> set[str]:

@@ -309,3 +309,21 @@ def report_of(ep: EndpointPlan) -> ShadowReportPlan:
     """A shadow endpoint's report plan."""
     assert isinstance(ep.strategy_plan, ShadowPlan), ep.strategy
     return ep.strategy_plan.report
+
+
+def canaries(count: int) -> DeploymentPlan:
+    """`count` canary endpoints `fraud-0` .. `fraud-{count-1}` (config keys `fraud0` ..), each the
+    sample canary stack's endpoint, planned by the real pipeline: each has its own rollout id."""
+    import copy
+
+    from sagemaker_rollouts.strategies.config import load_config
+    from sagemaker_rollouts.strategies.planner import build_plan
+    from tests.stackdata import canary as canary_stack
+
+    base = canary_stack()["endpoints"]["fraud"]
+    endpoints = {
+        f"fraud{i}": copy.deepcopy(base) | {"endpoint_name": f"fraud-{i}"} for i in range(count)
+    }
+    return build_plan(
+        load_config({"endpoints": endpoints}), project="sagemaker-rollouts", stack="canary"
+    )

@@ -170,30 +170,89 @@ def test_the_state_table_is_read_in_one_batch_per_hundred_rollouts(rollouts: int
     assert all(found[rid].rollout_id == rid for rid in found)
 
 
-def test_a_check_reads_the_endpoints_concurrently_and_each_once() -> None:
-    """SageMaker has no batch DescribeEndpoint: the reads overlap instead of queueing."""
-    import dataclasses
+def test_every_endpoint_and_the_state_table_are_read_at_the_same_moment() -> None:
+    """SageMaker has no batch DescribeEndpoint: up to `READ_CONCURRENCY` endpoints the reads
+    are all in flight at once, and the state table is read while they are, so the wait is one
+    endpoint's whatever their number. A barrier every read must reach together, or it times out."""
     import threading
 
     from sagemaker_rollouts.infra import awareness
 
-    plan = fx.deployment(
-        *(dataclasses.replace(fx.canary(), key=f"c{i}", endpoint_name=f"ep-{i}") for i in range(6))
-    )
+    count = 12
+    assert count < awareness.READ_CONCURRENCY
+    plan = fx.canaries(count)
+    barrier = threading.Barrier(count + 1, timeout=30)
     seen: list[str] = []
-    inside = [0, 0]  # now, most at once
-    lock = threading.Lock()
-    barrier = threading.Barrier(2, timeout=30)
+    asked: list[str] = []
 
     def read(name: str) -> None:
-        with lock:
-            seen.append(name)
-            inside[0] += 1
-            inside[1] = max(inside[1], inside[0])
-        barrier.wait()  # two reads at the same moment, or this times out
-        with lock:
-            inside[0] -= 1
+        seen.append(name)
+        barrier.wait()
 
-    awareness.check(plan, awareness.no_outcomes, read)
+    def outcomes(rollout_id: str) -> RolloutOutcome | None:
+        if not asked:
+            barrier.wait()
+        asked.append(rollout_id)
+        return None
+
+    awareness.check(plan, outcomes, read)
     assert sorted(seen) == sorted(e.endpoint_name for e in plan.endpoints)
-    assert inside[1] >= 2
+    assert sorted(asked) == sorted(fx.rollout_of(e).rollout_id for e in plan.endpoints)
+
+
+def test_throttled_reads_back_off_and_every_endpoint_is_still_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stands in for SageMaker and DynamoDB throttling a burst of deploy-time reads (HTTP 400
+    ThrottlingException; moto never throttles): the first attempts of DescribeEndpoint, ListTags
+    and BatchGetItem are answered with it at the wire, more times in a row than botocore's
+    default 3 attempts survive (4 endpoints, 12 throttles: some read is throttled 3 times; the
+    one BatchGetItem 4 times). The readers retry `READ_RETRIES` times with standard backoff, so
+    `pulumi up` goes on knowing every endpoint and outcome instead of stopping; backoff delays
+    are zeroed to keep the test quick."""
+
+    from botocore.retries import standard
+
+    from sagemaker_rollouts.infra import awareness
+    from sagemaker_rollouts.lambdas import store
+    from sagemaker_rollouts.lambdas.controller import RolloutState
+    from sagemaker_rollouts.simulator.moto_server import moto_server
+    from tests.moto_fixtures import create_endpoint, throttle_wire
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda *_a, **_k: 0.0)
+    plan = fx.canaries(4)
+    table = "sagemaker-rollouts-throttled-rollouts"
+    made: list[object] = []
+    original = awareness.aws_client
+
+    def throttled_client(service: str, *args: object, **kwargs: object) -> object:
+        client = original(service, *args, **kwargs)  # type: ignore[arg-type]
+        throttles = {"sagemaker": {"DescribeEndpoint": 12, "ListTags": 12}}
+        throttles["dynamodb"] = {"BatchGetItem": 4}
+        for operation, times in throttles.get(service, {}).items():
+            throttle_wire(client, operation, times=times)
+        made.append(client)
+        return client
+
+    with moto_server():
+        from tests.moto_fixtures import Clients, make_clients
+
+        admin: Clients = make_clients("us-east-1")
+        for i, e in enumerate(plan.endpoints):
+            create_endpoint(admin, e.endpoint_name, {"stable": 90.0, "candidate": 10.0}, f"t{i}")
+        store.create_state_table(admin.dynamodb, table)
+        rid = fx.rollout_of(plan.endpoints[0]).rollout_id
+        state = RolloutState("completed", 0, AT, 1)
+        admin.dynamodb.put_item(TableName=table, Item=store.state_to_item(rid, state, 0))
+        monkeypatch.setattr(awareness, "aws_client", throttled_client)
+        aware = awareness.check(
+            plan,
+            awareness.dynamodb_reader(table, "us-east-1"),
+            awareness.sagemaker_endpoint_reader("us-east-1"),
+        )
+    assert len(made) == 2  # one client per service for all the reads
+    assert sorted(aware.live) == sorted(e.key for e in plan.endpoints)
+    assert all(
+        dict(live.weights) == {"stable": 90.0, "candidate": 10.0} for live in aware.live.values()
+    )
+    assert {k: o.status for k, o in aware.outcomes.items()} == {"fraud0": "completed"}
