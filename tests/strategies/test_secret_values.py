@@ -201,9 +201,9 @@ COMPONENT_ROLE = "arn:aws:iam::111122223333:role/platform-sagemaker"
 def _component_args(instance_type: str = "ml.m5.large") -> dict[str, Any]:
     import pulumi
 
-    from tests.infra.test_component import CANARY
+    from tests.stackdata import component_canary
 
-    args = copy.deepcopy(CANARY)
+    args = component_canary()
     v1, v2 = args["models"]["v1"], args["models"]["v2"]
     v1["model_data_url"] = pulumi.Output.secret("s3://secret-models/fraud/v1/model.tar.gz")
     v2["image"] = pulumi.Output.secret(COMPONENT_IMAGE)
@@ -301,12 +301,12 @@ def test_a_component_users_secret_stays_secret_wherever_it_reaches(key: str, mar
 
     from sagemaker_rollouts import RolloutEndpoint
     from sagemaker_rollouts.simulator.mockrun import run_function_offline
-    from tests.infra.test_component import CANARY
+    from tests.stackdata import component_canary
 
     path, value = USER_SECRETS[key]
 
     def program() -> None:  # Outputs belong to the program's event loop: made inside it
-        args = copy.deepcopy(CANARY)
+        args = component_canary()
         parent: Any = args
         for part in path[:-1]:
             parent = parent.setdefault(part, {})
