@@ -24,6 +24,9 @@ collections instead of 10; young collections run as before, so short-lived cycle
 promptly. 300, measured on tests/cli + tests/lambdas: collector 11.9 s at 100, 7.3 s at 300
 (5.2 s at 1000 on cli + infra); peak RSS of the cli process 650, 855, 1,036 MiB. Not `gc.freeze()` as gc_policy does: `gc.get_freeze_count()`, which every offline run
 asks, walks the frozen objects (tens of ms per run with a test process's heap frozen).
+Bytecode: before the workers start, the controller writes the caches every worker would otherwise
+compile for itself, the test modules' assert-rewritten code included (`pytest_configure` below,
+tests/precompile.py says why and how it is safe).
 Tests that check the collector settings put them back themselves (test_evaluation_cost.py,
 langhost.py).
 """
@@ -40,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.moto_fixtures import _session, make_world, moto_url
+from tests.precompile import Compiled, precompile, workers_will_start
 
 if TYPE_CHECKING:
     from sagemaker_rollouts.cli.stack import LoadedStack
@@ -57,6 +61,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group._addoption("-n", "--numprocesses", dest="numprocesses", help="ignored: no pytest-xdist")
     group.addoption("--dist", dest="dist", default="no", help="ignored: no pytest-xdist")
     group.addoption("--no-loadscope-reorder", action="store_true", help="ignored: no pytest-xdist")
+
+
+_COMPILED = pytest.StashKey[Compiled]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In xdist's controller, before the workers start: write the bytecode caches every worker
+    would otherwise compile for itself (tests/precompile.py says what, why and how it is safe)."""
+    if workers_will_start(config):
+        config.stash[_COMPILED] = precompile(config)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    done = config.stash.get(_COMPILED, None)
+    if done is None:
+        return None
+    if done.skipped:
+        return f"bytecode: not precompiled ({done.skipped})"
+    return (
+        f"bytecode (tests/precompile.py): {done.ordinary} compiled, {done.rewritten} "
+        f"assert-rewritten, {done.kept} up to date"
+    )
 
 
 MODULE_CPU = Path(__file__).with_name("module_cpu.json")
