@@ -70,7 +70,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """In xdist's controller, before the workers start: write the bytecode caches every worker
     would otherwise compile for itself (tests/precompile.py says what, why and how it is safe)."""
     if workers_will_start(config):
-        config.stash[_COMPILED] = precompile(config)
+        workers = config.getoption("numprocesses", None)  # an int once xdist has read `auto`
+        processes = workers if isinstance(workers, int) and workers > 1 else 1
+        config.stash[_COMPILED] = precompile(config, processes=processes)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

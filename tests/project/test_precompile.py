@@ -59,17 +59,19 @@ def tree(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _run(config: pytest.Config, root: Path) -> Compiled:
-    return precompile(config, root=root, ordinary=[root / "pkg"], plugins=[])
+def _run(config: pytest.Config, root: Path, processes: int = 1) -> Compiled:
+    return precompile(config, root=root, ordinary=[root / "pkg"], plugins=[], processes=processes)
 
 
+@pytest.mark.parametrize("processes", [1, 2], ids=["in-process", "forked"])
 def test_the_caches_written_are_the_ones_the_imports_read(
-    request: pytest.FixtureRequest, tree: Path
+    request: pytest.FixtureRequest, tree: Path, processes: int
 ) -> None:
+    (tree / "tests" / "test_other.py").write_text(TEST_MODULE.replace("got = 1", "got = 5"))
     for module in (tree / "tests" / "helper.py", tree / "pkg" / "core.py"):
         assert _compiles(module)  # nothing cached yet
-    done = _run(request.config, tree)
-    assert (done.ordinary, done.rewritten, done.kept, done.skipped) == (4, 1, 0, None)
+    done = _run(request.config, tree, processes)
+    assert (done.ordinary, done.rewritten, done.kept, done.skipped) == (4, 2, 0, None)
     # ordinary modules (the package's, the test helpers): CPython's loader compiles nothing
     for module in (tree / "tests" / "helper.py", tree / "pkg" / "core.py"):
         assert not _compiles(module), module
@@ -83,9 +85,11 @@ def test_the_caches_written_are_the_ones_the_imports_read(
     with pytest.raises(AssertionError) as failed:
         namespace["test_two"]()
     assert "assert 1 == 2" in str(failed.value)
+    other = tree / "tests" / "test_other.py"
+    assert _read_pyc(other, other.parent / "__pycache__" / ("test_other" + PYC_TAIL)) is not None
     # a second run finds every cache valid and writes nothing
-    again = _run(request.config, tree)
-    assert (again.ordinary, again.rewritten, again.kept) == (0, 0, 5)
+    again = _run(request.config, tree, processes)
+    assert (again.ordinary, again.rewritten, again.kept) == (0, 0, 6)
 
 
 def test_an_edited_source_is_never_run_from_its_old_cache(
