@@ -669,7 +669,11 @@ def program(n: int) -> None:
             treat_missing_data="notBreaching",
             alarm_actions=[topic.arn],
             ok_actions=[topic.arn],
-            tags=tags,
+            tags={
+                **tags,
+                "rollouts:alarm-key": "canary_hook.errors",
+                "rollouts:alarm-role": "watch",
+            },
             opts=in_hook,
         )
         hook.register_outputs({})

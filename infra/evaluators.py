@@ -19,12 +19,12 @@ from sagemaker_rollouts.infra.lambda_function import (
     FunctionSpec,
     LambdaComponent,
     Schedule,
-    function_name,
     policy_json,
 )
 from sagemaker_rollouts.infra.shared import Account
 from sagemaker_rollouts.lambdas.ab_winner import EvaluatorSpec
 from sagemaker_rollouts.lambdas.drift import METRIC_NAMESPACE, DriftJobSpec, DriftPlan
+from sagemaker_rollouts.strategies.function_alarms import ab_evaluator, drift_job
 
 AB_TOKEN = "sagemaker-rollouts:index:AbEvaluator"
 
@@ -158,11 +158,11 @@ class AbEvaluator(LambdaComponent):
                 table_key_arn=table_key_arn,
             )
 
+        evaluator = ab_evaluator(spec)
         self.declare_function(
             name,
             FunctionSpec(
-                function_name=function_name(spec.endpoint_name, "-ab-evaluator"),
-                description=f"A/B winner evaluation for {spec.endpoint_name}",
+                function=evaluator,
                 role_description=f"A/B evaluator of SageMaker endpoint {spec.endpoint_name}",
                 handler=AB_EVALUATOR_HANDLER,
                 timeout=60,
@@ -179,7 +179,7 @@ class AbEvaluator(LambdaComponent):
                 triggers=(
                     Schedule(
                         "schedule",
-                        spec.every_minutes,
+                        evaluator.every_minutes,
                         f"evaluate the A/B test of {spec.endpoint_name}",
                     ),
                 ),
@@ -294,11 +294,11 @@ class DriftJob(LambdaComponent):
                 topic_key_arn=topic_key_arn,
             )
 
+        fn = drift_job(job)
         self.declare_function(
             name,
             FunctionSpec(
-                function_name=function_name(job.endpoint_name, "-drift"),
-                description=f"feature drift of {job.endpoint_name}/{job.variant}",
+                function=fn,
                 role_description=f"drift job of SageMaker endpoint {job.endpoint_name}",
                 handler=DRIFT_JOB_HANDLER,
                 timeout=120,
@@ -315,7 +315,7 @@ class DriftJob(LambdaComponent):
                 triggers=(
                     Schedule(
                         "schedule",
-                        job.every_minutes,
+                        fn.every_minutes,
                         f"measure feature drift of {job.endpoint_name}",
                     ),
                 ),

@@ -16,20 +16,13 @@ from sagemaker_rollouts.infra.lambda_function import (
     FunctionSpec,
     LambdaComponent,
     Schedule,
-    function_name,
     policy_json,
 )
 from sagemaker_rollouts.infra.shared import Account
 from sagemaker_rollouts.lambdas.rollout import RolloutSpec
+from sagemaker_rollouts.strategies.function_alarms import canary_hook
 
 TOKEN = "sagemaker-rollouts:index:CanaryHook"
-_SUFFIX = "-canary-hook"
-
-
-def hook_function_name(endpoint_name: str) -> str:
-    """The hook's Lambda name: `<endpoint>-canary-hook`, at most 64 characters
-    (`lambda_function.function_name`)."""
-    return function_name(endpoint_name, _SUFFIX)
 
 
 def watched_alarms(spec: RolloutSpec) -> tuple[str, ...]:
@@ -146,11 +139,11 @@ class CanaryHook(LambdaComponent):
                 table_key_arn=table_key_arn,
             )
 
+        hook = canary_hook(spec)
         self.declare_function(
             name,
             FunctionSpec(
-                function_name=hook_function_name(spec.endpoint_name),
-                description=f"canary controller for {spec.endpoint_name} ({spec.rollout_id})",
+                function=hook,
                 role_description=f"canary hook of SageMaker endpoint {spec.endpoint_name}",
                 handler=HOOK_HANDLER,
                 timeout=60,
@@ -169,7 +162,9 @@ class CanaryHook(LambdaComponent):
                 policy=policy,
                 triggers=(
                     # Every minute: steps forward after the bake, repairs what a missed event left.
-                    Schedule("schedule", 1, f"tick the canary of {spec.endpoint_name}"),
+                    Schedule(
+                        "schedule", hook.every_minutes, f"tick the canary of {spec.endpoint_name}"
+                    ),
                     # A firing alarm rolls back within one invocation instead of at the next tick.
                     EventPattern(
                         "alarm-state",

@@ -16,7 +16,6 @@ declares the rest the same way for all three, as children of the component:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,23 +25,28 @@ import pulumi
 import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import iam
+from sagemaker_rollouts.strategies.function_alarms import EndpointFunction, errors_alarm_plan
+from sagemaker_rollouts.strategies.lambda_names import MAX_FUNCTION_NAME, function_name
+from sagemaker_rollouts.strategies.plan import alarm_tags
+
+__all__ = [
+    "MAX_FUNCTION_NAME",  # re-exported: the name rules are strategies/lambda_names.py's
+    "RUNTIME",
+    "EventPattern",
+    "FunctionSpec",
+    "LambdaComponent",
+    "Schedule",
+    "errors_alarm",
+    "function_name",
+    "lambda_code",
+    "policy_json",
+]
 
 # The newest Lambda Python whose semantics our stdlib-only code is tested against (3.11+).
 # CPython 3.13 builds each dataclass's methods in one exec (its changelog: up to 20% faster class
 # creation), which is most of the hook's own cold-import cost; not measurable on this 3.11 machine.
 RUNTIME = "python3.13"
 LOG_RETENTION_DAYS = 30
-MAX_FUNCTION_NAME = 64  # Lambda CreateFunction FunctionName (botocore lambda model: max 64)
-
-
-def function_name(endpoint_name: str, suffix: str) -> str:
-    """`<endpoint><suffix>`, explicit (its log group name must be known before the function
-    exists) and at most 64 characters; a long endpoint name is shortened with a hash of the
-    whole name, so two long names stay distinct."""
-    if len(endpoint_name) + len(suffix) <= MAX_FUNCTION_NAME:
-        return f"{endpoint_name}{suffix}"
-    digest = hashlib.sha256(endpoint_name.encode()).hexdigest()[:8]
-    return f"{endpoint_name[: MAX_FUNCTION_NAME - len(suffix) - 9]}-{digest}{suffix}"
 
 
 def policy_json(
@@ -102,12 +106,13 @@ PolicyOf = Callable[[pulumi.Output[str]], pulumi.Output[str]]
 class FunctionSpec:
     """What one function states; `declare_function` declares the rest the same for all.
 
-    `timeout` in seconds, `memory_size` in MB; `reserved_concurrency` None means unreserved;
-    `environment` holds names and specs only, never secrets; `triggers` in declaration order.
+    `function`: its name, description, schedule and errors alarm key
+    (`strategies/function_alarms.py`, which the CLI and the rehearsal read too); `timeout` in
+    seconds, `memory_size` in MB; `reserved_concurrency` None means unreserved; `environment`
+    holds names and specs only, never secrets; `triggers` in declaration order.
     """
 
-    function_name: str
-    description: str
+    function: EndpointFunction
     role_description: str
     handler: str
     timeout: int
@@ -116,6 +121,14 @@ class FunctionSpec:
     environment: Mapping[str, Any]
     policy: PolicyOf
     triggers: tuple[Trigger, ...]
+
+    @property
+    def function_name(self) -> str:
+        return self.function.name
+
+    @property
+    def description(self) -> str:
+        return self.function.description
 
 
 class LambdaComponent(pulumi.ComponentResource):
@@ -192,37 +205,6 @@ class LambdaComponent(pulumi.ComponentResource):
         return self.function
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorsAlarmShape:
-    """How a function's errors alarm reads Lambda's `Errors` metric: `period_seconds` per
-    datapoint, alarming when `datapoints_to_alarm` of the last `evaluation_periods` datapoints
-    count at least one error."""
-
-    period_seconds: int
-    evaluation_periods: int
-    datapoints_to_alarm: int
-
-
-MAX_ALARM_PERIOD_SECONDS = 86_400  # CloudWatch: period x evaluation periods at most one day
-
-
-def errors_alarm_shape(spec: FunctionSpec) -> ErrorsAlarmShape:
-    """The errors alarm of a function invoked as `spec.triggers` say.
-
-    Every-minute functions (the canary hook) alarm when 3 of the last 5 minutes had an error: a
-    single throttled or timed-out tick is retried by the next one, three are a function that can't
-    do its job (a denied DescribeEndpoint, a deleted table), while a rollout may be moving traffic.
-    Functions on a longer schedule (A/B evaluator, drift job) alarm on the first period with an
-    error: the next try is a whole period away. Period: the schedule's, at most one day
-    (CloudWatch's limit on period x evaluation periods).
-    """
-    minutes = min((t.every_minutes for t in spec.triggers if isinstance(t, Schedule)), default=1)
-    period = min(minutes * 60, MAX_ALARM_PERIOD_SECONDS)
-    if minutes == 1:
-        return ErrorsAlarmShape(period, evaluation_periods=5, datapoints_to_alarm=3)
-    return ErrorsAlarmShape(period, evaluation_periods=1, datapoints_to_alarm=1)
-
-
 def errors_alarm(
     name: str,
     spec: FunctionSpec,
@@ -232,35 +214,29 @@ def errors_alarm(
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,
 ) -> aws.cloudwatch.MetricAlarm:
-    """`{name}-errors`: the function's own failures (AWS/Lambda `Errors`, Sum per period) tell
-    the topic, on ALARM and again on OK.
-
-    A function that raises on every invocation decides nothing: the canary hook that cannot
-    read its endpoint neither steps nor rolls back, and only this alarm says so. Missing data (no
-    invocations) is not breaching. Its name is the function's name plus `-errors`, unique as the
-    function's is.
-    """
-    shape = errors_alarm_shape(spec)
+    """`{name}-errors`: the function's own failures tell the topic, on ALARM and again on OK;
+    `strategies/function_alarms.errors_alarm` says what it is and why. Tagged with its role and
+    key (`plan.alarm_tags`) so `rollout status|history --endpoint` list it."""
+    alarm = errors_alarm_plan(spec.function)
+    assert alarm.statistic is not None
     return aws.cloudwatch.MetricAlarm(
         f"{name}-errors",
-        name=f"{spec.function_name}-errors",
-        alarm_description=(
-            f"{spec.description}: the function itself is failing (Lambda Errors); its decisions "
-            "are not being made. Read its log group /aws/lambda/" + spec.function_name
-        ),
-        namespace="AWS/Lambda",
-        metric_name="Errors",
+        name=alarm.name,
+        alarm_description=alarm.description,
+        namespace=alarm.namespace,
+        metric_name=alarm.metric,
+        # the function's name as an Output: the alarm waits for the function
         dimensions={"FunctionName": function.name},
-        statistic="Sum",
-        period=shape.period_seconds,
-        evaluation_periods=shape.evaluation_periods,
-        datapoints_to_alarm=shape.datapoints_to_alarm,
-        threshold=1,
-        comparison_operator="GreaterThanOrEqualToThreshold",
-        treat_missing_data="notBreaching",
+        statistic=alarm.statistic,
+        period=alarm.period_seconds,
+        evaluation_periods=alarm.evaluation_periods,
+        datapoints_to_alarm=alarm.datapoints_to_alarm,
+        threshold=alarm.threshold,
+        comparison_operator=alarm.comparison,
+        treat_missing_data=alarm.treat_missing_data,
         alarm_actions=[topic_arn],
         ok_actions=[topic_arn],
-        tags=tags,
+        tags={**tags, **alarm_tags(alarm)},
         opts=opts,
     )
 

@@ -41,13 +41,13 @@ from typing import Any, assert_never
 from sagemaker_rollouts.infra.hook import (
     alarm_event_pattern,
     hook_environment,
-    hook_function_name,
     hook_role_policy,
     watched_alarms,
 )
 from sagemaker_rollouts.infra.shared import bucket_prefix
 from sagemaker_rollouts.lambdas.rollout import RolloutSpec
 from sagemaker_rollouts.strategies import aws_limits
+from sagemaker_rollouts.strategies.lambda_names import hook_function_name
 from sagemaker_rollouts.strategies.plan import (
     ABPlan,
     BlueGreenPlan,

@@ -103,7 +103,9 @@ class VariantPlan:
 
 # The tags on every alarm an `AlarmPlan` declares: its role in the rollout, "gate" (stops it) or
 # "watch", and its key (`candidate.errors_5xx`). `rollout status|history --endpoint NAME` read
-# them back; rollback and relative-gate alarms, which those commands do not list, carry none.
+# them back. The endpoint's `alarms` and each of its Lambda functions' errors alarms
+# (`function_alarms.py`, watch) carry them; rollback and relative-gate alarms, which those
+# commands do not list, carry none.
 ALARM_ROLE_TAG = "rollouts:alarm-role"
 ALARM_KEY_TAG = "rollouts:alarm-key"
 

@@ -19,7 +19,9 @@ Two ways to address an endpoint, whichever way it was declared:
      evaluator: the evaluator's `AB_SPEC` and `STATE_TABLE`;
   3. its alarms: DescribeAlarms by the `<endpoint>-` name prefix, kept when their tags name this
      endpoint (`rollouts:endpoint`, `rollouts:stack`, `managed-by`) and carry their role and key
-     (`rollouts:alarm-role`, gate or watch; `rollouts:alarm-key`).
+     (`rollouts:alarm-role`, gate or watch; `rollouts:alarm-key`): the endpoint's own alarms and
+     its Lambda functions' errors alarms (`<function>-errors`, watch; by name too, where a long
+     endpoint name shortened the function's name).
   IAM: `sagemaker:DescribeEndpoint`, `sagemaker:ListTags` (and `sagemaker:ListEndpoints` when `E`
   is not an endpoint name), `lambda:GetFunctionConfiguration`, `cloudwatch:DescribeAlarms`,
   `cloudwatch:ListTagsForResource`, besides what the command itself reads and writes.
@@ -106,6 +108,7 @@ class Target:
         """`ep` of a stack file's plan (addressed with `--stack`)."""
         from sagemaker_rollouts.cli.cmd_ab import evaluator_of
         from sagemaker_rollouts.cli.stack import rollout_of
+        from sagemaker_rollouts.strategies.function_alarms import errors_alarms
 
         return cls(
             key=ep.key,
@@ -113,7 +116,7 @@ class Target:
             strategy=ep.strategy,
             region=plan.region,
             stack=plan.stack,
-            alarms=tuple(Alarm(a.name, a.gate, a.key) for a in ep.alarms),
+            alarms=tuple(Alarm(a.name, a.gate, a.key) for a in (*ep.alarms, *errors_alarms(ep))),
             canary=rollout_of(ep),
             ab=evaluator_of(ep),
             state_table=plan.state_table_name,
@@ -391,18 +394,35 @@ def _lambda_environment(
 
 
 def _alarms(aws: AwsClients, name: str, tags: Mapping[str, str]) -> tuple[Alarm, ...]:
-    """The alarms the program declared for endpoint `name` (see the module docstring)."""
-    found: list[Alarm] = []
-    pages = aws.cloudwatch.get_paginator("describe_alarms").paginate(
-        AlarmNamePrefix=f"{name}-", AlarmTypes=["MetricAlarm"]
+    """The alarms the program declared for endpoint `name` (see the module docstring): those
+    named `<name>-...`, and its functions' errors alarms (`strategies/function_alarms.py`)
+    by name where a long endpoint name shortened the function's name (`lambda_names`)."""
+    from sagemaker_rollouts.strategies.function_alarms import errors_alarm_name
+    from sagemaker_rollouts.strategies.lambda_names import (
+        AB_SUFFIX,
+        DRIFT_SUFFIX,
+        HOOK_SUFFIX,
+        function_name,
     )
-    for page in pages:
-        for a in page.get("MetricAlarms", []):
-            resp = aws.cloudwatch.list_tags_for_resource(ResourceARN=a["AlarmArn"])
-            own = {str(t["Key"]): str(t["Value"]) for t in resp.get("Tags", [])}
-            if any(own.get(k) != tags[k] for k in (ENDPOINT_TAG, STACK_TAG, PROJECT_TAG)):
-                continue  # another endpoint's alarm whose name starts with ours
-            role, key = own.get(ALARM_ROLE_TAG), own.get(ALARM_KEY_TAG)
-            if role in ("gate", "watch") and key:
-                found.append(Alarm(str(a["AlarmName"]), role == "gate", key))
+
+    paginator = aws.cloudwatch.get_paginator("describe_alarms")
+    queries: list[dict[str, Any]] = [{"AlarmNamePrefix": f"{name}-"}]
+    shortened = [
+        alarm
+        for suffix in (HOOK_SUFFIX, AB_SUFFIX, DRIFT_SUFFIX)
+        if not (alarm := errors_alarm_name(function_name(name, suffix))).startswith(f"{name}-")
+    ]
+    if shortened:  # DescribeAlarms takes a prefix or names, not both
+        queries.append({"AlarmNames": shortened})
+    found: list[Alarm] = []
+    for query in queries:
+        for page in paginator.paginate(AlarmTypes=["MetricAlarm"], **query):
+            for a in page.get("MetricAlarms", []):
+                resp = aws.cloudwatch.list_tags_for_resource(ResourceARN=a["AlarmArn"])
+                own = {str(t["Key"]): str(t["Value"]) for t in resp.get("Tags", [])}
+                if any(own.get(k) != tags[k] for k in (ENDPOINT_TAG, STACK_TAG, PROJECT_TAG)):
+                    continue  # another endpoint's alarm whose name starts with ours
+                role, key = own.get(ALARM_ROLE_TAG), own.get(ALARM_KEY_TAG)
+                if role in ("gate", "watch") and key:
+                    found.append(Alarm(str(a["AlarmName"]), role == "gate", key))
     return tuple(found)

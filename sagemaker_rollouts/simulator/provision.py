@@ -1,7 +1,8 @@
 """Create in an AWS API (moto in rehearsals and tests) the runtime state a DeploymentPlan describes.
 
 This is the rehearsal's stand-in for `pulumi up`: models, endpoint configs with the plan's production
-(and shadow) variants, endpoints, CloudWatch alarms from each AlarmPlan, the rollout state table and
+(and shadow) variants, endpoints, CloudWatch alarms from each AlarmPlan (the endpoint's and its
+Lambda functions' errors alarms, `strategies/function_alarms.py`), the rollout state table and
 the SNS topic. It talks plain boto3, so it only ever runs against `AWS_ENDPOINT_URL` in practice; the
 real stack is created by the Pulumi program in `infra/`.
 """
@@ -20,6 +21,7 @@ import botocore.session
 from botocore.config import Config
 
 from sagemaker_rollouts.lambdas import store
+from sagemaker_rollouts.strategies.function_alarms import errors_alarms
 from sagemaker_rollouts.strategies.plan import (
     AlarmPlan,
     CanaryPlan,
@@ -155,7 +157,7 @@ def provision(plan: DeploymentPlan, clients: AwsClients) -> ProvisionedStack:
     for ep in plan.endpoints:
         tags = resource_tags(plan, ep)
         configs.append((ep.key, _provision_endpoint(ep, clients, role_arn, tags)))
-        for alarm in ep.alarms:
+        for alarm in (*ep.alarms, *errors_alarms(ep)):  # its own, its functions' errors
             put_alarm(alarm, clients, {**tags, **alarm_tags(alarm)})
         if isinstance(ep.strategy_plan, CanaryPlan):
             for rel in ep.strategy_plan.relative_alarms:

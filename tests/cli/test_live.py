@@ -49,6 +49,29 @@ def test_status_of_a_fresh_rollout_is_in_progress_exit_3(deployed, capsys) -> No
     assert "fraud-detector" in out and f"dashboard: {ep['dashboard_url']}" in out
 
 
+def test_status_shows_the_hooks_errors_alarm_as_a_watch_alarm_that_gates_nothing(
+    deployed: tuple[LoadedStack, AwsClients], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hook's own errors alarm (`<function>-errors`, AWS/Lambda Errors) is in the endpoint's
+    alarm table with role watch; in ALARM it is shown so, and it neither gates nor ends the
+    rollout (a failing hook decides nothing: the alarm tells a human)."""
+    stack, aws = deployed
+    name = "fraud-detector-canary-hook-errors"
+    code, ep = _status(capsys)
+    assert (code, ep["alarms"][name]) == (3, "OK")
+    aws.cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test")
+    code, ep = _status(capsys)
+    assert (code, ep["verdict"], ep["alarms"][name]) == (3, "in_progress", "ALARM")
+    assert main(["status", *STACK]) == 3
+    out = capsys.readouterr().out
+    (row,) = [line for line in out.splitlines() if name in line]
+    assert row.split("│")[2:4] == [" watch ", " ALARM "]
+    gates = next(line for line in out.splitlines() if "gates: " in line)
+    assert name not in gates
+    spec = rollout_of(stack.plan.endpoints[0])
+    assert spec is not None and name not in spec.watched_alarms()  # the hook never reads it
+
+
 def test_pause_records_who_and_why_and_holds(deployed, capsys) -> None:  # type: ignore[no-untyped-def]
     stack, aws = deployed
     code, out = _op(capsys, "pause", "--reason", "traffic spike")

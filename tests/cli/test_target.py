@@ -100,6 +100,7 @@ def test_a_component_endpoint_is_addressed_by_its_endpoint_name_or_component_nam
         "fraud-detector-candidate-low-traffic",
         "fraud-detector-stable-5xx",
         "fraud-detector-stable-latency-p99",
+        "fraud-detector-canary-hook-errors",  # the hook's own failures (AWS/Lambda Errors)
     }
     assert ep["rollout"]["step"] == 1 and ep["rollout"]["steps"] == 3
     # the gates are the hook's gates, read from the alarms' role tags
@@ -109,6 +110,43 @@ def test_a_component_endpoint_is_addressed_by_its_endpoint_name_or_component_nam
     spec = json.loads(env["ROLLOUT_SPEC"])
     assert sorted(n.removesuffix(" OK") for n in gates.split("gates: ")[1].split(", ")) == sorted(
         spec["gate_alarms"]
+    )
+
+
+LONG = "fraud-detector-for-the-payments-platform-in-the-us-east-region"  # 63: SageMaker's most
+
+
+@pytest.mark.parametrize("endpoint_name", ["fraud-detector", LONG])
+def test_status_by_endpoint_name_lists_the_hooks_errors_alarm_as_watch(
+    moto_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    endpoint_name: str,
+) -> None:
+    """Read back from AWS by its tags, the hook's errors alarm is listed with the endpoint's own
+    alarms, role watch, also when a long endpoint name shortened the hook's name (and so the
+    alarm's: it does not start with `<endpoint>-`)."""
+    run = component("prod", endpoint_name)
+    (hook,) = [f for f in run.of_type(FUNCTION) if f.inputs["name"].endswith("-canary-hook")]
+    alarm = f"{hook.inputs['name']}-errors"
+    assert alarm.startswith(f"{endpoint_name}-") == (endpoint_name != LONG)
+    _reset(moto_url)
+    monkeypatch.chdir(tmp_path)
+    aws = AwsClients.create(REGION)
+    deploy(run, aws)
+    aws.cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="test")
+    code, doc = cli(capsys, "status", "--endpoint", endpoint_name, "--region", REGION)
+    (ep,) = doc["endpoints"]
+    assert code == 3 and ep["alarms"][alarm] == "ALARM"
+    assert [n for n, state in ep["alarms"].items() if state != "OK"] == [alarm]
+    main(["status", "--endpoint", endpoint_name, "--region", REGION])
+    text = capsys.readouterr().out
+    gates = next(line for line in text.splitlines() if "gates: " in line)
+    assert alarm not in gates
+    (row,) = [line for line in text.splitlines() if " ALARM " in line]  # a long name folds
+    assert row.split("│")[2:4] == [" watch ", " ALARM "] and alarm.startswith(
+        row.split("│")[1][1:20]
     )
 
 

@@ -92,18 +92,18 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
 @pytest.mark.parametrize(
-    ("stack_name", "component", "shape"),
+    ("stack_name", "component", "shape", "key"),
     [
         # Every minute: 3 of the last 5 minutes with an error (a single failed tick is retried by
         # the next; three are a function that can't do its job).
-        ("canary", "CanaryHook", (60, 5, 3)),
+        ("canary", "CanaryHook", (60, 5, 3), "canary_hook.errors"),
         # Longer schedules: the first period with an error (the next try is a period away).
-        ("canary-drift", "DriftJob", None),
-        ("ab", "AbEvaluator", None),
+        ("canary-drift", "DriftJob", None, "drift_job.errors"),
+        ("ab", "AbEvaluator", None, "ab_evaluator.errors"),
     ],
 )
 def test_each_function_tells_its_topic_when_it_keeps_failing(
-    stack_name: str, component: str, shape: tuple[int, int, int] | None
+    stack_name: str, component: str, shape: tuple[int, int, int] | None, key: str
 ) -> None:
     result = stack(stack_name)
     (fn,) = [
@@ -131,6 +131,35 @@ def test_each_function_tells_its_topic_when_it_keeps_failing(
     assert (a["period"], a["evaluationPeriods"], a["datapointsToAlarm"]) == want
     # CloudWatch: period x evaluation periods at most one day.
     assert a["period"] * a["evaluationPeriods"] <= 86_400
+    # Listed by `rollout status|history` with the endpoint's alarms: it gates nothing.
+    assert (a["tags"]["rollouts:alarm-role"], a["tags"]["rollouts:alarm-key"]) == ("watch", key)
+    assert {k: v for k, v in a["tags"].items() if not k.startswith("rollouts:alarm-")} == (
+        fn.inputs["tags"]
+    )
+
+
+SAMPLE_STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+
+
+@pytest.mark.parametrize("stack_name", SAMPLE_STACKS)
+def test_the_plan_names_every_errors_alarm_the_program_declares(stack_name: str) -> None:
+    """What `rollout status --stack` lists and the rehearsal provisions (`errors_alarms` of each
+    endpoint's plan) is what the program declares, alarm for alarm."""
+    from sagemaker_rollouts.cli.stack import load_stack
+    from sagemaker_rollouts.strategies.function_alarms import errors_alarms
+
+    result = stack(stack_name)
+    declared = {
+        (r.inputs["name"], r.inputs["tags"]["rollouts:alarm-key"], r.inputs["period"])
+        for r in result.of_type(ALARM)
+        if r.inputs.get("namespace") == "AWS/Lambda"
+    }
+    planned = {
+        (a.name, a.key, a.period_seconds)
+        for ep in load_stack(ROOT, stack_name).plan.endpoints
+        for a in errors_alarms(ep)
+    }
+    assert planned == declared
 
 
 def test_cloudwatch_may_use_the_stack_key_to_publish_this_accounts_alarms_only() -> None:
