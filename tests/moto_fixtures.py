@@ -238,16 +238,26 @@ class _Raw:
         yield self._body
 
 
-def throttle_wire(client: Any, operation: str, times: int) -> None:
+def throttle_wire(client: Any, operation: str, times: int, *, per_request: bool = False) -> None:
     """Answer `operation` with HTTP 400 ThrottlingException at the wire (`before-send`), so
-    botocore's standard retry mode sees it and retries, as it does with AWS. JSON protocols only."""
+    botocore's standard retry mode sees it and retries, as it does with AWS. JSON protocols only.
+    `times` throttles in all, or, `per_request`, the first `times` attempts of each distinct
+    request (same body), whichever thread sends them. Thread-safe."""
+    import threading
+
     target = client.meta.service_model.operation_model(operation)
-    left = [times]
+    left: dict[bytes, int] = {}
+    lock = threading.Lock()
 
     def send(request: Any, **_: Any) -> AWSResponse | None:
-        if left[0] <= 0 or target.name not in request.headers.get("X-Amz-Target", b"").decode():
+        if target.name not in request.headers.get("X-Amz-Target", b"").decode():
             return None
-        left[0] -= 1
+        body = request.body if isinstance(request.body, bytes) else str(request.body).encode()
+        key = body if per_request else b""
+        with lock:
+            if left.setdefault(key, times) <= 0:
+                return None
+            left[key] -= 1
         body = json.dumps(
             {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate"}
         ).encode()

@@ -204,13 +204,11 @@ def test_throttled_reads_back_off_and_every_endpoint_is_still_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Stands in for SageMaker and DynamoDB throttling a burst of deploy-time reads (HTTP 400
-    ThrottlingException; moto never throttles): the first attempts of DescribeEndpoint, ListTags
-    and BatchGetItem are answered with it at the wire, more times in a row than botocore's
-    default 3 attempts survive (4 endpoints, 12 throttles: some read is throttled 3 times; the
-    one BatchGetItem 4 times). The readers retry `READ_RETRIES` times with standard backoff, so
-    `pulumi up` goes on knowing every endpoint and outcome instead of stopping; backoff delays
-    are zeroed to keep the test quick."""
-
+    ThrottlingException; moto never throttles): the first 3 attempts of every DescribeEndpoint
+    and ListTags, and the first 4 of the one BatchGetItem, are answered with it at the wire: more
+    than botocore's default 3 attempts survive. The readers retry `READ_RETRIES` times with
+    standard backoff, so `pulumi up` goes on knowing every endpoint and outcome instead of
+    stopping; backoff delays are zeroed to keep the test quick."""
     from botocore.retries import standard
 
     from sagemaker_rollouts.infra import awareness
@@ -227,10 +225,10 @@ def test_throttled_reads_back_off_and_every_endpoint_is_still_read(
 
     def throttled_client(service: str, *args: object, **kwargs: object) -> object:
         client = original(service, *args, **kwargs)  # type: ignore[arg-type]
-        throttles = {"sagemaker": {"DescribeEndpoint": 12, "ListTags": 12}}
+        throttles = {"sagemaker": {"DescribeEndpoint": 3, "ListTags": 3}}
         throttles["dynamodb"] = {"BatchGetItem": 4}
         for operation, times in throttles.get(service, {}).items():
-            throttle_wire(client, operation, times=times)
+            throttle_wire(client, operation, times=times, per_request=True)
         made.append(client)
         return client
 
