@@ -77,6 +77,7 @@ class StackScope:
     # own execution roles (`models.<key>.execution_role_arn`) and the notification topic.
     brought_role_arns: tuple[str, ...] = ()
     brought_topic_arn: str | None = None
+    brought_topic_key_arn: str | None = None  # the key the brought topic is encrypted with
 
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         where = f"{self.region}:{self.account}" if regional else f":{self.account}"
@@ -279,6 +280,7 @@ def deploy_policy(s: StackScope) -> Doc:
             )
         )
     st += _brought_grants(s)
+    st += _operator_notify(s)
     if "lambdas" in f:
         fn = [s.arn("lambda", f"function:{n}") for n in s.function_names] or [
             s.arn("lambda", "function:*")
@@ -668,6 +670,46 @@ def _brought_grants(s: StackScope) -> list[Doc]:
     return st
 
 
+def _operator_notify(s: StackScope) -> list[Doc]:
+    """What an operator command run with the deploy role publishes: `rollout pause|resume|
+    promote|abort` runs one canary-hook decision, whose notice goes to the topic the deployed
+    hook uses (its `TOPIC_ARN`: the brought topic, else the stack's own). A canary stack only
+    (it has the state table). An encrypted topic also needs its key from the publisher
+    (SNS Developer Guide, "Encryption at rest": "the publisher must have the
+    kms:GenerateDataKey* and kms:Decrypt permissions"): a brought topic's key by ARN, the
+    stack's own topic's (the stack key, id generated) only by the stack's tag and only through
+    SNS (`kms:ViaService`)."""
+    if "table" not in s.features:
+        return []
+    if s.brought_topic_arn is not None:
+        st = [statement("OperatorNotify", ["sns:Publish"], [s.brought_topic_arn])]
+        if s.brought_topic_key_arn is not None:
+            st.append(
+                statement(
+                    "OperatorNotifyKey",
+                    ["kms:GenerateDataKey*", "kms:Decrypt"],
+                    [s.brought_topic_key_arn],
+                )
+            )
+        return st
+    st = [statement("OperatorNotify", ["sns:Publish"], [s.arn("sns", f"{s.prefix}rollout-events")])]
+    if "kms" in s.features:
+        st.append(
+            statement(
+                "OperatorNotifyKey",
+                ["kms:GenerateDataKey", "kms:Decrypt"],
+                [s.arn("kms", "key/*")],
+                {
+                    "StringEquals": {
+                        f"aws:ResourceTag/{TAG_KEY}": s.stack,
+                        "kms:ViaService": service_host("sns", s.region, s.partition),
+                    }
+                },
+            )
+        )
+    return st
+
+
 def _state_table_key(s: StackScope, sid: str, *, write: bool) -> Doc:
     """The stack key, used through DynamoDB only, by a role that reads (and writes) the state
     table: the table is encrypted with the stack key, so each item read needs kms:Decrypt and a
@@ -888,6 +930,8 @@ BROAD: dict[str, str] = {
     "stack's tag, and only through DynamoDB (reading and writing the table's items)",
     "ReadRolloutsKey": "the state table's key, whose id is generated: only a key carrying this "
     "stack's tag, decrypt only, and only through DynamoDB (reading the table's items)",
+    "OperatorNotifyKey": "the stack's own topic's key (the stack key, whose id is generated): "
+    "only a key carrying this stack's tag, and only through SNS (an operator command's notice)",
     "KeyGrantsForAwsResources": "grants SageMaker, DynamoDB, SNS and Logs make with the "
     "deployer's credentials, only for an AWS resource, only on this stack's key",
     "AutoscalingCreate": "scalable target ids are generated: only with this stack's tag",

@@ -136,6 +136,7 @@ class PipelineRole(pulumi.ComponentResource):
                 glue_database=glue,
                 brought_role_arns=tuple(a[3][2:]),
                 brought_topic_arn=a[3][0],
+                brought_topic_key_arn=a[3][1],
             )
 
         scoped = pulumi.Output.all(account.account_id, account.partition, boundary.arn, brought)

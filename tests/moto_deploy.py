@@ -75,8 +75,11 @@ def deploy(run: OfflineRun, aws: AwsClients) -> None:
         )
     for physical, _ in by_type.get("aws:dynamodb/table:Table", []):
         store.create_state_table(aws.dynamodb, physical)
-    for _, inputs in by_type.get("aws:sns/topic:Topic", []):
-        aws.sns.create_topic(Name=inputs["name"], Tags=_tags(inputs))
+    for physical, inputs in by_type.get("aws:sns/topic:Topic", []):
+        # a topic's id is its ARN; one declared without `name` (a platform's own, brought to a
+        # component) is autonamed, as the mocks name it
+        name = inputs.get("name") or physical.rsplit(":", 1)[-1]
+        aws.sns.create_topic(Name=name, Tags=_tags(inputs))
     for physical, inputs in by_type.get("aws:sagemaker/model:Model", []):
         container = inputs["primaryContainer"]
         aws.sagemaker.create_model(

@@ -34,7 +34,14 @@ from sagemaker_rollouts.cli.errors import (
     EXIT_USAGE,
     UsageError,
 )
-from sagemaker_rollouts.cli.target import Target, every_or_one, find_topic, resolve, the_canary
+from sagemaker_rollouts.cli.target import (
+    Target,
+    as_deployed,
+    every_or_one,
+    find_topic,
+    resolve,
+    the_canary,
+)
 from sagemaker_rollouts.lambdas.controller import (
     INTENT_TTL_SECONDS,
     EndpointView,
@@ -562,6 +569,9 @@ def operate(args: argparse.Namespace) -> int:
 
     resolved, aws = resolve(args, select=the_canary, clients=AwsClients.create, want="canary")
     (ep,) = resolved.targets
+    # The topic (and table) the deployed hook uses, not names derived from the local plan: a
+    # brought topic is the only one the platform team hears.
+    ep = as_deployed(ep, aws)
     spec = ep.canary
     table = ep.state_table
     assert spec is not None and table is not None

@@ -4,7 +4,10 @@ Two ways to address an endpoint, whichever way it was declared:
 
 - `--stack S [--endpoint E]`: a stack file (`Pulumi.S.yaml`, the project's own program). The plan
   is built offline exactly as `pulumi up` builds it, so the CLI and the deployed hook agree on the
-  rollout id; the state table and topic are named by the plan.
+  rollout id; the state table and topic are named by the plan, until an operator command
+  (`pause|resume|promote|abort`, which publishes) reads the deployed hook's environment
+  (`as_deployed`): the topic it publishes to is the one the hook really uses, a brought one
+  included (a component's `notification_topic_arn`, a stack file's `notifications.topic_arn`).
 - `--endpoint E [--region R]` and no `--stack`: from AWS alone, for an endpoint declared by a
   `RolloutEndpoint` (Python or any other language) or a stack file. `E` is a SageMaker endpoint
   name, or the name it was declared under (a `RolloutEndpoint`'s resource name or a stack file's
@@ -33,6 +36,7 @@ Every way ends in the same `Target`, so `status`, `history`, `pause|resume|promo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,8 +78,9 @@ class Target:
     """One deployed endpoint, as the live commands see it, however it was addressed.
 
     `address`: the `rollout` arguments that address it (`--stack S --endpoint E`, or
-    `--endpoint E --region R`), for messages. `topic_arn` is known when read from AWS; with a
-    stack file only the topic's name is (`topic_name`), looked up by `find_topic`.
+    `--endpoint E --region R`), for messages. `topic_arn` is known when read from AWS (the
+    hook's `TOPIC_ARN`, also for `--stack` once `as_deployed` has read it) or brought by the
+    stack file; otherwise only the stack's own topic's name is (`topic_name`, `find_topic`).
     """
 
     key: str  # the stack file's endpoint key, or the RolloutEndpoint's name
@@ -93,6 +98,8 @@ class Target:
     # What the deployed hook's notifications print to address it (its `ROLLOUT_TARGET`); the
     # CLI's own decisions publish the same.
     notify_target: str = ""
+    # Read from AWS (`discover`: the hook's environment), not planned from a stack file.
+    from_aws: bool = False
 
     @property
     def native(self) -> bool:
@@ -122,6 +129,7 @@ class Target:
             state_table=plan.state_table_name,
             address=f"--stack {plan.stack} --endpoint {ep.key}",
             topic_name=plan.topic_name,
+            topic_arn=brought_topic(plan),
             notify_target=plan.operator_args(ep),
         )
 
@@ -142,8 +150,45 @@ def the_canary(plan: DeploymentPlan, wanted: str | None) -> list[EndpointPlan]:
     return [select_endpoint(plan, wanted, canary_only=True)]
 
 
+def brought_topic(plan: DeploymentPlan) -> str | None:
+    """The topic a stack file brings (`notifications.topic_arn`) when the plan knows it: the
+    program then declares no topic of its own, so none has the plan's `topic_name`. None for a
+    stack's own topic, and for a brought one unknown offline (a `secure:` value)."""
+    n = plan.notifications
+    if n is None or n.topic_arn is None or not n.topic_arn.startswith("arn:"):
+        return None
+    return n.topic_arn
+
+
+def as_deployed(target: Target, aws: AwsClients) -> Target:
+    """`target` (a canary) with the state table, topic and notification target its deployed hook
+    runs with: the hook Lambda's environment (`STATE_TABLE`, `TOPIC_ARN`, `ROLLOUT_TARGET`, set
+    by `infra/hook.py` `hook_environment` from what the program really declared or was brought:
+    a component's `notification_topic_arn`, even a `pulumi.Output` the offline plan cannot
+    know). The operator commands publish where the hook publishes. Unchanged for a target read
+    from AWS already (`discover` read that environment), for other strategies, and when the
+    hook is not deployed (the plan's names stand; the state table read then says what is
+    missing). IAM: `lambda:GetFunctionConfiguration` on `<endpoint>-canary-hook`."""
+    from sagemaker_rollouts.strategies.lambda_names import hook_function_name
+
+    if target.canary is None or target.from_aws:
+        return target
+    env = _function_environment(aws, hook_function_name(target.endpoint_name))
+    if env is None:
+        return target
+    return dataclasses.replace(
+        target,
+        state_table=env.get("STATE_TABLE") or target.state_table,
+        topic_name=None,
+        topic_arn=env.get("TOPIC_ARN") or None,
+        notify_target=env.get("ROLLOUT_TARGET") or target.notify_target,
+        from_aws=True,
+    )
+
+
 def find_topic(target: Target, sns: Any) -> str | None:
-    """The notification topic's ARN: read from AWS already, or found by the plan's exact name."""
+    """The notification topic's ARN: read from AWS already (the hook's environment), the stack
+    file's brought one, or (the hook not deployed) found by the plan's exact name."""
     if target.topic_arn:
         return target.topic_arn
     if target.topic_name is None:
@@ -331,6 +376,7 @@ def discover(aws: AwsClients, wanted: str, region: str, *, want: str = "any") ->
         address=address,
         topic_arn=env.get("TOPIC_ARN") or None,
         notify_target=env.get("ROLLOUT_TARGET") or address,
+        from_aws=True,
     )
 
 

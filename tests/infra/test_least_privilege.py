@@ -567,6 +567,46 @@ def test_the_deploy_role_can_deploy_a_stack_that_brings_its_own() -> None:
 
 BROUGHT_SIDS = ("PassBroughtRoles", "SubscribeBroughtTopic")
 
+PLATFORM_TOPIC_KEY = "arn:aws:kms:us-west-2:210987654321:key/0b1e2c3d-4f5a-6b7c-8d9e-0f1a2b3c4d5e"
+
+
+@pytest.mark.parametrize("brought", [False, True], ids=["own topic", "brought topic"])
+def test_the_deploy_role_may_publish_an_operators_notice_where_the_hook_publishes(
+    brought: bool,
+) -> None:
+    """`rollout pause|resume|promote|abort` with the deploy role reads the hook's environment
+    and publishes its decision's notice to the hook's topic (its `TOPIC_ARN`): the stack's own
+    (encrypted with the stack key, used through SNS) or a brought one in another account (with
+    its key). Publishing anywhere else stays denied."""
+    notify = {"topic_arn": PLATFORM_TOPIC, "topic_kms_key_arn": PLATFORM_TOPIC_KEY}
+    extra = {"sagemaker-rollouts:notifications": notify} if brought else {}
+    run = run_offline(ROOT / "Pulumi.canary.yaml", config={**CI, **extra})
+    run.raise_error()
+    (hook,) = [
+        f
+        for f in run.of_type("aws:lambda/function:Function")
+        if f.inputs["name"].endswith("-canary-hook")
+    ]
+    topic = hook.inputs["environment"]["variables"]["TOPIC_ARN"]
+    own_topics = run.of_type("aws:sns/topic:Topic")
+    assert (topic == PLATFORM_TOPIC) is brought and bool(own_topics) is not brought
+    key = PLATFORM_TOPIC_KEY if brought else own_topics[0].inputs["kmsMasterKeyId"]
+    tagged = {f"aws:ResourceTag/{ci_policy.TAG_KEY}": run.stack}
+    via_sns = {} if brought else {**tagged, "kms:ViaService": f"sns.{R}.amazonaws.com"}
+    deploy = policies_of(run, role_named(run, "-deploy"))
+    calls = [
+        Request("lambda:GetFunctionConfiguration", _outs(hook)["arn"], tagged),
+        Request("sns:Publish", topic),
+        Request("kms:GenerateDataKey", key, via_sns),
+        Request("kms:Decrypt", key, via_sns),
+    ]
+    assert [str(c) for c in calls if not allowed(c, deploy)] == []
+    elsewhere = f"arn:aws:sns:{R}:{A}:someone-elses-topic"
+    assert not allowed(Request("sns:Publish", elsewhere), deploy)
+    if brought:  # no topic of the stack's own name to publish to
+        own_name = f"arn:aws:sns:{R}:{A}:sagemaker-rollouts-canary-rollout-events"
+        assert not allowed(Request("sns:Publish", own_name), deploy)
+
 
 def deploy_denials(run: OfflineRun, deploy: list[dict[str, Any]] | None = None) -> list[str]:
     """Every provider call of the run's resources the deploy role's policy denies."""
