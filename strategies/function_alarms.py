@@ -22,12 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sagemaker_rollouts.strategies.lambda_names import (
-    AB_SUFFIX,
-    DRIFT_SUFFIX,
-    function_name,
-    hook_function_name,
-)
+from sagemaker_rollouts.strategies.lambda_names import SUFFIXES, function_name
 from sagemaker_rollouts.strategies.plan import ABPlan, AlarmPlan, CanaryPlan, EndpointPlan
 
 if TYPE_CHECKING:  # evidence modules: imported only by stacks that use them (as plan.py does)
@@ -51,34 +46,30 @@ class EndpointFunction:
     kind: str
 
 
+def _function(
+    kind: str, endpoint_name: str, description: str, every_minutes: int
+) -> EndpointFunction:
+    return EndpointFunction(
+        function_name(endpoint_name, SUFFIXES[kind]), description, every_minutes, kind
+    )
+
+
 def canary_hook(spec: RolloutSpec) -> EndpointFunction:
     """The canary hook: ticks every minute."""
-    return EndpointFunction(
-        hook_function_name(spec.endpoint_name),
-        f"canary controller for {spec.endpoint_name} ({spec.rollout_id})",
-        1,
-        "canary_hook",
-    )
+    name = spec.endpoint_name
+    return _function("canary_hook", name, f"canary controller for {name} ({spec.rollout_id})", 1)
 
 
 def ab_evaluator(spec: EvaluatorSpec) -> EndpointFunction:
     """The A/B evaluator: every `evaluate_every_minutes`."""
-    return EndpointFunction(
-        function_name(spec.endpoint_name, AB_SUFFIX),
-        f"A/B winner evaluation for {spec.endpoint_name}",
-        spec.every_minutes,
-        "ab_evaluator",
-    )
+    name = spec.endpoint_name
+    return _function("ab_evaluator", name, f"A/B winner evaluation for {name}", spec.every_minutes)
 
 
 def drift_job(job: DriftJobSpec) -> EndpointFunction:
     """The drift job: every `drift.every_minutes`."""
-    return EndpointFunction(
-        function_name(job.endpoint_name, DRIFT_SUFFIX),
-        f"feature drift of {job.endpoint_name}/{job.variant}",
-        job.every_minutes,
-        "drift_job",
-    )
+    what = f"feature drift of {job.endpoint_name}/{job.variant}"
+    return _function("drift_job", job.endpoint_name, what, job.every_minutes)
 
 
 def endpoint_functions(ep: EndpointPlan) -> tuple[EndpointFunction, ...]:

@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["AB_SUFFIX", "DRIFT_SUFFIX", "HOOK_SUFFIX", "function_name", "hook_function_name"]
+__all__ = [
+    "AB_SUFFIX",
+    "DRIFT_SUFFIX",
+    "HOOK_SUFFIX",
+    "SUFFIXES",
+    "function_name",
+    "hook_function_name",
+]
 
 HOOK_SUFFIX = "-canary-hook"
 AB_SUFFIX = "-ab-evaluator"
 DRIFT_SUFFIX = "-drift"
+# Each function's suffix by its kind (`function_alarms.EndpointFunction.kind`).
+SUFFIXES = {"canary_hook": HOOK_SUFFIX, "ab_evaluator": AB_SUFFIX, "drift_job": DRIFT_SUFFIX}
 # Lambda's CreateFunction: FunctionName (the name alone) at most 64 characters.
 MAX_FUNCTION_NAME = 64
 

@@ -444,18 +444,13 @@ def _alarms(aws: AwsClients, name: str, tags: Mapping[str, str]) -> tuple[Alarm,
     named `<name>-...`, and its functions' errors alarms (`strategies/function_alarms.py`)
     by name where a long endpoint name shortened the function's name (`lambda_names`)."""
     from sagemaker_rollouts.strategies.function_alarms import errors_alarm_name
-    from sagemaker_rollouts.strategies.lambda_names import (
-        AB_SUFFIX,
-        DRIFT_SUFFIX,
-        HOOK_SUFFIX,
-        function_name,
-    )
+    from sagemaker_rollouts.strategies.lambda_names import SUFFIXES, function_name
 
     paginator = aws.cloudwatch.get_paginator("describe_alarms")
     queries: list[dict[str, Any]] = [{"AlarmNamePrefix": f"{name}-"}]
     shortened = [
         alarm
-        for suffix in (HOOK_SUFFIX, AB_SUFFIX, DRIFT_SUFFIX)
+        for suffix in SUFFIXES.values()
         if not (alarm := errors_alarm_name(function_name(name, suffix))).startswith(f"{name}-")
     ]
     if shortened:  # DescribeAlarms takes a prefix or names, not both

@@ -77,6 +77,22 @@ def hook_tick(stack: LoadedStack) -> dict[str, Any]:
     return hook_run({}, env, make_clients(stack.plan.region), time.time(), log=lambda _: None)
 
 
+def command_on_a_busy_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    describe_says_updating: bool,
+    command: str,
+    *extra: str,
+) -> tuple[int, dict[str, Any]]:
+    """`rollout <command> --json <extra>` once the hook's first tick has run, while the endpoint
+    is busy (`busy_endpoint`): its exit code and JSON document."""
+    assert main(["status", *STACK]) == 3  # the hook's first tick has run
+    capsys.readouterr()
+    busy_endpoint(monkeypatch, describe_says_updating=describe_says_updating)
+    code = main([command, *STACK, "--json", *extra])
+    return code, json.loads(capsys.readouterr().out)
+
+
 @pytest.mark.parametrize("describe_says_updating", [True, False], ids=["updating", "raced"])
 def test_abort_on_a_busy_endpoint_is_not_reported_done_and_the_hook_finishes_it(
     deployed: tuple[LoadedStack, AwsClients],
@@ -85,11 +101,9 @@ def test_abort_on_a_busy_endpoint_is_not_reported_done_and_the_hook_finishes_it(
     describe_says_updating: bool,
 ) -> None:
     stack, aws = deployed
-    assert main(["status", *STACK]) == 3  # the hook's first tick has run
-    capsys.readouterr()
-    busy_endpoint(monkeypatch, describe_says_updating=describe_says_updating)
-    code = main(["abort", *STACK, "--json", "--reason", "bad scores"])
-    doc = json.loads(capsys.readouterr().out)
+    code, doc = command_on_a_busy_endpoint(
+        monkeypatch, capsys, describe_says_updating, "abort", "--reason", "bad scores"
+    )
     assert live_candidate(stack, aws) == 5.0  # traffic did not move
     assert code == 1, doc
     assert doc["after"]["status"] == "rolled_back" and doc["traffic_pending"] is True
@@ -114,11 +128,7 @@ def test_promote_on_a_busy_endpoint_is_not_reported_done(
     describe_says_updating: bool,
 ) -> None:
     stack, aws = deployed
-    assert main(["status", *STACK]) == 3
-    capsys.readouterr()
-    busy_endpoint(monkeypatch, describe_says_updating=describe_says_updating)
-    code = main(["promote", *STACK, "--json"])
-    doc = json.loads(capsys.readouterr().out)
+    code, doc = command_on_a_busy_endpoint(monkeypatch, capsys, describe_says_updating, "promote")
     assert live_candidate(stack, aws) == 5.0
     assert code == 1, doc
     assert doc["after"]["weights"]["candidate"] == 5.0

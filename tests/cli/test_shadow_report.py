@@ -41,14 +41,10 @@ from sagemaker_rollouts.strategies.shadow_compare import (
     recommend,
 )
 from tests.moto_fixtures import patch_response
+from tests.shadow_captures import CSV_LABEL, CSV_SCORE, EP, LABEL, SCORE, capture_sql
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-EP = "fraud-shadow"
-SCORE = FieldSpec("score", "number", json_path="$.score", tolerance=0.01)
-LABEL = FieldSpec("label", "label", json_path="$.label")
-CSV_SCORE = FieldSpec("score", "number", csv_column=0, tolerance=0.01)
-CSV_LABEL = FieldSpec("label", "label", csv_column=1)
 
 
 def _line(
@@ -86,16 +82,7 @@ def _read(
 ) -> Comparison:
     """The comparison of the captures under `root` (live against shadow, DuckDB's dialect), read
     by the local engine as `rollout shadow-report` reads downloaded captures."""
-    sql = comparison_sql(
-        table="capture",
-        production="live",
-        shadow="shadow",
-        fields=fields,
-        since=since,
-        until=until,
-        window_seconds=window,
-        dialect="duckdb",
-    )
+    sql = capture_sql(fields, since, until, window=window)
     engine = LocalEngine(root, EP)
     try:
         return parse_row(engine.rows(sql)[0], fields)
@@ -263,15 +250,7 @@ def _oracle_pairs(
 
 @functools.cache
 def _pairs_query(window_s: int) -> str:
-    sql = comparison_sql(
-        table="capture",
-        production="live",
-        shadow="shadow",
-        fields=[LABEL],
-        since=T0,
-        until=T0 + timedelta(hours=1),
-        window_seconds=window_s,
-    )
+    sql = capture_sql([LABEL], T0, T0 + timedelta(hours=1), window=window_s, dialect="athena")
     head = sql[: sql.rindex("\nSELECT\n")]
     return to_duckdb(f"{head}\nSELECT p_event, s_event FROM pairs")
 

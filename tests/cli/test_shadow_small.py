@@ -34,18 +34,13 @@ from sagemaker_rollouts.strategies.shadow_compare import (
     FieldSpec,
     ShadowReportPlan,
     Thresholds,
-    comparison_sql,
     differences_sql,
     parse_row,
 )
+from tests.shadow_captures import CSV_LABEL, CSV_SCORE, EP, LABEL, SCORE, capture_sql
 
-EP = "fraud-shadow"
 T0 = datetime(2026, 11, 29, 13, 0, tzinfo=UTC)  # records in the 13:00 hour folder
 HOUR = "2026/11/29/13"
-SCORE = FieldSpec("score", "number", json_path="$.score", tolerance=0.01)
-LABEL = FieldSpec("label", "label", json_path="$.label")
-CSV_SCORE = FieldSpec("score", "number", csv_column=0, tolerance=0.01)
-CSV_LABEL = FieldSpec("label", "label", csv_column=1)
 NESTED = FieldSpec("p", "number", json_path="$.probs.fraud", tolerance=0.0)
 INDEXED = FieldSpec("first", "label", json_path="$.top[0]")
 # Field sets and the answers they read without a decline (a JSON field over a CSV answer is
@@ -69,17 +64,7 @@ def _duckdb_result(
     window: int,
     rounds: int,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    sql = comparison_sql(
-        table="capture",
-        production="live",
-        shadow="shadow",
-        fields=fields,
-        since=since,
-        until=until,
-        window_seconds=window,
-        rounds=rounds,
-        dialect="duckdb",
-    )
+    sql = capture_sql(fields, since, until, window=window, rounds=rounds)
     return engine.rows(sql)[0], engine.rows(differences_sql(sql, fields))
 
 

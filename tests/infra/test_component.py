@@ -313,22 +313,12 @@ def test_library_code_exports_nothing_but_the_projects_own_program() -> None:
 def test_an_up_during_a_running_canary_keeps_the_candidates_live_share() -> None:
     """Stands in for AWS: the hook moved the live weights with UpdateEndpointWeightsAndCapacities;
     the endpoint config still holds the first step's. Same rule as the project's stacks."""
-    from sagemaker_rollouts.strategies.native import LiveEndpoint
+    from tests.live_endpoints import in_service
 
     first = run(lambda: RolloutEndpoint("fraud", canary()))
     (endpoint,) = first.of_type("aws:sagemaker/endpoint:Endpoint")
-    live = LiveEndpoint(
-        name="fraud-detector",
-        status="InService",
-        config_name=None,
-        deployed_config=None,
-        deployed_attempt=None,
-        pending_config=None,
-        pending_variant_statuses=(),
-        failure_reason=None,
-        has_auto_rollback=False,
-        tags=tuple(sorted((k, str(v)) for k, v in endpoint.inputs["tags"].items())),
-        weights=(("stable", 50.0), ("candidate", 50.0)),
+    live = in_service(
+        "fraud-detector", {"stable": 50.0, "candidate": 50.0}, endpoint.inputs["tags"]
     )
     changed = canary()
     changed["models"]["v1"]["environment"] = {"LOG_LEVEL": "debug"}

@@ -27,6 +27,16 @@ def children(result: OfflineRun, parent: str, type_: str) -> list[RecordedResour
     return [r for r in result.resources if r.parent == parent and r.type == type_]
 
 
+def function_of(result: OfflineRun, component: str) -> RecordedResource:
+    """The one Lambda function under a `component` (`CanaryHook`, `DriftJob`, `AbEvaluator`)."""
+    (fn,) = [
+        r
+        for r in result.of_type(FUNCTION)
+        if r.parent is not None and r.parent.split("::")[-2].endswith(f"index:{component}")
+    ]
+    return fn
+
+
 @pytest.mark.parametrize(
     ("stack_name", "component", "handler", "triggers"),
     [
@@ -39,11 +49,7 @@ def test_each_function_has_the_same_wiring_under_its_own_component(
     stack_name: str, component: str, handler: str, triggers: int
 ) -> None:
     result = stack(stack_name)
-    (fn,) = [
-        r
-        for r in result.of_type(FUNCTION)
-        if r.parent is not None and r.parent.split("::")[-2].endswith(f"index:{component}")
-    ]
+    fn = function_of(result, component)
     assert fn.parent is not None
     name = fn.inputs["name"]
     assert len(name) <= MAX_FUNCTION_NAME
@@ -106,11 +112,7 @@ def test_each_function_tells_its_topic_when_it_keeps_failing(
     stack_name: str, component: str, shape: tuple[int, int, int] | None, key: str
 ) -> None:
     result = stack(stack_name)
-    (fn,) = [
-        r
-        for r in result.of_type(FUNCTION)
-        if r.parent is not None and r.parent.split("::")[-2].endswith(f"index:{component}")
-    ]
+    fn = function_of(result, component)
     assert fn.parent is not None
     (alarm,) = children(result, fn.parent, ALARM)
     a = alarm.inputs

@@ -19,6 +19,7 @@ from sagemaker_rollouts.strategies import redeploy
 from sagemaker_rollouts.strategies.native import LiveEndpoint
 from tests import plan_fixtures as fx
 from tests import resource_diff
+from tests.live_endpoints import in_service
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY = ROOT / "Pulumi.canary.yaml"
@@ -30,20 +31,7 @@ ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
 def live_from(run: OfflineRun, weights: dict[str, float]) -> LiveEndpoint:
     """The endpoint as the previous `up` left it, after the hook moved its weights."""
     (ep,) = run.of_type(ENDPOINT)
-    tags = {k: str(v) for k, v in ep.inputs["tags"].items()}
-    return LiveEndpoint(
-        name=ep.inputs["name"],
-        status="InService",
-        config_name=None,
-        deployed_config=None,
-        deployed_attempt=None,
-        pending_config=None,
-        pending_variant_statuses=(),
-        failure_reason=None,
-        has_auto_rollback=False,
-        tags=tuple(sorted(tags.items())),
-        weights=tuple(weights.items()),
-    )
+    return in_service(ep.inputs["name"], weights, ep.inputs["tags"])
 
 
 def up(live: LiveEndpoint | None, **changes: Any) -> OfflineRun:

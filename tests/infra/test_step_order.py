@@ -20,6 +20,7 @@ from sagemaker_rollouts.strategies.lifecycle import CHANGES, ConfigChange
 from sagemaker_rollouts.strategies.native import LiveEndpoint
 from tests import engine_steps
 from tests.infra.test_lifecycle import after, before
+from tests.live_endpoints import in_service
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,18 +54,7 @@ def _completed(rollout_id: str) -> RolloutOutcome | None:
 
 
 def _live_canary(name: str) -> LiveEndpoint | None:
-    return LiveEndpoint(
-        name=name,
-        status="InService",
-        config_name=None,
-        deployed_config=None,
-        deployed_attempt=None,
-        pending_config=None,
-        pending_variant_statuses=(),
-        failure_reason=None,
-        has_auto_rollback=False,
-        weights=(("stable", 0.0), ("candidate", 100.0)),
-    )
+    return in_service(name, {"stable": 0.0, "candidate": 100.0})
 
 
 def test_a_completed_canary_with_autoscaling_deregisters_the_stable_before_the_update() -> None:
