@@ -204,6 +204,30 @@ def test_the_plugin_entry_point_hosts_the_component_under_the_package_name() -> 
     assert plugin["runtime"]["name"] == "python"
 
 
+def test_the_plugin_host_loads_pulumi_aws_class_by_class_as_the_program_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Run as the language host runs it (`__main__`), the plugin installs `aws_loader` (tested
+    in tests/infra/test_aws_loader.py) before it starts hosting. Both are replaced by recorders:
+    the host would serve gRPC forever, and the loader would stay installed in this worker."""
+    import runpy
+
+    import pulumi.provider.experimental as experimental
+
+    from sagemaker_rollouts.infra import aws_loader
+
+    calls: list[str] = []
+
+    def host(*, components: list[type], name: str, version: str) -> None:
+        del version
+        calls.append(f"host {name} {[c.__name__ for c in components]}")
+
+    monkeypatch.setattr(experimental, "component_provider_host", host)
+    monkeypatch.setattr(aws_loader, "install", lambda: calls.append("install"))
+    runpy.run_path(str(ROOT / "provider" / "__main__.py"), run_name="__main__")
+    assert calls == ["install", "host sagemaker-rollouts ['RolloutEndpoint']"]
+
+
 def test_the_yaml_examples_key_lets_cloudwatch_logs_use_it() -> None:
     """AWS: a log group's KMS key must allow `logs.<region>.amazonaws.com` in its key policy
     (CloudWatch Logs cannot use a key through IAM), else CreateLogGroup fails."""
