@@ -14,7 +14,9 @@ these tests never invoke it (moto would need Docker), they run the hook's code i
 
 `provisioned(directory, stack)` is the other stand-in, for a stack file rather than a program:
 a fresh moto server holding what the rehearsal's provisioning code
-(sagemaker_rollouts/simulator/provision.py) creates from the stack's plan.
+(sagemaker_rollouts/simulator/provision.py) creates from the stack's plan; `canary_of`,
+`hook_env` and `rollout_state` read its canary's rollout, run its hook in-process and read
+the rollout's state item.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from typing import Any
 
 from sagemaker_rollouts.cli.stack import LoadedStack, load_stack
 from sagemaker_rollouts.lambdas import store
+from sagemaker_rollouts.lambdas.controller import RolloutState
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec
 from sagemaker_rollouts.simulator.mockrun import OfflineRun, redact
 from sagemaker_rollouts.simulator.moto_server import moto_server
 from sagemaker_rollouts.simulator.provision import AwsClients, provision
@@ -163,6 +167,30 @@ def provisioned(directory: Path, stack: str) -> Iterator[tuple[LoadedStack, AwsC
         aws = AwsClients.create(loaded.plan.region)
         provision(loaded.plan, aws)
         yield loaded, aws
+
+
+def canary_of(stack: LoadedStack) -> tuple[RolloutSpec, str]:
+    """The rollout the hook of `stack`'s first endpoint steps, and the stack's state table
+    (asserted: a canary stack has both)."""
+    from tests.plan_fixtures import rollout_of
+
+    spec = rollout_of(stack.plan.endpoints[0])
+    assert spec is not None and stack.plan.state_table_name is not None
+    return spec, stack.plan.state_table_name
+
+
+def hook_env(stack: LoadedStack) -> dict[str, str]:
+    """What the hook of `stack`'s first endpoint needs of its environment to run in-process
+    (`ROLLOUT_SPEC`, `STATE_TABLE`; no topic: nothing is published)."""
+    spec, table = canary_of(stack)
+    return {"ROLLOUT_SPEC": spec.to_json(), "STATE_TABLE": table}
+
+
+def rollout_state(stack: LoadedStack, aws: AwsClients) -> RolloutState | None:
+    """The state item of `stack`'s canary rollout in the state table, None before the hook's
+    first tick."""
+    spec, table = canary_of(stack)
+    return store.read_state(aws.dynamodb, table, spec.rollout_id)
 
 
 def aws_iam(aws: AwsClients) -> Any:

@@ -15,6 +15,7 @@ from sagemaker_rollouts.cli.stack import LoadedStack
 from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.simulator.moto_server import moto_server
 from sagemaker_rollouts.simulator.provision import AwsClients
+from tests.moto_deploy import canary_of, rollout_state
 from tests.plan_fixtures import rollout_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,12 +30,6 @@ def _status(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]
 def _op(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
     code = main([*argv, *STACK, "--json"])
     return code, json.loads(capsys.readouterr().out)
-
-
-def _state(stack: LoadedStack, aws: AwsClients):  # type: ignore[no-untyped-def]
-    spec = rollout_of(stack.plan.endpoints[0])
-    assert spec is not None and stack.plan.state_table_name is not None
-    return store.read_state(aws.dynamodb, stack.plan.state_table_name, spec.rollout_id)
 
 
 def test_status_of_a_fresh_rollout_is_in_progress_exit_3(deployed, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -68,8 +63,8 @@ def test_status_shows_the_hooks_errors_alarm_as_a_watch_alarm_that_gates_nothing
     assert row.split("│")[2:4] == [" watch ", " ALARM "]
     gates = next(line for line in out.splitlines() if "gates: " in line)
     assert name not in gates
-    spec = rollout_of(stack.plan.endpoints[0])
-    assert spec is not None and name not in spec.watched_alarms()  # the hook never reads it
+    spec, _ = canary_of(stack)
+    assert name not in spec.watched_alarms()  # the hook never reads it
 
 
 def test_pause_records_who_and_why_and_holds(deployed, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -78,7 +73,7 @@ def test_pause_records_who_and_why_and_holds(deployed, capsys) -> None:  # type:
     assert code == 0
     assert out["applied"] and out["after"]["status"] == "paused"
     assert out["after"]["weights"] == out["before"]["weights"]  # a pause moves no traffic
-    state = _state(stack, aws)
+    state = rollout_state(stack, aws)
     assert state is not None and state.status == "paused"
     assert state.intent is not None
     assert (state.intent.who, state.intent.reason) == ("alice", "traffic spike")
@@ -168,7 +163,7 @@ def test_command_refuses_when_the_live_endpoint_is_not_the_planned_rollout(
     )
     assert main(["pause", *STACK]) == 2
     assert "not at the plan's first step" in capsys.readouterr().err
-    assert _state(stack, aws) is None  # nothing recorded
+    assert rollout_state(stack, aws) is None  # nothing recorded
     live = aws.sagemaker.describe_endpoint(EndpointName=name)["ProductionVariants"]
     assert {v["VariantName"]: v["CurrentWeight"] for v in live} == {
         "stable": 50.0,
@@ -221,7 +216,7 @@ def test_promote_while_held_is_refused_with_the_reason_not_kept_for_later(deploy
     assert code == 1 and not out["applied"]
     assert "low traffic" in out["refused"]
     assert out["after"]["weights"] == out["before"]["weights"]
-    state = _state(stack, aws)
+    state = rollout_state(stack, aws)
     assert state is not None and state.intent_refused is not None
     assert state.last_intent_id == state.intent.id  # consumed: it can never fire later
 

@@ -21,11 +21,10 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from sagemaker_rollouts.cli.main import main
 from sagemaker_rollouts.cli.stack import LoadedStack
-from sagemaker_rollouts.lambdas import store
 from sagemaker_rollouts.lambdas.aws_adapter import make_clients
 from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
 from sagemaker_rollouts.simulator.provision import AwsClients
-from tests.plan_fixtures import rollout_of
+from tests.moto_deploy import canary_of, hook_env, rollout_state
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "canary", "--dir", str(ROOT)]
@@ -71,9 +70,7 @@ def live_candidate(stack: LoadedStack, aws: AwsClients) -> float:
 
 
 def hook_tick(stack: LoadedStack) -> dict[str, Any]:
-    spec = rollout_of(stack.plan.endpoints[0])
-    assert spec is not None and stack.plan.state_table_name is not None
-    env = {"ROLLOUT_SPEC": spec.to_json(), "STATE_TABLE": stack.plan.state_table_name}
+    env = hook_env(stack)
     return hook_run({}, env, make_clients(stack.plan.region), time.time(), log=lambda _: None)
 
 
@@ -114,9 +111,7 @@ def test_abort_on_a_busy_endpoint_is_not_reported_done_and_the_hook_finishes_it(
     monkeypatch.undo()  # the update finished: the hook's next tick applies the rollback
     hook_tick(stack)
     assert live_candidate(stack, aws) == 0.0
-    spec = rollout_of(stack.plan.endpoints[0])
-    assert spec is not None and stack.plan.state_table_name is not None
-    state = store.read_state(aws.dynamodb, stack.plan.state_table_name, spec.rollout_id)
+    state = rollout_state(stack, aws)
     assert state is not None and not state.pending_rollback
 
 
@@ -161,19 +156,18 @@ def test_an_operators_skewed_clock_does_not_shorten_or_stretch_the_next_bake(
     timed on AWS's clock, the one the hook ticks on, so the next step's bake is neither cut short
     (the candidate's new share advanced before it was watched for `bake_seconds`) nor stretched."""
     stack, aws = deployed
-    spec = rollout_of(stack.plan.endpoints[0])
-    assert spec is not None and stack.plan.state_table_name is not None
+    spec, _ = canary_of(stack)
     monkeypatch.setattr("sagemaker_rollouts.cli.cmd_live.time", SkewedClock(offset))
     assert main(["promote", *STACK, "--json"]) == 0
     capsys.readouterr()
     promoted = time.time()
-    state = store.read_state(aws.dynamodb, stack.plan.state_table_name, spec.rollout_id)
+    state = rollout_state(stack, aws)
     assert state is not None and state.step_index == 1
     assert abs(state.step_started_at - promoted) < 5.0, state.step_started_at - promoted
     bake = spec.steps[1].bake_seconds
     early = hook_run(
         {},
-        {"ROLLOUT_SPEC": spec.to_json(), "STATE_TABLE": stack.plan.state_table_name},
+        hook_env(stack),
         make_clients(stack.plan.region),
         promoted + bake - 30,
         log=lambda _: None,

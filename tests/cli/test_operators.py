@@ -24,7 +24,7 @@ from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
 from sagemaker_rollouts.lambdas.controller import RolloutState
 from sagemaker_rollouts.simulator.moto_server import moto_server
 from sagemaker_rollouts.simulator.provision import AwsClients
-from tests.moto_deploy import provisioned
+from tests.moto_deploy import canary_of, hook_env, provisioned
 from tests.moto_fixtures import answer_alarm_history
 from tests.plan_fixtures import rollout_of
 
@@ -82,9 +82,8 @@ def test_status_wait_streams_a_line_per_change_before_it_returns(
     stack, _ = deployed
     out = io.StringIO()
     monkeypatch.setattr("sys.stdout", out)
-    spec = rollout_of(stack.plan.endpoints[0])
-    assert spec is not None and stack.plan.state_table_name is not None
-    env = {"ROLLOUT_SPEC": spec.to_json(), "STATE_TABLE": stack.plan.state_table_name}
+    spec, _ = canary_of(stack)
+    env = hook_env(stack)
     clients = make_clients(stack.plan.region)
     hook_run({}, env, clients, time.time(), log=lambda _: None)
     seen_before_return: list[str] = []

@@ -35,8 +35,8 @@ from sagemaker_rollouts.lambdas.controller import (
 )
 from sagemaker_rollouts.lambdas.rollout import RolloutSpec, Step
 from sagemaker_rollouts.simulator.provision import AwsClients
+from tests.moto_deploy import canary_of, hook_env, rollout_state
 from tests.moto_fixtures import T0, World, alarm_event, fail, fresh_clients, schedule_event
-from tests.plan_fixtures import rollout_of
 
 MakeWorld = Callable[..., World]
 ROOT = Path(__file__).resolve().parents[2]
@@ -323,10 +323,7 @@ def test_a_rollback_whose_record_was_lost_is_recorded_with_the_alarm_that_caused
 
 
 def _hook(stack: LoadedStack) -> tuple[dict[str, str], Clients]:
-    spec = rollout_of(stack.plan.endpoints[0])
-    assert spec is not None and stack.plan.state_table_name is not None
-    env = {"ROLLOUT_SPEC": spec.to_json(), "STATE_TABLE": stack.plan.state_table_name}
-    return env, make_clients(stack.plan.region)
+    return hook_env(stack), make_clients(stack.plan.region)
 
 
 def _candidate(stack: LoadedStack, aws: AwsClients) -> float:
@@ -367,10 +364,9 @@ def test_rollout_abort_on_a_malformed_state_item_recovers_it_and_aborts(
     stack, aws = deployed
     env, clients = _hook(stack)
     run(schedule_event(), env, clients, time.time(), log=lambda _: None)
-    spec = rollout_of(stack.plan.endpoints[0])
-    assert spec is not None and stack.plan.state_table_name is not None
+    spec, table = canary_of(stack)
     aws.dynamodb.update_item(
-        TableName=stack.plan.state_table_name,
+        TableName=table,
         Key={"pk": {"S": spec.rollout_id}, "sk": {"S": store.STATE_SK}},
         UpdateExpression="SET #s = :s REMOVE step_index",
         ExpressionAttributeNames={"#s": "status"},
@@ -381,10 +377,7 @@ def test_rollout_abort_on_a_malformed_state_item_recovers_it_and_aborts(
     assert code == 0, out
     assert "Traceback" not in out.err
     assert _candidate(stack, aws) == 0.0
-    state = store.read_state(aws.dynamodb, stack.plan.state_table_name, spec.rollout_id)
+    state = rollout_state(stack, aws)
     assert state is not None and state.status == "rolled_back"
-    kinds = [
-        r.kind
-        for r in store.read_history(aws.dynamodb, stack.plan.state_table_name, spec.rollout_id)
-    ]
+    kinds = [r.kind for r in store.read_history(aws.dynamodb, table, spec.rollout_id)]
     assert "recover" in kinds and kinds[0] in ("rollback", "notify")
