@@ -52,7 +52,10 @@ from sagemaker_rollouts.strategies.config_errors import (
     field_type,
     unknown_key,
 )
-from sagemaker_rollouts.strategies.config_load import validate_allowing_unknowns
+from sagemaker_rollouts.strategies.config_load import (
+    provider_region_problems,
+    validate_allowing_unknowns,
+)
 from sagemaker_rollouts.strategies.config_model import PROJECT, EndpointConfig
 from sagemaker_rollouts.strategies.pipeline import Validated, claims, validate_component
 from sagemaker_rollouts.strategies.plan import DeploymentPlan, EndpointPlan
@@ -138,7 +141,8 @@ SecurityGroupIds = Annotated[
 ]
 # botocore dynamodb service model, shape TableName: min 3, max 255, pattern [a-zA-Z0-9_.-]+.
 TableName = Annotated[str, Field(min_length=3, max_length=255, pattern=r"^[a-zA-Z0-9_.-]+$")]
-Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")]
+# Which Regions: checked with the provider's own list (`region_problems`), which names them all.
+Region = Annotated[str, Field(min_length=1)]
 
 _OWN_FIELDS = (
     "region",
@@ -314,6 +318,7 @@ def args_problems(
             endpoint[key] = value
     own = {k: v for k, v in data.items() if k in _OWN_FIELDS}
     brought: Any = None
+    failed: set[str] = set()
     try:
         brought = _Brought.model_validate(own)
     except ValidationError as exc:
@@ -331,6 +336,8 @@ def args_problems(
         errs = _brought_problems(brought) + errs
         if region is None:
             region = brought.region
+            if "region" not in failed:  # a malformed one is reported as such already
+                errs = region_problems(region) + errs
     try:
         validate_component(
             name,
@@ -345,12 +352,26 @@ def args_problems(
     return errs
 
 
+def region_problems(region_arg: str | None) -> list[str]:
+    """What the AWS provider would refuse in the component's Region: the `region` argument when
+    given, else the `aws:region` config (the provider's own), checked as a stack file's is
+    (`config_load.provider_region_problems`; `aws:skipRegionValidation: true` skips it).
+    A `region` argument that names no Region is refused even with a provider of another Region
+    in `opts`: it names the framework images and ARNs. Empty when nothing is wrong."""
+    aws_config = pulumi.Config("aws")
+    skip = aws_config.get("skipRegionValidation")
+    if region_arg is not None:
+        return provider_region_problems(region_arg, skip, key="region")
+    return provider_region_problems(aws_config.get("region"), skip)
+
+
 def validate_args(
     name: str, args: RolloutEndpointArgs, *, project: str, stack: str, region: str
 ) -> Validated:
     """Component `name`'s validated config, plan (shared resources named for it) and warnings.
 
-    Raises `ConfigError` (every problem, as args key paths) before anything is declared.
+    Raises `ConfigError` (every problem, as args key paths; the Region as `region` or
+    `aws:region`) before anything is declared.
     """
     validated = validate_component(
         name,
@@ -358,7 +379,7 @@ def validate_args(
         region=region,
         project=project,
         stack=stack,
-        problems=args.problems(),
+        problems=[*region_problems(args.region), *args.problems()],
         state_table_name=args.state_table_name,
     )
     brought = Brought(

@@ -20,7 +20,10 @@ from sagemaker_rollouts.infra.errors import StackConfigError
 from sagemaker_rollouts.infra.limits import deploy_limit_errors
 from sagemaker_rollouts.infra.render import Rendered, render, stack_outputs
 from sagemaker_rollouts.strategies.config_errors import ConfigError
-from sagemaker_rollouts.strategies.config_load import misspelt_project_keys
+from sagemaker_rollouts.strategies.config_load import (
+    misspelt_project_keys,
+    provider_region_problems,
+)
 from sagemaker_rollouts.strategies.config_model import PROJECT
 from sagemaker_rollouts.strategies.pipeline import Validated, claims, validate_stack
 
@@ -68,10 +71,18 @@ def read_config() -> Validated:
     stack_config = secrets.stack_file_config(pulumi.get_stack()) if secret_keys else None
     raw = secrets.mark_config_secrets(raw, secret_keys, stack_config)
     aws_config = pulumi.Config("aws")
-    region = aws_config.get("region") or "us-east-1"
+    given = aws_config.get("region")
+    region = given or "us-east-1"
+    # the AWS provider refuses an unknown Region only once it configures: say it now, with
+    # every other problem
+    problems = provider_region_problems(given, aws_config.get("skipRegionValidation"))
     try:
         validated = validate_stack(
-            raw, region=region, project=pulumi.get_project(), stack=pulumi.get_stack()
+            raw,
+            region=region,
+            project=pulumi.get_project(),
+            stack=pulumi.get_stack(),
+            problems=problems,
         )
         sizes = deploy_limit_errors(validated.plan)  # what AWS would refuse in what is generated
         if sizes:

@@ -345,6 +345,62 @@ def project_config(stack_yaml: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     return ours, "us-east-1" if region is None else str(region)
 
 
+REGION_KEY = "aws:region"
+SKIP_REGION_KEY = "aws:skipRegionValidation"
+
+
+def provider_region_problems(region: Any, skip: Any = None, *, key: str = REGION_KEY) -> list[str]:
+    """What the AWS provider would refuse in the Region it is given, one `key: message` line each
+    (empty when nothing): `region` as given under `key` (`aws:region`, or a component's `region`
+    argument; None: not given, the default us-east-1 stands), `skip` the stack's
+    `aws:skipRegionValidation` (None: not set).
+
+    terraform-provider-aws (internal/conns/config.go `ConfigureProvider`) refuses, when it
+    configures itself and so before any resource is declared, a Region that aws-sdk-go-base's
+    `validation.SupportedRegion` does not find among its partitions' Regions ("Invalid AWS
+    Region: X"), unless `skip_region_validation` is set. Those Regions are generated from AWS's
+    endpoints model (`partitions[].regions`), the model botocore ships as `endpoints.json`:
+    `aws_limits.REGIONS` is botocore's copy (scripts/gen_limits.py), so a Region AWS opened
+    after both were built is refused here as there; `aws:skipRegionValidation: true` skips this
+    check as it skips the provider's. A secret Region (unknown offline) is not checked.
+    """
+    from sagemaker_rollouts.strategies.aws_limits import REGIONS
+
+    out: list[str] = []
+    skipping = False
+    if skip is not None:
+        if isinstance(skip, bool) or str(skip).lower() in ("true", "false"):
+            skipping = skip is True or str(skip).lower() == "true"
+        else:
+            out.append(f"{SKIP_REGION_KEY}: must be true or false, got {describe_value(skip)}")
+    if region is None or skipping or region == SECRET_PLACEHOLDER:
+        return out
+    known = [r for regions in REGIONS.values() for r in regions]
+    if isinstance(region, str) and region in known:
+        return out
+    close = difflib.get_close_matches(str(region), known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    listed = "; ".join(f"{p}: {', '.join(rs)}" for p, rs in sorted(REGIONS.items()))
+    out.append(
+        f"{key}: {describe_value(region)} is not an AWS Region the AWS provider accepts (it "
+        f'stops before declaring anything: "Invalid AWS Region"); {hint}allowed: {listed}. '
+        f"For a Region newer than this list set {SKIP_REGION_KEY}: true, as the provider "
+        "then does not check it either"
+    )
+    return out
+
+
+def stack_region_problems(stack_yaml: Mapping[str, Any]) -> list[str]:
+    """`provider_region_problems` of a parsed `Pulumi.<stack>.yaml` (its `aws:region` and
+    `aws:skipRegionValidation`); empty when its `config:` is not a mapping (`project_config`
+    reports that)."""
+    config: Any = stack_yaml.get("config") or {}
+    if not isinstance(config, Mapping):
+        return []
+    items = cast(Mapping[Any, Any], config)
+    return provider_region_problems(items.get(REGION_KEY), items.get(SKIP_REGION_KEY))
+
+
 def strip_secure(value: Any) -> tuple[Any, bool]:
     """A copy of stack-file data with every `{secure: ...}` value (encrypted; undecryptable offline)
     replaced by `[secret]`, and whether any was found."""

@@ -72,14 +72,29 @@ class Validated:
     warnings: tuple[str, ...]
 
 
-def validate_stack(raw: Mapping[str, Any], *, region: str, project: str, stack: str) -> Validated:
+def validate_stack(
+    raw: Mapping[str, Any],
+    *,
+    region: str,
+    project: str,
+    stack: str,
+    problems: Sequence[str] = (),
+) -> Validated:
     """A stack file's project keys (`endpoints`, `tags`, ...) to config, plan and warnings.
 
+    `problems`: what the caller found outside the project's keys (the provider's `aws:region`,
+    `config_load.provider_region_problems`), reported first with every other problem.
     Raises `ConfigError` with every problem (`endpoints.<key>...` paths) before anything is
     declared.
     """
-    config = load_config(raw, region=region)
-    plan = build_plan(config, project=project, stack=stack, region=region)
+    errs = list(problems)
+    try:
+        config = load_config(raw, region=region)
+        plan = build_plan(config, project=project, stack=stack, region=region)
+    except ConfigError as exc:
+        raise ConfigError(errs + exc.errors) from None
+    if errs:
+        raise ConfigError(errs)
     # legal but almost certainly a mistake, or what `pulumi up` may run into (provider waits)
     warnings = (*config_warnings(config), *deployment_warnings(plan))
     return Validated(Origin("stack", stack), config, plan, warnings)

@@ -235,6 +235,7 @@ def load_stack(
     several components).
     """
     from sagemaker_rollouts.strategies.config import ConfigError, project_config
+    from sagemaker_rollouts.strategies.config_load import stack_region_problems
     from sagemaker_rollouts.strategies.pipeline import validate_stack
 
     program = own_program(directory) if source is None else None
@@ -272,7 +273,13 @@ def load_stack(
     try:
         ours, region = project_config(doc)
         with in_project_dir(directory):  # relative paths in config: from the project directory
-            plan = validate_stack(ours, region=region, project=PROJECT, stack=stack).plan
+            plan = validate_stack(
+                ours,
+                region=region,
+                project=PROJECT,
+                stack=stack,
+                problems=stack_region_problems(doc),  # what the AWS provider would refuse
+            ).plan
     except ConfigError as e:
         hints: list[str] = []
         if unresolved:

@@ -220,7 +220,7 @@ def bad(**changes: Any) -> dict[str, Any]:
                 "permissions_boundary_arn: must be an IAM managed policy ARN",
                 "execution_role_arn: must be an IAM role ARN",
                 "state_table_name:",
-                "region: does not have the expected form",
+                "region: 'mars' is not an AWS Region the AWS provider accepts",
             ],
         ),
         # brought VPC: ids checked, both or neither, reported with the config's own problems

@@ -504,3 +504,147 @@ def test_ci_role_name_follows_the_iam_pattern(role_name: str, accepted: bool) ->
         assert errors_of(raw) == [
             f"ci_role.role_name: does not have the expected form, got {role_name!r}"
         ]
+
+
+# ----------------------------------------------------------------------------- the AWS Region
+
+# The AWS provider refuses, when it configures itself, a Region aws-sdk-go-base's
+# `validation.SupportedRegion` does not list ("Invalid AWS Region"), unless
+# `skip_region_validation` (terraform-provider-aws internal/conns/config.go). These tables check
+# that each entry point says so first, as a config error naming the key, with every other problem.
+BAD_STEP = with_key(canary(), f"{CAN}.steps[2]", 120)
+STEP_ERROR = f"{CAN}.steps[2]: must be 1..100 and increasing, got 120"
+
+# (id, aws:* config, the region error's key path or None, a fragment of it)
+REGION_CASES: list[tuple[str, dict[str, Any], str | None, str]] = [
+    ("unknown region", {"aws:region": "us-east-9"}, "aws:region", "'us-east-9' is not an AWS"),
+    ("typo", {"aws:region": "eu-wst-1"}, "aws:region", "did you mean eu-west-1?"),
+    ("upper case", {"aws:region": "US-EAST-1"}, "aws:region", "allowed: aws: af-south-1"),
+    ("lists every partition", {"aws:region": "moon-1"}, "aws:region", "aws-us-gov: us-gov-east-1"),
+    ("a known region", {"aws:region": "ap-southeast-7"}, None, ""),
+    ("another partition", {"aws:region": "cn-northwest-1"}, None, ""),
+    (
+        "skipped as the provider skips it",
+        {"aws:region": "us-east-9", "aws:skipRegionValidation": True},
+        None,
+        "",
+    ),
+    (
+        "skip as pulumi config set stores it",
+        {"aws:region": "us-east-9", "aws:skipRegionValidation": "true"},
+        None,
+        "",
+    ),
+    (
+        "skip not a boolean",
+        {"aws:region": "us-east-1", "aws:skipRegionValidation": "yes"},
+        "aws:skipRegionValidation",
+        "must be true or false, got 'yes'",
+    ),
+    (
+        "skip false still checks",
+        {"aws:region": "us-east-9", "aws:skipRegionValidation": "false"},
+        "aws:region",
+        "'us-east-9'",
+    ),
+]
+
+
+def region_errors(errors: list[str]) -> list[str]:
+    return [e for e in errors if e.startswith(("aws:", "region:"))]
+
+
+def expect_region(errors: list[str], path: str | None, fragment: str, key: str = "") -> None:
+    found = region_errors(errors)
+    if path is None:
+        assert found == [], found
+        return
+    (line,) = found
+    assert line.startswith(f"{key or path}: ") and fragment in line, line
+
+
+@pytest.mark.parametrize(
+    ("aws", "path", "fragment"), [c[1:] for c in REGION_CASES], ids=[c[0] for c in REGION_CASES]
+)
+def test_a_region_the_provider_refuses_is_a_config_error_with_every_other_problem_in_the_program(
+    aws: dict[str, Any], path: str | None, fragment: str
+) -> None:
+    """`pulumi up` (the project's program under mocks): the Region's line comes with the bad
+    step's, and nothing is declared."""
+    config = {**aws, **{f"sagemaker-rollouts:{k}": v for k, v in BAD_STEP.items()}}
+    run = run_offline(config=config, stack="bad")
+    assert isinstance(run.error, ConfigError), run.error
+    assert run.resources == []
+    assert STEP_ERROR in run.error.errors
+    expect_region(run.error.errors, path, fragment)
+    if path is None:  # and a good config with that Region runs
+        good = run_offline(
+            config={**aws, **{f"sagemaker-rollouts:{k}": v for k, v in canary().items()}},
+            stack="good",
+        )
+        assert good.error is None, good.error
+
+
+@pytest.mark.parametrize(
+    ("aws", "path", "fragment"), [c[1:] for c in REGION_CASES], ids=[c[0] for c in REGION_CASES]
+)
+def test_rollout_plan_reports_the_region_as_the_program_does(
+    aws: dict[str, Any], path: str | None, fragment: str, tmp_path: Any
+) -> None:
+    """The stack file through `rollout plan` (the CLI's stack loader): same lines, exit 2."""
+    import yaml
+
+    from sagemaker_rollouts.cli.main import main
+
+    config = {**aws, **{f"sagemaker-rollouts:{k}": v for k, v in BAD_STEP.items()}}
+    (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump({"config": config}))
+    program = run_offline(config=config, stack="dev")
+    assert isinstance(program.error, ConfigError)
+    from sagemaker_rollouts.cli.errors import UsageError
+    from sagemaker_rollouts.cli.stack import load_stack
+
+    with pytest.raises(UsageError) as caught:
+        load_stack(tmp_path, "dev")
+    lines = [line.strip() for line in caught.value.lines[1:]]
+    assert lines == program.error.errors
+    expect_region(lines, path, fragment)
+    assert main(["plan", "--stack", "dev", "--dir", str(tmp_path)]) == 2
+
+
+COMPONENT_ARGS: dict[str, Any] = {
+    "endpoint_name": "fraud-detector",
+    **{k: v for k, v in canary()["endpoints"]["fraud"].items() if k != "endpoint_name"},
+}
+
+
+@pytest.mark.parametrize(
+    ("aws", "path", "fragment"), [c[1:] for c in REGION_CASES], ids=[c[0] for c in REGION_CASES]
+)
+@pytest.mark.parametrize("given", ["aws:region config", "region argument"])
+@pytest.mark.parametrize("component", ["python", "multilang"])
+def test_a_components_region_is_checked_as_the_stacks_naming_where_it_came_from(
+    aws: dict[str, Any], path: str | None, fragment: str, given: str, component: str
+) -> None:
+    """`RolloutEndpoint` (Python, and the multi-language component other languages use): the
+    `region` argument (named `region`) or else `aws:region`; the `aws:skipRegionValidation`
+    config skips either. With a bad step: both lines, nothing declared."""
+    from sagemaker_rollouts import RolloutEndpoint
+    from sagemaker_rollouts.infra import multilang
+    from sagemaker_rollouts.simulator.mockrun import run_function_offline
+
+    make: Any = RolloutEndpoint if component == "python" else multilang.RolloutEndpoint
+
+    args = with_key({"a": COMPONENT_ARGS}, "a.strategy.canary.steps[1]", 120)["a"]
+    config = dict(aws)
+    key = ""
+    if given == "region argument":
+        args["region"] = config.pop("aws:region")
+        config["aws:region"] = "us-east-1"  # the provider's own is fine
+        key = "region" if path == "aws:region" else ""
+    run = run_function_offline(
+        lambda: make("fraud", args), stack="dev", project="platform", config=config
+    )
+    assert isinstance(run.error, ConfigError), run.error
+    assert run.resources == []
+    assert "strategy.canary.steps[1]: must be 1..100 and increasing, got 120" in run.error.errors
+    expect_region(run.error.errors, path, fragment, key)
