@@ -37,7 +37,15 @@ from sagemaker_rollouts.strategies.shadow_compare import (
     differences_sql,
     parse_row,
 )
-from tests.shadow_captures import CSV_LABEL, CSV_SCORE, EP, LABEL, SCORE, capture_sql
+from tests.shadow_captures import (
+    CSV_LABEL,
+    CSV_SCORE,
+    EP,
+    LABEL,
+    SCORE,
+    capture_sql,
+    comparison_args,
+)
 
 T0 = datetime(2026, 11, 29, 13, 0, tzinfo=UTC)  # records in the 13:00 hour folder
 HOUR = "2026/11/29/13"
@@ -79,16 +87,8 @@ def _python_result(
     files = capture_files(str(root), EP)
     if files is None:
         raise Declined("tree")
-    return PythonEngine(files).comparison(
-        production="live",
-        shadow="shadow",
-        fields=fields,
-        since=since,
-        until=until,
-        window_seconds=window,
-        rounds=rounds,
-        differences=True,
-    )
+    args = comparison_args(fields, since, until, window=window, rounds=rounds)
+    return PythonEngine(files).comparison(**args, differences=True)
 
 
 def _assert_same(
