@@ -164,3 +164,31 @@ def test_an_operators_abort_tells_the_topic_the_deployed_hook_tells(
     messages = heard(aws, queues)
     assert [m["decision"] for m in messages.pop(topic)] in (["rollback"], ["rolled_back"])
     assert all(not got for got in messages.values()), messages  # nobody else heard it
+
+
+def test_without_a_deployed_hook_a_stack_files_brought_topic_still_wins_over_its_own_name(
+    aws: AwsClients, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No hook Lambda to read (the plan-based stand-in, sagemaker_rollouts/simulator/provision.py,
+    creates none): the stack file's `notifications.topic_arn` is still where the notice goes, not
+    a topic named after the stack, even when one of that name exists."""
+    from sagemaker_rollouts.cli.stack import load_stack
+    from sagemaker_rollouts.simulator.provision import provision
+
+    aws.sns.create_topic(Name="platform-alerts")
+    project = tmp_path / "project"
+    project.mkdir()
+    stack_file_project(project, bring=True)
+    provision(load_stack(project, "prod").plan, aws)  # also a topic of the stack's own name
+    queues = listen(aws)
+    assert set(queues) == {PLATFORM_TOPIC, f"{PLATFORM_TOPIC.rsplit(':', 1)[0]}:" + OWN_PROD}
+    where = ["--stack", "prod", "--dir", str(project), "--endpoint", "fraud-detector"]
+    code = main(["abort", *where, "--reason", "bad predictions", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["notification_topic"] == PLATFORM_TOPIC
+    messages = heard(aws, queues)
+    assert len(messages.pop(PLATFORM_TOPIC)) == 1
+    assert all(not got for got in messages.values()), messages
+
+
+OWN_PROD = "sagemaker-rollouts-prod-rollout-events"
