@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, assert_never
+from typing import Any, assert_never, cast
 
 import pulumi
 
@@ -78,7 +78,64 @@ def aws_client(service: str, region: str | None, profile: str | None, *, pool: i
         config = Config(
             retries={"mode": "standard", "max_attempts": READ_RETRIES}, max_pool_connections=pool
         )
-        return session.create_client(service, region_name=region or None, config=config)
+        client = session.create_client(service, region_name=region or None, config=config)
+    _retries_without_quota(client)
+    return client
+
+
+class _NoRetryQuota:
+    """A retry quota that never refuses: `READ_RETRIES` attempts per read is the only limit."""
+
+    def acquire_retry_quota(self, context: Any) -> bool:
+        del context
+        return True
+
+
+def _retries_without_quota(client: Any) -> None:
+    """Swap the client's standard-mode retry handler for one without botocore's retry quota.
+
+    botocore's standard mode gives each client a retry quota (`botocore/retries/quota.py`: 500
+    units; `standard.RetryQuotaChecker`: 5 per throttled retry, 14 per other retry, 1 or the
+    retry's cost back per success) that stops a long-lived client's retry storm against a failing
+    service. A deploy-time read client is one-shot and shared by up to `READ_CONCURRENCY` reads
+    at once: 50 reads throttled twice each already spend it (500 / 5 = 100 retries), and then
+    every further throttle fails at once, stopping `pulumi up` on a throttle each read's own
+    `READ_RETRIES` attempts would have outlasted. The handler is botocore's own (same retry
+    conditions, same backoff, including the throttling-aware scale of botocore versions that
+    have one), registered under the id botocore registers it (`retry-config-<service>`,
+    `standard.register_retry_handler`); only the quota is gone. A service failing for good still
+    stops the run: each read gives up after its own attempts, and `read_endpoints` starts no
+    read once one has failed."""
+    import inspect
+
+    from botocore.retries import standard
+
+    name = client.meta.service_model.service_id.hyphenize()
+    unique_id = f"retry-config-{name}"
+    adapter = standard.RetryEventAdapter()
+    backoff_args: dict[str, Any] = {}
+    accepts = inspect.signature(standard.ExponentialBackoff).parameters
+    detector_type = getattr(standard, "ThrottlingErrorDetector", None)
+    if "service_name" in accepts:
+        backoff_args["service_name"] = name
+    if "throttling_detector" in accepts and detector_type is not None:
+        backoff_args["throttling_detector"] = detector_type(adapter)
+    handler_args: dict[str, Any] = {}
+    if "service_name" in inspect.signature(standard.RetryHandler).parameters:
+        handler_args["service_name"] = name  # long-polling operations, where botocore has them
+    # The attempts botocore derived from the client's config (`max_attempts` retries + 1).
+    attempts = client.meta.config.retries.get("total_max_attempts", READ_RETRIES + 1)
+    handler = standard.RetryHandler(
+        retry_policy=standard.RetryPolicy(
+            retry_checker=standard.StandardRetryConditions(max_attempts=attempts),
+            retry_backoff=standard.ExponentialBackoff(**backoff_args),
+        ),
+        retry_event_adapter=adapter,
+        retry_quota=cast(Any, _NoRetryQuota()),  # the one method RetryHandler calls
+        **handler_args,
+    )
+    client.meta.events.unregister(f"needs-retry.{name}", unique_id=unique_id)
+    client.meta.events.register(f"needs-retry.{name}", handler.needs_retry, unique_id=unique_id)
 
 
 OutcomeReader = Callable[[str], RolloutOutcome | None]
@@ -107,7 +164,8 @@ def dynamodb_reader(
 
     The client is created on first use, so stacks without canaries never touch AWS here.
     `read_outcome` returns None when the table does not exist yet (first `up`). Any other error
-    (no credentials, access denied) stops the run as `AwsReadError` (a `pulumi.RunError`: the
+    (no credentials, access denied, keys still unprocessed after the batch's rounds, a state
+    item that does not read back) stops the run as `AwsReadError` (a `pulumi.RunError`: the
     message, no traceback): deploying blind could redeploy a rolled-back candidate, which is
     exactly what this check exists to prevent. `profile` is the stack's
     `aws:profile`, so the check reads with the same credentials the provider deploys with.
@@ -131,24 +189,24 @@ class _TableOutcomes:
     def __call__(self, rollout_id: str) -> RolloutOutcome | None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from sagemaker_rollouts.lambdas.store import read_outcome
+        from sagemaker_rollouts.lambdas.store import MalformedState, read_outcome
 
         try:
             return read_outcome(self._dynamodb(), self.table_name, rollout_id)
-        except (BotoCoreError, ClientError) as exc:
+        except (BotoCoreError, ClientError, MalformedState) as exc:
             what = f"rollout {rollout_id!r} from the state table {self.table_name!r}"
             raise AwsReadError(what, exc, profile=self.profile) from None
 
     def many(self, rollout_ids: Sequence[str]) -> dict[str, RolloutOutcome]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from sagemaker_rollouts.lambdas.store import read_outcomes
+        from sagemaker_rollouts.lambdas.store import MalformedState, UnreadKeys, read_outcomes
 
         if not rollout_ids:
             return {}
         try:
             return read_outcomes(self._dynamodb(), self.table_name, list(rollout_ids))
-        except (BotoCoreError, ClientError) as exc:
+        except (BotoCoreError, ClientError, MalformedState, UnreadKeys) as exc:
             what = f"{len(rollout_ids)} rollout(s) from the state table {self.table_name!r}"
             raise AwsReadError(what, exc, profile=self.profile) from None
 
@@ -320,13 +378,26 @@ def read_endpoints(reader: EndpointReader, names: Sequence[str]) -> dict[str, na
     batch DescribeEndpoint (and its `Search` is eventually consistent and leaves out the pending
     deployment and rollback configuration a blue/green check needs), so the reads run
     concurrently, `READ_CONCURRENCY` at a time: up to that many endpoints the wait is one
-    endpoint's. The first error propagates."""
+    endpoint's. The first error propagates, and once a read has failed no read starts: the run
+    stops anyway, and the queued reads of a failing service would each take their whole retries
+    (minutes, beyond `READ_CONCURRENCY` endpoints) before the error is shown."""
     unique = list(dict.fromkeys(names))
     if len(unique) <= 1:
         found = [(n, reader(n)) for n in unique]
     else:
+        failed = threading.Event()
+
+        def guarded(name: str) -> native.LiveEndpoint | None:
+            if failed.is_set():
+                return None  # never seen: the failure itself is raised
+            try:
+                return reader(name)
+            except BaseException:
+                failed.set()
+                raise
+
         with concurrent.futures.ThreadPoolExecutor(min(READ_CONCURRENCY, len(unique))) as pool:
-            found = list(zip(unique, pool.map(reader, unique), strict=True))
+            found = list(zip(unique, pool.map(guarded, unique), strict=True))
     return {n: live for n, live in found if live is not None}
 
 

@@ -318,6 +318,10 @@ def read_outcome(dynamodb: Any, table_name: str, rollout_id: str) -> RolloutOutc
     return None if state is None else _outcome(rollout_id, state)
 
 
+class UnreadKeys(RuntimeError):
+    """BatchGetItem still left keys unprocessed after `read_outcomes`' last round (throttling)."""
+
+
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem request (DynamoDB API reference, BatchGetItem)
 _BATCH_ATTEMPTS = 8
 
@@ -329,7 +333,7 @@ def read_outcomes(
     consistent), so deploy-time awareness costs the same one call for 1 or 100 canary endpoints.
 
     Keys DynamoDB leaves unprocessed (throttling, the 16 MB response limit) are asked again, at
-    most 8 rounds, then this raises: a check that cannot read must not deploy blind. A missing
+    most 8 rounds, then this raises `UnreadKeys`: a check that cannot read must not deploy blind. A missing
     table (the first `up`) is no outcome for anyone. Raises MalformedState like `read_state`.
     """
     found: dict[str, RolloutOutcome] = {}
@@ -354,7 +358,7 @@ def read_outcomes(
             if not keys:
                 break
         else:
-            raise RuntimeError(
+            raise UnreadKeys(
                 f"{table_name}: BatchGetItem left {len(keys)} keys unprocessed after "
                 f"{_BATCH_ATTEMPTS} rounds"
             )

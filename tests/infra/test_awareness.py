@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -254,3 +256,129 @@ def test_throttled_reads_back_off_and_every_endpoint_is_still_read(
         dict(live.weights) == {"stable": 90.0, "candidate": 10.0} for live in aware.live.values()
     )
     assert {k: o.status for k, o in aware.outcomes.items()} == {"fraud0": "completed"}
+
+
+def test_a_burst_throttled_to_the_last_attempt_exhausts_no_retry_quota(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stands in for SageMaker throttling a whole burst of deploy-time reads for longer (HTTP 400
+    ThrottlingException at the wire; moto never throttles): every DescribeEndpoint and ListTags
+    of 8 endpoints is throttled on its first `READ_RETRIES - 1` attempts. That is within each
+    read's own attempts, but 16 reads x 9 retries cost a shared client's botocore retry quota
+    (500 units, 5 per throttled retry, `botocore/retries/quota.py`, `standard.RetryQuotaChecker`)
+    more than it holds: with the quota a read is refused its retry long before its last attempt
+    and `pulumi up` stops on a throttle its own retries would have outlasted."""
+    from botocore.retries import standard
+
+    from sagemaker_rollouts.infra import awareness
+    from sagemaker_rollouts.simulator.moto_server import moto_server
+    from tests.moto_fixtures import Clients, create_endpoint, make_clients, throttle_wire
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda *_a, **_k: 0.0)
+    plan = fx.deployment(*fx.canaries(8).endpoints)
+    original = awareness.aws_client
+    times = awareness.READ_RETRIES - 1
+
+    def throttled_client(service: str, *args: object, **kwargs: object) -> object:
+        client = original(service, *args, **kwargs)  # type: ignore[arg-type]
+        for operation in ("DescribeEndpoint", "ListTags"):
+            throttle_wire(client, operation, times=times, per_request=True)
+        return client
+
+    with moto_server():
+        admin: Clients = make_clients("us-east-1")
+        for i, e in enumerate(plan.endpoints):
+            create_endpoint(admin, e.endpoint_name, {"stable": 90.0, "candidate": 10.0}, f"q{i}")
+        monkeypatch.setattr(awareness, "aws_client", throttled_client)
+        found = awareness.read_endpoints(
+            awareness.sagemaker_endpoint_reader("us-east-1"),
+            [e.endpoint_name for e in plan.endpoints],
+        )
+    assert sorted(found) == sorted(e.endpoint_name for e in plan.endpoints)
+
+
+def test_no_endpoint_read_starts_once_one_has_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failing read stops `pulumi up`; the reads still queued behind it (more endpoints than
+    `READ_CONCURRENCY`) must not each run their whole retries first. One reader thread here, so
+    the queue order is the names' order."""
+    from sagemaker_rollouts.infra import awareness
+
+    monkeypatch.setattr(awareness, "READ_CONCURRENCY", 1)
+    asked: list[str] = []
+
+    def read(name: str) -> None:
+        asked.append(name)
+        if name == "ep-1":
+            raise awareness.AwsReadError(name, RuntimeError("expired"), profile=None)
+
+    names = [f"ep-{i}" for i in range(6)]
+    with pytest.raises(awareness.AwsReadError, match="ep-1"):
+        awareness.read_endpoints(read, names)
+    assert asked == ["ep-0", "ep-1"]
+
+
+def _state_table_answering(
+    monkeypatch: pytest.MonkeyPatch, answer: Callable[[list[str]], dict[str, Any]]
+) -> Any:
+    """A state-table reader whose BatchGetItem is answered by `answer(rollout ids)` (botocore's
+    Stubber, no AWS): the stand-in for what moto never answers."""
+    from botocore.stub import ANY, Stubber
+
+    from sagemaker_rollouts.infra import awareness
+    from sagemaker_rollouts.lambdas import store
+
+    monkeypatch.setattr(store.time, "sleep", lambda _s: None)
+    original = awareness.aws_client
+
+    def stubbed(service: str, *args: Any, **kwargs: Any) -> Any:
+        client = original(service, *args, **kwargs)
+        stub = Stubber(client)
+        for _ in range(10):
+            stub.add_response("batch_get_item", answer(ids), {"RequestItems": ANY})
+        stub.activate()
+        return client
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setattr(awareness, "aws_client", stubbed)
+    plan = fx.canaries(2)
+    ids = [fx.rollout_of(e).rollout_id for e in plan.endpoints]
+    return plan, awareness.dynamodb_reader("rollouts-state", "us-east-1")
+
+
+def _unprocessed(ids: list[str]) -> dict[str, Any]:
+    keys = [{"pk": {"S": rid}, "sk": {"S": "STATE"}} for rid in ids]
+    return {
+        "Responses": {"rollouts-state": []},
+        "UnprocessedKeys": {"rollouts-state": {"Keys": keys}},
+    }
+
+
+def _malformed(ids: list[str]) -> dict[str, Any]:
+    items = [{"pk": {"S": rid}, "sk": {"S": "STATE"}, "status": {"S": "??"}} for rid in ids]
+    return {"Responses": {"rollouts-state": items}, "UnprocessedKeys": {}}
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        # DynamoDB under throttling answers BatchGetItem 200 with the keys it could not read in
+        # UnprocessedKeys (DynamoDB API reference, BatchGetItem), for as long as it throttles.
+        (_unprocessed, "unprocessed"),
+        # A state item edited by hand or by another tool.
+        (_malformed, "state item"),
+    ],
+)
+def test_a_state_table_that_cannot_be_read_stops_the_run_with_its_message(
+    monkeypatch: pytest.MonkeyPatch, answer: Callable[[list[str]], dict[str, Any]], says: str
+) -> None:
+    """Not a traceback: a `pulumi.RunError` (`AwsReadError`) naming the table and the cause."""
+    import pulumi
+
+    from sagemaker_rollouts.infra import awareness
+
+    plan, reader = _state_table_answering(monkeypatch, answer)
+    with pytest.raises(awareness.AwsReadError, match=says) as caught:
+        awareness.check(plan, reader, awareness.no_endpoints)
+    assert isinstance(caught.value, pulumi.RunError)
+    assert "rollouts-state" in str(caught.value)
