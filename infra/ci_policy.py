@@ -26,7 +26,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagemaker_rollouts.infra.iam import Doc, document, service_host, statement
+from sagemaker_rollouts.infra.iam import (
+    Doc,
+    document,
+    service_host,
+    statement,
+    topic_key_statement,
+)
 from sagemaker_rollouts.strategies.plan import DeploymentPlan
 
 TAG_KEY = "rollouts:stack"
@@ -676,7 +682,8 @@ def _operator_notify(s: StackScope) -> list[Doc]:
     hook uses (its `TOPIC_ARN`: the brought topic, else the stack's own). A canary stack only
     (it has the state table). An encrypted topic also needs its key from the publisher
     (SNS Developer Guide, "Encryption at rest": "the publisher must have the
-    kms:GenerateDataKey* and kms:Decrypt permissions"): a brought topic's key by ARN, the
+    kms:GenerateDataKey* and kms:Decrypt permissions"): a brought topic's key by ARN and only
+    through SNS in its Region (`iam.topic_key_statement`), the
     stack's own topic's (the stack key, id generated) only by the stack's tag and only through
     SNS (`kms:ViaService`)."""
     if "table" not in s.features:
@@ -684,13 +691,7 @@ def _operator_notify(s: StackScope) -> list[Doc]:
     if s.brought_topic_arn is not None:
         st = [statement("OperatorNotify", ["sns:Publish"], [s.brought_topic_arn])]
         if s.brought_topic_key_arn is not None:
-            st.append(
-                statement(
-                    "OperatorNotifyKey",
-                    ["kms:GenerateDataKey*", "kms:Decrypt"],
-                    [s.brought_topic_key_arn],
-                )
-            )
+            st.append(topic_key_statement(s.brought_topic_key_arn, "OperatorNotifyKey"))
         return st
     st = [statement("OperatorNotify", ["sns:Publish"], [s.arn("sns", f"{s.prefix}rollout-events")])]
     if "kms" in s.features:

@@ -346,11 +346,19 @@ def service_host(service: str, region: str, partition: str) -> str:
     return f"{service}.{region}.amazonaws.com" + (".cn" if partition == "aws-cn" else "")
 
 
-def topic_key_statement(topic_key_arn: str) -> Doc:
+def topic_key_statement(topic_key_arn: str, sid: str = "UseTopicKey") -> Doc:
     """Publishing to an SNS topic encrypted with a customer managed key needs
     `kms:GenerateDataKey*` and `kms:Decrypt` on that key (SNS Developer Guide, "Encryption at
-    rest": "the publisher must have the kms:GenerateDataKey* and kms:Decrypt permissions")."""
-    return statement("UseTopicKey", ["kms:GenerateDataKey*", "kms:Decrypt"], [topic_key_arn])
+    rest": "the publisher must have the kms:GenerateDataKey* and kms:Decrypt permissions").
+    Only through SNS (`kms:ViaService`, AWS KMS Developer Guide): SNS asks KMS in the topic's
+    Region, which is the key's (a topic's key must be in its Region), so the key's ARN names the
+    host; the publisher cannot use the key directly to decrypt whatever else it encrypts."""
+    parts = topic_key_arn.split(":")
+    if len(parts) >= 6 and parts[0] == "arn" and parts[2] == "kms" and parts[3]:
+        via = {"StringEquals": {"kms:ViaService": service_host("sns", parts[3], parts[1])}}
+    else:  # not an ARN (never from validated config): still SNS only, in any Region
+        via = {"StringLike": {"kms:ViaService": "sns.*"}}
+    return statement(sid, ["kms:GenerateDataKey*", "kms:Decrypt"], [topic_key_arn], via)
 
 
 def key_policy(*, account: str, region: str, partition: str) -> Doc:

@@ -255,9 +255,14 @@ class Encryption:
         if key is None:
             return [request]
         service = request.action.split(":")[0]
+        # The service asks KMS from the Region the resource is in (an SNS topic in another
+        # Region than the caller's is published to by that Region's SNS); S3 object ARNs name
+        # no Region: the caller's.
+        parts = request.resource.split(":")
+        where = parts[3] if len(parts) > 3 and parts[3] else self.region
         via = {
             **self.key_context.get(key, {}),
-            "kms:ViaService": f"{service}.{self.region}.amazonaws.com",
+            "kms:ViaService": f"{service}.{where}.amazonaws.com",
         }
         return [request] + [Request(a, key, via) for a in KMS_ON_BEHALF.get(request.action, ())]
 

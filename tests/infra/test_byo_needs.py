@@ -136,6 +136,29 @@ def test_a_brought_encrypted_topic_lets_every_publisher_use_its_key() -> None:
             assert TEAM_KEY in actions["kms:Decrypt"], name
 
 
+@pytest.mark.parametrize("base", [CANARY, AB], ids=["canary hook", "A/B evaluator"])
+def test_a_publisher_may_use_the_brought_topic_key_only_through_sns(base: dict[str, Any]) -> None:
+    """The key a team encrypts its topic with may encrypt more than the topic: a publisher gets
+    it through SNS in the topic's Region only (`kms:ViaService`), never to decrypt directly."""
+    from tests.iam_sim import decision
+
+    args = base | {"notification_topic_arn": TOPIC, "notification_topic_kms_key_arn": TEAM_KEY}
+    run = run_function_offline(lambda: RolloutEndpoint("fraud", args), config={})
+    run.raise_error()
+    publishers = [
+        [json.loads(r.inputs["policy"])]
+        for r in run.of_type("aws:iam/rolePolicy:RolePolicy")
+        if "sns:Publish" in r.inputs["policy"]
+    ]
+    assert publishers
+    via_sns = {"kms:ViaService": "sns.us-east-1.amazonaws.com"}
+    for docs in publishers:
+        for action in ("kms:Decrypt", "kms:GenerateDataKey"):
+            assert decision(Request(action, TEAM_KEY, via_sns), docs) == "allow"
+            for other in ({}, {"kms:ViaService": "s3.us-east-1.amazonaws.com"}):
+                assert decision(Request(action, TEAM_KEY, other), docs) != "allow"
+
+
 def test_the_topic_key_is_only_granted_for_a_brought_topic() -> None:
     found = _publisher_policies(CANARY)
     assert found and all("kms:GenerateDataKey*" not in a for a in found.values())

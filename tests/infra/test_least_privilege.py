@@ -592,7 +592,13 @@ def test_the_deploy_role_may_publish_an_operators_notice_where_the_hook_publishe
     assert (topic == PLATFORM_TOPIC) is brought and bool(own_topics) is not brought
     key = PLATFORM_TOPIC_KEY if brought else own_topics[0].inputs["kmsMasterKeyId"]
     tagged = {f"aws:ResourceTag/{ci_policy.TAG_KEY}": run.stack}
-    via_sns = {} if brought else {**tagged, "kms:ViaService": f"sns.{R}.amazonaws.com"}
+    # SNS calls KMS in the topic's Region, where the topic's key is (SNS Developer Guide,
+    # "Encryption at rest": the key and the topic share a Region).
+    via_sns = (
+        {"kms:ViaService": "sns.us-west-2.amazonaws.com"}
+        if brought
+        else {**tagged, "kms:ViaService": f"sns.{R}.amazonaws.com"}
+    )
     deploy = policies_of(run, role_named(run, "-deploy"))
     calls = [
         Request("lambda:GetFunctionConfiguration", _outs(hook)["arn"], tagged),
@@ -601,6 +607,12 @@ def test_the_deploy_role_may_publish_an_operators_notice_where_the_hook_publishe
         Request("kms:Decrypt", key, via_sns),
     ]
     assert [str(c) for c in calls if not allowed(c, deploy)] == []
+    # The key only through SNS: not to decrypt, directly, whatever else it encrypts.
+    direct = {k: v for k, v in via_sns.items() if k != "kms:ViaService"}
+    other_service = {**direct, "kms:ViaService": "s3.us-west-2.amazonaws.com"}
+    for context in (direct, other_service):
+        for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyPair"):
+            assert not allowed(Request(action, key, context), deploy), (action, context)
     elsewhere = f"arn:aws:sns:{R}:{A}:someone-elses-topic"
     assert not allowed(Request("sns:Publish", elsewhere), deploy)
     if brought:  # no topic of the stack's own name to publish to
