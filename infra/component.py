@@ -237,15 +237,7 @@ class RolloutEndpointArgs(EndpointConfig):
         rest = {k: v for k, v in items.items() if k not in _OWN_FIELDS}
         tokenized, refused = secrets.tokenize(rest, prefix=("endpoints", "_"))
         if refused:
-            raise TypedArgsError(
-                [
-                    f"{path}: a pulumi Output is unknown until deployment, and the plan needs "
-                    "this key's value itself; pass a plain value (keys that may be Outputs: "
-                    "image, model_data_url, execution_role_arn, environment values, vpc ids, "
-                    "instance_type, data_capture.destination_s3_uri, tag values)"
-                    for path in refused
-                ]
-            )
+            raise TypedArgsError([_output_refused(path) for path in refused])
         merged = own | tokenized
         try:
             return validate_allowing_unknowns(cls, merged)
@@ -299,6 +291,18 @@ _Brought: type[BaseModel] = create_model(
 )
 
 
+_PLAIN_OWN = ("region", "state_table_name")  # decide names and ARNs: never a pulumi Output
+
+
+def _output_refused(path: str) -> str:
+    return (
+        f"{path}: a pulumi Output is unknown until deployment, and the plan needs "
+        "this key's value itself; pass a plain value (keys that may be Outputs: "
+        "image, model_data_url, execution_role_arn, environment values, vpc ids, "
+        "instance_type, data_capture.destination_s3_uri, tag values)"
+    )
+
+
 def args_problems(
     data: Mapping[str, Any], name: str = "args", *, region: str | None = None
 ) -> list[str]:
@@ -317,6 +321,9 @@ def args_problems(
         else:
             endpoint[key] = value
     own = {k: v for k, v in data.items() if k in _OWN_FIELDS}
+    outputs = [k for k in _PLAIN_OWN if isinstance(own.get(k), pulumi.Output)]
+    errs += [_output_refused(k) for k in outputs]
+    own = {k: v for k, v in own.items() if k not in outputs}
     brought: Any = None
     failed: set[str] = set()
     try:
@@ -334,10 +341,9 @@ def args_problems(
             brought = _Brought.model_construct(**given)
     if brought is not None:
         errs = _brought_problems(brought) + errs
-        if region is None:
+        if region is None and "region" not in failed:  # a malformed one is reported already
             region = brought.region
-            if "region" not in failed:  # a malformed one is reported as such already
-                errs = region_problems(region) + errs
+            errs = region_problems(region) + errs
     try:
         validate_component(
             name,

@@ -362,12 +362,15 @@ def provider_region_problems(region: Any, skip: Any = None, *, key: str = REGION
     endpoints model (`partitions[].regions`), the model botocore ships as `endpoints.json`:
     `aws_limits.REGIONS` is botocore's copy (scripts/gen_limits.py), so a Region AWS opened
     after both were built is refused here as there; `aws:skipRegionValidation: true` skips this
-    check as it skips the provider's. A secret Region (unknown offline) is not checked.
+    check as it skips the provider's. A secret Region, or a secret `aws:skipRegionValidation`
+    (both unknown offline, where they stand as `SECRET_PLACEHOLDER`), is not checked.
     """
     from sagemaker_rollouts.strategies.aws_limits import REGIONS
 
     out: list[str] = []
     skipping = False
+    if skip == SECRET_PLACEHOLDER:  # decrypted by `pulumi up` only: skipped or not, unknown
+        return out
     if skip is not None:
         if isinstance(skip, bool) or str(skip).lower() in ("true", "false"):
             skipping = skip is True or str(skip).lower() == "true"
