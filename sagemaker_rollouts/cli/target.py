@@ -168,12 +168,34 @@ def as_deployed(target: Target, aws: AwsClients) -> Target:
     know). The operator commands publish where the hook publishes. Unchanged for a target read
     from AWS already (`discover` read that environment), for other strategies, and when the
     hook is not deployed (the plan's names stand; the state table read then says what is
-    missing). IAM: `lambda:GetFunctionConfiguration` on `<endpoint>-canary-hook`."""
+    missing). IAM: `lambda:GetFunctionConfiguration` on `<endpoint>-canary-hook`; without it
+    (Lambda answers AccessDeniedException) the plan's names stand too, with a warning on stderr:
+    an operator role that may abort must not be stopped by a read only the notice needs."""
+    import sys
+
+    from botocore.exceptions import ClientError
+
     from sagemaker_rollouts.strategies.lambda_names import hook_function_name
 
     if target.canary is None or target.from_aws:
         return target
-    env = _function_environment(aws, hook_function_name(target.endpoint_name))
+    function = hook_function_name(target.endpoint_name)
+    try:
+        env = _function_environment(aws, function)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") not in (
+            "AccessDeniedException",
+            "AccessDenied",
+        ):
+            raise
+        print(
+            f"warning: could not read the canary hook's configuration ({function}: "
+            "lambda:GetFunctionConfiguration denied): using the stack file's state table "
+            f"{target.state_table!r} and its topic; a topic the hook was handed in the program "
+            "does not hear this decision",
+            file=sys.stderr,
+        )
+        return target
     if env is None:
         return target
     return dataclasses.replace(

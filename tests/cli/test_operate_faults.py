@@ -173,3 +173,42 @@ def test_an_operators_skewed_clock_does_not_shorten_or_stretch_the_next_bake(
         log=lambda _: None,
     )
     assert early["decision"] == "hold" and early["step_index"] == 1, early["reason"]
+
+
+def test_abort_with_a_stack_file_needs_no_read_of_the_hooks_configuration(
+    deployed: tuple[LoadedStack, AwsClients],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An operator role without `lambda:GetFunctionConfiguration` (what `--stack` commands did
+    not need before they read the hook's topic): real Lambda answers 403 AccessDeniedException,
+    moto grants everything, so it is injected on the CLI's own clients. The abort still moves
+    traffic and is recorded (the stack file names the state table and the stack's own topic);
+    the command says which notice target it could not read and why."""
+    stack, aws = deployed
+    real = AwsClients.__init__
+
+    def init(self: AwsClients, region: str) -> None:
+        real(self, region)
+
+        def deny(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+            parsed = {
+                "Error": {
+                    "Code": "AccessDeniedException",
+                    "Message": "User: arn:aws:iam::123456789012:user/alice is not authorized to "
+                    "perform: lambda:GetFunctionConfiguration",
+                },
+                "ResponseMetadata": {"HTTPStatusCode": 403},
+            }
+            return AWSResponse("https://injected", 403, HTTPHeaders(), None), parsed
+
+        self.lambda_.meta.events.register("before-call.lambda.GetFunctionConfiguration", deny)
+
+    monkeypatch.setattr(AwsClients, "__init__", init)
+    code = main(["abort", *STACK, "--reason", "bad scores"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert live_candidate(stack, aws) == 0.0
+    state = rollout_state(stack, aws)
+    assert state is not None and state.status == "rolled_back"
+    assert "lambda:GetFunctionConfiguration" in captured.err
