@@ -162,7 +162,8 @@ def brought_topic(plan: DeploymentPlan) -> str | None:
 
 def as_deployed(target: Target, aws: AwsClients) -> Target:
     """`target` (a canary) with the state table, topic and notification target its deployed hook
-    runs with: the hook Lambda's environment (`STATE_TABLE`, `TOPIC_ARN`, `ROLLOUT_TARGET`, set
+    runs with: the hook Lambda's environment (`ROLLOUT_SPEC`: the rollout it steps, `STATE_TABLE`,
+    `TOPIC_ARN`, `ROLLOUT_TARGET`, set
     by `infra/hook.py` `hook_environment` from what the program really declared or was brought:
     a component's `notification_topic_arn`, even a `pulumi.Output` the offline plan cannot
     know). The operator commands publish where the hook publishes. Unchanged for a target read
@@ -200,12 +201,40 @@ def as_deployed(target: Target, aws: AwsClients) -> Target:
         return target
     return dataclasses.replace(
         target,
+        canary=_deployed_rollout(target, env.get("ROLLOUT_SPEC")),
         state_table=env.get("STATE_TABLE") or target.state_table,
         topic_name=None,
         topic_arn=env.get("TOPIC_ARN") or None,
         notify_target=env.get("ROLLOUT_TARGET") or target.notify_target,
         from_aws=True,
     )
+
+
+def _deployed_rollout(target: Target, deployed: str | None) -> RolloutSpec | None:
+    """The rollout the deployed hook steps (its `ROLLOUT_SPEC`), which an operator's decision
+    must reach: the stack file's plan names another rollout id when the file changed after the
+    last `pulumi up` (a raised `attempt`, a new candidate), and an intent for that id is never
+    read by the running hook, whose next tick would carry on. Said on stderr when they differ;
+    the plan's when the hook has none that reads back."""
+    import sys
+
+    from sagemaker_rollouts.lambdas.rollout import RolloutSpec
+
+    planned = target.canary
+    if not deployed:
+        return planned
+    try:
+        spec = RolloutSpec.from_json(deployed)
+    except (ValueError, KeyError, TypeError):
+        return planned
+    if planned is not None and spec.rollout_id != planned.rollout_id:
+        print(
+            f"warning: the deployed canary hook steps rollout {spec.rollout_id!r}, not the "
+            f"stack file's {planned.rollout_id!r} (the stack file changed since the last "
+            "`pulumi up`): this decision is for the deployed rollout",
+            file=sys.stderr,
+        )
+    return spec
 
 
 def find_topic(target: Target, sns: Any) -> str | None:

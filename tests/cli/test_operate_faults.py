@@ -212,3 +212,56 @@ def test_abort_with_a_stack_file_needs_no_read_of_the_hooks_configuration(
     state = rollout_state(stack, aws)
     assert state is not None and state.status == "rolled_back"
     assert "lambda:GetFunctionConfiguration" in captured.err
+
+
+def test_an_operator_command_acts_on_the_deployed_rollout_when_the_stack_file_moved_on(
+    deployed: tuple[LoadedStack, AwsClients],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The operator's working copy of the stack file already raises the canary's attempt (a new
+    rollout id) that `pulumi up` has not deployed yet, while the deployed rollout misbehaves. The
+    running hook steps the deployed rollout (its `ROLLOUT_SPEC`): `rollout abort --stack` must
+    stop that one, or the hook's next tick carries on with the candidate."""
+    import shutil
+
+    import yaml
+
+    from sagemaker_rollouts.strategies.lambda_names import hook_function_name
+    from tests.moto_deploy import _stub_zip, aws_iam  # pyright: ignore[reportPrivateUsage]
+
+    stack, aws = deployed
+    # The hook as `pulumi up` deployed it (the rehearsal's provisioning runs it in-process):
+    # its environment names the deployed rollout (infra/hook.py `hook_environment`).
+    spec, table = canary_of(stack)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+            }
+        ],
+    }
+    role = aws_iam(aws).create_role(RoleName="hook", AssumeRolePolicyDocument=json.dumps(trust))
+    aws.lambda_.create_function(
+        FunctionName=hook_function_name(stack.plan.endpoints[0].endpoint_name),
+        Role=role["Role"]["Arn"],
+        Runtime="python3.12",
+        Handler="canary_hook.handler",
+        Code={"ZipFile": _stub_zip()},
+        Environment={"Variables": {"ROLLOUT_SPEC": spec.to_json(), "STATE_TABLE": table}},
+    )
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    doc = yaml.safe_load((ROOT / "Pulumi.canary.yaml").read_text())
+    doc["config"]["sagemaker-rollouts:endpoints"]["fraud"]["strategy"]["canary"]["attempt"] = 2
+    (tmp_path / "Pulumi.canary.yaml").write_text(yaml.safe_dump(doc))
+    code = main(["abort", "--stack", "canary", "--dir", str(tmp_path), "--reason", "bad"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    state = rollout_state(stack, aws)
+    assert state is not None and state.status == "rolled_back"
+    assert f"steps rollout {spec.rollout_id!r}" in captured.err
+    hook_tick(stack)
+    assert live_candidate(stack, aws) == 0.0
