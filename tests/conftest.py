@@ -122,6 +122,21 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.set_threshold(first, second, max(third, FULL_EVERY))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker's end-of-run full collection, before it tells the controller it has finished.
+
+    pytest's unraisable-exception plugin collects at unconfigure (3 s over a worker's ~1 GB heap,
+    the garbage of rare full collections); xdist sends "workerfinished" at the end of
+    sessionfinish, and the controller then shuts the worker's gateway down, which interrupts a
+    main thread still collecting (execnet `interrupt_main`: a KeyboardInterrupt printed from
+    whatever gc callback was running). Collected here, the plugin's own collection finds the
+    heap frozen and nothing to do; exceptions from finalizers run here still reach its hook."""
+    if hasattr(session.config, "workerinput"):
+        gc.collect()
+        gc.freeze()
+
+
 @pytest.fixture(scope="module")
 def moto_session(moto_url: str) -> Any:
     """A boto3 session (region us-east-1) whose clients talk to this module's moto server."""
