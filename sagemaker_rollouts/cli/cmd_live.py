@@ -170,7 +170,9 @@ class EndpointStatus:
 
 def status(args: argparse.Namespace) -> int:
     resolved, aws = resolve(args, select=every_or_one, clients=AwsClients.create)
-    targets = resolved.targets
+    # A canary's rollout as its deployed hook steps it (`as_deployed`): the one a decision
+    # taken on what this shows would reach.
+    targets = [as_deployed(t, aws) for t in resolved.targets]
 
     def read() -> list[EndpointStatus]:
         return [read_status(t, aws) for t in targets]

@@ -192,8 +192,8 @@ def as_deployed(target: Target, aws: AwsClients) -> Target:
         print(
             f"warning: could not read the canary hook's configuration ({function}: "
             "lambda:GetFunctionConfiguration denied): using the stack file's state table "
-            f"{target.state_table!r} and its topic; a topic the hook was handed in the program "
-            "does not hear this decision",
+            f"{target.state_table!r}, its rollout and its topic (a topic the hook was handed "
+            "in the program, or a rollout deployed since, is not known)",
             file=sys.stderr,
         )
         return target

@@ -23,6 +23,7 @@ from sagemaker_rollouts.cli.main import main
 from sagemaker_rollouts.cli.stack import LoadedStack
 from sagemaker_rollouts.lambdas.aws_adapter import make_clients
 from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
+from sagemaker_rollouts.lambdas.rollout import RolloutSpec
 from sagemaker_rollouts.simulator.provision import AwsClients
 from tests.moto_deploy import canary_of, hook_env, rollout_state
 
@@ -214,15 +215,11 @@ def test_abort_with_a_stack_file_needs_no_read_of_the_hooks_configuration(
     assert "lambda:GetFunctionConfiguration" in captured.err
 
 
-def test_an_operator_command_acts_on_the_deployed_rollout_when_the_stack_file_moved_on(
-    deployed: tuple[LoadedStack, AwsClients],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """The operator's working copy of the stack file already raises the canary's attempt (a new
-    rollout id) that `pulumi up` has not deployed yet, while the deployed rollout misbehaves. The
-    running hook steps the deployed rollout (its `ROLLOUT_SPEC`): `rollout abort --stack` must
-    stop that one, or the hook's next tick carries on with the candidate."""
+def moved_on(stack: LoadedStack, aws: AwsClients, directory: Path) -> RolloutSpec:
+    """The hook as `pulumi up` deployed it (the rehearsal's provisioning runs it in-process), its
+    environment naming the deployed rollout (infra/hook.py `hook_environment`), and in
+    `directory` the operator's working copy of the stack file, whose canary attempt is already
+    raised (a new rollout id) but not deployed. Returns the deployed rollout."""
     import shutil
 
     import yaml
@@ -230,9 +227,6 @@ def test_an_operator_command_acts_on_the_deployed_rollout_when_the_stack_file_mo
     from sagemaker_rollouts.strategies.lambda_names import hook_function_name
     from tests.moto_deploy import _stub_zip, aws_iam  # pyright: ignore[reportPrivateUsage]
 
-    stack, aws = deployed
-    # The hook as `pulumi up` deployed it (the rehearsal's provisioning runs it in-process):
-    # its environment names the deployed rollout (infra/hook.py `hook_environment`).
     spec, table = canary_of(stack)
     trust = {
         "Version": "2012-10-17",
@@ -253,10 +247,23 @@ def test_an_operator_command_acts_on_the_deployed_rollout_when_the_stack_file_mo
         Code={"ZipFile": _stub_zip()},
         Environment={"Variables": {"ROLLOUT_SPEC": spec.to_json(), "STATE_TABLE": table}},
     )
-    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copy(ROOT / "Pulumi.yaml", directory / "Pulumi.yaml")
     doc = yaml.safe_load((ROOT / "Pulumi.canary.yaml").read_text())
     doc["config"]["sagemaker-rollouts:endpoints"]["fraud"]["strategy"]["canary"]["attempt"] = 2
-    (tmp_path / "Pulumi.canary.yaml").write_text(yaml.safe_dump(doc))
+    (directory / "Pulumi.canary.yaml").write_text(yaml.safe_dump(doc))
+    return spec
+
+
+def test_an_operator_command_acts_on_the_deployed_rollout_when_the_stack_file_moved_on(
+    deployed: tuple[LoadedStack, AwsClients],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The deployed rollout misbehaves while the operator's stack file already plans the next
+    one. The running hook steps the deployed rollout (its `ROLLOUT_SPEC`): `rollout abort
+    --stack` must stop that one, or the hook's next tick carries on with the candidate."""
+    stack, aws = deployed
+    spec = moved_on(stack, aws, tmp_path)
     code = main(["abort", "--stack", "canary", "--dir", str(tmp_path), "--reason", "bad"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -265,3 +272,21 @@ def test_an_operator_command_acts_on_the_deployed_rollout_when_the_stack_file_mo
     assert f"steps rollout {spec.rollout_id!r}" in captured.err
     hook_tick(stack)
     assert live_candidate(stack, aws) == 0.0
+
+
+@pytest.mark.parametrize("command", ["status", "history"])
+def test_status_and_history_show_the_deployed_rollout_when_the_stack_file_moved_on(
+    deployed: tuple[LoadedStack, AwsClients],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    """What the operator reads before deciding is the rollout the hook runs, not the one the
+    working copy plans (which has no record yet)."""
+    stack, aws = deployed
+    spec = moved_on(stack, aws, tmp_path)
+    hook_tick(stack)  # the deployed rollout is under way
+    main([command, "--stack", "canary", "--dir", str(tmp_path), "--json"])
+    captured = capsys.readouterr()
+    (ep,) = json.loads(captured.out)["endpoints"]
+    assert spec.rollout_id in json.dumps(ep), ep
