@@ -169,11 +169,7 @@ def fail(
             if left[0] <= 0:
                 return None
             left[0] -= 1
-        parsed = {
-            "Error": {"Code": code, "Message": message},
-            "ResponseMetadata": {"HTTPStatusCode": 400},
-        }
-        return AWSResponse("https://injected", 400, HTTPHeaders(), None), parsed
+        return aws_error(code, message)
 
     name = f"before-call.{service}.{operation}"
     client.meta.events.register(name, short_circuit)
@@ -190,6 +186,16 @@ DENIED = {
 }
 
 
+def aws_error(code: str, message: str, status: int = 400) -> tuple[AWSResponse, dict[str, Any]]:
+    """A `before-call` short-circuit answer: AWS's error `code` with `message` and HTTP `status`,
+    as botocore would parse it (the caller sees `ClientError` with that code and message)."""
+    parsed = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return AWSResponse("https://injected", status, HTTPHeaders(), None), parsed
+
+
 def injected_error(service: str, fault: str) -> tuple[AWSResponse, dict[str, Any]]:
     """A `before-call` short-circuit answer: AWS's error for `fault` (`throttle`: HTTP 400
     ThrottlingException; `5xx`: HTTP 500 InternalFailure; `denied`: `service`'s access-denied
@@ -199,11 +205,7 @@ def injected_error(service: str, fault: str) -> tuple[AWSResponse, dict[str, Any
         "5xx": ("InternalFailure", 500),
         "denied": (DENIED[service], 400),
     }[fault]
-    parsed = {
-        "Error": {"Code": code, "Message": f"injected {fault}"},
-        "ResponseMetadata": {"HTTPStatusCode": status},
-    }
-    return AWSResponse("https://injected", status, HTTPHeaders(), None), parsed
+    return aws_error(code, f"injected {fault}", status)
 
 
 def crash(client: Any, operation: str, times: int = 1) -> None:

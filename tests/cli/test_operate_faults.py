@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.awsrequest import AWSResponse
 
 from sagemaker_rollouts.cli.main import main
 from sagemaker_rollouts.cli.stack import LoadedStack
@@ -26,6 +26,7 @@ from sagemaker_rollouts.lambdas.canary_hook import run as hook_run
 from sagemaker_rollouts.lambdas.rollout import RolloutSpec
 from sagemaker_rollouts.simulator.provision import AwsClients
 from tests.moto_deploy import canary_of, hook_env, rollout_state
+from tests.moto_fixtures import aws_error
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ["--stack", "canary", "--dir", str(ROOT)]
@@ -42,15 +43,11 @@ def busy_endpoint(monkeypatch: pytest.MonkeyPatch, *, describe_says_updating: bo
         events = self.sagemaker.meta.events
 
         def refuse(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-            parsed = {
-                "Error": {
-                    "Code": "ValidationException",
-                    "Message": "Cannot update in-progress endpoint "
-                    '"arn:aws:sagemaker:us-east-1:123456789012:endpoint/fraud-detector".',
-                },
-                "ResponseMetadata": {"HTTPStatusCode": 400},
-            }
-            return AWSResponse("https://injected", 400, HTTPHeaders(), None), parsed
+            return aws_error(
+                "ValidationException",
+                "Cannot update in-progress endpoint "
+                '"arn:aws:sagemaker:us-east-1:123456789012:endpoint/fraud-detector".',
+            )
 
         def updating(parsed: dict[str, Any], **_: Any) -> None:
             if "EndpointStatus" in parsed:
@@ -193,15 +190,12 @@ def test_abort_with_a_stack_file_needs_no_read_of_the_hooks_configuration(
         real(self, region)
 
         def deny(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-            parsed = {
-                "Error": {
-                    "Code": "AccessDeniedException",
-                    "Message": "User: arn:aws:iam::123456789012:user/alice is not authorized to "
-                    "perform: lambda:GetFunctionConfiguration",
-                },
-                "ResponseMetadata": {"HTTPStatusCode": 403},
-            }
-            return AWSResponse("https://injected", 403, HTTPHeaders(), None), parsed
+            return aws_error(
+                "AccessDeniedException",
+                "User: arn:aws:iam::123456789012:user/alice is not authorized to "
+                "perform: lambda:GetFunctionConfiguration",
+                403,
+            )
 
         self.lambda_.meta.events.register("before-call.lambda.GetFunctionConfiguration", deny)
 

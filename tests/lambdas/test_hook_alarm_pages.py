@@ -12,9 +12,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.awsrequest import AWSResponse
 
-from tests.moto_fixtures import T0, World, new_world, page_describe_alarms, put_alarm
+from tests.moto_fixtures import T0, World, aws_error, new_world, page_describe_alarms, put_alarm
 
 GATES = 60  # more than one default page, fewer than the planner's 100
 
@@ -63,11 +63,7 @@ def test_a_later_page_that_fails_makes_the_alarms_unreadable_not_missing(world: 
         calls[0] += 1
         if calls[0] % 2:
             return None  # first pages: the stand-in answers
-        parsed = {
-            "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
-            "ResponseMetadata": {"HTTPStatusCode": 400},
-        }
-        return AWSResponse("https://injected", 400, HTTPHeaders(), None), parsed
+        return aws_error("ThrottlingException", "Rate exceeded")
 
     events = world.clients.cloudwatch.meta.events
     events.register_first("before-call.cloudwatch.DescribeAlarms", second_page_throttled)
