@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -237,7 +237,13 @@ class RolloutEndpointArgs(EndpointConfig):
         rest = {k: v for k, v in items.items() if k not in _OWN_FIELDS}
         tokenized, refused = secrets.tokenize(rest, prefix=("endpoints", "_"))
         if refused:
-            raise TypedArgsError([_output_refused(path) for path in refused])
+            # every other problem too: the refused Outputs count as not given, and what that
+            # alone says at their own paths (required, wrong type) is theirs to explain
+            others = args_problems(own | _without_outputs(tokenized))
+            raise TypedArgsError(
+                [_output_refused(path) for path in refused]
+                + [e for e in others if not under_paths(e, refused)]
+            )
         merged = own | tokenized
         try:
             return validate_allowing_unknowns(cls, merged)
@@ -292,6 +298,24 @@ _Brought: type[BaseModel] = create_model(
 
 
 _PLAIN_OWN = ("region", "state_table_name")  # decide names and ARNs: never a pulumi Output
+
+
+def _without_outputs(value: Any) -> Any:
+    """`value` with every `pulumi.Output` in it replaced by None (nested mappings and lists)."""
+    if isinstance(value, pulumi.Output):
+        return None
+    if isinstance(value, Mapping):
+        items = cast(Mapping[Any, Any], value)
+        return {k: _without_outputs(v) for k, v in items.items()}
+    if isinstance(value, list):
+        return [_without_outputs(v) for v in cast(list[Any], value)]
+    return value
+
+
+def under_paths(line: str, paths: Iterable[str]) -> bool:
+    """Whether problem `line` (`key.path: message`) is about one of `paths` or a key inside it."""
+    at = line.partition(": ")[0]
+    return any(at == p or at.startswith((f"{p}.", f"{p}[")) for p in paths)
 
 
 def _output_refused(path: str) -> str:

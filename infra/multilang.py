@@ -32,6 +32,7 @@ from sagemaker_rollouts.infra.component import (
     RolloutEndpointArgs,
     declare,
     prepare,
+    under_paths,
 )
 from sagemaker_rollouts.infra.errors import ComponentArgsError
 from sagemaker_rollouts.strategies.config_errors import ConfigError
@@ -252,10 +253,12 @@ def to_args(inputs: RolloutEndpointInputs | dict[str, Any]) -> RolloutEndpointAr
             data[key] = value
         else:
             data[key] = _known(key, value, errs)
+    unknown = [e.partition(": ")[0] for e in errs]
     try:
         args = RolloutEndpointArgs.parse(data)
     except ConfigError as exc:
-        errs += exc.errors
+        # an unknown input counts as not given: what that alone says at its path is not news
+        errs += [e for e in exc.errors if not under_paths(e, unknown)]
         raise ConfigError(errs) from None
     if errs:
         raise ConfigError(errs)

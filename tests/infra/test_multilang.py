@@ -240,3 +240,30 @@ def test_the_yaml_examples_key_lets_cloudwatch_logs_use_it() -> None:
     )
     assert "kms:GenerateDataKey*" in statements["CloudWatchLogs"]["Action"]
     assert statements["AccountIamDecides"]["Action"] == "kms:*"
+
+
+@pytest.mark.parametrize("component", ["python", "multilang"])
+def test_an_unknown_plan_deciding_input_is_reported_with_every_other_problem(
+    component: str,
+) -> None:
+    """An Output where the plan needs a value counts as not given: its own line, every other
+    problem beside it (a bad step), and nothing that only says it is missing or not a number."""
+    from sagemaker_rollouts import RolloutEndpoint
+    from tests.stackdata import component_canary
+
+    make: Any = RolloutEndpoint if component == "python" else multilang.RolloutEndpoint
+
+    def program() -> None:
+        args = component_canary()
+        args["endpoint_name"] = pulumi.Output.from_input("fraud-detector")
+        args["variants"][0]["instance_count"] = pulumi.Output.from_input(3)
+        args["strategy"]["canary"]["steps"][1] = 120
+        make("fraud", args)
+
+    result = run_function_offline(program)
+    assert isinstance(result.error, ConfigError), result.error
+    at = [line.partition(": ")[0] for line in result.error.errors]
+    count = "variants[0].instance_count" if component == "python" else "variants[0].instanceCount"
+    name = "endpoint_name" if component == "python" else "endpointName"
+    assert at == [name, count, "strategy.canary.steps[1]"], result.error.errors
+    assert result.resources == []
