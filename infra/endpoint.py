@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import iam, secrets
+from sagemaker_rollouts.infra.alarms import metric_alarm
 from sagemaker_rollouts.infra.hook import CanaryHook
 from sagemaker_rollouts.infra.shared import Account, StackResources
 from sagemaker_rollouts.strategies import autoscaling, dashboard
@@ -28,7 +29,6 @@ from sagemaker_rollouts.strategies.plan import (
     ShadowPlan,
     VariantPlan,
     VpcPlan,
-    alarm_tags,
     weight,
 )
 from sagemaker_rollouts.strategies.relative_gates import EXPRESSION_ID, RelativeAlarmPlan
@@ -823,23 +823,12 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     def _alarm(
         self, name: str, plan: EndpointPlan, alarm: AlarmPlan, tags: dict[str, str]
     ) -> aws.cloudwatch.MetricAlarm:
-        return aws.cloudwatch.MetricAlarm(
+        # its role, read back by `rollout status --endpoint NAME` (no stack file there)
+        return metric_alarm(
             f"{name}-alarm-{alarm.key}",
-            name=alarm.name,
-            alarm_description=alarm.description,
-            namespace=alarm.namespace,
-            metric_name=alarm.metric,
-            statistic=alarm.statistic,
-            extended_statistic=alarm.extended_statistic,
-            threshold=alarm.threshold,
-            comparison_operator=alarm.comparison,
-            period=alarm.period_seconds,
-            evaluation_periods=alarm.evaluation_periods,
-            datapoints_to_alarm=alarm.datapoints_to_alarm,
-            treat_missing_data=alarm.treat_missing_data,
+            alarm,
             dimensions=dict(alarm.dimensions) or None,
-            # its role, read back by `rollout status --endpoint NAME` (no stack file there)
-            tags={**tags, **alarm_tags(alarm)},
+            tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
 

@@ -25,9 +25,9 @@ import pulumi
 import pulumi_aws as aws
 
 from sagemaker_rollouts.infra import iam
+from sagemaker_rollouts.infra.alarms import metric_alarm
 from sagemaker_rollouts.strategies.function_alarms import EndpointFunction, errors_alarm_plan
 from sagemaker_rollouts.strategies.lambda_names import MAX_FUNCTION_NAME, function_name
-from sagemaker_rollouts.strategies.plan import alarm_tags
 
 __all__ = [
     "MAX_FUNCTION_NAME",  # re-exported: the name rules are strategies/lambda_names.py's
@@ -217,27 +217,15 @@ def errors_alarm(
     """`{name}-errors`: the function's own failures tell the topic, on ALARM and again on OK;
     `strategies/function_alarms.errors_alarm` says what it is and why. Tagged with its role and
     key (`plan.alarm_tags`) so `rollout status|history --endpoint` list it."""
-    alarm = errors_alarm_plan(spec.function)
-    assert alarm.statistic is not None
-    return aws.cloudwatch.MetricAlarm(
+    return metric_alarm(
         f"{name}-errors",
-        name=alarm.name,
-        alarm_description=alarm.description,
-        namespace=alarm.namespace,
-        metric_name=alarm.metric,
+        errors_alarm_plan(spec.function),
         # the function's name as an Output: the alarm waits for the function
         dimensions={"FunctionName": function.name},
-        statistic=alarm.statistic,
-        period=alarm.period_seconds,
-        evaluation_periods=alarm.evaluation_periods,
-        datapoints_to_alarm=alarm.datapoints_to_alarm,
-        threshold=alarm.threshold,
-        comparison_operator=alarm.comparison,
-        treat_missing_data=alarm.treat_missing_data,
+        tags=tags,
+        opts=opts,
         alarm_actions=[topic_arn],
         ok_actions=[topic_arn],
-        tags={**tags, **alarm_tags(alarm)},
-        opts=opts,
     )
 
 
